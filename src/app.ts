@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { sql } from 'kysely';
+import { Type } from 'typebox';
+import type { Config } from './config.js';
+import type { Db } from './db/schema.js';
+import type { Clock } from './shared/clock.js';
+import type { Services } from './services.js';
+import { registerAuth } from './http/auth.js';
+import { registerIdempotency } from './http/idempotency.js';
+import { AppError, ProblemSchema, errorCatalogue, registerProblemHandlers, sendProblem } from './http/problem.js';
+import type { App } from './http/types.js';
+import { createValidatorCompiler } from './http/validation.js';
+import { BrandSchema, brandRoutes } from './brands/routes.js';
+import { QueueSchema, queueRoutes } from './queues/routes.js';
+import { TokenSchema, tokenRoutes } from './auth/routes.js';
+import { ticketRoutes } from './tickets/routes.js';
+import { AttachmentSchema, AuditEntrySchema, MessageSchema, QueuePlacementSchema, TicketSchema } from './tickets/schemas.js';
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface AppDeps {
+  db: Db;
+  clock: Clock;
+  config: Config;
+  services: Services;
+  /** The pino logger requests log to; none means silence (tests). */
+  logger?: Logger | undefined;
+}
+
+const sharedSchemas = [ProblemSchema, TicketSchema, QueuePlacementSchema, AttachmentSchema, MessageSchema, AuditEntrySchema, BrandSchema, QueueSchema, TokenSchema];
+
+/** Builds the HTTP app: every module is registered here, explicitly, in one place. */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { db, clock, config, services } = deps;
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
+    bodyLimit: BODY_LIMIT,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : `req_${randomUUID()}`;
+    },
+    requestIdHeader: false,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(createValidatorCompiler(sharedSchemas));
+  for (const schema of sharedSchemas) app.addSchema(schema);
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('X-Request-Id', request.id);
+    return payload;
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'NexusCore Tickets API',
+        version: '1.0.0',
+        description: 'Create, route, answer and search customer tickets; react to ticket events through webhooks. All endpoints live under /v1 and take a bearer token.',
+      },
+      servers: [{ url: config.publicUrl }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token, nxc_…' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String((json as { $id?: string }).$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+
+  registerProblemHandlers(app);
+  registerAuth(app, services.tokens);
+  registerIdempotency(app, { db, clock });
+
+  app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.get('/healthz', { schema: { tags: ['Health'], summary: 'Liveness', security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({
+    status: 'ok' as const,
+  }));
+  app.get(
+    '/readyz',
+    { schema: { tags: ['Health'], summary: 'Readiness: the database answers', security: [], response: { 200: Type.Object({ status: Type.Literal('ready') }), 503: Type.Ref('Problem') } } },
+    async (request, reply) => {
+      try {
+        await sql`select 1`.execute(db);
+        return { status: 'ready' as const };
+      } catch (err) {
+        request.log.error({ err }, 'readiness check failed');
+        return sendProblem(request, reply, new AppError('unavailable', 'The database is not reachable'));
+      }
+    },
+  );
+  app.get('/problems', { schema: { hide: true } }, async (_request, reply) => {
+    const rows = Object.entries(errorCatalogue)
+      .map(([code, e]) => `<tr id="${code}"><td><code>${code}</code></td><td>${e.status}</td><td>${e.title}</td></tr>`)
+      .join('');
+    return reply
+      .type('text/html; charset=utf-8')
+      .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>NexusCore problem types</title></head><body><h1>Problem types</h1><p>Every error is an RFC 9457 problem with one of these codes.</p><table><tr><th>code</th><th>status</th><th>title</th></tr>${rows}</table></body></html>`);
+  });
+
+  tokenRoutes(app, services.tokens);
+  brandRoutes(app, services.brands);
+  queueRoutes(app, services.queues);
+  ticketRoutes(app, services.tickets);
+
+  await app.ready();
+  return app;
+}

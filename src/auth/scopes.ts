@@ -1,0 +1,32 @@
+export const SCOPES = ['tickets:read', 'tickets:write', 'webhooks:manage', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** What an authenticated request may do; carried on the request and handed to services. */
+export interface Principal {
+  tokenId: string;
+  tokenName: string;
+  scopes: Scope[];
+  /** null: every brand. Otherwise anything of another brand looks exactly like a missing id. */
+  brandIds: string[] | null;
+}
+
+/** `admin` implies every scope; `tickets:write` implies `tickets:read` (a writer reads what it writes). */
+export function hasScope(principal: Principal, needed: Scope): boolean {
+  if (principal.scopes.includes('admin') || principal.scopes.includes(needed)) return true;
+  return needed === 'tickets:read' && principal.scopes.includes('tickets:write');
+}
+
+export function canSeeBrand(principal: Principal, brandId: string): boolean {
+  return principal.brandIds === null || principal.brandIds.includes(brandId);
+}
+
+/** Who made a change, as the audit trail records it. */
+export interface Actor {
+  type: 'token' | 'system';
+  id: string | null;
+  name: string;
+}
+
+export const systemActor: Actor = { type: 'system', id: null, name: 'system' };
+
+export const actorOf = (principal: Principal): Actor => ({ type: 'token', id: principal.tokenId, name: principal.tokenName });

@@ -1,0 +1,31 @@
+import type { DbOrTx, TokenRow, TokenTable } from '../db/schema.js';
+import type { Insertable } from 'kysely';
+
+export async function insertToken(db: DbOrTx, row: Insertable<TokenTable>): Promise<void> {
+  await db.insertInto('tokens').values(row).execute();
+}
+
+export async function findTokenByHash(db: DbOrTx, secretHash: string): Promise<TokenRow | undefined> {
+  return db.selectFrom('tokens').selectAll().where('secret_hash', '=', secretHash).executeTakeFirst();
+}
+
+export async function findToken(db: DbOrTx, id: string): Promise<TokenRow | undefined> {
+  return db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function listTokens(db: DbOrTx): Promise<TokenRow[]> {
+  return db.selectFrom('tokens').selectAll().orderBy('id', 'asc').execute();
+}
+
+export async function countTokens(db: DbOrTx): Promise<number> {
+  const row = await db.selectFrom('tokens').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function revokeToken(db: DbOrTx, id: string, at: string): Promise<void> {
+  await db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+}
+
+export async function touchToken(db: DbOrTx, id: string, at: string): Promise<void> {
+  await db.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+}

@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { type Dialect, migrateToLatest, openDatabase } from './db/open.js';
+import type { Db } from './db/schema.js';
+import { createServices, type Services } from './services.js';
+import { type Clock, systemClock } from './shared/clock.js';
+
+export interface Runtime {
+  db: Db;
+  dialect: Dialect;
+  location: string;
+  clock: Clock;
+  config: Config;
+  services: Services;
+  close(): Promise<void>;
+}
+
+/** Opens and migrates the database and wires the services: shared by the server, the worker and the CLI. */
+export async function openRuntime(config: Config, clock: Clock = systemClock): Promise<Runtime> {
+  const opened = openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  try {
+    await migrateToLatest(opened.db);
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+  const services = createServices({ db: opened.db, dialect: opened.dialect, clock, config });
+  return { db: opened.db, dialect: opened.dialect, location: opened.location, clock, config, services, close: opened.close };
+}
+
+/**
+ * Makes sure someone can get in: the NEXUS_ADMIN_TOKEN secret as an admin token, or, on a first
+ * start with no tokens at all, a fresh admin token printed once and written to
+ * `<data dir>/admin-token` (mode 0600).
+ */
+export async function bootstrapAdminToken(runtime: Runtime, log: Pick<Logger, 'info'>): Promise<void> {
+  const { services, config } = runtime;
+  if (config.adminToken) {
+    if (await services.tokens.ensureAdminToken(config.adminToken)) log.info('created the admin token given in NEXUS_ADMIN_TOKEN');
+    return;
+  }
+  const created = await services.tokens.createFirstAdminToken();
+  if (!created) return;
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const file = path.join(config.dataDir, 'admin-token');
+  fs.writeFileSync(file, `${created.token}\n`, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
+  // Printed straight to the terminal, never through the logger, so log shipping never sees it.
+  process.stdout.write(
+    `\nFirst start: created an admin API token. It is shown this once and saved to ${file} (mode 0600):\n\n    ${created.token}\n\n`,
+  );
+}

@@ -1,0 +1,95 @@
+import path from 'node:path';
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+
+/**
+ * Every environment variable NexusCore reads. This is the only module that touches process.env;
+ * everything else receives a validated Config.
+ */
+const EnvSchema = Type.Object({
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+  NEXUS_DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^(postgres(ql)?://|sqlite:)' })),
+  NEXUS_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+  NEXUS_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
+  NEXUS_LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  NEXUS_WEBHOOK_ALLOW_PRIVATE: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '0' }),
+  NEXUS_WEBHOOK_RETRY_SCHEDULE: Type.Optional(Type.String({ pattern: '^\\d+(ms|s|m|h)?(,\\d+(ms|s|m|h)?)*$' })),
+  NEXUS_ATTACHMENT_MAX_BYTES: Type.Integer({ minimum: 1, default: 25 * 1024 * 1024 }),
+  NEXUS_EMBEDDINGS_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  NEXUS_EMBEDDINGS_MODEL: Type.Optional(Type.String({ minLength: 1 })),
+  NEXUS_EMBEDDINGS_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  NEXUS_WORKERS: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
+});
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Undefined means the embedded SQLite file `<dataDir>/nexus.sqlite`. */
+  databaseUrl: string | undefined;
+  publicUrl: string;
+  adminToken: string | undefined;
+  logLevel: string;
+  webhookAllowPrivate: boolean;
+  /** Delays between webhook delivery attempts, in milliseconds. */
+  webhookRetryScheduleMs: number[];
+  attachmentMaxBytes: number;
+  embeddings: { url: string; model: string; apiKey: string | undefined } | undefined;
+  /** Whether `npm start` runs the background jobs (webhook dispatcher, snooze wake-up, sweepers). */
+  runWorkers: boolean;
+}
+
+export class ConfigError extends Error {}
+
+const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
+
+export function parseDuration(text: string): number {
+  const match = /^(\d+)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new ConfigError(`invalid duration "${text}"`);
+  const n = Number(match[1]);
+  const unit = match[2] ?? 'ms';
+  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!;
+}
+
+/** Validates the environment and returns the config, or throws a ConfigError naming the bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const converted = Value.Default(EnvSchema, Value.Convert(EnvSchema, raw)) as Record<string, unknown>;
+  const firstError = [...Value.Errors(EnvSchema, converted)][0];
+  if (firstError) {
+    const pointer = (firstError as { instancePath?: string }).instancePath ?? '';
+    const name = pointer.replace(/^\//, '') || 'environment';
+    throw new ConfigError(`Invalid environment variable ${name}: ${firstError.message}`);
+  }
+  const e = converted as Static<typeof EnvSchema>;
+  if ((e.NEXUS_EMBEDDINGS_URL === undefined) !== (e.NEXUS_EMBEDDINGS_MODEL === undefined)) {
+    throw new ConfigError('Invalid environment variable NEXUS_EMBEDDINGS_MODEL: NEXUS_EMBEDDINGS_URL and NEXUS_EMBEDDINGS_MODEL go together');
+  }
+  const publicHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? '127.0.0.1' : e.HOST;
+  const publicUrl = (e.NEXUS_PUBLIC_URL ?? `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${e.PORT}`).replace(/\/+$/, '');
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    dataDir: path.resolve(e.NEXUS_DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    publicUrl,
+    adminToken: e.NEXUS_ADMIN_TOKEN,
+    logLevel: e.NEXUS_LOG_LEVEL,
+    webhookAllowPrivate: e.NEXUS_WEBHOOK_ALLOW_PRIVATE === '1',
+    webhookRetryScheduleMs: (e.NEXUS_WEBHOOK_RETRY_SCHEDULE ?? DEFAULT_RETRY_SCHEDULE).split(',').map(parseDuration),
+    attachmentMaxBytes: e.NEXUS_ATTACHMENT_MAX_BYTES,
+    embeddings: e.NEXUS_EMBEDDINGS_URL
+      ? { url: e.NEXUS_EMBEDDINGS_URL, model: e.NEXUS_EMBEDDINGS_MODEL!, apiKey: e.NEXUS_EMBEDDINGS_API_KEY }
+      : undefined,
+    runWorkers: e.NEXUS_WORKERS === '1',
+  };
+}

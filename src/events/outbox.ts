@@ -1,0 +1,32 @@
+import type { DbOrTx, EventRow } from '../db/schema.js';
+import { newId } from '../shared/ids.js';
+import { toJsonText } from '../shared/json.js';
+
+export const TICKET_EVENT_TYPES = [
+  'ticket.created',
+  'ticket.updated',
+  'ticket.status_changed',
+  'ticket.assigned',
+  'ticket.message_created',
+] as const;
+export type TicketEventType = (typeof TICKET_EVENT_TYPES)[number];
+
+/**
+ * Writes an event to the outbox. Callers pass the transaction of the change the event describes,
+ * so the event exists exactly when the change does; the webhook dispatcher delivers from here.
+ */
+export async function recordEvent(
+  db: DbOrTx,
+  event: { type: string; brand_id: string | null; ticket_id: string | null; data: unknown; at: Date; created_at: string },
+): Promise<EventRow> {
+  const row: EventRow = {
+    id: newId('evt', event.at.getTime()),
+    type: event.type,
+    brand_id: event.brand_id,
+    ticket_id: event.ticket_id,
+    data: toJsonText(event.data),
+    created_at: event.created_at,
+  };
+  await db.insertInto('events').values(row).execute();
+  return row;
+}

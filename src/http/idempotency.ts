@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Db } from '../db/schema.js';
+import type { Clock } from '../shared/clock.js';
+import { toTimestamp } from '../shared/clock.js';
+import { AppError } from './problem.js';
+
+const TTL_MS = 24 * 60 * 60 * 1000;
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    idempotency: { tokenId: string; key: string } | null;
+  }
+}
+
+/**
+ * `Idempotency-Key` on POST: the first response (status, body, Location/ETag) is kept for 24 h
+ * per token and key and replayed for the same request; the same key with another request is a
+ * 422, and a duplicate that arrives while the first is still running is a 409. 5xx responses and
+ * 409s are not kept, so the client may retry them with the same key.
+ */
+export function registerIdempotency(app: FastifyInstance, deps: { db: Db; clock: Clock }): void {
+  const { db, clock } = deps;
+  app.decorateRequest('idempotency', null);
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.method !== 'POST') return;
+    const key = request.headers['idempotency-key'];
+    if (key === undefined || !request.principal) return;
+    if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
+      throw new AppError('bad_request', 'Idempotency-Key must be 1-255 printable ASCII characters');
+    }
+    const tokenId = request.principal.tokenId;
+    const methodPath = `${request.method} ${request.url}`;
+    const requestHash = hashRequest(request);
+    const now = clock.now();
+
+    const existing = await db
+      .selectFrom('idempotency_keys')
+      .selectAll()
+      .where('token_id', '=', tokenId)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    // An in-progress row older than a minute belongs to a request that died without answering.
+    const stale =
+      existing &&
+      (Date.parse(existing.created_at) < now.getTime() - TTL_MS ||
+        (existing.state !== 'done' && Date.parse(existing.created_at) < now.getTime() - 60_000));
+    if (existing && stale) {
+      await db.deleteFrom('idempotency_keys').where('token_id', '=', tokenId).where('key', '=', key).execute();
+    } else if (existing) {
+      if (existing.request_hash !== requestHash || existing.method_path !== methodPath) {
+        throw new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request');
+      }
+      if (existing.state !== 'done') {
+        throw new AppError('idempotency_in_progress', 'The first request with this Idempotency-Key is still running; retry shortly');
+      }
+      const headers = JSON.parse(existing.response_headers ?? '{}') as Record<string, string>;
+      for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+      reply.header('Idempotent-Replayed', 'true');
+      return reply.status(existing.response_status!).send(existing.response_body);
+    }
+    try {
+      await db
+        .insertInto('idempotency_keys')
+        .values({
+          token_id: tokenId,
+          key,
+          method_path: methodPath,
+          request_hash: requestHash,
+          state: 'in_progress',
+          response_status: null,
+          response_headers: null,
+          response_body: null,
+          created_at: toTimestamp(now),
+        })
+        .execute();
+    } catch {
+      // Lost the race against a concurrent duplicate that inserted first.
+      throw new AppError('idempotency_in_progress', 'The first request with this Idempotency-Key is still running; retry shortly');
+    }
+    request.idempotency = { tokenId, key };
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const slot = request.idempotency;
+    if (!slot) return payload;
+    request.idempotency = null;
+    const where = db.deleteFrom('idempotency_keys').where('token_id', '=', slot.tokenId).where('key', '=', slot.key);
+    if (reply.statusCode >= 500 || reply.statusCode === 409 || reply.statusCode === 429 || typeof payload !== 'string') {
+      await where.execute();
+      return payload;
+    }
+    const headers: Record<string, string> = {};
+    for (const name of ['content-type', 'location', 'etag']) {
+      const value = reply.getHeader(name);
+      if (value !== undefined) headers[name] = String(value);
+    }
+    await db
+      .updateTable('idempotency_keys')
+      .set({ state: 'done', response_status: reply.statusCode, response_headers: JSON.stringify(headers), response_body: payload })
+      .where('token_id', '=', slot.tokenId)
+      .where('key', '=', slot.key)
+      .execute();
+    return payload;
+  });
+}
+
+function hashRequest(request: FastifyRequest): string {
+  return createHash('sha256')
+    .update(JSON.stringify(request.body ?? null))
+    .digest('hex');
+}
+
+/** Drops keys past their 24 h; run by the housekeeping job. */
+export async function purgeExpiredIdempotencyKeys(db: Db, now: Date): Promise<void> {
+  await db.deleteFrom('idempotency_keys').where('created_at', '<', toTimestamp(new Date(now.getTime() - TTL_MS))).execute();
+}

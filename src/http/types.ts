@@ -1,0 +1,38 @@
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type TSchema } from 'typebox';
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** The problem+json responses every authenticated route may give, referenced by schema id. */
+const problemRef = Type.Ref('Problem');
+export const authErrors = { 401: problemRef, 403: problemRef };
+export const errorResponses = (...statuses: number[]): Record<number, TSchema> => {
+  const out: Record<number, TSchema> = { ...authErrors };
+  for (const s of statuses) out[s] = problemRef;
+  return out;
+};
+
+export const Email = Type.String({ format: 'email', maxLength: 254 });
+export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 UTC instant, e.g. 2025-10-04T18:32:11Z' });
+export const DateOrTimestamp = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}([Tt ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?([Zz]|[+-]\\d{2}:?\\d{2}))?$',
+  description: 'A date (2025-09-01, midnight UTC) or an RFC 3339 date-time',
+});
+export const Limit = (max: number, dflt: number) => Type.Integer({ minimum: 1, maximum: max, default: dflt });
+export const Cursor = Type.String({ minLength: 1, maxLength: 2048, description: 'The next_cursor of the previous page' });
+export const NullableCursor = Type.Union([Type.String(), Type.Null()], {
+  description: 'Pass as `after` to get the next page; null on the last page',
+});

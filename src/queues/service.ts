@@ -1,0 +1,220 @@
+import type { Db, DbOrTx, QueueRow, TicketRow } from '../db/schema.js';
+import { type Principal, canSeeBrand } from '../auth/scopes.js';
+import { AppError, notFound, validationError } from '../http/problem.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { type Clock, toTimestamp } from '../shared/clock.js';
+import { newId } from '../shared/ids.js';
+import { fromJsonText, toJsonText } from '../shared/json.js';
+import { type Origin, type Priority, type TicketView, normalizeTags, toTicketView } from '../tickets/model.js';
+import * as store from './store.js';
+
+export interface QueueMatch {
+  tags?: string[];
+  priority?: Priority[];
+  origin?: Origin[];
+}
+
+export interface QueueView {
+  id: string;
+  brand_id: string;
+  name: string;
+  match: QueueMatch | null;
+  order: number;
+  is_default: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface QueuePlacement {
+  id: string;
+  name: string;
+  /** 1 + the tickets ahead in the queue; null when the ticket is not waiting (not open, or assigned). */
+  position: number | null;
+}
+
+export const toQueueView = (row: QueueRow): QueueView => ({
+  id: row.id,
+  brand_id: row.brand_id,
+  name: row.name,
+  match: fromJsonText<QueueMatch | null>(row.match, null),
+  order: row.sort_order,
+  is_default: row.is_default === 1,
+  created_at: row.created_at,
+  updated_at: row.updated_at,
+});
+
+/** Every key present must hold (AND); within a key, any listed value matches (OR). */
+export function queueMatches(match: QueueMatch, ticket: { tags: string[]; priority: string; origin: string }): boolean {
+  if (match.tags && !match.tags.some((t) => ticket.tags.includes(t))) return false;
+  if (match.priority && !match.priority.includes(ticket.priority as Priority)) return false;
+  if (match.origin && !match.origin.includes(ticket.origin as Origin)) return false;
+  return true;
+}
+
+/** The queue a ticket belongs in: the first routing queue (by order) that matches, else the default. */
+export async function routeTicket(
+  db: DbOrTx,
+  brandId: string,
+  ticket: { tags: string[]; priority: string; origin: string },
+): Promise<QueueRow> {
+  const queues = await store.listQueues(db, [brandId]);
+  const chosen = queues.find((q) => !q.is_default && queueMatches(fromJsonText<QueueMatch>(q.match, {}), ticket));
+  const fallback = queues.find((q) => q.is_default === 1);
+  if (!chosen && !fallback) throw new Error(`brand ${brandId} has no default queue`);
+  return chosen ?? fallback!;
+}
+
+export const isWaiting = (row: Pick<TicketRow, 'status' | 'assigned_to'>): boolean => row.status === 'open' && row.assigned_to === null;
+
+/** Position of a ticket in its queue: 1 + waiting tickets of higher priority, or equal priority and older. */
+export async function queuePlacement(db: DbOrTx, row: TicketRow): Promise<QueuePlacement> {
+  const queue = await store.findQueue(db, row.queue_id);
+  if (!queue) throw new Error(`ticket ${row.id} points at missing queue ${row.queue_id}`);
+  if (!isWaiting(row)) return { id: queue.id, name: queue.name, position: null };
+  const ahead = await db
+    .selectFrom('tickets')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('queue_id', '=', row.queue_id)
+    .where('status', '=', 'open')
+    .where('assigned_to', 'is', null)
+    .where((eb) =>
+      eb.or([
+        eb('priority_rank', '<', row.priority_rank),
+        eb.and([eb('priority_rank', '=', row.priority_rank), eb('id', '<', row.id)]),
+      ]),
+    )
+    .executeTakeFirstOrThrow();
+  return { id: queue.id, name: queue.name, position: Number(ahead.n) + 1 };
+}
+
+export interface CreateQueueInput {
+  brand_id: string;
+  name: string;
+  match?: QueueMatch | undefined;
+  order?: number | undefined;
+}
+
+function validateMatch(match: QueueMatch | undefined): QueueMatch {
+  if (!match || (!match.tags?.length && !match.priority?.length && !match.origin?.length)) {
+    throw validationError('/match', 'must select by at least one of tags, priority, origin');
+  }
+  const out: QueueMatch = {};
+  if (match.tags?.length) out.tags = normalizeTags(match.tags);
+  if (match.priority?.length) out.priority = [...new Set(match.priority)];
+  if (match.origin?.length) out.origin = [...new Set(match.origin)];
+  return out;
+}
+
+export function createQueueService(deps: { db: Db; clock: Clock }) {
+  const { db, clock } = deps;
+
+  async function getVisibleQueue(principal: Principal, id: string): Promise<QueueRow> {
+    const row = await store.findQueue(db, id);
+    if (!row || !canSeeBrand(principal, row.brand_id)) throw notFound('Queue', id);
+    return row;
+  }
+
+  return {
+    /** Adds a routing queue; it is checked before the default queue, in `order` (then creation) order. */
+    async create(principal: Principal, input: CreateQueueInput): Promise<QueueView> {
+      const brand = await db.selectFrom('brands').select('id').where('id', '=', input.brand_id).executeTakeFirst();
+      if (!brand || !canSeeBrand(principal, input.brand_id)) {
+        throw validationError('/brand_id', `brand ${input.brand_id} does not exist`);
+      }
+      const match = validateMatch(input.match);
+      const name = input.name.trim();
+      if (!name) throw validationError('/name', 'must not be empty');
+      const now = clock.now();
+      let order = input.order;
+      if (order === undefined) {
+        const max = await db
+          .selectFrom('queues')
+          .select((eb) => eb.fn.max('sort_order').as('m'))
+          .where('brand_id', '=', input.brand_id)
+          .where('is_default', '=', 0)
+          .executeTakeFirst();
+        order = max?.m === null || max?.m === undefined ? 1 : Number(max.m) + 1;
+      }
+      const row: QueueRow = {
+        id: newId('que', now.getTime()),
+        brand_id: input.brand_id,
+        name,
+        match: toJsonText(match),
+        sort_order: order,
+        is_default: 0,
+        created_at: toTimestamp(now),
+        updated_at: toTimestamp(now),
+      };
+      await store.insertQueue(db, row);
+      return toQueueView(row);
+    },
+
+    async update(principal: Principal, id: string, input: { name?: string; match?: QueueMatch; order?: number }): Promise<QueueView> {
+      const row = await getVisibleQueue(principal, id);
+      const set: Partial<QueueRow> = {};
+      if (input.name !== undefined) {
+        if (!input.name.trim()) throw validationError('/name', 'must not be empty');
+        set.name = input.name.trim();
+      }
+      if (input.match !== undefined) {
+        if (row.is_default) throw validationError('/match', 'the default queue takes every ticket no other queue matches');
+        set.match = toJsonText(validateMatch(input.match));
+      }
+      if (input.order !== undefined) {
+        if (row.is_default) throw validationError('/order', 'the default queue always comes last');
+        set.sort_order = input.order;
+      }
+      if (Object.keys(set).length) {
+        set.updated_at = toTimestamp(clock.now());
+        await store.updateQueue(db, id, set);
+      }
+      return toQueueView((await store.findQueue(db, id))!);
+    },
+
+    get: async (principal: Principal, id: string): Promise<QueueView> => toQueueView(await getVisibleQueue(principal, id)),
+
+    async list(principal: Principal, brandId: string | undefined): Promise<QueueView[]> {
+      let ids = principal.brandIds;
+      if (brandId) ids = canSeeBrand(principal, brandId) ? [brandId] : [];
+      return (await store.listQueues(db, ids)).map(toQueueView);
+    },
+
+    /** The tickets waiting in a queue, in the order they will be picked up, with their positions. */
+    async waitingTickets(
+      principal: Principal,
+      id: string,
+      page: { limit: number; after?: string | undefined },
+    ): Promise<{ data: (TicketView & { position: number })[]; next_cursor: string | null }> {
+      await getVisibleQueue(principal, id);
+      let q = db
+        .selectFrom('tickets')
+        .selectAll()
+        .where('queue_id', '=', id)
+        .where('status', '=', 'open')
+        .where('assigned_to', 'is', null);
+      let offset = 0;
+      if (page.after) {
+        const [rank, lastId, seen] = decodeCursor('queue_tickets', { id }, page.after);
+        if (typeof rank !== 'number' || typeof lastId !== 'string' || typeof seen !== 'number') {
+          throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
+        }
+        offset = seen;
+        q = q.where((eb) =>
+          eb.or([eb('priority_rank', '>', rank), eb.and([eb('priority_rank', '=', rank), eb('id', '>', lastId)])]),
+        );
+      }
+      const rows = await q.orderBy('priority_rank').orderBy('id').limit(page.limit + 1).execute();
+      const pageRows = rows.slice(0, page.limit);
+      const last = pageRows[pageRows.length - 1];
+      return {
+        data: pageRows.map((r, i) => ({ ...toTicketView(r), position: offset + i + 1 })),
+        next_cursor:
+          rows.length > page.limit && last
+            ? encodeCursor('queue_tickets', { id }, [last.priority_rank, last.id, offset + pageRows.length])
+            : null,
+      };
+    },
+  };
+}
+
+export type QueueService = ReturnType<typeof createQueueService>;

@@ -1,0 +1,15 @@
+/**
+ * Builds the GloVe binary cache: `tsx src/search/embedding/build-cache.ts [cacheDir]`.
+ * Defaults to `.cache/embeddings` under the current directory. Idempotent.
+ */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ensureGloveCache } from './glove-cache.js';
+
+const dir = resolve(process.argv[2] ?? '.cache/embeddings');
+const started = performance.now();
+const path = await ensureGloveCache(dir);
+const ms = Math.round(performance.now() - started);
+const mb = (statSync(path).size / 1048576).toFixed(1);
+const peak = (process.resourceUsage().maxRSS / 1024).toFixed(0);
+console.log(`GloVe cache ready: ${path} (${mb} MB) in ${ms} ms, peak RSS ${peak} MB`);

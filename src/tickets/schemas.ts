@@ -1,0 +1,180 @@
+import { Type } from 'typebox';
+import { Cursor, DateOrTimestamp, Email, Limit, NullableCursor, Timestamp } from '../http/types.js';
+import { idPattern } from '../shared/ids.js';
+import { AUTHOR_TYPES, LIMITS, ORIGINS, PRIORITIES, STATUSES } from './model.js';
+
+const literals = <const T extends readonly string[]>(values: T, description: string) =>
+  Type.Unsafe<T[number]>(Type.Enum([...values], { description }));
+
+export const StatusSchema = literals(STATUSES, 'open, pending, resolved, snoozed');
+export const PrioritySchema = literals(PRIORITIES, 'low, normal, high, urgent');
+export const OriginSchema = literals(ORIGINS, 'email, web, api');
+export const TicketIdParams = Type.Object({ ticket_id: Type.String({ description: 'A ticket id, tick_…' }) });
+
+const Tag = Type.String({ minLength: 1, maxLength: 200 });
+const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: `Arbitrary JSON object, at most ${LIMITS.metadataMaxBytes} bytes serialized` });
+
+export const Customer = Type.Object(
+  { email: Email, name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])) },
+  { additionalProperties: false },
+);
+
+export const TicketSchema = Type.Object(
+  {
+    id: Type.String({ pattern: idPattern('tick') }),
+    brand_id: Type.String(),
+    subject: Type.String(),
+    description: Type.String(),
+    status: StatusSchema,
+    priority: PrioritySchema,
+    assigned_to: Type.Union([Type.String(), Type.Null()], { description: 'Email of the agent' }),
+    tags: Type.Array(Type.String()),
+    origin: OriginSchema,
+    customer: Type.Object({ email: Type.String(), name: Type.Union([Type.String(), Type.Null()]) }),
+    metadata: Metadata,
+    snoozed_until: Type.Union([Timestamp, Type.Null()]),
+    first_response_at: Type.Union([Timestamp, Type.Null()], { description: "When an agent first replied" }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { $id: 'Ticket' },
+);
+
+export const QueuePlacementSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    position: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      description: '1 + tickets ahead in the queue; null when the ticket is not waiting (not open, or assigned)',
+    }),
+  },
+  { $id: 'QueuePlacement' },
+);
+
+export const AttachmentSchema = Type.Object(
+  {
+    id: Type.String(),
+    file_name: Type.String(),
+    content_type: Type.String(),
+    size: Type.Union([Type.Integer(), Type.Null()]),
+    sha256: Type.Union([Type.String(), Type.Null()]),
+    download_url: Type.Union([Type.String(), Type.Null()]),
+  },
+  { $id: 'MessageAttachment' },
+);
+
+export const MessageSchema = Type.Object(
+  {
+    id: Type.String({ pattern: idPattern('msg') }),
+    ticket_id: Type.String(),
+    author_type: literals(AUTHOR_TYPES, 'agent or customer'),
+    author: Type.Union([Type.Object({ email: Type.Union([Type.String(), Type.Null()]), name: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+    body: Type.String(),
+    cc: Type.Array(Type.String()),
+    attachments: Type.Array(Type.Ref('MessageAttachment')),
+    created_at: Timestamp,
+  },
+  { $id: 'Message' },
+);
+
+const Change = Type.Object({ from: Type.Unknown(), to: Type.Unknown() });
+export const ChangesSchema = Type.Record(Type.String(), Change, { description: '{field: {from, to}}' });
+
+export const AuditEntrySchema = Type.Object(
+  {
+    id: Type.String(),
+    action: Type.String({ description: 'ticket.created, ticket.updated, message.created, ticket.woke_up' }),
+    actor: Type.Object({
+      type: Type.String({ description: 'token or system' }),
+      id: Type.Union([Type.String(), Type.Null()], { description: 'The token id' }),
+      name: Type.String({ description: 'The token name' }),
+    }),
+    changes: ChangesSchema,
+    created_at: Timestamp,
+  },
+  { $id: 'AuditEntry' },
+);
+
+export const ParticipantSchema = Type.Object({
+  email: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  role: literals(['customer', 'assignee', 'agent', 'cc'] as const, 'customer, assignee, agent or cc'),
+});
+
+export const TicketWithQueue = Type.Intersect([Type.Ref('Ticket'), Type.Object({ queue: Type.Ref('QueuePlacement') })]);
+
+export const TicketDetailSchema = Type.Intersect([
+  Type.Ref('Ticket'),
+  Type.Object({
+    queue: Type.Ref('QueuePlacement'),
+    messages: Type.Array(Type.Ref('Message')),
+    participants: Type.Array(ParticipantSchema),
+    audit_trail: Type.Array(Type.Ref('AuditEntry')),
+  }),
+]);
+
+export const CreateTicketBody = Type.Object(
+  {
+    brand_id: Type.String({ minLength: 1, maxLength: 100 }),
+    subject: Type.String({ minLength: 1, maxLength: LIMITS.subjectMax }),
+    description: Type.Optional(Type.String({ maxLength: LIMITS.descriptionMaxBytes })),
+    customer: Customer,
+    priority: Type.Optional(PrioritySchema),
+    tags: Type.Optional(Type.Array(Tag, { maxItems: LIMITS.tagsMax })),
+    origin: Type.Optional(OriginSchema),
+    metadata: Type.Optional(Metadata),
+    assigned_to: Type.Optional(Type.Union([Email, Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateTicketBody = Type.Object(
+  {
+    status: Type.Optional(StatusSchema),
+    priority: Type.Optional(PrioritySchema),
+    assigned_to: Type.Optional(Type.Union([Email, Type.Null()], { description: 'Agent email, or null to unassign' })),
+    tags: Type.Optional(Type.Array(Tag, { maxItems: LIMITS.tagsMax, description: 'Replaces the whole set' })),
+    snoozed_until: Type.Optional(Type.Union([Timestamp, Type.Null()], { description: 'Only with status snoozed' })),
+    subject: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.subjectMax })),
+    metadata: Type.Optional(Metadata),
+  },
+  { additionalProperties: false },
+);
+
+export const CreateMessageBody = Type.Object(
+  {
+    author_type: literals(AUTHOR_TYPES, 'agent, or customer (also for importing historic email threads)'),
+    body: Type.String({ minLength: 1, maxLength: LIMITS.bodyMaxBytes }),
+    cc: Type.Optional(Type.Array(Email, { maxItems: LIMITS.ccMax })),
+    author: Type.Optional(
+      Type.Object(
+        { email: Type.Optional(Email), name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])) },
+        { additionalProperties: false },
+      ),
+    ),
+    created_at: Type.Optional(Type.String({ format: 'date-time', description: 'Past instant for imports; imports have no status side-effects' })),
+    attachments: Type.Optional(Type.Array(Type.String(), { maxItems: 20, description: 'Ids of uploaded attachments (att_…)' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ListTicketsQuery = Type.Object(
+  {
+    brand_id: Type.Optional(Type.String({ description: 'Limit results to a single brand' })),
+    status: Type.Optional(StatusSchema),
+    priority: Type.Optional(PrioritySchema),
+    assigned_to: Type.Optional(Type.String({ description: 'Email of the agent' })),
+    tag: Type.Optional(Type.String()),
+    customer_email: Type.Optional(Type.String()),
+    created_after: Type.Optional(DateOrTimestamp),
+    created_before: Type.Optional(DateOrTimestamp),
+    limit: Limit(100, 25),
+    after: Type.Optional(Cursor),
+  },
+  { additionalProperties: false },
+);
+
+export const PageQuery = Type.Object({ limit: Limit(100, 50), after: Type.Optional(Cursor) }, { additionalProperties: false });
+
+export const pageOf = (item: ReturnType<typeof Type.Ref> | typeof TicketSchema) =>
+  Type.Object({ data: Type.Array(item), next_cursor: NullableCursor });

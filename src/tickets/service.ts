@@ -1,0 +1,575 @@
+import type { Db, DbOrTx, TicketRow } from '../db/schema.js';
+import { type Actor, type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
+import { recordEvent } from '../events/outbox.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { AppError, notFound, validationError } from '../http/problem.js';
+import { type QueuePlacement, queuePlacement, routeTicket } from '../queues/service.js';
+import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
+import { newId } from '../shared/ids.js';
+import { toJsonText } from '../shared/json.js';
+import {
+  type AuthorType,
+  LIMITS,
+  type MessageView,
+  type Origin,
+  PRIORITY_RANK,
+  type Priority,
+  type Status,
+  type TicketView,
+  byteLength,
+  normalizeEmail,
+  normalizeTags,
+  toMessageView,
+  toTicketView,
+} from './model.js';
+import * as store from './store.js';
+
+/**
+ * Keeps derived indexes (search) in step with tickets. Called inside the transaction of the change,
+ * so a ticket is searchable exactly when its change is committed.
+ */
+export interface TicketIndexer {
+  ticketChanged(trx: DbOrTx, ticketId: string): Promise<void>;
+}
+
+/** Links attachments to messages and lists them; the attachments module provides the real one. */
+export interface MessageAttachments {
+  /** Validates and links; throws a 422 AppError naming the offending id (pointer `/attachments/i`). */
+  link(trx: DbOrTx, input: { ticket: TicketRow; messageId: string; attachmentIds: string[]; at: string }): Promise<void>;
+  listFor(db: DbOrTx, messageIds: string[]): Promise<Map<string, unknown[]>>;
+}
+
+const noAttachments: MessageAttachments = {
+  async link(_trx, { attachmentIds }) {
+    if (attachmentIds.length) throw validationError('/attachments', 'attachments are not supported yet');
+  },
+  async listFor() {
+    return new Map();
+  },
+};
+
+export interface CreateTicketInput {
+  brand_id: string;
+  subject: string;
+  description?: string | undefined;
+  customer: { email: string; name?: string | null | undefined };
+  priority?: Priority | undefined;
+  tags?: string[] | undefined;
+  origin?: Origin | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  assigned_to?: string | null | undefined;
+}
+
+export interface UpdateTicketInput {
+  status?: Status | undefined;
+  priority?: Priority | undefined;
+  assigned_to?: string | null | undefined;
+  tags?: string[] | undefined;
+  snoozed_until?: string | null | undefined;
+  subject?: string | undefined;
+  metadata?: Record<string, unknown> | undefined;
+}
+
+export interface CreateMessageInput {
+  author_type: AuthorType;
+  body: string;
+  cc?: string[] | undefined;
+  author?: { email?: string | undefined; name?: string | null | undefined } | undefined;
+  created_at?: string | undefined;
+  attachments?: string[] | undefined;
+}
+
+export type Changes = Record<string, { from: unknown; to: unknown }>;
+
+export interface Participant {
+  email: string;
+  name: string | null;
+  role: 'customer' | 'assignee' | 'agent' | 'cc';
+}
+
+export interface AuditEntryView {
+  id: string;
+  action: string;
+  actor: { type: string; id: string | null; name: string };
+  changes: Changes;
+  created_at: string;
+}
+
+export interface TicketDetail extends TicketView {
+  queue: QueuePlacement;
+  messages: MessageView[];
+  participants: Participant[];
+  audit_trail: AuditEntryView[];
+}
+
+export interface TicketServiceDeps {
+  db: Db;
+  clock: Clock;
+  indexer?: TicketIndexer | undefined;
+  attachments?: MessageAttachments | undefined;
+}
+
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
+
+/** `"v<version>"`: changes whenever anything in the ticket's representation changes. */
+export const etagOf = (row: Pick<TicketRow, 'version'>): string => `"v${row.version}"`;
+
+function checkMetadata(metadata: Record<string, unknown>): void {
+  if (byteLength(JSON.stringify(metadata)) > LIMITS.metadataMaxBytes) {
+    throw validationError('/metadata', `must serialize to at most ${LIMITS.metadataMaxBytes} bytes of JSON`);
+  }
+}
+
+function checkTags(tags: string[]): string[] {
+  const normalized = normalizeTags(tags);
+  normalized.forEach((t, i) => {
+    if (t.length < 1 || t.length > LIMITS.tagMax) throw validationError(`/tags/${i}`, `must be 1-${LIMITS.tagMax} characters after trimming`);
+  });
+  if (normalized.length > LIMITS.tagsMax) throw validationError('/tags', `must hold at most ${LIMITS.tagsMax} tags`);
+  return normalized;
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/** The ticket half of the API: create, read, list, update, reply, and the snooze clock. */
+export function createTicketService(deps: TicketServiceDeps) {
+  const { db, clock } = deps;
+  const attachments = deps.attachments ?? noAttachments;
+
+  async function audit(trx: DbOrTx, ticketId: string, actor: Actor, action: string, changes: Changes, at: Date) {
+    await store.insertAuditEntry(trx, {
+      id: newId('aud', at.getTime()),
+      ticket_id: ticketId,
+      actor_type: actor.type,
+      actor_id: actor.id,
+      actor_name: actor.name,
+      action,
+      changes: toJsonText(changes),
+      created_at: toTimestamp(at),
+    });
+  }
+
+  /** Events of an update: one ticket.updated with every change, plus the specific ones. */
+  async function updateEvents(trx: DbOrTx, row: TicketRow, changes: Changes, at: Date) {
+    const ticket = toTicketView(row);
+    const base = { brand_id: row.brand_id, ticket_id: row.id, at, created_at: toTimestamp(at) };
+    await recordEvent(trx, { ...base, type: 'ticket.updated', data: { ticket, changes } });
+    if (changes.status) {
+      await recordEvent(trx, { ...base, type: 'ticket.status_changed', data: { ticket, changes: { status: changes.status } } });
+    }
+    if (changes.assigned_to) {
+      await recordEvent(trx, { ...base, type: 'ticket.assigned', data: { ticket, changes: { assigned_to: changes.assigned_to } } });
+    }
+  }
+
+  async function getVisibleRow(dbx: DbOrTx, principal: Principal | null, id: string): Promise<TicketRow> {
+    const row = await store.findTicket(dbx, id);
+    if (!row || (principal && !canSeeBrand(principal, row.brand_id))) throw notFound('Ticket', id);
+    return row;
+  }
+
+  async function participantsOf(row: TicketRow, messages: MessageView[]): Promise<Participant[]> {
+    const out = new Map<string, Participant>();
+    const add = (email: string | null | undefined, name: string | null, role: Participant['role']) => {
+      if (!email) return;
+      const key = email.toLowerCase();
+      if (!out.has(key)) out.set(key, { email: key, name, role });
+      else if (name && !out.get(key)!.name) out.get(key)!.name = name;
+    };
+    add(row.customer_email, row.customer_name, 'customer');
+    add(row.assigned_to, null, 'assignee');
+    for (const m of messages) if (m.author_type === 'agent') add(m.author?.email, m.author?.name ?? null, 'agent');
+    for (const m of messages) for (const cc of m.cc) add(cc, null, 'cc');
+    return [...out.values()];
+  }
+
+  const toAuditView = (r: { id: string; action: string; actor_type: string; actor_id: string | null; actor_name: string; changes: string; created_at: string }): AuditEntryView => ({
+    id: r.id,
+    action: r.action,
+    actor: { type: r.actor_type, id: r.actor_id, name: r.actor_name },
+    changes: JSON.parse(r.changes) as Changes,
+    created_at: r.created_at,
+  });
+
+  async function messageViews(dbx: DbOrTx, rows: Awaited<ReturnType<typeof store.listMessages>>): Promise<MessageView[]> {
+    const linked = await attachments.listFor(dbx, rows.map((r) => r.id));
+    return rows.map((r) => toMessageView(r, linked.get(r.id) ?? []));
+  }
+
+  /** What a live message does to its ticket: a customer reopens it (waking a snooze), an agent's first reply is recorded. */
+  function sideEffectsOfMessage(row: TicketRow, author: AuthorType, at: Date): { set: Partial<TicketRow>; changes: Changes } {
+    const set: Partial<TicketRow> = {};
+    const changes: Changes = {};
+    if (author === 'customer' && row.status !== 'open') {
+      set.status = 'open';
+      changes.status = { from: row.status, to: 'open' };
+      if (row.snoozed_until) {
+        set.snoozed_until = null;
+        changes.snoozed_until = { from: row.snoozed_until, to: null };
+      }
+    }
+    if (author === 'agent' && !row.first_response_at) set.first_response_at = toTimestamp(at);
+    return { set, changes };
+  }
+
+  return {
+    /** Creates a ticket, its first customer message (the description), audit entry and event. */
+    async create(principal: Principal, input: CreateTicketInput): Promise<TicketView & { queue: QueuePlacement; etag: string }> {
+      const brand = await db.selectFrom('brands').select('id').where('id', '=', input.brand_id).executeTakeFirst();
+      // A brand the token may not see is reported exactly like one that does not exist.
+      if (!brand || !canSeeBrand(principal, input.brand_id)) throw validationError('/brand_id', `brand ${input.brand_id} does not exist`);
+      const subject = input.subject.trim();
+      if (!subject) throw validationError('/subject', 'must not be blank');
+      const description = input.description ?? '';
+      if (byteLength(description) > LIMITS.descriptionMaxBytes) {
+        throw validationError('/description', `must be at most ${LIMITS.descriptionMaxBytes} bytes`);
+      }
+      const tags = checkTags(input.tags ?? []);
+      const metadata = input.metadata ?? {};
+      checkMetadata(metadata);
+      const priority = input.priority ?? 'normal';
+      const origin = input.origin ?? 'api';
+      const now = clock.now();
+      const at = toTimestamp(now);
+      const actor = actorOf(principal);
+
+      return db.transaction().execute(async (trx) => {
+        const queue = await routeTicket(trx, input.brand_id, { tags, priority, origin });
+        const row: TicketRow = {
+          id: newId('tick', now.getTime()),
+          brand_id: input.brand_id,
+          queue_id: queue.id,
+          subject,
+          description,
+          status: 'open',
+          priority,
+          priority_rank: PRIORITY_RANK[priority],
+          assigned_to: input.assigned_to ? normalizeEmail(input.assigned_to) : null,
+          tags: toJsonText(tags),
+          origin,
+          customer_email: normalizeEmail(input.customer.email),
+          customer_name: input.customer.name?.trim() || null,
+          metadata: toJsonText(metadata),
+          snoozed_until: null,
+          first_response_at: null,
+          version: 1,
+          created_at: at,
+          updated_at: at,
+        };
+        await store.insertTicket(trx, row, tags);
+        if (description) {
+          await store.insertMessage(trx, {
+            id: newId('msg', now.getTime()),
+            ticket_id: row.id,
+            author_type: 'customer',
+            author_email: row.customer_email,
+            author_name: row.customer_name,
+            body: description,
+            cc: '[]',
+            created_at: at,
+          });
+        }
+        const changes: Changes = {
+          status: { from: null, to: 'open' },
+          priority: { from: null, to: priority },
+          queue_id: { from: null, to: queue.id },
+        };
+        if (row.assigned_to) changes.assigned_to = { from: null, to: row.assigned_to };
+        if (tags.length) changes.tags = { from: null, to: tags };
+        await audit(trx, row.id, actor, 'ticket.created', changes, now);
+        const ticket = toTicketView(row);
+        await recordEvent(trx, { type: 'ticket.created', brand_id: row.brand_id, ticket_id: row.id, data: { ticket }, at: now, created_at: at });
+        await deps.indexer?.ticketChanged(trx, row.id);
+        return { ...ticket, queue: await queuePlacement(trx, row), etag: etagOf(row) };
+      });
+    },
+
+    /** The ticket with its queue placement, full conversation, participants and audit trail. */
+    async get(principal: Principal | null, id: string): Promise<TicketDetail & { etag: string }> {
+      const row = await getVisibleRow(db, principal, id);
+      const [messageRows, auditRows, queue] = await Promise.all([
+        store.listMessages(db, id),
+        store.listAuditEntries(db, id),
+        queuePlacement(db, row),
+      ]);
+      const messages = await messageViews(db, messageRows);
+      return {
+        ...toTicketView(row),
+        queue,
+        messages,
+        participants: await participantsOf(row, messages),
+        audit_trail: auditRows.map(toAuditView),
+        etag: etagOf(row),
+      };
+    },
+
+    async list(
+      principal: Principal,
+      query: {
+        brand_id?: string | undefined;
+        status?: Status | undefined;
+        priority?: Priority | undefined;
+        assigned_to?: string | undefined;
+        tag?: string | undefined;
+        customer_email?: string | undefined;
+        created_after?: string | undefined;
+        created_before?: string | undefined;
+        limit: number;
+        after?: string | undefined;
+      },
+    ): Promise<Page<TicketView>> {
+      const { after, limit, ...filters } = query;
+      let brandIds = principal.brandIds;
+      if (filters.brand_id) brandIds = canSeeBrand(principal, filters.brand_id) ? [filters.brand_id] : [];
+      const instant = (name: string, text: string | undefined) => {
+        if (text === undefined) return undefined;
+        const at = parseInstant(text);
+        if (!at) throw new AppError('invalid_query', `${name} must be a date or an RFC 3339 date-time`, { errors: [{ pointer: name, message: 'must be a date or an RFC 3339 date-time' }] });
+        return toTimestamp(at);
+      };
+      let beforeId: string | undefined;
+      if (after) {
+        const [id] = decodeCursor('tickets', filters, after);
+        if (typeof id !== 'string' || !/^tick_[0-9a-z]{26}$/.test(id)) throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
+        beforeId = id;
+      }
+      const rows = await store.listTickets(db, {
+        brandIds,
+        status: filters.status,
+        priority: filters.priority,
+        assigned_to: filters.assigned_to ? normalizeEmail(filters.assigned_to) : undefined,
+        tag: filters.tag ? filters.tag.trim().toLowerCase() : undefined,
+        customer_email: filters.customer_email ? normalizeEmail(filters.customer_email) : undefined,
+        created_after: instant('created_after', filters.created_after),
+        created_before: instant('created_before', filters.created_before),
+        beforeId,
+        limit: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        data: page.map(toTicketView),
+        next_cursor: rows.length > limit && last ? encodeCursor('tickets', filters, [last.id]) : null,
+      };
+    },
+
+    /**
+     * Partial update: only the fields present change. A request that changes nothing writes no
+     * audit entry and no event. `ifMatch` is the client's If-Match header (412 when stale).
+     */
+    async update(
+      principal: Principal,
+      id: string,
+      input: UpdateTicketInput,
+      options: { ifMatch?: string | undefined } = {},
+    ): Promise<TicketView & { queue: QueuePlacement; etag: string; changes: Changes }> {
+      const now = clock.now();
+      const at = toTimestamp(now);
+      return db.transaction().execute(async (trx) => {
+        const row = await getVisibleRow(trx, principal, id);
+        if (options.ifMatch !== undefined) {
+          const tags = options.ifMatch.split(',').map((t) => t.trim().replace(/^W\//, ''));
+          if (!tags.includes('*') && !tags.includes(etagOf(row))) {
+            throw new AppError('precondition_failed', `The ticket has changed; its current ETag is ${etagOf(row)}`);
+          }
+        }
+        const set: Partial<TicketRow> = {};
+        const changes: Changes = {};
+        const change = <K extends keyof TicketRow>(field: K, wire: string, to: TicketRow[K], from: unknown, toWire: unknown = to) => {
+          if (same(row[field], to)) return;
+          set[field] = to;
+          changes[wire] = { from, to: toWire };
+        };
+        if (input.subject !== undefined) {
+          const subject = input.subject.trim();
+          if (!subject) throw validationError('/subject', 'must not be blank');
+          change('subject', 'subject', subject, row.subject);
+        }
+        if (input.priority !== undefined) {
+          change('priority', 'priority', input.priority, row.priority);
+          if (set.priority) set.priority_rank = PRIORITY_RANK[input.priority];
+        }
+        if (input.assigned_to !== undefined) {
+          change('assigned_to', 'assigned_to', input.assigned_to ? normalizeEmail(input.assigned_to) : null, row.assigned_to);
+        }
+        let newTags: string[] | undefined;
+        if (input.tags !== undefined) {
+          const tags = checkTags(input.tags);
+          const before = JSON.parse(row.tags) as string[];
+          if (!same(before, tags)) {
+            newTags = tags;
+            set.tags = toJsonText(tags);
+            changes.tags = { from: before, to: tags };
+          }
+        }
+        if (input.metadata !== undefined) {
+          checkMetadata(input.metadata);
+          const before = JSON.parse(row.metadata) as Record<string, unknown>;
+          if (!same(before, input.metadata)) {
+            set.metadata = toJsonText(input.metadata);
+            changes.metadata = { from: before, to: input.metadata };
+          }
+        }
+        const status = input.status ?? (row.status as Status);
+        if (input.status !== undefined) change('status', 'status', input.status, row.status);
+        if (status === 'snoozed') {
+          if (input.snoozed_until !== undefined && input.snoozed_until !== null) {
+            const until = parseInstant(input.snoozed_until);
+            if (!until) throw validationError('/snoozed_until', 'must be an RFC 3339 date-time');
+            if (until.getTime() <= now.getTime()) throw validationError('/snoozed_until', 'must be in the future');
+            change('snoozed_until', 'snoozed_until', toTimestamp(until), row.snoozed_until);
+          } else if (input.snoozed_until === null) {
+            change('snoozed_until', 'snoozed_until', null, row.snoozed_until);
+          }
+        } else {
+          if (input.snoozed_until !== undefined && input.snoozed_until !== null) {
+            throw validationError('/snoozed_until', 'applies only to snoozed tickets; send status "snoozed" with it');
+          }
+          change('snoozed_until', 'snoozed_until', null, row.snoozed_until);
+        }
+        if (Object.keys(changes).length === 0) {
+          return { ...toTicketView(row), queue: await queuePlacement(trx, row), etag: etagOf(row), changes };
+        }
+        // A ticket whose routing inputs changed may belong in another queue now.
+        if (set.priority || newTags) {
+          const queue = await routeTicket(trx, row.brand_id, {
+            tags: newTags ?? (JSON.parse(row.tags) as string[]),
+            priority: set.priority ?? row.priority,
+            origin: row.origin,
+          });
+          if (queue.id !== row.queue_id) {
+            set.queue_id = queue.id;
+            changes.queue_id = { from: row.queue_id, to: queue.id };
+          }
+        }
+        set.version = row.version + 1;
+        set.updated_at = at;
+        await store.updateTicket(trx, id, set, newTags);
+        const updated = { ...row, ...set } as TicketRow;
+        await audit(trx, id, actorOf(principal), 'ticket.updated', changes, now);
+        await updateEvents(trx, updated, changes, now);
+        await deps.indexer?.ticketChanged(trx, id);
+        return { ...toTicketView(updated), queue: await queuePlacement(trx, updated), etag: etagOf(updated), changes };
+      });
+    },
+
+    /**
+     * Adds a message. A live customer message reopens a pending, resolved or snoozed ticket; an
+     * agent's first reply sets first_response_at. A message with an explicit created_at is an
+     * import of history and has no status side-effects.
+     */
+    async addMessage(principal: Principal, ticketId: string, input: CreateMessageInput): Promise<MessageView> {
+      if (!input.body.trim()) throw validationError('/body', 'must not be blank');
+      if (byteLength(input.body) > LIMITS.bodyMaxBytes) throw validationError('/body', `must be at most ${LIMITS.bodyMaxBytes} bytes`);
+      const cc = [...new Set((input.cc ?? []).map(normalizeEmail))];
+      const now = clock.now();
+      let createdAt = toTimestamp(now);
+      const imported = input.created_at !== undefined;
+      if (input.created_at !== undefined) {
+        const at = parseInstant(input.created_at);
+        if (!at) throw validationError('/created_at', 'must be an RFC 3339 date-time');
+        if (at.getTime() > now.getTime() + 1000) throw validationError('/created_at', 'must not be in the future');
+        createdAt = toTimestamp(at);
+      }
+      return db.transaction().execute(async (trx) => {
+        const row = await getVisibleRow(trx, principal, ticketId);
+        let authorEmail = input.author?.email ? normalizeEmail(input.author.email) : null;
+        let authorName = input.author?.name?.trim() || null;
+        if (input.author_type === 'customer' && !authorEmail) {
+          authorEmail = row.customer_email;
+          authorName ??= row.customer_name;
+        }
+        const messageId = newId('msg', now.getTime());
+        const messageRow = {
+          id: messageId,
+          ticket_id: ticketId,
+          author_type: input.author_type,
+          author_email: authorEmail,
+          author_name: authorName,
+          body: input.body,
+          cc: toJsonText(cc),
+          created_at: createdAt,
+        };
+        await store.insertMessage(trx, messageRow);
+        await attachments.link(trx, { ticket: row, messageId, attachmentIds: input.attachments ?? [], at: createdAt });
+        const { set, changes } = imported ? { set: {}, changes: {} as Changes } : sideEffectsOfMessage(row, input.author_type, now);
+        set.version = row.version + 1;
+        set.updated_at = toTimestamp(now);
+        await store.updateTicket(trx, ticketId, set);
+        const updated = { ...row, ...set } as TicketRow;
+        const actor = actorOf(principal);
+        await audit(trx, ticketId, actor, 'message.created', { message_id: { from: null, to: messageId }, ...changes }, now);
+        const message = (await messageViews(trx, [messageRow]))[0]!;
+        const ticket = toTicketView(updated);
+        const base = { brand_id: row.brand_id, ticket_id: ticketId, at: now, created_at: toTimestamp(now) };
+        await recordEvent(trx, { ...base, type: 'ticket.message_created', data: { ticket, message } });
+        if (changes.status) await updateEvents(trx, updated, changes, now);
+        await deps.indexer?.ticketChanged(trx, ticketId);
+        return message;
+      });
+    },
+
+    async listMessages(principal: Principal, ticketId: string, page: { limit: number; after?: string | undefined }): Promise<Page<MessageView>> {
+      await getVisibleRow(db, principal, ticketId);
+      let after: [string, string] | undefined;
+      if (page.after) {
+        const [at, id] = decodeCursor('messages', { ticketId }, page.after);
+        if (typeof at !== 'string' || typeof id !== 'string') throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
+        after = [at, id];
+      }
+      const rows = await store.listMessages(db, ticketId, { after, limit: page.limit + 1 });
+      const pageRows = rows.slice(0, page.limit);
+      const last = pageRows[pageRows.length - 1];
+      return {
+        data: await messageViews(db, pageRows),
+        next_cursor: rows.length > page.limit && last ? encodeCursor('messages', { ticketId }, [last.created_at, last.id]) : null,
+      };
+    },
+
+    async listAudit(principal: Principal, ticketId: string, page: { limit: number; after?: string | undefined }): Promise<Page<AuditEntryView>> {
+      await getVisibleRow(db, principal, ticketId);
+      let afterId: string | undefined;
+      if (page.after) {
+        const [id] = decodeCursor('audit', { ticketId }, page.after);
+        if (typeof id !== 'string') throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
+        afterId = id;
+      }
+      const rows = await store.listAuditEntries(db, ticketId, { afterId, limit: page.limit + 1 });
+      const pageRows = rows.slice(0, page.limit);
+      const last = pageRows[pageRows.length - 1];
+      return {
+        data: pageRows.map(toAuditView),
+        next_cursor: rows.length > page.limit && last ? encodeCursor('audit', { ticketId }, [last.id]) : null,
+      };
+    },
+
+    /** Wakes every snoozed ticket whose snoozed_until has passed; returns how many woke. */
+    async wakeSnoozedTickets(): Promise<number> {
+      const now = clock.now();
+      const at = toTimestamp(now);
+      let woken = 0;
+      for (;;) {
+        const due = await store.listSnoozedDue(db, at, 100);
+        if (due.length === 0) return woken;
+        for (const row of due) {
+          await db.transaction().execute(async (trx) => {
+            const fresh = await store.findTicket(trx, row.id);
+            if (!fresh || fresh.status !== 'snoozed' || !fresh.snoozed_until || fresh.snoozed_until > at) return;
+            const changes: Changes = { status: { from: 'snoozed', to: 'open' }, snoozed_until: { from: fresh.snoozed_until, to: null } };
+            const set = { status: 'open', snoozed_until: null, version: fresh.version + 1, updated_at: at };
+            await store.updateTicket(trx, row.id, set);
+            await audit(trx, row.id, systemActor, 'ticket.woke_up', changes, now);
+            await updateEvents(trx, { ...fresh, ...set }, changes, now);
+            await deps.indexer?.ticketChanged(trx, row.id);
+            woken++;
+          });
+        }
+      }
+    },
+  };
+}
+
+export type TicketService = ReturnType<typeof createTicketService>;

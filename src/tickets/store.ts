@@ -1,0 +1,107 @@
+import type { Insertable } from 'kysely';
+import type {
+  AuditEntryRow,
+  AuditEntryTable,
+  DbOrTx,
+  MessageRow,
+  MessageTable,
+  NewTicketRow,
+  TicketRow,
+  TicketRowUpdate,
+} from '../db/schema.js';
+
+export async function insertTicket(db: DbOrTx, row: NewTicketRow, tags: string[]): Promise<void> {
+  await db.insertInto('tickets').values(row).execute();
+  if (tags.length) await db.insertInto('ticket_tags').values(tags.map((tag) => ({ ticket_id: row.id, tag }))).execute();
+}
+
+export async function findTicket(db: DbOrTx, id: string): Promise<TicketRow | undefined> {
+  return db.selectFrom('tickets').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function updateTicket(db: DbOrTx, id: string, set: TicketRowUpdate, tags?: string[]): Promise<void> {
+  await db.updateTable('tickets').set(set).where('id', '=', id).execute();
+  if (tags) {
+    await db.deleteFrom('ticket_tags').where('ticket_id', '=', id).execute();
+    if (tags.length) await db.insertInto('ticket_tags').values(tags.map((tag) => ({ ticket_id: id, tag }))).execute();
+  }
+}
+
+export interface TicketListFilters {
+  brandIds: string[] | null;
+  status?: string | undefined;
+  priority?: string | undefined;
+  assigned_to?: string | undefined;
+  tag?: string | undefined;
+  customer_email?: string | undefined;
+  created_after?: string | undefined;
+  created_before?: string | undefined;
+  /** Only ids below this one: the keyset that keeps pages stable while tickets are added. */
+  beforeId?: string | undefined;
+  limit: number;
+}
+
+/** Newest first, by id (ids sort by creation time). One query, whatever the filters. */
+export async function listTickets(db: DbOrTx, f: TicketListFilters): Promise<TicketRow[]> {
+  let q = db.selectFrom('tickets').selectAll();
+  if (f.brandIds) q = f.brandIds.length ? q.where('brand_id', 'in', f.brandIds) : q.where('id', '=', '');
+  if (f.status) q = q.where('status', '=', f.status);
+  if (f.priority) q = q.where('priority', '=', f.priority);
+  if (f.assigned_to) q = q.where('assigned_to', '=', f.assigned_to);
+  if (f.customer_email) q = q.where('customer_email', '=', f.customer_email);
+  if (f.created_after) q = q.where('created_at', '>', f.created_after);
+  if (f.created_before) q = q.where('created_at', '<', f.created_before);
+  if (f.tag) {
+    const tag = f.tag;
+    q = q.where('id', 'in', (eb) => eb.selectFrom('ticket_tags').select('ticket_id').where('tag', '=', tag));
+  }
+  if (f.beforeId) q = q.where('id', '<', f.beforeId);
+  return q.orderBy('id', 'desc').limit(f.limit).execute();
+}
+
+export async function insertMessage(db: DbOrTx, row: Insertable<MessageTable>): Promise<void> {
+  await db.insertInto('messages').values(row).execute();
+}
+
+/** Chronological: by created_at (imports may be back-dated), then id. */
+export async function listMessages(
+  db: DbOrTx,
+  ticketId: string,
+  page?: { after?: [string, string] | undefined; limit: number },
+): Promise<MessageRow[]> {
+  let q = db.selectFrom('messages').selectAll().where('ticket_id', '=', ticketId);
+  if (page?.after) {
+    const [at, id] = page.after;
+    q = q.where((eb) => eb.or([eb('created_at', '>', at), eb.and([eb('created_at', '=', at), eb('id', '>', id)])]));
+  }
+  q = q.orderBy('created_at').orderBy('id');
+  return page ? q.limit(page.limit).execute() : q.execute();
+}
+
+export async function insertAuditEntry(db: DbOrTx, row: Insertable<AuditEntryTable>): Promise<void> {
+  await db.insertInto('audit_entries').values(row).execute();
+}
+
+export async function listAuditEntries(
+  db: DbOrTx,
+  ticketId: string,
+  page?: { afterId?: string | undefined; limit: number },
+): Promise<AuditEntryRow[]> {
+  let q = db.selectFrom('audit_entries').selectAll().where('ticket_id', '=', ticketId);
+  if (page?.afterId) q = q.where('id', '>', page.afterId);
+  q = q.orderBy('id');
+  return page ? q.limit(page.limit).execute() : q.execute();
+}
+
+/** Snoozed tickets whose snooze has run out, oldest deadline first. */
+export async function listSnoozedDue(db: DbOrTx, now: string, limit: number): Promise<TicketRow[]> {
+  return db
+    .selectFrom('tickets')
+    .selectAll()
+    .where('status', '=', 'snoozed')
+    .where('snoozed_until', 'is not', null)
+    .where('snoozed_until', '<=', now)
+    .orderBy('snoozed_until')
+    .limit(limit)
+    .execute();
+}

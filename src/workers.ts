@@ -1,0 +1,46 @@
+import type { Logger } from 'pino';
+import type { Runtime } from './bootstrap.js';
+import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
+
+export interface BackgroundJob {
+  name: string;
+  everyMs: number;
+  run(): Promise<unknown>;
+}
+
+/** The periodic jobs of a runtime: snooze wake-up and housekeeping. Feature modules add theirs. */
+export function coreJobs(runtime: Runtime): BackgroundJob[] {
+  return [
+    { name: 'snooze-wake-up', everyMs: 15_000, run: () => runtime.services.tickets.wakeSnoozedTickets() },
+    { name: 'idempotency-purge', everyMs: 3_600_000, run: () => purgeExpiredIdempotencyKeys(runtime.db, runtime.clock.now()) },
+  ];
+}
+
+/**
+ * Runs each job on its interval, never overlapping with itself; a failure is logged and the job
+ * tries again next tick. Returns a stop function that waits for running jobs to finish.
+ */
+export function startJobs(jobs: BackgroundJob[], log: Pick<Logger, 'error'>): () => Promise<void> {
+  const running = new Set<Promise<unknown>>();
+  const timers = jobs.map((job) => {
+    let busy = false;
+    const tick = () => {
+      if (busy) return;
+      busy = true;
+      const p = job
+        .run()
+        .catch((err: unknown) => log.error({ err, job: job.name }, 'background job failed'))
+        .finally(() => {
+          busy = false;
+          running.delete(p);
+        });
+      running.add(p);
+    };
+    setImmediate(tick);
+    return setInterval(tick, job.everyMs);
+  });
+  return async () => {
+    for (const t of timers) clearInterval(t);
+    await Promise.allSettled([...running]);
+  };
+}
