@@ -49,6 +49,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // The API speaks JSON only; the default text/plain parser would let a text body reach validation.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(createValidatorCompiler(sharedSchemas));
   for (const schema of sharedSchemas) app.addSchema(schema);
   app.addHook('onSend', async (request, reply, payload) => {

@@ -3,7 +3,7 @@ import { buildApp } from './app.js';
 import { bootstrapAdminToken, openRuntime } from './bootstrap.js';
 import { ConfigError, type Config, loadConfig } from './config.js';
 import { loggerOptions } from './http/redact.js';
-import { coreJobs, startJobs } from './workers.js';
+import { backgroundJobs, startJobs } from './workers.js';
 
 /** `npm start` / `nexus serve`: migrate, make sure an admin token exists, serve, run the jobs. */
 export async function serve(config: Config): Promise<void> {
@@ -13,7 +13,7 @@ export async function serve(config: Config): Promise<void> {
   const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services, logger: log });
   await app.listen({ host: config.host, port: config.port });
   log.info({ database: runtime.location, dialect: runtime.dialect, url: config.publicUrl }, 'NexusCore is serving');
-  const stopJobs = config.runWorkers ? startJobs(coreJobs(runtime), log) : async () => {};
+  const stopJobs = config.runWorkers ? startJobs(backgroundJobs(runtime, log), log) : async () => {};
 
   let closing = false;
   const shutdown = async (signal: string) => {

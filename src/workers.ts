@@ -8,6 +8,12 @@ export interface BackgroundJob {
   run(): Promise<unknown>;
 }
 
+/** Every background job of a runtime: what `npm start` runs beside the server and `nexus worker` alone. */
+export function backgroundJobs(runtime: Runtime, log: Pick<Logger, 'error' | 'info' | 'warn'>): BackgroundJob[] {
+  void log;
+  return [...coreJobs(runtime)];
+}
+
 /** The periodic jobs of a runtime: snooze wake-up and housekeeping. Feature modules add theirs. */
 export function coreJobs(runtime: Runtime): BackgroundJob[] {
   return [

@@ -1,0 +1,121 @@
+import { parseArgs } from 'node:util';
+import { openRuntime, type Runtime } from '../bootstrap.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { AppError } from '../http/problem.js';
+import { serve } from '../server.js';
+import type { Scope } from '../auth/scopes.js';
+
+const USAGE = `Usage: nexus <command>
+
+  serve                               run the API server (and background jobs), like npm start
+  worker                              run only the background jobs (webhook delivery, snooze wake-up)
+  db migrate                          bring the database schema up to date
+  tokens create --name N --scopes S[,S] [--brands B[,B]] [--expires-at T]
+                                      create an API token; prints the secret once
+  tokens list                         list tokens (never their secrets)
+  tokens revoke <token_id>            revoke a token, effective immediately
+  brands create --name N [--id brand_x]
+  brands list
+
+Configuration comes from the environment (see .env.example).`;
+
+type Out = (line: string) => void;
+
+async function withRuntime<T>(fn: (runtime: Runtime) => Promise<T>): Promise<T> {
+  const runtime = await openRuntime(loadConfig());
+  try {
+    return await fn(runtime);
+  } finally {
+    await runtime.close();
+  }
+}
+
+const list = (text: string | undefined): string[] | undefined =>
+  text === undefined ? undefined : text.split(',').map((s) => s.trim()).filter(Boolean);
+
+/** Runs one CLI command; returns the process exit code. The CLI calls services directly, never HTTP. */
+export async function main(argv: string[], out: Out = (l) => process.stdout.write(`${l}\n`), err: Out = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
+  const [group, action, ...rest] = argv;
+  try {
+    switch (`${group ?? ''} ${action ?? ''}`.trim()) {
+      case 'serve':
+        await serve(loadConfig());
+        return await new Promise<number>(() => {});
+      case 'worker': {
+        const { runWorker } = await import('./worker.js');
+        await runWorker(loadConfig());
+        return await new Promise<number>(() => {});
+      }
+      case 'db migrate':
+        await withRuntime(async (r) => out(`database at ${r.location} is up to date`));
+        return 0;
+      case 'tokens create': {
+        const { values } = parseArgs({
+          args: rest,
+          options: { name: { type: 'string' }, scopes: { type: 'string' }, brands: { type: 'string' }, 'expires-at': { type: 'string' } },
+        });
+        if (!values.name || !values.scopes) throw new UsageError('tokens create needs --name and --scopes');
+        const created = await withRuntime((r) =>
+          r.services.tokens.create({
+            name: values.name!,
+            scopes: list(values.scopes) as Scope[],
+            brand_ids: list(values.brands) ?? null,
+            expires_at: values['expires-at'] ?? null,
+          }),
+        );
+        out(`created ${created.id} (${created.scopes.join(', ')}${created.brand_ids ? `; brands ${created.brand_ids.join(', ')}` : ''})`);
+        out(`secret (shown once): ${created.token}`);
+        return 0;
+      }
+      case 'tokens list': {
+        const tokens = await withRuntime((r) => r.services.tokens.list());
+        for (const t of tokens) {
+          const state = t.revoked_at ? 'revoked' : t.expires_at && t.expires_at < new Date().toISOString() ? 'expired' : 'active';
+          out(`${t.id}\t${state}\t${t.hint}\t${t.scopes.join(',')}\t${t.brand_ids?.join(',') ?? '*'}\t${t.name}`);
+        }
+        return 0;
+      }
+      case 'tokens revoke': {
+        if (!rest[0]) throw new UsageError('tokens revoke needs a token id');
+        const revoked = await withRuntime((r) => r.services.tokens.revoke(rest[0]!));
+        out(`revoked ${revoked.id} at ${revoked.revoked_at}`);
+        return 0;
+      }
+      case 'brands create': {
+        const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, id: { type: 'string' } } });
+        if (!values.name) throw new UsageError('brands create needs --name');
+        const brand = await withRuntime((r) => r.services.brands.create({ name: values.name!, id: values.id }));
+        out(`created ${brand.id} (${brand.name}), default queue ${brand.default_queue_id}`);
+        return 0;
+      }
+      case 'brands list': {
+        const brands = await withRuntime((r) => r.services.brands.list(null));
+        for (const b of brands) out(`${b.id}\t${b.name}`);
+        return 0;
+      }
+      default: {
+        const { runExtraCommand } = await import('./extra.js');
+        const code = await runExtraCommand(argv, out);
+        if (code !== undefined) return code;
+        out(USAGE);
+        return group === undefined || group === 'help' || group === '--help' ? 0 : 2;
+      }
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      err(e.message);
+      return 2;
+    }
+    if (e instanceof AppError) {
+      err(`${e.message}${e.errors ? ` (${e.errors.map((x) => x.pointer).join(', ')})` : ''}`);
+      return 1;
+    }
+    if (e instanceof TypeError && /parseArgs|Unknown option/i.test(String(e))) {
+      err(e.message);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+class UsageError extends Error {}
