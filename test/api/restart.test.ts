@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { buildTestApp } from '../helpers/app.js';
+import { buildTestApp, testPostgresUrl } from '../helpers/app.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
 import { ManualClock } from '../../src/shared/clock.js';
 
@@ -44,7 +44,8 @@ async function waitHealthy(base: string, child: ChildProcess): Promise<void> {
 
 const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-describe('durability', () => {
+// These exercise the embedded SQLite file and the `npm start` process; the PostgreSQL run skips them.
+describe('durability', { skip: testPostgresUrl ? 'SQLite durability suite' : false }, () => {
   it('a restart keeps everything', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-restart-'));
     const clock = new ManualClock('2026-01-15T10:00:00Z');

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
+import pg from 'pg';
 import { buildApp } from '../../src/app.js';
 import { openRuntime, type Runtime } from '../../src/bootstrap.js';
 import { type Config, loadConfig } from '../../src/config.js';
@@ -24,12 +26,43 @@ export interface TestApp {
 }
 
 /**
- * The real app over a real SQLite file in a temporary folder, with a clock the test controls.
- * `env` overrides configuration as environment variables would.
+ * With NEXUS_TEST_DATABASE_URL set (a PostgreSQL server), every test app gets a database of its own,
+ * created here and dropped on close; otherwise a SQLite file in the app's temporary folder.
+ */
+export const testPostgresUrl = process.env.NEXUS_TEST_DATABASE_URL;
+
+async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = new pg.Client({ connectionString: testPostgresUrl });
+  await admin.connect();
+  const name = `nexus_test_${randomBytes(6).toString('hex')}`;
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(testPostgresUrl!);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: testPostgresUrl });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+/**
+ * The real app over a real database (a SQLite file in a temporary folder, or a fresh PostgreSQL
+ * database), with a clock the test controls. `env` overrides configuration as environment variables would.
  */
 export async function buildTestApp(options: { env?: Record<string, string>; dataDir?: string; clock?: ManualClock } = {}): Promise<TestApp> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-test-'));
-  const config = loadConfig({ NEXUS_DATA_DIR: dataDir, NEXUS_WEBHOOK_ALLOW_PRIVATE: '1', ...options.env });
+  const postgres = testPostgresUrl ? await createPostgresDatabase() : undefined;
+  const config = loadConfig({
+    NEXUS_DATA_DIR: dataDir,
+    NEXUS_WEBHOOK_ALLOW_PRIVATE: '1',
+    ...(postgres ? { DATABASE_URL: postgres.url } : {}),
+    ...options.env,
+  });
   const clock = options.clock ?? new ManualClock('2026-01-15T10:00:00Z');
   const runtime = await openRuntime(config, clock);
   const app = await buildApp({ db: runtime.db, clock, config, services: runtime.services });
@@ -52,6 +85,7 @@ export async function buildTestApp(options: { env?: Record<string, string>; data
     async close() {
       await app.close();
       await runtime.close();
+      await postgres?.drop();
       if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
