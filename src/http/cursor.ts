@@ -42,3 +42,21 @@ export function decodeCursor(kind: string, filters: Record<string, unknown>, cur
   if (!body.p.every((x) => typeof x === 'string' || typeof x === 'number')) throw invalid('is malformed');
   return body.p;
 }
+
+/**
+ * Turns `limit + 1` fetched rows into a page: the first `limit` rows, and a cursor built from the
+ * last of them when the extra row shows there is more.
+ */
+export function pageOf<Row, Item>(
+  rows: Row[],
+  limit: number,
+  toItem: (row: Row, index: number) => Item,
+  cursorOf: (last: Row, count: number) => string,
+): { data: Item[]; next_cursor: string | null } {
+  const pageRows = rows.slice(0, limit);
+  const last = pageRows[pageRows.length - 1];
+  return {
+    data: pageRows.map(toItem),
+    next_cursor: rows.length > limit && last !== undefined ? cursorOf(last, pageRows.length) : null,
+  };
+}

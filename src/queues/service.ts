@@ -1,7 +1,7 @@
 import type { Db, DbOrTx, QueueRow, TicketRow } from '../db/schema.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
 import { AppError, notFound, validationError } from '../http/problem.js';
-import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { decodeCursor, encodeCursor, pageOf } from '../http/cursor.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { fromJsonText, toJsonText } from '../shared/json.js';
@@ -204,15 +204,12 @@ export function createQueueService(deps: { db: Db; clock: Clock }) {
         );
       }
       const rows = await q.orderBy('priority_rank').orderBy('id').limit(page.limit + 1).execute();
-      const pageRows = rows.slice(0, page.limit);
-      const last = pageRows[pageRows.length - 1];
-      return {
-        data: pageRows.map((r, i) => ({ ...toTicketView(r), position: offset + i + 1 })),
-        next_cursor:
-          rows.length > page.limit && last
-            ? encodeCursor('queue_tickets', { id }, [last.priority_rank, last.id, offset + pageRows.length])
-            : null,
-      };
+      return pageOf(
+        rows,
+        page.limit,
+        (r, i) => ({ ...toTicketView(r), position: offset + i + 1 }),
+        (last, count) => encodeCursor('queue_tickets', { id }, [last.priority_rank, last.id, offset + count]),
+      );
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { Db, DbOrTx, TicketRow } from '../db/schema.js';
 import { type Actor, type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
 import { recordEvent } from '../events/outbox.js';
-import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { decodeCursor, encodeCursor, pageOf } from '../http/cursor.js';
 import { AppError, notFound, validationError } from '../http/problem.js';
 import { type QueuePlacement, queuePlacement, routeTicket } from '../queues/service.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
@@ -348,12 +348,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         beforeId,
         limit: limit + 1,
       });
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        data: page.map(toTicketView),
-        next_cursor: rows.length > limit && last ? encodeCursor('tickets', filters, [last.id]) : null,
-      };
+      return pageOf(rows, limit, toTicketView, (last) => encodeCursor('tickets', filters, [last.id]));
     },
 
     /**
@@ -521,12 +516,8 @@ export function createTicketService(deps: TicketServiceDeps) {
         after = [at, id];
       }
       const rows = await store.listMessages(db, ticketId, { after, limit: page.limit + 1 });
-      const pageRows = rows.slice(0, page.limit);
-      const last = pageRows[pageRows.length - 1];
-      return {
-        data: await messageViews(db, pageRows),
-        next_cursor: rows.length > page.limit && last ? encodeCursor('messages', { ticketId }, [last.created_at, last.id]) : null,
-      };
+      const result = pageOf(rows, page.limit, (r) => r, (last) => encodeCursor('messages', { ticketId }, [last.created_at, last.id]));
+      return { data: await messageViews(db, result.data), next_cursor: result.next_cursor };
     },
 
     async listAudit(principal: Principal, ticketId: string, page: { limit: number; after?: string | undefined }): Promise<Page<AuditEntryView>> {
@@ -538,12 +529,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         afterId = id;
       }
       const rows = await store.listAuditEntries(db, ticketId, { afterId, limit: page.limit + 1 });
-      const pageRows = rows.slice(0, page.limit);
-      const last = pageRows[pageRows.length - 1];
-      return {
-        data: pageRows.map(toAuditView),
-        next_cursor: rows.length > page.limit && last ? encodeCursor('audit', { ticketId }, [last.id]) : null,
-      };
+      return pageOf(rows, page.limit, toAuditView, (last) => encodeCursor('audit', { ticketId }, [last.id]));
     },
 
     /** Wakes every snoozed ticket whose snoozed_until has passed; returns how many woke. */
