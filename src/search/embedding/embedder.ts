@@ -17,15 +17,23 @@ export interface Embedder {
 
 /**
  * Optional hooks for embedders whose output depends on statistics of the indexed corpus
- * (SIF). Production flow: embed a sample of stored documents with `embed()`, call
- * `fitCommonComponent(vectors)`, persist the returned Float32Array (e.g. as a BLOB via
- * `componentToBuffer`), and on start pass it back with `setCommonComponent`. Vectors that
- * were stored before the component existed can be fixed up with `removeCommonComponent`
- * (removal commutes with L2 normalisation, so stored unit vectors are enough).
+ * (SIF). Production flow: embed a sample of stored documents (a few thousand is plenty)
+ * with `embedRaw()`, call `fitCommonComponent(vectors)`, persist the returned Float32Array
+ * (e.g. as a BLOB via `componentToBuffer`), and on start pass it back with
+ * `setCommonComponent`. From then on `embed()` removes the component and `id` changes.
+ * Vectors stored before any component existed can be fixed up in place with
+ * `removeCommonComponent` (removal commutes with L2 normalisation, so stored unit vectors
+ * suffice); vectors made under an older component must be re-embedded.
  */
 export interface CorpusFittedEmbedder extends Embedder {
-  /** Fits and installs the first principal component of `vectors`; returns it. */
+  /**
+   * Fits and installs the common component(s) of `vectors` (the embedder's output for a
+   * sample of stored documents); returns them as one Float32Array of k * dimensions
+   * (k orthonormal rows), ready to persist.
+   */
   fitCommonComponent(vectors: readonly Float32Array[]): Float32Array;
+  /** Embeddings with no component removed (unit length), the input for fitting. */
+  embedRaw(texts: string[]): Promise<Float32Array[]>;
   setCommonComponent(component: Float32Array | null): void;
   getCommonComponent(): Float32Array | null;
 }
@@ -80,10 +88,35 @@ export function computeFirstComponent(vectors: readonly Float32Array[], iteratio
   return Float32Array.from(u);
 }
 
-/** v - (v.u) u, then L2-normalised. Mutates and returns `v`. */
-export function removeCommonComponent(v: Float32Array, component: Float32Array): Float32Array {
-  const p = dot(v, component);
-  for (let i = 0; i < v.length; i++) v[i] -= p * component[i];
+/**
+ * The first `count` principal components by deflation: fit one, remove it from every
+ * vector (re-normalising), fit the next. Rows are orthonormal, concatenated.
+ */
+export function computeCommonComponents(vectors: readonly Float32Array[], count: number): Float32Array {
+  if (vectors.length === 0) throw new Error('cannot fit a component on zero vectors');
+  const d = vectors[0].length;
+  const out = new Float32Array(count * d);
+  let work: readonly Float32Array[] = vectors;
+  for (let c = 0; c < count; c++) {
+    const pc = computeFirstComponent(work);
+    out.set(pc, c * d);
+    if (c + 1 < count) work = work.map((v) => removeCommonComponent(Float32Array.from(v), pc));
+  }
+  return out;
+}
+
+/**
+ * v - sum_i (v.u_i) u_i over the orthonormal rows u_i of `components` (length k * v.length),
+ * then L2-normalised. Mutates and returns `v`.
+ */
+export function removeCommonComponent(v: Float32Array, components: Float32Array): Float32Array {
+  const d = v.length;
+  if (components.length % d !== 0) throw new Error(`component length ${components.length} is not a multiple of ${d}`);
+  for (let off = 0; off < components.length; off += d) {
+    let p = 0;
+    for (let i = 0; i < d; i++) p += v[i] * components[off + i];
+    for (let i = 0; i < d; i++) v[i] -= p * components[off + i];
+  }
   return l2Normalize(v);
 }
 

@@ -72,8 +72,8 @@ function isValidCache(path: string): boolean {
  * read: each entry is `"word": [d0..d99, l2norm, rank]`, so the rank (position in the
  * frequency-ordered `"words"` list) comes with the vector and the list itself can be skipped.
  */
-export async function buildGloveCache(sourceJson: string, targetPath: string): Promise<void> {
-  const parsed = parseWinkVectors(sourceJson);
+export async function buildGloveCache(sourceJson: string, targetPath: string, chunkBytes?: number): Promise<void> {
+  const parsed = parseWinkVectors(sourceJson, chunkBytes);
   const { dimensions, count, scales, data, words } = parsed;
   const vocab = Buffer.from(words.join('\n'), 'utf8');
   const header = Buffer.alloc(HEADER_BYTES);
@@ -145,8 +145,9 @@ interface ParsedVectors {
  * bytes (no substring allocation), so the 35M numbers are consumed in a few seconds with
  * memory bounded by the output arrays plus one 8 MB read buffer.
  */
-export function parseWinkVectors(path: string): ParsedVectors {
-  const CHUNK = 8 << 20;
+export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVectors {
+  // Chunk size is a parameter so tests can force tokens to straddle read boundaries.
+  const CHUNK = chunkBytes;
   const buf = Buffer.allocUnsafe(CHUNK);
   const fd = openSync(path, 'r');
 

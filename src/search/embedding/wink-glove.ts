@@ -9,7 +9,7 @@
  * from the rank with Zipf's law: p(rank r) = 1 / ((r + 1) * H), H = sum 1/(r+1).
  */
 import { tokenizeWords } from '../text/tokenize.js';
-import { computeFirstComponent, l2Normalize, removeCommonComponent } from './embedder.js';
+import { computeCommonComponents, l2Normalize, removeCommonComponent } from './embedder.js';
 import type { CorpusFittedEmbedder } from './embedder.js';
 import { addRow, ensureGloveCache, loadGloveCache } from './glove-cache.js';
 import type { GloveTable } from './glove-cache.js';
@@ -17,8 +17,13 @@ import type { GloveTable } from './glove-cache.js';
 export interface WinkGloveOptions {
   /** SIF smoothing constant a (default 1e-3, the value recommended by the SIF paper). */
   readonly sifA?: number;
-  /** Component to remove; usually loaded from storage. */
+  /** Component(s) to remove (k * dimensions floats); usually loaded from storage. */
   readonly commonComponent?: Float32Array | null;
+  /**
+   * How many principal components fitCommonComponent removes (default 2: on Banking77
+   * nDCG@10 0.649 with none, 0.682 with 1, 0.699 with 2, 0.693 with 3).
+   */
+  readonly commonComponentCount?: number;
 }
 
 export class WinkGloveEmbedder implements CorpusFittedEmbedder {
@@ -27,12 +32,15 @@ export class WinkGloveEmbedder implements CorpusFittedEmbedder {
   private readonly weights: Float32Array;
   private readonly sifA: number;
   private component: Float32Array | null;
+  private readonly componentCount: number;
 
   constructor(table: GloveTable, options: WinkGloveOptions = {}) {
     this.table = table;
     this.dimensions = table.dimensions;
     this.sifA = options.sifA ?? 1e-3;
-    this.component = options.commonComponent ?? null;
+    this.componentCount = options.commonComponentCount ?? 2;
+    this.component = null;
+    this.setCommonComponent(options.commonComponent ?? null);
     // Precompute a/(a+p(w)) per row: it is used for every token of every text.
     let harmonic = 0;
     for (let r = 1; r <= table.count; r++) harmonic += 1 / r;
@@ -59,6 +67,10 @@ export class WinkGloveEmbedder implements CorpusFittedEmbedder {
     return texts.map((t) => this.embedOne(t));
   }
 
+  async embedRaw(texts: string[]): Promise<Float32Array[]> {
+    return texts.map((t) => l2Normalize(this.poolTokens(tokenizeWords(t))));
+  }
+
   /** Synchronous variant; the pooling is pure CPU work of a few microseconds per text. */
   embedOne(text: string): Float32Array {
     const v = this.poolTokens(tokenizeWords(text));
@@ -77,14 +89,14 @@ export class WinkGloveEmbedder implements CorpusFittedEmbedder {
   }
 
   fitCommonComponent(vectors: readonly Float32Array[]): Float32Array {
-    const pc = computeFirstComponent(vectors);
+    const pc = computeCommonComponents(vectors, this.componentCount);
     this.component = pc;
     return pc;
   }
 
   setCommonComponent(component: Float32Array | null): void {
-    if (component && component.length !== this.dimensions) {
-      throw new Error(`component has ${component.length} dimensions, expected ${this.dimensions}`);
+    if (component && (component.length === 0 || component.length % this.dimensions !== 0)) {
+      throw new Error(`component length ${component.length} is not a multiple of ${this.dimensions}`);
     }
     this.component = component;
   }

@@ -27,7 +27,11 @@ export function quoteFtsTerm(term: string): string {
 
 /** Safe MATCH expression, or null when the text contains nothing searchable. */
 export function buildFtsMatchQuery(text: string, options: FtsQueryOptions = {}): string | null {
-  const terms = options.mode === 'raw' ? tokenizeWords(text) : analyzeKeywordTerms(text, options);
+  let terms = options.mode === 'raw' ? tokenizeWords(text) : analyzeKeywordTerms(text, options);
+  // A query made only of stopwords ("where is it?") still deserves an answer: fall back
+  // to its stopwords, which the index contains only if it was built without removal,
+  // otherwise the result is simply empty rather than an error.
+  if (terms.length === 0 && options.mode !== 'raw') terms = analyzeKeywordTerms(text, { ...options, removeStopwords: false });
   const maxTerms = options.maxTerms ?? 32;
   const unique: string[] = [];
   const seen = new Set<string>();

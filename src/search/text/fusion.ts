@@ -54,7 +54,7 @@ export interface FusionOptions {
 }
 
 /** Default weight chosen on the Banking77 bench (see docs/search-research.md). */
-export const DEFAULT_KEYWORD_WEIGHT = 0.3;
+export const DEFAULT_KEYWORD_WEIGHT = 0.5;
 
 export function fuseResults<Id>(
   keyword: readonly ScoredHit<Id>[],
@@ -95,6 +95,25 @@ export function fuseResults<Id>(
 }
 
 type Normalizer = (raw: number, rank: number) => number;
+
+/**
+ * The retrieval recipe chosen on the Banking77 bench (docs/search-research.md):
+ * 1. keyword: FTS5 over toKeywordIndexText(), MATCH from buildFtsMatchQuery(), top `depth`
+ *    by bm25; semantic: cosine over SIF vectors (2 common components removed), top `depth`;
+ * 2. fuseResults(..., { method: 'blend', keywordWeight: 0.5 });
+ * 3. feedback from the top `feedbackDocuments` fused hits: rocchioExpand(query, their
+ *    vectors, semanticBeta) and selectFeedbackTerms(count = keywordTerms) +
+ *    buildExpandedFtsMatchQuery(originalRepeat); re-run both sides to `depth`;
+ * 4. fuse again with the same options; that is the final ranking and score.
+ */
+export const HYBRID_RECIPE = {
+  depth: 100,
+  fusion: { method: 'blend', keywordWeight: DEFAULT_KEYWORD_WEIGHT } as const satisfies FusionOptions,
+  feedbackDocuments: 5,
+  semanticBeta: 1,
+  keywordTerms: 3,
+  originalRepeat: 2,
+} as const;
 
 function maxNormalizer<Id>(hits: readonly ScoredHit<Id>[]): Normalizer {
   let max = 0;
