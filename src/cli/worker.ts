@@ -2,16 +2,19 @@ import pino from 'pino';
 import { openRuntime } from '../bootstrap.js';
 import type { Config } from '../config.js';
 import { loggerOptions } from '../http/redact.js';
+import { startWebhookDispatcher } from '../webhooks/dispatcher.js';
 import { backgroundJobs, startJobs } from '../workers.js';
 
-/** `nexus worker`: the background jobs without the HTTP server; several may share one database. */
+/** `nexus worker`: the background jobs and webhook delivery without the HTTP server; several may share one database. */
 export async function runWorker(config: Config): Promise<void> {
   const log = pino(loggerOptions(config.logLevel));
   const runtime = await openRuntime(config);
-  const stop = startJobs(backgroundJobs(runtime, log), log);
+  const stopJobs = startJobs(backgroundJobs(runtime, log), log);
+  const dispatcher = startWebhookDispatcher(runtime, log);
   log.info({ database: runtime.location }, 'NexusCore worker running');
   const shutdown = async () => {
-    await stop();
+    await dispatcher.stop();
+    await stopJobs();
     await runtime.close();
     process.exit(0);
   };

@@ -1,6 +1,7 @@
 import type { DbOrTx, EventRow } from '../db/schema.js';
 import { newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
+import { signalDispatchWork } from './signal.js';
 
 export const TICKET_EVENT_TYPES = [
   'ticket.created',
@@ -13,7 +14,8 @@ export type TicketEventType = (typeof TICKET_EVENT_TYPES)[number];
 
 /**
  * Writes an event to the outbox. Callers pass the transaction of the change the event describes,
- * so the event exists exactly when the change does; the webhook dispatcher delivers from here.
+ * so the event exists exactly when the change does; the webhook dispatcher delivers from here, by
+ * way of the event_dispatch_queue row written beside it.
  */
 export async function recordEvent(
   db: DbOrTx,
@@ -28,5 +30,8 @@ export async function recordEvent(
     created_at: event.created_at,
   };
   await db.insertInto('events').values(row).execute();
+  // Marks the event for webhook fan-out in the same transaction: committed together or not at all.
+  await db.insertInto('event_dispatch_queue').values({ event_id: row.id, created_at: row.created_at }).execute();
+  signalDispatchWork();
   return row;
 }

@@ -4,6 +4,7 @@ import type { Db } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
 import { toTimestamp } from '../shared/clock.js';
 import { AppError } from './problem.js';
+import type { SecretBox } from '../shared/secret-box.js';
 
 const TTL_MS = 24 * 60 * 60 * 1000;
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -18,10 +19,10 @@ declare module 'fastify' {
  * `Idempotency-Key` on POST: the first response (status, body, Location/ETag) is kept for 24 h
  * per token and key and replayed for the same request; the same key with another request is a
  * 422, and a duplicate that arrives while the first is still running is a 409. 5xx responses and
- * 409s are not kept, so the client may retry them with the same key.
+ * 409s are not kept, so the client may retry them with the same key. Kept bodies are encrypted.
  */
-export function registerIdempotency(app: FastifyInstance, deps: { db: Db; clock: Clock }): void {
-  const { db, clock } = deps;
+export function registerIdempotency(app: FastifyInstance, deps: { db: Db; clock: Clock; secretBox: SecretBox }): void {
+  const { db, clock, secretBox } = deps;
   app.decorateRequest('idempotency', null);
 
   app.addHook('preHandler', async (request, reply) => {
@@ -59,7 +60,7 @@ export function registerIdempotency(app: FastifyInstance, deps: { db: Db; clock:
       const headers = JSON.parse(existing.response_headers ?? '{}') as Record<string, string>;
       for (const [name, value] of Object.entries(headers)) reply.header(name, value);
       reply.header('Idempotent-Replayed', 'true');
-      return reply.status(existing.response_status!).send(existing.response_body);
+      return reply.status(existing.response_status!).send(secretBox.open(existing.response_body!));
     }
     try {
       await db
@@ -99,7 +100,8 @@ export function registerIdempotency(app: FastifyInstance, deps: { db: Db; clock:
     }
     await db
       .updateTable('idempotency_keys')
-      .set({ state: 'done', response_status: reply.statusCode, response_headers: JSON.stringify(headers), response_body: payload })
+      // Sealed: a kept response may carry a secret shown once (a new token, a webhook secret).
+      .set({ state: 'done', response_status: reply.statusCode, response_headers: JSON.stringify(headers), response_body: secretBox.seal(payload) })
       .where('token_id', '=', slot.tokenId)
       .where('key', '=', slot.key)
       .execute();

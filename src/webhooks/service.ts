@@ -1,0 +1,319 @@
+import type { Db, DbOrTx, WebhookEndpointRow } from '../db/schema.js';
+import type { SecretBox } from '../shared/secret-box.js';
+import { type Principal, canSeeBrand } from '../auth/scopes.js';
+import { TEST_EVENT_TYPE } from '../events/service.js';
+import { signalDispatchWork } from '../events/signal.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { AppError, type FieldError, notFound } from '../http/problem.js';
+import { type Clock, toTimestamp } from '../shared/clock.js';
+import { isId, newId } from '../shared/ids.js';
+import { toJsonText } from '../shared/json.js';
+import {
+  type DeliveryStatus,
+  type DeliveryView,
+  SECRET_OVERLAP_MS,
+  SUBSCRIBABLE_EVENT_TYPES,
+  type WebhookView,
+  endpointBrands,
+  preciseInstant,
+  toDeliveryView,
+  toWebhookView,
+} from './model.js';
+import { generateSecret } from './signing.js';
+import { refusedAtSave } from './ssrf-guard.js';
+import * as store from './store.js';
+
+export interface CreateWebhookInput {
+  url: string;
+  events: string[];
+  brand_ids?: string[] | undefined;
+  description?: string | null | undefined;
+  enabled?: boolean | undefined;
+}
+
+export interface UpdateWebhookInput {
+  url?: string | undefined;
+  events?: string[] | undefined;
+  brand_ids?: string[] | null | undefined;
+  description?: string | null | undefined;
+  enabled?: boolean | undefined;
+}
+
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
+
+export interface WebhookServiceDeps {
+  db: Db;
+  clock: Clock;
+  /** NEXUS_WEBHOOK_ALLOW_PRIVATE: lifts the private-address refusal (development, tests). */
+  allowPrivate: boolean;
+  /** Seals endpoint secrets before they are stored. */
+  secretBox: SecretBox;
+}
+
+const invalid = (errors: FieldError[]): AppError =>
+  new AppError('validation_failed', errors.map((e) => `${e.pointer} ${e.message}`).join('; '), { errors });
+
+/** Endpoint management: register, list, change, rotate secrets, test, read the delivery log, retry. */
+export function createWebhookService(deps: WebhookServiceDeps) {
+  const { db, clock, secretBox } = deps;
+
+  /**
+   * A brand-restricted token sees an endpoint only when every brand the endpoint covers is one of
+   * its own; an endpoint for all brands belongs to unrestricted tokens. Otherwise it is a 404.
+   */
+  function canSee(principal: Principal, row: WebhookEndpointRow): boolean {
+    if (principal.brandIds === null) return true;
+    const brands = endpointBrands(row);
+    return brands !== null && brands.every((b) => canSeeBrand(principal, b));
+  }
+
+  async function getVisible(dbx: DbOrTx, principal: Principal, id: string): Promise<WebhookEndpointRow> {
+    const row = isId('wh', id) ? await store.findEndpoint(dbx, id) : undefined;
+    if (!row || !canSee(principal, row)) throw notFound('Webhook', id);
+    return row;
+  }
+
+  function checkUrl(text: string): string {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw invalid([{ pointer: '/url', message: 'must be an absolute http or https URL' }]);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid([{ pointer: '/url', message: 'must use http or https' }]);
+    if (url.username || url.password) throw invalid([{ pointer: '/url', message: 'must not carry credentials; verify the signature instead' }]);
+    const refused = refusedAtSave(url, deps.allowPrivate);
+    if (refused) throw invalid([{ pointer: '/url', message: refused }]);
+    return url.toString();
+  }
+
+  function checkEvents(events: string[]): string[] {
+    const errors: FieldError[] = [];
+    events.forEach((type, i) => {
+      if (type !== '*' && !SUBSCRIBABLE_EVENT_TYPES.includes(type)) {
+        errors.push({ pointer: `/events/${i}`, message: `is not an event type; use * or one of: ${SUBSCRIBABLE_EVENT_TYPES.join(', ')}` });
+      }
+    });
+    if (errors.length) throw invalid(errors);
+    return events.includes('*') ? ['*'] : [...new Set(events)];
+  }
+
+  /** Brands must exist and be the caller's; a restricted caller's endpoint defaults to its own brands. */
+  async function checkBrands(principal: Principal, brandIds: string[] | null | undefined): Promise<string[] | null> {
+    if (brandIds === undefined || brandIds === null) {
+      if (principal.brandIds !== null) {
+        if (brandIds === null) throw invalid([{ pointer: '/brand_ids', message: 'must list brands: this token is restricted to some brands' }]);
+        return [...principal.brandIds];
+      }
+      return null;
+    }
+    const unique = [...new Set(brandIds)];
+    const found = new Set((await db.selectFrom('brands').select('id').where('id', 'in', unique).execute()).map((r) => r.id));
+    const errors: FieldError[] = [];
+    brandIds.forEach((id, i) => {
+      if (!found.has(id) || !canSeeBrand(principal, id)) errors.push({ pointer: `/brand_ids/${i}`, message: `brand ${id} does not exist` });
+    });
+    if (errors.length) throw invalid(errors);
+    return unique;
+  }
+
+  return {
+    /** Registers an endpoint. The secret is in the answer, and only here and on rotation. */
+    async create(principal: Principal, input: CreateWebhookInput): Promise<WebhookView & { secret: string }> {
+      const url = checkUrl(input.url);
+      const events = checkEvents(input.events);
+      const brandIds = await checkBrands(principal, input.brand_ids);
+      const now = clock.now();
+      const at = toTimestamp(now);
+      const enabled = input.enabled ?? true;
+      const secret = generateSecret();
+      const row: WebhookEndpointRow = {
+        id: newId('wh', now.getTime()),
+        url,
+        description: input.description?.trim() || null,
+        events: toJsonText(events),
+        brand_ids: brandIds === null ? null : toJsonText(brandIds),
+        enabled: enabled ? 1 : 0,
+        disabled_reason: enabled ? null : 'manual',
+        secret: secretBox.seal(secret),
+        previous_secret: null,
+        previous_secret_expires_at: null,
+        failing_since: null,
+        created_at: at,
+        updated_at: at,
+      };
+      await store.insertEndpoint(db, row);
+      return { ...toWebhookView(row, now), secret };
+    },
+
+    async get(principal: Principal, id: string): Promise<WebhookView> {
+      return toWebhookView(await getVisible(db, principal, id), clock.now());
+    },
+
+    /** Newest first; only the endpoints this token may see. */
+    async list(principal: Principal, query: { limit: number; after?: string | undefined }): Promise<Page<WebhookView>> {
+      let beforeId: string | undefined;
+      if (query.after) {
+        const [id] = decodeCursor('webhooks', {}, query.after);
+        if (typeof id !== 'string') throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
+        beforeId = id;
+      }
+      const now = clock.now();
+      const out: WebhookView[] = [];
+      let more = false;
+      // Visibility is a JSON test done here, so read in batches until the page is full.
+      for (;;) {
+        const rows = await store.listEndpoints(db, { beforeId, limit: 200 });
+        for (const row of rows) {
+          if (!canSee(principal, row)) continue;
+          if (out.length === query.limit) {
+            more = true;
+            break;
+          }
+          out.push(toWebhookView(row, now));
+        }
+        if (more || rows.length < 200) break;
+        beforeId = rows[rows.length - 1]!.id;
+      }
+      const last = out[out.length - 1];
+      return { data: out, next_cursor: more && last ? encodeCursor('webhooks', {}, [last.id]) : null };
+    },
+
+    /** Partial update. Enabling clears the disabled reason and the failure streak. */
+    async update(principal: Principal, id: string, input: UpdateWebhookInput): Promise<WebhookView> {
+      const row = await getVisible(db, principal, id);
+      const set: Partial<WebhookEndpointRow> = {};
+      if (input.url !== undefined) set.url = checkUrl(input.url);
+      if (input.events !== undefined) set.events = toJsonText(checkEvents(input.events));
+      if (input.brand_ids !== undefined) {
+        const brands = await checkBrands(principal, input.brand_ids);
+        set.brand_ids = brands === null ? null : toJsonText(brands);
+      }
+      if (input.description !== undefined) set.description = input.description?.trim() || null;
+      if (input.enabled !== undefined && input.enabled !== (row.enabled === 1)) {
+        set.enabled = input.enabled ? 1 : 0;
+        set.disabled_reason = input.enabled ? null : 'manual';
+        set.failing_since = null;
+      }
+      const now = clock.now();
+      if (Object.keys(set).length) {
+        set.updated_at = toTimestamp(now);
+        await store.updateEndpoint(db, id, set);
+        if (set.enabled === 1) signalDispatchWork(); // its paused deliveries may go now
+      }
+      return toWebhookView({ ...row, ...set }, now);
+    },
+
+    /** Deletes the endpoint with its delivery log; nothing more is sent to it. */
+    async remove(principal: Principal, id: string): Promise<void> {
+      await getVisible(db, principal, id);
+      await db.transaction().execute((trx) => store.deleteEndpoint(trx, id));
+    },
+
+    /** A new secret; the replaced one keeps signing beside it for 24 hours so receivers can switch over. */
+    async rotateSecret(principal: Principal, id: string): Promise<WebhookView & { secret: string }> {
+      const row = await getVisible(db, principal, id);
+      const now = clock.now();
+      const secret = generateSecret();
+      const set = {
+        secret: secretBox.seal(secret),
+        previous_secret: row.secret,
+        previous_secret_expires_at: toTimestamp(new Date(now.getTime() + SECRET_OVERLAP_MS)),
+        updated_at: toTimestamp(now),
+      };
+      await store.updateEndpoint(db, id, set);
+      return { ...toWebhookView({ ...row, ...set }, now), secret };
+    },
+
+    /** Queues a `webhook.test` event for this endpoint alone, whatever its event filter. */
+    async sendTest(principal: Principal, id: string): Promise<DeliveryView> {
+      const row = await getVisible(db, principal, id);
+      if (row.enabled !== 1) throw new AppError('conflict', `Webhook ${id} is disabled; enable it first`);
+      const now = clock.now();
+      const at = preciseInstant(now);
+      const event = {
+        id: newId('evt', now.getTime()),
+        type: TEST_EVENT_TYPE,
+        brand_id: null,
+        ticket_id: null,
+        data: toJsonText({ webhook_id: id, message: 'A test event from NexusCore: your endpoint is reachable.' }),
+        created_at: toTimestamp(now),
+      };
+      const delivery = {
+        id: newId('dlv', now.getTime()),
+        endpoint_id: id,
+        event_id: event.id,
+        event_type: event.type,
+        status: 'pending',
+        attempt_count: 0,
+        next_attempt_at: at,
+        last_attempt_at: null,
+        locked_by: null,
+        locked_until: null,
+        created_at: at,
+        updated_at: at,
+      };
+      // Not through recordEvent: a test goes to this endpoint only, never fanned out to others.
+      await db.transaction().execute(async (trx) => {
+        await trx.insertInto('events').values(event).execute();
+        await store.insertDeliveries(trx, [delivery]);
+      });
+      signalDispatchWork();
+      return toDeliveryView(delivery, []);
+    },
+
+    /** Every delivery with every attempt, newest first. */
+    async listDeliveries(
+      principal: Principal,
+      id: string,
+      query: { status?: DeliveryStatus | undefined; limit: number; after?: string | undefined },
+    ): Promise<Page<DeliveryView>> {
+      await getVisible(db, principal, id);
+      const filters = { id, status: query.status };
+      let beforeId: string | undefined;
+      if (query.after) {
+        const [before] = decodeCursor('deliveries', filters, query.after);
+        if (typeof before !== 'string') throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
+        beforeId = before;
+      }
+      const rows = await store.listDeliveries(db, { endpointId: id, status: query.status, beforeId, limit: query.limit + 1 });
+      const page = rows.slice(0, query.limit);
+      const attempts = await store.listAttempts(db, page.map((r) => r.id));
+      const last = page[page.length - 1];
+      return {
+        data: page.map((r) => toDeliveryView(r, attempts.filter((a) => a.delivery_id === r.id))),
+        next_cursor: rows.length > query.limit && last ? encodeCursor('deliveries', filters, [last.id]) : null,
+      };
+    },
+
+    async getDelivery(principal: Principal, id: string, deliveryId: string): Promise<DeliveryView> {
+      await getVisible(db, principal, id);
+      const row = await store.findDelivery(db, id, deliveryId);
+      if (!row) throw notFound('Delivery', deliveryId);
+      return toDeliveryView(row, await store.listAttempts(db, [row.id]));
+    },
+
+    /**
+     * Re-sends a delivery now, whatever its status. If that attempt fails, the automatic retries
+     * the schedule still has left continue; a delivery that had used them all fails again.
+     */
+    async retryDelivery(principal: Principal, id: string, deliveryId: string): Promise<DeliveryView> {
+      const endpoint = await getVisible(db, principal, id);
+      if (endpoint.enabled !== 1) throw new AppError('conflict', `Webhook ${id} is disabled; enable it first`);
+      const row = await store.findDelivery(db, id, deliveryId);
+      if (!row) throw notFound('Delivery', deliveryId);
+      const at = preciseInstant(clock.now());
+      if (!(await store.requeueDelivery(db, deliveryId, at))) {
+        throw new AppError('conflict', `Delivery ${deliveryId} is being sent right now; look at its attempts in a moment`);
+      }
+      const set = { status: 'pending', next_attempt_at: at, locked_by: null, locked_until: null, updated_at: at };
+      signalDispatchWork();
+      return toDeliveryView({ ...row, ...set }, await store.listAttempts(db, [row.id]));
+    },
+  };
+}
+
+export type WebhookService = ReturnType<typeof createWebhookService>;

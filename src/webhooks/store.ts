@@ -1,0 +1,186 @@
+import type { Insertable, Updateable } from 'kysely';
+import type {
+  DbOrTx,
+  EventRow,
+  WebhookAttemptRow,
+  WebhookDeliveryRow,
+  WebhookDeliveryTable,
+  WebhookEndpointRow,
+  WebhookEndpointTable,
+} from '../db/schema.js';
+
+/*
+ * Every statement is portable Kysely (SQLite now, PostgreSQL later). Claims are conditional
+ * UPDATEs: a row is taken only while it is unclaimed or its lease has lapsed, so two workers on one
+ * database never send the same attempt at once, and a dead worker's claims come back by themselves.
+ */
+
+// ----- endpoints
+
+export async function insertEndpoint(db: DbOrTx, row: Insertable<WebhookEndpointTable>): Promise<void> {
+  await db.insertInto('webhook_endpoints').values(row).execute();
+}
+
+export async function findEndpoint(db: DbOrTx, id: string): Promise<WebhookEndpointRow | undefined> {
+  return db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findEndpoints(db: DbOrTx, ids: string[]): Promise<WebhookEndpointRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('webhook_endpoints').selectAll().where('id', 'in', ids).execute();
+}
+
+/** Newest first; brand visibility is applied by the caller (brand_ids is JSON text). */
+export async function listEndpoints(db: DbOrTx, options: { beforeId?: string | undefined; limit: number }): Promise<WebhookEndpointRow[]> {
+  let q = db.selectFrom('webhook_endpoints').selectAll();
+  if (options.beforeId) q = q.where('id', '<', options.beforeId);
+  return q.orderBy('id', 'desc').limit(options.limit).execute();
+}
+
+export async function listEnabledEndpoints(db: DbOrTx): Promise<WebhookEndpointRow[]> {
+  return db.selectFrom('webhook_endpoints').selectAll().where('enabled', '=', 1).execute();
+}
+
+export async function updateEndpoint(db: DbOrTx, id: string, set: Updateable<WebhookEndpointTable>): Promise<void> {
+  await db.updateTable('webhook_endpoints').set(set).where('id', '=', id).execute();
+}
+
+export async function deleteEndpoint(db: DbOrTx, id: string): Promise<void> {
+  const deliveries = db.selectFrom('webhook_deliveries').select('id').where('endpoint_id', '=', id);
+  await db.deleteFrom('webhook_attempts').where('delivery_id', 'in', deliveries).execute();
+  await db.deleteFrom('webhook_deliveries').where('endpoint_id', '=', id).execute();
+  await db.deleteFrom('webhook_endpoints').where('id', '=', id).execute();
+}
+
+// ----- fan-out
+
+export async function listUndispatchedEvents(db: DbOrTx, limit: number): Promise<EventRow[]> {
+  return db
+    .selectFrom('event_dispatch_queue as q')
+    .innerJoin('events as e', 'e.id', 'q.event_id')
+    .selectAll('e')
+    .orderBy('q.event_id')
+    .limit(limit)
+    .execute();
+}
+
+/** Idempotent: a delivery that already exists for (endpoint, event) is left alone. */
+export async function insertDeliveries(db: DbOrTx, rows: Insertable<WebhookDeliveryTable>[]): Promise<void> {
+  // Chunked to stay under SQLite's bound-parameter limit.
+  for (let i = 0; i < rows.length; i += 500) {
+    await db
+      .insertInto('webhook_deliveries')
+      .values(rows.slice(i, i + 500))
+      .onConflict((oc) => oc.columns(['endpoint_id', 'event_id']).doNothing())
+      .execute();
+  }
+}
+
+export async function markEventsDispatched(db: DbOrTx, eventIds: string[]): Promise<void> {
+  for (let i = 0; i < eventIds.length; i += 500) {
+    await db.deleteFrom('event_dispatch_queue').where('event_id', 'in', eventIds.slice(i, i + 500)).execute();
+  }
+}
+
+// ----- deliveries
+
+export async function findDelivery(db: DbOrTx, endpointId: string, id: string): Promise<WebhookDeliveryRow | undefined> {
+  return db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).where('endpoint_id', '=', endpointId).executeTakeFirst();
+}
+
+export async function listDeliveries(
+  db: DbOrTx,
+  f: { endpointId: string; status?: string | undefined; beforeId?: string | undefined; limit: number },
+): Promise<WebhookDeliveryRow[]> {
+  let q = db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', f.endpointId);
+  if (f.status) q = q.where('status', '=', f.status);
+  if (f.beforeId) q = q.where('id', '<', f.beforeId);
+  return q.orderBy('id', 'desc').limit(f.limit).execute();
+}
+
+export async function listAttempts(db: DbOrTx, deliveryIds: string[]): Promise<WebhookAttemptRow[]> {
+  if (deliveryIds.length === 0) return [];
+  return db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveryIds).orderBy('attempt').execute();
+}
+
+export async function updateDelivery(db: DbOrTx, id: string, set: Updateable<WebhookDeliveryTable>): Promise<number> {
+  const result = await db.updateTable('webhook_deliveries').set(set).where('id', '=', id).executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** Makes a delivery due now unless a worker holds it; returns whether it did. */
+export async function requeueDelivery(db: DbOrTx, id: string, now: string): Promise<boolean> {
+  const result = await db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'pending', next_attempt_at: now, locked_by: null, locked_until: null, updated_at: now })
+    .where('id', '=', id)
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export interface DueDelivery {
+  id: string;
+  endpoint_id: string;
+}
+
+/** Pending deliveries that are due, unclaimed (or whose lease lapsed), of enabled endpoints. */
+export async function listDueDeliveries(db: DbOrTx, f: { now: string; excludeEndpoints: string[]; limit: number }): Promise<DueDelivery[]> {
+  let q = db
+    .selectFrom('webhook_deliveries as d')
+    .innerJoin('webhook_endpoints as w', 'w.id', 'd.endpoint_id')
+    .select(['d.id', 'd.endpoint_id'])
+    .where('d.status', '=', 'pending')
+    .where('d.next_attempt_at', '<=', f.now)
+    .where('w.enabled', '=', 1)
+    .where((eb) => eb.or([eb('d.locked_until', 'is', null), eb('d.locked_until', '<', f.now)]));
+  if (f.excludeEndpoints.length) q = q.where('d.endpoint_id', 'not in', f.excludeEndpoints);
+  return q.orderBy('d.next_attempt_at').orderBy('d.id').limit(f.limit).execute();
+}
+
+export interface ClaimedDelivery {
+  delivery: WebhookDeliveryRow;
+  event: EventRow;
+}
+
+/**
+ * Claims the given deliveries for `workerId` until `leaseUntil`, skipping any another worker
+ * claimed first, and returns those it got with their events.
+ */
+export async function claimDeliveries(
+  db: DbOrTx,
+  f: { ids: string[]; workerId: string; now: string; leaseUntil: string },
+): Promise<ClaimedDelivery[]> {
+  if (f.ids.length === 0) return [];
+  await db
+    .updateTable('webhook_deliveries')
+    .set({ locked_by: f.workerId, locked_until: f.leaseUntil })
+    .where('id', 'in', f.ids)
+    .where('status', '=', 'pending')
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', f.now)]))
+    .execute();
+  const rows = await db
+    .selectFrom('webhook_deliveries as d')
+    .innerJoin('events as e', 'e.id', 'd.event_id')
+    .selectAll('d')
+    .select(['e.type as e_type', 'e.brand_id as e_brand_id', 'e.ticket_id as e_ticket_id', 'e.data as e_data', 'e.created_at as e_created_at'])
+    .where('d.id', 'in', f.ids)
+    .where('d.locked_by', '=', f.workerId)
+    .where('d.locked_until', '=', f.leaseUntil)
+    .execute();
+  return rows.map(({ e_type, e_brand_id, e_ticket_id, e_data, e_created_at, ...delivery }) => ({
+    delivery,
+    event: { id: delivery.event_id, type: e_type, brand_id: e_brand_id, ticket_id: e_ticket_id, data: e_data, created_at: e_created_at },
+  }));
+}
+
+export async function insertAttempt(db: DbOrTx, row: WebhookAttemptRow): Promise<void> {
+  await db.insertInto('webhook_attempts').values(row).execute();
+}
+
+/** Drops finished deliveries (and their attempts) last touched before `before`. */
+export async function purgeFinishedDeliveries(db: DbOrTx, before: string): Promise<void> {
+  const old = db.selectFrom('webhook_deliveries').select('id').where('status', '!=', 'pending').where('updated_at', '<', before);
+  await db.deleteFrom('webhook_attempts').where('delivery_id', 'in', old).execute();
+  await db.deleteFrom('webhook_deliveries').where('status', '!=', 'pending').where('updated_at', '<', before).execute();
+}

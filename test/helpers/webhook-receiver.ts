@@ -1,0 +1,84 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ReceivedWebhook {
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+  /** performance-free wall time of arrival, ms. */
+  at: number;
+}
+
+/** What the receiver answers; `hang` never answers (the socket stays open until close). */
+export type Reply = { status: number; headers?: Record<string, string>; body?: string } | 'hang';
+
+export interface WebhookReceiver {
+  url: string;
+  port: number;
+  received: ReceivedWebhook[];
+  /** Sets the answer to each request; `n` counts from 1. Default: 200 `ok`. */
+  respond(handler: (request: ReceivedWebhook, n: number) => Reply): void;
+  /** Resolves once `count` requests (matching `filter`) arrived; rejects after `timeoutMs`. */
+  waitFor(count: number, options?: { timeoutMs?: number; filter?: (r: ReceivedWebhook) => boolean }): Promise<ReceivedWebhook[]>;
+  close(): Promise<void>;
+}
+
+/** A real HTTP server on 127.0.0.1 that records every webhook it receives. */
+export async function startWebhookReceiver(options: { port?: number } = {}): Promise<WebhookReceiver> {
+  const received: ReceivedWebhook[] = [];
+  let handler: (request: ReceivedWebhook, n: number) => Reply = () => ({ status: 200, body: 'ok' });
+  const waiters = new Set<() => void>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let json: unknown = undefined;
+      try {
+        json = JSON.parse(body);
+      } catch {
+        // left undefined
+      }
+      const entry: ReceivedWebhook = { headers: req.headers, body, json, at: Date.now() };
+      received.push(entry);
+      const reply = handler(entry, received.length);
+      for (const w of waiters) w();
+      if (reply === 'hang') return;
+      res.writeHead(reply.status, reply.headers ?? {});
+      res.end(reply.body ?? '');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    port,
+    received,
+    respond(h) {
+      handler = h;
+    },
+    waitFor(count, { timeoutMs = 5000, filter = () => true } = {}) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const matching = received.filter(filter);
+          if (matching.length >= count) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(matching);
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`expected ${count} webhooks within ${timeoutMs} ms, got ${received.filter(filter).length}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
