@@ -1,0 +1,349 @@
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Config } from '../config.js';
+import type { AttachmentRow, Db, DbOrTx } from '../db/schema.js';
+import { type Principal, canSeeBrand } from '../auth/scopes.js';
+import { AppError, type FieldError, notFound, validationError } from '../http/problem.js';
+import { type Clock, toTimestamp } from '../shared/clock.js';
+import { newId } from '../shared/ids.js';
+import type { MessageAttachments } from '../tickets/service.js';
+import { type BlobStore, BlobSizeMismatchError, BlobTooLargeError, type ByteRange } from './blob-store.js';
+import { DiskBlobStore } from './disk-blob-store.js';
+import { LONE_SURROGATE } from './download-headers.js';
+import { loadSigningKey, signToken, verifyToken } from './signing.js';
+import * as store from './store.js';
+
+export const UPLOAD_URL_TTL_MS = 15 * 60_000;
+export const DOWNLOAD_URL_TTL_MS = 15 * 60_000;
+/** Uploads not linked to a message within this time are swept away. */
+export const UNLINKED_TTL_MS = 24 * 60 * 60_000;
+
+/** How an attachment appears on a message: the `MessageAttachment` schema. */
+export interface AttachmentView {
+  id: string;
+  file_name: string;
+  content_type: string;
+  size: number | null;
+  sha256: string | null;
+  /** Signed, valid for 15 minutes, needs no bearer token; null until the bytes are uploaded. */
+  download_url: string | null;
+}
+
+export interface AttachmentDetail extends AttachmentView {
+  status: 'pending' | 'uploading' | 'ready';
+  brand_id: string | null;
+  ticket_id: string | null;
+  message_id: string | null;
+  created_at: string;
+}
+
+export interface CreatedAttachment {
+  id: string;
+  file_name: string;
+  content_type: string;
+  status: 'pending';
+  upload_url: string;
+  upload_expires_at: string;
+}
+
+export interface CreateAttachmentInput {
+  file_name: string;
+  content_type: string;
+  size?: number | undefined;
+  brand_id?: string | undefined;
+}
+
+export interface UploadInput {
+  /** The request's Content-Type header. */
+  contentType: string | undefined;
+  /** The request's Content-Length, when it sent one. */
+  contentLength: number | undefined;
+  body: Readable;
+  /** False when the client went away before the body ended (a truncated upload). */
+  bodyComplete?: () => boolean;
+}
+
+export interface UploadedAttachment {
+  id: string;
+  file_name: string;
+  content_type: string;
+  status: 'ready';
+  size: number;
+  sha256: string;
+}
+
+export interface Download {
+  attachment: AttachmentView & { size: number; sha256: string };
+  /** The bytes, or one inclusive range of them. */
+  open(range?: ByteRange): Promise<Readable>;
+}
+
+export interface AttachmentServiceDeps {
+  db: Db;
+  clock: Clock;
+  config: Pick<Config, 'publicUrl' | 'attachmentMaxBytes'>;
+  blobs: BlobStore;
+}
+
+/** The default blob store: files under `<NEXUS_DATA_DIR>/attachments`. */
+export const defaultBlobStore = (config: Pick<Config, 'dataDir'>): BlobStore => new DiskBlobStore(path.join(config.dataDir, 'attachments'));
+
+// Control characters and line separators in a file name are refused outright: no client needs
+// them, and refusing keeps them out of every place the name is shown.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/** Media types compare case- and whitespace-insensitively: `Text/Plain; charset=UTF-8` equals `text/plain;charset=utf-8`. */
+const sameMediaType = (a: string, b: string): boolean => a.toLowerCase().replace(/\s+/g, '') === b.toLowerCase().replace(/\s+/g, '');
+
+/** An id quoted in an error message, cut short so a hostile value cannot bloat the response. */
+const quote = (id: string): string => (id.length > 40 ? `${JSON.stringify(id.slice(0, 40))}…` : id);
+
+const numberOrNull = (value: number | string | null): number | null => (value === null ? null : Number(value));
+
+function isVisible(principal: Principal, row: Pick<AttachmentRow, 'brand_id'>): boolean {
+  // An attachment without a brand was made by an all-brands token; only such a token sees it.
+  return row.brand_id === null ? principal.brandIds === null : canSeeBrand(principal, row.brand_id);
+}
+
+/**
+ * Attachments: an upload URL is requested with the metadata, the bytes are PUT to it (streamed to
+ * the blob store, hashed, bounded), and the attachment is linked to one message of one ticket.
+ */
+export function createAttachmentService(deps: AttachmentServiceDeps) {
+  const { db, clock, config, blobs } = deps;
+  let cachedKey: Buffer | undefined;
+
+  // Takes the caller's handle: inside a message transaction a query on `db` would wait on itself.
+  async function signingKey(dbx: DbOrTx): Promise<Buffer> {
+    if (cachedKey) return cachedKey;
+    const { key, created } = await loadSigningKey(dbx, clock.now());
+    if (!created) cachedKey = key;
+    return key;
+  }
+
+  async function downloadUrl(dbx: DbOrTx, row: AttachmentRow): Promise<string | null> {
+    if (row.status !== 'ready' || !row.storage_key) return null;
+    const expiresAt = new Date(clock.now().getTime() + DOWNLOAD_URL_TTL_MS);
+    if (blobs.presignDownload) {
+      return blobs.presignDownload(row.storage_key, { expiresAt, fileName: row.file_name, contentType: row.content_type });
+    }
+    return `${config.publicUrl}/v1/downloads/${signToken(await signingKey(dbx), 'download', row.id, expiresAt)}`;
+  }
+
+  async function viewOf(dbx: DbOrTx, row: AttachmentRow): Promise<AttachmentView> {
+    return {
+      id: row.id,
+      file_name: row.file_name,
+      content_type: row.content_type,
+      size: numberOrNull(row.size),
+      sha256: row.sha256,
+      download_url: await downloadUrl(dbx, row),
+    };
+  }
+
+  /** Why an upload cannot start, for a row that is not (or no longer) pending. */
+  function notPending(row: AttachmentRow | undefined): AppError {
+    if (row?.status === 'uploading') return new AppError('conflict', 'An upload to this URL is already in progress');
+    if (row?.status === 'ready') return new AppError('upload_url_expired', 'This upload URL has already been used; request a new one with POST /v1/attachments');
+    return new AppError('upload_url_expired', 'This upload URL is no longer valid; request a new one with POST /v1/attachments');
+  }
+
+  const forMessages: MessageAttachments = {
+    async link(trx, { ticket, messageId, attachmentIds, at }) {
+      const errors: FieldError[] = [];
+      const seen = new Set<string>();
+      for (const [i, id] of attachmentIds.entries()) {
+        const pointer = `/attachments/${i}`;
+        if (seen.has(id)) {
+          errors.push({ pointer, message: `attachment ${quote(id)} is listed more than once` });
+          continue;
+        }
+        seen.add(id);
+        if (await store.linkAttachment(trx, id, { brand_id: ticket.brand_id, ticket_id: ticket.id, message_id: messageId, linked_at: at })) continue;
+        const row = await store.findAttachment(trx, id);
+        if (!row || (row.brand_id !== null && row.brand_id !== ticket.brand_id)) {
+          // Another brand's attachment reads exactly like a missing one.
+          errors.push({ pointer, message: `attachment ${quote(id)} does not exist` });
+        } else if (row.message_id !== null) {
+          const where = row.ticket_id === ticket.id ? 'another message of this ticket' : 'another ticket';
+          errors.push({ pointer, message: `attachment ${id} is already linked to ${where}` });
+        } else {
+          errors.push({ pointer, message: `attachment ${id} is not uploaded yet (status ${row.status})` });
+        }
+      }
+      // Throwing rolls back the whole message transaction, links made above included.
+      if (errors.length) throw new AppError('validation_failed', errors.map((e) => `${e.pointer} ${e.message}`).join('; '), { errors });
+    },
+
+    async listFor(dbx, messageIds) {
+      const out = new Map<string, unknown[]>();
+      for (const row of await store.listForMessages(dbx, messageIds)) {
+        const list = out.get(row.message_id!) ?? [];
+        list.push(await viewOf(dbx, row));
+        out.set(row.message_id!, list);
+      }
+      return out;
+    },
+  };
+
+  return {
+    /** Links attachments to messages; the ticket service calls it inside the message transaction. */
+    forMessages,
+
+    /**
+     * Registers an attachment and returns its one-shot upload URL (valid 15 minutes). The brand is
+     * `brand_id`, else the token's only brand; a token of several (but not all) brands must name
+     * one; an all-brands token may leave it out and the attachment takes the brand of the ticket
+     * it is linked to.
+     */
+    async create(principal: Principal, input: CreateAttachmentInput): Promise<CreatedAttachment> {
+      if (!input.file_name.trim()) throw validationError('/file_name', 'must not be blank');
+      if (CONTROL.test(input.file_name)) throw validationError('/file_name', 'must not contain control characters or line breaks');
+      if (new RegExp(LONE_SURROGATE.source).test(input.file_name)) throw validationError('/file_name', 'must be valid Unicode text');
+      if (input.size !== undefined && input.size > config.attachmentMaxBytes) {
+        throw validationError('/size', `must be at most ${config.attachmentMaxBytes} bytes`);
+      }
+      let brandId: string | null = null;
+      if (input.brand_id !== undefined) {
+        const brand = await db.selectFrom('brands').select('id').where('id', '=', input.brand_id).executeTakeFirst();
+        if (!brand || !canSeeBrand(principal, input.brand_id)) throw validationError('/brand_id', `brand ${quote(input.brand_id)} does not exist`);
+        brandId = input.brand_id;
+      } else if (principal.brandIds !== null) {
+        if (principal.brandIds.length !== 1) throw validationError('/brand_id', 'is required: this token can see several brands');
+        brandId = principal.brandIds[0]!;
+      }
+      const now = clock.now();
+      const expiresAt = new Date(now.getTime() + UPLOAD_URL_TTL_MS);
+      const id = newId('att', now.getTime());
+      await store.insertAttachment(db, {
+        id,
+        brand_id: brandId,
+        file_name: input.file_name,
+        content_type: input.content_type,
+        declared_size: input.size ?? null,
+        status: 'pending',
+        size: null,
+        sha256: null,
+        storage_key: null,
+        upload_expires_at: toTimestamp(expiresAt),
+        ticket_id: null,
+        message_id: null,
+        created_at: toTimestamp(now),
+        uploaded_at: null,
+        linked_at: null,
+      });
+      return {
+        id,
+        file_name: input.file_name,
+        content_type: input.content_type,
+        status: 'pending',
+        upload_url: `${config.publicUrl}/v1/uploads/${signToken(await signingKey(db), 'upload', id, expiresAt)}`,
+        upload_expires_at: toTimestamp(expiresAt),
+      };
+    },
+
+    /** The attachment with a fresh download URL; another brand's attachment is a 404. */
+    async get(principal: Principal, id: string): Promise<AttachmentDetail> {
+      const row = await store.findAttachment(db, id);
+      if (!row || !isVisible(principal, row)) throw notFound('Attachment', quote(id));
+      return {
+        ...(await viewOf(db, row)),
+        status: row.status as AttachmentDetail['status'],
+        brand_id: row.brand_id,
+        ticket_id: row.ticket_id,
+        message_id: row.message_id,
+        created_at: row.created_at,
+      };
+    },
+
+    /**
+     * Receives the bytes for a signed upload URL. Checks, in order: signature (403), expiry (410),
+     * one-shot use (410; 409 while another upload runs), Content-Type (415), size (413). The body
+     * streams to the blob store; a rejected or broken upload keeps nothing and leaves the URL
+     * usable until it expires.
+     */
+    async upload(token: string, input: UploadInput): Promise<UploadedAttachment> {
+      const check = verifyToken(await signingKey(db), 'upload', token, clock.now());
+      if (!check.ok && check.reason === 'invalid') throw new AppError('upload_url_invalid', 'This upload URL is not valid; use the upload_url exactly as POST /v1/attachments returned it');
+      if (!check.ok) throw new AppError('upload_url_expired', 'This upload URL has expired; request a new one with POST /v1/attachments');
+      const row = await store.findAttachment(db, check.attachmentId);
+      if (!row || row.status !== 'pending') throw notPending(row);
+      if (!input.contentType || !sameMediaType(input.contentType, row.content_type)) {
+        throw new AppError('unsupported_media_type', `Send the file with Content-Type: ${row.content_type}, as declared when the upload URL was requested`);
+      }
+      const maxBytes = config.attachmentMaxBytes;
+      if (input.contentLength !== undefined && input.contentLength > maxBytes) {
+        throw new AppError('payload_too_large', `The file is larger than the limit of ${maxBytes} bytes`);
+      }
+      const declared = numberOrNull(row.declared_size);
+      if (declared !== null && input.contentLength !== undefined && input.contentLength !== declared) {
+        throw new AppError('bad_request', `Content-Length is ${input.contentLength} but the attachment was declared with size ${declared}`);
+      }
+      if (!(await store.claimUpload(db, row.id))) throw notPending(await store.findAttachment(db, row.id));
+
+      let stored;
+      try {
+        stored = await blobs.put(row.id, input.body, { maxBytes, expectedSize: declared ?? input.contentLength });
+        if (input.bodyComplete?.() === false) {
+          await blobs.delete(row.id);
+          throw new AppError('bad_request', 'The connection closed before the whole file arrived');
+        }
+      } catch (err) {
+        await store.releaseUpload(db, row.id);
+        if (err instanceof BlobTooLargeError) throw new AppError('payload_too_large', `The file is larger than the limit of ${maxBytes} bytes`);
+        if (err instanceof BlobSizeMismatchError) {
+          throw new AppError('bad_request', `The body was ${err.received} bytes but ${err.expected} were announced`);
+        }
+        throw err;
+      }
+      const done = await store.completeUpload(db, row.id, {
+        size: stored.size,
+        sha256: stored.sha256,
+        storage_key: row.id,
+        uploaded_at: toTimestamp(clock.now()),
+      });
+      if (!done) {
+        await blobs.delete(row.id);
+        throw notPending(undefined);
+      }
+      return { id: row.id, file_name: row.file_name, content_type: row.content_type, status: 'ready', size: stored.size, sha256: stored.sha256 };
+    },
+
+    /** Resolves a signed download URL: tampered or unknown is a 404, expired a 410. */
+    async download(token: string): Promise<Download> {
+      const check = verifyToken(await signingKey(db), 'download', token, clock.now());
+      if (!check.ok && check.reason === 'invalid') throw new AppError('download_url_invalid', 'This download URL is not valid');
+      if (!check.ok) throw new AppError('download_url_expired', 'This download URL has expired; GET /v1/attachments/{id} returns a fresh one');
+      const row = await store.findAttachment(db, check.attachmentId);
+      if (!row || row.status !== 'ready' || !row.storage_key || row.sha256 === null) throw new AppError('not_found', 'This download URL is not valid');
+      const key = row.storage_key;
+      return {
+        attachment: { ...(await viewOf(db, row)), size: Number(row.size), sha256: row.sha256 },
+        open: (range) => blobs.read(key, range),
+      };
+    },
+
+    /**
+     * Removes attachments (row, then bytes) that were created more than 24 hours ago and never
+     * linked to a message, whatever their status. Returns how many went.
+     */
+    async sweepUnlinked(): Promise<number> {
+      const before = toTimestamp(new Date(clock.now().getTime() - UNLINKED_TTL_MS));
+      let removed = 0;
+      for (;;) {
+        const batch = await store.listUnlinkedBefore(db, before, 100);
+        let progressed = false;
+        for (const row of batch) {
+          // Row first: a blob without a row is garbage, a row without its blob would be a broken link.
+          if (!(await store.deleteUnlinked(db, row.id))) continue;
+          progressed = true;
+          removed++;
+          if (row.storage_key) await blobs.delete(row.storage_key);
+        }
+        if (batch.length < 100 || !progressed) return removed;
+      }
+    },
+  };
+}
+
+export type AttachmentService = ReturnType<typeof createAttachmentService>;

@@ -1,0 +1,87 @@
+import type { Insertable } from 'kysely';
+import type { AttachmentRow, AttachmentTable, DbOrTx } from '../db/schema.js';
+
+export async function insertAttachment(db: DbOrTx, row: Insertable<AttachmentTable>): Promise<void> {
+  await db.insertInto('attachments').values(row).execute();
+}
+
+export async function findAttachment(db: DbOrTx, id: string): Promise<AttachmentRow | undefined> {
+  return db.selectFrom('attachments').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findAttachments(db: DbOrTx, ids: string[]): Promise<AttachmentRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('attachments').selectAll().where('id', 'in', ids).execute();
+}
+
+/** Takes the one-shot upload slot: true when this caller moved it from pending to uploading. */
+export async function claimUpload(db: DbOrTx, id: string): Promise<boolean> {
+  const result = await db.updateTable('attachments').set({ status: 'uploading' }).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Gives the slot back after a failed upload, so the URL may be tried again until it expires. */
+export async function releaseUpload(db: DbOrTx, id: string): Promise<void> {
+  await db.updateTable('attachments').set({ status: 'pending' }).where('id', '=', id).where('status', '=', 'uploading').execute();
+}
+
+export async function completeUpload(
+  db: DbOrTx,
+  id: string,
+  fields: { size: number; sha256: string; storage_key: string; uploaded_at: string },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('attachments')
+    .set({ status: 'ready', ...fields })
+    .where('id', '=', id)
+    .where('status', '=', 'uploading')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * Links a ready, unlinked attachment of the ticket's brand (or of no brand yet) to a message.
+ * Conditional, so two replies racing for one attachment cannot both get it.
+ */
+export async function linkAttachment(
+  db: DbOrTx,
+  id: string,
+  to: { brand_id: string; ticket_id: string; message_id: string; linked_at: string },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('attachments')
+    .set(to)
+    .where('id', '=', id)
+    .where('status', '=', 'ready')
+    .where('message_id', 'is', null)
+    .where((eb) => eb.or([eb('brand_id', '=', to.brand_id), eb('brand_id', 'is', null)]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function listForMessages(db: DbOrTx, messageIds: string[]): Promise<AttachmentRow[]> {
+  const out: AttachmentRow[] = [];
+  // Bounded batches keep the statement under every dialect's parameter limit.
+  for (let i = 0; i < messageIds.length; i += 500) {
+    const batch = messageIds.slice(i, i + 500);
+    out.push(...(await db.selectFrom('attachments').selectAll().where('message_id', 'in', batch).orderBy('id').execute()));
+  }
+  return out;
+}
+
+export async function listUnlinkedBefore(db: DbOrTx, before: string, limit: number): Promise<Pick<AttachmentRow, 'id' | 'storage_key'>[]> {
+  return db
+    .selectFrom('attachments')
+    .select(['id', 'storage_key'])
+    .where('message_id', 'is', null)
+    .where('created_at', '<', before)
+    .orderBy('created_at')
+    .limit(limit)
+    .execute();
+}
+
+/** Deletes the row only if it is still unlinked: a reply that linked it meanwhile wins. */
+export async function deleteUnlinked(db: DbOrTx, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('attachments').where('id', '=', id).where('message_id', 'is', null).executeTakeFirst();
+  return Number(result.numDeletedRows) === 1;
+}
