@@ -1,0 +1,44 @@
+/**
+ * The keyword (BM25-style) side of ticket search, one implementation per SQL dialect:
+ * keyword-sqlite.ts (FTS5) and keyword-postgres.ts (tsvector + GIN). Both receive text already
+ * analysed by `toKeywordIndexText` (folded, stopwords removed, Porter-stemmed) and query terms
+ * analysed the same way, so they return the same matches for the same input.
+ */
+import type { RawBuilder } from 'kysely';
+import type { DbOrTx } from '../db/schema.js';
+import type { ScoredHit } from './text/fusion.js';
+
+/** Analysed text of one ticket, per column. */
+export interface KeywordFields {
+  subject: string;
+  /** Description and every message body. */
+  body: string;
+  /** Tags, customer name and email. */
+  meta: string;
+}
+
+export interface KeywordSearch {
+  /** Analysed terms, OR-ed; a term repeated n times counts n times where the dialect allows. */
+  terms: readonly string[];
+  /** SQL condition over `d` (search_documents) and `t` (tickets) that every hit must satisfy. */
+  where: RawBuilder<unknown> | null;
+  /** Whether `where` mentions `t` (tickets), so the join is needed. */
+  joinTickets: boolean;
+  limit: number;
+}
+
+export interface KeywordIndex {
+  /** Replaces the entries of these documents (doc_id -> fields). */
+  upsert(trx: DbOrTx, docs: ReadonlyArray<{ docId: number; fields: KeywordFields }>): Promise<void>;
+  /** Best matches first; `score` is positive, higher is better. */
+  search(db: DbOrTx, query: KeywordSearch): Promise<ScoredHit<number>[]>;
+  /** The analysed terms of each document (for query feedback). */
+  termsOf(db: DbOrTx, docIds: readonly number[]): Promise<Map<number, string[]>>;
+  /** Document frequency of each term (possibly capped for very common terms) and the corpus size. */
+  documentFrequencies(db: DbOrTx, terms: readonly string[]): Promise<{ total: number; df: Map<string, number> }>;
+  /** Removes every entry (of one brand's documents when given). */
+  clear(db: DbOrTx, brandId?: string): Promise<void>;
+}
+
+/** bm25 column weights: a word in the subject counts twice a word of the conversation. */
+export const COLUMN_WEIGHTS = { subject: 2, body: 1, meta: 1 } as const;

@@ -1,0 +1,66 @@
+/**
+ * SQLite keyword index: FTS5 table `search_fts(subject, body, meta)` with rowid = doc_id,
+ * tokenize 'unicode61 remove_diacritics 2' over pre-analysed text, ranked by bm25() with column
+ * weights. Every query term is a quoted FTS5 string, so user text never becomes query syntax.
+ */
+import { sql } from 'kysely';
+import type { DbOrTx } from '../db/schema.js';
+import { COLUMN_WEIGHTS, type KeywordIndex } from './keyword-index.js';
+import { quoteFtsTerm } from './text/fts-query.js';
+import type { ScoredHit } from './text/fusion.js';
+
+const W = sql.raw(`${COLUMN_WEIGHTS.subject}, ${COLUMN_WEIGHTS.body}, ${COLUMN_WEIGHTS.meta}`);
+
+export const sqliteKeywordIndex: KeywordIndex = {
+  async upsert(trx, docs) {
+    if (docs.length === 0) return;
+    for (let i = 0; i < docs.length; i += 300) {
+      const chunk = docs.slice(i, i + 300);
+      await sql`delete from search_fts where rowid in (${sql.join(chunk.map((d) => d.docId))})`.execute(trx);
+      await sql`insert into search_fts (rowid, subject, body, meta) values ${sql.join(
+        chunk.map((d) => sql`(${d.docId}, ${d.fields.subject}, ${d.fields.body}, ${d.fields.meta})`),
+      )}`.execute(trx);
+    }
+  },
+
+  async search(db, q) {
+    if (q.terms.length === 0) return [];
+    const match = q.terms.map(quoteFtsTerm).join(' OR ');
+    const join = q.where ? sql`join search_documents d on d.doc_id = search_fts.rowid ${q.joinTickets ? sql`join tickets t on t.id = d.ticket_id` : sql``}` : sql``;
+    const where = q.where ? sql`and ${q.where}` : sql``;
+    const { rows } = await sql<{ id: number; score: number }>`
+      select search_fts.rowid as id, -bm25(search_fts, ${W}) as score
+      from search_fts ${join}
+      where search_fts match ${match} ${where}
+      order by bm25(search_fts, ${W}) limit ${q.limit}`.execute(db);
+    return rows as ScoredHit<number>[];
+  },
+
+  async termsOf(db, docIds) {
+    const out = new Map<number, string[]>();
+    if (docIds.length === 0) return out;
+    const { rows } = await sql<{ id: number; subject: string; body: string; meta: string }>`
+      select rowid as id, subject, body, meta from search_fts where rowid in (${sql.join([...docIds])})`.execute(db);
+    for (const r of rows) out.set(r.id, `${r.subject} ${r.body} ${r.meta}`.split(' ').filter(Boolean));
+    return out;
+  },
+
+  async documentFrequencies(db, terms) {
+    const df = new Map<string, number>();
+    // max(doc_id) stands in for the document count: exact enough for idf and O(1).
+    const { rows: total } = await sql<{ n: number | null }>`select max(doc_id) as n from search_documents`.execute(db);
+    // One equality lookup per term: fts5vocab seeks on `term =` but scans the vocabulary for IN.
+    for (const term of new Set(terms)) {
+      const { rows } = await sql<{ doc: number }>`select doc from search_fts_vocab where term = ${term}`.execute(db);
+      df.set(term, Number(rows[0]?.doc ?? 0));
+    }
+    return { total: Number(total[0]?.n ?? 0), df };
+  },
+
+  async clear(db, brandId) {
+    if (brandId === undefined) await sql`delete from search_fts`.execute(db);
+    else await sql`delete from search_fts where rowid in (select doc_id from search_documents where brand_id = ${brandId})`.execute(db);
+  },
+};
+
+export type { ScoredHit, DbOrTx };

@@ -1,0 +1,452 @@
+/**
+ * Hybrid ticket search: BM25 keyword side + embedding side, fused into one score in [0, 1], with
+ * one round of pseudo-relevance feedback (the recipe measured in docs/search.md).
+ *
+ * Indexing runs inside each ticket-change transaction (`indexer.ticketChanged`), so a change is
+ * searchable as soon as it commits. With a remote embeddings endpoint the keyword side is still
+ * written in the transaction and the vector follows from a queue (see `embedPending`), because no
+ * HTTP call may run inside a transaction.
+ */
+import type { Db, DbOrTx } from '../db/schema.js';
+import type { Dialect } from '../db/open.js';
+import { type Principal, canSeeBrand } from '../auth/scopes.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { AppError, validationError } from '../http/problem.js';
+import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
+import { type TicketView, normalizeEmail, normalizeTags, toTicketView } from '../tickets/model.js';
+import type { TicketIndexer } from '../tickets/service.js';
+import { type Embedder, componentFromBuffer, componentToBuffer } from './embedding/embedder.js';
+import { rocchioExpand } from './embedding/feedback.js';
+import { WinkGloveEmbedder } from './embedding/wink-glove.js';
+import { type EmbedderSettings, createEmbedder } from './embedder-provider.js';
+import type { KeywordIndex } from './keyword-index.js';
+import { postgresKeywordIndex } from './keyword-postgres.js';
+import { sqliteKeywordIndex } from './keyword-sqlite.js';
+import * as store from './store.js';
+import { type FusedHit, HYBRID_RECIPE, type ScoredHit, fuseResults } from './text/fusion.js';
+import { highlightsOf, type Highlight } from './highlight.js';
+import { VectorIndex, encodeVector } from './vector-index.js';
+
+export type SearchMode = 'hybrid' | 'keyword' | 'semantic';
+
+export interface SearchInput {
+  query: string;
+  filters?: {
+    brand_id?: string | undefined;
+    status?: string | undefined;
+    priority?: string | undefined;
+    assigned_to?: string | undefined;
+    tags?: string[] | undefined;
+    created_after?: string | undefined;
+    created_before?: string | undefined;
+  } | undefined;
+  limit?: number | undefined;
+  after?: string | undefined;
+  mode?: SearchMode | undefined;
+}
+
+export interface SearchResult {
+  ticket: TicketView;
+  score: number;
+  highlights?: Highlight[];
+  match: { keyword: number | null; semantic: number | null };
+}
+
+export interface SearchServiceDeps {
+  db: Db;
+  dialect: Dialect;
+  clock: Clock;
+  embedder?: EmbedderSettings | undefined;
+}
+
+/** Feedback, filters and pagination knobs; the defaults are the measured recipe. */
+export const SEARCH_TUNING = {
+  ...HYBRID_RECIPE,
+  /** Deepest position pagination reaches (each side fetches up to this many). */
+  maxDepth: 1000,
+  /** With filters beyond brand: scan exactly among at most this many SQL candidates, else over-fetch. */
+  maxCandidates: 50_000,
+  overFetch: 10,
+  /** Corpus size at which the built-in embedder's common components are fitted automatically. */
+  autoFitDocuments: 1000,
+  fitSample: 5000,
+  /** Feedback terms whose document frequency is looked up (the likeliest by rank-weighted occurrence). */
+  feedbackCandidates: 30,
+  /** First-pass semantic hits kept as the shortlist the feedback pass rescores. */
+  semanticShortlist: 1000,
+  commonTermDocuments: 5000,
+  commonTermShare: 0.05,
+};
+
+const noResults = (): { data: SearchResult[]; next_cursor: string | null } => ({ data: [], next_cursor: null });
+
+export function createSearchService(deps: SearchServiceDeps) {
+  const { db, clock } = deps;
+  const keyword: KeywordIndex = deps.dialect === 'postgres' ? postgresKeywordIndex : sqliteKeywordIndex;
+  const remote = deps.embedder?.remote !== undefined;
+
+  let embedderPromise: Promise<Embedder> | undefined;
+  /** components_id installed in the built-in embedder; undefined until first read. */
+  let installedComponentsId: string | null | undefined;
+  const loadEmbedder = (): Promise<Embedder> => {
+    embedderPromise ??= createEmbedder(deps.embedder ?? {});
+    embedderPromise.catch(() => (embedderPromise = undefined));
+    return embedderPromise;
+  };
+
+  /** The embedder, with the common components `componentsId` names installed (built-in only). */
+  async function embedderFor(dbx: DbOrTx, componentsId: string | null): Promise<Embedder> {
+    const embedder = await loadEmbedder();
+    if (embedder instanceof WinkGloveEmbedder && installedComponentsId !== componentsId) {
+      const stored = componentsId === null ? null : await store.readComponents(dbx);
+      embedder.setCommonComponent(stored?.components ? componentFromBuffer(stored.components) : null);
+      installedComponentsId = stored?.componentsId ?? null;
+    }
+    return embedder;
+  }
+
+  // ---- in-process vector index, following search_documents by seq ----
+  let index: VectorIndex | null = null;
+  let indexEmbedderId = '';
+  let watermark = { seq: -1, docId: 0 };
+  let syncing: Promise<void> | null = null;
+
+  async function syncIndex(embedderId: string, seq: number): Promise<VectorIndex | null> {
+    if (embedderId !== indexEmbedderId) {
+      index = null;
+      indexEmbedderId = embedderId;
+      watermark = { seq: -1, docId: 0 };
+    }
+    while (watermark.seq < seq) {
+      if (!syncing) {
+        syncing = (async () => {
+          for (;;) {
+            const rows = await store.vectorsSince(db, embedderId, watermark.seq, watermark.docId, 20_000);
+            if (indexEmbedderId !== embedderId) return;
+            for (const r of rows) {
+              index ??= new VectorIndex(r.vector.byteLength - 4);
+              index.upsert(r.doc_id, r.brand_id, r.vector);
+              watermark = { seq: r.seq, docId: r.doc_id };
+            }
+            if (rows.length < 20_000) break;
+          }
+          // Nothing newer exists for this embedder up to `seq`: mark it seen.
+          if (watermark.seq < seq) watermark = { seq, docId: 0 };
+        })().finally(() => (syncing = null));
+      }
+      await syncing;
+    }
+    return index;
+  }
+
+  // ---- indexing ----
+  async function indexTickets(trx: DbOrTx, ticketIds: readonly string[]): Promise<number> {
+    const texts = await store.loadTicketTexts(trx, ticketIds);
+    if (texts.length === 0) return 0;
+    const { seq, componentsId } = await store.nextSeq(trx);
+    const at = toTimestamp(clock.now());
+    let upserts: store.DocumentUpsert[];
+    if (remote) {
+      upserts = texts.map((t) => ({ ticketId: t.ticketId, brandId: t.brandId, embedderId: null, vector: null }));
+      await trx
+        .insertInto('search_embed_queue')
+        .values(texts.map((t) => ({ ticket_id: t.ticketId, queued_at: at, attempts: 0 })))
+        .onConflict((oc) => oc.column('ticket_id').doUpdateSet({ queued_at: at, attempts: 0 }))
+        .execute();
+    } else {
+      const embedder = (await embedderFor(trx, componentsId)) as WinkGloveEmbedder;
+      upserts = texts.map((t) => ({ ticketId: t.ticketId, brandId: t.brandId, embedderId: embedder.id, vector: encodeVector(embedder.embedOne(store.semanticTextOf(t))) }));
+    }
+    const docIds = await store.upsertDocuments(trx, upserts, seq, at, { keepVector: remote });
+    await keyword.upsert(trx, texts.map((t) => ({ docId: docIds.get(t.ticketId)!, fields: store.keywordFieldsOf(t) })));
+    return texts.length;
+  }
+
+  const indexer: TicketIndexer & { ticketsChanged(trx: DbOrTx, ticketIds: readonly string[]): Promise<number> } = {
+    ticketChanged: async (trx, ticketId) => void (await indexTickets(trx, [ticketId])),
+    ticketsChanged: indexTickets,
+  };
+
+  // ---- query ----
+  function resolveFilters(principal: Principal, input: SearchInput): store.SearchFilters {
+    const f = input.filters ?? {};
+    let brandIds = principal.brandIds;
+    if (f.brand_id !== undefined) brandIds = canSeeBrand(principal, f.brand_id) ? [f.brand_id] : [];
+    const instant = (name: string, text: string | undefined) => {
+      if (text === undefined) return undefined;
+      const at = parseInstant(text);
+      if (!at) throw validationError(`/filters/${name}`, 'must be a date or an RFC 3339 date-time');
+      return toTimestamp(at);
+    };
+    return {
+      brandIds,
+      status: f.status,
+      priority: f.priority,
+      assigned_to: f.assigned_to ? normalizeEmail(f.assigned_to) : undefined,
+      tags: f.tags?.length ? normalizeTags(f.tags) : undefined,
+      created_after: instant('created_after', f.created_after),
+      created_before: instant('created_before', f.created_before),
+    };
+  }
+
+  interface Ranking {
+    fused: FusedHit<number>[];
+    keyword: ScoredHit<number>[];
+    semantic: ScoredHit<number>[];
+  }
+
+  /** Runs the recipe; `depth` hits per side. Exposed for the quality bench through `rank`. */
+  async function rank(queryText: string, filters: store.SearchFilters, mode: SearchMode, depth: number): Promise<Ranking> {
+    if (filters.brandIds !== null && filters.brandIds.length === 0) return { fused: [], keyword: [], semantic: [] };
+    const terms = mode === 'semantic' ? [] : store.queryTerms(queryText);
+    let qvec: Float32Array | null = null;
+    let vectors: VectorIndex | null = null;
+    if (mode !== 'keyword') {
+      const state = await store.readState(db);
+      const embedder = await embedderFor(db, state.componentsId);
+      const [v] = await embedder.embed([queryText]);
+      if (v && v.some((x) => x !== 0)) qvec = v;
+      if (qvec) vectors = await syncIndex(embedder.id, state.seq);
+    }
+    if (terms.length === 0 && qvec === null) {
+      throw validationError('/query', 'contains no searchable words');
+    }
+    const { where, joinTickets } = store.filterCondition(filters);
+    const extraFilters = joinTickets;
+
+    // Candidate set for the semantic side when filters go beyond brand.
+    let candidates: number[] | null | undefined;
+    const semantic = async (q: Float32Array, k: number): Promise<ScoredHit<number>[]> => {
+      if (!vectors) return [];
+      if (!extraFilters) return vectors.search(q, filters.brandIds, k);
+      if (candidates === undefined) {
+        const ids = await store.filteredDocIds(db, filters, SEARCH_TUNING.maxCandidates + 1);
+        candidates = ids.length <= SEARCH_TUNING.maxCandidates ? ids : null;
+      }
+      if (candidates) return vectors.searchAmong(q, candidates, k);
+      const over = vectors.search(q, filters.brandIds, k * SEARCH_TUNING.overFetch);
+      const ok = new Set(await store.filteredDocIds(db, filters, over.length, over.map((h) => h.id)));
+      return over.filter((h) => ok.has(h.id)).slice(0, k);
+    };
+    const keywordSide = (t: readonly string[], k: number) => keyword.search(db, { terms: t, where, joinTickets, limit: k });
+
+    const kwTerms = terms.length > 1 ? await pruneCommonTerms(terms) : terms;
+    const kw1 = kwTerms.length ? await keywordSide(kwTerms, depth) : [];
+    const semWide = qvec ? await semantic(qvec, Math.max(depth, SEARCH_TUNING.semanticShortlist)) : [];
+    const sem1 = semWide.slice(0, depth);
+    if (mode === 'keyword') return { fused: fuseResults(kw1, [], { ...HYBRID_RECIPE.fusion, keywordWeight: 1 }), keyword: kw1, semantic: [] };
+    if (mode === 'semantic') return { fused: fuseResults([], sem1, { ...HYBRID_RECIPE.fusion, keywordWeight: 0 }), keyword: [], semantic: sem1 };
+
+    const first = fuseResults(kw1, sem1, HYBRID_RECIPE.fusion);
+    const feedbackIds = first.slice(0, HYBRID_RECIPE.feedbackDocuments).map((h) => h.id);
+    if (feedbackIds.length === 0) return { fused: first, keyword: kw1, semantic: sem1 };
+
+    let kw2 = kw1;
+    // Feedback terms only refine a keyword match; with none, they would only add drift.
+    if (kw1.length) {
+      const extra = await feedbackTerms(terms, feedbackIds);
+      // bm25 sums over the phrases of a query, so the expanded query (original terms counted
+      // `originalRepeat` times, plus the feedback terms) scores repeat * first pass + feedback
+      // pass: only the short feedback query runs again (exact within both passes' depth).
+      const fb = extra.length ? await keywordSide(extra, depth) : [];
+      const scores = new Map<number, number>();
+      for (const h of kw1) scores.set(h.id, HYBRID_RECIPE.originalRepeat * h.score);
+      for (const h of fb) scores.set(h.id, (scores.get(h.id) ?? 0) + h.score);
+      kw2 = [...scores].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score || a.id - b.id).slice(0, depth);
+    }
+    let sem2 = sem1;
+    if (qvec && vectors) {
+      const fb = feedbackIds.map((id) => vectors!.vectorOf(id)).filter((v): v is Float32Array => v !== undefined);
+      // The expanded vector stays close to the query: rescore the first pass's wider shortlist
+      // and the keyword hits instead of scanning every vector again.
+      const shortlist = new Set<number>(semWide.map((h) => h.id));
+      for (const h of kw2) shortlist.add(h.id);
+      const expanded = rocchioExpand(qvec, fb, HYBRID_RECIPE.semanticBeta);
+      // Every shortlisted id already passed the filters (both sides applied them).
+      sem2 = vectors.searchAmong(expanded, shortlist, depth);
+    }
+    return { fused: fuseResults(kw2, sem2, HYBRID_RECIPE.fusion), keyword: kw2, semantic: sem2 };
+  }
+
+  /**
+   * FTS ranks every document matching any OR-ed term, so a term found in a large share of a big
+   * corpus costs much and separates little. Terms in more than max(5,000, 5 % of the corpus)
+   * documents are dropped when rarer ones remain (below 5,000 documents nothing is dropped).
+   */
+  async function pruneCommonTerms(terms: string[]): Promise<string[]> {
+    const { total, df } = await keyword.documentFrequencies(db, terms);
+    const limit = Math.max(SEARCH_TUNING.commonTermDocuments, total * SEARCH_TUNING.commonTermShare);
+    const kept = terms.filter((t) => (df.get(t) ?? 0) <= limit);
+    return kept.length ? kept : terms;
+  }
+
+  /** RM3-lite: the most distinctive terms of the feedback documents, not already in the query. */
+  async function feedbackTerms(queryTerms: readonly string[], feedbackIds: readonly number[]): Promise<string[]> {
+    const termsByDoc = await keyword.termsOf(db, feedbackIds);
+    const query = new Set(queryTerms);
+    const prior = new Map<string, number>();
+    feedbackIds.forEach((id, rank) => {
+      for (const term of new Set(termsByDoc.get(id) ?? [])) {
+        if (query.has(term) || term.length > 64) continue;
+        prior.set(term, (prior.get(term) ?? 0) + 1 / (rank + 1));
+      }
+    });
+    // Long conversations have thousands of terms; look up frequencies of the likeliest only.
+    const candidates = [...prior.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, SEARCH_TUNING.feedbackCandidates).map(([t]) => t);
+    const { total, df } = await keyword.documentFrequencies(db, candidates);
+    const n = Math.max(1, total);
+    return candidates
+      .map((t) => [t, prior.get(t)! * Math.log(1 + n / Math.max(1, df.get(t) ?? 0))] as const)
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, HYBRID_RECIPE.keywordTerms)
+      .map(([t]) => t);
+  }
+
+  return {
+    indexer,
+
+    /**
+     * Searches the tickets the principal may see. Results are sorted by `score` (in [0, 1]);
+     * `next_cursor` continues the same ranking (an offset into it: a ticket changed between two
+     * page requests may move by a position). Throws 422 when the query has no searchable word,
+     * 400 for a cursor of another query.
+     */
+    async search(principal: Principal, input: SearchInput): Promise<{ data: SearchResult[]; next_cursor: string | null }> {
+      const queryText = input.query;
+      if (!queryText.trim()) throw validationError('/query', 'must not be blank');
+      const mode = input.mode ?? 'hybrid';
+      const limit = input.limit ?? 20;
+      const filters = resolveFilters(principal, input);
+      const fingerprint = { q: queryText, f: input.filters ?? {}, m: mode };
+      let offset = 0;
+      if (input.after) {
+        const [pos] = decodeCursor('search', fingerprint, input.after);
+        if (typeof pos !== 'number' || !Number.isInteger(pos) || pos < 0) throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this search');
+        offset = pos;
+      }
+      if (offset >= SEARCH_TUNING.maxDepth) return noResults();
+      const depth = Math.min(SEARCH_TUNING.maxDepth, Math.max(HYBRID_RECIPE.depth, offset + limit + 1));
+      const { fused } = await rank(queryText, filters, mode, depth);
+      const page = fused.slice(offset, offset + limit);
+      const ticketIds = await store.ticketIdsOf(db, page.map((h) => h.id));
+      const rows = ticketIds.size
+        ? await db.selectFrom('tickets').selectAll().where('id', 'in', [...ticketIds.values()]).execute()
+        : [];
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const terms = mode === 'semantic' ? [] : store.queryTerms(queryText);
+      const highlights = terms.length ? await highlightsOf(db, page.filter((h) => h.keyword).map((h) => ticketIds.get(h.id)!), terms) : new Map<string, Highlight[]>();
+      const data: SearchResult[] = [];
+      for (const hit of page) {
+        const row = byId.get(ticketIds.get(hit.id) ?? '');
+        // The filters already scope by brand; this re-check makes isolation independent of them.
+        if (!row || !canSeeBrand(principal, row.brand_id)) continue;
+        const hl = highlights.get(row.id);
+        data.push({
+          ticket: toTicketView(row),
+          score: round(hit.score),
+          ...(hl && hl.length ? { highlights: hl } : {}),
+          match: { keyword: hit.keyword ? round(hit.keyword.normalized) : null, semantic: hit.semantic ? round(hit.semantic.normalized) : null },
+        });
+      }
+      const more = fused.length > offset + limit && offset + limit < SEARCH_TUNING.maxDepth;
+      return { data, next_cursor: more ? encodeCursor('search', fingerprint, [offset + limit]) : null };
+    },
+
+    /** Ranked doc ids per side and fused, for benchmarks (no principal: every brand). */
+    async rankIds(queryText: string, mode: SearchMode, depth = 10): Promise<number[]> {
+      const { fused } = await rank(queryText, { brandIds: null }, mode, Math.max(depth, HYBRID_RECIPE.depth));
+      return fused.slice(0, depth).map((h) => h.id);
+    },
+
+    /**
+     * Rebuilds the keyword and vector entries of every ticket (of one brand when given), in
+     * batches of `batchSize` per transaction. Without a brand, the built-in embedder's common
+     * components are refitted first on a sample of tickets. Reports progress as (done, total).
+     */
+    async reindex(options: { brandId?: string | undefined; batchSize?: number; refit?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<{ indexed: number; refitted: boolean }> {
+      const batchSize = options.batchSize ?? 500;
+      let base = db.selectFrom('tickets');
+      if (options.brandId) base = base.where('brand_id', '=', options.brandId);
+      const total = Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      let refitted = false;
+      if (!remote && (options.refit ?? options.brandId === undefined) && total > 0) {
+        await refitComponents();
+        refitted = true;
+      }
+      let done = 0;
+      let afterId = '';
+      options.onProgress?.(0, total);
+      for (;;) {
+        const ids = (await base.select('id').where('id', '>', afterId).orderBy('id').limit(batchSize).execute()).map((r) => r.id);
+        if (ids.length === 0) break;
+        await db.transaction().execute((trx) => indexTickets(trx, ids));
+        afterId = ids[ids.length - 1]!;
+        done += ids.length;
+        options.onProgress?.(done, total);
+      }
+      return { indexed: done, refitted };
+    },
+
+    /** Background upkeep: fits the built-in embedder's components once the corpus is large enough. */
+    async maintain(): Promise<number> {
+      if (remote) {
+        let total = 0;
+        for (let n = -1; n !== 0 && total < 10_000; total += n) n = await embedPending();
+        return total;
+      }
+      const state = await store.readState(db);
+      if (state.componentsId !== null) return 0;
+      const count = Number((await db.selectFrom('search_documents').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      if (count < SEARCH_TUNING.autoFitDocuments) return 0;
+      const { indexed } = await this.reindex({ refit: true });
+      return indexed;
+    },
+
+    embedPending,
+  };
+
+  /** Fits SIF common components on a sample of tickets and stores them (built-in embedder). */
+  async function refitComponents(): Promise<void> {
+    const embedder = await loadEmbedder();
+    if (!(embedder instanceof WinkGloveEmbedder)) return;
+    const ids = (await db.selectFrom('tickets').select('id').orderBy('id', 'desc').limit(SEARCH_TUNING.fitSample).execute()).map((r) => r.id);
+    const texts = await store.loadTicketTexts(db, ids);
+    const raw = await embedder.embedRaw(texts.map(store.semanticTextOf));
+    const usable = raw.filter((v) => v.some((x) => x !== 0));
+    if (usable.length === 0) return;
+    const components = embedder.fitCommonComponent(usable);
+    installedComponentsId = embedder.id;
+    await store.writeComponents(db, componentToBuffer(components), embedder.id, toTimestamp(clock.now()));
+  }
+
+  /** Embeds queued tickets through the remote endpoint, outside any transaction; returns how many. */
+  async function embedPending(limit = 64): Promise<number> {
+    if (!remote) return 0;
+    const queued = await db.selectFrom('search_embed_queue').selectAll().orderBy('queued_at').limit(limit).execute();
+    if (queued.length === 0) return 0;
+    const texts = await store.loadTicketTexts(db, queued.map((q) => q.ticket_id));
+    const embedder = await loadEmbedder();
+    let vectors: Float32Array[];
+    try {
+      vectors = await embedder.embed(texts.map(store.semanticTextOf));
+    } catch (err) {
+      await db.updateTable('search_embed_queue').set((eb) => ({ attempts: eb('attempts', '+', 1) })).where('ticket_id', 'in', queued.map((q) => q.ticket_id)).execute();
+      throw err;
+    }
+    await db.transaction().execute(async (trx) => {
+      const { seq } = await store.nextSeq(trx);
+      const at = toTimestamp(clock.now());
+      for (let i = 0; i < texts.length; i++) {
+        const t = texts[i]!;
+        await trx.updateTable('search_documents').set({ vector: encodeVector(vectors[i]!), embedder_id: embedder.id, seq, indexed_at: at }).where('ticket_id', '=', t.ticketId).execute();
+      }
+      // A ticket changed again since it was read stays queued (its queued_at moved on).
+      for (const q of queued) await trx.deleteFrom('search_embed_queue').where('ticket_id', '=', q.ticket_id).where('queued_at', '=', q.queued_at).execute();
+    });
+    return texts.length;
+  }
+}
+
+const round = (x: number): number => Math.round(x * 1e6) / 1e6;
+
+export type SearchService = ReturnType<typeof createSearchService>;

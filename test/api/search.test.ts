@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { assertProblem, createBrand, createTicket } from '../helpers/factories.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Hit = { ticket: { id: string; brand_id: string; created_at: string; status: string }; score: number; match: { keyword: number | null; semantic: number | null }; highlights?: any[] };
+
+describe('POST /v1/tickets/search', () => {
+  let t: TestApp;
+  let brandA: string;
+  let brandB: string;
+  const ids: Record<string, string> = {};
+
+  const search = async (body: Record<string, unknown>, token?: string) => {
+    const res = await t.request({ method: 'POST', url: '/v1/tickets/search', body, ...(token ? { token } : {}) });
+    return res;
+  };
+  const hits = async (body: Record<string, unknown>, token?: string): Promise<Hit[]> => {
+    const res = await search(body, token);
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json().data as Hit[];
+  };
+
+  before(async () => {
+    t = await buildTestApp();
+    brandA = (await createBrand(t, { id: 'brand_123' })).id;
+    brandB = (await createBrand(t, { id: 'brand_other' })).id;
+    t.clock.set('2025-08-15T10:00:00Z');
+    ids.oldRefund = (await createTicket(t, brandA, { subject: 'Refund for a duplicate charge', description: 'I was charged twice in August, please refund one payment.' })).id;
+    t.clock.set('2025-09-10T10:00:00Z');
+    ids.refund = (await createTicket(t, brandA, {
+      subject: 'Refund request for order 10021',
+      description: 'The blender arrived broken. I would like a refund please.',
+      priority: 'high',
+      tags: ['billing', 'vip'],
+      assigned_to: 'agent@example.com',
+      customer: { email: 'dana@example.com', name: 'Dana Émile' },
+    })).id;
+    ids.parcel = (await createTicket(t, brandA, { subject: 'Where is my package?', description: 'My parcel never arrived, the courier says it was delivered.' })).id;
+    ids.password = (await createTicket(t, brandA, { subject: 'Cannot log in', description: 'I forgot my password and the reset email never comes.' })).id;
+    ids.otherBrand = (await createTicket(t, brandB, { subject: 'Refund wanted', description: 'Please refund my subscription.' })).id;
+    t.clock.set('2025-09-20T10:00:00Z');
+  });
+  after(() => t.close());
+
+  it("answers the seed's example with scored results in [0, 1], best first", async () => {
+    const res = await search({ query: 'refund', filters: { brand_id: 'brand_123', created_after: '2025-09-01' } });
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json();
+    assert.ok(Array.isArray(body.data));
+    assert.ok('next_cursor' in body);
+    assert.equal(body.data[0].ticket.id, ids.refund);
+    for (const h of body.data as Hit[]) {
+      assert.ok(h.score >= 0 && h.score <= 1, `score ${h.score}`);
+      assert.equal(h.ticket.brand_id, brandA);
+      assert.ok(h.ticket.created_at >= '2025-09-01');
+      assert.ok('keyword' in h.match && 'semantic' in h.match);
+    }
+    const scores = (body.data as Hit[]).map((h) => h.score);
+    assert.deepEqual(scores, [...scores].sort((a, b) => b - a));
+    assert.ok(body.data[0].match.keyword > 0);
+    assert.ok(body.data[0].highlights?.length > 0);
+    assert.equal(body.data[0].highlights[0].field, 'subject');
+    const [s, e] = body.data[0].highlights[0].ranges[0];
+    assert.equal(body.data[0].highlights[0].text.slice(s, e), 'Refund');
+  });
+
+  it('created_after excludes older tickets', async () => {
+    const all = await hits({ query: 'refund', filters: { brand_id: brandA } });
+    assert.ok(all.some((h) => h.ticket.id === ids.oldRefund));
+    const recent = await hits({ query: 'refund', filters: { brand_id: brandA, created_after: '2025-09-01' } });
+    assert.ok(!recent.some((h) => h.ticket.id === ids.oldRefund));
+    assert.ok(recent.some((h) => h.ticket.id === ids.refund));
+  });
+
+  it('applies each filter', async () => {
+    const only = async (filters: Record<string, unknown>) => (await hits({ query: 'refund', filters: { brand_id: brandA, ...filters } })).map((h) => h.ticket.id);
+    assert.deepEqual(await only({ status: 'open', priority: 'high' }), [ids.refund]);
+    assert.deepEqual(await only({ priority: 'high' }), [ids.refund]);
+    assert.deepEqual(await only({ assigned_to: 'AGENT@example.com' }), [ids.refund]);
+    assert.deepEqual(await only({ tags: ['billing'] }), [ids.refund]);
+    assert.deepEqual(await only({ tags: ['billing', 'nope'] }), []);
+    assert.deepEqual(await only({ created_before: '2025-09-01' }), [ids.oldRefund]);
+    assert.deepEqual(await only({ status: 'resolved' }), []);
+    const res = await t.request({ method: 'PATCH', url: `/v1/tickets/${ids.password}`, body: { status: 'resolved' } });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual((await hits({ query: 'password', filters: { status: 'resolved' } })).map((h) => h.ticket.id), [ids.password]);
+    assert.deepEqual(await hits({ query: 'password', filters: { status: 'open' } }).then((r) => r.filter((h) => h.ticket.id === ids.password)), []);
+  });
+
+  it('a brand-restricted token only sees its brands, whatever the filters', async () => {
+    const tokenB = await t.token(['tickets:read'], [brandB]);
+    const own = await hits({ query: 'refund' }, tokenB);
+    assert.deepEqual(own.map((h) => h.ticket.id), [ids.otherBrand]);
+    assert.deepEqual(await hits({ query: 'refund', filters: { brand_id: brandA } }, tokenB), []);
+    assert.deepEqual(await hits({ query: 'blender broken', mode: 'semantic' }, tokenB).then((r) => r.map((h) => h.ticket.brand_id)), [brandB]);
+    const admin = await hits({ query: 'refund' });
+    assert.ok(admin.some((h) => h.ticket.brand_id === brandB) && admin.some((h) => h.ticket.brand_id === brandA));
+  });
+
+  it('needs the tickets:read scope', async () => {
+    const token = await t.token(['webhooks:manage']);
+    assertProblem(await search({ query: 'refund' }, token), 403, 'forbidden');
+    assertProblem(await t.request({ method: 'POST', url: '/v1/tickets/search', token: null, body: { query: 'refund' } }), 401);
+  });
+
+  it('finds a ticket by a word from a later reply, as soon as the reply is acknowledged', async () => {
+    assert.deepEqual(await hits({ query: 'zanzibar' }).then((r) => r.filter((h) => (h.match.keyword ?? 0) > 0)), []);
+    const res = await t.request({ method: 'POST', url: `/v1/tickets/${ids.parcel}/messages`, body: { author_type: 'agent', body: 'We shipped a replacement to your Zanzibar address.' } });
+    assert.equal(res.statusCode, 201, res.body);
+    const found = await hits({ query: 'zanzibar' });
+    assert.equal(found[0]?.ticket.id, ids.parcel);
+    assert.ok(found[0]!.match.keyword! > 0);
+    assert.equal(found[0]!.highlights?.[0]?.field, 'message');
+  });
+
+  it('finds tickets by tag, customer name and email, with diacritics folded and stemming', async () => {
+    const top = async (query: string) => (await hits({ query, mode: 'keyword' }))[0]?.ticket.id;
+    assert.equal(await top('vip'), ids.refund);
+    assert.equal(await top('emile'), ids.refund);
+    assert.equal(await top('Émile'), ids.refund);
+    assert.equal(await top('dana@example.com'), ids.refund);
+    const stemmed = await hits({ query: 'refunding', mode: 'keyword' });
+    assert.ok(stemmed.some((h) => h.ticket.id === ids.refund) && stemmed.every((h) => h.match.keyword! > 0));
+    const subject = await t.request({ method: 'PATCH', url: `/v1/tickets/${ids.password}`, body: { subject: 'Locked out of the quasarportal' } });
+    assert.equal(subject.statusCode, 200);
+    assert.equal(await top('quasarportal'), ids.password);
+  });
+
+  it('finds a paraphrase with no shared keyword through the semantic side', async () => {
+    const found = await hits({ query: 'shipment still missing', filters: { brand_id: brandA } });
+    assert.equal(found[0]?.ticket.id, ids.parcel);
+    assert.equal(found[0]!.match.keyword, null);
+    assert.ok(found[0]!.match.semantic! > 0);
+  });
+
+  const injections = ['"refund', '*', 'NEAR(a b)', 'a AND OR NOT b', '😀 refund', "'; DROP TABLE tickets; --", 'subject:refund', '^refund', '-refund', '(', '"', 'refund*', 'meta:vip OR body:x', '\\', '%_'];
+  for (const query of injections) {
+    it(`searches ${JSON.stringify(query)} literally (200) or answers 422, never 500`, async () => {
+      const res = await search({ query });
+      if (res.statusCode === 422) {
+        assertProblem(res, 422, 'validation_failed');
+        return;
+      }
+      assert.equal(res.statusCode, 200, res.body);
+      if (/refund/.test(query)) assert.ok(res.json().data.some((h: Hit) => h.ticket.id === ids.refund), query);
+    });
+  }
+
+  it('answers 422 for a query with nothing searchable and for bad bodies', async () => {
+    assertProblem(await search({ query: '(' }), 422, 'validation_failed');
+    assertProblem(await search({ query: '   ' }), 422, 'validation_failed');
+    assertProblem(await search({ query: '' }), 422);
+    assertProblem(await search({ query: 'x'.repeat(1001) }), 422);
+    assertProblem(await search({ query: 'refund', limit: 101 }), 422);
+    assertProblem(await search({ query: 'refund', filters: { color: 'red' } }), 422);
+    assertProblem(await search({ query: 'refund', filters: { created_after: 'yesterday' } }), 422);
+    const res = await t.request({ method: 'GET', url: '/v1/tickets/search' });
+    assert.notEqual(res.statusCode, 500);
+  });
+
+  it('pages through results with next_cursor, without repeats', async () => {
+    const seen: string[] = [];
+    let after: string | null = null;
+    const all = await hits({ query: 'refund', limit: 100 });
+    do {
+      const res = await search({ query: 'refund', limit: 2, ...(after ? { after } : {}) });
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json();
+      assert.ok(body.data.length <= 2);
+      seen.push(...body.data.map((h: Hit) => h.ticket.id));
+      after = body.next_cursor;
+    } while (after);
+    assert.deepEqual(seen, all.map((h) => h.ticket.id));
+    assert.equal(new Set(seen).size, seen.length);
+    assert.ok(seen.length >= 3);
+    const first = (await search({ query: 'refund', limit: 1 })).json();
+    assertProblem(await search({ query: 'password', limit: 1, after: first.next_cursor }), 400, 'invalid_cursor');
+    assertProblem(await search({ query: 'refund', after: 'garbage!' }), 400, 'invalid_cursor');
+  });
+
+  it('offers keyword-only and semantic-only modes', async () => {
+    const kw = await hits({ query: 'refund', mode: 'keyword' });
+    assert.ok(kw.every((h) => h.match.semantic === null && h.match.keyword !== null));
+    const sem = await hits({ query: 'refund', mode: 'semantic' });
+    assert.ok(sem.every((h) => h.match.keyword === null && h.match.semantic !== null));
+  });
+});
