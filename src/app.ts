@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import type { Config } from './config.js';
 import type { Db } from './db/schema.js';
 import type { Clock } from './shared/clock.js';
+import { secretBoxFor } from './shared/secret-box.js';
 import type { Services } from './services.js';
 import { registerAuth } from './http/auth.js';
 import { registerIdempotency } from './http/idempotency.js';
@@ -19,6 +20,11 @@ import { BrandSchema, brandRoutes } from './brands/routes.js';
 import { QueueSchema, queueRoutes } from './queues/routes.js';
 import { TokenSchema, tokenRoutes } from './auth/routes.js';
 import { ticketRoutes } from './tickets/routes.js';
+import { webhookRoutes } from './webhooks/routes.js';
+import { eventRoutes } from './events/routes.js';
+import { attachmentRoutes } from './attachments/routes.js';
+import { searchRoutes } from './search/routes.js';
+import { registerDashboard } from './dashboard/plugin.js';
 import { AttachmentSchema, AuditEntrySchema, MessageSchema, QueuePlacementSchema, TicketSchema } from './tickets/schemas.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -76,7 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   registerProblemHandlers(app);
   registerAuth(app, services.tokens);
-  registerIdempotency(app, { db, clock });
+  registerIdempotency(app, { db, clock, secretBox: secretBoxFor(config) });
 
   app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -109,6 +115,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   brandRoutes(app, services.brands);
   queueRoutes(app, services.queues);
   ticketRoutes(app, services.tickets);
+  webhookRoutes(app, services.webhooks);
+  eventRoutes(app, services.events);
+  attachmentRoutes(app, services.attachments);
+  searchRoutes(app, services.search);
+  registerDashboard(app);
 
   await app.ready();
   return app;

@@ -13,6 +13,7 @@ const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^(postgres(ql)?://|sqlite:)' })),
   NEXUS_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
   NEXUS_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
+  NEXUS_SECRET_KEY: Type.Optional(Type.String({ minLength: 32 })),
   NEXUS_LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' },
@@ -23,6 +24,7 @@ const EnvSchema = Type.Object({
   NEXUS_EMBEDDINGS_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   NEXUS_EMBEDDINGS_MODEL: Type.Optional(Type.String({ minLength: 1 })),
   NEXUS_EMBEDDINGS_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  NEXUS_EMBEDDINGS_CACHE_DIR: Type.Optional(Type.String({ minLength: 1 })),
   NEXUS_WORKERS: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
 });
 
@@ -34,12 +36,16 @@ export interface Config {
   databaseUrl: string | undefined;
   publicUrl: string;
   adminToken: string | undefined;
+  /** Encrypts secrets at rest (webhook secrets); unset means a key file in the data dir. */
+  secretKey: string | undefined;
   logLevel: string;
   webhookAllowPrivate: boolean;
   /** Delays between webhook delivery attempts, in milliseconds. */
   webhookRetryScheduleMs: number[];
   attachmentMaxBytes: number;
   embeddings: { url: string; model: string; apiKey: string | undefined } | undefined;
+  /** Where the built-in embedder's vector cache lives; undefined means `.cache/embeddings` in the install. */
+  embeddingsCacheDir: string | undefined;
   /** Whether `npm start` runs the background jobs (webhook dispatcher, snooze wake-up, sweepers). */
   runWorkers: boolean;
 }
@@ -83,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     publicUrl,
     adminToken: e.NEXUS_ADMIN_TOKEN,
+    secretKey: e.NEXUS_SECRET_KEY,
     logLevel: e.NEXUS_LOG_LEVEL,
     webhookAllowPrivate: e.NEXUS_WEBHOOK_ALLOW_PRIVATE === '1',
     webhookRetryScheduleMs: (e.NEXUS_WEBHOOK_RETRY_SCHEDULE ?? DEFAULT_RETRY_SCHEDULE).split(',').map(parseDuration),
@@ -90,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddings: e.NEXUS_EMBEDDINGS_URL
       ? { url: e.NEXUS_EMBEDDINGS_URL, model: e.NEXUS_EMBEDDINGS_MODEL!, apiKey: e.NEXUS_EMBEDDINGS_API_KEY }
       : undefined,
+    embeddingsCacheDir: e.NEXUS_EMBEDDINGS_CACHE_DIR ? path.resolve(e.NEXUS_EMBEDDINGS_CACHE_DIR) : undefined,
     runWorkers: e.NEXUS_WORKERS === '1',
   };
 }

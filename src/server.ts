@@ -4,6 +4,7 @@ import { bootstrapAdminToken, openRuntime } from './bootstrap.js';
 import { ConfigError, type Config, loadConfig } from './config.js';
 import { loggerOptions } from './http/redact.js';
 import { backgroundJobs, startJobs } from './workers.js';
+import { startWebhookDispatcher } from './webhooks/dispatcher.js';
 
 /** `npm start` / `nexus serve`: migrate, make sure an admin token exists, serve, run the jobs. */
 export async function serve(config: Config): Promise<void> {
@@ -14,6 +15,7 @@ export async function serve(config: Config): Promise<void> {
   await app.listen({ host: config.host, port: config.port });
   log.info({ database: runtime.location, dialect: runtime.dialect, url: config.publicUrl }, 'NexusCore is serving');
   const stopJobs = config.runWorkers ? startJobs(backgroundJobs(runtime, log), log) : async () => {};
+  const dispatcher = config.runWorkers ? startWebhookDispatcher(runtime, log) : undefined;
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -27,6 +29,7 @@ export async function serve(config: Config): Promise<void> {
     force.unref();
     await app.close(); // stops accepting, waits for in-flight requests
     await stopJobs();
+    await dispatcher?.stop();
     await runtime.close();
     log.info('stopped');
     process.exit(0);

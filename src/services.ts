@@ -5,7 +5,12 @@ import { createBrandService } from './brands/service.js';
 import { createQueueService } from './queues/service.js';
 import { createTicketService } from './tickets/service.js';
 import { createTokenService } from './auth/token-service.js';
+import { createAttachmentService, defaultBlobStore } from './attachments/service.js';
+import { createEventService } from './events/service.js';
+import { createWebhookService } from './webhooks/service.js';
+import { createSearchService } from './search/service.js';
 import type { Clock } from './shared/clock.js';
+import { secretBoxFor } from './shared/secret-box.js';
 
 export interface CoreDeps {
   db: Db;
@@ -20,11 +25,22 @@ export interface CoreDeps {
  */
 export function createServices(deps: CoreDeps) {
   const { db, clock } = deps;
+  const attachments = createAttachmentService({ db, clock, config: deps.config, blobs: defaultBlobStore(deps.config) });
+  const search = createSearchService({
+    db,
+    dialect: deps.dialect,
+    clock,
+    embedder: { cacheDir: deps.config.embeddingsCacheDir, remote: deps.config.embeddings },
+  });
   return {
     tokens: createTokenService({ db, clock }),
+    webhooks: createWebhookService({ db, clock, allowPrivate: deps.config.webhookAllowPrivate, secretBox: secretBoxFor(deps.config) }),
+    events: createEventService({ db }),
     brands: createBrandService({ db, clock }),
     queues: createQueueService({ db, clock }),
-    tickets: createTicketService({ db, clock }),
+    tickets: createTicketService({ db, clock, attachments: attachments.forMessages, indexer: search.indexer }),
+    attachments,
+    search,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Runtime } from './bootstrap.js';
 import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
+import { webhookJobs } from './webhooks/dispatcher.js';
 
 export interface BackgroundJob {
   name: string;
@@ -11,7 +12,7 @@ export interface BackgroundJob {
 /** Every background job of a runtime: what `npm start` runs beside the server and `nexus worker` alone. */
 export function backgroundJobs(runtime: Runtime, log: Pick<Logger, 'error' | 'info' | 'warn'>): BackgroundJob[] {
   void log;
-  return [...coreJobs(runtime)];
+  return [...coreJobs(runtime), ...webhookJobs(runtime)];
 }
 
 /** The periodic jobs of a runtime: snooze wake-up and housekeeping. Feature modules add theirs. */
@@ -19,6 +20,9 @@ export function coreJobs(runtime: Runtime): BackgroundJob[] {
   return [
     { name: 'snooze-wake-up', everyMs: 15_000, run: () => runtime.services.tickets.wakeSnoozedTickets() },
     { name: 'idempotency-purge', everyMs: 3_600_000, run: () => purgeExpiredIdempotencyKeys(runtime.db, runtime.clock.now()) },
+    { name: 'attachment-sweeper', everyMs: 15 * 60_000, run: () => runtime.services.attachments.sweepUnlinked() },
+    // Remote embeddings: drain the vector queue (lag under a second plus the endpoint's time); built-in: fit components once.
+    { name: 'search-maintenance', everyMs: runtime.config.embeddings ? 500 : 60_000, run: () => runtime.services.search.maintain() },
   ];
 }
 

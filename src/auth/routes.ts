@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { AppError } from '../http/problem.js';
 import { type App, Timestamp, errorResponses } from '../http/types.js';
 import { SCOPES } from './scopes.js';
 import type { TokenService } from './token-service.js';
@@ -54,6 +55,29 @@ export function tokenRoutes(app: App, tokens: TokenService): void {
       schema: { tags: ['Tokens'], summary: 'List tokens (never their secrets)', response: { 200: Type.Object({ data: Type.Array(Type.Ref('Token')) }), ...errorResponses() } },
     },
     async () => ({ data: await tokens.list() }),
+  );
+
+  app.get(
+    '/v1/tokens/me',
+    {
+      // No route scope on purpose: any valid token may ask who it is, so the handler authenticates.
+      schema: {
+        tags: ['Tokens'],
+        summary: 'The calling token',
+        description: 'Any valid token may call it: its own name, scopes, brand restriction and expiry, never its secret.',
+        response: { 200: Type.Ref('Token'), 401: Type.Ref('Problem') },
+      },
+    },
+    async (request) => {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+      if (!match) {
+        throw new AppError('unauthorized', 'Send a bearer token in the Authorization header', {
+          headers: { 'WWW-Authenticate': 'Bearer realm="nexuscore"' },
+        });
+      }
+      const principal = await tokens.authenticate(match[1]!);
+      return tokens.getToken(principal.tokenId);
+    },
   );
 
   app.delete(

@@ -121,6 +121,13 @@ export function createTokenService(deps: { db: Db; clock: Clock }) {
 
     list: async (): Promise<TokenView[]> => (await store.listTokens(db)).map(toTokenView),
 
+    /** The token with this id, without its secret; throws not-found when there is none. */
+    async getToken(id: string): Promise<TokenView> {
+      const row = await store.findToken(db, id);
+      if (!row) throw notFound('Token', id);
+      return toTokenView(row);
+    },
+
     async revoke(id: string): Promise<TokenView> {
       const row = await store.findToken(db, id);
       if (!row) throw notFound('Token', id);

@@ -16,6 +16,7 @@ const USAGE = `Usage: nexus <command>
   tokens revoke <token_id>            revoke a token, effective immediately
   brands create --name N [--id brand_x]
   brands list
+  search reindex [--brand brand_x]   rebuild the search indexes, with a progress bar and ETA
 
 Configuration comes from the environment (see .env.example).`;
 

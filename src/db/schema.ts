@@ -1,4 +1,4 @@
-import type { Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import type { Generated, Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
 
 /*
  * Table types shared by every dialect. Instants are RFC 3339 text (see shared/clock.ts), JSON is
@@ -111,6 +111,119 @@ export interface IdempotencyKeyTable {
   created_at: string;
 }
 
+export interface WebhookEndpointTable {
+  id: string;
+  url: string;
+  description: string | null;
+  /** JSON array of event types, or `["*"]`. */
+  events: string;
+  /** JSON array of brand ids; null means every brand. */
+  brand_ids: string | null;
+  enabled: number;
+  /** Why the endpoint was disabled: `manual`, `gone` (it answered 410) or `failing` (5 days of failures). */
+  disabled_reason: string | null;
+  /** `whsec_…` sealed with the deployment's secret box (signing needs it back); returned only on create and rotate. */
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: string | null;
+  /** The first failed attempt since the last success; null while healthy. */
+  failing_since: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface EventDispatchQueueTable {
+  event_id: string;
+  created_at: string;
+}
+
+export interface WebhookDeliveryTable {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  /** pending, succeeded or failed. */
+  status: string;
+  attempt_count: number;
+  /** Millisecond RFC 3339 instants, so that short retry delays order correctly as text. */
+  next_attempt_at: string | null;
+  last_attempt_at: string | null;
+  /** The claim of the worker sending it: a lease that lapses if that worker dies. */
+  locked_by: string | null;
+  locked_until: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookAttemptTable {
+  id: string;
+  delivery_id: string;
+  attempt: number;
+  attempted_at: string;
+  duration_ms: number;
+  status_code: number | null;
+  error: string | null;
+  response_body: string | null;
+  next_attempt_at: string | null;
+}
+
+export interface AttachmentTable {
+  id: string;
+  /** Null only for an attachment made by an all-brands token and not linked yet: it takes the ticket's brand. */
+  brand_id: string | null;
+  file_name: string;
+  content_type: string;
+  declared_size: number | null;
+  /** pending → uploading → ready; a failed upload goes back to pending. */
+  status: string;
+  /** bigint: PostgreSQL hands it back as text, so read it through Number(). */
+  size: number | string | null;
+  sha256: string | null;
+  storage_key: string | null;
+  upload_expires_at: string;
+  ticket_id: string | null;
+  message_id: string | null;
+  created_at: string;
+  uploaded_at: string | null;
+  linked_at: string | null;
+}
+
+export interface ServerKeyTable {
+  name: string;
+  /** Hex of random bytes. */
+  secret: string;
+  created_at: string;
+}
+
+/** One row per indexed ticket (docs/search.md). */
+export interface SearchDocumentTable {
+  /** Integer key shared with the keyword index (FTS5 rowid on SQLite). */
+  doc_id: Generated<number>;
+  ticket_id: string;
+  brand_id: string;
+  /** The embedder that made `vector`; null while a remote embedding is pending. */
+  embedder_id: string | null;
+  /** f32 little-endian scale, then one int8 per dimension. */
+  vector: Uint8Array | null;
+  /** bigint: PostgreSQL hands it back as text, so read it through Number(). */
+  seq: number | string;
+  indexed_at: string;
+}
+
+export interface SearchStateTable {
+  id: number;
+  seq: number | string;
+  components: Uint8Array | null;
+  components_id: string | null;
+  updated_at: string;
+}
+
+export interface SearchEmbedQueueTable {
+  ticket_id: string;
+  queued_at: string;
+  attempts: number;
+}
+
 export interface Database {
   brands: BrandTable;
   queues: QueueTable;
@@ -121,6 +234,15 @@ export interface Database {
   audit_entries: AuditEntryTable;
   events: EventTable;
   idempotency_keys: IdempotencyKeyTable;
+  attachments: AttachmentTable;
+  server_keys: ServerKeyTable;
+  webhook_endpoints: WebhookEndpointTable;
+  event_dispatch_queue: EventDispatchQueueTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_attempts: WebhookAttemptTable;
+  search_documents: SearchDocumentTable;
+  search_state: SearchStateTable;
+  search_embed_queue: SearchEmbedQueueTable;
 }
 
 export type Db = Kysely<Database>;
@@ -136,3 +258,7 @@ export type TicketRowUpdate = Updateable<TicketTable>;
 export type MessageRow = Selectable<MessageTable>;
 export type AuditEntryRow = Selectable<AuditEntryTable>;
 export type EventRow = Selectable<EventTable>;
+export type AttachmentRow = Selectable<AttachmentTable>;
+export type WebhookEndpointRow = Selectable<WebhookEndpointTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveryTable>;
+export type WebhookAttemptRow = Selectable<WebhookAttemptTable>;

@@ -13,12 +13,14 @@ export const errorCatalogue = {
   unauthorized: { status: 401, title: 'Authentication required' },
   forbidden: { status: 403, title: 'Missing scope' },
   upload_url_invalid: { status: 403, title: 'Invalid upload URL' },
+  download_url_invalid: { status: 403, title: 'Invalid download URL' },
   not_found: { status: 404, title: 'Resource not found' },
   route_not_found: { status: 404, title: 'Route not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict' },
   idempotency_in_progress: { status: 409, title: 'A request with this Idempotency-Key is in progress' },
   upload_url_expired: { status: 410, title: 'Upload URL expired or used' },
+  download_url_expired: { status: 410, title: 'Download URL expired' },
   precondition_failed: { status: 412, title: 'Precondition failed' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
@@ -135,7 +137,7 @@ export function registerProblemHandlers(app: FastifyInstance): void {
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
         if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-          return sendProblem(request, reply, new AppError('unsupported_media_type', 'Send the body as application/json'));
+          return sendProblem(request, reply, new AppError('unsupported_media_type', `Content-Type ${request.headers['content-type'] ?? '(none)'} is not accepted here; send application/json`));
         }
         return sendProblem(request, reply, new AppError('bad_request', 'Content-Length does not match the body'));
     }

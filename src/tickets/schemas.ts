@@ -153,7 +153,7 @@ export const CreateMessageBody = Type.Object(
       ),
     ),
     created_at: Type.Optional(Type.String({ format: 'date-time', description: 'Past instant for imports; imports have no status side-effects' })),
-    attachments: Type.Optional(Type.Array(Type.String(), { maxItems: 20, description: 'Ids of uploaded attachments (att_…)' })),
+    attachments: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 20, description: 'Ids of uploaded attachments (att_…)' })),
   },
   { additionalProperties: false },
 );

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../../src/app.js';
@@ -31,17 +31,25 @@ export interface TestApp {
  */
 export const testPostgresUrl = process.env.NEXUS_TEST_DATABASE_URL;
 
-async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+/**
+ * A database for one test app. A test that reopens the same data dir (a restart) gets the same
+ * database back, kept across closes, as a restarted server would.
+ */
+async function createPostgresDatabase(dataDir: string | undefined): Promise<{ url: string; drop(): Promise<void> }> {
   const admin = new pg.Client({ connectionString: testPostgresUrl });
   await admin.connect();
-  const name = `nexus_test_${randomBytes(6).toString('hex')}`;
-  await admin.query(`create database ${name}`);
+  const name = dataDir
+    ? `nexus_test_keep_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`
+    : `nexus_test_${randomBytes(6).toString('hex')}`;
+  const exists = await admin.query('select 1 from pg_database where datname = $1', [name]);
+  if (exists.rowCount === 0) await admin.query(`create database ${name}`);
   await admin.end();
   const url = new URL(testPostgresUrl!);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     async drop() {
+      if (dataDir) return;
       const c = new pg.Client({ connectionString: testPostgresUrl });
       await c.connect();
       await c.query(`drop database if exists ${name} with (force)`);
@@ -56,7 +64,7 @@ async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<
  */
 export async function buildTestApp(options: { env?: Record<string, string>; dataDir?: string; clock?: ManualClock } = {}): Promise<TestApp> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-test-'));
-  const postgres = testPostgresUrl ? await createPostgresDatabase() : undefined;
+  const postgres = testPostgresUrl ? await createPostgresDatabase(options.dataDir) : undefined;
   const config = loadConfig({
     NEXUS_DATA_DIR: dataDir,
     NEXUS_WEBHOOK_ALLOW_PRIVATE: '1',
