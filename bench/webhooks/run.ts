@@ -50,6 +50,10 @@ async function main(): Promise<void> {
     req.on('end', () => {
       const at = performance.now();
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type: string; data: { ticket: { id: string } } };
+      if (req.url === '/raw') {
+        res.writeHead(204).end();
+        return;
+      }
       received++;
       if (body.type === 'ticket.created' && !arrived.has(body.data.ticket.id)) arrived.set(body.data.ticket.id, at);
       res.writeHead(204).end();
@@ -73,9 +77,12 @@ async function main(): Promise<void> {
   };
   const brand = await call('POST', '/v1/brands', { name: 'Bench' });
   let n = 0;
+  // Baseline 1, measured in this run: how long the API takes to acknowledge the create itself.
+  const createLatency: number[] = [];
   const createTicket = async (): Promise<{ id: string; sentAt: number }> => {
     const sentAt = performance.now();
     const t = await call('POST', '/v1/tickets', { brand_id: brand.id, subject: `Bench ${++n}`, description: 'Order 10021 arrived broken', customer: { email: 'bench@example.com' } });
+    createLatency.push(performance.now() - sentAt);
     return { id: t.id, sentAt };
   };
   const lags = (tickets: { id: string; sentAt: number }[]) => tickets.map((t) => arrived.get(t.id)! - t.sentAt);
@@ -92,6 +99,7 @@ async function main(): Promise<void> {
   }
   await waitForReceived(PACED);
   const pacedLag = lags(paced);
+  const pacedCreate = createLatency.slice(0, PACED);
 
   // 2. Under load: LOAD_CONCURRENCY clients creating tickets flat out while deliveries go on.
   const loaded: { id: string; sentAt: number }[] = [];
@@ -118,6 +126,31 @@ async function main(): Promise<void> {
   const drainSecs = (performance.now() - drainStart) / 1000;
   await drainer.stop();
 
+  // Baseline 2, measured in this run: plain POSTs of a payload of the same size straight to the
+  // receiver, with the dispatcher's concurrency (4 per endpoint × 2 endpoints), no database, no signing.
+  const rawBody = JSON.stringify({ id: 'evt_x', type: 'ticket.created', timestamp: new Date().toISOString(), data: { ticket: { id: 'tick_x', pad: 'x'.repeat(600) } } });
+  const rawCount = 2 * BACKLOG;
+  let rawSent = 0;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  const rawStart = performance.now();
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (rawSent < rawCount) {
+        rawSent++;
+        await new Promise<void>((resolve, reject) => {
+          const req = http.request(hookUrl.replace('/hooks', '/raw'), { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          });
+          req.on('error', reject);
+          req.end(rawBody);
+        });
+      }
+    }),
+  );
+  const rawPerSec = rawCount / ((performance.now() - rawStart) / 1000);
+  agent.destroy();
+
   const rows = [
     ['paced, 1 ticket / 10 ms', PACED, ms(quantile(pacedLag, 0.5)), ms(quantile(pacedLag, 0.99)), ms(Math.max(...pacedLag))],
     [`load, ${LOAD_CONCURRENCY} clients (${createdPerSec.toFixed(0)} tickets/s)`, LOAD, ms(quantile(loadLag, 0.5)), ms(quantile(loadLag, 0.99)), ms(Math.max(...loadLag))],
@@ -126,7 +159,12 @@ async function main(): Promise<void> {
   console.log('| scenario | tickets | lag p50 | lag p99 | lag max |');
   console.log('|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-  console.log(`\nDrain: ${2 * BACKLOG} deliveries (${BACKLOG} tickets × 2 endpoints) in ${drainSecs.toFixed(2)} s = ${((2 * BACKLOG) / drainSecs).toFixed(0)} deliveries/s`);
+  const drainPerSec = (2 * BACKLOG) / drainSecs;
+  console.log(`\nDrain: ${2 * BACKLOG} deliveries (${BACKLOG} tickets × 2 endpoints) in ${drainSecs.toFixed(2)} s = ${drainPerSec.toFixed(0)} deliveries/s`);
+  console.log('\nRatios against baselines measured in this run:');
+  console.log(`- paced lag p50 ÷ API create p50 (${ms(quantile(pacedCreate, 0.5))}): ${(quantile(pacedLag, 0.5) / quantile(pacedCreate, 0.5)).toFixed(2)}×`);
+  console.log(`- paced lag p99 ÷ API create p99 (${ms(quantile(pacedCreate, 0.99))}): ${(quantile(pacedLag, 0.99) / quantile(pacedCreate, 0.99)).toFixed(2)}×`);
+  console.log(`- drain deliveries/s ÷ plain POSTs/s to the same receiver (${rawPerSec.toFixed(0)}/s): ${(drainPerSec / rawPerSec).toFixed(2)}×`);
 
   await app.close();
   receiver.close();
