@@ -11,7 +11,7 @@ import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { secretBoxFor } from '../shared/secret-box.js';
 import type { BackgroundJob } from '../workers.js';
-import { endpointMatches, liveSecrets, preciseInstant } from './model.js';
+import { endpointMatches, liveSecrets, newDeliveryRow, preciseInstant } from './model.js';
 import { DISABLE_AFTER_FAILING_MS, nextRetryDelay, parseRetryAfter } from './retry-policy.js';
 import { type AttemptOutcome, createSender } from './sender.js';
 import { signatureHeader } from './signing.js';
@@ -108,20 +108,7 @@ export function createWebhookDispatcher(deps: { db: Db; clock: Clock; config: Co
           for (const endpoint of endpoints) {
             // An endpoint receives the events that happen once it exists, not history.
             if (endpoint.created_at > event.created_at || !endpointMatches(endpoint, event)) continue;
-            rows.push({
-              id: newId('dlv'),
-              endpoint_id: endpoint.id,
-              event_id: event.id,
-              event_type: event.type,
-              status: 'pending',
-              attempt_count: 0,
-              next_attempt_at: at,
-              last_attempt_at: null,
-              locked_by: null,
-              locked_until: null,
-              created_at: at,
-              updated_at: at,
-            });
+            rows.push(newDeliveryRow(endpoint.id, event, at));
           }
         }
         await store.insertDeliveries(trx, rows);

@@ -1,6 +1,7 @@
 import type { WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow } from '../db/schema.js';
 import { TICKET_EVENT_TYPES } from '../events/outbox.js';
 import { toTimestamp } from '../shared/clock.js';
+import { newId } from '../shared/ids.js';
 import { fromJsonText } from '../shared/json.js';
 
 /** The event types an endpoint may subscribe to; `*` means all of them, and future ones. */
@@ -49,6 +50,24 @@ export interface DeliveryView {
 
 /** Instants the dispatcher schedules by carry milliseconds; the API shows them to the second. */
 export const preciseInstant = (date: Date): string => date.toISOString();
+
+/** A delivery of one event to one endpoint, due at once. `at` is a preciseInstant. */
+export function newDeliveryRow(endpointId: string, event: { id: string; type: string }, at: string, id: string = newId('dlv')): WebhookDeliveryRow {
+  return {
+    id,
+    endpoint_id: endpointId,
+    event_id: event.id,
+    event_type: event.type,
+    status: 'pending',
+    attempt_count: 0,
+    next_attempt_at: at,
+    last_attempt_at: null,
+    locked_by: null,
+    locked_until: null,
+    created_at: at,
+    updated_at: at,
+  };
+}
 const wire = (text: string | null): string | null => (text === null ? null : toTimestamp(new Date(text)));
 
 export const endpointBrands = (row: Pick<WebhookEndpointRow, 'brand_ids'>): string[] | null => fromJsonText<string[] | null>(row.brand_ids, null);

@@ -15,6 +15,7 @@ import {
   SUBSCRIBABLE_EVENT_TYPES,
   type WebhookView,
   endpointBrands,
+  newDeliveryRow,
   preciseInstant,
   toDeliveryView,
   toWebhookView,
@@ -242,20 +243,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         data: toJsonText({ webhook_id: id, message: 'A test event from NexusCore: your endpoint is reachable.' }),
         created_at: toTimestamp(now),
       };
-      const delivery = {
-        id: newId('dlv', now.getTime()),
-        endpoint_id: id,
-        event_id: event.id,
-        event_type: event.type,
-        status: 'pending',
-        attempt_count: 0,
-        next_attempt_at: at,
-        last_attempt_at: null,
-        locked_by: null,
-        locked_until: null,
-        created_at: at,
-        updated_at: at,
-      };
+      const delivery = newDeliveryRow(id, event, at, newId('dlv', now.getTime()));
       // Not through recordEvent: a test goes to this endpoint only, never fanned out to others.
       await db.transaction().execute(async (trx) => {
         await trx.insertInto('events').values(event).execute();
