@@ -32,6 +32,11 @@ export interface BlobStore {
   read(key: string, range?: ByteRange): Promise<Readable>;
   /** Removes the blob; a missing blob is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Removes partial uploads last written before `before`: what a process killed mid-upload leaves
+   * behind. Returns how many went. Stores that cannot leave partial blobs need not implement it.
+   */
+  removeAbandonedParts?(before: Date): Promise<number>;
   /** A URL that serves the blob without going through this server (S3 presigned GET), if the store can make one. */
   presignDownload?(key: string, options: { expiresAt: Date; fileName: string; contentType: string }): Promise<string>;
 }

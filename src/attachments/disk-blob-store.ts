@@ -63,6 +63,27 @@ export class DiskBlobStore implements BlobStore {
   async delete(key: string): Promise<void> {
     await fsp.rm(this.pathOf(key), { force: true });
   }
+
+  async removeAbandonedParts(before: Date): Promise<number> {
+    const tmpDir = path.join(this.root, 'tmp');
+    let names: string[];
+    try {
+      names = await fsp.readdir(tmpDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw err;
+    }
+    let removed = 0;
+    for (const name of names.filter((n) => n.endsWith('.part'))) {
+      const file = path.join(tmpDir, name);
+      const stat = await fsp.stat(file).catch(() => undefined);
+      if (stat && stat.mtimeMs < before.getTime()) {
+        await fsp.rm(file, { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
 }
 
 async function fsync(file: string): Promise<void> {

@@ -328,7 +328,10 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
      * linked to a message, whatever their status. Returns how many went.
      */
     async sweepUnlinked(): Promise<number> {
-      const before = toTimestamp(new Date(clock.now().getTime() - UNLINKED_TTL_MS));
+      const cutoff = new Date(clock.now().getTime() - UNLINKED_TTL_MS);
+      const before = toTimestamp(cutoff);
+      // Partial files of uploads a crash interrupted; no row points at them.
+      await blobs.removeAbandonedParts?.(cutoff);
       let removed = 0;
       for (;;) {
         const batch = await store.listUnlinkedBefore(db, before, 100);

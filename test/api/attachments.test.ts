@@ -478,6 +478,23 @@ describe('attachments', () => {
       assert.equal((await t.app.inject({ method: 'GET', url: pathOf(dl) })).statusCode, 200);
       clock.set(start);
     });
+
+    it('removes partial files a crash left in tmp/ once they are a day old, and only those', async () => {
+      const tmpDir = path.join(t.dataDir, 'attachments', 'tmp');
+      fs.mkdirSync(tmpDir, { recursive: true });
+      const old = path.join(tmpDir, 'att_00000000000000000000000000.abc.part');
+      const fresh = path.join(tmpDir, 'att_00000000000000000000000001.def.part');
+      fs.writeFileSync(old, 'half an upload');
+      fs.writeFileSync(fresh, 'an upload in progress');
+      const now = t.clock.now();
+      const aDayAndABitAgo = new Date(now.getTime() - 25 * 3_600_000);
+      fs.utimesSync(old, aDayAndABitAgo, aDayAndABitAgo);
+      fs.utimesSync(fresh, now, now);
+      await t.runtime.services.attachments.sweepUnlinked();
+      assert.ok(!fs.existsSync(old));
+      assert.ok(fs.existsSync(fresh));
+      fs.rmSync(fresh);
+    });
   });
 });
 
