@@ -107,12 +107,14 @@ export interface Webhook {
   brand_ids: string[] | null;
   enabled: boolean;
   disabled_reason: string | null;
+  /** Until when the previous secret still signs, after a rotation. */
+  previous_secret_expires_at: string | null;
+  /** When the current run of failed attempts began; null while healthy. */
+  failing_since: string | null;
   created_at: string;
   updated_at: string;
   /** Shown once, in the answers to create and rotate-secret. */
   secret?: string;
-  // Health, when the API reports it; the names vary so the page looks for each.
-  [extra: string]: unknown;
 }
 
 export interface Attempt {

@@ -20,6 +20,7 @@ export interface WebhookView {
   brand_ids: string[] | null;
   enabled: boolean;
   disabled_reason: string | null;
+  failing_since: string | null;
   previous_secret_expires_at: string | null;
   created_at: string;
   updated_at: string;
@@ -101,6 +102,7 @@ export function toWebhookView(row: WebhookEndpointRow, now: Date): WebhookView {
     brand_ids: endpointBrands(row),
     enabled: row.enabled === 1,
     disabled_reason: row.disabled_reason,
+    failing_since: wire(row.failing_since),
     previous_secret_expires_at: overlap ? row.previous_secret_expires_at : null,
     created_at: row.created_at,
     updated_at: row.updated_at,

@@ -56,6 +56,9 @@ const webhookProperties = {
   disabled_reason: Type.Union([Type.String(), Type.Null()], {
     description: 'manual, gone (the endpoint answered 410) or failing (every attempt failed for 5 days)',
   }),
+  failing_since: Type.Union([Timestamp, Type.Null()], {
+    description: 'When the current run of failed attempts began; null while the endpoint is healthy',
+  }),
   previous_secret_expires_at: Type.Union([Timestamp, Type.Null()], {
     description: 'After a rotation, until when the previous secret still signs beside the new one',
   }),

@@ -394,7 +394,9 @@ describe('webhook endpoint auto-disable', () => {
       await createTicket(t, brand.id);
       await dispatcher.drain();
       assert.equal(r.received.length, 3); // the retry of the first and the second ticket
-      assert.equal((await t.request({ method: 'GET', url: `/v1/webhooks/${hook.id}` })).json().enabled, true);
+      const failing = (await t.request({ method: 'GET', url: `/v1/webhooks/${hook.id}` })).json();
+      assert.equal(failing.enabled, true);
+      assert.match(failing.failing_since, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/, 'health: failing since the first failed attempt');
       clock.advance(2 * 24 * 3600 * 1000 + 1000);
       await dispatcher.drain();
       const view = (await t.request({ method: 'GET', url: `/v1/webhooks/${hook.id}` })).json();
@@ -409,6 +411,7 @@ describe('webhook endpoint auto-disable', () => {
       await dispatcher.drain();
       assert.ok(r.received.length > before);
       assert.equal((await deliveries(t, hook.id, '?status=pending')).length, 0);
+      assert.equal((await t.request({ method: 'GET', url: `/v1/webhooks/${hook.id}` })).json().failing_since, null, 'healthy again');
     } finally {
       await dispatcher.stop();
       await r.close();

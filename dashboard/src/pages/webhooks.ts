@@ -46,6 +46,7 @@ async function health(w: Webhook): Promise<HTMLElement> {
     lastAttempt ? h('span', { className: 'muted' }, ` (${attemptOutcome(lastAttempt)})`) : '',
     h('br'),
     streak ? h('span', { className: 'streak' }, `Failure streak: ${streak}${page.next_cursor && streak === page.data.length ? '+' : ''}`) : h('span', { className: 'muted' }, 'No failures in a row'),
+    w.failing_since ? h('span', { className: 'streak' }, ' · failing since ', timeEl(w.failing_since)) : '',
   );
 }
 
