@@ -8,7 +8,8 @@
  * fit job does once a brand reaches 1,000 tickets: fit the embedder's common components and
  * re-embed), then 1,000 other rows as queries through the search service, keyword-only,
  * semantic-only and hybrid. A result is relevant when its intent equals the query's.
- * Prints P@10, nDCG@10, MRR@10 per mode and the hybrid - keyword gap.
+ * Prints P@10, nDCG@10, MRR@10 per mode, the hybrid - keyword gap and hybrid / keyword and
+ * hybrid / semantic ratios (baselines measured in the same run).
  * CSV: env BANKING77_CSV, else ../shared/data/banking77/train.csv next to the repo.
  */
 import fs from 'node:fs';
@@ -74,6 +75,8 @@ for (const seed of seeds) {
       console.log(`${mode.padEnd(10)} ${fmt(results[mode])}   ${ms.toFixed(1)}`);
     }
     const gap = results.hybrid.ndcg - results.keyword.ndcg;
+    // Ratios against the single-side baselines measured in this same run.
+    console.log(`ratios nDCG@10: hybrid / keyword ${(results.hybrid.ndcg / results.keyword.ndcg).toFixed(3)}, hybrid / semantic ${(results.hybrid.ndcg / results.semantic.ndcg).toFixed(3)}; P@10 hybrid / keyword ${(results.hybrid.precision / results.keyword.precision).toFixed(3)}`);
     const pass = results.hybrid.ndcg >= 0.7 && gap >= 0.06;
     console.log(`hybrid - keyword nDCG@10 = ${gap >= 0 ? '+' : ''}${gap.toFixed(4)}; bar (hybrid >= 0.70 and >= keyword + 0.06): ${pass ? 'PASS' : 'FAIL'}`);
     // Also reachable through the HTTP-facing entry point: the same ranking, with scores.

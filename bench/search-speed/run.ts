@@ -1,27 +1,44 @@
 /**
- * Search speed bench: `npm run bench:search-speed -- <N> [queries]` (default N = 10000, 200 queries).
+ * Search speed bench: `npm run bench:search-speed -- <N> [<N> ...] [--queries 200]`
+ * (default N = 10000; e.g. `-- 10000 100000 1000000`).
  *
- * Fills one brand of a fresh SQLite database (temporary folder, or NEXUS_BENCH_DIR) with N
- * synthetic tickets made from Banking77 texts (each joins two texts of one intent, with a random
- * order number and a second, agent message), in batches of 2,000 tickets per transaction through
- * the search indexer's bulk path (`indexer.ticketsChanged`, the one `nexus search reindex` uses).
- * Reports the bulk indexing rate, the cold load of the vector index, and p50/p95/p99 latency of
- * `search.search()` (the HTTP handler's whole path: ranking with feedback, ticket rows, highlights)
- * for held-out queries, hybrid with a brand filter, plus a filtered variant.
+ * Fills one brand of a fresh SQLite database (temporary folder, or NEXUS_BENCH_DIR) with synthetic
+ * tickets made from Banking77 texts (each joins two texts of one intent, with a random order
+ * number and a second, agent message; every 50th ticket goes to a second brand), in batches of
+ * 2,000 tickets per transaction through the search indexer's bulk path
+ * (`indexer.ticketsChanged`, the one `nexus search reindex` uses). At each N it opens a *fresh*
+ * search service (an empty process cache) and reports the cold load of the in-process indexes
+ * (first search), the RSS, and p50/p95/p99 latency of `search.search()` (the HTTP handler's
+ * whole path: ranking with feedback, ticket rows, highlights) for held-out queries: hybrid with a
+ * brand filter, with a status filter too, keyword-only and semantic-only, plus the previous
+ * keyword path (FTS5 bm25 in SQL) as an in-run baseline.
+ * Ratios printed: each N against the first N of the run; hybrid against keyword-/semantic-only;
+ * in-process keyword against FTS5 SQL.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import { openRuntime } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';
 import type { Principal } from '../../src/auth/scopes.js';
 import { toTimestamp } from '../../src/shared/clock.js';
 import { newId } from '../../src/shared/ids.js';
+import { createSearchService, type SearchService } from '../../src/search/service.js';
+import { sqliteKeywordIndex } from '../../src/search/keyword-sqlite.js';
+import { queryTerms } from '../../src/search/store.js';
 import { loadBanking77, seededRandom } from '../search-quality/dataset.js';
 
-const N = Number(process.argv[2] ?? 10_000);
-const QUERIES = Number(process.argv[3] ?? 200);
+const args = process.argv.slice(2);
+const qi = args.indexOf('--queries');
+const QUERIES = qi >= 0 ? Number(args[qi + 1]) : 200;
+const Ns = args.filter((a, i) => !a.startsWith('--') && (qi < 0 || i !== qi + 1)).map(Number);
+if (Ns.length === 0) Ns.push(10_000);
+Ns.sort((a, b) => a - b);
+const N = Ns[Ns.length - 1]!;
 const BATCH = 2000;
+/** Queries timed on the old FTS5 SQL path (it is slow at 1M). */
+const FTS_QUERIES = Math.min(QUERIES, 50);
 const principal: Principal = { tokenId: 'tok_bench', tokenName: 'bench', scopes: ['admin'], brandIds: null };
 
 const rows = loadBanking77();
@@ -43,13 +60,18 @@ const { db, services } = runtime;
 const brand = await services.brands.create({ name: 'Speed' });
 const other = await services.brands.create({ name: 'Other' });
 const memMb = () => Math.round(process.memoryUsage().rss / 1048576);
+const gc = (globalThis as { gc?: () => void }).gc;
 
-console.log(`search speed: N = ${N.toLocaleString('en')} tickets in one brand, SQLite at ${dataDir}`);
+console.log(`search speed: N = ${Ns.map((n) => n.toLocaleString('en')).join(', ')} tickets (98 % in one brand), ${QUERIES} queries, SQLite at ${dataDir}`);
+console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
 const t0 = performance.now();
 const base = Date.parse('2024-01-01T00:00:00Z');
 let indexMs = 0;
+let measureMs = 0;
+const reports: Report[] = [];
 for (let done = 0; done < N; ) {
-  const count = Math.min(BATCH, N - done);
+  const next = Ns.find((n) => n > done)!;
+  const count = Math.min(BATCH, next - done);
   await db.transaction().execute(async (trx) => {
     const tickets = [];
     const messages = [];
@@ -81,34 +103,95 @@ for (let done = 0; done < N; ) {
   });
   done += count;
   // Fit the embedder's common components early, as the automatic job does at 1,000 tickets.
-  if (done === Math.min(N, 5 * BATCH)) await services.search.reindex({ refit: true });
-  if (done % 50_000 === 0 || done === N) {
+  if (done === Math.min(Ns[0]!, 5 * BATCH)) await services.search.reindex({ refit: true });
+  if (done % 50_000 === 0 || Ns.includes(done)) {
     const s = (performance.now() - t0) / 1000;
     process.stderr.write(`  ${done.toLocaleString('en')} tickets, ${Math.round(done / s)}/s overall, RSS ${memMb()} MB\n`);
   }
-}
-const fillS = (performance.now() - t0) / 1000;
-console.log(`fill: ${N.toLocaleString('en')} tickets (2 messages each) in ${fillS.toFixed(1)} s = ${Math.round(N / fillS)} tickets/s including row inserts; indexing alone ${Math.round(N / (indexMs / 1000))} tickets/s`);
-
-const coldStart = performance.now();
-await services.search.search(principal, { query: 'warm up the vector index', filters: { brand_id: brand.id } });
-console.log(`first search (loads ${N.toLocaleString('en')} vectors from the table): ${Math.round(performance.now() - coldStart)} ms, RSS ${memMb()} MB`);
-
-async function measure(label: string, body: (q: string) => Parameters<typeof services.search.search>[1]): Promise<void> {
-  const times: number[] = [];
-  for (const q of queryRows) {
-    const s = performance.now();
-    await services.search.search(principal, body(q.text));
-    times.push(performance.now() - s);
+  if (Ns.includes(done)) {
+    const fillS = (performance.now() - t0 - measureMs) / 1000;
+    console.log(`\n== N = ${done.toLocaleString('en')}`);
+    console.log(`fill: ${done.toLocaleString('en')} tickets (2 messages each) in ${fillS.toFixed(1)} s = ${Math.round(done / fillS)} tickets/s including row inserts; indexing alone ${Math.round(done / (indexMs / 1000))} tickets/s`);
+    const m0 = performance.now();
+    reports.push(await measureAt(done, Math.round(done / (indexMs / 1000))));
+    measureMs += performance.now() - m0;
   }
-  times.sort((a, b) => a - b);
-  const p = (x: number) => times[Math.min(times.length - 1, Math.floor(x * times.length))]!.toFixed(1);
-  console.log(`${label.padEnd(34)} p50 ${p(0.5).padStart(6)} ms  p95 ${p(0.95).padStart(6)} ms  p99 ${p(0.99).padStart(6)} ms  (${times.length} queries)`);
 }
-await measure('hybrid, brand filter, limit 20', (query) => ({ query, filters: { brand_id: brand.id }, limit: 20 }));
-await measure('hybrid, brand + status filter', (query) => ({ query, filters: { brand_id: brand.id, status: 'open' }, limit: 20 }));
-await measure('keyword only, brand filter', (query) => ({ query, filters: { brand_id: brand.id }, mode: 'keyword' }));
-await measure('semantic only, brand filter', (query) => ({ query, filters: { brand_id: brand.id }, mode: 'semantic' }));
-console.log(`RSS ${memMb()} MB`);
+
+
+console.log(`\n== summary (ratios against N = ${reports[0]!.n.toLocaleString('en')}, measured in this run)`);
+console.log(`${'N'.padStart(10)} ${'N ratio'.padStart(8)} ${'index/s'.padStart(8)} ${'cold ms'.padStart(8)} ${'RSS MB'.padStart(7)} ${'hyb p50'.padStart(8)} ${'hyb p95'.padStart(8)} ${'p50 ratio'.padStart(9)} ${'p95 ratio'.padStart(9)} ${'kw p95'.padStart(7)} ${'sem p95'.padStart(7)} ${'filt p95'.padStart(8)} ${'fts p95'.padStart(8)} ${'sem recall'.padStart(10)}`);
+const base0 = reports[0]!;
+for (const rep of reports) {
+  const h = rep.rows['hybrid, brand filter, limit 20']!;
+  const h0 = base0.rows['hybrid, brand filter, limit 20']!;
+  const f = (x: number) => x.toFixed(1);
+  console.log(`${rep.n.toLocaleString('en').padStart(10)} ${`${rep.n / base0.n}×`.padStart(8)} ${String(rep.indexRate).padStart(8)} ${String(Math.round(rep.coldMs)).padStart(8)} ${String(rep.rss).padStart(7)} ${f(h.p50).padStart(8)} ${f(h.p95).padStart(8)} ${`${(h.p50 / h0.p50).toFixed(2)}×`.padStart(9)} ${`${(h.p95 / h0.p95).toFixed(2)}×`.padStart(9)} ${f(rep.rows['keyword only, brand filter']!.p95).padStart(7)} ${f(rep.rows['semantic only, brand filter']!.p95).padStart(7)} ${f(rep.rows['hybrid, brand + status filter']!.p95).padStart(8)} ${f(rep.rows['old path: FTS5 bm25 SQL, top 100']!.p95).padStart(8)} ${rep.semanticRecall.toFixed(4).padStart(10)}`);
+}
 await runtime.close();
 if (!process.env.NEXUS_BENCH_DIR) fs.rmSync(dataDir, { recursive: true, force: true });
+
+interface Report {
+  n: number;
+  indexRate: number;
+  coldMs: number;
+  rss: number;
+  rows: Record<string, { p50: number; p95: number; p99: number }>;
+  semanticRecall: number;
+}
+
+async function measureAt(n: number, indexRate: number): Promise<Report> {
+  gc?.();
+  const before = memMb();
+  // A fresh service: its in-process indexes start empty, as in a newly started server.
+  const search: SearchService = createSearchService({ db, dialect: runtime.dialect, clock: runtime.clock, embedder: { cacheDir: config.embeddingsCacheDir } });
+  const coldStart = performance.now();
+  await search.search(principal, { query: 'warm up the indexes', filters: { brand_id: brand.id } });
+  const coldMs = performance.now() - coldStart;
+  gc?.();
+  const rss = memMb();
+  console.log(`first search (loads ${n.toLocaleString('en')} documents' text and vectors from the tables): ${Math.round(coldMs)} ms, RSS ${rss} MB (${rss - before >= 0 ? '+' : ''}${rss - before} MB against before the load: indexes and model)`);
+  const rows: Report['rows'] = {};
+  let semanticRecall = 1;
+  const time = async (label: string, count: number, run: (q: string) => Promise<unknown>) => {
+    const times: number[] = [];
+    for (const q of queryRows.slice(0, count)) {
+      const s = performance.now();
+      await run(q.text);
+      times.push(performance.now() - s);
+    }
+    times.sort((a, b) => a - b);
+    const p = (x: number) => times[Math.min(times.length - 1, Math.floor(x * times.length))]!;
+    rows[label] = { p50: p(0.5), p95: p(0.95), p99: p(0.99) };
+    console.log(`${label.padEnd(36)} p50 ${p(0.5).toFixed(1).padStart(6)} ms  p95 ${p(0.95).toFixed(1).padStart(6)} ms  p99 ${p(0.99).toFixed(1).padStart(6)} ms  (${times.length} queries)`);
+  };
+  await time('hybrid, brand filter, limit 20', QUERIES, (query) => search.search(principal, { query, filters: { brand_id: brand.id }, limit: 20 }));
+  await time('hybrid, brand + status filter', QUERIES, (query) => search.search(principal, { query, filters: { brand_id: brand.id, status: 'open' }, limit: 20 }));
+  await time('keyword only, brand filter', QUERIES, (query) => search.search(principal, { query, filters: { brand_id: brand.id }, mode: 'keyword' }));
+  await time('semantic only, brand filter', QUERIES, (query) => search.search(principal, { query, filters: { brand_id: brand.id }, mode: 'semantic' }));
+  // The previous keyword path, as an in-run baseline: one FTS5 bm25 query over all terms.
+  await time('old path: FTS5 bm25 SQL, top 100', FTS_QUERIES, (query) => sqliteKeywordIndex.search(db, { terms: queryTerms(query), where: sql`d.brand_id = ${brand.id}`, joinTickets: false, limit: 100 }));
+  // The semantic first pass against an exact scan (approximate above VectorIndex.approximateFrom).
+  let recall = 0;
+  let approxMs = 0;
+  let exactMs = 0;
+  let counted = 0;
+  for (const q of queryRows.slice(0, FTS_QUERIES)) {
+    const m = await search.semanticRecall(q.text, brand.id);
+    if (!m) continue;
+    recall += m.recall;
+    approxMs += m.ms;
+    exactMs += m.exactMs;
+    counted++;
+  }
+  semanticRecall = recall / Math.max(1, counted);
+  console.log(`semantic first pass (top 1,000): recall ${semanticRecall.toFixed(4)} vs exact scan, mean ${(approxMs / Math.max(1, counted)).toFixed(1)} ms vs exact ${(exactMs / Math.max(1, counted)).toFixed(1)} ms (${counted} queries)`);
+  const r = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+  const h = rows['hybrid, brand filter, limit 20']!;
+  const k = rows['keyword only, brand filter']!;
+  const sem = rows['semantic only, brand filter']!;
+  const fts = rows['old path: FTS5 bm25 SQL, top 100']!;
+  console.log(`ratios: hybrid p95 / keyword-only p95 ${r(h.p95, k.p95)}, / semantic-only p95 ${r(h.p95, sem.p95)}; keyword-only (whole request, in-process) p95 / FTS5 SQL first pass p95 ${r(k.p95, fts.p95)}`);
+  console.log(`RSS ${memMb()} MB`);
+  return { n, indexRate, coldMs, rss, rows, semanticRecall };
+}

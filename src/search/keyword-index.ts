@@ -3,6 +3,11 @@
  * keyword-sqlite.ts (FTS5) and keyword-postgres.ts (tsvector + GIN). Both receive text already
  * analysed by `toKeywordIndexText` (folded, stopwords removed, Porter-stemmed) and query terms
  * analysed the same way, so they return the same matches for the same input.
+ *
+ * The tables are the durable store; queries are ranked by the in-process index of
+ * keyword-memory.ts, loaded from them through `textsSince`. `search` (SQL ranking) remains as the
+ * fallback for selective filters over more than 50,000 candidates (see service.ts) and as a
+ * reference; `documentFrequencies` is no longer on the query path (the in-process index counts).
  */
 import type { RawBuilder } from 'kysely';
 import type { DbOrTx } from '../db/schema.js';
@@ -15,6 +20,13 @@ export interface KeywordFields {
   body: string;
   /** Tags, customer name and email. */
   meta: string;
+}
+
+export interface KeywordTextRow {
+  doc_id: number;
+  brand_id: string;
+  seq: number;
+  fields: KeywordFields | null;
 }
 
 export interface KeywordSearch {
@@ -36,6 +48,11 @@ export interface KeywordIndex {
   termsOf(db: DbOrTx, docIds: readonly number[]): Promise<Map<number, string[]>>;
   /** Document frequency of each term (possibly capped for very common terms) and the corpus size. */
   documentFrequencies(db: DbOrTx, terms: readonly string[]): Promise<{ total: number; df: Map<string, number> }>;
+  /**
+   * Documents changed after (afterSeq, afterDocId), in (seq, doc_id) order, at most `limit`, with
+   * their stored analysed text (null fields: no keyword entry), for the in-process index.
+   */
+  textsSince(db: DbOrTx, afterSeq: number, afterDocId: number, limit: number): Promise<KeywordTextRow[]>;
   /** Removes every entry (of one brand's documents when given). */
   clear(db: DbOrTx, brandId?: string): Promise<void>;
 }

@@ -70,6 +70,20 @@ export const postgresKeywordIndex: KeywordIndex = {
     return { total: Number(total[0]?.n ?? 0), df };
   },
 
+  async textsSince(db, afterSeq, afterDocId, limit) {
+    const { rows } = await sql<{ doc_id: number; brand_id: string; seq: number; subject: string | null; body: string | null; meta: string | null }>`
+      select d.doc_id, d.brand_id, d.seq, k.subject, k.body, k.meta
+      from search_documents d left join search_keyword k on k.doc_id = d.doc_id
+      where d.seq > ${afterSeq} or (d.seq = ${afterSeq} and d.doc_id > ${afterDocId})
+      order by d.seq, d.doc_id limit ${limit}`.execute(db);
+    return rows.map((r) => ({
+      doc_id: Number(r.doc_id),
+      brand_id: r.brand_id,
+      seq: Number(r.seq),
+      fields: r.subject === null ? null : { subject: r.subject, body: r.body ?? '', meta: r.meta ?? '' },
+    }));
+  },
+
   async clear(db, brandId) {
     if (brandId === undefined) await sql`delete from search_keyword`.execute(db);
     else await sql`delete from search_keyword where doc_id in (select doc_id from search_documents where brand_id = ${brandId})`.execute(db);

@@ -20,6 +20,7 @@ import { rocchioExpand } from './embedding/feedback.js';
 import { WinkGloveEmbedder } from './embedding/wink-glove.js';
 import { type EmbedderSettings, createEmbedder } from './embedder-provider.js';
 import type { KeywordIndex } from './keyword-index.js';
+import { InvertedIndex } from './keyword-memory.js';
 import { postgresKeywordIndex } from './keyword-postgres.js';
 import { sqliteKeywordIndex } from './keyword-sqlite.js';
 import * as store from './store.js';
@@ -67,6 +68,8 @@ export const SEARCH_TUNING = {
   /** With filters beyond brand: scan exactly among at most this many SQL candidates, else over-fetch. */
   maxCandidates: 50_000,
   overFetch: 10,
+  /** Corpus size (documents in the process indexes) above which filtered searches over-fetch first. */
+  overFetchFirstFrom: 250_000,
   /** Corpus size at which the built-in embedder's common components are fitted automatically. */
   autoFitDocuments: 1000,
   fitSample: 5000,
@@ -139,6 +142,37 @@ export function createSearchService(deps: SearchServiceDeps) {
     return index;
   }
 
+  // ---- in-process keyword index, following the keyword table by seq ----
+  let words: InvertedIndex | null = null;
+  let wordsWatermark = { seq: -1, docId: 0 };
+  let wordsSyncing: Promise<void> | null = null;
+
+  async function syncKeyword(seq: number): Promise<InvertedIndex> {
+    const idx = (words ??= new InvertedIndex());
+    while (wordsWatermark.seq < seq) {
+      if (!wordsSyncing) {
+        wordsSyncing = (async () => {
+          let loaded = 0;
+          for (;;) {
+            const rows = await keyword.textsSince(db, wordsWatermark.seq, wordsWatermark.docId, 20_000);
+            loaded += rows.length;
+            for (const r of rows) {
+              if (r.fields) idx.upsert(r.doc_id, r.brand_id, r.fields);
+              else idx.remove(r.doc_id);
+              wordsWatermark = { seq: r.seq, docId: r.doc_id };
+            }
+            if (rows.length < 20_000) break;
+          }
+          // A bulk load (first search, large reindex) leaves growth slack in the postings: trim it.
+          if (loaded >= 50_000) idx.compact();
+          if (wordsWatermark.seq < seq) wordsWatermark = { seq, docId: 0 };
+        })().finally(() => (wordsSyncing = null));
+      }
+      await wordsSyncing;
+    }
+    return idx;
+  }
+
   // ---- indexing ----
   async function indexTickets(trx: DbOrTx, ticketIds: readonly string[]): Promise<number> {
     const texts = await store.loadTicketTexts(trx, ticketIds);
@@ -199,39 +233,79 @@ export function createSearchService(deps: SearchServiceDeps) {
   async function rank(queryText: string, filters: store.SearchFilters, mode: SearchMode, depth: number): Promise<Ranking> {
     if (filters.brandIds !== null && filters.brandIds.length === 0) return { fused: [], keyword: [], semantic: [] };
     const terms = mode === 'semantic' ? [] : store.queryTerms(queryText);
-    let qvec: Float32Array | null = null;
-    let vectors: VectorIndex | null = null;
-    if (mode !== 'keyword') {
-      const state = await store.readState(db);
-      const embedder = await embedderFor(db, state.componentsId);
-      const [v] = await embedder.embed([queryText]);
-      if (v && v.some((x) => x !== 0)) qvec = v;
-      if (qvec) vectors = await syncIndex(embedder.id, state.seq);
-    }
+    const state = await store.readState(db);
+    // Both in-process indexes catch up with the table (each one indexed query when idle); on
+    // PostgreSQL their reads overlap.
+    const [words, semanticState] = await Promise.all([
+      terms.length ? syncKeyword(state.seq) : null,
+      (async (): Promise<{ qvec: Float32Array; vectors: VectorIndex | null } | null> => {
+        if (mode === 'keyword') return null;
+        const embedder = await embedderFor(db, state.componentsId);
+        const [v] = await embedder.embed([queryText]);
+        if (!v || !v.some((x) => x !== 0)) return null;
+        return { qvec: v, vectors: await syncIndex(embedder.id, state.seq) };
+      })(),
+    ]);
+    const qvec = semanticState?.qvec ?? null;
+    const vectors = semanticState?.vectors ?? null;
     if (terms.length === 0 && qvec === null) {
       throw validationError('/query', 'contains no searchable words');
     }
     const { where, joinTickets } = store.filterCondition(filters);
     const extraFilters = joinTickets;
 
-    // Candidate set for the semantic side when filters go beyond brand.
-    let candidates: number[] | null | undefined;
+    // Filters beyond brand. Listing the SQL candidates (up to 50,000) costs about one index probe
+    // per matching ticket, so on a corpus of up to `overFetchFirstFrom` documents the candidate set
+    // restricts both sides exactly when it is small enough. On bigger corpora (and when there are
+    // more candidates) each side over-fetches 10x from its index and filters the hits in SQL (one
+    // query over a list of doc ids): the filtered top of an over-fetched list is exact when at
+    // least k hits survive or the list held every match. If not, the filter is selective: the
+    // candidate set is listed after all, and past 50,000 the keyword side falls back to SQL
+    // ranking while the semantic side keeps the survivors.
+    const corpus = Math.max(words?.size ?? 0, vectors?.size ?? 0);
+    const candidatesFirst = corpus <= SEARCH_TUNING.overFetchFirstFrom;
+    let candidates: Set<number> | null | undefined;
+    const candidateSet = async (): Promise<Set<number> | null> => {
+      if (candidates === undefined) {
+        const ids = await store.filteredDocIds(db, filters, SEARCH_TUNING.maxCandidates + 1);
+        candidates = ids.length <= SEARCH_TUNING.maxCandidates ? new Set(ids) : null;
+      }
+      return candidates;
+    };
+    const passing = async (hits: ScoredHit<number>[]): Promise<ScoredHit<number>[]> => {
+      const ok = new Set(await store.filteredDocIds(db, filters, hits.length, hits.map((h) => h.id)));
+      return hits.filter((h) => ok.has(h.id));
+    };
     const semantic = async (q: Float32Array, k: number): Promise<ScoredHit<number>[]> => {
       if (!vectors) return [];
       if (!extraFilters) return vectors.search(q, filters.brandIds, k);
-      if (candidates === undefined) {
-        const ids = await store.filteredDocIds(db, filters, SEARCH_TUNING.maxCandidates + 1);
-        candidates = ids.length <= SEARCH_TUNING.maxCandidates ? ids : null;
+      if (candidatesFirst) {
+        const among = await candidateSet();
+        if (among) return vectors.searchAmong(q, among, k);
       }
-      if (candidates) return vectors.searchAmong(q, candidates, k);
       const over = vectors.search(q, filters.brandIds, k * SEARCH_TUNING.overFetch);
-      const ok = new Set(await store.filteredDocIds(db, filters, over.length, over.map((h) => h.id)));
-      return over.filter((h) => ok.has(h.id)).slice(0, k);
+      const kept = await passing(over);
+      if (kept.length >= k || over.length < k * SEARCH_TUNING.overFetch) return kept.slice(0, k);
+      const among = await candidateSet();
+      return among ? vectors.searchAmong(q, among, k) : kept;
     };
-    const keywordSide = (t: readonly string[], k: number) => keyword.search(db, { terms: t, where, joinTickets, limit: k });
+    const keywordSide = async (t: readonly string[], k: number): Promise<ScoredHit<number>[]> => {
+      if (!words || t.length === 0) return [];
+      if (!extraFilters) return words.search(t, { brandIds: filters.brandIds }, k);
+      if (candidatesFirst) {
+        const among = await candidateSet();
+        if (among) return words.search(t, { brandIds: filters.brandIds, docIds: among }, k);
+      }
+      const over = words.search(t, { brandIds: filters.brandIds }, k * SEARCH_TUNING.overFetch);
+      const kept = await passing(over);
+      if (kept.length >= k || over.length < k * SEARCH_TUNING.overFetch) return kept.slice(0, k);
+      const among = await candidateSet();
+      if (among) return words.search(t, { brandIds: filters.brandIds, docIds: among }, k);
+      return keyword.search(db, { terms: t, where, joinTickets, limit: k });
+    };
 
-    const kwTerms = terms.length > 1 ? await pruneCommonTerms(terms) : terms;
-    const kw1 = kwTerms.length ? await keywordSide(kwTerms, depth) : [];
+    const kwTerms = terms.length > 1 && words ? pruneCommonTerms(words, terms) : terms;
+    const kw1 = await keywordSide(kwTerms, depth);
     const semWide = qvec ? await semantic(qvec, Math.max(depth, SEARCH_TUNING.semanticShortlist)) : [];
     const sem1 = semWide.slice(0, depth);
     if (mode === 'keyword') return { fused: fuseResults(kw1, [], { ...HYBRID_RECIPE.fusion, keywordWeight: 1 }), keyword: kw1, semantic: [] };
@@ -243,9 +317,9 @@ export function createSearchService(deps: SearchServiceDeps) {
 
     let kw2 = kw1;
     // Feedback terms only refine a keyword match; with none, they would only add drift.
-    if (kw1.length) {
-      const extra = await feedbackTerms(terms, feedbackIds);
-      // bm25 sums over the phrases of a query, so the expanded query (original terms counted
+    if (kw1.length && words) {
+      const extra = await feedbackTerms(words, terms, feedbackIds);
+      // bm25 sums over the terms of a query, so the expanded query (original terms counted
       // `originalRepeat` times, plus the feedback terms) scores repeat * first pass + feedback
       // pass: only the short feedback query runs again (exact within both passes' depth).
       const fb = extra.length ? await keywordSide(extra, depth) : [];
@@ -256,7 +330,7 @@ export function createSearchService(deps: SearchServiceDeps) {
     }
     let sem2 = sem1;
     if (qvec && vectors) {
-      const fb = feedbackIds.map((id) => vectors!.vectorOf(id)).filter((v): v is Float32Array => v !== undefined);
+      const fb = feedbackIds.map((id) => vectors.vectorOf(id)).filter((v): v is Float32Array => v !== undefined);
       // The expanded vector stays close to the query: rescore the first pass's wider shortlist
       // and the keyword hits instead of scanning every vector again.
       const shortlist = new Set<number>(semWide.map((h) => h.id));
@@ -269,19 +343,19 @@ export function createSearchService(deps: SearchServiceDeps) {
   }
 
   /**
-   * FTS ranks every document matching any OR-ed term, so a term found in a large share of a big
-   * corpus costs much and separates little. Terms in more than max(5,000, 5 % of the corpus)
+   * A term found in a large share of a big corpus costs much (its whole postings list is scored)
+   * and separates little. Terms in more than max(5,000, 5 % of the corpus)
    * documents are dropped when rarer ones remain (below 5,000 documents nothing is dropped).
    */
-  async function pruneCommonTerms(terms: string[]): Promise<string[]> {
-    const { total, df } = await keyword.documentFrequencies(db, terms);
+  function pruneCommonTerms(words: InvertedIndex, terms: string[]): string[] {
+    const { total, df } = words.documentFrequencies(terms);
     const limit = Math.max(SEARCH_TUNING.commonTermDocuments, total * SEARCH_TUNING.commonTermShare);
     const kept = terms.filter((t) => (df.get(t) ?? 0) <= limit);
     return kept.length ? kept : terms;
   }
 
   /** RM3-lite: the most distinctive terms of the feedback documents, not already in the query. */
-  async function feedbackTerms(queryTerms: readonly string[], feedbackIds: readonly number[]): Promise<string[]> {
+  async function feedbackTerms(words: InvertedIndex, queryTerms: readonly string[], feedbackIds: readonly number[]): Promise<string[]> {
     const termsByDoc = await keyword.termsOf(db, feedbackIds);
     const query = new Set(queryTerms);
     const prior = new Map<string, number>();
@@ -293,7 +367,7 @@ export function createSearchService(deps: SearchServiceDeps) {
     });
     // Long conversations have thousands of terms; look up frequencies of the likeliest only.
     const candidates = [...prior.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, SEARCH_TUNING.feedbackCandidates).map(([t]) => t);
-    const { total, df } = await keyword.documentFrequencies(db, candidates);
+    const { total, df } = words.documentFrequencies(candidates);
     const n = Math.max(1, total);
     return candidates
       .map((t) => [t, prior.get(t)! * Math.log(1 + n / Math.max(1, df.get(t) ?? 0))] as const)
@@ -350,6 +424,27 @@ export function createSearchService(deps: SearchServiceDeps) {
       }
       const more = fused.length > offset + limit && offset + limit < SEARCH_TUNING.maxDepth;
       return { data, next_cursor: more ? encodeCursor('search', fingerprint, [offset + limit]) : null };
+    },
+
+    /**
+     * For the speed bench: overlap of the semantic first pass (top `k` of the brand) with an
+     * exact scan, and the time of each; null when the query embeds to nothing.
+     */
+    async semanticRecall(queryText: string, brandId: string, k = SEARCH_TUNING.semanticShortlist): Promise<{ recall: number; ms: number; exactMs: number } | null> {
+      const state = await store.readState(db);
+      const embedder = await embedderFor(db, state.componentsId);
+      const [v] = await embedder.embed([queryText]);
+      if (!v || !v.some((x) => x !== 0)) return null;
+      const vectors = await syncIndex(embedder.id, state.seq);
+      if (!vectors) return null;
+      let t = performance.now();
+      const got = vectors.search(v, [brandId], k);
+      const ms = performance.now() - t;
+      t = performance.now();
+      const exact = vectors.search(v, [brandId], k, { exact: true });
+      const exactMs = performance.now() - t;
+      const ids = new Set(got.map((h) => h.id));
+      return { recall: exact.length ? exact.filter((h) => ids.has(h.id)).length / exact.length : 1, ms, exactMs };
     },
 
     /** Ranked doc ids per side and fused, for benchmarks (no principal: every brand). */

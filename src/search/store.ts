@@ -205,9 +205,14 @@ export function filterCondition(f: SearchFilters): { where: RawBuilder<unknown> 
 export async function filteredDocIds(db: DbOrTx, f: SearchFilters, limit: number, among?: readonly number[]): Promise<number[]> {
   const { where, joinTickets } = filterCondition(f);
   const amongSql = among ? sql`and d.doc_id in (${sql.join(among.length ? [...among] : [-1])})` : sql``;
+  // With a doc_id list, the list must drive the join: left to itself, SQLite walks a tickets
+  // index by status and probes the list per ticket (21 s instead of 17 ms at 1M tickets). CROSS
+  // JOIN fixes the loop order on SQLite and is a plain inner join for PostgreSQL's planner.
+  const join = !joinTickets ? sql`` : among ? sql`cross join tickets t` : sql`join tickets t on t.id = d.ticket_id`;
+  const joinCond = joinTickets && among ? sql`and t.id = d.ticket_id` : sql``;
   const { rows } = await sql<{ doc_id: number }>`
-    select d.doc_id from search_documents d ${joinTickets ? sql`join tickets t on t.id = d.ticket_id` : sql``}
-    where ${where ?? sql`1 = 1`} ${amongSql} limit ${limit}`.execute(db);
+    select d.doc_id from search_documents d ${join}
+    where ${where ?? sql`1 = 1`} ${joinCond} ${amongSql} limit ${limit}`.execute(db);
   return rows.map((r) => Number(r.doc_id));
 }
 

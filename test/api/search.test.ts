@@ -126,6 +126,10 @@ describe('POST /v1/tickets/search', () => {
     const subject = await t.request({ method: 'PATCH', url: `/v1/tickets/${ids.password}`, body: { subject: 'Locked out of the quasarportal' } });
     assert.equal(subject.statusCode, 200);
     assert.equal(await top('quasarportal'), ids.password);
+    // The in-process keyword index replaced the old text: the old subject's word "log" is gone
+    // (the description still matches "password").
+    assert.ok(!(await hits({ query: 'log', mode: 'keyword' })).some((h) => h.ticket.id === ids.password));
+    assert.equal(await top('password'), ids.password);
   });
 
   it('finds a paraphrase with no shared keyword through the semantic side', async () => {

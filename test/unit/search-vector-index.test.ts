@@ -42,6 +42,37 @@ describe('VectorIndex', () => {
     assert.equal(top.length, 10);
     for (let i = 1; i < top.length; i++) assert.ok(top[i - 1]!.score >= top[i]!.score);
   });
+
+  it('approximate first pass (2-bit codes, exact rescoring) keeps recall >= 0.95 of the exact top k', () => {
+    let seed = 9;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+    const dims = 100;
+    const centres = Array.from({ length: 50 }, () => Array.from({ length: dims }, () => rand() - 0.5));
+    const idx = new VectorIndex(dims);
+    for (let i = 1; i <= 30_000; i++) idx.upsert(i, 'b', encodeVector(unit(centres[i % 50]!.map((x) => x + (rand() - 0.5) * 0.9))));
+    idx.upsert(30_001, 'other', encodeVector(unit(centres[0]!)));
+    const saved = VectorIndex.approximateFrom;
+    VectorIndex.approximateFrom = 1000;
+    try {
+      let recall = 0;
+      for (let q = 0; q < 10; q++) {
+        const query = unit(centres[q * 3]!.map((x) => x + (rand() - 0.5) * 0.5));
+        const exact = idx.search(query, ['b'], 500, { exact: true });
+        const approx = idx.search(query, ['b'], 500);
+        assert.equal(approx.length, 500);
+        // Scores of the approximate result are exact scores (rescored), in order.
+        const exactScore = new Map(exact.map((h) => [h.id, h.score]));
+        for (let i = 1; i < approx.length; i++) assert.ok(approx[i - 1]!.score >= approx[i]!.score);
+        for (const h of approx) if (exactScore.has(h.id)) assert.ok(Math.abs(exactScore.get(h.id)! - h.score) < 1e-4);
+        const got = new Set(approx.map((h) => h.id));
+        recall += exact.filter((h) => got.has(h.id)).length / exact.length;
+        assert.ok(!got.has(30_001), 'other brands stay out');
+      }
+      assert.ok(recall / 10 >= 0.95, `recall ${recall / 10}`);
+    } finally {
+      VectorIndex.approximateFrom = saved;
+    }
+  });
 });
 
 describe('highlightText', () => {

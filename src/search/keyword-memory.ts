@@ -1,0 +1,477 @@
+/**
+ * In-process keyword index: an inverted index over the analysed text stored by the dialect's
+ * keyword table (FTS5 `search_fts` / PostgreSQL `search_keyword`), ranked with the same BM25 as
+ * SQLite FTS5's `bm25(search_fts, 2, 1, 1)` (k1 = 1.2, b = 0.75, column weights folded into the
+ * term frequency, document length = tokens of all columns).
+ *
+ * Like the vector index, the table stays the durable source and this structure is a cache of it,
+ * loaded lazily and caught up by the `seq` change counter (see service.ts), so both dialects rank
+ * the same way and a query never pays for a SQL join or for scoring rows one by one in SQL.
+ *
+ * Layout (memory matters at 1M tickets with ~1M distinct order numbers as terms):
+ * - documents live in append-only *slots* (length, brand, text hash); an update that changes the
+ *   text kills the old slot and appends a new one; an update with the same text is a no-op;
+ * - each term's postings are a chain of chunks (doubling sizes, at most 4,096 entries) in one
+ *   shared pool: `Int32Array` slot numbers and `Uint8Array` weighted term frequencies (capped at
+ *   255, where BM25 has long saturated);
+ * - dead postings are dropped lazily: a term is compacted the first time it is read after any
+ *   slot died (which also makes its document frequency exact again), and the whole pool is
+ *   rebuilt (slots renumbered) once more than half of it holds no live posting.
+ *
+ * Scoring is term-at-a-time into a reused `Float32Array` accumulator, then a bounded heap keeps
+ * the k best among the allowed brands / documents. docs/search.md explains why this (with the
+ * common-term cut in service.ts) beat SQL scoring and why MaxScore-style skipping was not needed.
+ */
+import { COLUMN_WEIGHTS, type KeywordFields } from './keyword-index.js';
+import type { ScoredHit } from './text/fusion.js';
+
+export const BM25 = { k1: 1.2, b: 0.75 } as const;
+
+const MAX_CHUNK = 4096;
+const MIN_CHUNK = 4;
+
+function grow<T extends Int32Array | Uint8Array | Float32Array>(a: T, min: number): T {
+  if (a.length >= min) return a;
+  let cap = Math.max(16, a.length);
+  // Doubling while small; a quarter more at a time once large (the pool reaches 100s of MB).
+  while (cap < min) cap = cap < 1 << 22 ? cap * 2 : Math.ceil(cap * 1.25);
+  const out = new (a.constructor as new (n: number) => T)(cap);
+  out.set(a);
+  return out;
+}
+
+/** 32-bit FNV-1a of the three fields: detects re-indexing with unchanged text. */
+function hashFields(f: KeywordFields): number {
+  let h = 0x811c9dc5;
+  for (const s of [f.subject, '\u0001', f.body, '\u0001', f.meta]) {
+    for (let i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+  }
+  return h | 0;
+}
+
+export interface KeywordFilter {
+  /** Brands allowed (null: every brand). */
+  brandIds: readonly string[] | null;
+  /** Only these documents (null: no restriction beyond brands). */
+  docIds?: ReadonlySet<number> | null | undefined;
+}
+
+export class InvertedIndex {
+  // ---- terms ----
+  private readonly termIds = new Map<string, number>();
+  private termHead = new Int32Array(1024);
+  private termTail = new Int32Array(1024);
+  /** Postings in the chain, dead ones included until the term is compacted. */
+  private termLen = new Int32Array(1024);
+  /** Value of `deaths` when the term was last compacted. */
+  private termStamp = new Int32Array(1024);
+  private termCount = 0;
+  // ---- chunks of the postings pool ----
+  private chunkStart = new Int32Array(1024);
+  private chunkCap = new Int32Array(1024);
+  private chunkFill = new Int32Array(1024);
+  private chunkNext = new Int32Array(1024);
+  private chunkCount = 0;
+  private poolSlot = new Int32Array(1 << 16);
+  private poolTf = new Uint8Array(1 << 16);
+  private poolUsed = 0;
+  // ---- slots (document versions) ----
+  private slotDoc = new Int32Array(1024);
+  private slotLen = new Int32Array(1024);
+  private slotBrand = new Int32Array(1024);
+  private slotTerms = new Int32Array(1024);
+  private slotHash = new Int32Array(1024);
+  private slotCount = 0;
+  /** doc_id -> slot + 1 (0: absent). */
+  private docSlot = new Int32Array(1024);
+  private readonly brandIndex = new Map<string, number>();
+  // ---- statistics ----
+  /** Live documents. */
+  size = 0;
+  private totalTokens = 0;
+  private deaths = 0;
+  private deadPostings = 0;
+  private livePostings = 0;
+  // ---- query scratch ----
+  private acc = new Float32Array(1024);
+  private touched = new Int32Array(1024);
+  /** Pool rebuilds done (for tests and diagnostics). */
+  rebuilds = 0;
+
+  /** `rebuildAfterDead`: dead postings tolerated before a rebuild is considered (tests lower it). */
+  constructor(private readonly options: { rebuildAfterDead?: number } = {}) {}
+
+  /** Adds or replaces the text of a document. */
+  upsert(docId: number, brandId: string, fields: KeywordFields): void {
+    const hash = hashFields(fields);
+    let brand = this.brandIndex.get(brandId);
+    if (brand === undefined) this.brandIndex.set(brandId, (brand = this.brandIndex.size));
+    const old = docId < this.docSlot.length ? this.docSlot[docId]! - 1 : -1;
+    if (old >= 0) {
+      if (this.slotHash[old] === hash && this.slotBrand[old] === brand) return;
+      this.kill(old);
+    }
+    const freq = new Map<string, number>();
+    let len = 0;
+    const add = (text: string, w: number) => {
+      for (const t of text.split(' ')) {
+        if (!t) continue;
+        len++;
+        freq.set(t, (freq.get(t) ?? 0) + w);
+      }
+    };
+    add(fields.subject, COLUMN_WEIGHTS.subject);
+    add(fields.body, COLUMN_WEIGHTS.body);
+    add(fields.meta, COLUMN_WEIGHTS.meta);
+    const slot = this.slotCount++;
+    if (slot >= this.slotDoc.length) {
+      const n = slot + 1;
+      this.slotDoc = grow(this.slotDoc, n);
+      this.slotLen = grow(this.slotLen, n);
+      this.slotBrand = grow(this.slotBrand, n);
+      this.slotTerms = grow(this.slotTerms, n);
+      this.slotHash = grow(this.slotHash, n);
+    }
+    this.slotDoc[slot] = docId;
+    this.slotLen[slot] = len;
+    this.slotBrand[slot] = brand;
+    this.slotTerms[slot] = freq.size;
+    this.slotHash[slot] = hash;
+    this.docSlot = grow(this.docSlot, docId + 1);
+    this.docSlot[docId] = slot + 1;
+    this.size++;
+    this.totalTokens += len;
+    this.livePostings += freq.size;
+    for (const [term, f] of freq) this.addPosting(this.termOf(term), slot, f > 255 ? 255 : f);
+  }
+
+  /** Removes a document (no-op when absent). */
+  remove(docId: number): void {
+    const slot = docId < this.docSlot.length ? this.docSlot[docId]! - 1 : -1;
+    if (slot >= 0) this.kill(slot);
+  }
+
+  has(docId: number): boolean {
+    return docId < this.docSlot.length && this.docSlot[docId]! > 0;
+  }
+
+  /** Live document frequency of each term (exact), and the number of live documents. */
+  documentFrequencies(terms: readonly string[]): { total: number; df: Map<string, number> } {
+    const df = new Map<string, number>();
+    for (const t of terms) {
+      const id = this.termIds.get(t);
+      df.set(t, id === undefined ? 0 : this.liveDf(id));
+    }
+    return { total: this.size, df };
+  }
+
+  /**
+   * The k best documents for the OR of `terms` (a term listed n times counts n times), BM25 as
+   * FTS5 computes it; ties by doc_id.
+   */
+  search(terms: readonly string[], filter: KeywordFilter, k: number): ScoredHit<number>[] {
+    if (k <= 0 || this.size === 0 || terms.length === 0) return [];
+    if (filter.brandIds !== null && filter.brandIds.length === 0) return [];
+    const counts = new Map<string, number>();
+    for (const t of terms) counts.set(t, (counts.get(t) ?? 0) + 1);
+    if (this.acc.length < this.slotCount) {
+      this.acc = new Float32Array(this.slotDoc.length);
+      this.touched = new Int32Array(this.slotDoc.length);
+    }
+    const { acc, touched, poolSlot, poolTf, slotLen, chunkStart, chunkFill, chunkNext } = this;
+    const n = this.size;
+    const { k1, b } = BM25;
+    const k1b = (k1 * b * n) / Math.max(1, this.totalTokens); // k1 * b / avgdl
+    const k1nb = k1 * (1 - b);
+    let nTouched = 0;
+    for (const [term, qtf] of counts) {
+      const id = this.termIds.get(term);
+      if (id === undefined) continue;
+      const df = this.liveDf(id);
+      if (df === 0) continue;
+      let idf = Math.log((n - df + 0.5) / (df + 0.5));
+      if (idf <= 0) idf = 1e-6;
+      const w = idf * qtf * (k1 + 1);
+      for (let c = this.termHead[id]!; c >= 0; c = chunkNext[c]!) {
+        const end = chunkStart[c]! + chunkFill[c]!;
+        for (let p = chunkStart[c]!; p < end; p++) {
+          const s = poolSlot[p]!;
+          const f = poolTf[p]!;
+          const prev = acc[s]!;
+          if (prev === 0) touched[nTouched++] = s;
+          acc[s] = prev + (w * f) / (f + k1nb + k1b * slotLen[s]!);
+        }
+      }
+    }
+    // Allowed brands as a lookup by brand number.
+    let brandOk: Uint8Array | null = null;
+    if (filter.brandIds !== null) {
+      brandOk = new Uint8Array(this.brandIndex.size);
+      for (const b of filter.brandIds) {
+        const i = this.brandIndex.get(b);
+        if (i !== undefined) brandOk[i] = 1;
+      }
+    }
+    const docs = filter.docIds ?? null;
+    const top = new BestK(k);
+    const { slotDoc, slotBrand } = this;
+    for (let i = 0; i < nTouched; i++) {
+      const s = touched[i]!;
+      const score = acc[s]!;
+      acc[s] = 0;
+      if (score < top.min) continue;
+      if (brandOk !== null && brandOk[slotBrand[s]!] === 0) continue;
+      const doc = slotDoc[s]!;
+      if (docs !== null && !docs.has(doc)) continue;
+      top.push(score, doc);
+    }
+    return top.sorted();
+  }
+
+  /**
+   * Rewrites the postings pool to its exact size (one chunk per term, no dead postings): called
+   * after a bulk load, whose growing chunks and doubling pool leave up to half of it unused.
+   */
+  compact(): void {
+    if (this.poolSlot.length > this.livePostings * 1.1 + 65_536) this.rebuild();
+  }
+
+  /** Memory held by the typed arrays, in bytes (terms' strings and map entries not counted). */
+  get bytes(): number {
+    let total = 0;
+    for (const a of [this.termHead, this.termTail, this.termLen, this.termStamp, this.chunkStart, this.chunkCap, this.chunkFill, this.chunkNext, this.poolSlot, this.poolTf, this.slotDoc, this.slotLen, this.slotBrand, this.slotTerms, this.slotHash, this.docSlot, this.acc, this.touched]) total += a.byteLength;
+    return total;
+  }
+
+  get terms(): number {
+    return this.termCount;
+  }
+
+  // ---- internals ----
+
+  private termOf(term: string): number {
+    let id = this.termIds.get(term);
+    if (id !== undefined) return id;
+    id = this.termCount++;
+    this.termIds.set(term, id);
+    if (id >= this.termHead.length) {
+      this.termHead = grow(this.termHead, id + 1);
+      this.termTail = grow(this.termTail, id + 1);
+      this.termLen = grow(this.termLen, id + 1);
+      this.termStamp = grow(this.termStamp, id + 1);
+    }
+    this.termHead[id] = -1;
+    this.termTail[id] = -1;
+    this.termLen[id] = 0;
+    this.termStamp[id] = this.deaths;
+    return id;
+  }
+
+  private newChunk(cap: number): number {
+    const c = this.chunkCount++;
+    if (c >= this.chunkStart.length) {
+      this.chunkStart = grow(this.chunkStart, c + 1);
+      this.chunkCap = grow(this.chunkCap, c + 1);
+      this.chunkFill = grow(this.chunkFill, c + 1);
+      this.chunkNext = grow(this.chunkNext, c + 1);
+    }
+    const start = this.poolUsed;
+    this.poolUsed += cap;
+    if (this.poolUsed > this.poolSlot.length) {
+      this.poolSlot = grow(this.poolSlot, this.poolUsed);
+      this.poolTf = grow(this.poolTf, this.poolUsed);
+    }
+    this.chunkStart[c] = start;
+    this.chunkCap[c] = cap;
+    this.chunkFill[c] = 0;
+    this.chunkNext[c] = -1;
+    return c;
+  }
+
+  private addPosting(term: number, slot: number, tf: number): void {
+    let c = this.termTail[term]!;
+    if (c < 0 || this.chunkFill[c] === this.chunkCap[c]) {
+      const cap = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, this.termLen[term]!));
+      const fresh = this.newChunk(cap);
+      if (c < 0) this.termHead[term] = fresh;
+      else this.chunkNext[c] = fresh;
+      this.termTail[term] = fresh;
+      c = fresh;
+    }
+    const p = this.chunkStart[c]! + this.chunkFill[c]!++;
+    this.poolSlot[p] = slot;
+    this.poolTf[p] = tf;
+    this.termLen[term]!++;
+  }
+
+  private kill(slot: number): void {
+    const doc = this.slotDoc[slot]!;
+    this.slotDoc[slot] = -1;
+    if (doc >= 0 && this.docSlot[doc] === slot + 1) this.docSlot[doc] = 0;
+    this.size--;
+    this.totalTokens -= this.slotLen[slot]!;
+    this.deaths++;
+    this.deadPostings += this.slotTerms[slot]!;
+    this.livePostings -= this.slotTerms[slot]!;
+    // Pool space not holding a live posting: dead postings, and chunks left out by compaction.
+    const waste = this.poolUsed - this.livePostings;
+    if (waste > (this.options.rebuildAfterDead ?? 1_000_000) && waste * 2 > this.poolUsed) this.rebuild();
+  }
+
+  /** Live postings of a term, after dropping the dead ones if any slot died since last time. */
+  private liveDf(term: number): number {
+    if (this.termStamp[term] === this.deaths) return this.termLen[term]!;
+    const { poolSlot, poolTf, slotDoc, chunkStart, chunkFill, chunkCap, chunkNext } = this;
+    let wc = this.termHead[term]!;
+    let wp = wc >= 0 ? chunkStart[wc]! : 0;
+    let live = 0;
+    for (let c = this.termHead[term]!; c >= 0; c = chunkNext[c]!) {
+      const end = chunkStart[c]! + chunkFill[c]!;
+      for (let p = chunkStart[c]!; p < end; p++) {
+        const s = poolSlot[p]!;
+        if (slotDoc[s]! < 0) continue;
+        if (wp === chunkStart[wc]! + chunkCap[wc]!) {
+          chunkFill[wc] = chunkCap[wc]!;
+          wc = chunkNext[wc]!;
+          wp = chunkStart[wc]!;
+        }
+        poolSlot[wp] = s;
+        poolTf[wp] = poolTf[p]!;
+        wp++;
+        live++;
+      }
+    }
+    const removed = this.termLen[term]! - live;
+    if (wc >= 0) {
+      chunkFill[wc] = wp - chunkStart[wc]!;
+      // Chunks after the write position are left out of the chain (reclaimed by `rebuild`).
+      chunkNext[wc] = -1;
+      this.termTail[term] = wc;
+    }
+    this.termLen[term] = live;
+    this.deadPostings -= removed;
+    this.termStamp[term] = this.deaths;
+    return live;
+  }
+
+  /** Rewrites the pool with live postings only, one chunk per term, and renumbers the slots. */
+  private rebuild(): void {
+    const renumber = new Int32Array(this.slotCount).fill(-1);
+    let live = 0;
+    for (let s = 0; s < this.slotCount; s++) {
+      const doc = this.slotDoc[s]!;
+      if (doc < 0) continue;
+      renumber[s] = live;
+      this.slotDoc[live] = doc;
+      this.slotLen[live] = this.slotLen[s]!;
+      this.slotBrand[live] = this.slotBrand[s]!;
+      this.slotTerms[live] = this.slotTerms[s]!;
+      this.slotHash[live] = this.slotHash[s]!;
+      this.docSlot[doc] = live + 1;
+      live++;
+    }
+    this.slotCount = live;
+    const oldSlot = this.poolSlot;
+    const oldTf = this.poolTf;
+    const oldStart = this.chunkStart;
+    const oldFill = this.chunkFill;
+    const oldNext = this.chunkNext;
+    const heads = this.termHead.slice(0, this.termCount);
+    this.chunkStart = new Int32Array(Math.max(1024, this.termCount));
+    this.chunkCap = new Int32Array(this.chunkStart.length);
+    this.chunkFill = new Int32Array(this.chunkStart.length);
+    this.chunkNext = new Int32Array(this.chunkStart.length);
+    this.chunkCount = 0;
+    this.poolSlot = new Int32Array(Math.max(1 << 16, this.livePostings));
+    this.poolTf = new Uint8Array(this.poolSlot.length);
+    this.poolUsed = 0;
+    for (let t = 0; t < this.termCount; t++) {
+      let n = 0;
+      for (let c = heads[t]!; c >= 0; c = oldNext[c]!) for (let p = oldStart[c]!, e = p + oldFill[c]!; p < e; p++) if (renumber[oldSlot[p]!]! >= 0) n++;
+      this.termHead[t] = -1;
+      this.termTail[t] = -1;
+      this.termLen[t] = 0;
+      this.termStamp[t] = this.deaths;
+      if (n === 0) continue;
+      const c = this.newChunk(n);
+      this.termHead[t] = c;
+      this.termTail[t] = c;
+      let w = this.chunkStart[c]!;
+      for (let c0 = heads[t]!; c0 >= 0; c0 = oldNext[c0]!) {
+        for (let p = oldStart[c0]!, e = p + oldFill[c0]!; p < e; p++) {
+          const s = renumber[oldSlot[p]!]!;
+          if (s < 0) continue;
+          this.poolSlot[w] = s;
+          this.poolTf[w] = oldTf[p]!;
+          w++;
+        }
+      }
+      this.chunkFill[c] = n;
+      this.termLen[t] = n;
+    }
+    this.deadPostings = 0;
+    this.rebuilds++;
+  }
+}
+
+/** The k best (score, doc) pairs, higher score first and equal scores by smaller doc; a min-heap. */
+export class BestK {
+  readonly scores: Float64Array;
+  readonly ids: Int32Array;
+  size = 0;
+  constructor(readonly k: number) {
+    this.scores = new Float64Array(k);
+    this.ids = new Int32Array(k);
+  }
+
+  /** Scores below this cannot enter. */
+  get min(): number {
+    return this.size < this.k ? -Infinity : this.scores[0]!;
+  }
+
+  /** Whether (sa, ia) ranks below (sb, ib). */
+  private static worse(sa: number, ia: number, sb: number, ib: number): boolean {
+    return sa < sb || (sa === sb && ia > ib);
+  }
+
+  push(score: number, id: number): void {
+    const { scores, ids } = this;
+    if (this.size < this.k) {
+      let i = this.size++;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (!BestK.worse(score, id, scores[p]!, ids[p]!)) break;
+        scores[i] = scores[p]!;
+        ids[i] = ids[p]!;
+        i = p;
+      }
+      scores[i] = score;
+      ids[i] = id;
+      return;
+    }
+    if (!BestK.worse(scores[0]!, ids[0]!, score, id)) return;
+    let i = 0;
+    const n = this.size;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && BestK.worse(scores[r]!, ids[r]!, scores[l]!, ids[l]!) ? r : l;
+      if (!BestK.worse(scores[c]!, ids[c]!, score, id)) break;
+      scores[i] = scores[c]!;
+      ids[i] = ids[c]!;
+      i = c;
+    }
+    scores[i] = score;
+    ids[i] = id;
+  }
+
+  sorted(): ScoredHit<number>[] {
+    const out: ScoredHit<number>[] = [];
+    for (let i = 0; i < this.size; i++) out.push({ id: this.ids[i]!, score: this.scores[i]! });
+    return out.sort((a, b) => b.score - a.score || a.id - b.id);
+  }
+}

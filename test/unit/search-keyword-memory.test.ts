@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { BM25, BestK, InvertedIndex } from '../../src/search/keyword-memory.js';
+import { COLUMN_WEIGHTS, type KeywordFields } from '../../src/search/keyword-index.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    s = Math.imul(s ^ (s >>> 13), 0x297a2d39) >>> 0;
+    return ((s ^ (s >>> 16)) >>> 0) / 4294967296;
+  };
+}
+
+const VOCAB = Array.from({ length: 60 }, (_, i) => `w${i}`);
+function randomText(r: () => number, words: number): string {
+  const out: string[] = [];
+  // Skewed: low-numbered words are common, as in real text.
+  for (let i = 0; i < words; i++) out.push(VOCAB[Math.floor(VOCAB.length * r() * r())]!);
+  return out.join(' ');
+}
+function randomDoc(r: () => number): KeywordFields {
+  return { subject: randomText(r, 1 + Math.floor(r() * 6)), body: randomText(r, Math.floor(r() * 40)), meta: randomText(r, Math.floor(r() * 3)) };
+}
+
+/** Brute force over every live document: the BM25 of FTS5 written out plainly. */
+function bruteForce(docs: Map<number, { brand: string; f: KeywordFields }>, terms: string[], brands: string[] | null, k: number) {
+  const tokens = (s: string) => s.split(' ').filter(Boolean);
+  const n = docs.size;
+  let total = 0;
+  for (const d of docs.values()) total += tokens(d.f.subject).length + tokens(d.f.body).length + tokens(d.f.meta).length;
+  const avgdl = total / n;
+  const hits: { id: number; score: number }[] = [];
+  const unique = [...new Set(terms)];
+  const df = new Map(unique.map((t) => [t, [...docs.values()].filter((d) => [d.f.subject, d.f.body, d.f.meta].some((x) => tokens(x).includes(t))).length]));
+  for (const [id, d] of docs) {
+    if (brands && !brands.includes(d.brand)) continue;
+    const len = tokens(d.f.subject).length + tokens(d.f.body).length + tokens(d.f.meta).length;
+    let score = 0;
+    for (const t of terms) {
+      const f = Math.min(255, COLUMN_WEIGHTS.subject * tokens(d.f.subject).filter((x) => x === t).length + COLUMN_WEIGHTS.body * tokens(d.f.body).filter((x) => x === t).length + COLUMN_WEIGHTS.meta * tokens(d.f.meta).filter((x) => x === t).length);
+      if (f === 0) continue;
+      let idf = Math.log((n - df.get(t)! + 0.5) / (df.get(t)! + 0.5));
+      if (idf <= 0) idf = 1e-6;
+      score += (idf * f * (BM25.k1 + 1)) / (f + BM25.k1 * (1 - BM25.b + (BM25.b * len) / avgdl));
+    }
+    if (score > 0) hits.push({ id, score });
+  }
+  return hits.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k);
+}
+
+/** Same ranking up to float32 accumulation: scores match and ids match wherever scores differ. */
+function assertSameRanking(got: { id: number; score: number }[], want: { id: number; score: number }[]): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < got.length; i++) {
+    assert.ok(Math.abs(got[i]!.score - want[i]!.score) < 1e-4 * Math.max(1, want[i]!.score), `score ${i}: ${got[i]!.score} vs ${want[i]!.score}`);
+    const clearOfNeighbours = (i === 0 || want[i - 1]!.score - want[i]!.score > 1e-3) && (i === want.length - 1 || want[i]!.score - want[i + 1]!.score > 1e-3);
+    if (clearOfNeighbours) assert.equal(got[i]!.id, want[i]!.id, `id at ${i}`);
+  }
+}
+
+describe('InvertedIndex (in-process BM25)', () => {
+  it('ranks exactly like SQLite FTS5 bm25(search_fts, 2, 1, 1)', () => {
+    const r = rng(7);
+    const db = new Database(':memory:');
+    db.exec(`create virtual table f using fts5(subject, body, meta, tokenize = 'unicode61 remove_diacritics 2')`);
+    const insert = db.prepare('insert into f (rowid, subject, body, meta) values (?, ?, ?, ?)');
+    const idx = new InvertedIndex();
+    for (let id = 1; id <= 400; id++) {
+      const d = randomDoc(r);
+      insert.run(id, d.subject, d.body, d.meta);
+      idx.upsert(id, 'b', d);
+    }
+    const stmt = db.prepare(`select rowid as id, -bm25(f, ${COLUMN_WEIGHTS.subject}, ${COLUMN_WEIGHTS.body}, ${COLUMN_WEIGHTS.meta}) as score from f where f match ? order by bm25(f, ${COLUMN_WEIGHTS.subject}, ${COLUMN_WEIGHTS.body}, ${COLUMN_WEIGHTS.meta}), rowid limit 20`);
+    for (let q = 0; q < 30; q++) {
+      const terms = [...new Set(randomText(r, 1 + Math.floor(r() * 5)).split(' '))];
+      const want = stmt.all(terms.map((t) => `"${t}"`).join(' OR ')) as { id: number; score: number }[];
+      assertSameRanking(idx.search(terms, { brandIds: null }, 20), want);
+    }
+    db.close();
+  });
+
+  it('top k equals brute force on random data, with brands, updates, removals and rebuilds', () => {
+    const r = rng(42);
+    const idx = new InvertedIndex({ rebuildAfterDead: 500 });
+    const docs = new Map<number, { brand: string; f: KeywordFields }>();
+    const brands = ['a', 'b', 'c'];
+    let nextId = 1;
+    for (let round = 0; round < 6; round++) {
+      for (let i = 0; i < 3000; i++) {
+        const roll = r();
+        if (roll < 0.6 || docs.size < 10) {
+          const id = nextId++;
+          const d = { brand: brands[Math.floor(r() * 3)]!, f: randomDoc(r) };
+          docs.set(id, d);
+          idx.upsert(id, d.brand, d.f);
+        } else if (roll < 0.9) {
+          // Update: new text, or the same text again (a status change re-indexes unchanged text).
+          const id = 1 + Math.floor(r() * (nextId - 1));
+          const old = docs.get(id);
+          if (!old) continue;
+          const d = { brand: old.brand, f: r() < 0.5 ? old.f : randomDoc(r) };
+          docs.set(id, d);
+          idx.upsert(id, d.brand, d.f);
+        } else {
+          const id = 1 + Math.floor(r() * (nextId - 1));
+          docs.delete(id);
+          idx.remove(id);
+        }
+      }
+      assert.equal(idx.size, docs.size);
+      if (round === 2) idx.compact();
+      for (let q = 0; q < 15; q++) {
+        const terms = randomText(r, 1 + Math.floor(r() * 6)).split(' ');
+        const allowed = q % 3 === 0 ? null : [brands[q % 3]!];
+        const k = [1, 10, 100][q % 3]!;
+        assertSameRanking(idx.search(terms, { brandIds: allowed }, k), bruteForce(docs, terms, allowed, k));
+        const { df, total } = idx.documentFrequencies(terms);
+        assert.equal(total, docs.size);
+        for (const t of terms) assert.equal(df.get(t), [...docs.values()].filter((d) => `${d.f.subject} ${d.f.body} ${d.f.meta}`.split(' ').includes(t)).length);
+      }
+    }
+    assert.ok(idx.rebuilds > 0, 'the pool was rebuilt at least once');
+  });
+
+  it('restricts to a document set and to no brand at all', () => {
+    const idx = new InvertedIndex();
+    idx.upsert(1, 'a', { subject: 'refund card', body: '', meta: '' });
+    idx.upsert(2, 'a', { subject: 'refund', body: 'card card', meta: '' });
+    idx.upsert(3, 'b', { subject: 'card', body: '', meta: '' });
+    assert.deepEqual(idx.search(['card'], { brandIds: ['a'], docIds: new Set([2, 3]) }, 10).map((h) => h.id), [2]);
+    assert.deepEqual(idx.search(['card'], { brandIds: [] }, 10), []);
+    assert.deepEqual(idx.search(['nothing'], { brandIds: null }, 10), []);
+    assert.equal(idx.search(['card', 'refund'], { brandIds: null }, 10).length, 3);
+  });
+
+  it('BestK keeps the k best, ties broken by the smaller id', () => {
+    const top = new BestK(3);
+    for (const [s, id] of [[1, 5], [2, 4], [2, 9], [2, 1], [0.5, 2], [3, 7]] as const) top.push(s, id);
+    assert.deepEqual(top.sorted().map((h) => h.id), [7, 1, 4]);
+  });
+});
