@@ -26,6 +26,9 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   const url = options.databaseUrl;
   if (url && /^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle connection the server drops (restart, failover, admin kill) emits 'error' on the pool;
+    // unhandled, that would crash the process. The pool replaces the connection on next use.
+    pool.on('error', (err) => process.emitWarning(`PostgreSQL connection lost: ${err.message}`, 'NexusDatabaseWarning'));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', location: url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@'), close: () => db.destroy() };
   }
