@@ -79,6 +79,20 @@ export const SEARCH_TUNING = {
   semanticShortlist: 1000,
   commonTermDocuments: 5000,
   commonTermShare: 0.05,
+  /**
+   * Semantic relevance floor of the built-in embedder: a hit without a match of the query's own
+   * words is returned only when the cosine of its vector with the query's (before feedback) is
+   * at least this. Measured on Banking77 (bench/search-quality/cosine-floor.ts, docs/search.md):
+   * `fitted` with the 2 common components removed, `plain` for plain SIF (fewer than 1,000
+   * tickets). Remote embedders have no floor (their cosine scale is the model's).
+   */
+  semanticFloor: { fitted: 0.45, plain: 0.7 } as { fitted: number; plain: number },
+  /**
+   * Fixed cosine bounds of the semantic component of the built-in embedder: (cos - low) / (high -
+   * low), clamped to [0, 1]; null: min-max over the query's semantic hits. Measured in
+   * docs/search.md: fitted, low = the floor and high = 1 (identical meaning).
+   */
+  semanticBounds: { fitted: { low: 0.45, high: 1 }, plain: null } as { fitted: { low: number; high: number } | null; plain: { low: number; high: number } | null },
 };
 
 const noResults = (): { data: SearchResult[]; next_cursor: string | null } => ({ data: [], next_cursor: null });
@@ -238,16 +252,21 @@ export function createSearchService(deps: SearchServiceDeps) {
     // PostgreSQL their reads overlap.
     const [words, semanticState] = await Promise.all([
       terms.length ? syncKeyword(state.seq) : null,
-      (async (): Promise<{ qvec: Float32Array; vectors: VectorIndex | null } | null> => {
+      (async (): Promise<{ qvec: Float32Array; vectors: VectorIndex | null; floor: number; builtIn: boolean } | null> => {
         if (mode === 'keyword') return null;
         const embedder = await embedderFor(db, state.componentsId);
         const [v] = await embedder.embed([queryText]);
         if (!v || !v.some((x) => x !== 0)) return null;
-        return { qvec: v, vectors: await syncIndex(embedder.id, state.seq) };
+        const builtIn = embedder instanceof WinkGloveEmbedder;
+        const floor = !builtIn ? -Infinity : installedComponentsId ? SEARCH_TUNING.semanticFloor.fitted : SEARCH_TUNING.semanticFloor.plain;
+        return { qvec: v, vectors: await syncIndex(embedder.id, state.seq), floor, builtIn };
       })(),
     ]);
     const qvec = semanticState?.qvec ?? null;
     const vectors = semanticState?.vectors ?? null;
+    const floor = semanticState?.floor ?? -Infinity;
+    const bounds = !semanticState?.builtIn ? null : installedComponentsId ? SEARCH_TUNING.semanticBounds.fitted : SEARCH_TUNING.semanticBounds.plain;
+    const fusion = { ...HYBRID_RECIPE.fusion, semanticBounds: bounds ?? undefined };
     if (terms.length === 0 && qvec === null) {
       throw validationError('/query', 'contains no searchable words');
     }
@@ -309,11 +328,30 @@ export function createSearchService(deps: SearchServiceDeps) {
     const semWide = qvec ? await semantic(qvec, Math.max(depth, SEARCH_TUNING.semanticShortlist)) : [];
     const sem1 = semWide.slice(0, depth);
     if (mode === 'keyword') return { fused: fuseResults(kw1, [], { ...HYBRID_RECIPE.fusion, keywordWeight: 1 }), keyword: kw1, semantic: [] };
-    if (mode === 'semantic') return { fused: fuseResults([], sem1, { ...HYBRID_RECIPE.fusion, keywordWeight: 0 }), keyword: [], semantic: sem1 };
+    if (mode === 'semantic') {
+      const above = sem1.filter((h) => h.score >= floor);
+      return { fused: relevantOnly(fuseResults([], above, { ...fusion, keywordWeight: 0 })), keyword: [], semantic: above };
+    }
 
-    const first = fuseResults(kw1, sem1, HYBRID_RECIPE.fusion);
+    // The relevance test of a hit: a match of the query's own words (first keyword pass), or a
+    // query cosine (before feedback) at or above the floor. Feedback only reorders.
+    const matchedWords = new Set(kw1.map((h) => h.id));
+    const queryCosine = new Map(semWide.map((h) => [h.id, h.score]));
+    const relevant = (id: number): boolean => {
+      if (matchedWords.has(id)) return true;
+      if (!qvec || !vectors) return false;
+      let cos = queryCosine.get(id);
+      if (cos === undefined) {
+        const v = vectors.vectorOf(id);
+        cos = v ? dot(qvec, v) : -Infinity;
+      }
+      return cos >= floor;
+    };
+    const final = (fused: FusedHit<number>[]) => relevantOnly(fused.filter((h) => relevant(h.id)));
+
+    const first = fuseResults(kw1, sem1, fusion);
     const feedbackIds = first.slice(0, HYBRID_RECIPE.feedbackDocuments).map((h) => h.id);
-    if (feedbackIds.length === 0) return { fused: first, keyword: kw1, semantic: sem1 };
+    if (feedbackIds.length === 0) return { fused: final(first), keyword: kw1, semantic: sem1 };
 
     let kw2 = kw1;
     // Feedback terms only refine a keyword match; with none, they would only add drift.
@@ -339,7 +377,7 @@ export function createSearchService(deps: SearchServiceDeps) {
       // Every shortlisted id already passed the filters (both sides applied them).
       sem2 = vectors.searchAmong(expanded, shortlist, depth);
     }
-    return { fused: fuseResults(kw2, sem2, HYBRID_RECIPE.fusion), keyword: kw2, semantic: sem2 };
+    return { fused: final(fuseResults(kw2, sem2, fusion)), keyword: kw2, semantic: sem2 };
   }
 
   /**
@@ -543,5 +581,14 @@ export function createSearchService(deps: SearchServiceDeps) {
 }
 
 const round = (x: number): number => Math.round(x * 1e6) / 1e6;
+
+/** A hit with score 0 and no keyword match says nothing about the query: never returned. */
+const relevantOnly = (fused: FusedHit<number>[]): FusedHit<number>[] => fused.filter((h) => h.score > 0 || h.keyword !== null);
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let j = 0; j < a.length; j++) s += a[j]! * b[j]!;
+  return s;
+}
 
 export type SearchService = ReturnType<typeof createSearchService>;

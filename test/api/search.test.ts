@@ -94,7 +94,8 @@ describe('POST /v1/tickets/search', () => {
     const own = await hits({ query: 'refund' }, tokenB);
     assert.deepEqual(own.map((h) => h.ticket.id), [ids.otherBrand]);
     assert.deepEqual(await hits({ query: 'refund', filters: { brand_id: brandA } }, tokenB), []);
-    assert.deepEqual(await hits({ query: 'blender broken', mode: 'semantic' }, tokenB).then((r) => r.map((h) => h.ticket.brand_id)), [brandB]);
+    // Semantic neighbours too: brand A's refund tickets are as close as brand B's.
+    assert.deepEqual(await hits({ query: 'please refund my money', mode: 'semantic' }, tokenB).then((r) => r.map((h) => h.ticket.brand_id)), [brandB]);
     const admin = await hits({ query: 'refund' });
     assert.ok(admin.some((h) => h.ticket.brand_id === brandB) && admin.some((h) => h.ticket.brand_id === brandA));
   });
@@ -189,5 +190,54 @@ describe('POST /v1/tickets/search', () => {
     assert.ok(kw.every((h) => h.match.semantic === null && h.match.keyword !== null));
     const sem = await hits({ query: 'refund', mode: 'semantic' });
     assert.ok(sem.every((h) => h.match.keyword === null && h.match.semantic !== null));
+  });
+});
+
+describe('POST /v1/tickets/search: semantic relevance floor', () => {
+  let t: TestApp;
+  const ids: Record<string, string> = {};
+  const hits = async (body: Record<string, unknown>): Promise<Hit[]> => {
+    const res = await t.request({ method: 'POST', url: '/v1/tickets/search', body });
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json().data as Hit[];
+  };
+
+  before(async () => {
+    t = await buildTestApp();
+    const brand = (await createBrand(t, { id: 'brand_floor' })).id;
+    ids.refund = (await createTicket(t, brand, { subject: 'Refund request for order 10021', description: 'Customer requested refund on order 10021: the parcel never arrived.' })).id;
+    ids.parcel = (await createTicket(t, brand, { subject: 'Second ticket', description: 'Where is my package? It has not been delivered yet.' })).id;
+    ids.printer = (await createTicket(t, brand, { subject: 'Printer on fire', description: 'The office printer caught fire this morning.' })).id;
+  });
+  after(() => t.close());
+
+  it('does not pad a keyword search with unrelated nearest neighbours', async () => {
+    const found = await hits({ query: 'refund' });
+    assert.equal(found[0]?.ticket.id, ids.refund);
+    assert.ok(found[0]!.match.keyword! > 0);
+    assert.ok(!found.some((h) => h.ticket.id === ids.printer), JSON.stringify(found.map((h) => [h.ticket.id, h.score, h.match])));
+  });
+
+  it('returns nothing for a query unrelated to every ticket, in hybrid and semantic mode', async () => {
+    for (const mode of ['hybrid', 'semantic']) {
+      const found = await hits({ query: 'zebra crossing', mode });
+      assert.ok(!found.some((h) => h.ticket.id === ids.printer || h.ticket.id === ids.refund), `${mode}: ${JSON.stringify(found.map((h) => [h.ticket.id, h.score, h.match]))}`);
+      assert.deepEqual(found, []);
+    }
+  });
+
+  it('never returns a hit scored 0 without a keyword match', async () => {
+    for (const query of ['refund', 'parcel', 'package not delivered', 'printer', 'fire in the office', 'zebra crossing']) {
+      for (const mode of ['hybrid', 'semantic']) {
+        for (const h of await hits({ query, mode })) assert.ok(h.score > 0 || h.match.keyword !== null, `${query} (${mode}): ${JSON.stringify(h.match)} score ${h.score}`);
+      }
+    }
+  });
+
+  it('still finds a paraphrase with no shared keyword', async () => {
+    const found = await hits({ query: 'shipment still missing' });
+    assert.ok([ids.parcel, ids.refund].includes(found[0]?.ticket.id ?? ''), JSON.stringify(found.map((h) => [h.ticket.id, h.score, h.match])));
+    assert.ok(found.some((h) => h.ticket.id === ids.parcel));
+    assert.equal(found[0]!.match.keyword, null);
   });
 });

@@ -62,4 +62,15 @@ describe('fuseResults', () => {
     assert.ok(nan[0].score >= 0 && nan[0].score <= 1);
     assert.equal(fuseResults(kw, sem, { limit: 2 }).length, 2);
   });
+  it('blend with fixed semantic bounds: an absolute scale, not the best of this query', () => {
+    const bounds = { low: 0.45, high: 1 };
+    const weak = fuseResults<string>([], [{ id: 'p', score: 0.5 }, { id: 'q', score: 0.4 }], { method: 'blend', keywordWeight: 0, semanticBounds: bounds });
+    assert.ok(Math.abs(weak[0]!.semantic!.normalized - 0.05 / 0.55) < 1e-9, 'the best of weak hits stays weak');
+    assert.equal(weak[1]!.semantic!.normalized, 0);
+    const strong = fuseResults<string>([{ id: 's', score: 2 }], [{ id: 's', score: 1 }], { method: 'blend', semanticBounds: bounds });
+    assert.equal(strong[0]!.score, 1);
+    // Min-max (no bounds) makes the best of the same weak hits 1 and the other 0.
+    const minMax = fuseResults<string>([], [{ id: 'p', score: 0.5 }, { id: 'q', score: 0.4 }], { method: 'blend', keywordWeight: 0 });
+    assert.deepEqual(minMax.map((h) => h.semantic!.normalized), [1, 0]);
+  });
 });

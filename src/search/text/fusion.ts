@@ -5,11 +5,13 @@
  *
  * - `blend` (calibrated score blend, the default recipe):
  *     keyword.normalized  = bm25 / max bm25 among this query's keyword hits   (in [0,1])
- *     semantic.normalized = clamp((cos - floor) / (max cos - floor), 0, 1)   where floor is the
- *                           lowest cosine among this query's semantic hits; i.e. min-max
+ *     semantic.normalized = clamp((cos - low) / (high - low), 0, 1) with fixed `semanticBounds`
+ *                           (the product's built-in embedder: low = its relevance floor, high = 1),
+ *                           else min-max over this query's semantic hits (low = lowest cosine,
+ *                           high = best cosine)
  *     score = wK * keyword.normalized + wS * semantic.normalized, with wK + wS = 1.
- *   A document missing from one list gets 0 for that side. Scores are comparable within
- *   one query (the best document of each side anchors 1.0), not across queries.
+ *   A document missing from one list gets 0 for that side. The keyword side is relative to the
+ *   query (its best match anchors 1.0); with fixed bounds the semantic side is absolute.
  *
  * - `rrf` (reciprocal rank fusion):
  *     contribution = w / (k + rank) per side (rank is 1-based),
@@ -51,6 +53,11 @@ export interface FusionOptions {
   readonly rrfK?: number;
   /** Maximum number of fused hits returned (default: all). */
   readonly limit?: number;
+  /**
+   * Blend only: fixed cosine bounds for the semantic side, normalized = clamp((cos - low) /
+   * (high - low), 0, 1), instead of min-max over this query's hits.
+   */
+  readonly semanticBounds?: { readonly low: number; readonly high: number } | undefined;
 }
 
 /** Default weight chosen on the Banking77 bench (see docs/search-research.md). */
@@ -67,7 +74,8 @@ export function fuseResults<Id>(
   const k = options.rrfK ?? 60;
 
   const kwNorm = method === 'blend' ? maxNormalizer(keyword) : rrfNormalizer(k);
-  const semNorm = method === 'blend' ? minMaxNormalizer(semantic) : rrfNormalizer(k);
+  const bounds = options.semanticBounds;
+  const semNorm = method !== 'blend' ? rrfNormalizer(k) : bounds ? fixedNormalizer(bounds.low, bounds.high) : minMaxNormalizer(semantic);
 
   const order: Id[] = [];
   const kwById = new Map<Id, SideComponent>();
@@ -131,6 +139,11 @@ function minMaxNormalizer<Id>(hits: readonly ScoredHit<Id>[]): Normalizer {
   const span = max - min;
   // A single hit (or all equal) carries no spread: treat it as fully matching.
   return (raw) => (!Number.isFinite(raw) ? 0 : span > 0 ? clamp01((raw - min) / span) : 1);
+}
+
+function fixedNormalizer(low: number, high: number): Normalizer {
+  const span = high - low;
+  return (raw) => (!Number.isFinite(raw) ? 0 : span > 0 ? clamp01((raw - low) / span) : raw >= high ? 1 : 0);
 }
 
 function rrfNormalizer(k: number): Normalizer {
