@@ -29,6 +29,24 @@ export interface KeywordTextRow {
   fields: KeywordFields | null;
 }
 
+/** The columns both dialects' `textsSince` select, as the driver hands them back. */
+export interface KeywordTextSqlRow {
+  doc_id: number;
+  brand_id: string;
+  seq: number;
+  subject: string | null;
+  body: string | null;
+  meta: string | null;
+}
+
+/** A document whose keyword row is missing (no subject) was removed from the index. */
+export const toKeywordTextRow = (r: KeywordTextSqlRow): KeywordTextRow => ({
+  doc_id: Number(r.doc_id),
+  brand_id: r.brand_id,
+  seq: Number(r.seq),
+  fields: r.subject === null ? null : { subject: r.subject, body: r.body ?? '', meta: r.meta ?? '' },
+});
+
 export interface KeywordSearch {
   /** Analysed terms, OR-ed; a term repeated n times counts n times where the dialect allows. */
   terms: readonly string[];

@@ -6,7 +6,7 @@
  * BM25-like ranking PostgreSQL has without extensions. Terms are passed as quoted tsquery lexemes.
  */
 import { sql } from 'kysely';
-import { COLUMN_WEIGHTS, type KeywordIndex } from './keyword-index.js';
+import { COLUMN_WEIGHTS, type KeywordIndex, type KeywordTextSqlRow, toKeywordTextRow } from './keyword-index.js';
 import type { ScoredHit } from './text/fusion.js';
 
 /** `'term'` lexemes OR-ed; our terms are letters and digits only, quotes are escaped anyway. */
@@ -71,17 +71,12 @@ export const postgresKeywordIndex: KeywordIndex = {
   },
 
   async textsSince(db, afterSeq, afterDocId, limit) {
-    const { rows } = await sql<{ doc_id: number; brand_id: string; seq: number; subject: string | null; body: string | null; meta: string | null }>`
+    const { rows } = await sql<KeywordTextSqlRow>`
       select d.doc_id, d.brand_id, d.seq, k.subject, k.body, k.meta
       from search_documents d left join search_keyword k on k.doc_id = d.doc_id
       where d.seq > ${afterSeq} or (d.seq = ${afterSeq} and d.doc_id > ${afterDocId})
       order by d.seq, d.doc_id limit ${limit}`.execute(db);
-    return rows.map((r) => ({
-      doc_id: Number(r.doc_id),
-      brand_id: r.brand_id,
-      seq: Number(r.seq),
-      fields: r.subject === null ? null : { subject: r.subject, body: r.body ?? '', meta: r.meta ?? '' },
-    }));
+    return rows.map(toKeywordTextRow);
   },
 
   async clear(db, brandId) {

@@ -5,7 +5,7 @@
  */
 import { sql } from 'kysely';
 import type { DbOrTx } from '../db/schema.js';
-import { COLUMN_WEIGHTS, type KeywordIndex } from './keyword-index.js';
+import { COLUMN_WEIGHTS, type KeywordIndex, type KeywordTextSqlRow, toKeywordTextRow } from './keyword-index.js';
 import { quoteFtsTerm } from './text/fts-query.js';
 import type { ScoredHit } from './text/fusion.js';
 
@@ -58,17 +58,12 @@ export const sqliteKeywordIndex: KeywordIndex = {
   },
 
   async textsSince(db, afterSeq, afterDocId, limit) {
-    const { rows } = await sql<{ doc_id: number; brand_id: string; seq: number; subject: string | null; body: string | null; meta: string | null }>`
+    const { rows } = await sql<KeywordTextSqlRow>`
       select d.doc_id, d.brand_id, d.seq, k.subject, k.body, k.meta
       from search_documents d left join search_fts k on k.rowid = d.doc_id
       where d.seq > ${afterSeq} or (d.seq = ${afterSeq} and d.doc_id > ${afterDocId})
       order by d.seq, d.doc_id limit ${limit}`.execute(db);
-    return rows.map((r) => ({
-      doc_id: Number(r.doc_id),
-      brand_id: r.brand_id,
-      seq: Number(r.seq),
-      fields: r.subject === null ? null : { subject: r.subject, body: r.body ?? '', meta: r.meta ?? '' },
-    }));
+    return rows.map(toKeywordTextRow);
   },
 
   async clear(db, brandId) {
