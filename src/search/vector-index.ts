@@ -10,6 +10,7 @@
  * Scans restricted to a candidate list (SQL filters) touch only those rows.
  */
 import type { ScoredHit } from './text/fusion.js';
+import { TopK } from './top-k.js';
 
 /** Bytes of one stored vector: f32 scale (little-endian), then `dims` int8 values. */
 export const vectorBytes = (dims: number): number => 4 + dims;
@@ -97,59 +98,6 @@ class Partition {
     this.data = data;
     this.scales = scales;
     this.docIds = docIds;
-  }
-}
-
-/** Keeps the k best (score, docId) pairs seen; a binary min-heap on score. */
-export class TopK {
-  readonly scores: Float32Array;
-  readonly ids: Int32Array;
-  size = 0;
-  constructor(readonly k: number) {
-    this.scores = new Float32Array(k);
-    this.ids = new Int32Array(k);
-  }
-
-  get min(): number {
-    return this.size < this.k ? -Infinity : this.scores[0];
-  }
-
-  push(score: number, id: number): void {
-    const { scores, ids } = this;
-    if (this.size < this.k) {
-      let i = this.size++;
-      while (i > 0) {
-        const p = (i - 1) >> 1;
-        if (scores[p] <= score) break;
-        scores[i] = scores[p];
-        ids[i] = ids[p];
-        i = p;
-      }
-      scores[i] = score;
-      ids[i] = id;
-      return;
-    }
-    if (score <= scores[0]) return;
-    let i = 0;
-    const n = this.size;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && scores[r] < scores[l] ? r : l;
-      if (scores[c] >= score) break;
-      scores[i] = scores[c];
-      ids[i] = ids[c];
-      i = c;
-    }
-    scores[i] = score;
-    ids[i] = id;
-  }
-
-  sorted(): ScoredHit<number>[] {
-    const out: ScoredHit<number>[] = [];
-    for (let i = 0; i < this.size; i++) out.push({ id: this.ids[i], score: this.scores[i] });
-    return out.sort((a, b) => b.score - a.score || a.id - b.id);
   }
 }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { BM25, BestK, InvertedIndex } from '../../src/search/keyword-memory.js';
+import { BM25, InvertedIndex } from '../../src/search/keyword-memory.js';
+import { TopK } from '../../src/search/top-k.js';
 import { COLUMN_WEIGHTS, type KeywordFields } from '../../src/search/keyword-index.js';
 
 function rng(seed: number): () => number {
@@ -135,8 +136,8 @@ describe('InvertedIndex (in-process BM25)', () => {
     assert.equal(idx.search(['card', 'refund'], { brandIds: null }, 10).length, 3);
   });
 
-  it('BestK keeps the k best, ties broken by the smaller id', () => {
-    const top = new BestK(3);
+  it('TopK keeps the k best, ties broken by the smaller id', () => {
+    const top = new TopK(3);
     for (const [s, id] of [[1, 5], [2, 4], [2, 9], [2, 1], [0.5, 2], [3, 7]] as const) top.push(s, id);
     assert.deepEqual(top.sorted().map((h) => h.id), [7, 1, 4]);
   });
