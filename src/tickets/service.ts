@@ -1,4 +1,4 @@
-import type { Db, DbOrTx, TicketRow } from '../db/schema.js';
+import type { AuditEntryRow, Db, DbOrTx, TicketRow } from '../db/schema.js';
 import { type Actor, type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
 import { recordEvent } from '../events/outbox.js';
 import { decodeCursor, encodeCursor, pageOf } from '../http/cursor.js';
@@ -171,7 +171,8 @@ export function createTicketService(deps: TicketServiceDeps) {
     return row;
   }
 
-  async function participantsOf(row: TicketRow, messages: MessageView[]): Promise<Participant[]> {
+  /** Customer, assignee, agents who replied, cc'd addresses: each email once, with its first role in that order. */
+  function participantsOf(row: TicketRow, messages: MessageView[]): Participant[] {
     const out = new Map<string, Participant>();
     const add = (email: string | null | undefined, name: string | null, role: Participant['role']) => {
       if (!email) return;
@@ -186,7 +187,7 @@ export function createTicketService(deps: TicketServiceDeps) {
     return [...out.values()];
   }
 
-  const toAuditView = (r: { id: string; action: string; actor_type: string; actor_id: string | null; actor_name: string; changes: string; created_at: string }): AuditEntryView => ({
+  const toAuditView = (r: AuditEntryRow): AuditEntryView => ({
     id: r.id,
     action: r.action,
     actor: { type: r.actor_type, id: r.actor_id, name: r.actor_name },
@@ -300,7 +301,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         ...toTicketView(row),
         queue,
         messages,
-        participants: await participantsOf(row, messages),
+        participants: participantsOf(row, messages),
         audit_trail: auditRows.map(toAuditView),
         etag: etagOf(row),
       };
