@@ -103,7 +103,7 @@ interface AjvError {
 }
 
 function ajvToFieldErrors(validation: AjvError[], context: string | undefined): FieldError[] {
-  return validation.map((e) => {
+  const errors = validation.map((e) => {
     let pointer = e.instancePath;
     if (e.keyword === 'required') pointer += `/${String(e.params.missingProperty)}`;
     if (e.keyword === 'additionalProperties') pointer += `/${String(e.params.additionalProperty)}`;
@@ -113,8 +113,18 @@ function ajvToFieldErrors(validation: AjvError[], context: string | undefined): 
       message = `must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}`;
     }
     if (context !== 'body') pointer = pointer.replace(/^\//, '') || context || '';
-    return { pointer: pointer || '/', message };
+    return { pointer: pointer || '/', message, keyword: e.keyword };
   });
+  // A value that fits no branch of a union (say, an email or null) fails every branch at the same
+  // pointer, then anyOf itself: say it once, as the alternatives.
+  const unionPointers = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.pointer));
+  const out: FieldError[] = [];
+  for (const pointer of unionPointers) {
+    const branches = [...new Set(errors.filter((e) => e.pointer === pointer && e.keyword !== 'anyOf').map((e) => e.message))];
+    out.push({ pointer, message: branches.length ? branches.join(', or ') : 'matches none of the accepted forms' });
+  }
+  for (const e of errors) if (!unionPointers.has(e.pointer)) out.push({ pointer: e.pointer, message: e.message });
+  return out;
 }
 
 /** Maps anything thrown during a request to a problem response; 5xx details go to the log only. */

@@ -139,6 +139,12 @@ describe('bad input gets a clear problem and stores nothing', () => {
     }
   });
 
+  it('a value that fits no form of a union gets one error naming the alternatives', async () => {
+    const ticket = await createTicket(t, brand);
+    const problem = assertProblem(await t.request({ method: 'PATCH', url: `/v1/tickets/${ticket.id}`, body: { assigned_to: '' } }), 422);
+    assert.deepEqual(problem.errors, [{ pointer: '/assigned_to', message: 'must match format "email", or must be null' }]);
+  });
+
   describe('messages', () => {
     let ticket: { id: string };
     before(async () => {
