@@ -160,7 +160,24 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     return sendProblem(request, reply, new AppError('internal_error', 'An unexpected error occurred; it has been logged'));
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, new AppError('route_not_found', `No route ${request.method} ${request.url.split('?')[0]}`)),
-  );
+  // Every route's path as a pattern, so that a known path with the wrong method is a 405, not a 404.
+  const routes: { pattern: RegExp; methods: string[] }[] = [];
+  app.addHook('onRoute', (route) => {
+    if (route.url.includes('*')) return;
+    const source = route.url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]\w*/g, '[^/]+');
+    routes.push({ pattern: new RegExp(`^${source}/?$`), methods: [route.method].flat() });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))];
+    if (allowed.length && !allowed.includes(request.method)) {
+      return sendProblem(
+        request,
+        reply,
+        new AppError('method_not_allowed', `${request.method} is not allowed on ${path}; use ${allowed.join(', ')}`, { headers: { Allow: allowed.join(', ') } }),
+      );
+    }
+    return sendProblem(request, reply, new AppError('route_not_found', `No route ${request.method} ${path}`));
+  });
 }

@@ -266,7 +266,7 @@ describe('attachments', () => {
       const created = await uploaded(t, Buffer.from('secret bytes'));
       const url = pathOf((await t.request({ method: 'GET', url: `/v1/attachments/${created.id}` })).json().download_url);
       assertProblem(await t.app.inject({ method: 'GET', url: url.slice(0, -1) + (url.endsWith('A') ? 'B' : 'A') }), 403, 'download_url_invalid');
-      assertProblem(await t.app.inject({ method: 'GET', url: url.replace('/downloads/', '/uploads/') }), 404, 'route_not_found');
+      assertProblem(await t.app.inject({ method: 'GET', url: url.replace('/downloads/', '/uploads/') }), 405, 'method_not_allowed');
       t.clock.advance(15 * 60_000);
       try {
         assertProblem(await t.app.inject({ method: 'GET', url }), 410, 'download_url_expired');

@@ -72,7 +72,7 @@ describe('bad input gets a clear problem and stores nothing', () => {
     assert.deepEqual(await stored(), before);
   });
 
-  it('malformed JSON → 400, wrong content type → 415, over 1 MiB → 413, unknown route → 404', async () => {
+  it('malformed JSON → 400, wrong content type → 415, over 1 MiB → 413, unknown route → 404, wrong method → 405', async () => {
     const before = await stored();
     const auth = { authorization: `Bearer ${t.adminToken}` };
     assertProblem(
@@ -92,7 +92,11 @@ describe('bad input gets a clear problem and stores nothing', () => {
       'payload_too_large',
     );
     assertProblem(await t.request({ method: 'GET', url: '/v1/nothing-here' }), 404, 'route_not_found');
-    assertProblem(await t.request({ method: 'DELETE', url: '/v1/tickets' }), 404, 'route_not_found');
+    const wrongMethod = await t.request({ method: 'DELETE', url: '/v1/tickets' });
+    assertProblem(wrongMethod, 405, 'method_not_allowed');
+    assert.match(String(wrongMethod.headers.allow), /GET/);
+    assert.match(String(wrongMethod.headers.allow), /POST/);
+    assertProblem(await t.request({ method: 'PUT', url: '/v1/tickets/tick_00000000000000000000000000' }), 405, 'method_not_allowed');
     assert.deepEqual(await stored(), before);
   });
 
