@@ -14,6 +14,12 @@ export async function serve(config: Config): Promise<void> {
   const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services, logger: log });
   await app.listen({ host: config.host, port: config.port });
   log.info({ database: runtime.location, dialect: runtime.dialect, url: config.publicUrl }, 'NexusCore is serving');
+  // Load the search indexes now, in the background, so the first search does not pay for it.
+  const warmStart = performance.now();
+  runtime.services.search
+    .warmUp()
+    .then((loaded) => loaded && log.info({ ms: Math.round(performance.now() - warmStart), ...runtime.services.search.indexStats() }, 'search indexes warmed up'))
+    .catch((err: unknown) => log.error({ err }, 'search warm-up failed; the first search loads the indexes'));
   const stopJobs = config.runWorkers ? startJobs(backgroundJobs(runtime, log), log) : async () => {};
   const dispatcher = config.runWorkers ? startWebhookDispatcher(runtime, log) : undefined;
 

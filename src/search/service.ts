@@ -17,6 +17,7 @@ import { type TicketView, normalizeEmail, normalizeTags, toTicketView } from '..
 import type { TicketIndexer } from '../tickets/service.js';
 import { type Embedder, componentFromBuffer, componentToBuffer } from './embedding/embedder.js';
 import { rocchioExpand } from './embedding/feedback.js';
+import { EmbeddingEndpointError } from './embedding/openai-compatible.js';
 import { WinkGloveEmbedder } from './embedding/wink-glove.js';
 import { type EmbedderSettings, createEmbedder } from './embedder-provider.js';
 import type { KeywordIndex } from './keyword-index.js';
@@ -122,11 +123,22 @@ export function createSearchService(deps: SearchServiceDeps) {
     return embedder;
   }
 
+  /** Remote queue: after a failure of the endpoint as a whole, no request before `until` (ms since the epoch). */
+  const drainBackoff = { failures: 0, until: 0 };
+
   // ---- in-process vector index, following search_documents by seq ----
   let index: VectorIndex | null = null;
   let indexEmbedderId = '';
   let watermark = { seq: -1, docId: 0 };
   let syncing: Promise<void> | null = null;
+  /** Full loads of each in-process index (from empty), for the warm-up test and diagnostics. */
+  const loads = { keyword: 0, vectors: 0 };
+  /**
+   * A bulk load lets the event loop run every `LOAD_SLICE` rows and between reads (better-sqlite3
+   * is synchronous and the postings are built in JS): other requests, /healthz included, wait at
+   * most one slice (tens of ms) while the indexes load, instead of the whole load.
+   */
+  const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
   async function syncIndex(embedderId: string, seq: number): Promise<VectorIndex | null> {
     if (embedderId !== indexEmbedderId) {
@@ -134,18 +146,23 @@ export function createSearchService(deps: SearchServiceDeps) {
       indexEmbedderId = embedderId;
       watermark = { seq: -1, docId: 0 };
     }
-    while (watermark.seq < seq) {
+    // A load in flight is always awaited: a search never reads a half-loaded index.
+    while (syncing || watermark.seq < seq) {
       if (!syncing) {
         syncing = (async () => {
+          if (watermark.seq < 0) loads.vectors++;
           for (;;) {
-            const rows = await store.vectorsSince(db, embedderId, watermark.seq, watermark.docId, 20_000);
+            const rows = await store.vectorsSince(db, embedderId, watermark.seq, watermark.docId, LOAD_BATCH);
             if (indexEmbedderId !== embedderId) return;
-            for (const r of rows) {
+            for (let i = 0; i < rows.length; i++) {
+              const r = rows[i]!;
               index ??= new VectorIndex(r.vector.byteLength - 4);
               index.upsert(r.doc_id, r.brand_id, r.vector);
               watermark = { seq: r.seq, docId: r.doc_id };
+              if (i % LOAD_SLICE === LOAD_SLICE - 1) await yieldToEventLoop();
             }
-            if (rows.length < 20_000) break;
+            if (rows.length < LOAD_BATCH) break;
+            await yieldToEventLoop();
           }
           // Nothing newer exists for this embedder up to `seq`: mark it seen.
           if (watermark.seq < seq) watermark = { seq, docId: 0 };
@@ -163,19 +180,23 @@ export function createSearchService(deps: SearchServiceDeps) {
 
   async function syncKeyword(seq: number): Promise<InvertedIndex> {
     const idx = (words ??= new InvertedIndex());
-    while (wordsWatermark.seq < seq) {
+    while (wordsSyncing || wordsWatermark.seq < seq) {
       if (!wordsSyncing) {
         wordsSyncing = (async () => {
+          if (wordsWatermark.seq < 0) loads.keyword++;
           let loaded = 0;
           for (;;) {
-            const rows = await keyword.textsSince(db, wordsWatermark.seq, wordsWatermark.docId, 20_000);
+            const rows = await keyword.textsSince(db, wordsWatermark.seq, wordsWatermark.docId, LOAD_BATCH);
             loaded += rows.length;
-            for (const r of rows) {
+            for (let i = 0; i < rows.length; i++) {
+              const r = rows[i]!;
               if (r.fields) idx.upsert(r.doc_id, r.brand_id, r.fields);
               else idx.remove(r.doc_id);
               wordsWatermark = { seq: r.seq, docId: r.doc_id };
+              if (i % LOAD_SLICE === LOAD_SLICE - 1) await yieldToEventLoop();
             }
-            if (rows.length < 20_000) break;
+            if (rows.length < LOAD_BATCH) break;
+            await yieldToEventLoop();
           }
           // A bulk load (first search, large reindex) leaves growth slack in the postings: trim it.
           if (loaded >= 50_000) idx.compact();
@@ -255,7 +276,16 @@ export function createSearchService(deps: SearchServiceDeps) {
       (async (): Promise<{ qvec: Float32Array; vectors: VectorIndex | null; floor: number; builtIn: boolean } | null> => {
         if (mode === 'keyword') return null;
         const embedder = await embedderFor(db, state.componentsId);
-        const [v] = await embedder.embed([queryText]);
+        let v: Float32Array | undefined;
+        try {
+          [v] = await embedder.embed([queryText]);
+        } catch (err) {
+          // A remote endpoint that fails (down, 5xx, timeout) must not fail the search: hybrid
+          // degrades to the keyword side; with nothing else to rank by, a 503.
+          if (!(err instanceof EmbeddingEndpointError)) throw err;
+          if (mode === 'semantic' || terms.length === 0) throw new AppError('unavailable', 'Semantic search is unavailable: the embeddings endpoint did not answer; retry later or search with mode "keyword"', { headers: { 'retry-after': '5' } });
+          return null;
+        }
         if (!v || !v.some((x) => x !== 0)) return null;
         const builtIn = embedder instanceof WinkGloveEmbedder;
         const floor = !builtIn ? -Infinity : installedComponentsId ? SEARCH_TUNING.semanticFloor.fitted : SEARCH_TUNING.semanticFloor.plain;
@@ -536,6 +566,31 @@ export function createSearchService(deps: SearchServiceDeps) {
     },
 
     embedPending,
+
+    /**
+     * Loads both in-process indexes (and the built-in model) ahead of the first search; the
+     * server starts it in the background once listening. Loads are shared: a search arriving
+     * meanwhile waits for this same load, and a warm-up after a search only catches up. Returns
+     * false, loading nothing, when no ticket is indexed yet.
+     */
+    async warmUp(): Promise<boolean> {
+      const any = await db.selectFrom('search_documents').select('doc_id').limit(1).executeTakeFirst();
+      if (!any) return false;
+      const state = await store.readState(db);
+      await Promise.all([
+        syncKeyword(state.seq),
+        (async () => {
+          const embedder = await embedderFor(db, state.componentsId);
+          await syncIndex(embedder.id, state.seq);
+        })(),
+      ]);
+      return true;
+    },
+
+    /** How many times each in-process index was loaded from empty, and what they hold. */
+    indexStats(): { keywordLoads: number; vectorLoads: number; keywordDocuments: number; vectors: number } {
+      return { keywordLoads: loads.keyword, vectorLoads: loads.vectors, keywordDocuments: words?.size ?? 0, vectors: index?.size ?? 0 };
+    },
   };
 
   /** Fits SIF common components on a sample of tickets and stores them (built-in embedder). */
@@ -552,33 +607,87 @@ export function createSearchService(deps: SearchServiceDeps) {
     await store.writeComponents(db, componentToBuffer(components), embedder.id, toTimestamp(clock.now()));
   }
 
-  /** Embeds queued tickets through the remote endpoint, outside any transaction; returns how many. */
+  /**
+   * Embeds up to `limit` queued tickets through the remote endpoint, outside any transaction;
+   * returns how many got a vector. The queue is drained fewest attempts first, then oldest, so a
+   * ticket that keeps failing never holds up newer ones. When the endpoint fails as a whole (network,
+   * timeout, 401/403/404, 429, 5xx) the items stay queued, their attempts grow, the error is thrown
+   * (the job logs it) and no request is sent for 1 s, 2 s, 4 s … up to 60 s after. When it rejects
+   * a batch (400, 413, 422), the batch is retried one ticket at a time: a ticket rejected alone
+   * `MAX_REJECTIONS` times leaves the queue (it keeps its previous vector, or none).
+   */
   async function embedPending(limit = 64): Promise<number> {
     if (!remote) return 0;
-    const queued = await db.selectFrom('search_embed_queue').selectAll().orderBy('queued_at').limit(limit).execute();
+    if (clock.now().getTime() < drainBackoff.until) return 0;
+    const queued = await db.selectFrom('search_embed_queue').selectAll().orderBy('attempts').orderBy('queued_at').orderBy('ticket_id').limit(limit).execute();
     if (queued.length === 0) return 0;
     const texts = await store.loadTicketTexts(db, queued.map((q) => q.ticket_id));
     const embedder = await loadEmbedder();
-    let vectors: Float32Array[];
+    const input = (t: store.TicketText) => store.semanticTextOf(t).slice(0, REMOTE_MAX_CHARS);
+    const failed = async (ticketIds: readonly string[]) => {
+      if (ticketIds.length) await db.updateTable('search_embed_queue').set((eb) => ({ attempts: eb('attempts', '+', 1) })).where('ticket_id', 'in', ticketIds).execute();
+    };
+    const done: { text: store.TicketText; vector: Float32Array }[] = [];
+    const rejected: string[] = [];
     try {
-      vectors = await embedder.embed(texts.map(store.semanticTextOf));
+      const vectors = await embedder.embed(texts.map(input));
+      texts.forEach((text, i) => done.push({ text, vector: vectors[i]! }));
     } catch (err) {
-      await db.updateTable('search_embed_queue').set((eb) => ({ attempts: eb('attempts', '+', 1) })).where('ticket_id', 'in', queued.map((q) => q.ticket_id)).execute();
-      throw err;
+      if (!(err instanceof EmbeddingEndpointError) || !REJECTED.has(err.status) || texts.length < 2) {
+        if (err instanceof EmbeddingEndpointError && REJECTED.has(err.status)) rejected.push(texts[0]!.ticketId);
+        else {
+          drainBackoff.failures++;
+          drainBackoff.until = clock.now().getTime() + Math.min(60_000, 1000 * 2 ** (drainBackoff.failures - 1));
+          await failed(queued.map((q) => q.ticket_id));
+          throw err;
+        }
+      } else {
+        // One input is likely refused (too long for the model, …): find it, embed the others.
+        for (const text of texts) {
+          try {
+            const [vector] = await embedder.embed([input(text)]);
+            done.push({ text, vector: vector! });
+          } catch (one) {
+            if (!(one instanceof EmbeddingEndpointError) || !REJECTED.has(one.status)) throw one;
+            rejected.push(text.ticketId);
+          }
+        }
+      }
     }
+    drainBackoff.failures = 0;
+    drainBackoff.until = 0;
+    const rejectedSet = new Set(rejected);
+    const dropped = queued.filter((q) => rejectedSet.has(q.ticket_id) && q.attempts + 1 >= MAX_REJECTIONS);
+    await failed(rejected.filter((id) => !dropped.some((q) => q.ticket_id === id)));
     await db.transaction().execute(async (trx) => {
       const { seq } = await store.nextSeq(trx);
       const at = toTimestamp(clock.now());
-      for (let i = 0; i < texts.length; i++) {
-        const t = texts[i]!;
-        await trx.updateTable('search_documents').set({ vector: encodeVector(vectors[i]!), embedder_id: embedder.id, seq, indexed_at: at }).where('ticket_id', '=', t.ticketId).execute();
+      for (const { text, vector } of done) {
+        await trx.updateTable('search_documents').set({ vector: encodeVector(vector), embedder_id: embedder.id, seq, indexed_at: at }).where('ticket_id', '=', text.ticketId).execute();
       }
-      // A ticket changed again since it was read stays queued (its queued_at moved on).
-      for (const q of queued) await trx.deleteFrom('search_embed_queue').where('ticket_id', '=', q.ticket_id).where('queued_at', '=', q.queued_at).execute();
+      // A ticket changed again since it was read stays queued (its queued_at moved on); a deleted one leaves.
+      const present = new Set(texts.map((t) => t.ticketId));
+      const leaving = queued.filter((q) => !present.has(q.ticket_id) || !rejectedSet.has(q.ticket_id) || dropped.includes(q));
+      for (const q of leaving) await trx.deleteFrom('search_embed_queue').where('ticket_id', '=', q.ticket_id).where('queued_at', '=', q.queued_at).execute();
     });
-    return texts.length;
+    if (dropped.length) {
+      throw new Error(`embeddings endpoint refused ${dropped.length} ticket(s) ${MAX_REJECTIONS} times; left without a new vector: ${dropped.map((q) => q.ticket_id).join(', ')}`);
+    }
+    return done.length;
   }
 }
+
+/** Characters of a ticket's text sent to a remote endpoint (~2,000 tokens: within common model limits). */
+const REMOTE_MAX_CHARS = 8000;
+/** Statuses by which an endpoint refuses a request's content (not its own availability). */
+const REJECTED = new Set([400, 413, 422]);
+/** Times a ticket refused alone is retried before it leaves the queue. */
+const MAX_REJECTIONS = 5;
+
+/** Rows read per query while an in-process index loads or catches up. */
+const LOAD_BATCH = 5000;
+/** Rows indexed between two yields to the event loop during a load (see `yieldToEventLoop`). */
+const LOAD_SLICE = 2000;
 
 const round = (x: number): number => Math.round(x * 1e6) / 1e6;
 

@@ -11,7 +11,7 @@ import {
 } from '../../src/search/embedding/embedder.js';
 import { rocchioExpand } from '../../src/search/embedding/feedback.js';
 import { buildGloveCache, ensureGloveCache, loadGloveCache } from '../../src/search/embedding/glove-cache.js';
-import { EmbeddingEndpointError, OpenAICompatibleEmbedder } from '../../src/search/embedding/openai-compatible.js';
+import { EmbeddingEndpointError, OpenAICompatibleEmbedder, embeddingsEndpoint } from '../../src/search/embedding/openai-compatible.js';
 import { WinkGloveEmbedder } from '../../src/search/embedding/wink-glove.js';
 import { analyzeKeywordTerms } from '../../src/search/text/tokenize.js';
 
@@ -180,5 +180,27 @@ describe('OpenAICompatibleEmbedder', () => {
       err instanceof EmbeddingEndpointError && err.status === 503 && /HTTP 503: model overloaded/.test(err.message));
     const dead = new OpenAICompatibleEmbedder({ url: 'http://127.0.0.1:9', model: 'm', timeoutMs: 2000 });
     await assert.rejects(dead.embed(['x']), /failed/);
+  });
+
+  it('accepts the endpoint as a full URL, a `/v1` base or a bare base', () => {
+    assert.equal(embeddingsEndpoint('http://127.0.0.1:11434'), 'http://127.0.0.1:11434/v1/embeddings');
+    assert.equal(embeddingsEndpoint('http://127.0.0.1:11434/'), 'http://127.0.0.1:11434/v1/embeddings');
+    assert.equal(embeddingsEndpoint('https://api.openai.com/v1'), 'https://api.openai.com/v1/embeddings');
+    assert.equal(embeddingsEndpoint('https://api.openai.com/v1/'), 'https://api.openai.com/v1/embeddings');
+    assert.equal(embeddingsEndpoint('https://api.openai.com/v1/embeddings'), 'https://api.openai.com/v1/embeddings');
+    assert.equal(embeddingsEndpoint('https://gw.example/openai/v1'), 'https://gw.example/openai/v1/embeddings');
+    assert.equal(embeddingsEndpoint('https://gw.example/team-a'), 'https://gw.example/team-a/v1/embeddings');
+    assert.equal(embeddingsEndpoint('https://gw.example/deployments/x/embeddings?api-version=2024-02-01'), 'https://gw.example/deployments/x/embeddings?api-version=2024-02-01');
+  });
+
+  it('keeps the API key out of its error messages', async () => {
+    const echo = createServer((req, res) => void req.resume().on('end', () => res.writeHead(502).end(`bad gateway for ${req.headers.authorization}`)));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
+    try {
+      const e = new OpenAICompatibleEmbedder({ url: `http://127.0.0.1:${(echo.address() as AddressInfo).port}`, model: 'm', apiKey: 'sk-very-secret' });
+      await assert.rejects(e.embed(['x']), (err: unknown) => err instanceof EmbeddingEndpointError && err.status === 502 && !err.message.includes('sk-very-secret') && err.message.includes('[redacted]'));
+    } finally {
+      await new Promise<void>((r) => echo.close(() => r()));
+    }
   });
 });

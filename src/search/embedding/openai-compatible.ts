@@ -8,7 +8,12 @@ import { l2Normalize } from './embedder.js';
 import type { Embedder } from './embedder.js';
 
 export interface OpenAICompatibleOptions {
-  /** Base URL, e.g. `https://api.openai.com` or `http://127.0.0.1:11434`; `/v1/embeddings` is appended unless already present. */
+  /**
+   * The endpoint, in any of three forms: the full URL (`…/v1/embeddings`, or any path ending in
+   * `/embeddings`, used as is), a base ending in `/v1` (`https://api.openai.com/v1`, the form
+   * OpenAI SDKs take; `/embeddings` is appended) or a bare origin/base (`http://127.0.0.1:11434`;
+   * `/v1/embeddings` is appended).
+   */
   readonly url: string;
   readonly model: string;
   readonly apiKey?: string;
@@ -42,13 +47,23 @@ export class OpenAICompatibleEmbedder implements Embedder {
   private readonly timeoutMs: number;
 
   constructor(options: OpenAICompatibleOptions) {
-    const base = options.url.replace(/\/+$/, '');
-    this.endpoint = /\/v1\/embeddings$/.test(base) ? base : `${base}/v1/embeddings`;
+    this.endpoint = embeddingsEndpoint(options.url);
     this.model = options.model;
     this.apiKey = options.apiKey;
     this.dims = options.dimensions ?? 0;
     this.batchSize = Math.max(1, options.batchSize ?? 64);
     this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** The endpoint as error messages name it: no credentials, no query string. */
+  private get where(): string {
+    const u = new URL(this.endpoint);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  }
+
+  /** Error messages reach the logs: the API key never does (some gateways echo the request). */
+  private scrub(text: string): string {
+    return this.apiKey ? text.split(this.apiKey).join('[redacted]') : text;
   }
 
   get dimensions(): number {
@@ -84,11 +99,11 @@ export class OpenAICompatibleEmbedder implements Embedder {
           signal: AbortSignal.timeout(this.timeoutMs),
         });
       } catch (err) {
-        throw new EmbeddingEndpointError(`embedding request to ${this.endpoint} failed: ${(err as Error).message}`, 0);
+        throw new EmbeddingEndpointError(this.scrub(`embedding request to ${this.where} failed: ${(err as Error).message}`), 0);
       }
       if (!res.ok) {
         const body = (await res.text().catch(() => '')).slice(0, 500);
-        throw new EmbeddingEndpointError(`embedding endpoint ${this.endpoint} returned HTTP ${res.status}: ${body}`, res.status);
+        throw new EmbeddingEndpointError(this.scrub(`embedding endpoint ${this.where} returned HTTP ${res.status}: ${body}`), res.status);
       }
       const json = (await res.json()) as EmbeddingResponse;
       const data = json.data;
@@ -110,4 +125,14 @@ export class OpenAICompatibleEmbedder implements Embedder {
     for (let i = 0; i < batch.length; i++) if (!result[i]) result[i] = new Float32Array(this.dims);
     return result;
   }
+}
+
+/** The URL requests go to, from any of the accepted forms of NEXUS_EMBEDDINGS_URL (see `url`). */
+export function embeddingsEndpoint(url: string): string {
+  const u = new URL(url);
+  const path = u.pathname.replace(/\/+$/, '');
+  if (/\/embeddings$/.test(path)) u.pathname = path;
+  else if (/\/v1$/.test(path)) u.pathname = `${path}/embeddings`;
+  else u.pathname = `${path}/v1/embeddings`;
+  return u.toString();
 }

@@ -1,0 +1,88 @@
+/**
+ * Warm-up of the in-process search indexes: the server starts it once listening, so the first
+ * search after a start does not pay for the load; a search arriving meanwhile waits for the same
+ * load (each index loads once).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Principal } from '../../src/auth/scopes.js';
+import { createSearchService } from '../../src/search/service.js';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { createBrand, createTicket } from '../helpers/factories.js';
+
+describe('search warm-up', () => {
+  let t: TestApp;
+  let brand: string;
+  const ids: Record<string, string> = {};
+  /** A fresh service over the same database: empty in-process indexes, as after a restart. */
+  const freshService = () => createSearchService({ db: t.runtime.db, dialect: t.runtime.dialect, clock: t.clock, embedder: { cacheDir: t.config.embeddingsCacheDir } });
+  const principal: Principal = { tokenId: 'tok_test', tokenName: 'test', scopes: ['admin'], brandIds: null };
+
+  before(async () => {
+    t = await buildTestApp();
+    brand = (await createBrand(t)).id;
+    ids.parcel = (await createTicket(t, brand, { subject: 'Where is my package?', description: 'My parcel never arrived, the courier says it was delivered.' })).id;
+    ids.password = (await createTicket(t, brand, { subject: 'Cannot log in', description: 'I forgot my password and the reset email never comes.' })).id;
+  });
+  after(() => t.close());
+
+  it('loads nothing when no ticket is indexed', async () => {
+    const empty = await buildTestApp();
+    try {
+      const search = empty.runtime.services.search;
+      assert.equal(await search.warmUp(), false);
+      assert.deepEqual(search.indexStats(), { keywordLoads: 0, vectorLoads: 0, keywordDocuments: 0, vectors: 0 });
+    } finally {
+      await empty.close();
+    }
+  });
+
+  it('a search during the warm-up waits for the same load: each index loads once', async () => {
+    const search = freshService();
+    assert.deepEqual(search.indexStats(), { keywordLoads: 0, vectorLoads: 0, keywordDocuments: 0, vectors: 0 });
+    const warming = search.warmUp();
+    const [found, warmed] = await Promise.all([search.search(principal, { query: 'courier package' }), warming]);
+    assert.equal(warmed, true);
+    assert.equal(found.data[0]?.ticket.id, ids.parcel);
+    assert.deepEqual(search.indexStats(), { keywordLoads: 1, vectorLoads: 1, keywordDocuments: 2, vectors: 2 });
+  });
+
+  it('after the warm-up, searches (and new tickets) only catch up, never reload', async () => {
+    const search = freshService();
+    assert.equal(await search.warmUp(), true);
+    assert.deepEqual(search.indexStats(), { keywordLoads: 1, vectorLoads: 1, keywordDocuments: 2, vectors: 2 });
+    const hits = await search.search(principal, { query: 'forgot password' });
+    assert.equal(hits.data[0]?.ticket.id, ids.password);
+    // Written through another service (the app's), as another process would: caught up by seq.
+    ids.invoice = (await createTicket(t, brand, { subject: 'Invoice copy needed', description: 'Please send the invoice for my subscription.' })).id;
+    const later = await search.search(principal, { query: 'invoice' });
+    assert.equal(later.data[0]?.ticket.id, ids.invoice);
+    assert.equal(await search.warmUp(), true);
+    assert.deepEqual(search.indexStats(), { keywordLoads: 1, vectorLoads: 1, keywordDocuments: 3, vectors: 3 });
+  });
+
+  it('a search before any warm-up loads once too, and a later warm-up adds nothing', async () => {
+    const search = freshService();
+    const [a, b] = await Promise.all([
+      search.search(principal, { query: 'parcel' }),
+      search.search(principal, { query: 'password', mode: 'semantic' }),
+    ]);
+    assert.equal(a.data[0]?.ticket.id, ids.parcel);
+    assert.ok(b.data.length >= 0);
+    await search.warmUp();
+    assert.equal(search.indexStats().keywordLoads, 1);
+    assert.equal(search.indexStats().vectorLoads, 1);
+  });
+
+  it('is what the running app serves through: warm-up on the app service, then the API', async () => {
+    const search = t.runtime.services.search;
+    await search.warmUp();
+    const before = search.indexStats();
+    const res = await t.request({ method: 'POST', url: '/v1/tickets/search', body: { query: 'courier' } });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json().data[0].ticket.id, ids.parcel);
+    assert.equal(search.indexStats().keywordLoads, before.keywordLoads);
+    assert.equal(search.indexStats().vectorLoads, before.vectorLoads);
+    assert.ok(before.keywordLoads <= 1 && before.vectorLoads <= 1);
+  });
+});
