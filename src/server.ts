@@ -20,7 +20,7 @@ export async function serve(config: Config): Promise<void> {
     .warmUp()
     .then((loaded) => loaded && log.info({ ms: Math.round(performance.now() - warmStart), ...runtime.services.search.indexStats() }, 'search indexes warmed up'))
     .catch((err: unknown) => log.error({ err }, 'search warm-up failed; the first search loads the indexes'));
-  const stopJobs = config.runWorkers ? startJobs(backgroundJobs(runtime, log), log) : async () => {};
+  const stopJobs = config.runWorkers ? startJobs(backgroundJobs(runtime), log) : async () => {};
   const dispatcher = config.runWorkers ? startWebhookDispatcher(runtime, log) : undefined;
 
   let closing = false;

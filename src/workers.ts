@@ -10,8 +10,7 @@ export interface BackgroundJob {
 }
 
 /** Every background job of a runtime: what `npm start` runs beside the server and `nexus worker` alone. */
-export function backgroundJobs(runtime: Runtime, log: Pick<Logger, 'error' | 'info' | 'warn'>): BackgroundJob[] {
-  void log;
+export function backgroundJobs(runtime: Runtime): BackgroundJob[] {
   return [...coreJobs(runtime), ...webhookJobs(runtime)];
 }
 

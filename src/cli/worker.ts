@@ -9,7 +9,7 @@ import { backgroundJobs, startJobs } from '../workers.js';
 export async function runWorker(config: Config): Promise<void> {
   const log = pino(loggerOptions(config.logLevel));
   const runtime = await openRuntime(config);
-  const stopJobs = startJobs(backgroundJobs(runtime, log), log);
+  const stopJobs = startJobs(backgroundJobs(runtime), log);
   const dispatcher = startWebhookDispatcher(runtime, log);
   log.info({ database: runtime.location }, 'NexusCore worker running');
   const shutdown = async () => {

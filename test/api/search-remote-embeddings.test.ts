@@ -70,7 +70,7 @@ describe('search with an OpenAI-compatible embeddings endpoint', () => {
   };
   const queue = async () =>
     (await t.runtime.db.selectFrom('search_embed_queue').select(['ticket_id', 'attempts']).orderBy('ticket_id').execute()).map((r) => ({ ...r, attempts: Number(r.attempts) }));
-  const maintenance = () => backgroundJobs(t.runtime, log).find((j) => j.name === 'search-maintenance')!;
+  const maintenance = () => backgroundJobs(t.runtime).find((j) => j.name === 'search-maintenance')!;
 
   before(async () => {
     server = createServer((req, res) => {
