@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { principalOf } from '../http/auth.js';
-import { type App, Cursor, Limit, NullableCursor, Timestamp, errorResponses } from '../http/types.js';
+import { type App, Cursor, Limit, Timestamp, errorResponses, pageSchema } from '../http/types.js';
 import { TICKET_EVENT_TYPES } from './outbox.js';
 import type { EventService } from './service.js';
 
@@ -31,7 +31,7 @@ export function eventRoutes(app: App, events: EventService): void {
         description:
           'Every ticket event, oldest first, in the shape webhooks deliver. A consumer that was down catches up by passing the id of the last event it processed as `after`.',
         querystring: ListEventsQuery,
-        response: { 200: Type.Object({ data: Type.Array(EventSchema), next_cursor: NullableCursor }), ...errorResponses(400) },
+        response: { 200: pageSchema(EventSchema), ...errorResponses(400) },
       },
     },
     async (request) => events.list(principalOf(request), request.query),

@@ -36,3 +36,6 @@ export const Cursor = Type.String({ minLength: 1, maxLength: 2048, description: 
 export const NullableCursor = Type.Union([Type.String(), Type.Null()], {
   description: 'Pass as `after` to get the next page; null on the last page',
 });
+
+/** The shape of every paginated list: `{data, next_cursor}`. */
+export const pageSchema = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item), next_cursor: NullableCursor });

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { principalOf } from '../http/auth.js';
-import { type App, Timestamp, errorResponses } from '../http/types.js';
+import { type App, Timestamp, errorResponses, pageSchema } from '../http/types.js';
 import { OriginSchema, PageQuery, PrioritySchema } from '../tickets/schemas.js';
 import type { QueueService } from './service.js';
 
@@ -106,10 +106,7 @@ export function queueRoutes(app: App, queues: QueueService): void {
         params: QueueParams,
         querystring: PageQuery,
         response: {
-          200: Type.Object({
-            data: Type.Array(Type.Intersect([Type.Ref('Ticket'), Type.Object({ position: Type.Integer({ minimum: 1 }) })])),
-            next_cursor: Type.Union([Type.String(), Type.Null()]),
-          }),
+          200: pageSchema(Type.Intersect([Type.Ref('Ticket'), Type.Object({ position: Type.Integer({ minimum: 1 }) })])),
           ...errorResponses(400, 404),
         },
       },

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { principalOf } from '../http/auth.js';
-import { type App, errorResponses } from '../http/types.js';
+import { type App, errorResponses, pageSchema } from '../http/types.js';
 import {
   CreateMessageBody,
   CreateTicketBody,
@@ -14,7 +14,6 @@ import {
 import type { TicketService } from './service.js';
 
 const Ref = (id: string) => Type.Ref(id);
-const page = (item: ReturnType<typeof Ref>) => Type.Object({ data: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) });
 
 export function ticketRoutes(app: App, tickets: TicketService): void {
   app.post(
@@ -44,7 +43,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
         summary: 'List tickets',
         description: 'Newest first. Pass next_cursor as `after` for the next page; it is null on the last page.',
         querystring: ListTicketsQuery,
-        response: { 200: page(Ref('Ticket')), ...errorResponses(400) },
+        response: { 200: pageSchema(Ref('Ticket')), ...errorResponses(400) },
       },
     },
     async (request) => tickets.list(principalOf(request), request.query),
@@ -120,7 +119,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
         description: 'Chronological, paginated; for long conversations.',
         params: TicketIdParams,
         querystring: PageQuery,
-        response: { 200: page(Ref('Message')), ...errorResponses(400, 404) },
+        response: { 200: pageSchema(Ref('Message')), ...errorResponses(400, 404) },
       },
     },
     async (request) => tickets.listMessages(principalOf(request), request.params.ticket_id, request.query),
@@ -136,7 +135,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
         description: 'Oldest first, paginated.',
         params: TicketIdParams,
         querystring: PageQuery,
-        response: { 200: page(Ref('AuditEntry')), ...errorResponses(400, 404) },
+        response: { 200: pageSchema(Ref('AuditEntry')), ...errorResponses(400, 404) },
       },
     },
     async (request) => tickets.listAudit(principalOf(request), request.params.ticket_id, request.query),

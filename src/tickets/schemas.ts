@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Cursor, DateOrTimestamp, Email, Limit, NullableCursor, Timestamp } from '../http/types.js';
+import { Cursor, DateOrTimestamp, Email, Limit, Timestamp } from '../http/types.js';
 import { idPattern } from '../shared/ids.js';
 import { AUTHOR_TYPES, LIMITS, ORIGINS, PRIORITIES, STATUSES } from './model.js';
 
@@ -175,6 +175,3 @@ export const ListTicketsQuery = Type.Object(
 );
 
 export const PageQuery = Type.Object({ limit: Limit(100, 50), after: Type.Optional(Cursor) }, { additionalProperties: false });
-
-export const pageOf = (item: ReturnType<typeof Type.Ref> | typeof TicketSchema) =>
-  Type.Object({ data: Type.Array(item), next_cursor: NullableCursor });

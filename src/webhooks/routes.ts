@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { principalOf } from '../http/auth.js';
-import { type App, errorResponses } from '../http/types.js';
+import { type App, errorResponses, pageSchema } from '../http/types.js';
 import {
   CreateWebhookBody,
   DeliveryParams,
@@ -11,7 +11,6 @@ import {
   WebhookParams,
   WebhookSchema,
   WebhookWithSecretSchema,
-  pageOf,
 } from './schemas.js';
 import type { WebhookService } from './service.js';
 
@@ -41,7 +40,7 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
     '/v1/webhooks',
     {
       config: { scope: 'webhooks:manage' },
-      schema: { tags, summary: 'List webhook endpoints', querystring: ListWebhooksQuery, response: { 200: pageOf(WebhookSchema), ...errorResponses(400) } },
+      schema: { tags, summary: 'List webhook endpoints', querystring: ListWebhooksQuery, response: { 200: pageSchema(WebhookSchema), ...errorResponses(400) } },
     },
     async (request) => webhooks.list(principalOf(request), request.query),
   );
@@ -123,7 +122,7 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
         description: 'Newest first: every delivery with every attempt (time, HTTP status or network error, duration, first 1 KB of the response, next attempt).',
         params: WebhookParams,
         querystring: ListDeliveriesQuery,
-        response: { 200: pageOf(DeliverySchema), ...errorResponses(400, 404) },
+        response: { 200: pageSchema(DeliverySchema), ...errorResponses(400, 404) },
       },
     },
     async (request) => webhooks.listDeliveries(principalOf(request), request.params.webhook_id, request.query),

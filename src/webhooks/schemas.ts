@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { Cursor, Limit, NullableCursor, Timestamp } from '../http/types.js';
+import { Cursor, Limit, Timestamp } from '../http/types.js';
 import { DELIVERY_STATUSES, SUBSCRIBABLE_EVENT_TYPES } from './model.js';
 
 const literals = <const T extends readonly string[]>(values: T, description: string) =>
@@ -105,6 +105,3 @@ export const ListDeliveriesQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-
-export const pageOf = <T extends typeof WebhookSchema | typeof DeliverySchema>(item: T) =>
-  Type.Object({ data: Type.Array(item), next_cursor: NullableCursor });
