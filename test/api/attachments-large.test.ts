@@ -158,10 +158,10 @@ describe('oversize uploads over a real connection', () => {
     const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: 'PUT', agent: false, headers: { 'content-type': 'application/octet-stream', 'content-length': String(MiB) } });
     req.on('error', () => {});
     await new Promise<void>((done) => req.write(Buffer.alloc(256 * 1024, 7), () => done()));
-    for (let i = 0; i < 100 && (await statusOf()) !== 'uploading'; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 6000 && (await statusOf()) !== 'uploading'; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(await statusOf(), 'uploading');
     req.destroy();
-    for (let i = 0; i < 200 && (await statusOf()) !== 'pending'; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 6000 && (await statusOf()) !== 'pending'; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(await statusOf(), 'pending');
     assert.deepEqual(blobFiles(t), []);
 

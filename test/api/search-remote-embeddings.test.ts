@@ -154,7 +154,7 @@ describe('search with an OpenAI-compatible embeddings endpoint', () => {
     requests.length = 0;
     // Through the job runner, as the server runs it: the failure is logged, not thrown.
     const stop = startJobs([maintenance()], log);
-    for (let i = 0; i < 200 && requests.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 6000 && requests.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     await stop();
     assert.equal(requests.length, 1);
     assert.deepEqual(await queue(), [{ ticket_id: ids.refund, attempts: 1 }]);

@@ -23,7 +23,7 @@ const skip = fs.existsSync(CHROMIUM) ? false : `chromium not installed: ${CHROMI
 /** Without Chromium the whole suite is one skipped test, so the run's summary counts and names it. */
 function suite(name: string, fn: () => void): void {
   if (skip) it(name, { skip }, () => {});
-  else describe(name, { timeout: 120_000 }, fn);
+  else describe(name, { timeout: 300_000 }, fn);
 }
 
 async function freePort(): Promise<number> {
@@ -34,7 +34,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();
@@ -113,7 +113,7 @@ suite('the dashboard in a real browser', () => {
     });
     server.stdout?.on('data', (d: Buffer) => (serverLog += d.toString()));
     server.stderr?.on('data', (d: Buffer) => (serverLog += d.toString()));
-    await waitUntil('the server to be ready', async () => (await fetch(`${base}/readyz`).catch(() => null))?.ok, 30_000).catch((err: Error) => {
+    await waitUntil('the server to be ready', async () => (await fetch(`${base}/readyz`).catch(() => null))?.ok, 120_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${serverLog}`);
     });
 

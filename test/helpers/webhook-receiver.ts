@@ -58,7 +58,7 @@ export async function startWebhookReceiver(options: { port?: number } = {}): Pro
     respond(h) {
       handler = h;
     },
-    waitFor(count, { timeoutMs = 5000, filter = () => true } = {}) {
+    waitFor(count, { timeoutMs = 60_000, filter = () => true } = {}) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const matching = received.filter(filter);
