@@ -15,6 +15,7 @@ import { registerAuth } from './http/auth.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { AppError, ProblemSchema, errorCatalogue, registerProblemHandlers, sendProblem } from './http/problem.js';
 import type { App } from './http/types.js';
+import { lazySerializerFactory } from './http/lazy-serializers.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { BrandSchema, brandRoutes } from './brands/routes.js';
 import { QueueSchema, queueRoutes } from './queues/routes.js';
@@ -52,6 +53,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     requestIdHeader: false,
     return503OnClosing: true,
+    schemaController: { compilersFactory: { buildSerializer: lazySerializerFactory() } },
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
