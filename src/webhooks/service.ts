@@ -1,6 +1,6 @@
 import type { Db, DbOrTx, WebhookEndpointRow } from '../db/schema.js';
 import type { SecretBox } from '../shared/secret-box.js';
-import { type Principal, canSeeBrand } from '../auth/scopes.js';
+import { type Principal, canSeeBrand, coversBrands } from '../auth/scopes.js';
 import { TEST_EVENT_TYPE } from '../events/service.js';
 import { signalDispatchWork } from '../events/signal.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
@@ -66,9 +66,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
    * its own; an endpoint for all brands belongs to unrestricted tokens. Otherwise it is a 404.
    */
   function canSee(principal: Principal, row: WebhookEndpointRow): boolean {
-    if (principal.brandIds === null) return true;
-    const brands = endpointBrands(row);
-    return brands !== null && brands.every((b) => canSeeBrand(principal, b));
+    return coversBrands(principal, endpointBrands(row));
   }
 
   async function getVisible(dbx: DbOrTx, principal: Principal, id: string): Promise<WebhookEndpointRow> {
