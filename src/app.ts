@@ -11,6 +11,7 @@ import type { Db } from './db/schema.js';
 import type { Clock } from './shared/clock.js';
 import { secretBoxFor } from './shared/secret-box.js';
 import type { Services } from './services.js';
+import { registerRouteAccess } from './http/access.js';
 import { registerAuth } from './http/auth.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { AppError, ProblemSchema, errorCatalogue, registerProblemHandlers, sendProblem } from './http/problem.js';
@@ -66,6 +67,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return payload;
   });
 
+  // Before any route: every /v1 route must declare its scope and brand rule, or building fails.
+  registerRouteAccess(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -86,7 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerAuth(app, services.tokens);
   registerIdempotency(app, { db, clock, secretBox: secretBoxFor(config) });
 
-  app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/v1/openapi.json', { config: { scope: 'public', brands: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
   app.get('/healthz', { schema: { tags: ['Health'], summary: 'Liveness', security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({
     status: 'ok' as const,

@@ -33,12 +33,19 @@ export async function openRuntime(config: Config, clock: Clock = systemClock): P
 /**
  * Makes sure someone can get in: the NEXUS_ADMIN_TOKEN secret as an admin token, or, on a first
  * start with no tokens at all, a fresh admin token printed once and written to
- * `<data dir>/admin-token` (mode 0600).
+ * `<data dir>/admin-token` (mode 0600). A NEXUS_ADMIN_TOKEN that was revoked does not stop the
+ * start: the server serves every other token, warns once, and the revoked one stays refused.
  */
-export async function bootstrapAdminToken(runtime: Runtime, log: Pick<Logger, 'info'>): Promise<void> {
+export async function bootstrapAdminToken(runtime: Runtime, log: Pick<Logger, 'info' | 'warn'>): Promise<void> {
   const { services, config } = runtime;
   if (config.adminToken) {
-    if (await services.tokens.ensureAdminToken(config.adminToken)) log.info('created the admin token given in NEXUS_ADMIN_TOKEN');
+    const state = await services.tokens.ensureAdminToken(config.adminToken);
+    if (state === 'created') log.info('created the admin token given in NEXUS_ADMIN_TOKEN');
+    if (state === 'revoked') {
+      log.warn(
+        'NEXUS_ADMIN_TOKEN names a revoked token: it stays revoked and every request with it gets a 401. Set NEXUS_ADMIN_TOKEN to a new secret (or unset it) to get a working bootstrap admin token.',
+      );
+    }
     return;
   }
   const created = await services.tokens.createFirstAdminToken();

@@ -33,7 +33,7 @@ export function createServices(deps: CoreDeps) {
     embedder: { cacheDir: deps.config.embeddingsCacheDir, remote: deps.config.embeddings },
   });
   return {
-    tokens: createTokenService({ db, clock }),
+    tokens: createTokenService({ db, clock, bootstrapSecret: deps.config.adminToken }),
     webhooks: createWebhookService({ db, clock, allowPrivate: deps.config.webhookAllowPrivate, secretBox: secretBoxFor(deps.config) }),
     events: createEventService({ db }),
     brands: createBrandService({ db, clock }),

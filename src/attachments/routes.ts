@@ -19,7 +19,7 @@ export function attachmentRoutes(app: App, attachments: AttachmentService): void
   app.post(
     '/v1/attachments',
     {
-      config: { scope: 'tickets:write' },
+      config: { scope: 'tickets:write', brands: 'body' },
       schema: {
         tags: ['Attachments'],
         summary: 'Request an upload URL',
@@ -38,7 +38,7 @@ export function attachmentRoutes(app: App, attachments: AttachmentService): void
   app.get(
     '/v1/attachments/:attachment_id',
     {
-      config: { scope: 'tickets:read' },
+      config: { scope: 'tickets:read', brands: 'resource' },
       schema: {
         tags: ['Attachments'],
         summary: 'Retrieve an attachment',
@@ -72,7 +72,7 @@ function transferRoutes(app: App, attachments: AttachmentService): void {
     reply.header('Access-Control-Allow-Origin', '*');
   });
 
-  app.options('/v1/uploads/:token', { schema: { hide: true } }, async (_request, reply) =>
+  app.options('/v1/uploads/:token', { config: { scope: 'public', brands: 'signed-url' }, schema: { hide: true } }, async (_request, reply) =>
     reply
       .status(204)
       .header('Access-Control-Allow-Methods', 'PUT')
@@ -84,6 +84,7 @@ function transferRoutes(app: App, attachments: AttachmentService): void {
   app.put(
     '/v1/uploads/:token',
     {
+      config: { scope: 'public', brands: 'signed-url' },
       schema: {
         tags: ['Attachments'],
         summary: 'Upload the bytes to a signed upload URL',
@@ -118,6 +119,7 @@ function transferRoutes(app: App, attachments: AttachmentService): void {
   app.get(
     '/v1/downloads/:token',
     {
+      config: { scope: 'public', brands: 'signed-url' },
       schema: {
         tags: ['Attachments'],
         summary: 'Download an attachment',

@@ -149,7 +149,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
   }
 
   const forMessages: MessageAttachments = {
-    async link(trx, { ticket, messageId, attachmentIds, at }) {
+    async link(trx, { principal, ticket, messageId, attachmentIds, at }) {
       const errors: FieldError[] = [];
       const seen = new Set<string>();
       for (const [i, id] of attachmentIds.entries()) {
@@ -159,6 +159,13 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
           continue;
         }
         seen.add(id);
+        // Linking needs what reading needs: an attachment the caller cannot GET (another brand's, or
+        // a brand-less one when the caller is brand-restricted) reads exactly like a missing one.
+        const readable = await store.findAttachment(trx, id);
+        if (!readable || !isVisible(principal, readable)) {
+          errors.push({ pointer, message: `attachment ${quote(id)} does not exist` });
+          continue;
+        }
         if (await store.linkAttachment(trx, id, { brand_id: ticket.brand_id, ticket_id: ticket.id, message_id: messageId, linked_at: at })) continue;
         const row = await store.findAttachment(trx, id);
         if (!row || (row.brand_id !== null && row.brand_id !== ticket.brand_id)) {

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { AppError } from '../http/problem.js';
+import { principalOf } from '../http/auth.js';
 import { type App, Timestamp, errorResponses } from '../http/types.js';
 import { SCOPES } from './scopes.js';
 import type { TokenService } from './token-service.js';
@@ -25,16 +25,21 @@ export function tokenRoutes(app: App, tokens: TokenService): void {
   app.post(
     '/v1/tokens',
     {
-      config: { scope: 'admin' },
+      config: { scope: 'admin', brands: 'body' },
       schema: {
         tags: ['Tokens'],
         summary: 'Create an API token',
-        description: 'The response carries `token`, the secret, this once; only its SHA-256 hash is stored.',
+        description:
+          'The response carries `token`, the secret, this once; only its SHA-256 hash is stored. A token creates only tokens within its own rights: scopes it holds (403 otherwise), brands it has (a brand-restricted token: `brand_ids` left out means its own brands, `null` or another brand is a 422) and an expiry no later than its own (left out: its own).',
         body: Type.Object(
           {
             name: Type.String({ minLength: 1, maxLength: 200 }),
             scopes: Type.Array(ScopeSchema, { minItems: 1 }),
-            brand_ids: Type.Optional(Type.Union([Type.Array(Type.String(), { minItems: 1, maxItems: 1000 }), Type.Null()])),
+            brand_ids: Type.Optional(
+              Type.Union([Type.Array(Type.String(), { minItems: 1, maxItems: 1000 }), Type.Null()], {
+                description: 'null: every brand (only a token for every brand may grant it); left out: the brands of the calling token',
+              }),
+            ),
             expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
           },
           { additionalProperties: false },
@@ -45,22 +50,27 @@ export function tokenRoutes(app: App, tokens: TokenService): void {
         },
       },
     },
-    async (request, reply) => reply.status(201).send(await tokens.create(request.body)),
+    async (request, reply) => reply.status(201).send(await tokens.create(request.body, principalOf(request))),
   );
 
   app.get(
     '/v1/tokens',
     {
-      config: { scope: 'admin' },
-      schema: { tags: ['Tokens'], summary: 'List tokens (never their secrets)', response: { 200: Type.Object({ data: Type.Array(Type.Ref('Token')) }), ...errorResponses() } },
+      config: { scope: 'admin', brands: 'filter' },
+      schema: {
+        tags: ['Tokens'],
+        summary: 'List tokens (never their secrets)',
+        description: 'A brand-restricted token lists only the tokens whose brands are all among its own.',
+        response: { 200: Type.Object({ data: Type.Array(Type.Ref('Token')) }), ...errorResponses() },
+      },
     },
-    async () => ({ data: await tokens.list() }),
+    async (request) => ({ data: await tokens.list(principalOf(request)) }),
   );
 
   app.get(
     '/v1/tokens/me',
     {
-      // No route scope on purpose: any valid token may ask who it is, so the handler authenticates.
+      config: { scope: 'any-token', brands: 'self' },
       schema: {
         tags: ['Tokens'],
         summary: 'The calling token',
@@ -68,30 +78,22 @@ export function tokenRoutes(app: App, tokens: TokenService): void {
         response: { 200: Type.Ref('Token'), 401: Type.Ref('Problem') },
       },
     },
-    async (request) => {
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-      if (!match) {
-        throw new AppError('unauthorized', 'Send a bearer token in the Authorization header', {
-          headers: { 'WWW-Authenticate': 'Bearer realm="nexuscore"' },
-        });
-      }
-      const principal = await tokens.authenticate(match[1]!);
-      return tokens.getToken(principal.tokenId);
-    },
+    async (request) => tokens.getToken(principalOf(request).tokenId),
   );
 
   app.delete(
     '/v1/tokens/:token_id',
     {
-      config: { scope: 'admin' },
+      config: { scope: 'admin', brands: 'resource' },
       schema: {
         tags: ['Tokens'],
         summary: 'Revoke a token',
-        description: 'Effective immediately: the next request with it is a 401.',
+        description:
+          'Effective immediately: the next request with it is a 401. A token outside the caller’s brands is a 404, like a missing one; the bootstrap token named by NEXUS_ADMIN_TOKEN is a 409 (change that setting and restart, or use the CLI).',
         params: Type.Object({ token_id: Type.String() }),
-        response: { 200: Type.Ref('Token'), ...errorResponses(404) },
+        response: { 200: Type.Ref('Token'), ...errorResponses(404, 409) },
       },
     },
-    async (request) => tokens.revoke(request.params.token_id),
+    async (request) => tokens.revoke(request.params.token_id, principalOf(request)),
   );
 }

@@ -8,6 +8,8 @@ export interface Principal {
   scopes: Scope[];
   /** null: every brand. Otherwise anything of another brand looks exactly like a missing id. */
   brandIds: string[] | null;
+  /** When the token stops working; null or absent: never. Tokens it creates cannot outlive it. */
+  expiresAt?: string | null;
 }
 
 /** `admin` implies every scope; `tickets:write` implies `tickets:read` (a writer reads what it writes). */
@@ -18,6 +20,15 @@ export function hasScope(principal: Principal, needed: Scope): boolean {
 
 export function canSeeBrand(principal: Principal, brandId: string): boolean {
   return principal.brandIds === null || principal.brandIds.includes(brandId);
+}
+
+/**
+ * Whether something covering `brandIds` (null: every brand) lies wholly inside the principal's
+ * brands. Only a principal for every brand covers something for every brand.
+ */
+export function coversBrands(principal: Principal, brandIds: readonly string[] | null): boolean {
+  if (principal.brandIds === null) return true;
+  return brandIds !== null && brandIds.every((b) => principal.brandIds!.includes(b));
 }
 
 /** Who made a change, as the audit trail records it. */

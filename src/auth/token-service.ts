@@ -5,7 +5,7 @@ import { AppError, notFound, validationError } from '../http/problem.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { fromJsonText, toJsonText } from '../shared/json.js';
-import { type Principal, type Scope, SCOPES } from './scopes.js';
+import { type Principal, type Scope, SCOPES, coversBrands, hasScope } from './scopes.js';
 import * as store from './token-store.js';
 
 export const TOKEN_PREFIX = 'nxc_';
@@ -54,10 +54,26 @@ export function toTokenView(row: TokenRow): TokenView {
   };
 }
 
-export function createTokenService(deps: { db: Db; clock: Clock }) {
-  const { db, clock } = deps;
+export interface TokenServiceDeps {
+  db: Db;
+  clock: Clock;
+  /** NEXUS_ADMIN_TOKEN: the bootstrap token it names cannot be revoked over the API. */
+  bootstrapSecret?: string | undefined;
+}
 
-  async function insert(input: CreateTokenInput, secret: string): Promise<CreatedToken> {
+/** Whether a token row lies inside the principal's brands: a token of every brand only inside an unrestricted one. */
+const covers = (principal: Principal, row: TokenRow): boolean => coversBrands(principal, fromJsonText<string[] | null>(row.brand_ids, null));
+
+export function createTokenService(deps: TokenServiceDeps) {
+  const { db, clock } = deps;
+  const bootstrapHash = deps.bootstrapSecret ? hashSecret(deps.bootstrapSecret) : undefined;
+
+  /**
+   * Validates a new token against what its grantor holds: no scope it lacks (403), no brand
+   * outside its own (422, worded like a missing brand), no expiry after its own (422). Null
+   * grantor: the operator (CLI, bootstrap), who may grant anything.
+   */
+  async function insert(input: CreateTokenInput, secret: string, grantor: Principal | null): Promise<CreatedToken> {
     const name = input.name.trim();
     if (!name) throw validationError('/name', 'must not be empty');
     const scopes = [...new Set(input.scopes)];
@@ -65,20 +81,35 @@ export function createTokenService(deps: { db: Db; clock: Clock }) {
     for (const [i, s] of scopes.entries()) {
       if (!SCOPES.includes(s)) throw validationError(`/scopes/${i}`, `must be one of: ${SCOPES.join(', ')}`);
     }
-    let expiresAt: string | null = null;
+    const ungrantable = grantor ? scopes.filter((s) => !hasScope(grantor, s)) : [];
+    if (ungrantable.length) {
+      throw new AppError('forbidden', `This token cannot grant ${ungrantable.join(', ')}: a token grants only scopes it holds`);
+    }
+    const grantorExpiry = grantor?.expiresAt ?? null;
+    let expiresAt: string | null = grantorExpiry;
     if (input.expires_at) {
       const at = parseInstant(input.expires_at);
       if (!at) throw validationError('/expires_at', 'must be an RFC 3339 date-time');
       if (at.getTime() <= clock.now().getTime()) throw validationError('/expires_at', 'must be in the future');
       expiresAt = toTimestamp(at);
+      if (grantorExpiry !== null && at.getTime() > Date.parse(grantorExpiry)) {
+        throw validationError('/expires_at', `must not be later than the expiry of the token creating it (${grantorExpiry})`);
+      }
     }
     let brandIds: string[] | null = null;
     if (input.brand_ids) {
       brandIds = [...new Set(input.brand_ids)];
       for (const [i, id] of brandIds.entries()) {
         const brand = await db.selectFrom('brands').select('id').where('id', '=', id).executeTakeFirst();
-        if (!brand) throw validationError(`/brand_ids/${i}`, `brand ${id} does not exist`);
+        // A brand outside the grantor's reads exactly like one that does not exist.
+        if (!brand || (grantor && !coversBrands(grantor, [id]))) throw validationError(`/brand_ids/${i}`, `brand ${id} does not exist`);
       }
+    } else if (grantor?.brandIds) {
+      // A brand-restricted token can only hand out brands it has: by default, all of its own.
+      if (input.brand_ids === null) {
+        throw validationError('/brand_ids', 'must list brands: a brand-restricted token cannot create a token for every brand');
+      }
+      brandIds = [...grantor.brandIds];
     }
     const now = clock.now();
     const row = {
@@ -98,28 +129,37 @@ export function createTokenService(deps: { db: Db; clock: Clock }) {
   }
 
   return {
-    /** Creates a token and returns its secret, the only time the secret is ever visible. */
-    create: (input: CreateTokenInput) => insert(input, generateSecret()),
+    /**
+     * Creates a token and returns its secret, the only time the secret is ever visible. With a
+     * grantor (the calling token), the new token stays within it: scopes it holds (403 otherwise),
+     * brands it has (brand_ids left out: its own), an expiry no later than its own (default: its own).
+     * Without one, the operator (CLI) grants anything.
+     */
+    create: (input: CreateTokenInput, grantor: Principal | null = null) => insert(input, generateSecret(), grantor),
 
     /**
-     * Ensures an admin token whose secret is `secret` exists (the NEXUS_ADMIN_TOKEN bootstrap).
-     * Returns true when it had to create it.
+     * Ensures an admin token whose secret is `secret` exists (the NEXUS_ADMIN_TOKEN bootstrap):
+     * `created` when it had to make it, `present` when it exists, `revoked` when it was revoked.
+     * A revoked one stays revoked: revocation is never undone behind the operator's back.
      */
-    async ensureAdminToken(secret: string): Promise<boolean> {
+    async ensureAdminToken(secret: string): Promise<'created' | 'present' | 'revoked'> {
       const existing = await store.findTokenByHash(db, hashSecret(secret));
-      if (existing && !existing.revoked_at) return false;
-      if (existing) throw new Error('NEXUS_ADMIN_TOKEN names a revoked token; choose a new secret');
-      await insert({ name: 'bootstrap admin (NEXUS_ADMIN_TOKEN)', scopes: ['admin'] }, secret);
-      return true;
+      if (existing) return existing.revoked_at ? 'revoked' : 'present';
+      await insert({ name: 'bootstrap admin (NEXUS_ADMIN_TOKEN)', scopes: ['admin'] }, secret, null);
+      return 'created';
     },
 
     /** On first start with no tokens at all: creates an admin token and returns its secret. */
     async createFirstAdminToken(): Promise<CreatedToken | undefined> {
       if ((await store.countTokens(db)) > 0) return undefined;
-      return this.create({ name: 'first admin', scopes: ['admin'] });
+      return insert({ name: 'first admin', scopes: ['admin'] }, generateSecret(), null);
     },
 
-    list: async (): Promise<TokenView[]> => (await store.listTokens(db)).map(toTokenView),
+    /** Every token the viewer covers (a brand-restricted one: tokens wholly inside its brands); null viewer: all. */
+    async list(viewer: Principal | null = null): Promise<TokenView[]> {
+      const rows = await store.listTokens(db);
+      return (viewer ? rows.filter((row) => covers(viewer, row)) : rows).map(toTokenView);
+    },
 
     /** The token with this id, without its secret; throws not-found when there is none. */
     async getToken(id: string): Promise<TokenView> {
@@ -128,9 +168,21 @@ export function createTokenService(deps: { db: Db; clock: Clock }) {
       return toTokenView(row);
     },
 
-    async revoke(id: string): Promise<TokenView> {
+    /**
+     * Revokes a token, effective on its next request. Over the API (`by` given) a token outside the
+     * caller's brands is a 404 like a missing one, and the bootstrap token named by
+     * NEXUS_ADMIN_TOKEN is a 409: the operator retires it by changing that setting, or revokes it
+     * with the CLI (`by` null) when it has leaked.
+     */
+    async revoke(id: string, by: Principal | null = null): Promise<TokenView> {
       const row = await store.findToken(db, id);
-      if (!row) throw notFound('Token', id);
+      if (!row || (by && !covers(by, row))) throw notFound('Token', id);
+      if (by && bootstrapHash !== undefined && row.secret_hash === bootstrapHash) {
+        throw new AppError(
+          'conflict',
+          `Token ${id} is the bootstrap token named by NEXUS_ADMIN_TOKEN: it cannot be revoked over the API. To retire it, give NEXUS_ADMIN_TOKEN a new secret (or unset it) and restart; if it leaked, revoke it on the server with \`nexus tokens revoke ${id}\``,
+        );
+      }
       await store.revokeToken(db, id, toTimestamp(clock.now()));
       return toTokenView((await store.findToken(db, id))!);
     },
@@ -159,6 +211,7 @@ export function createTokenService(deps: { db: Db; clock: Clock }) {
         tokenName: row.name,
         scopes: fromJsonText<Scope[]>(row.scopes, []),
         brandIds: fromJsonText<string[] | null>(row.brand_ids, null),
+        expiresAt: row.expires_at,
       };
     },
   };

@@ -20,7 +20,7 @@ export function brandRoutes(app: App, brands: BrandService): void {
   app.post(
     '/v1/brands',
     {
-      config: { scope: 'admin' },
+      config: { scope: 'admin', brands: 'unrestricted' },
       schema: {
         tags: ['Brands and queues'],
         summary: 'Create a brand',
@@ -38,7 +38,7 @@ export function brandRoutes(app: App, brands: BrandService): void {
   app.get(
     '/v1/brands',
     {
-      config: { scope: 'tickets:read' },
+      config: { scope: 'tickets:read', brands: 'filter' },
       schema: {
         tags: ['Brands and queues'],
         summary: 'List the brands this token can see',
@@ -51,7 +51,7 @@ export function brandRoutes(app: App, brands: BrandService): void {
   app.get(
     '/v1/brands/:brand_id',
     {
-      config: { scope: 'tickets:read' },
+      config: { scope: 'tickets:read', brands: 'resource' },
       schema: { tags: ['Brands and queues'], summary: 'Retrieve a brand', params: BrandParams, response: { 200: Type.Ref('Brand'), ...errorResponses(404) } },
     },
     async (request) => brands.get(principalOf(request), request.params.brand_id),
@@ -60,7 +60,7 @@ export function brandRoutes(app: App, brands: BrandService): void {
   app.patch(
     '/v1/brands/:brand_id',
     {
-      config: { scope: 'admin' },
+      config: { scope: 'admin', brands: 'resource' },
       schema: {
         tags: ['Brands and queues'],
         summary: 'Rename a brand',

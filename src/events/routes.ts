@@ -24,7 +24,7 @@ export function eventRoutes(app: App, events: EventService): void {
   app.get(
     '/v1/events',
     {
-      config: { scope: 'webhooks:manage' },
+      config: { scope: 'webhooks:manage', brands: 'filter' },
       schema: {
         tags: ['Webhooks'],
         summary: 'The event log',

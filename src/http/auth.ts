@@ -1,12 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TokenService } from '../auth/token-service.js';
-import { type Principal, type Scope, hasScope } from '../auth/scopes.js';
+import { type Principal, hasScope } from '../auth/scopes.js';
+import { type RouteScope, isTokenScope } from './access.js';
 import { AppError } from './problem.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The scope a route needs. Routes without one are public (health, docs, signed URLs). */
-    scope?: Scope;
+    /**
+     * The scope a route needs, `any-token` (any valid token) or `public` (no token: health, docs,
+     * signed URLs). Routes without one are public; every /v1 route must declare it (see access.ts).
+     */
+    scope?: RouteScope;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -23,7 +27,7 @@ export function registerAuth(app: FastifyInstance, tokens: TokenService): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     const needed = request.routeOptions.config?.scope;
-    if (!needed) return;
+    if (!needed || needed === 'public') return;
     const header = request.headers.authorization;
     const match = header ? BEARER.exec(header) : null;
     if (!match) {
@@ -32,7 +36,7 @@ export function registerAuth(app: FastifyInstance, tokens: TokenService): void {
       });
     }
     const principal = await tokens.authenticate(match[1]!);
-    if (!hasScope(principal, needed)) {
+    if (isTokenScope(needed) && !hasScope(principal, needed)) {
       throw new AppError('forbidden', `This token lacks the ${needed} scope`);
     }
     request.principal = principal;

@@ -33,7 +33,7 @@ export function queueRoutes(app: App, queues: QueueService): void {
   app.post(
     '/v1/queues',
     {
-      config: { scope: 'admin' },
+      config: { scope: 'admin', brands: 'body' },
       schema: {
         tags: ['Brands and queues'],
         summary: 'Add a routing queue',
@@ -56,7 +56,7 @@ export function queueRoutes(app: App, queues: QueueService): void {
   app.get(
     '/v1/queues',
     {
-      config: { scope: 'tickets:read' },
+      config: { scope: 'tickets:read', brands: 'filter' },
       schema: {
         tags: ['Brands and queues'],
         summary: 'List queues in routing order',
@@ -70,7 +70,7 @@ export function queueRoutes(app: App, queues: QueueService): void {
   app.get(
     '/v1/queues/:queue_id',
     {
-      config: { scope: 'tickets:read' },
+      config: { scope: 'tickets:read', brands: 'resource' },
       schema: { tags: ['Brands and queues'], summary: 'Retrieve a queue', params: QueueParams, response: { 200: Type.Ref('Queue'), ...errorResponses(404) } },
     },
     async (request) => queues.get(principalOf(request), request.params.queue_id),
@@ -79,7 +79,7 @@ export function queueRoutes(app: App, queues: QueueService): void {
   app.patch(
     '/v1/queues/:queue_id',
     {
-      config: { scope: 'admin' },
+      config: { scope: 'admin', brands: 'resource' },
       schema: {
         tags: ['Brands and queues'],
         summary: 'Update a queue',
@@ -98,7 +98,7 @@ export function queueRoutes(app: App, queues: QueueService): void {
   app.get(
     '/v1/queues/:queue_id/tickets',
     {
-      config: { scope: 'tickets:read' },
+      config: { scope: 'tickets:read', brands: 'resource' },
       schema: {
         tags: ['Brands and queues'],
         summary: 'The tickets waiting in a queue, in order',

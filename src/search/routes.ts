@@ -7,7 +7,7 @@ export function searchRoutes(app: App, search: SearchService): void {
   app.post(
     '/v1/tickets/search',
     {
-      config: { scope: 'tickets:read' },
+      config: { scope: 'tickets:read', brands: 'filter' },
       schema: {
         tags: ['Tickets'],
         summary: 'Search tickets',

@@ -19,7 +19,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
   app.post(
     '/v1/tickets',
     {
-      config: { scope: 'tickets:write' },
+      config: { scope: 'tickets:write', brands: 'body' },
       schema: {
         tags: ['Tickets'],
         summary: 'Create a ticket',
@@ -37,7 +37,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
   app.get(
     '/v1/tickets',
     {
-      config: { scope: 'tickets:read' },
+      config: { scope: 'tickets:read', brands: 'filter' },
       schema: {
         tags: ['Tickets'],
         summary: 'List tickets',
@@ -52,7 +52,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
   app.get(
     '/v1/tickets/:ticket_id',
     {
-      config: { scope: 'tickets:read' },
+      config: { scope: 'tickets:read', brands: 'resource' },
       schema: {
         tags: ['Tickets'],
         summary: 'Retrieve a ticket',
@@ -70,7 +70,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
   app.patch(
     '/v1/tickets/:ticket_id',
     {
-      config: { scope: 'tickets:write' },
+      config: { scope: 'tickets:write', brands: 'resource' },
       schema: {
         tags: ['Tickets'],
         summary: 'Update a ticket',
@@ -93,7 +93,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
   app.post(
     '/v1/tickets/:ticket_id/messages',
     {
-      config: { scope: 'tickets:write' },
+      config: { scope: 'tickets:write', brands: 'resource' },
       schema: {
         tags: ['Tickets'],
         summary: 'Post a reply',
@@ -112,7 +112,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
   app.get(
     '/v1/tickets/:ticket_id/messages',
     {
-      config: { scope: 'tickets:read' },
+      config: { scope: 'tickets:read', brands: 'resource' },
       schema: {
         tags: ['Tickets'],
         summary: 'List the messages of a ticket',
@@ -128,7 +128,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
   app.get(
     '/v1/tickets/:ticket_id/audit',
     {
-      config: { scope: 'tickets:read' },
+      config: { scope: 'tickets:read', brands: 'resource' },
       schema: {
         tags: ['Tickets'],
         summary: 'List the audit trail of a ticket',

@@ -20,7 +20,7 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
   app.post(
     '/v1/webhooks',
     {
-      config: { scope: 'webhooks:manage' },
+      config: { scope: 'webhooks:manage', brands: 'body' },
       schema: {
         tags,
         summary: 'Register a webhook endpoint',
@@ -39,7 +39,7 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
   app.get(
     '/v1/webhooks',
     {
-      config: { scope: 'webhooks:manage' },
+      config: { scope: 'webhooks:manage', brands: 'filter' },
       schema: { tags, summary: 'List webhook endpoints', querystring: ListWebhooksQuery, response: { 200: pageSchema(WebhookSchema), ...errorResponses(400) } },
     },
     async (request) => webhooks.list(principalOf(request), request.query),
@@ -48,7 +48,7 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
   app.get(
     '/v1/webhooks/:webhook_id',
     {
-      config: { scope: 'webhooks:manage' },
+      config: { scope: 'webhooks:manage', brands: 'resource' },
       schema: { tags, summary: 'Retrieve a webhook endpoint', params: WebhookParams, response: { 200: WebhookSchema, ...errorResponses(404) } },
     },
     async (request) => webhooks.get(principalOf(request), request.params.webhook_id),
@@ -57,7 +57,7 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
   app.patch(
     '/v1/webhooks/:webhook_id',
     {
-      config: { scope: 'webhooks:manage' },
+      config: { scope: 'webhooks:manage', brands: 'resource' },
       schema: {
         tags,
         summary: 'Update a webhook endpoint',
@@ -73,7 +73,7 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
   app.delete(
     '/v1/webhooks/:webhook_id',
     {
-      config: { scope: 'webhooks:manage' },
+      config: { scope: 'webhooks:manage', brands: 'resource' },
       schema: { tags, summary: 'Delete a webhook endpoint and its delivery log', params: WebhookParams, response: { 204: Type.Null(), ...errorResponses(404) } },
     },
     async (request, reply) => {
@@ -85,7 +85,7 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
   app.post(
     '/v1/webhooks/:webhook_id/rotate-secret',
     {
-      config: { scope: 'webhooks:manage' },
+      config: { scope: 'webhooks:manage', brands: 'resource' },
       schema: {
         tags,
         summary: 'Rotate the signing secret',
@@ -100,7 +100,7 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
   app.post(
     '/v1/webhooks/:webhook_id/test',
     {
-      config: { scope: 'webhooks:manage' },
+      config: { scope: 'webhooks:manage', brands: 'resource' },
       schema: {
         tags,
         summary: 'Send a webhook.test event',
@@ -115,7 +115,7 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
   app.get(
     '/v1/webhooks/:webhook_id/deliveries',
     {
-      config: { scope: 'webhooks:manage' },
+      config: { scope: 'webhooks:manage', brands: 'resource' },
       schema: {
         tags,
         summary: 'The delivery log',
@@ -131,7 +131,7 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
   app.get(
     '/v1/webhooks/:webhook_id/deliveries/:delivery_id',
     {
-      config: { scope: 'webhooks:manage' },
+      config: { scope: 'webhooks:manage', brands: 'resource' },
       schema: { tags, summary: 'Retrieve a delivery with its attempts', params: DeliveryParams, response: { 200: DeliverySchema, ...errorResponses(404) } },
     },
     async (request) => webhooks.getDelivery(principalOf(request), request.params.webhook_id, request.params.delivery_id),
@@ -140,7 +140,7 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
   app.post(
     '/v1/webhooks/:webhook_id/deliveries/:delivery_id/retry',
     {
-      config: { scope: 'webhooks:manage' },
+      config: { scope: 'webhooks:manage', brands: 'resource' },
       schema: {
         tags,
         summary: 'Re-send a delivery now',

@@ -1,6 +1,6 @@
 import type { Db, DbOrTx, WebhookEndpointRow } from '../db/schema.js';
 import type { SecretBox } from '../shared/secret-box.js';
-import { type Principal, canSeeBrand } from '../auth/scopes.js';
+import { type Principal, canSeeBrand, coversBrands } from '../auth/scopes.js';
 import { TEST_EVENT_TYPE } from '../events/service.js';
 import { signalDispatchWork } from '../events/signal.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
@@ -66,14 +66,25 @@ export function createWebhookService(deps: WebhookServiceDeps) {
    * its own; an endpoint for all brands belongs to unrestricted tokens. Otherwise it is a 404.
    */
   function canSee(principal: Principal, row: WebhookEndpointRow): boolean {
-    if (principal.brandIds === null) return true;
-    const brands = endpointBrands(row);
-    return brands !== null && brands.every((b) => canSeeBrand(principal, b));
+    return coversBrands(principal, endpointBrands(row));
   }
 
   async function getVisible(dbx: DbOrTx, principal: Principal, id: string): Promise<WebhookEndpointRow> {
     const row = isId('wh', id) ? await store.findEndpoint(dbx, id) : undefined;
     if (!row || !canSee(principal, row)) throw notFound('Webhook', id);
+    return row;
+  }
+
+  /**
+   * A delivery in the endpoint's log, as the caller may see it: a brand-restricted token sees only
+   * deliveries of its brands' events (and the endpoint's test events), even when the endpoint once
+   * served other brands. Anything else is a 404 like a missing id.
+   */
+  async function getVisibleDelivery(principal: Principal, endpointId: string, deliveryId: string) {
+    const row = await store.findDelivery(db, endpointId, deliveryId);
+    if (!row) throw notFound('Delivery', deliveryId);
+    const brand = principal.brandIds === null ? null : await store.findEventBrand(db, row.event_id);
+    if (brand !== null && !canSeeBrand(principal, brand)) throw notFound('Delivery', deliveryId);
     return row;
   }
 
@@ -202,7 +213,12 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const now = clock.now();
       if (Object.keys(set).length) {
         set.updated_at = toTimestamp(now);
-        await store.updateEndpoint(db, id, set);
+        const narrowedTo = set.brand_ids ? endpointBrands({ brand_ids: set.brand_ids }) : null;
+        await db.transaction().execute(async (trx) => {
+          await store.updateEndpoint(trx, id, set);
+          // Brands it no longer covers: their events must not reach it by a later retry.
+          if (narrowedTo) await store.cancelDeliveriesOutsideBrands(trx, id, narrowedTo, preciseInstant(now));
+        });
         if (set.enabled === 1) signalDispatchWork(); // its paused deliveries may go now
       }
       return toWebhookView({ ...row, ...set }, now);
@@ -267,7 +283,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         if (typeof before !== 'string') throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
         beforeId = before;
       }
-      const rows = await store.listDeliveries(db, { endpointId: id, status: query.status, beforeId, limit: query.limit + 1 });
+      const rows = await store.listDeliveries(db, { endpointId: id, status: query.status, beforeId, eventBrandIds: principal.brandIds, limit: query.limit + 1 });
       const page = rows.slice(0, query.limit);
       const attempts = await store.listAttempts(db, page.map((r) => r.id));
       const last = page[page.length - 1];
@@ -279,8 +295,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
 
     async getDelivery(principal: Principal, id: string, deliveryId: string): Promise<DeliveryView> {
       await getVisible(db, principal, id);
-      const row = await store.findDelivery(db, id, deliveryId);
-      if (!row) throw notFound('Delivery', deliveryId);
+      const row = await getVisibleDelivery(principal, id, deliveryId);
       return toDeliveryView(row, await store.listAttempts(db, [row.id]));
     },
 
@@ -290,9 +305,13 @@ export function createWebhookService(deps: WebhookServiceDeps) {
      */
     async retryDelivery(principal: Principal, id: string, deliveryId: string): Promise<DeliveryView> {
       const endpoint = await getVisible(db, principal, id);
+      const row = await getVisibleDelivery(principal, id, deliveryId);
       if (endpoint.enabled !== 1) throw new AppError('conflict', `Webhook ${id} is disabled; enable it first`);
-      const row = await store.findDelivery(db, id, deliveryId);
-      if (!row) throw notFound('Delivery', deliveryId);
+      const brand = await store.findEventBrand(db, row.event_id);
+      const covered = endpointBrands(endpoint);
+      if (brand !== null && covered !== null && !covered.includes(brand)) {
+        throw new AppError('conflict', `Webhook ${id} no longer receives events of brand ${brand}; this delivery stays in the log only`);
+      }
       const at = preciseInstant(clock.now());
       if (!(await store.requeueDelivery(db, deliveryId, at))) {
         throw new AppError('conflict', `Delivery ${deliveryId} is being sent right now; look at its attempts in a moment`);

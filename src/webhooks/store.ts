@@ -90,12 +90,63 @@ export async function findDelivery(db: DbOrTx, endpointId: string, id: string): 
 
 export async function listDeliveries(
   db: DbOrTx,
-  f: { endpointId: string; status?: string | undefined; beforeId?: string | undefined; limit: number },
+  f: {
+    endpointId: string;
+    status?: string | undefined;
+    beforeId?: string | undefined;
+    /** Only deliveries of brand-less events (tests) or events of these brands; null or absent: all. */
+    eventBrandIds?: string[] | null | undefined;
+    limit: number;
+  },
 ): Promise<WebhookDeliveryRow[]> {
   let q = db.selectFrom('webhook_deliveries').selectAll().where('endpoint_id', '=', f.endpointId);
   if (f.status) q = q.where('status', '=', f.status);
   if (f.beforeId) q = q.where('id', '<', f.beforeId);
+  const brands = f.eventBrandIds;
+  if (brands) {
+    // A primary-key lookup per row read: the page's cost does not grow with the event log.
+    q = q.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('events')
+          .select('events.id')
+          .whereRef('events.id', '=', 'webhook_deliveries.event_id')
+          .where((e) => (brands.length ? e.or([e('events.brand_id', 'is', null), e('events.brand_id', 'in', brands)]) : e('events.brand_id', 'is', null))),
+      ),
+    );
+  }
   return q.orderBy('id', 'desc').limit(f.limit).execute();
+}
+
+/** The brand of an event; null for brand-less (test) events and for a missing one. */
+export async function findEventBrand(db: DbOrTx, eventId: string): Promise<string | null> {
+  const row = await db.selectFrom('events').select('brand_id').where('id', '=', eventId).executeTakeFirst();
+  return row?.brand_id ?? null;
+}
+
+/**
+ * Ends, as failed, the pending deliveries of an endpoint whose events belong to a brand outside
+ * `brandIds`: once an endpoint stops covering a brand, no retry sends that brand's events to it.
+ * Deliveries a worker is sending right now are left to finish.
+ */
+export async function cancelDeliveriesOutsideBrands(db: DbOrTx, endpointId: string, brandIds: string[], at: string): Promise<void> {
+  await db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'failed', next_attempt_at: null, updated_at: at })
+    .where('endpoint_id', '=', endpointId)
+    .where('status', '=', 'pending')
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', at)]))
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('events')
+          .select('events.id')
+          .whereRef('events.id', '=', 'webhook_deliveries.event_id')
+          .where('events.brand_id', 'is not', null)
+          .where('events.brand_id', 'not in', brandIds),
+      ),
+    )
+    .execute();
 }
 
 export async function listAttempts(db: DbOrTx, deliveryIds: string[]): Promise<WebhookAttemptRow[]> {
