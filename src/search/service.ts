@@ -13,7 +13,7 @@ import { type Principal, canSeeBrand } from '../auth/scopes.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { AppError, validationError } from '../http/problem.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
-import { type TicketView, normalizeEmail, normalizeTags, toTicketView } from '../tickets/model.js';
+import { type TicketView, checkTags, normalizeEmail, toTicketView } from '../tickets/model.js';
 import type { TicketIndexer } from '../tickets/service.js';
 import { type Embedder, componentFromBuffer, componentToBuffer } from './embedding/embedder.js';
 import { rocchioExpand } from './embedding/feedback.js';
@@ -252,7 +252,7 @@ export function createSearchService(deps: SearchServiceDeps) {
       status: f.status,
       priority: f.priority,
       assigned_to: f.assigned_to ? normalizeEmail(f.assigned_to) : undefined,
-      tags: f.tags?.length ? normalizeTags(f.tags) : undefined,
+      tags: f.tags?.length ? checkTags(f.tags, '/filters/tags') : undefined,
       created_after: instant('created_after', f.created_after),
       created_before: instant('created_before', f.created_before),
     };

@@ -18,7 +18,9 @@ import {
   type TicketView,
   byteLength,
   normalizeEmail,
-  normalizeTags,
+  checkTags,
+  normalizeTag,
+  textLength,
   toMessageView,
   toTicketView,
 } from './model.js';
@@ -123,15 +125,6 @@ function checkMetadata(metadata: Record<string, unknown>): void {
   }
 }
 
-function checkTags(tags: string[]): string[] {
-  const normalized = normalizeTags(tags);
-  normalized.forEach((t, i) => {
-    if (t.length < 1 || t.length > LIMITS.tagMax) throw validationError(`/tags/${i}`, `must be 1-${LIMITS.tagMax} characters after trimming`);
-  });
-  if (normalized.length > LIMITS.tagsMax) throw validationError('/tags', `must hold at most ${LIMITS.tagsMax} tags`);
-  return normalized;
-}
-
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 /** The ticket half of the API: create, read, list, update, reply, and the snooze clock. */
@@ -228,7 +221,7 @@ export function createTicketService(deps: TicketServiceDeps) {
       if (byteLength(description) > LIMITS.descriptionMaxBytes) {
         throw validationError('/description', `must be at most ${LIMITS.descriptionMaxBytes} bytes`);
       }
-      const tags = checkTags(input.tags ?? []);
+      const tags = checkTags(input.tags ?? [], '/tags');
       const metadata = input.metadata ?? {};
       checkMetadata(metadata);
       const priority = input.priority ?? 'normal';
@@ -331,6 +324,16 @@ export function createTicketService(deps: TicketServiceDeps) {
         if (!at) throw new AppError('invalid_query', `${name} must be a date or an RFC 3339 date-time`, { errors: [{ pointer: name, message: 'must be a date or an RFC 3339 date-time' }] });
         return toTimestamp(at);
       };
+      // A filter that normalises to nothing (`tag=%20`) would otherwise be dropped, listing everything.
+      const queryText = (name: string, text: string | undefined, normalize: (t: string) => string, max: number) => {
+        if (text === undefined) return undefined;
+        const value = normalize(text);
+        if (textLength(value) < 1 || textLength(value) > max) {
+          const message = `must be 1-${max} characters after trimming`;
+          throw new AppError('invalid_query', `${name} ${message}`, { errors: [{ pointer: name, message }] });
+        }
+        return value;
+      };
       let beforeId: string | undefined;
       if (after) {
         const [id] = decodeCursor('tickets', filters, after);
@@ -341,9 +344,9 @@ export function createTicketService(deps: TicketServiceDeps) {
         brandIds,
         status: filters.status,
         priority: filters.priority,
-        assigned_to: filters.assigned_to ? normalizeEmail(filters.assigned_to) : undefined,
-        tag: filters.tag ? filters.tag.trim().toLowerCase() : undefined,
-        customer_email: filters.customer_email ? normalizeEmail(filters.customer_email) : undefined,
+        assigned_to: queryText('assigned_to', filters.assigned_to, normalizeEmail, 254),
+        tag: queryText('tag', filters.tag, normalizeTag, LIMITS.tagMax),
+        customer_email: queryText('customer_email', filters.customer_email, normalizeEmail, 254),
         created_after: instant('created_after', filters.created_after),
         created_before: instant('created_before', filters.created_before),
         beforeId,
@@ -393,7 +396,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         }
         let newTags: string[] | undefined;
         if (input.tags !== undefined) {
-          const tags = checkTags(input.tags);
+          const tags = checkTags(input.tags, '/tags');
           const before = JSON.parse(row.tags) as string[];
           if (!same(before, tags)) {
             newTags = tags;
