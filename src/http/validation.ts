@@ -1,4 +1,4 @@
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchema, FastifySchemaCompiler } from 'fastify';
 import { isDateOrDateTime, isDateTime } from '../shared/clock.js';
@@ -26,7 +26,27 @@ export function createValidatorCompiler(sharedSchemas: object[]): FastifySchemaC
     bodyAjv.addSchema(schema);
     textAjv.addSchema(schema);
   }
-  return ({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
+  return ({ schema, httpPart }) => capErrors((httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object));
+}
+
+/** At most this many validation errors reach the client: a 1 MiB array of wrong items is one problem, not 40 MB of them. */
+export const MAX_VALIDATION_ERRORS = 20;
+
+function capErrors(validate: ValidateFunction): ValidateFunction {
+  const capped = ((data: unknown, context?: Parameters<ValidateFunction>[1]) => {
+    const ok = validate(data, context);
+    const errors = validate.errors;
+    capped.errors =
+      errors && errors.length > MAX_VALIDATION_ERRORS
+        ? [
+            ...errors.slice(0, MAX_VALIDATION_ERRORS),
+            { instancePath: '', schemaPath: '#', keyword: 'truncated', params: {}, message: `and ${errors.length - MAX_VALIDATION_ERRORS} more errors` },
+          ]
+        : errors;
+    return ok;
+  }) as ValidateFunction;
+  // Fastify passes the parent object (so that Ajv may replace a root value) only to functions that carry schemaEnv.
+  return Object.assign(capped, { schema: validate.schema, schemaEnv: validate.schemaEnv });
 }
 
 const checkAjv = makeAjv({ coerceTypes: false, removeAdditional: false, useDefaults: false });

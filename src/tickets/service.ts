@@ -2,6 +2,7 @@ import type { AuditEntryRow, Db, DbOrTx, TicketRow } from '../db/schema.js';
 import { type Actor, type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
 import { recordEvent } from '../events/outbox.js';
 import { decodeCursor, encodeCursor, pageOf } from '../http/cursor.js';
+import { findJsonProblem } from '../http/input-guard.js';
 import { AppError, notFound, validationError } from '../http/problem.js';
 import { type QueuePlacement, queuePlacement, routeTicket } from '../queues/service.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
@@ -120,6 +121,9 @@ export interface Page<T> {
 export const etagOf = (row: Pick<TicketRow, 'version'>): string => `"v${row.version}"`;
 
 function checkMetadata(metadata: Record<string, unknown>): void {
+  // Depth first, without recursion: JSON.stringify below recurses and would overflow the stack.
+  const problem = findJsonProblem(metadata, LIMITS.metadataMaxDepth, '/metadata');
+  if (problem) throw validationError(problem.pointer, problem.message);
   if (byteLength(JSON.stringify(metadata)) > LIMITS.metadataMaxBytes) {
     throw validationError('/metadata', `must serialize to at most ${LIMITS.metadataMaxBytes} bytes of JSON`);
   }
