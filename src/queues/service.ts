@@ -2,11 +2,11 @@ import type { Db, DbOrTx, QueueRow, TicketRow } from '../db/schema.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
 import { AppError, type FieldError, notFound, validationError } from '../http/problem.js';
 import { schemaCheck } from '../http/validation.js';
-import { decodeCursor, encodeCursor, pageOf } from '../http/cursor.js';
+import { type CursorCodec, cursorId, cursorInteger, pageOf } from '../http/cursor.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { fromJsonText, toJsonText } from '../shared/json.js';
-import { type Origin, type Priority, type TicketView, checkTags, toTicketView } from '../tickets/model.js';
+import { type Origin, PRIORITY_RANK, type Priority, type TicketView, checkTags, toTicketView } from '../tickets/model.js';
 import { QueueSchema } from './schemas.js';
 import * as store from './store.js';
 
@@ -122,8 +122,10 @@ function assertServable(row: QueueRow): void {
   }
 }
 
-export function createQueueService(deps: { db: Db; clock: Clock }) {
-  const { db, clock } = deps;
+const MAX_RANK = Math.max(...Object.values(PRIORITY_RANK));
+
+export function createQueueService(deps: { db: Db; clock: Clock; cursors: CursorCodec }) {
+  const { db, clock, cursors } = deps;
 
   async function getVisibleQueue(principal: Principal, id: string): Promise<QueueRow> {
     const row = await store.findQueue(db, id);
@@ -213,10 +215,11 @@ export function createQueueService(deps: { db: Db; clock: Clock }) {
         .where('assigned_to', 'is', null);
       let offset = 0;
       if (page.after) {
-        const [rank, lastId, seen] = decodeCursor('queue_tickets', { id }, page.after);
-        if (typeof rank !== 'number' || typeof lastId !== 'string' || typeof seen !== 'number') {
-          throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
-        }
+        const [rank, lastId, seen] = await cursors.decode('queue_tickets', { id }, page.after, [
+          cursorInteger(0, MAX_RANK),
+          cursorId('tick'),
+          cursorInteger(1, Number.MAX_SAFE_INTEGER),
+        ]);
         offset = seen;
         q = q.where((eb) =>
           eb.or([eb('priority_rank', '>', rank), eb.and([eb('priority_rank', '=', rank), eb('id', '>', lastId)])]),
@@ -227,7 +230,7 @@ export function createQueueService(deps: { db: Db; clock: Clock }) {
         rows,
         page.limit,
         (r, i) => ({ ...toTicketView(r), position: offset + i + 1 }),
-        (last, count) => encodeCursor('queue_tickets', { id }, [last.priority_rank, last.id, offset + count]),
+        (last, count) => cursors.encode('queue_tickets', { id }, [last.priority_rank, last.id, offset + count]),
       );
     },
   };

@@ -1,7 +1,7 @@
 import type { AuditEntryRow, Db, DbOrTx, TicketRow } from '../db/schema.js';
 import { type Actor, type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
 import { recordEvent } from '../events/outbox.js';
-import { decodeCursor, encodeCursor, pageOf } from '../http/cursor.js';
+import { type CursorCodec, cursorId, cursorTimestamp, pageOf } from '../http/cursor.js';
 import { findJsonProblem } from '../http/input-guard.js';
 import { AppError, notFound, validationError } from '../http/problem.js';
 import { type QueuePlacement, queuePlacement, routeTicket } from '../queues/service.js';
@@ -110,6 +110,8 @@ export interface TicketServiceDeps {
   clock: Clock;
   indexer?: TicketIndexer | undefined;
   attachments?: MessageAttachments | undefined;
+  /** Signs and checks pagination cursors. */
+  cursors: CursorCodec;
 }
 
 export interface Page<T> {
@@ -133,7 +135,7 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.str
 
 /** The ticket half of the API: create, read, list, update, reply, and the snooze clock. */
 export function createTicketService(deps: TicketServiceDeps) {
-  const { db, clock } = deps;
+  const { db, clock, cursors } = deps;
   const attachments = deps.attachments ?? noAttachments;
 
   async function audit(trx: DbOrTx, ticketId: string, actor: Actor, action: string, changes: Changes, at: Date) {
@@ -340,9 +342,7 @@ export function createTicketService(deps: TicketServiceDeps) {
       };
       let beforeId: string | undefined;
       if (after) {
-        const [id] = decodeCursor('tickets', filters, after);
-        if (typeof id !== 'string' || !/^tick_[0-9a-z]{26}$/.test(id)) throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
-        beforeId = id;
+        [beforeId] = await cursors.decode('tickets', filters, after, [cursorId('tick')]);
       }
       const rows = await store.listTickets(db, {
         brandIds,
@@ -356,7 +356,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         beforeId,
         limit: limit + 1,
       });
-      return pageOf(rows, limit, toTicketView, (last) => encodeCursor('tickets', filters, [last.id]));
+      return pageOf(rows, limit, toTicketView, (last) => cursors.encode('tickets', filters, [last.id]));
     },
 
     /**
@@ -519,12 +519,10 @@ export function createTicketService(deps: TicketServiceDeps) {
       await getVisibleRow(db, principal, ticketId);
       let after: [string, string] | undefined;
       if (page.after) {
-        const [at, id] = decodeCursor('messages', { ticketId }, page.after);
-        if (typeof at !== 'string' || typeof id !== 'string') throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
-        after = [at, id];
+        after = await cursors.decode('messages', { ticketId }, page.after, [cursorTimestamp, cursorId('msg')]);
       }
       const rows = await store.listMessages(db, ticketId, { after, limit: page.limit + 1 });
-      const result = pageOf(rows, page.limit, (r) => r, (last) => encodeCursor('messages', { ticketId }, [last.created_at, last.id]));
+      const result = await pageOf(rows, page.limit, (r) => r, (last) => cursors.encode('messages', { ticketId }, [last.created_at, last.id]));
       return { data: await messageViews(db, result.data), next_cursor: result.next_cursor };
     },
 
@@ -532,12 +530,10 @@ export function createTicketService(deps: TicketServiceDeps) {
       await getVisibleRow(db, principal, ticketId);
       let afterId: string | undefined;
       if (page.after) {
-        const [id] = decodeCursor('audit', { ticketId }, page.after);
-        if (typeof id !== 'string') throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
-        afterId = id;
+        [afterId] = await cursors.decode('audit', { ticketId }, page.after, [cursorId('aud')]);
       }
       const rows = await store.listAuditEntries(db, ticketId, { afterId, limit: page.limit + 1 });
-      return pageOf(rows, page.limit, toAuditView, (last) => encodeCursor('audit', { ticketId }, [last.id]));
+      return pageOf(rows, page.limit, toAuditView, (last) => cursors.encode('audit', { ticketId }, [last.id]));
     },
 
     /** Wakes every snoozed ticket whose snoozed_until has passed; returns how many woke. */
