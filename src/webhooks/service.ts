@@ -56,6 +56,8 @@ export interface WebhookServiceDeps {
   cursors: CursorCodec;
 }
 
+const URL_MAX_LENGTH = 2048;
+
 const invalid = (errors: FieldError[]): AppError =>
   new AppError('validation_failed', errors.map((e) => `${e.pointer} ${e.message}`).join('; '), { errors });
 
@@ -90,7 +92,13 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     if (url.username || url.password) throw invalid([{ pointer: '/url', message: 'must not carry credentials; verify the signature instead' }]);
     const refused = refusedAtSave(url, deps.allowPrivate);
     if (refused) throw invalid([{ pointer: '/url', message: refused }]);
-    return url.toString();
+    // Normalising percent-encodes (a space or an é becomes 3-6 characters): what is stored must still
+    // be a URL the API would accept back, say in a PATCH of a copy of the endpoint.
+    const normalized = url.toString();
+    if (normalized.length > URL_MAX_LENGTH) {
+      throw invalid([{ pointer: '/url', message: `must be at most ${URL_MAX_LENGTH} characters once normalised (percent-encoded)` }]);
+    }
+    return normalized;
   }
 
   function checkEvents(events: string[]): string[] {
