@@ -82,6 +82,10 @@ export function createWebhookService(deps: WebhookServiceDeps) {
   }
 
   function checkUrl(text: string): string {
+    // The URL parser would silently delete tabs and line breaks, and trim the ends: refuse them instead.
+    if (/[\u0000-\u001f\u007f]/.test(text) || text !== text.trim()) {
+      throw invalid([{ pointer: '/url', message: 'must not contain control characters or surrounding whitespace' }]);
+    }
     let url: URL;
     try {
       url = new URL(text);

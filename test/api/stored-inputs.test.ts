@@ -173,12 +173,17 @@ describe('inputs are normalised and checked before they are stored', () => {
     for (const url of ['/v1/tickets', `/v1/tickets/${ticket.id}`, '/v1/tokens']) assert.equal((await t.request({ method: 'GET', url })).statusCode, 200, url);
   });
 
-  it('a webhook URL that normalising makes longer than 2048 characters is refused', async () => {
+  it('a webhook URL is refused when normalising would rewrite it past 2048 characters or drop characters', async () => {
     const before = await t.runtime.db.selectFrom('webhook_endpoints').select('id').execute();
     // 2000 characters as sent; each é becomes %C3%A9 once normalised.
     const url = `https://hooks.example.com/${'é'.repeat(1970)}`;
     const res = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url, events: ['*'] } });
     assert.deepEqual(pointers(assertProblem(res, 422, 'validation_failed')), ['/url']);
+    // The URL parser would silently drop a line break or a tab: https://hooks.exa\nmple.com is refused, not rewritten.
+    for (const bad of ['https://hooks.exa\nmple.com/x', 'https://hooks.example.com/a\tb', ' https://hooks.example.com/x']) {
+      const refused = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url: bad, events: ['*'] } });
+      assert.deepEqual(pointers(assertProblem(refused, 422, 'validation_failed')), ['/url'], JSON.stringify(bad));
+    }
     assert.deepEqual(await t.runtime.db.selectFrom('webhook_endpoints').select('id').execute(), before);
   });
 
