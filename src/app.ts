@@ -14,6 +14,7 @@ import type { Services } from './services.js';
 import { registerRouteAccess } from './http/access.js';
 import { registerAuth } from './http/auth.js';
 import { registerIdempotency } from './http/idempotency.js';
+import { registerInputGuard } from './http/input-guard.js';
 import { AppError, ProblemSchema, errorCatalogue, registerProblemHandlers, sendProblem } from './http/problem.js';
 import type { App } from './http/types.js';
 import { lazySerializerFactory } from './http/lazy-serializers.js';
@@ -86,6 +87,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 
   registerProblemHandlers(app);
+  registerInputGuard(app);
   registerAuth(app, services.tokens);
   registerIdempotency(app, { db, clock, secretBox: secretBoxFor(config) });
 

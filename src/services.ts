@@ -11,6 +11,7 @@ import { createWebhookService } from './webhooks/service.js';
 import { createSearchService } from './search/service.js';
 import type { Clock } from './shared/clock.js';
 import { secretBoxFor } from './shared/secret-box.js';
+import { cursorCodecFor } from './http/cursor-key.js';
 
 export interface CoreDeps {
   db: Db;
@@ -25,20 +26,22 @@ export interface CoreDeps {
  */
 export function createServices(deps: CoreDeps) {
   const { db, clock } = deps;
+  const cursors = cursorCodecFor({ db, clock, config: deps.config });
   const attachments = createAttachmentService({ db, clock, config: deps.config, blobs: defaultBlobStore(deps.config) });
   const search = createSearchService({
     db,
     dialect: deps.dialect,
     clock,
     embedder: { cacheDir: deps.config.embeddingsCacheDir, remote: deps.config.embeddings },
+    cursors,
   });
   return {
     tokens: createTokenService({ db, clock, bootstrapSecret: deps.config.adminToken }),
-    webhooks: createWebhookService({ db, clock, allowPrivate: deps.config.webhookAllowPrivate, secretBox: secretBoxFor(deps.config) }),
-    events: createEventService({ db }),
+    webhooks: createWebhookService({ db, clock, allowPrivate: deps.config.webhookAllowPrivate, secretBox: secretBoxFor(deps.config), cursors }),
+    events: createEventService({ db, cursors }),
     brands: createBrandService({ db, clock }),
-    queues: createQueueService({ db, clock }),
-    tickets: createTicketService({ db, clock, attachments: attachments.forMessages, indexer: search.indexer }),
+    queues: createQueueService({ db, clock, cursors }),
+    tickets: createTicketService({ db, clock, attachments: attachments.forMessages, indexer: search.indexer, cursors }),
     attachments,
     search,
   };

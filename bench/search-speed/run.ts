@@ -24,6 +24,7 @@ import { loadConfig } from '../../src/config.js';
 import type { Principal } from '../../src/auth/scopes.js';
 import { toTimestamp } from '../../src/shared/clock.js';
 import { newId } from '../../src/shared/ids.js';
+import { cursorCodecFor } from '../../src/http/cursor-key.js';
 import { createSearchService, type SearchService } from '../../src/search/service.js';
 import { sqliteKeywordIndex } from '../../src/search/keyword-sqlite.js';
 import { queryTerms } from '../../src/search/store.js';
@@ -144,7 +145,13 @@ async function measureAt(n: number, indexRate: number): Promise<Report> {
   gc?.();
   const before = memMb();
   // A fresh service: its in-process indexes start empty, as in a newly started server.
-  const search: SearchService = createSearchService({ db, dialect: runtime.dialect, clock: runtime.clock, embedder: { cacheDir: config.embeddingsCacheDir } });
+  const search: SearchService = createSearchService({
+    db,
+    dialect: runtime.dialect,
+    clock: runtime.clock,
+    embedder: { cacheDir: config.embeddingsCacheDir },
+    cursors: cursorCodecFor({ db, clock: runtime.clock, config }),
+  });
   const coldStart = performance.now();
   await search.search(principal, { query: 'warm up the indexes', filters: { brand_id: brand.id } });
   const coldMs = performance.now() - coldStart;

@@ -1,7 +1,6 @@
 import type { Db } from '../db/schema.js';
 import type { Principal } from '../auth/scopes.js';
-import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { AppError } from '../http/problem.js';
+import { type CursorCodec, cursorId } from '../http/cursor.js';
 import { isId } from '../shared/ids.js';
 import { type EventPayload, toEventPayload } from './payload.js';
 import * as store from './store.js';
@@ -15,8 +14,8 @@ export interface EventPage {
 }
 
 /** The event log, read side: what a consumer that was down replays to catch up. */
-export function createEventService(deps: { db: Db }) {
-  const { db } = deps;
+export function createEventService(deps: { db: Db; cursors: CursorCodec }) {
+  const { db, cursors } = deps;
   return {
     /**
      * Oldest first. `after` is a next_cursor or, for catching up, the id of the last event the
@@ -28,9 +27,7 @@ export function createEventService(deps: { db: Db }) {
       if (query.after && isId('evt', query.after)) {
         afterId = query.after;
       } else if (query.after) {
-        const [id] = decodeCursor('events', filters, query.after);
-        if (typeof id !== 'string' || !isId('evt', id)) throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
-        afterId = id;
+        [afterId] = await cursors.decode('events', filters, query.after, [cursorId('evt')]);
       }
       const rows = await store.listEvents(db, {
         brandIds: principal.brandIds,
@@ -43,7 +40,7 @@ export function createEventService(deps: { db: Db }) {
       const last = page[page.length - 1];
       return {
         data: page.map(toEventPayload),
-        next_cursor: rows.length > query.limit && last ? encodeCursor('events', filters, [last.id]) : null,
+        next_cursor: rows.length > query.limit && last ? await cursors.encode('events', filters, [last.id]) : null,
       };
     },
   };

@@ -1,18 +1,46 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { type IdPrefix, isId } from '../shared/ids.js';
 import { AppError } from './problem.js';
 
 /**
- * Pagination cursors are opaque to clients: base64url JSON naming the list they belong to, a
- * fingerprint of its filters, and the position (the last id seen, plus a sort key where the order
- * is not by id alone). A cursor from another list or other filters is refused instead of silently
- * returning the wrong page.
+ * Pagination cursors are opaque to clients: `<base64url JSON>.<base64url HMAC-SHA256>`. The JSON
+ * names the list the cursor belongs to, a fingerprint of its filters and the position (the last id
+ * seen, plus a sort key or an offset where the order needs one); the MAC, keyed by a server key
+ * (see cursor-key.ts), covers all of it. A cursor that was altered, cut short, made up, or issued by
+ * another deployment is a 400 `invalid_cursor`, as is one from another list or for other filters;
+ * each position value is range-checked as well, so not even a bug in signing could let a client
+ * choose an offset or sort key.
  */
 interface CursorBody {
-  v: 1;
+  v: 2;
   k: string;
   f: string;
   p: (string | number)[];
 }
+
+/** A check of one position value; the type it proves is what `decode` returns in that place. */
+export type PositionCheck<T extends string | number> = (value: unknown) => value is T;
+
+export const cursorId =
+  (prefix: IdPrefix): PositionCheck<string> =>
+  (value): value is string =>
+    typeof value === 'string' && isId(prefix, value);
+
+export const cursorInteger =
+  (min: number, max: number): PositionCheck<number> =>
+  (value): value is number =>
+    typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max;
+
+/** A stored instant, exactly as the store writes them (`toTimestamp`). */
+export const cursorTimestamp: PositionCheck<string> = (value): value is string =>
+  typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(value);
+
+type Checked<T extends readonly PositionCheck<string | number>[]> = { -readonly [K in keyof T]: T[K] extends PositionCheck<infer U> ? U : never };
+
+/** The longest cursor the API accepts (the `after` schema says the same). */
+export const CURSOR_MAX_LENGTH = 2048;
+const MAC_LENGTH = 43; // 32 bytes in base64url
+const CURSOR = new RegExp(`^([A-Za-z0-9_-]{1,${CURSOR_MAX_LENGTH - MAC_LENGTH - 1}})\\.([A-Za-z0-9_-]{${MAC_LENGTH}})$`);
 
 export function filterFingerprint(filters: Record<string, unknown>): string {
   const stable = Object.keys(filters)
@@ -22,41 +50,86 @@ export function filterFingerprint(filters: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(stable)).digest('base64url').slice(0, 12);
 }
 
-export function encodeCursor(kind: string, filters: Record<string, unknown>, position: (string | number)[]): string {
-  const body: CursorBody = { v: 1, k: kind, f: filterFingerprint(filters), p: position };
-  return Buffer.from(JSON.stringify(body)).toString('base64url');
+const macOf = (key: Buffer, payload: string): string => createHmac('sha256', key).update(`nexus-cursor\n${payload}`).digest('base64url');
+
+export interface CursorCodec {
+  /** A signed cursor for `position` in the list `kind` under `filters`. */
+  encode(kind: string, filters: Record<string, unknown>, position: (string | number)[]): Promise<string>;
+  /**
+   * The position in a cursor this server issued for the list `kind` under `filters`, each value
+   * passing its check; anything else throws a 400 `invalid_cursor` problem.
+   */
+  decode<const T extends readonly PositionCheck<string | number>[]>(
+    kind: string,
+    filters: Record<string, unknown>,
+    cursor: string,
+    checks: T,
+  ): Promise<Checked<T>>;
 }
 
-export function decodeCursor(kind: string, filters: Record<string, unknown>, cursor: string): (string | number)[] {
+/**
+ * The codec of one deployment. `loadKey` is called on first use (and again after a failure); every
+ * process on the same database must get the same key, or a cursor would only work on the process
+ * that issued it.
+ */
+export function createCursorCodec(loadKey: () => Promise<Buffer>): CursorCodec {
+  let key: Promise<Buffer> | undefined;
+  const keyOnce = (): Promise<Buffer> => {
+    key ??= loadKey().catch((err: unknown) => {
+      key = undefined;
+      throw err;
+    });
+    return key;
+  };
   const invalid = (why: string) => new AppError('invalid_cursor', `The cursor ${why}; use a next_cursor value from this list`);
-  if (!/^[A-Za-z0-9_-]{1,2048}$/.test(cursor)) throw invalid('is malformed');
-  let body: Partial<CursorBody>;
-  try {
-    body = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<CursorBody>;
-  } catch {
-    throw invalid('is malformed');
-  }
-  if (!body || typeof body !== 'object' || body.v !== 1 || !Array.isArray(body.p)) throw invalid('is malformed');
-  if (body.k !== kind) throw invalid('belongs to another list');
-  if (body.f !== filterFingerprint(filters)) throw invalid('was issued for other filters');
-  if (!body.p.every((x) => typeof x === 'string' || typeof x === 'number')) throw invalid('is malformed');
-  return body.p;
+
+  return {
+    async encode(kind, filters, position) {
+      const body: CursorBody = { v: 2, k: kind, f: filterFingerprint(filters), p: position };
+      const payload = Buffer.from(JSON.stringify(body)).toString('base64url');
+      const cursor = `${payload}.${macOf(await keyOnce(), payload)}`;
+      if (cursor.length > CURSOR_MAX_LENGTH) throw new Error(`a ${kind} cursor came out longer than ${CURSOR_MAX_LENGTH} characters`);
+      return cursor;
+    },
+
+    async decode(kind, filters, cursor, checks) {
+      const match = CURSOR.exec(cursor);
+      if (!match) throw invalid('is malformed');
+      const [, payload, mac] = match as unknown as [string, string, string];
+      // Compared as text: decoding first would accept the other spellings of the last base64 character.
+      const expected = Buffer.from(macOf(await keyOnce(), payload));
+      const given = Buffer.from(mac);
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid('was not issued by this server or was altered');
+      let body: Partial<CursorBody>;
+      try {
+        body = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Partial<CursorBody>;
+      } catch {
+        throw invalid('is malformed');
+      }
+      if (!body || typeof body !== 'object' || body.v !== 2 || !Array.isArray(body.p)) throw invalid('is malformed');
+      if (body.k !== kind) throw invalid('belongs to another list');
+      if (body.f !== filterFingerprint(filters)) throw invalid('was issued for other filters');
+      const p = body.p;
+      if (p.length !== checks.length || !checks.every((check, i) => check(p[i]))) throw invalid('is malformed');
+      return p as Checked<typeof checks>;
+    },
+  };
 }
 
 /**
  * Turns `limit + 1` fetched rows into a page: the first `limit` rows, and a cursor built from the
  * last of them when the extra row shows there is more.
  */
-export function pageOf<Row, Item>(
+export async function pageOf<Row, Item>(
   rows: Row[],
   limit: number,
   toItem: (row: Row, index: number) => Item,
-  cursorOf: (last: Row, count: number) => string,
-): { data: Item[]; next_cursor: string | null } {
+  cursorOf: (last: Row, count: number) => Promise<string>,
+): Promise<{ data: Item[]; next_cursor: string | null }> {
   const pageRows = rows.slice(0, limit);
   const last = pageRows[pageRows.length - 1];
   return {
     data: pageRows.map(toItem),
-    next_cursor: rows.length > limit && last !== undefined ? cursorOf(last, pageRows.length) : null,
+    next_cursor: rows.length > limit && last !== undefined ? await cursorOf(last, pageRows.length) : null,
   };
 }

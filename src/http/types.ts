@@ -28,8 +28,10 @@ export const errorResponses = (...statuses: number[]): Record<number, TSchema> =
 export const Email = Type.String({ format: 'email', maxLength: 254 });
 export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 UTC instant, e.g. 2025-10-04T18:32:11Z' });
 export const DateOrTimestamp = Type.String({
-  pattern: '^\\d{4}-\\d{2}-\\d{2}([Tt ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?([Zz]|[+-]\\d{2}:?\\d{2}))?$',
-  description: 'A date (2025-09-01, midnight UTC) or an RFC 3339 date-time',
+  format: 'date-or-date-time',
+  maxLength: 64,
+  description:
+    'A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused.',
 });
 export const Limit = (max: number, dflt: number) => Type.Integer({ minimum: 1, maximum: max, default: dflt });
 export const Cursor = Type.String({ minLength: 1, maxLength: 2048, description: 'The next_cursor of the previous page' });

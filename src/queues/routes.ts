@@ -1,31 +1,11 @@
 import { Type } from 'typebox';
 import { principalOf } from '../http/auth.js';
-import { type App, Timestamp, errorResponses, pageSchema } from '../http/types.js';
-import { OriginSchema, PageQuery, PrioritySchema } from '../tickets/schemas.js';
+import { type App, errorResponses, pageSchema } from '../http/types.js';
+import { PageQuery } from '../tickets/schemas.js';
+import { Match } from './schemas.js';
 import type { QueueService } from './service.js';
 
-const Match = Type.Object(
-  {
-    tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 50, description: 'Any of these tags' })),
-    priority: Type.Optional(Type.Array(PrioritySchema, { minItems: 1, description: 'Priority in this list' })),
-    origin: Type.Optional(Type.Array(OriginSchema, { minItems: 1, description: 'Origin in this list' })),
-  },
-  { additionalProperties: false, description: 'Every key given must hold; within a key, any value matches' },
-);
-
-export const QueueSchema = Type.Object(
-  {
-    id: Type.String(),
-    brand_id: Type.String(),
-    name: Type.String(),
-    match: Type.Union([Match, Type.Null()]),
-    order: Type.Integer({ description: 'Routing queues are tried in ascending order; the default queue is last' }),
-    is_default: Type.Boolean(),
-    created_at: Timestamp,
-    updated_at: Timestamp,
-  },
-  { $id: 'Queue' },
-);
+export { QueueSchema } from './schemas.js';
 
 const QueueParams = Type.Object({ queue_id: Type.String() });
 

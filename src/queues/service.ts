@@ -1,11 +1,13 @@
 import type { Db, DbOrTx, QueueRow, TicketRow } from '../db/schema.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
-import { AppError, notFound, validationError } from '../http/problem.js';
-import { decodeCursor, encodeCursor, pageOf } from '../http/cursor.js';
+import { AppError, type FieldError, notFound, validationError } from '../http/problem.js';
+import { schemaCheck } from '../http/validation.js';
+import { type CursorCodec, cursorId, cursorInteger, pageOf } from '../http/cursor.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { fromJsonText, toJsonText } from '../shared/json.js';
-import { type Origin, type Priority, type TicketView, normalizeTags, toTicketView } from '../tickets/model.js';
+import { type Origin, PRIORITY_RANK, type Priority, type TicketView, checkTags, toTicketView } from '../tickets/model.js';
+import { QueueSchema } from './schemas.js';
 import * as store from './store.js';
 
 export interface QueueMatch {
@@ -58,7 +60,8 @@ export async function routeTicket(
   ticket: { tags: string[]; priority: string; origin: string },
 ): Promise<QueueRow> {
   const queues = await store.listQueues(db, [brandId]);
-  const chosen = queues.find((q) => !q.is_default && queueMatches(fromJsonText<QueueMatch>(q.match, {}), ticket));
+  // A routing queue without a match (one whose every tag was unusable, see migration 0005) takes nothing.
+  const chosen = queues.find((q) => !q.is_default && q.match !== null && queueMatches(fromJsonText<QueueMatch>(q.match, {}), ticket));
   const fallback = queues.find((q) => q.is_default === 1);
   if (!chosen && !fallback) throw new Error(`brand ${brandId} has no default queue`);
   return chosen ?? fallback!;
@@ -99,14 +102,30 @@ function validateMatch(match: QueueMatch | undefined): QueueMatch {
     throw validationError('/match', 'must select by at least one of tags, priority, origin');
   }
   const out: QueueMatch = {};
-  if (match.tags?.length) out.tags = normalizeTags(match.tags);
+  if (match.tags?.length) out.tags = checkTags(match.tags, '/match/tags');
   if (match.priority?.length) out.priority = [...new Set(match.priority)];
   if (match.origin?.length) out.origin = [...new Set(match.origin)];
   return out;
 }
 
-export function createQueueService(deps: { db: Db; clock: Clock }) {
-  const { db, clock } = deps;
+const fitsQueueSchema = schemaCheck(QueueSchema);
+
+/**
+ * The last gate before a queue row is written: its view must satisfy the response schema, or every
+ * later list of the brand would fail to serialize it. Normalisation above should make this
+ * unreachable; if it is not, the client gets a 422 naming the field and nothing is stored.
+ */
+function assertServable(row: QueueRow): void {
+  const errors: FieldError[] = fitsQueueSchema(toQueueView(row));
+  if (errors.length) {
+    throw new AppError('validation_failed', errors.map((e) => `${e.pointer} ${e.message}`).join('; '), { errors });
+  }
+}
+
+const MAX_RANK = Math.max(...Object.values(PRIORITY_RANK));
+
+export function createQueueService(deps: { db: Db; clock: Clock; cursors: CursorCodec }) {
+  const { db, clock, cursors } = deps;
 
   async function getVisibleQueue(principal: Principal, id: string): Promise<QueueRow> {
     const row = await store.findQueue(db, id);
@@ -145,6 +164,7 @@ export function createQueueService(deps: { db: Db; clock: Clock }) {
         created_at: toTimestamp(now),
         updated_at: toTimestamp(now),
       };
+      assertServable(row);
       await store.insertQueue(db, row);
       return toQueueView(row);
     },
@@ -166,6 +186,7 @@ export function createQueueService(deps: { db: Db; clock: Clock }) {
       }
       if (Object.keys(set).length) {
         set.updated_at = toTimestamp(clock.now());
+        assertServable({ ...row, ...set });
         await store.updateQueue(db, id, set);
       }
       return toQueueView((await store.findQueue(db, id))!);
@@ -194,10 +215,11 @@ export function createQueueService(deps: { db: Db; clock: Clock }) {
         .where('assigned_to', 'is', null);
       let offset = 0;
       if (page.after) {
-        const [rank, lastId, seen] = decodeCursor('queue_tickets', { id }, page.after);
-        if (typeof rank !== 'number' || typeof lastId !== 'string' || typeof seen !== 'number') {
-          throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
-        }
+        const [rank, lastId, seen] = await cursors.decode('queue_tickets', { id }, page.after, [
+          cursorInteger(0, MAX_RANK),
+          cursorId('tick'),
+          cursorInteger(1, Number.MAX_SAFE_INTEGER),
+        ]);
         offset = seen;
         q = q.where((eb) =>
           eb.or([eb('priority_rank', '>', rank), eb.and([eb('priority_rank', '=', rank), eb('id', '>', lastId)])]),
@@ -208,7 +230,7 @@ export function createQueueService(deps: { db: Db; clock: Clock }) {
         rows,
         page.limit,
         (r, i) => ({ ...toTicketView(r), position: offset + i + 1 }),
-        (last, count) => encodeCursor('queue_tickets', { id }, [last.priority_rank, last.id, offset + count]),
+        (last, count) => cursors.encode('queue_tickets', { id }, [last.priority_rank, last.id, offset + count]),
       );
     },
   };

@@ -10,10 +10,10 @@
 import type { Db, DbOrTx } from '../db/schema.js';
 import type { Dialect } from '../db/open.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
-import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { type CursorCodec, cursorInteger } from '../http/cursor.js';
 import { AppError, validationError } from '../http/problem.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
-import { type TicketView, normalizeEmail, normalizeTags, toTicketView } from '../tickets/model.js';
+import { type TicketView, checkTags, normalizeEmail, toTicketView } from '../tickets/model.js';
 import type { TicketIndexer } from '../tickets/service.js';
 import { type Embedder, componentFromBuffer, componentToBuffer } from './embedding/embedder.js';
 import { rocchioExpand } from './embedding/feedback.js';
@@ -59,6 +59,8 @@ export interface SearchServiceDeps {
   dialect: Dialect;
   clock: Clock;
   embedder?: EmbedderSettings | undefined;
+  /** Signs and checks pagination cursors. */
+  cursors: CursorCodec;
 }
 
 /** Feedback, filters and pagination knobs; the defaults are the measured recipe. */
@@ -99,7 +101,7 @@ export const SEARCH_TUNING = {
 const noResults = (): { data: SearchResult[]; next_cursor: string | null } => ({ data: [], next_cursor: null });
 
 export function createSearchService(deps: SearchServiceDeps) {
-  const { db, clock } = deps;
+  const { db, clock, cursors } = deps;
   const keyword: KeywordIndex = deps.dialect === 'postgres' ? postgresKeywordIndex : sqliteKeywordIndex;
   const remote = deps.embedder?.remote !== undefined;
 
@@ -252,7 +254,7 @@ export function createSearchService(deps: SearchServiceDeps) {
       status: f.status,
       priority: f.priority,
       assigned_to: f.assigned_to ? normalizeEmail(f.assigned_to) : undefined,
-      tags: f.tags?.length ? normalizeTags(f.tags) : undefined,
+      tags: f.tags?.length ? checkTags(f.tags, '/filters/tags') : undefined,
       created_after: instant('created_after', f.created_after),
       created_before: instant('created_before', f.created_before),
     };
@@ -462,9 +464,7 @@ export function createSearchService(deps: SearchServiceDeps) {
       const fingerprint = { q: queryText, f: input.filters ?? {}, m: mode };
       let offset = 0;
       if (input.after) {
-        const [pos] = decodeCursor('search', fingerprint, input.after);
-        if (typeof pos !== 'number' || !Number.isInteger(pos) || pos < 0) throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this search');
-        offset = pos;
+        [offset] = await cursors.decode('search', fingerprint, input.after, [cursorInteger(1, SEARCH_TUNING.maxDepth)]);
       }
       if (offset >= SEARCH_TUNING.maxDepth) return noResults();
       const depth = Math.min(SEARCH_TUNING.maxDepth, Math.max(HYBRID_RECIPE.depth, offset + limit + 1));
@@ -491,7 +491,7 @@ export function createSearchService(deps: SearchServiceDeps) {
         });
       }
       const more = fused.length > offset + limit && offset + limit < SEARCH_TUNING.maxDepth;
-      return { data, next_cursor: more ? encodeCursor('search', fingerprint, [offset + limit]) : null };
+      return { data, next_cursor: more ? await cursors.encode('search', fingerprint, [offset + limit]) : null };
     },
 
     /**

@@ -1,4 +1,5 @@
 import type { MessageRow, TicketRow } from '../db/schema.js';
+import { validationError } from '../http/problem.js';
 import { fromJsonText } from '../shared/json.js';
 
 export const STATUSES = ['open', 'pending', 'resolved', 'snoozed'] as const;
@@ -19,6 +20,8 @@ export const LIMITS = {
   descriptionMaxBytes: 64 * 1024,
   bodyMaxBytes: 64 * 1024,
   metadataMaxBytes: 4 * 1024,
+  /** Nesting levels of objects and arrays in `metadata`, the metadata object itself being level 1. */
+  metadataMaxDepth: 32,
   tagsMax: 50,
   tagMax: 64,
   ccMax: 50,
@@ -86,9 +89,36 @@ export function toMessageView(row: MessageRow, attachments: unknown[] = []): Mes
   };
 }
 
+/** How a tag is stored and compared: trimmed and lower-cased. */
+export const normalizeTag = (tag: string): string => tag.trim().toLowerCase();
+
+/** Length as JSON Schema's `maxLength` counts it (code points), so the schemas and this check agree. */
+export const textLength = (text: string): number => {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+};
+
 /** Tags are trimmed, lower-cased and de-duplicated, keeping first-seen order. */
 export function normalizeTags(tags: string[]): string[] {
-  return [...new Set(tags.map((t) => t.trim().toLowerCase()))];
+  return [...new Set(tags.map(normalizeTag))];
+}
+
+/**
+ * Normalises a tag list and checks each tag *after* normalisation: trimming can leave nothing
+ * (`"   "`) and lower-casing can lengthen a tag (`"İ"` becomes two code points). A tag that would be
+ * stored empty or over {@link LIMITS.tagMax} is a 422 at `<pointer>/<index>` (the index the client sent).
+ */
+export function checkTags(tags: string[], pointer: string): string[] {
+  tags.forEach((tag, i) => {
+    const length = textLength(normalizeTag(tag));
+    if (length < 1 || length > LIMITS.tagMax) {
+      throw validationError(`${pointer}/${i}`, `must be 1-${LIMITS.tagMax} characters after trimming and lower-casing`);
+    }
+  });
+  const normalized = normalizeTags(tags);
+  if (normalized.length > LIMITS.tagsMax) throw validationError(pointer, `must hold at most ${LIMITS.tagsMax} tags`);
+  return normalized;
 }
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();

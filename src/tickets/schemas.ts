@@ -11,8 +11,10 @@ export const PrioritySchema = literals(PRIORITIES, 'low, normal, high, urgent');
 export const OriginSchema = literals(ORIGINS, 'email, web, api');
 export const TicketIdParams = Type.Object({ ticket_id: Type.String({ description: 'A ticket id, tick_…' }) });
 
-const Tag = Type.String({ minLength: 1, maxLength: 200 });
-const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: `Arbitrary JSON object, at most ${LIMITS.metadataMaxBytes} bytes serialized` });
+const Tag = Type.String({ minLength: 1, maxLength: LIMITS.tagMax, description: `Stored trimmed and lower-cased; 1-${LIMITS.tagMax} characters after that` });
+const Metadata = Type.Record(Type.String(), Type.Unknown(), {
+  description: `Arbitrary JSON object, at most ${LIMITS.metadataMaxBytes} bytes serialized and ${LIMITS.metadataMaxDepth} levels of objects and arrays deep (itself included)`,
+});
 
 export const Customer = Type.Object(
   { email: Email, name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])) },

@@ -1,7 +1,8 @@
 import type { AuditEntryRow, Db, DbOrTx, TicketRow } from '../db/schema.js';
 import { type Actor, type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
 import { recordEvent } from '../events/outbox.js';
-import { decodeCursor, encodeCursor, pageOf } from '../http/cursor.js';
+import { type CursorCodec, cursorId, cursorTimestamp, pageOf } from '../http/cursor.js';
+import { findJsonProblem } from '../http/input-guard.js';
 import { AppError, notFound, validationError } from '../http/problem.js';
 import { type QueuePlacement, queuePlacement, routeTicket } from '../queues/service.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
@@ -18,7 +19,9 @@ import {
   type TicketView,
   byteLength,
   normalizeEmail,
-  normalizeTags,
+  checkTags,
+  normalizeTag,
+  textLength,
   toMessageView,
   toTicketView,
 } from './model.js';
@@ -110,6 +113,8 @@ export interface TicketServiceDeps {
   clock: Clock;
   indexer?: TicketIndexer | undefined;
   attachments?: MessageAttachments | undefined;
+  /** Signs and checks pagination cursors. */
+  cursors: CursorCodec;
 }
 
 export interface Page<T> {
@@ -121,25 +126,19 @@ export interface Page<T> {
 export const etagOf = (row: Pick<TicketRow, 'version'>): string => `"v${row.version}"`;
 
 function checkMetadata(metadata: Record<string, unknown>): void {
+  // Depth first, without recursion: JSON.stringify below recurses and would overflow the stack.
+  const problem = findJsonProblem(metadata, LIMITS.metadataMaxDepth, '/metadata');
+  if (problem) throw validationError(problem.pointer, problem.message);
   if (byteLength(JSON.stringify(metadata)) > LIMITS.metadataMaxBytes) {
     throw validationError('/metadata', `must serialize to at most ${LIMITS.metadataMaxBytes} bytes of JSON`);
   }
-}
-
-function checkTags(tags: string[]): string[] {
-  const normalized = normalizeTags(tags);
-  normalized.forEach((t, i) => {
-    if (t.length < 1 || t.length > LIMITS.tagMax) throw validationError(`/tags/${i}`, `must be 1-${LIMITS.tagMax} characters after trimming`);
-  });
-  if (normalized.length > LIMITS.tagsMax) throw validationError('/tags', `must hold at most ${LIMITS.tagsMax} tags`);
-  return normalized;
 }
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 /** The ticket half of the API: create, read, list, update, reply, and the snooze clock. */
 export function createTicketService(deps: TicketServiceDeps) {
-  const { db, clock } = deps;
+  const { db, clock, cursors } = deps;
   const attachments = deps.attachments ?? noAttachments;
 
   async function audit(trx: DbOrTx, ticketId: string, actor: Actor, action: string, changes: Changes, at: Date) {
@@ -231,7 +230,7 @@ export function createTicketService(deps: TicketServiceDeps) {
       if (byteLength(description) > LIMITS.descriptionMaxBytes) {
         throw validationError('/description', `must be at most ${LIMITS.descriptionMaxBytes} bytes`);
       }
-      const tags = checkTags(input.tags ?? []);
+      const tags = checkTags(input.tags ?? [], '/tags');
       const metadata = input.metadata ?? {};
       checkMetadata(metadata);
       const priority = input.priority ?? 'normal';
@@ -334,25 +333,33 @@ export function createTicketService(deps: TicketServiceDeps) {
         if (!at) throw new AppError('invalid_query', `${name} must be a date or an RFC 3339 date-time`, { errors: [{ pointer: name, message: 'must be a date or an RFC 3339 date-time' }] });
         return toTimestamp(at);
       };
+      // A filter that normalises to nothing (`tag=%20`) would otherwise be dropped, listing everything.
+      const queryText = (name: string, text: string | undefined, normalize: (t: string) => string, max: number) => {
+        if (text === undefined) return undefined;
+        const value = normalize(text);
+        if (textLength(value) < 1 || textLength(value) > max) {
+          const message = `must be 1-${max} characters after trimming`;
+          throw new AppError('invalid_query', `${name} ${message}`, { errors: [{ pointer: name, message }] });
+        }
+        return value;
+      };
       let beforeId: string | undefined;
       if (after) {
-        const [id] = decodeCursor('tickets', filters, after);
-        if (typeof id !== 'string' || !/^tick_[0-9a-z]{26}$/.test(id)) throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
-        beforeId = id;
+        [beforeId] = await cursors.decode('tickets', filters, after, [cursorId('tick')]);
       }
       const rows = await store.listTickets(db, {
         brandIds,
         status: filters.status,
         priority: filters.priority,
-        assigned_to: filters.assigned_to ? normalizeEmail(filters.assigned_to) : undefined,
-        tag: filters.tag ? filters.tag.trim().toLowerCase() : undefined,
-        customer_email: filters.customer_email ? normalizeEmail(filters.customer_email) : undefined,
+        assigned_to: queryText('assigned_to', filters.assigned_to, normalizeEmail, 254),
+        tag: queryText('tag', filters.tag, normalizeTag, LIMITS.tagMax),
+        customer_email: queryText('customer_email', filters.customer_email, normalizeEmail, 254),
         created_after: instant('created_after', filters.created_after),
         created_before: instant('created_before', filters.created_before),
         beforeId,
         limit: limit + 1,
       });
-      return pageOf(rows, limit, toTicketView, (last) => encodeCursor('tickets', filters, [last.id]));
+      return pageOf(rows, limit, toTicketView, (last) => cursors.encode('tickets', filters, [last.id]));
     },
 
     /**
@@ -396,7 +403,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         }
         let newTags: string[] | undefined;
         if (input.tags !== undefined) {
-          const tags = checkTags(input.tags);
+          const tags = checkTags(input.tags, '/tags');
           const before = JSON.parse(row.tags) as string[];
           if (!same(before, tags)) {
             newTags = tags;
@@ -515,12 +522,10 @@ export function createTicketService(deps: TicketServiceDeps) {
       await getVisibleRow(db, principal, ticketId);
       let after: [string, string] | undefined;
       if (page.after) {
-        const [at, id] = decodeCursor('messages', { ticketId }, page.after);
-        if (typeof at !== 'string' || typeof id !== 'string') throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
-        after = [at, id];
+        after = await cursors.decode('messages', { ticketId }, page.after, [cursorTimestamp, cursorId('msg')]);
       }
       const rows = await store.listMessages(db, ticketId, { after, limit: page.limit + 1 });
-      const result = pageOf(rows, page.limit, (r) => r, (last) => encodeCursor('messages', { ticketId }, [last.created_at, last.id]));
+      const result = await pageOf(rows, page.limit, (r) => r, (last) => cursors.encode('messages', { ticketId }, [last.created_at, last.id]));
       return { data: await messageViews(db, result.data), next_cursor: result.next_cursor };
     },
 
@@ -528,12 +533,10 @@ export function createTicketService(deps: TicketServiceDeps) {
       await getVisibleRow(db, principal, ticketId);
       let afterId: string | undefined;
       if (page.after) {
-        const [id] = decodeCursor('audit', { ticketId }, page.after);
-        if (typeof id !== 'string') throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
-        afterId = id;
+        [afterId] = await cursors.decode('audit', { ticketId }, page.after, [cursorId('aud')]);
       }
       const rows = await store.listAuditEntries(db, ticketId, { afterId, limit: page.limit + 1 });
-      return pageOf(rows, page.limit, toAuditView, (last) => encodeCursor('audit', { ticketId }, [last.id]));
+      return pageOf(rows, page.limit, toAuditView, (last) => cursors.encode('audit', { ticketId }, [last.id]));
     },
 
     /** Wakes every snoozed ticket whose snoozed_until has passed; returns how many woke. */

@@ -3,7 +3,7 @@ import type { SecretBox } from '../shared/secret-box.js';
 import { type Principal, canSeeBrand, coversBrands } from '../auth/scopes.js';
 import { TEST_EVENT_TYPE } from '../events/service.js';
 import { signalDispatchWork } from '../events/signal.js';
-import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { type CursorCodec, cursorId } from '../http/cursor.js';
 import { AppError, type FieldError, notFound } from '../http/problem.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { isId, newId } from '../shared/ids.js';
@@ -52,14 +52,18 @@ export interface WebhookServiceDeps {
   allowPrivate: boolean;
   /** Seals endpoint secrets before they are stored. */
   secretBox: SecretBox;
+  /** Signs and checks pagination cursors. */
+  cursors: CursorCodec;
 }
+
+const URL_MAX_LENGTH = 2048;
 
 const invalid = (errors: FieldError[]): AppError =>
   new AppError('validation_failed', errors.map((e) => `${e.pointer} ${e.message}`).join('; '), { errors });
 
 /** Endpoint management: register, list, change, rotate secrets, test, read the delivery log, retry. */
 export function createWebhookService(deps: WebhookServiceDeps) {
-  const { db, clock, secretBox } = deps;
+  const { db, clock, secretBox, cursors } = deps;
 
   /**
    * A brand-restricted token sees an endpoint only when every brand the endpoint covers is one of
@@ -89,6 +93,10 @@ export function createWebhookService(deps: WebhookServiceDeps) {
   }
 
   function checkUrl(text: string): string {
+    // The URL parser would silently delete tabs and line breaks, and trim the ends: refuse them instead.
+    if (/[\u0000-\u001f\u007f]/.test(text) || text !== text.trim()) {
+      throw invalid([{ pointer: '/url', message: 'must not contain control characters or surrounding whitespace' }]);
+    }
     let url: URL;
     try {
       url = new URL(text);
@@ -99,7 +107,13 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     if (url.username || url.password) throw invalid([{ pointer: '/url', message: 'must not carry credentials; verify the signature instead' }]);
     const refused = refusedAtSave(url, deps.allowPrivate);
     if (refused) throw invalid([{ pointer: '/url', message: refused }]);
-    return url.toString();
+    // Normalising percent-encodes (a space or an é becomes 3-6 characters): what is stored must still
+    // be a URL the API would accept back, say in a PATCH of a copy of the endpoint.
+    const normalized = url.toString();
+    if (normalized.length > URL_MAX_LENGTH) {
+      throw invalid([{ pointer: '/url', message: `must be at most ${URL_MAX_LENGTH} characters once normalised (percent-encoded)` }]);
+    }
+    return normalized;
   }
 
   function checkEvents(events: string[]): string[] {
@@ -169,9 +183,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     async list(principal: Principal, query: { limit: number; after?: string | undefined }): Promise<Page<WebhookView>> {
       let beforeId: string | undefined;
       if (query.after) {
-        const [id] = decodeCursor('webhooks', {}, query.after);
-        if (typeof id !== 'string') throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
-        beforeId = id;
+        [beforeId] = await cursors.decode('webhooks', {}, query.after, [cursorId('wh')]);
       }
       const now = clock.now();
       const out: WebhookView[] = [];
@@ -191,7 +203,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         beforeId = rows[rows.length - 1]!.id;
       }
       const last = out[out.length - 1];
-      return { data: out, next_cursor: more && last ? encodeCursor('webhooks', {}, [last.id]) : null };
+      return { data: out, next_cursor: more && last ? await cursors.encode('webhooks', {}, [last.id]) : null };
     },
 
     /** Partial update. Enabling clears the disabled reason and the failure streak. */
@@ -279,9 +291,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const filters = { id, status: query.status };
       let beforeId: string | undefined;
       if (query.after) {
-        const [before] = decodeCursor('deliveries', filters, query.after);
-        if (typeof before !== 'string') throw new AppError('invalid_cursor', 'The cursor is malformed; use a next_cursor value from this list');
-        beforeId = before;
+        [beforeId] = await cursors.decode('deliveries', filters, query.after, [cursorId('dlv')]);
       }
       const rows = await store.listDeliveries(db, { endpointId: id, status: query.status, beforeId, eventBrandIds: principal.brandIds, limit: query.limit + 1 });
       const page = rows.slice(0, query.limit);
@@ -289,7 +299,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const last = page[page.length - 1];
       return {
         data: page.map((r) => toDeliveryView(r, attempts.filter((a) => a.delivery_id === r.id))),
-        next_cursor: rows.length > query.limit && last ? encodeCursor('deliveries', filters, [last.id]) : null,
+        next_cursor: rows.length > query.limit && last ? await cursors.encode('deliveries', filters, [last.id]) : null,
       };
     },
 

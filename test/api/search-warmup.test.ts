@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Principal } from '../../src/auth/scopes.js';
+import { cursorCodecFor } from '../../src/http/cursor-key.js';
 import { createSearchService } from '../../src/search/service.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
@@ -15,7 +16,14 @@ describe('search warm-up', () => {
   let brand: string;
   const ids: Record<string, string> = {};
   /** A fresh service over the same database: empty in-process indexes, as after a restart. */
-  const freshService = () => createSearchService({ db: t.runtime.db, dialect: t.runtime.dialect, clock: t.clock, embedder: { cacheDir: t.config.embeddingsCacheDir } });
+  const freshService = () =>
+    createSearchService({
+      db: t.runtime.db,
+      dialect: t.runtime.dialect,
+      clock: t.clock,
+      embedder: { cacheDir: t.config.embeddingsCacheDir },
+      cursors: cursorCodecFor({ db: t.runtime.db, clock: t.clock, config: t.config }),
+    });
   const principal: Principal = { tokenId: 'tok_test', tokenName: 'test', scopes: ['admin'], brandIds: null };
 
   before(async () => {

@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../db/schema.js';
+import { type Clock, toTimestamp } from '../shared/clock.js';
+import { type SecretBox, secretBoxFor } from '../shared/secret-box.js';
+import { type CursorCodec, createCursorCodec } from './cursor.js';
+
+/** Its own row in server_keys: no other use of a server key can verify, or be verified by, a cursor. */
+export const CURSOR_KEY_NAME = 'pagination-cursor-signing';
+
+/**
+ * The key that signs pagination cursors: 32 random bytes in `server_keys`, sealed with the
+ * deployment's secret box (like webhook secrets), so that reading the database is not enough to
+ * forge a cursor. Made on first use by whichever process gets there first (a racing insert is
+ * ignored and the winner's key read back), on the database itself, never inside a request's
+ * transaction. Deleting the row rotates the key: cursors issued before then become 400s.
+ */
+export async function loadCursorKey(deps: { db: Db; clock: Clock; secretBox: SecretBox }): Promise<Buffer> {
+  const { db, clock, secretBox } = deps;
+  const read = () => db.selectFrom('server_keys').select('secret').where('name', '=', CURSOR_KEY_NAME).executeTakeFirst();
+  let row = await read();
+  if (!row) {
+    await db
+      .insertInto('server_keys')
+      .values({ name: CURSOR_KEY_NAME, secret: secretBox.seal(randomBytes(32).toString('base64')), created_at: toTimestamp(clock.now()) })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    row = await read();
+  }
+  if (!row) throw new Error('the cursor signing key could not be stored');
+  let key: Buffer;
+  try {
+    key = Buffer.from(secretBox.open(row.secret), 'base64');
+  } catch {
+    throw new Error(
+      `server_keys.${CURSOR_KEY_NAME} cannot be opened with this deployment's secret key (NEXUS_SECRET_KEY or <data dir>/secret-key changed?); delete the row to make a new one`,
+    );
+  }
+  if (key.length !== 32) throw new Error(`server_keys.${CURSOR_KEY_NAME} does not hold a 32-byte key`);
+  return key;
+}
+
+/** The cursor codec of the deployment that `config` describes, its key kept in `db`. */
+export function cursorCodecFor(deps: { db: Db; clock: Clock; config: { dataDir: string; secretKey?: string | undefined } }): CursorCodec {
+  return createCursorCodec(() => loadCursorKey({ db: deps.db, clock: deps.clock, secretBox: secretBoxFor(deps.config) }));
+}
