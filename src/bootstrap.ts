@@ -6,6 +6,7 @@ import { type Dialect, migrateToLatest, openDatabase } from './db/open.js';
 import type { Db } from './db/schema.js';
 import { createServices, type Services } from './services.js';
 import { type Clock, systemClock } from './shared/clock.js';
+import { ensurePrivateDir } from './shared/private-files.js';
 
 export interface Runtime {
   db: Db;
@@ -43,7 +44,7 @@ export async function bootstrapAdminToken(runtime: Runtime, log: Pick<Logger, 'i
   }
   const created = await services.tokens.createFirstAdminToken();
   if (!created) return;
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  ensurePrivateDir(config.dataDir);
   const file = path.join(config.dataDir, 'admin-token');
   fs.writeFileSync(file, `${created.token}\n`, { mode: 0o600 });
   fs.chmodSync(file, 0o600);
