@@ -149,7 +149,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
   }
 
   const forMessages: MessageAttachments = {
-    async link(trx, { ticket, messageId, attachmentIds, at }) {
+    async link(trx, { principal, ticket, messageId, attachmentIds, at }) {
       const errors: FieldError[] = [];
       const seen = new Set<string>();
       for (const [i, id] of attachmentIds.entries()) {
@@ -159,16 +159,22 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
           continue;
         }
         seen.add(id);
-        if (await store.linkAttachment(trx, id, { brand_id: ticket.brand_id, ticket_id: ticket.id, message_id: messageId, linked_at: at })) continue;
         const row = await store.findAttachment(trx, id);
-        if (!row || (row.brand_id !== null && row.brand_id !== ticket.brand_id)) {
-          // Another brand's attachment reads exactly like a missing one.
+        // Linking needs exactly what reading needs (an attachment the token could GET), and the
+        // ticket's brand. Anything else reads like a missing id, whatever its status: telling
+        // "not uploaded yet" apart would confirm that a hidden id exists.
+        if (!row || !isVisible(principal, row) || (row.brand_id !== null && row.brand_id !== ticket.brand_id)) {
           errors.push({ pointer, message: `attachment ${quote(id)} does not exist` });
-        } else if (row.message_id !== null) {
-          const where = row.ticket_id === ticket.id ? 'another message of this ticket' : 'another ticket';
+          continue;
+        }
+        if (await store.linkAttachment(trx, id, { brand_id: ticket.brand_id, ticket_id: ticket.id, message_id: messageId, linked_at: at })) continue;
+        // The conditional link lost: say why, from the row as it is now.
+        const now = (await store.findAttachment(trx, id)) ?? row;
+        if (now.message_id !== null) {
+          const where = now.ticket_id === ticket.id ? 'another message of this ticket' : 'another ticket';
           errors.push({ pointer, message: `attachment ${id} is already linked to ${where}` });
         } else {
-          errors.push({ pointer, message: `attachment ${id} is not uploaded yet (status ${row.status})` });
+          errors.push({ pointer, message: `attachment ${id} is not uploaded yet (status ${now.status})` });
         }
       }
       // Throwing rolls back the whole message transaction, links made above included.

@@ -34,8 +34,11 @@ export interface TicketIndexer {
 
 /** Links attachments to messages and lists them; the attachments module provides the real one. */
 export interface MessageAttachments {
-  /** Validates and links; throws a 422 AppError naming the offending id (pointer `/attachments/i`). */
-  link(trx: DbOrTx, input: { ticket: TicketRow; messageId: string; attachmentIds: string[]; at: string }): Promise<void>;
+  /**
+   * Validates and links; throws a 422 AppError naming the offending id (pointer `/attachments/i`).
+   * `principal` is the caller: an attachment it could not read cannot be linked either.
+   */
+  link(trx: DbOrTx, input: { principal: Principal; ticket: TicketRow; messageId: string; attachmentIds: string[]; at: string }): Promise<void>;
   listFor(db: DbOrTx, messageIds: string[]): Promise<Map<string, unknown[]>>;
 }
 
@@ -490,7 +493,7 @@ export function createTicketService(deps: TicketServiceDeps) {
           created_at: createdAt,
         };
         await store.insertMessage(trx, messageRow);
-        await attachments.link(trx, { ticket: row, messageId, attachmentIds: input.attachments ?? [], at: createdAt });
+        await attachments.link(trx, { principal, ticket: row, messageId, attachmentIds: input.attachments ?? [], at: createdAt });
         const { set, changes } = imported ? { set: {}, changes: {} as Changes } : sideEffectsOfMessage(row, input.author_type, now);
         set.version = row.version + 1;
         set.updated_at = toTimestamp(now);
