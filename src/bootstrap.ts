@@ -28,6 +28,13 @@ export async function openRuntime(config: Config, clock: Clock = systemClock): P
     throw err;
   }
   const services = createServices({ db: opened.db, dialect: opened.dialect, clock, config });
+  try {
+    // Before anything signs or checks a URL: seals a plain key an older version left, makes the first one.
+    await services.attachments.signingKeys.prepare();
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
   return { db: opened.db, dialect: opened.dialect, location: opened.location, clock, config, services, close: opened.close };
 }
 
