@@ -315,7 +315,8 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
      * Receives the bytes for a signed upload URL. Checks, in order: signature (403), expiry (410),
      * one-shot use (410; 409 while another upload runs), Content-Type (415), size (413). The body
      * streams to the blob store; a rejected or broken upload keeps nothing and leaves the URL
-     * usable until it expires.
+     * usable until it expires. The attempt holds the attachment under a lease this process renews;
+     * should the process die mid-upload, the URL is usable again once the lease lapses.
      */
     async upload(token: string, input: UploadInput): Promise<UploadedAttachment> {
       const check = await checkToken('upload', token);
