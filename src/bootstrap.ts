@@ -6,6 +6,7 @@ import { type Dialect, migrateToLatest, openDatabase } from './db/open.js';
 import type { Db } from './db/schema.js';
 import { createServices, type Services } from './services.js';
 import { type Clock, systemClock } from './shared/clock.js';
+import { ensurePrivateDir } from './shared/private-files.js';
 
 export interface Runtime {
   db: Db;
@@ -27,6 +28,13 @@ export async function openRuntime(config: Config, clock: Clock = systemClock): P
     throw err;
   }
   const services = createServices({ db: opened.db, dialect: opened.dialect, clock, config });
+  try {
+    // Before anything signs or checks a URL: seals a plain key an older version left, makes the first one.
+    await services.attachments.signingKeys.prepare();
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
   return { db: opened.db, dialect: opened.dialect, location: opened.location, clock, config, services, close: opened.close };
 }
 
@@ -50,7 +58,7 @@ export async function bootstrapAdminToken(runtime: Runtime, log: Pick<Logger, 'i
   }
   const created = await services.tokens.createFirstAdminToken();
   if (!created) return;
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  ensurePrivateDir(config.dataDir);
   const file = path.join(config.dataDir, 'admin-token');
   fs.writeFileSync(file, `${created.token}\n`, { mode: 0o600 });
   fs.chmodSync(file, 0o600);

@@ -27,7 +27,14 @@ export interface CoreDeps {
 export function createServices(deps: CoreDeps) {
   const { db, clock } = deps;
   const cursors = cursorCodecFor({ db, clock, config: deps.config });
-  const attachments = createAttachmentService({ db, clock, config: deps.config, blobs: defaultBlobStore(deps.config) });
+  const attachments = createAttachmentService({
+    db,
+    dialect: deps.dialect,
+    clock,
+    config: deps.config,
+    blobs: defaultBlobStore(deps.config),
+    secretBox: secretBoxFor(deps.config),
+  });
   const search = createSearchService({
     db,
     dialect: deps.dialect,

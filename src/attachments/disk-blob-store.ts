@@ -1,18 +1,25 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import fs from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { PRIVATE_FILE_MODE, ensurePrivateDirAsync } from '../shared/private-files.js';
 import { type BlobStore, BlobSizeMismatchError, BlobTooLargeError, type ByteRange, type StoredBlob } from './blob-store.js';
 
 /** Keys are ids the server made; anything else is refused before it can become a path. */
 const KEY = /^[a-z]{1,8}_[0-9a-z]{26}$/;
 
 /**
+ * How often a running upload touches its `.part` file, so that its modification time says the
+ * writing process is alive even while the client sends nothing. `removeAbandonedParts` relies on it.
+ */
+export const PART_TOUCH_INTERVAL_MS = 10_000;
+
+/**
  * Files under one root folder: `<root>/<last two characters of the key>/<key>`. Uploads are
  * written to `<root>/tmp/` first and renamed into place after an fsync, so a crash or a rejected
- * upload never leaves a partial file where a reader could find it.
+ * upload never leaves a partial file where a reader could find it. Folders are 0700 and files
+ * 0600 whatever the umask.
  */
 export class DiskBlobStore implements BlobStore {
   constructor(private readonly root: string) {}
@@ -22,34 +29,53 @@ export class DiskBlobStore implements BlobStore {
     return path.join(this.root, key.slice(-2), key);
   }
 
+  /**
+   * Writes through a FileHandle, one awaited write at a time, rather than a WriteStream: every
+   * failure (the client hanging up, a full disk, the size limit) is then a rejected promise on this
+   * one path, never an 'error' event that could go unheard and take the process down, and no write
+   * is still in flight when the partial file is removed.
+   */
   async put(key: string, source: Readable, options: { maxBytes: number; expectedSize?: number | undefined }): Promise<StoredBlob> {
     const final = this.pathOf(key);
     const tmpDir = path.join(this.root, 'tmp');
-    await fsp.mkdir(tmpDir, { recursive: true });
+    await ensurePrivateDirAsync(tmpDir);
     const tmp = path.join(tmpDir, `${key}.${randomBytes(6).toString('hex')}.part`);
-    const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
-    const hash = createHash('sha256');
-    let size = 0;
+    let handle: FileHandle | undefined;
+    let touch: NodeJS.Timeout | undefined;
     try {
-      await once(out, 'open');
+      handle = await fsp.open(tmp, 'wx', PRIVATE_FILE_MODE);
+      const file = handle;
+      touch = setInterval(() => {
+        const now = new Date();
+        file.utimes(now, now).catch(() => {});
+      }, PART_TOUCH_INTERVAL_MS);
+      touch.unref();
+      const hash = createHash('sha256');
+      let size = 0;
       // Read by hand rather than pipe(): a pipeline would destroy the request on overflow, and
-      // then the 413 could not be sent.
+      // then the 413 could not be sent. A client that hangs up makes the iterator throw.
       for await (const chunk of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
         size += chunk.length;
         if (size > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
         hash.update(chunk);
-        if (!out.write(chunk)) await once(out, 'drain');
+        await writeAll(file, chunk);
       }
       if (options.expectedSize !== undefined && size !== options.expectedSize) throw new BlobSizeMismatchError(options.expectedSize, size);
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-      await fsync(tmp);
-      await fsp.mkdir(path.dirname(final), { recursive: true });
+      await file.sync();
+      clearInterval(touch);
+      touch = undefined;
+      await file.close();
+      handle = undefined;
+      await ensurePrivateDirAsync(path.dirname(final));
       await fsp.rename(tmp, final);
       return { size, sha256: hash.digest('hex') };
     } catch (err) {
-      out.destroy();
-      await fsp.rm(tmp, { force: true });
+      // Whatever went wrong, the partial file goes; a failure to clean up must not hide the cause.
+      await handle?.close().catch(() => {});
+      await fsp.rm(tmp, { force: true }).catch(() => {});
       throw err;
+    } finally {
+      if (touch) clearInterval(touch);
     }
   }
 
@@ -86,11 +112,11 @@ export class DiskBlobStore implements BlobStore {
   }
 }
 
-async function fsync(file: string): Promise<void> {
-  const handle = await fsp.open(file, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+/** Writes the whole chunk: a file write may, rarely, take fewer bytes than offered. */
+async function writeAll(file: FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.length; ) {
+    const { bytesWritten } = await file.write(chunk, offset, chunk.length - offset);
+    if (bytesWritten === 0) throw new Error('the disk accepted no bytes');
+    offset += bytesWritten;
   }
 }

@@ -89,7 +89,7 @@ function transferRoutes(app: App, attachments: AttachmentService): void {
         tags: ['Attachments'],
         summary: 'Upload the bytes to a signed upload URL',
         description:
-          'The body is the file itself, with the Content-Type declared when the URL was requested. No bearer token: the URL is the credential. It works once and for 15 minutes; a rejected attempt (413, 415, broken connection) does not use it up.',
+          'The body is the file itself, with the Content-Type declared when the URL was requested. No bearer token: the URL is the credential. It works once and for 15 minutes; a rejected attempt (413, 415, broken connection) does not use it up. While another upload to the same URL runs, a PUT is a 409 with Retry-After; an upload cut off by a server crash frees the URL within 30 seconds.',
         security: [],
         params: SignedTokenParams,
         response: { 200: UploadedAttachmentSchema, 400: problem, 403: problem, 409: problem, 410: problem, 413: problem, 415: problem },

@@ -1,22 +1,39 @@
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config.js';
+import type { Dialect } from '../db/open.js';
 import type { AttachmentRow, Db, DbOrTx } from '../db/schema.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
 import { AppError, type FieldError, notFound, validationError } from '../http/problem.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
+import type { SecretBox } from '../shared/secret-box.js';
 import type { MessageAttachments } from '../tickets/service.js';
 import { type BlobStore, BlobSizeMismatchError, BlobTooLargeError, type ByteRange } from './blob-store.js';
 import { DiskBlobStore } from './disk-blob-store.js';
 import { LONE_SURROGATE } from './download-headers.js';
-import { loadSigningKey, signToken, verifyToken } from './signing.js';
+import { type TokenCheck, type UrlPurpose, parseToken, signToken, verifyToken } from './signing.js';
+import { createSigningKeyRing } from './signing-keys.js';
 import * as store from './store.js';
 
 export const UPLOAD_URL_TTL_MS = 15 * 60_000;
 export const DOWNLOAD_URL_TTL_MS = 15 * 60_000;
 /** Uploads not linked to a message within this time are swept away. */
 export const UNLINKED_TTL_MS = 24 * 60 * 60_000;
+/**
+ * How long an upload attempt holds its attachment without news from the process running it. That
+ * process extends the lease every UPLOAD_LEASE_RENEW_MS; if it dies mid-upload, the same URL can
+ * be used again once the lease lapses (a PUT before that is a 409).
+ */
+export const UPLOAD_LEASE_MS = 30_000;
+export const UPLOAD_LEASE_RENEW_MS = 10_000;
+/**
+ * A partial upload file (`.part`) not written to or touched for this long belongs to no running
+ * upload: a running one touches its file every 10 s, whatever the client does. The margin is the
+ * upload URL's lifetime, so that processes sharing a data dir with skewed clocks never take each
+ * other's live files.
+ */
+export const ABANDONED_PART_AGE_MS = UPLOAD_URL_TTL_MS;
 
 /** How an attachment appears on a message: the `MessageAttachment` schema. */
 export interface AttachmentView {
@@ -80,9 +97,12 @@ export interface Download {
 
 export interface AttachmentServiceDeps {
   db: Db;
+  dialect: Dialect;
   clock: Clock;
   config: Pick<Config, 'publicUrl' | 'attachmentMaxBytes'>;
   blobs: BlobStore;
+  /** Seals the URL-signing keys in the database (the deployment's secret box). */
+  secretBox: SecretBox;
 }
 
 /** The default blob store: files under `<NEXUS_DATA_DIR>/attachments`. */
@@ -111,15 +131,13 @@ function isVisible(principal: Principal, row: Pick<AttachmentRow, 'brand_id'>): 
  */
 export function createAttachmentService(deps: AttachmentServiceDeps) {
   const { db, clock, config, blobs } = deps;
-  let cachedKey: Buffer | undefined;
-
-  // Takes the caller's handle: inside a message transaction a query on `db` would wait on itself.
-  async function signingKey(dbx: DbOrTx): Promise<Buffer> {
-    if (cachedKey) return cachedKey;
-    const { key, created } = await loadSigningKey(dbx, clock.now());
-    if (!created) cachedKey = key;
-    return key;
-  }
+  const keys = createSigningKeyRing({
+    db,
+    dialect: deps.dialect,
+    clock,
+    box: deps.secretBox,
+    maxUrlLifetimeMs: Math.max(UPLOAD_URL_TTL_MS, DOWNLOAD_URL_TTL_MS),
+  });
 
   async function downloadUrl(dbx: DbOrTx, row: AttachmentRow): Promise<string | null> {
     if (row.status !== 'ready' || !row.storage_key) return null;
@@ -127,7 +145,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
     if (blobs.presignDownload) {
       return blobs.presignDownload(row.storage_key, { expiresAt, fileName: row.file_name, contentType: row.content_type });
     }
-    return `${config.publicUrl}/v1/downloads/${signToken(await signingKey(dbx), 'download', row.id, expiresAt)}`;
+    return `${config.publicUrl}/v1/downloads/${signToken(await keys.current(dbx), 'download', row.id, expiresAt)}`;
   }
 
   async function viewOf(dbx: DbOrTx, row: AttachmentRow): Promise<AttachmentView> {
@@ -141,9 +159,37 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
     };
   }
 
-  /** Why an upload cannot start, for a row that is not (or no longer) pending. */
+  /** Checks a URL token against the key it names (current or previous). */
+  async function checkToken(purpose: UrlPurpose, token: string): Promise<TokenCheck> {
+    const parsed = parseToken(token);
+    if (!parsed) return { ok: false, reason: 'invalid' };
+    return verifyToken(await keys.find(db, parsed.kid), purpose, parsed, clock.now());
+  }
+
+  /**
+   * Removes partial upload files that no running upload owns: untouched for ABANDONED_PART_AGE_MS
+   * (what a process killed mid-upload leaves). Compared with real time, not the injected clock:
+   * the file system's clock stamped them. Returns how many went.
+   */
+  async function removeAbandonedParts(): Promise<number> {
+    return (await blobs.removeAbandonedParts?.(new Date(Date.now() - ABANDONED_PART_AGE_MS))) ?? 0;
+  }
+
+  /** Whether a PUT may start: the row waits for its bytes, or the attempt holding it has stopped renewing its lease. */
+  function claimable(row: AttachmentRow, now: Date): boolean {
+    if (row.status === 'pending') return true;
+    return row.status === 'uploading' && (row.upload_lease_expires_at === null || row.upload_lease_expires_at <= toTimestamp(now));
+  }
+
+  /** Why an upload cannot start, for a row that is not (or no longer) claimable. */
   function notPending(row: AttachmentRow | undefined): AppError {
-    if (row?.status === 'uploading') return new AppError('conflict', 'An upload to this URL is already in progress');
+    if (row?.status === 'uploading') {
+      const lease = row.upload_lease_expires_at ? Date.parse(row.upload_lease_expires_at) : clock.now().getTime();
+      const wait = Math.max(1, Math.ceil((lease - clock.now().getTime()) / 1000));
+      return new AppError('conflict', 'An upload to this URL is already in progress; if it was cut off, try again when Retry-After says', {
+        headers: { 'Retry-After': String(wait) },
+      });
+    }
     if (row?.status === 'ready') return new AppError('upload_url_expired', 'This upload URL has already been used; request a new one with POST /v1/attachments');
     return new AppError('upload_url_expired', 'This upload URL is no longer valid; request a new one with POST /v1/attachments');
   }
@@ -159,23 +205,22 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
           continue;
         }
         seen.add(id);
-        // Linking needs what reading needs: an attachment the caller cannot GET (another brand's, or
-        // a brand-less one when the caller is brand-restricted) reads exactly like a missing one.
-        const readable = await store.findAttachment(trx, id);
-        if (!readable || !isVisible(principal, readable)) {
+        const row = await store.findAttachment(trx, id);
+        // Linking needs exactly what reading needs (an attachment the token could GET), and the
+        // ticket's brand. Anything else reads like a missing id, whatever its status: telling
+        // "not uploaded yet" apart would confirm that a hidden id exists.
+        if (!row || !isVisible(principal, row) || (row.brand_id !== null && row.brand_id !== ticket.brand_id)) {
           errors.push({ pointer, message: `attachment ${quote(id)} does not exist` });
           continue;
         }
         if (await store.linkAttachment(trx, id, { brand_id: ticket.brand_id, ticket_id: ticket.id, message_id: messageId, linked_at: at })) continue;
-        const row = await store.findAttachment(trx, id);
-        if (!row || (row.brand_id !== null && row.brand_id !== ticket.brand_id)) {
-          // Another brand's attachment reads exactly like a missing one.
-          errors.push({ pointer, message: `attachment ${quote(id)} does not exist` });
-        } else if (row.message_id !== null) {
-          const where = row.ticket_id === ticket.id ? 'another message of this ticket' : 'another ticket';
+        // The conditional link lost: say why, from the row as it is now.
+        const now = (await store.findAttachment(trx, id)) ?? row;
+        if (now.message_id !== null) {
+          const where = now.ticket_id === ticket.id ? 'another message of this ticket' : 'another ticket';
           errors.push({ pointer, message: `attachment ${id} is already linked to ${where}` });
         } else {
-          errors.push({ pointer, message: `attachment ${id} is not uploaded yet (status ${row.status})` });
+          errors.push({ pointer, message: `attachment ${id} is not uploaded yet (status ${now.status})` });
         }
       }
       // Throwing rolls back the whole message transaction, links made above included.
@@ -196,6 +241,9 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
   return {
     /** Links attachments to messages; the ticket service calls it inside the message transaction. */
     forMessages,
+
+    /** The URL-signing keys: `prepare` at start, `rotate` and `list` for `nexus keys`. */
+    signingKeys: { prepare: () => keys.prepare(), rotate: (options?: { force?: boolean }) => keys.rotate(options), list: () => keys.list() },
 
     /**
      * Registers an attachment and returns its one-shot upload URL (valid 15 minutes). The brand is
@@ -244,7 +292,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
         file_name: input.file_name,
         content_type: input.content_type,
         status: 'pending',
-        upload_url: `${config.publicUrl}/v1/uploads/${signToken(await signingKey(db), 'upload', id, expiresAt)}`,
+        upload_url: `${config.publicUrl}/v1/uploads/${signToken(await keys.current(db), 'upload', id, expiresAt)}`,
         upload_expires_at: toTimestamp(expiresAt),
       };
     },
@@ -267,14 +315,15 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
      * Receives the bytes for a signed upload URL. Checks, in order: signature (403), expiry (410),
      * one-shot use (410; 409 while another upload runs), Content-Type (415), size (413). The body
      * streams to the blob store; a rejected or broken upload keeps nothing and leaves the URL
-     * usable until it expires.
+     * usable until it expires. The attempt holds the attachment under a lease this process renews;
+     * should the process die mid-upload, the URL is usable again once the lease lapses.
      */
     async upload(token: string, input: UploadInput): Promise<UploadedAttachment> {
-      const check = verifyToken(await signingKey(db), 'upload', token, clock.now());
+      const check = await checkToken('upload', token);
       if (!check.ok && check.reason === 'invalid') throw new AppError('upload_url_invalid', 'This upload URL is not valid; use the upload_url exactly as POST /v1/attachments returned it');
       if (!check.ok) throw new AppError('upload_url_expired', 'This upload URL has expired; request a new one with POST /v1/attachments');
       const row = await store.findAttachment(db, check.attachmentId);
-      if (!row || row.status !== 'pending') throw notPending(row);
+      if (!row || !claimable(row, clock.now())) throw notPending(row);
       if (!input.contentType || !sameMediaType(input.contentType, row.content_type)) {
         throw new AppError('unsupported_media_type', `Send the file with Content-Type: ${row.content_type}, as declared when the upload URL was requested`);
       }
@@ -286,39 +335,49 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       if (declared !== null && input.contentLength !== undefined && input.contentLength !== declared) {
         throw new AppError('bad_request', `Content-Length is ${input.contentLength} but the attachment was declared with size ${declared}`);
       }
-      if (!(await store.claimUpload(db, row.id))) throw notPending(await store.findAttachment(db, row.id));
 
+      // Each attempt writes a blob of its own: an attempt that lost its lease (its process stalled
+      // and another took over) can never overwrite or delete the bytes of the one that won.
+      const now = clock.now();
+      const storageKey = newId('blob', now.getTime());
+      const leaseUntil = () => toTimestamp(new Date(clock.now().getTime() + UPLOAD_LEASE_MS));
+      if (!(await store.claimUpload(db, row.id, { storage_key: storageKey, now: toTimestamp(now), lease_expires_at: leaseUntil() }))) {
+        throw notPending(await store.findAttachment(db, row.id));
+      }
+      const renew = setInterval(() => {
+        // A failed renewal only shortens the lease; the completion below checks the slot is still ours.
+        store.extendUploadLease(db, row.id, storageKey, leaseUntil()).catch(() => {});
+      }, UPLOAD_LEASE_RENEW_MS);
+      renew.unref();
       let stored;
       try {
-        stored = await blobs.put(row.id, input.body, { maxBytes, expectedSize: declared ?? input.contentLength });
+        stored = await blobs.put(storageKey, input.body, { maxBytes, expectedSize: declared ?? input.contentLength });
         if (input.bodyComplete?.() === false) {
-          await blobs.delete(row.id);
+          await blobs.delete(storageKey);
           throw new AppError('bad_request', 'The connection closed before the whole file arrived');
         }
       } catch (err) {
-        await store.releaseUpload(db, row.id);
+        clearInterval(renew);
+        // Should this fail too (database gone), the lease lapses on its own and the URL works again.
+        await store.releaseUpload(db, row.id, storageKey).catch(() => {});
         if (err instanceof BlobTooLargeError) throw new AppError('payload_too_large', `The file is larger than the limit of ${maxBytes} bytes`);
         if (err instanceof BlobSizeMismatchError) {
           throw new AppError('bad_request', `The body was ${err.received} bytes but ${err.expected} were announced`);
         }
         throw err;
       }
-      const done = await store.completeUpload(db, row.id, {
-        size: stored.size,
-        sha256: stored.sha256,
-        storage_key: row.id,
-        uploaded_at: toTimestamp(clock.now()),
-      });
+      clearInterval(renew);
+      const done = await store.completeUpload(db, row.id, storageKey, { size: stored.size, sha256: stored.sha256, uploaded_at: toTimestamp(clock.now()) });
       if (!done) {
-        await blobs.delete(row.id);
-        throw notPending(undefined);
+        await blobs.delete(storageKey);
+        throw notPending(await store.findAttachment(db, row.id));
       }
       return { id: row.id, file_name: row.file_name, content_type: row.content_type, status: 'ready', size: stored.size, sha256: stored.sha256 };
     },
 
-    /** Resolves a signed download URL: tampered or unknown is a 404, expired a 410. */
+    /** Resolves a signed download URL: tampered or signed with an unknown key is a 403, expired a 410, gone a 404. */
     async download(token: string): Promise<Download> {
-      const check = verifyToken(await signingKey(db), 'download', token, clock.now());
+      const check = await checkToken('download', token);
       if (!check.ok && check.reason === 'invalid') throw new AppError('download_url_invalid', 'This download URL is not valid');
       if (!check.ok) throw new AppError('download_url_expired', 'This download URL has expired; GET /v1/attachments/{id} returns a fresh one');
       const row = await store.findAttachment(db, check.attachmentId);
@@ -330,15 +389,17 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       };
     },
 
+    /** Removes partial upload files that no running upload owns; see `removeAbandonedParts` above. */
+    removeAbandonedParts,
+
     /**
      * Removes attachments (row, then bytes) that were created more than 24 hours ago and never
      * linked to a message, whatever their status. Returns how many went.
      */
     async sweepUnlinked(): Promise<number> {
-      const cutoff = new Date(clock.now().getTime() - UNLINKED_TTL_MS);
-      const before = toTimestamp(cutoff);
+      const before = toTimestamp(new Date(clock.now().getTime() - UNLINKED_TTL_MS));
       // Partial files of uploads a crash interrupted; no row points at them.
-      await blobs.removeAbandonedParts?.(cutoff);
+      await removeAbandonedParts();
       let removed = 0;
       for (;;) {
         const batch = await store.listUnlinkedBefore(db, before, 100);

@@ -14,27 +14,62 @@ export async function findAttachments(db: DbOrTx, ids: string[]): Promise<Attach
   return db.selectFrom('attachments').selectAll().where('id', 'in', ids).execute();
 }
 
-/** Takes the one-shot upload slot: true when this caller moved it from pending to uploading. */
-export async function claimUpload(db: DbOrTx, id: string): Promise<boolean> {
-  const result = await db.updateTable('attachments').set({ status: 'uploading' }).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+/**
+ * Takes the upload slot for one attempt, naming it by the blob key the attempt writes: true when
+ * the row was pending, or uploading under a lease that has lapsed (the process running that
+ * attempt died; rows from before leases have none). Conditional, so of two racing PUTs one wins.
+ */
+export async function claimUpload(db: DbOrTx, id: string, attempt: { storage_key: string; now: string; lease_expires_at: string }): Promise<boolean> {
+  const result = await db
+    .updateTable('attachments')
+    .set({ status: 'uploading', storage_key: attempt.storage_key, upload_lease_expires_at: attempt.lease_expires_at })
+    .where('id', '=', id)
+    .where((eb) =>
+      eb.or([
+        eb('status', '=', 'pending'),
+        eb.and([eb('status', '=', 'uploading'), eb.or([eb('upload_lease_expires_at', 'is', null), eb('upload_lease_expires_at', '<=', attempt.now)])]),
+      ]),
+    )
+    .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** Gives the slot back after a failed upload, so the URL may be tried again until it expires. */
-export async function releaseUpload(db: DbOrTx, id: string): Promise<void> {
-  await db.updateTable('attachments').set({ status: 'pending' }).where('id', '=', id).where('status', '=', 'uploading').execute();
+/** Keeps a running attempt's lease alive; false when the attempt no longer holds the slot. */
+export async function extendUploadLease(db: DbOrTx, id: string, storageKey: string, leaseExpiresAt: string): Promise<boolean> {
+  const result = await db
+    .updateTable('attachments')
+    .set({ upload_lease_expires_at: leaseExpiresAt })
+    .where('id', '=', id)
+    .where('status', '=', 'uploading')
+    .where('storage_key', '=', storageKey)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
+/** Gives the slot back after a failed attempt, so the URL may be tried again until it expires. */
+export async function releaseUpload(db: DbOrTx, id: string, storageKey: string): Promise<void> {
+  await db
+    .updateTable('attachments')
+    .set({ status: 'pending', storage_key: null, upload_lease_expires_at: null })
+    .where('id', '=', id)
+    .where('status', '=', 'uploading')
+    .where('storage_key', '=', storageKey)
+    .execute();
+}
+
+/** Marks the attempt's blob as the attachment's bytes; false when the attempt lost the slot meanwhile. */
 export async function completeUpload(
   db: DbOrTx,
   id: string,
-  fields: { size: number; sha256: string; storage_key: string; uploaded_at: string },
+  storageKey: string,
+  fields: { size: number; sha256: string; uploaded_at: string },
 ): Promise<boolean> {
   const result = await db
     .updateTable('attachments')
-    .set({ status: 'ready', ...fields })
+    .set({ status: 'ready', upload_lease_expires_at: null, ...fields })
     .where('id', '=', id)
     .where('status', '=', 'uploading')
+    .where('storage_key', '=', storageKey)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }

@@ -16,6 +16,9 @@ const USAGE = `Usage: nexus <command>
   tokens revoke <token_id>            revoke a token, effective immediately
   brands create --name N [--id brand_x]
   brands list
+  keys list                           list the URL-signing keys (ids and dates, never the keys)
+  keys rotate [--force]               sign new upload/download URLs with a new key; URLs signed with
+                                      the old one keep working until they expire (docs/attachments.md)
   search reindex [--brand brand_x]   rebuild the search indexes, with a progress bar and ETA
 
 Configuration comes from the environment (see .env.example).`;
@@ -92,6 +95,19 @@ export async function main(argv: string[], out: Out = (l) => process.stdout.writ
       case 'brands list': {
         const brands = await withRuntime((r) => r.services.brands.list(null));
         for (const b of brands) out(`${b.id}\t${b.name}`);
+        return 0;
+      }
+      case 'keys list': {
+        const keys = await withRuntime((r) => r.services.attachments.signingKeys.list());
+        for (const k of keys) out(`${k.kid}\t${k.role}\t${k.created_at}`);
+        return 0;
+      }
+      case 'keys rotate': {
+        const { values } = parseArgs({ args: rest, options: { force: { type: 'boolean' } } });
+        const rotation = await withRuntime((r) => r.services.attachments.signingKeys.rotate({ force: values.force === true }));
+        out(`new URL-signing key ${rotation.current.kid}: new upload and download URLs are signed with it`);
+        if (rotation.previous) out(`previous key ${rotation.previous.kid}: URLs it signed keep working until they expire (15 minutes at most)`);
+        if (rotation.retired) out(`retired key ${rotation.retired.kid}: URLs it signed no longer work`);
         return 0;
       }
       default: {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationResultSet } from 'kysely';
 import pg from 'pg';
+import { PRIVATE_FILE_MODE, createPrivateFile, ensurePrivateDir } from '../shared/private-files.js';
 import type { Database } from './schema.js';
 import { migrations } from './migrations/index.js';
 
@@ -33,9 +34,18 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
     return { db, dialect: 'postgres', location: url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@'), close: () => db.destroy() };
   }
   const file = url?.startsWith('sqlite:') ? url.slice('sqlite:'.length) : path.join(options.dataDir, 'nexus.sqlite');
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  // Made owner-only before SQLite sees it: SQLite would create the file 0644, and it gives the
+  // -wal and -shm files the database file's mode, so all three end up 0600 whatever the umask.
+  let created = false;
+  if (file !== ':memory:') {
+    ensurePrivateDir(path.dirname(path.resolve(file)));
+    created = createPrivateFile(file);
+  }
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma('journal_mode = WAL');
+  if (created) {
+    for (const suffix of ['-wal', '-shm']) if (fs.existsSync(file + suffix)) fs.chmodSync(file + suffix, PRIVATE_FILE_MODE);
+  }
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   // A second process (the `nexus worker`, the CLI) may hold the write lock briefly.

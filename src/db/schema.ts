@@ -179,8 +179,14 @@ export interface AttachmentTable {
   /** bigint: PostgreSQL hands it back as text, so read it through Number(). */
   size: number | string | null;
   sha256: string | null;
+  /** The blob: while `uploading`, the one the running attempt writes (it names the attempt); once `ready`, the stored bytes. */
   storage_key: string | null;
   upload_expires_at: string;
+  /**
+   * While `uploading`: until when the attempt holds the upload. The process running it extends
+   * this every few seconds; once it lapses (the process died), another PUT may take over.
+   */
+  upload_lease_expires_at: string | null;
   ticket_id: string | null;
   message_id: string | null;
   created_at: string;
@@ -190,7 +196,7 @@ export interface AttachmentTable {
 
 export interface ServerKeyTable {
   name: string;
-  /** Hex of random bytes. */
+  /** Sealed with the deployment's secret box (`v1.…`); plain hex only in databases from before 0006, until the next start seals it. */
   secret: string;
   created_at: string;
 }

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { PRIVATE_FILE_MODE, ensurePrivateDir } from './private-files.js';
 
 /**
  * Encrypts secrets that must be usable again later (webhook signing secrets, replayable responses
@@ -52,9 +53,11 @@ export function secretBoxFor(config: { dataDir: string; secretKey?: string | und
 
 function readOrCreateKeyFile(dataDir: string): Buffer {
   const file = path.join(dataDir, 'secret-key');
-  fs.mkdirSync(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir);
   try {
-    fs.writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+    fs.writeFileSync(file, randomBytes(32).toString('base64'), { mode: PRIVATE_FILE_MODE, flag: 'wx' });
+    // The umask can only narrow the mode given above; chmod makes it exactly 0600 either way.
+    fs.chmodSync(file, PRIVATE_FILE_MODE);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }

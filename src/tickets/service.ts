@@ -39,7 +39,7 @@ export interface TicketIndexer {
 export interface MessageAttachments {
   /**
    * Validates and links; throws a 422 AppError naming the offending id (pointer `/attachments/i`).
-   * The principal must be able to read each attachment: anything else reads as missing.
+   * `principal` is the caller: an attachment it could not read cannot be linked either.
    */
   link(trx: DbOrTx, input: { principal: Principal; ticket: TicketRow; messageId: string; attachmentIds: string[]; at: string }): Promise<void>;
   listFor(db: DbOrTx, messageIds: string[]): Promise<Map<string, unknown[]>>;

@@ -237,13 +237,14 @@ describe('attachments', () => {
       const a = await requestUpload(t, { file_name: 'a.txt', content_type: 'text/plain' });
       const b = await requestUpload(t, { file_name: 'b.txt', content_type: 'text/plain' });
       const token = pathOf(a.upload_url).split('/').pop()!;
-      const [id, expires, signature] = token.split('.') as [string, string, string];
+      const [id, expires, kid, signature] = token.split('.') as [string, string, string, string];
       const flip = (s: string) => s.slice(0, -1) + (s.endsWith('A') ? 'B' : 'A');
       const tampered = [
-        `${id}.${expires}.${flip(signature)}`, // signature changed
-        `${b.id}.${expires}.${signature}`, // another attachment
-        `${id}.${(parseInt(expires, 36) + 3600).toString(36)}.${signature}`, // longer life
-        `${id}.${expires}`, // signature dropped
+        `${id}.${expires}.${kid}.${flip(signature)}`, // signature changed
+        `${b.id}.${expires}.${kid}.${signature}`, // another attachment
+        `${id}.${(parseInt(expires, 36) + 3600).toString(36)}.${kid}.${signature}`, // longer life
+        `${id}.${expires}.${kid}`, // signature dropped
+        `${id}.${expires}.${signature}`, // key id dropped (the form URLs had before key ids)
         'not-a-token',
         '..%2F..%2Fetc%2Fpasswd',
       ];
@@ -329,7 +330,7 @@ describe('attachments', () => {
         assert.match(String(dl.headers['content-security-policy']), /sandbox/);
         assert.deepEqual(dl.rawPayload, bytes);
         // On disk the file is named by the server, never by the client.
-        for (const file of blobFiles(t)) assert.match(path.basename(file), /^att_[0-9a-z]{26}$/);
+        for (const file of blobFiles(t)) assert.match(path.basename(file), /^blob_[0-9a-z]{26}$/);
       });
     }
 
@@ -456,7 +457,9 @@ describe('attachments', () => {
       const stalePending = await requestUpload(t, { file_name: 'never.txt', content_type: 'text/plain' });
       clock.advance(12 * 3_600_000);
       const young = await uploaded(t, randomBytes(10));
-      const fileOf = (id: string) => path.join('attachments', id.slice(-2), id);
+      const storageKeys = new Map<string, string>();
+      for (const { id } of [linked, stale, young]) storageKeys.set(id, (await attachmentRow(t, id))!.storage_key!);
+      const fileOf = (id: string) => path.join('attachments', storageKeys.get(id)!.slice(-2), storageKeys.get(id)!);
       assert.ok(fs.existsSync(path.join(t.dataDir, fileOf(stale.id))));
 
       clock.advance(12 * 3_600_000 - 1000);
@@ -479,17 +482,19 @@ describe('attachments', () => {
       clock.set(start);
     });
 
-    it('removes partial files a crash left in tmp/ once they are a day old, and only those', async () => {
+    it('removes partial files a crash left in tmp/ once untouched for 15 minutes, and only those', async () => {
       const tmpDir = path.join(t.dataDir, 'attachments', 'tmp');
       fs.mkdirSync(tmpDir, { recursive: true });
       const old = path.join(tmpDir, 'att_00000000000000000000000000.abc.part');
       const fresh = path.join(tmpDir, 'att_00000000000000000000000001.def.part');
       fs.writeFileSync(old, 'half an upload');
       fs.writeFileSync(fresh, 'an upload in progress');
-      const now = t.clock.now();
-      const aDayAndABitAgo = new Date(now.getTime() - 25 * 3_600_000);
-      fs.utimesSync(old, aDayAndABitAgo, aDayAndABitAgo);
-      fs.utimesSync(fresh, now, now);
+      // File times come from the real clock, so the age does too.
+      const now = new Date();
+      const sixteenMinutesAgo = new Date(now.getTime() - 16 * 60_000);
+      const fourteenMinutesAgo = new Date(now.getTime() - 14 * 60_000);
+      fs.utimesSync(old, sixteenMinutesAgo, sixteenMinutesAgo);
+      fs.utimesSync(fresh, fourteenMinutesAgo, fourteenMinutesAgo);
       await t.runtime.services.attachments.sweepUnlinked();
       assert.ok(!fs.existsSync(old));
       assert.ok(fs.existsSync(fresh));

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 
 // Migrations use `Kysely<any>` on purpose: they must keep compiling after the schema types move on.
@@ -33,11 +32,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('secret', 'text', (c) => c.notNull())
     .addColumn('created_at', 'text', (c) => c.notNull())
     .execute();
-  // Made here, once, so that no request ever creates it inside a transaction that might roll back.
-  await db
-    .insertInto('server_keys')
-    .values({ name: 'attachment-url-signing', secret: randomBytes(32).toString('hex'), created_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') })
-    .execute();
+  // No key is inserted here: keys are sealed with the deployment's secret key, which migrations do
+  // not see, so the first start makes one (src/attachments/signing-keys.ts). Databases migrated
+  // before that change hold a plain key, which the next start seals.
 }
 
 export async function down(): Promise<void> {

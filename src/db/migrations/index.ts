@@ -4,6 +4,7 @@ import * as webhooks from './0002-webhooks.js';
 import * as attachments from './0003-attachments.js';
 import * as search from './0004-search.js';
 import * as repairStoredInputs from './0005-repair-stored-inputs.js';
+import * as uploadLeases from './0006-upload-leases.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0003-attachments': attachments,
   '0004-search': search,
   '0005-repair-stored-inputs': repairStoredInputs,
+  '0006-upload-leases': uploadLeases,
 };
