@@ -4,6 +4,7 @@ import * as webhooks from './0002-webhooks.js';
 import * as attachments from './0003-attachments.js';
 import * as search from './0004-search.js';
 import * as queuePositions from './0008-queue-positions.js';
+import * as ticketListIndex from './0009-ticket-list-index.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0003-attachments': attachments,
   '0004-search': search,
   '0008-queue-positions': queuePositions,
+  '0009-ticket-list-index': ticketListIndex,
 };
