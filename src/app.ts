@@ -48,6 +48,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const { db, clock, config, services } = deps;
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
+    // One access line per request, written when the response is done (below), instead of
+    // Fastify's two (received, completed): half the logging on the hot path, nothing lost.
+    disableRequestLogging: true,
     bodyLimit: BODY_LIMIT,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -67,6 +70,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reply.header('X-Request-Id', request.id);
     return payload;
   });
+  if (deps.logger) {
+    app.addHook('onResponse', (request, reply, done) => {
+      request.log.info({ req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+      done();
+    });
+  }
 
   // Before any route: every /v1 route must declare its scope and brand rule, or building fails.
   registerRouteAccess(app);

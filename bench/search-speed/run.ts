@@ -91,7 +91,7 @@ for (let done = 0; done < N; ) {
         subject, description: `${first} ${second} Order ${100000 + Math.floor(rand() * 900000)}.`,
         status: pick(STATUSES), priority: pick(PRIORITIES), priority_rank: 2, assigned_to: null, tags: '[]', origin: 'email',
         customer_email: `customer${n % 5000}@example.com`, customer_name: null, metadata: '{}', snoozed_until: null,
-        first_response_at: null, version: 1, created_at: created, updated_at: created,
+        first_response_at: null, version: 1, queue_seq: n + 1, created_at: created, updated_at: created,
       });
       messages.push({ id: newId('msg', at), ticket_id: id, author_type: 'customer', author_email: null, author_name: null, body: `${first} ${second}`, cc: '[]', created_at: created });
       messages.push({ id: newId('msg', at + 1), ticket_id: id, author_type: 'agent', author_email: null, author_name: null, body: `Thanks for reaching out about ${label.replace(/_/g, ' ')}. ${pick(texts)}`, cc: '[]', created_at: created });

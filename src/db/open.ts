@@ -6,6 +6,7 @@ import pg from 'pg';
 import { PRIVATE_FILE_MODE, createPrivateFile, ensurePrivateDir } from '../shared/private-files.js';
 import type { Database } from './schema.js';
 import { migrations } from './migrations/index.js';
+import { cachingStatements } from './sqlite-statements.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -50,7 +51,7 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   sqlite.pragma('foreign_keys = ON');
   // A second process (the `nexus worker`, the CLI) may hold the write lock briefly.
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
   return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
 }
 

@@ -59,8 +59,23 @@ export interface TicketTable {
   snoozed_until: string | null;
   first_response_at: string | null;
   version: number;
+  /** Arrival number, from the `ticket_queue_seq` sequence: the tie-break of queue order after priority. */
+  queue_seq: number;
   created_at: string;
   updated_at: string;
+}
+
+/** Named counters: `UPDATE … SET value = value + 1 RETURNING value` hands out the next number. */
+export interface SequenceTable {
+  name: string;
+  value: number;
+}
+
+/** One node of a queue's Fenwick tree over its waiting tickets (src/queues/position-index.ts). */
+export interface QueuePositionTable {
+  queue_id: string;
+  node: number;
+  waiting: number;
 }
 
 export interface TicketTagTable {
@@ -235,6 +250,8 @@ export interface Database {
   queues: QueueTable;
   tokens: TokenTable;
   tickets: TicketTable;
+  sequences: SequenceTable;
+  queue_positions: QueuePositionTable;
   ticket_tags: TicketTagTable;
   messages: MessageTable;
   audit_entries: AuditEntryTable;

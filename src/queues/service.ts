@@ -7,6 +7,7 @@ import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { fromJsonText, toJsonText } from '../shared/json.js';
 import { type Origin, PRIORITY_RANK, type Priority, type TicketView, checkTags, toTicketView } from '../tickets/model.js';
+import { positionKey, waitingKey } from './position-index.js';
 import { QueueSchema } from './schemas.js';
 import * as store from './store.js';
 
@@ -67,27 +68,13 @@ export async function routeTicket(
   return chosen ?? fallback!;
 }
 
-export const isWaiting = (row: Pick<TicketRow, 'status' | 'assigned_to'>): boolean => row.status === 'open' && row.assigned_to === null;
-
-/** Position of a ticket in its queue: 1 + waiting tickets of higher priority, or equal priority and older. */
+/** Position of a ticket in its queue: 1 + waiting tickets of higher priority, or of equal priority that arrived earlier. */
 export async function queuePlacement(db: DbOrTx, row: TicketRow): Promise<QueuePlacement> {
   const queue = await store.findQueue(db, row.queue_id);
   if (!queue) throw new Error(`ticket ${row.id} points at missing queue ${row.queue_id}`);
-  if (!isWaiting(row)) return { id: queue.id, name: queue.name, position: null };
-  const ahead = await db
-    .selectFrom('tickets')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('queue_id', '=', row.queue_id)
-    .where('status', '=', 'open')
-    .where('assigned_to', 'is', null)
-    .where((eb) =>
-      eb.or([
-        eb('priority_rank', '<', row.priority_rank),
-        eb.and([eb('priority_rank', '=', row.priority_rank), eb('id', '<', row.id)]),
-      ]),
-    )
-    .executeTakeFirstOrThrow();
-  return { id: queue.id, name: queue.name, position: Number(ahead.n) + 1 };
+  const key = waitingKey(row);
+  if (key === undefined) return { id: queue.id, name: queue.name, position: null };
+  return { id: queue.id, name: queue.name, position: (await store.countWaitingBefore(db, row.queue_id, key)) + 1 };
 }
 
 export interface CreateQueueInput {
@@ -207,30 +194,19 @@ export function createQueueService(deps: { db: Db; clock: Clock; cursors: Cursor
       page: { limit: number; after?: string | undefined },
     ): Promise<{ data: (TicketView & { position: number })[]; next_cursor: string | null }> {
       await getVisibleQueue(principal, id);
-      let q = db
-        .selectFrom('tickets')
-        .selectAll()
-        .where('queue_id', '=', id)
-        .where('status', '=', 'open')
-        .where('assigned_to', 'is', null);
-      let offset = 0;
+      let after: [number, number] | undefined;
       if (page.after) {
-        const [rank, lastId, seen] = await cursors.decode('queue_tickets', { id }, page.after, [
-          cursorInteger(0, MAX_RANK),
-          cursorId('tick'),
-          cursorInteger(1, Number.MAX_SAFE_INTEGER),
-        ]);
-        offset = seen;
-        q = q.where((eb) =>
-          eb.or([eb('priority_rank', '>', rank), eb.and([eb('priority_rank', '=', rank), eb('id', '>', lastId)])]),
-        );
+        after = await cursors.decode('queue_tickets', { id }, page.after, [cursorInteger(0, MAX_RANK), cursorInteger(1, 2 ** 32 - 1)]);
       }
-      const rows = await q.orderBy('priority_rank').orderBy('id').limit(page.limit + 1).execute();
+      const rows = await store.listWaitingTickets(db, id, { after, limit: page.limit + 1 });
+      // Positions are read, not carried in the cursor: exact on every page, even when tickets left
+      // the queue between two pages.
+      const first = rows[0] ? (await store.countWaitingBefore(db, id, positionKey(rows[0].priority_rank, rows[0].queue_seq))) + 1 : 1;
       return pageOf(
         rows,
         page.limit,
-        (r, i) => ({ ...toTicketView(r), position: offset + i + 1 }),
-        (last, count) => cursors.encode('queue_tickets', { id }, [last.priority_rank, last.id, offset + count]),
+        (r, i) => ({ ...toTicketView(r), position: first + i }),
+        (last) => cursors.encode('queue_tickets', { id }, [last.priority_rank, last.queue_seq]),
       );
     },
   };

@@ -241,7 +241,7 @@ export function createTicketService(deps: TicketServiceDeps) {
 
       return db.transaction().execute(async (trx) => {
         const queue = await routeTicket(trx, input.brand_id, { tags, priority, origin });
-        const row: TicketRow = {
+        const row = await store.insertTicket(trx, {
           id: newId('tick', now.getTime()),
           brand_id: input.brand_id,
           queue_id: queue.id,
@@ -261,8 +261,7 @@ export function createTicketService(deps: TicketServiceDeps) {
           version: 1,
           created_at: at,
           updated_at: at,
-        };
-        await store.insertTicket(trx, row, tags);
+        }, tags);
         if (description) {
           await store.insertMessage(trx, {
             id: newId('msg', now.getTime()),
@@ -453,8 +452,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         }
         set.version = row.version + 1;
         set.updated_at = at;
-        await store.updateTicket(trx, id, set, newTags);
-        const updated = { ...row, ...set } as TicketRow;
+        const updated = await store.updateTicket(trx, row, set, newTags);
         await audit(trx, id, actorOf(principal), 'ticket.updated', changes, now);
         await updateEvents(trx, updated, changes, now);
         await deps.indexer?.ticketChanged(trx, id);
@@ -504,8 +502,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         const { set, changes } = imported ? { set: {}, changes: {} as Changes } : sideEffectsOfMessage(row, input.author_type, now);
         set.version = row.version + 1;
         set.updated_at = toTimestamp(now);
-        await store.updateTicket(trx, ticketId, set);
-        const updated = { ...row, ...set } as TicketRow;
+        const updated = await store.updateTicket(trx, row, set);
         const actor = actorOf(principal);
         await audit(trx, ticketId, actor, 'message.created', { message_id: { from: null, to: messageId }, ...changes }, now);
         const message = (await messageViews(trx, [messageRow]))[0]!;
@@ -553,9 +550,9 @@ export function createTicketService(deps: TicketServiceDeps) {
             if (!fresh || fresh.status !== 'snoozed' || !fresh.snoozed_until || fresh.snoozed_until > at) return;
             const changes: Changes = { status: { from: 'snoozed', to: 'open' }, snoozed_until: { from: fresh.snoozed_until, to: null } };
             const set = { status: 'open', snoozed_until: null, version: fresh.version + 1, updated_at: at };
-            await store.updateTicket(trx, row.id, set);
+            const woke = await store.updateTicket(trx, fresh, set);
             await audit(trx, row.id, systemActor, 'ticket.woke_up', changes, now);
-            await updateEvents(trx, { ...fresh, ...set }, changes, now);
+            await updateEvents(trx, woke, changes, now);
             await deps.indexer?.ticketChanged(trx, row.id);
             woken++;
           });

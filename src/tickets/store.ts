@@ -9,22 +9,35 @@ import type {
   TicketRow,
   TicketRowUpdate,
 } from '../db/schema.js';
+import * as queues from '../queues/store.js';
 
-export async function insertTicket(db: DbOrTx, row: NewTicketRow, tags: string[]): Promise<void> {
+/** Inserts a ticket with the next arrival number and, when it waits, counts it into its queue. */
+export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue_seq'>, tags: string[]): Promise<TicketRow> {
+  const row = { ...fields, queue_seq: await queues.nextTicketSeq(db) } as TicketRow;
   await db.insertInto('tickets').values(row).execute();
   if (tags.length) await db.insertInto('ticket_tags').values(tags.map((tag) => ({ ticket_id: row.id, tag }))).execute();
+  await queues.ticketWaitingChanged(db, undefined, row);
+  return row;
 }
 
 export async function findTicket(db: DbOrTx, id: string): Promise<TicketRow | undefined> {
   return db.selectFrom('tickets').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function updateTicket(db: DbOrTx, id: string, set: TicketRowUpdate, tags?: string[]): Promise<void> {
+/**
+ * Writes `set` over the ticket `before` (as read in the same transaction) and moves it in the
+ * queue trees when it starts, stops or changes place waiting. Returns the row as it now is.
+ */
+export async function updateTicket(db: DbOrTx, before: TicketRow, set: TicketRowUpdate, tags?: string[]): Promise<TicketRow> {
+  const id = before.id;
+  const after = { ...before, ...set } as TicketRow;
   await db.updateTable('tickets').set(set).where('id', '=', id).execute();
+  await queues.ticketWaitingChanged(db, before, after);
   if (tags) {
     await db.deleteFrom('ticket_tags').where('ticket_id', '=', id).execute();
     if (tags.length) await db.insertInto('ticket_tags').values(tags.map((tag) => ({ ticket_id: id, tag }))).execute();
   }
+  return after;
 }
 
 export interface TicketListFilters {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { migrateToLatest } from '../../src/db/open.js';
+import * as repairStoredInputs from '../../src/db/migrations/0005-repair-stored-inputs.js';
 import { newId } from '../../src/shared/ids.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
@@ -55,8 +55,8 @@ describe('migration 0005 repairs stored rows the API can no longer serve', () =>
     }
     const validBefore = await db.selectFrom('queues').selectAll().where('id', 'in', [vip.id, urgent.id]).orderBy('id').execute();
 
-    await sql`delete from kysely_migration where name = '0005-repair-stored-inputs'`.execute(db);
-    await migrateToLatest(db);
+    // Run as an upgrade runs it; later migrations already ran, so it is called directly.
+    await repairStoredInputs.up(db);
 
     const get = async (url: string) => {
       const res = await t.request({ method: 'GET', url });
@@ -88,8 +88,8 @@ describe('migration 0005 repairs stored rows the API can no longer serve', () =>
 
     // Running it again changes nothing.
     const all = await db.selectFrom('queues').selectAll().orderBy('id').execute();
-    await sql`delete from kysely_migration where name = '0005-repair-stored-inputs'`.execute(db);
-    await migrateToLatest(db);
+    // Run as an upgrade runs it; later migrations already ran, so it is called directly.
+    await repairStoredInputs.up(db);
     assert.deepEqual(await db.selectFrom('queues').selectAll().orderBy('id').execute(), all);
   });
 });

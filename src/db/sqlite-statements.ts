@@ -1,0 +1,33 @@
+import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import type { SqliteDatabase as KyselySqliteDatabase } from 'kysely';
+
+/**
+ * Kysely prepares every query it runs (`db.prepare(sql)`), and preparing costs more than running
+ * the primary-key reads the API mostly makes. The API's queries come from a few hundred shapes, so
+ * this keeps the most recently used statements by their SQL text and hands them out again.
+ *
+ * A statement that is still being iterated (a streamed query) is busy and cannot run a second time
+ * at once: the caller then gets a fresh one. Bounded, oldest first out, since queries with an
+ * `in (…)` list of varying length have a text per length.
+ */
+export function cachingStatements(sqlite: SqliteDatabase, capacity = 500): KyselySqliteDatabase {
+  const cache = new Map<string, Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      const cached = cache.get(sql);
+      if (cached && !cached.busy) {
+        // Re-inserted so that the Map's order stays least-recently-used first.
+        cache.delete(sql);
+        cache.set(sql, cached);
+        return cached;
+      }
+      const statement = sqlite.prepare(sql);
+      if (!cached) {
+        cache.set(sql, statement);
+        if (cache.size > capacity) cache.delete(cache.keys().next().value!);
+      }
+      return statement;
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import type { ControlledTransaction, Kysely, Transaction } from 'kysely';
+import type { Database } from './schema.js';
+
+/**
+ * How services open write transactions. `run` resolves only once the work is committed, so a
+ * response sent after it acknowledges a durable write; it rejects with the work's own error (and
+ * nothing of that work is kept) or with the commit's.
+ */
+export interface Transactions {
+  run<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
+}
+
+/** One database transaction per call: PostgreSQL, whose server batches concurrent commits itself. */
+export function transactionPerCall(db: Kysely<Database>): Transactions {
+  return { run: (work) => db.transaction().execute(work) };
+}
+
+interface Unit {
+  work: (trx: Transaction<Database>) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface GroupCommitStats {
+  /** Transactions committed (each one fsync with synchronous=FULL). */
+  commits: number;
+  /** Units of work run in them. */
+  units: number;
+}
+
+/**
+ * Group commit for SQLite. With `synchronous=FULL` every commit waits for an fsync, and SQLite
+ * has one writer: one transaction per request caps writes at one request per fsync. Here the
+ * requests that arrive while a commit is flushing wait in a queue and run together, one after the
+ * other, in the next transaction, each inside a savepoint of its own, so one that fails is rolled
+ * back alone and its caller gets its error. The whole batch is committed with one fsync and only
+ * then is any of them told it succeeded: an acknowledged write is on disk, as before.
+ *
+ * The batch starts on `setImmediate`, after the event loop has read every request that arrived
+ * meanwhile; `maxBatch` bounds how long one batch holds the database.
+ */
+export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number } = {}): Transactions & { stats(): GroupCommitStats } {
+  const maxBatch = options.maxBatch ?? 128;
+  const queue: Unit[] = [];
+  let scheduled = false;
+  const stats: GroupCommitStats = { commits: 0, units: 0 };
+
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => void flush());
+  };
+
+  async function flush(): Promise<void> {
+    const batch = queue.splice(0, maxBatch);
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    let trx: ControlledTransaction<Database> | undefined;
+    try {
+      trx = await db.startTransaction().execute();
+      for (const unit of batch) {
+        const savepoint = await trx.savepoint('unit').execute();
+        try {
+          const value = await unit.work(savepoint as unknown as Transaction<Database>);
+          await savepoint.releaseSavepoint('unit').execute();
+          outcomes.push({ ok: true, value });
+        } catch (err) {
+          await savepoint.rollbackToSavepoint('unit').execute();
+          await savepoint.releaseSavepoint('unit').execute();
+          outcomes.push({ ok: false, value: err });
+        }
+      }
+      await trx.commit().execute();
+      stats.commits++;
+      stats.units += batch.length;
+      batch.forEach((unit, i) => (outcomes[i]!.ok ? unit.resolve(outcomes[i]!.value) : unit.reject(outcomes[i]!.value)));
+    } catch (err) {
+      // The transaction itself failed (begin, a savepoint, the commit): nothing of the batch is kept.
+      if (trx && !trx.isCommitted && !trx.isRolledBack) await trx.rollback().execute().catch(() => {});
+      batch.forEach((unit, i) => unit.reject(outcomes[i] && !outcomes[i]!.ok ? outcomes[i]!.value : err));
+    } finally {
+      scheduled = false;
+      if (queue.length) schedule();
+    }
+  }
+
+  return {
+    run<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+        schedule();
+      });
+    },
+    stats: () => ({ ...stats }),
+  };
+}

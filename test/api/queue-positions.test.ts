@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Migrator } from 'kysely';
+import { migrations } from '../../src/db/migrations/index.js';
+import { openDatabase } from '../../src/db/open.js';
+import { buildTestApp, type TestApp, testPostgresUrl } from '../helpers/app.js';
+import { createBrand, createTicket } from '../helpers/factories.js';
+
+/** Positions by their definition, counted over the table: what the tree must always agree with. */
+async function scannedPositions(t: TestApp, queueId: string): Promise<Map<string, number>> {
+  const rows = await t.runtime.db
+    .selectFrom('tickets')
+    .select(['id', 'priority_rank', 'queue_seq'])
+    .where('queue_id', '=', queueId)
+    .where('status', '=', 'open')
+    .where('assigned_to', 'is', null)
+    .execute();
+  rows.sort((a, b) => a.priority_rank - b.priority_rank || Number(a.queue_seq) - Number(b.queue_seq));
+  return new Map(rows.map((r, i) => [r.id, i + 1]));
+}
+
+describe('queue positions', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await buildTestApp();
+  });
+  after(() => t.close());
+
+  it('stay exact through any mix of creates, updates, replies and queue moves', async () => {
+    const brand = await createBrand(t);
+    const vip = (await t.request({ method: 'POST', url: '/v1/queues', body: { brand_id: brand.id, name: 'VIP', match: { tags: ['vip'] } } })).json();
+    const queues = [brand.default_queue_id, vip.id];
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const priorities = ['urgent', 'high', 'normal', 'low'] as const;
+    const ids: string[] = [];
+    for (let step = 0; step < 120; step++) {
+      const roll = random();
+      if (ids.length < 5 || roll < 0.35) {
+        const ticket = await createTicket(t, brand.id, { priority: pick(priorities), tags: random() < 0.3 ? ['vip'] : [] });
+        ids.push(ticket.id);
+      } else if (roll < 0.8) {
+        const body = pick([
+          { status: pick(['open', 'pending', 'solved', 'closed'] as const) },
+          { priority: pick(priorities) },
+          { assigned_to: random() < 0.5 ? 'agent@example.com' : null },
+          { tags: random() < 0.5 ? ['vip'] : ['other'] },
+        ]);
+        const res = await t.request({ method: 'PATCH', url: `/v1/tickets/${pick(ids)}`, body });
+        // Some transitions are refused by the status rules (a closed ticket stays closed): that is fine here.
+        assert.ok(res.statusCode === 200 || res.statusCode === 422, res.body);
+      } else {
+        const res = await t.request({ method: 'POST', url: `/v1/tickets/${pick(ids)}/messages`, body: { author_type: 'customer', body: 'any news?' } });
+        assert.ok(res.statusCode === 201 || res.statusCode === 422, res.body);
+      }
+      if (step % 10 !== 9) continue;
+      for (const queueId of queues) {
+        const expected = await scannedPositions(t, queueId);
+        for (const id of ids) {
+          const got = (await t.request({ method: 'GET', url: `/v1/tickets/${id}` })).json().queue;
+          if (got.id !== queueId) continue;
+          assert.equal(got.position, expected.get(id) ?? null, `ticket ${id} at step ${step}`);
+        }
+        const listed: { id: string; position: number }[] = [];
+        let cursor: string | null = null;
+        do {
+          const page: { data: { id: string; position: number }[]; next_cursor: string | null } = (
+            await t.request({ method: 'GET', url: `/v1/queues/${queueId}/tickets?limit=3${cursor ? `&after=${cursor}` : ''}` })
+          ).json();
+          listed.push(...page.data);
+          cursor = page.next_cursor;
+        } while (cursor);
+        assert.deepEqual(
+          listed.map((x) => [x.id, x.position]),
+          [...expected],
+          'the listing shows every waiting ticket once, in order, numbered from 1',
+        );
+      }
+    }
+  });
+
+  it('numbers a page by the queue as it is now when tickets left it since the previous page', async () => {
+    const brand = await createBrand(t);
+    const tickets = [];
+    for (let i = 0; i < 6; i++) tickets.push(await createTicket(t, brand.id));
+    const url = `/v1/queues/${brand.default_queue_id}/tickets?limit=3`;
+    const first = (await t.request({ method: 'GET', url })).json();
+    assert.deepEqual(first.data.map((x: { position: number }) => x.position), [1, 2, 3]);
+    // The first ticket is picked up: everyone behind it moves one place up.
+    await t.request({ method: 'PATCH', url: `/v1/tickets/${tickets[0].id}`, body: { assigned_to: 'agent@example.com' } });
+    const second = (await t.request({ method: 'GET', url: `${url}&after=${first.next_cursor}` })).json();
+    assert.deepEqual(second.data.map((x: { id: string }) => x.id), tickets.slice(3).map((x) => x.id));
+    assert.deepEqual(second.data.map((x: { position: number }) => x.position), [3, 4, 5]);
+  });
+});
+
+// The migration builds the trees from the tickets a database already holds.
+describe('queue positions on an existing database', { skip: testPostgresUrl ? 'the migration is exercised on SQLite' : false }, () => {
+  it('are numbered from the tickets waiting before the upgrade', async (t) => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-positions-'));
+    t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const opened = openDatabase({ dataDir });
+    const migrator = new Migrator({ db: opened.db, provider: { getMigrations: async () => migrations } });
+    const upTo = await migrator.migrateTo('0004-search');
+    assert.ifError(upTo.error);
+    const db = opened.db as unknown as import('kysely').Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const at = '2026-01-01T00:00:00Z';
+    await db.insertInto('brands').values({ id: 'brand_old', name: 'Old', created_at: at, updated_at: at }).execute();
+    await db.insertInto('queues').values({ id: 'que_old', brand_id: 'brand_old', name: 'Default', match: null, sort_order: 0, is_default: 1, created_at: at, updated_at: at }).execute();
+    const ticket = (id: string, priority_rank: number, status = 'open', assigned_to: string | null = null) => ({
+      id, brand_id: 'brand_old', queue_id: 'que_old', subject: id, description: '', status, priority: 'normal', priority_rank, assigned_to,
+      tags: '[]', origin: 'api', customer_email: 'c@example.com', customer_name: null, metadata: '{}', snoozed_until: null,
+      first_response_at: null, version: 1, created_at: at, updated_at: at,
+    });
+    await db.insertInto('tickets').values([ticket('tick_a', 2), ticket('tick_b', 2, 'pending'), ticket('tick_c', 0), ticket('tick_d', 2), ticket('tick_e', 2, 'open', 'x@example.com')]).execute();
+    await opened.close();
+
+    const app = await buildTestApp({ dataDir, env: { NEXUS_DATA_DIR: dataDir } });
+    t.after(() => app.close());
+    const position = async (id: string) => (await app.request({ method: 'GET', url: `/v1/tickets/${id}` })).json().queue.position;
+    assert.deepEqual([await position('tick_c'), await position('tick_a'), await position('tick_d'), await position('tick_b'), await position('tick_e')], [1, 2, 3, null, null]);
+    // New tickets arrive behind the old ones.
+    const fresh = await createTicket(app, 'brand_old');
+    assert.equal(fresh.queue.position, 4);
+  });
+});

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { migrateToLatest, openDatabase } from '../../src/db/open.js';
+import { groupCommit } from '../../src/db/transactions.js';
+
+async function freshDatabase(t: { after(fn: () => Promise<void> | void): void }) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-group-commit-'));
+  const opened = openDatabase({ dataDir });
+  await migrateToLatest(opened.db);
+  t.after(async () => {
+    await opened.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+  return opened.db;
+}
+
+const at = '2026-01-01T00:00:00Z';
+const brand = (id: string) => ({ id, name: id, created_at: at, updated_at: at });
+
+describe('group commit', () => {
+  it('commits concurrent units together, keeps each unit whole, and rolls back only the one that failed', async (t) => {
+    const db = await freshDatabase(t);
+    const tx = groupCommit(db);
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) =>
+        tx.run(async (trx) => {
+          await trx.insertInto('brands').values(brand(`brand_${i}`)).execute();
+          await trx.insertInto('brands').values(brand(`brand_${i}_b`)).execute();
+          if (i === 13) throw new Error('unit 13 fails after writing');
+          return i;
+        }),
+      ),
+    );
+    assert.deepEqual(outcomes.map((o) => o.status === 'fulfilled' ? o.value : 'failed'), Array.from({ length: 40 }, (_, i) => (i === 13 ? 'failed' : i)));
+    assert.match(String((outcomes[13] as PromiseRejectedResult).reason), /unit 13 fails/);
+    const ids = (await db.selectFrom('brands').select('id').execute()).map((r) => r.id);
+    assert.equal(ids.length, 78, 'both rows of every unit but the failed one');
+    assert.ok(!ids.includes('brand_13') && !ids.includes('brand_13_b'), 'nothing of the failed unit');
+    const { commits, units } = tx.stats();
+    assert.equal(units, 40);
+    assert.ok(commits < 40, `40 concurrent units took ${commits} commits`);
+  });
+
+  it('resolves a unit only after its commit, and a unit queued during a batch runs in the next', async (t) => {
+    const db = await freshDatabase(t);
+    const tx = groupCommit(db);
+    let secondQueued: Promise<string> | undefined;
+    const first = tx.run(async (trx) => {
+      await trx.insertInto('brands').values(brand('brand_first')).execute();
+      secondQueued = tx.run(async (trx2) => {
+        await trx2.insertInto('brands').values(brand('brand_second')).execute();
+        return 'second';
+      });
+      return 'first';
+    });
+    assert.equal(await first, 'first');
+    assert.ok(await db.selectFrom('brands').select('id').where('id', '=', 'brand_first').executeTakeFirst(), 'visible once resolved');
+    assert.equal(await secondQueued, 'second');
+    assert.deepEqual(tx.stats(), { commits: 2, units: 2 });
+  });
+
+  it('fails every unit of a batch whose commit fails, and keeps none of it', async (t) => {
+    const db = await freshDatabase(t);
+    const tx = groupCommit(db);
+    // A deferred foreign key is checked at commit: the whole batch's commit fails.
+    await sql`create table deferred_child (brand_id text references brands(id) deferrable initially deferred)`.execute(db);
+    const results = await Promise.allSettled([
+      tx.run(async (trx) => trx.insertInto('brands').values(brand('brand_ok')).execute()),
+      tx.run(async (trx) => trx.insertInto('deferred_child' as 'brands').values({ brand_id: 'brand_missing' } as never).execute()),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+    assert.equal((await db.selectFrom('brands').select('id').execute()).length, 0);
+    // The next batch works.
+    await tx.run(async (trx) => trx.insertInto('brands').values(brand('brand_after')).execute());
+    assert.equal((await db.selectFrom('brands').select('id').execute()).length, 1);
+  });
+});
