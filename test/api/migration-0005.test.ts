@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { sql } from 'kysely';
 import * as repairStoredInputs from '../../src/db/migrations/0005-repair-stored-inputs.js';
 import { newId } from '../../src/shared/ids.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
