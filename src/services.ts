@@ -4,6 +4,7 @@ import type { Dialect } from './db/open.js';
 import { createBrandService } from './brands/service.js';
 import { createQueueService } from './queues/service.js';
 import { createTicketService } from './tickets/service.js';
+import { groupCommit, transactionPerCall } from './db/transactions.js';
 import { createTokenService } from './auth/token-service.js';
 import { createAttachmentService, defaultBlobStore } from './attachments/service.js';
 import { createEventService } from './events/service.js';
@@ -27,6 +28,8 @@ export interface CoreDeps {
 export function createServices(deps: CoreDeps) {
   const { db, clock } = deps;
   const cursors = cursorCodecFor({ db, clock, config: deps.config });
+  // SQLite has one writer and an fsync per commit: concurrent writes share commits. PostgreSQL batches its own.
+  const transactions = deps.dialect === 'sqlite' ? groupCommit(db) : transactionPerCall(db);
   const attachments = createAttachmentService({
     db,
     dialect: deps.dialect,
@@ -48,7 +51,7 @@ export function createServices(deps: CoreDeps) {
     events: createEventService({ db, cursors }),
     brands: createBrandService({ db, clock }),
     queues: createQueueService({ db, clock, cursors }),
-    tickets: createTicketService({ db, clock, attachments: attachments.forMessages, indexer: search.indexer, cursors }),
+    tickets: createTicketService({ db, clock, attachments: attachments.forMessages, indexer: search.indexer, cursors, transactions }),
     attachments,
     search,
   };

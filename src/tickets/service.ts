@@ -1,4 +1,5 @@
 import type { AuditEntryRow, Db, DbOrTx, TicketRow } from '../db/schema.js';
+import { type Transactions, transactionPerCall } from '../db/transactions.js';
 import { type Actor, type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
 import { recordEvent } from '../events/outbox.js';
 import { type CursorCodec, cursorId, cursorTimestamp, pageOf } from '../http/cursor.js';
@@ -109,6 +110,8 @@ export interface TicketDetail extends TicketView {
 }
 
 export interface TicketServiceDeps {
+  /** How writes are committed: group commit on SQLite; one transaction each when absent. */
+  transactions?: Transactions;
   db: Db;
   clock: Clock;
   indexer?: TicketIndexer | undefined;
@@ -140,6 +143,7 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.str
 export function createTicketService(deps: TicketServiceDeps) {
   const { db, clock, cursors } = deps;
   const attachments = deps.attachments ?? noAttachments;
+  const transactions = deps.transactions ?? transactionPerCall(db);
 
   async function audit(trx: DbOrTx, ticketId: string, actor: Actor, action: string, changes: Changes, at: Date) {
     await store.insertAuditEntry(trx, {
@@ -239,7 +243,7 @@ export function createTicketService(deps: TicketServiceDeps) {
       const at = toTimestamp(now);
       const actor = actorOf(principal);
 
-      return db.transaction().execute(async (trx) => {
+      return transactions.run(async (trx) => {
         const queue = await routeTicket(trx, input.brand_id, { tags, priority, origin });
         const row = await store.insertTicket(trx, {
           id: newId('tick', now.getTime()),
@@ -373,7 +377,7 @@ export function createTicketService(deps: TicketServiceDeps) {
     ): Promise<TicketView & { queue: QueuePlacement; etag: string; changes: Changes }> {
       const now = clock.now();
       const at = toTimestamp(now);
-      return db.transaction().execute(async (trx) => {
+      return transactions.run(async (trx) => {
         const row = await getVisibleRow(trx, principal, id);
         if (options.ifMatch !== undefined) {
           const tags = options.ifMatch.split(',').map((t) => t.trim().replace(/^W\//, ''));
@@ -478,7 +482,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         if (at.getTime() > now.getTime() + 1000) throw validationError('/created_at', 'must not be in the future');
         createdAt = toTimestamp(at);
       }
-      return db.transaction().execute(async (trx) => {
+      return transactions.run(async (trx) => {
         const row = await getVisibleRow(trx, principal, ticketId);
         let authorEmail = input.author?.email ? normalizeEmail(input.author.email) : null;
         let authorName = input.author?.name?.trim() || null;
@@ -545,7 +549,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         const due = await store.listSnoozedDue(db, at, 100);
         if (due.length === 0) return woken;
         for (const row of due) {
-          await db.transaction().execute(async (trx) => {
+          await transactions.run(async (trx) => {
             const fresh = await store.findTicket(trx, row.id);
             if (!fresh || fresh.status !== 'snoozed' || !fresh.snoozed_until || fresh.snoozed_until > at) return;
             const changes: Changes = { status: { from: 'snoozed', to: 'open' }, snoozed_until: { from: fresh.snoozed_until, to: null } };
