@@ -12,7 +12,8 @@ import { type ErrorCode, errorCatalogue } from './problem.js';
  *   idempotency, authentication, rate limits, server errors) on the operations they can reach,
  * - parameters and body fields that have a default marked optional (the validator fills them in),
  * - the Idempotency-Key header on authenticated POSTs,
- * - the payload of every webhook event in the top-level `webhooks` section (OpenAPI 3.1).
+ * - the payload of every webhook event in the top-level `webhooks` section (OpenAPI 3.1),
+ * - the closed list of problem codes in the Problem schema.
  */
 
 type Json = Record<string, unknown>;
@@ -295,6 +296,9 @@ export function finishOpenApiDocument(doc: OpenApiDocument, options: { webhookEv
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(item)) if (METHODS.includes(method)) finishOperation(doc, path, method, op);
   }
+  // The catalogue is closed: say so, so that clients can switch on `code` exhaustively.
+  const code = doc.components.schemas.Problem?.properties?.code;
+  if (code) Object.assign(code, { type: 'string', enum: Object.keys(errorCatalogue) });
   doc.webhooks = Object.fromEntries(
     options.webhookEvents.map((e) => [e.type, { post: webhookOperation(e, `on${pascal(e.type.replace(/\./g, '_'))}`) }]),
   );

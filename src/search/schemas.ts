@@ -17,7 +17,7 @@ export const SearchFilters = Type.Object(
 
 export const SearchBody = Type.Object(
   {
-    query: Type.String({ minLength: 1, maxLength: 1000, description: 'Free text. Searched literally: operators, quotes and symbols have no special meaning.' }),
+    query: Type.String({ minLength: 1, maxLength: 1000, pattern: '\\S', description: 'Free text. Searched literally: operators, quotes and symbols have no special meaning.' }),
     filters: Type.Optional(SearchFilters),
     limit: Limit(100, 20),
     after: Type.Optional(Cursor),

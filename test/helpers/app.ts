@@ -109,7 +109,7 @@ const validators = new Map<string, ContractValidator>();
  * against the app's own OpenAPI document, and a mismatch fails the request that caused it. Over a
  * real listening server (`app.listen`) mismatches are collected and fail `close()`.
  */
-function enforceContract(app: App): { assertNoViolations(): void } {
+export function enforceContract(app: App): { assertNoViolations(): void } {
   const document = JSON.stringify(app.swagger());
   let validator = validators.get(document);
   if (!validator) {
