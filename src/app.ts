@@ -18,6 +18,7 @@ import type { App } from './http/types.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { JsonValueSchema } from './http/json-value.js';
 import { completeOpenApiDocument } from './http/openapi.js';
+import { registerBodyDepthLimit } from './http/json-depth.js';
 import { eventComponentSchemas, webhookEvents } from './events/schemas.js';
 import { BrandSchema, brandRoutes } from './brands/routes.js';
 import { QueueSchema, queueRoutes } from './queues/routes.js';
@@ -66,6 +67,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : `req_${randomUUID()}`;
     },
     requestIdHeader: false,
+    // The router's own refusals, before any route runs, are problems like every other error.
+    frameworkErrors: (error, request, reply) =>
+      sendProblem(
+        request,
+        reply,
+        new AppError(
+          'bad_request',
+          error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is longer than 100 characters; no id is that long' : 'The URL is malformed: its percent-encoding does not decode',
+        ),
+      ),
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -98,6 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 
   registerProblemHandlers(app);
+  registerBodyDepthLimit(app);
   registerAuth(app, services.tokens);
   registerIdempotency(app, { db, clock, secretBox: secretBoxFor(config) });
 

@@ -56,6 +56,8 @@ export interface OpenApiDocument {
 const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 const PROBLEM_REF = '#/components/schemas/Problem';
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+/** Fastify parses a body sent with these methods whether or not the route declares one. */
+const BODY_METHODS = ['post', 'put', 'patch', 'delete', 'options'];
 
 /**
  * Names that derivation would get wrong: actions (a POST to a verb), singletons and the routes
@@ -102,8 +104,10 @@ export function deriveOperationId(method: string, path: string): string {
 /** What an operation is, as far as the shared errors care. */
 interface OperationFacts {
   method: string;
-  jsonBody: boolean;
-  anyBody: boolean;
+  /** A body sent is read: the operation takes one, or the method is one whose body Fastify parses anyway. */
+  readsBody: boolean;
+  /** A body sent is parsed as JSON: a JSON body, or a stray one on a route that declares none. */
+  readsJson: boolean;
   authenticated: boolean;
   idempotent: boolean;
   parameters: boolean;
@@ -121,8 +125,8 @@ interface OperationFacts {
  */
 const PROBLEM_RULES: Partial<Record<ErrorCode, (op: OperationFacts) => boolean>> = {
   // Framing the parser refuses (Content-Length mismatch), a malformed Idempotency-Key, a body cut short.
-  bad_request: (op) => op.anyBody || op.idempotent || op.declared.has('400'),
-  invalid_json: (op) => op.jsonBody,
+  bad_request: (op) => op.readsBody || op.idempotent || op.declared.has('400'),
+  invalid_json: (op) => op.readsJson,
   invalid_query: (op) => op.parameters,
   invalid_cursor: (op) => op.cursor,
   unauthorized: (op) => op.authenticated,
@@ -136,9 +140,10 @@ const PROBLEM_RULES: Partial<Record<ErrorCode, (op: OperationFacts) => boolean>>
   method_not_allowed: () => false,
   idempotency_in_progress: (op) => op.idempotent,
   idempotency_key_reused: (op) => op.idempotent,
-  payload_too_large: (op) => op.anyBody,
-  unsupported_media_type: (op) => op.anyBody,
-  validation_failed: (op) => op.jsonBody,
+  payload_too_large: (op) => op.readsBody,
+  unsupported_media_type: (op) => op.readsBody,
+  // Also for a body nested too deep, refused whatever the route does with it.
+  validation_failed: (op) => op.readsJson,
   rate_limited: () => true,
   internal_error: () => true,
   unavailable: () => true,
@@ -225,8 +230,8 @@ function finishOperation(doc: OpenApiDocument, path: string, method: string, op:
   const responses = (op.responses ??= {});
   const facts: OperationFacts = {
     method,
-    jsonBody: !!op.requestBody?.content?.['application/json'],
-    anyBody: !!op.requestBody,
+    readsBody: !!op.requestBody || BODY_METHODS.includes(method),
+    readsJson: !!op.requestBody?.content?.['application/json'] || (!op.requestBody && BODY_METHODS.includes(method)),
     authenticated,
     idempotent,
     parameters: parameters.some((p) => p.in === 'path' || p.in === 'query'),
