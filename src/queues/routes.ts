@@ -6,7 +6,7 @@ import type { QueueService } from './service.js';
 
 const Match = Type.Object(
   {
-    tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 50, description: 'Any of these tags' })),
+    tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64, pattern: '\\S' }), { minItems: 1, maxItems: 50, description: 'Any of these tags' })),
     priority: Type.Optional(Type.Array(PrioritySchema, { minItems: 1, description: 'Priority in this list' })),
     origin: Type.Optional(Type.Array(OriginSchema, { minItems: 1, description: 'Origin in this list' })),
   },

@@ -99,6 +99,9 @@ function validateMatch(match: QueueMatch | undefined): QueueMatch {
     throw validationError('/match', 'must select by at least one of tags, priority, origin');
   }
   const out: QueueMatch = {};
+  // A tag blank once trimmed would be stored as "" and then fail the response schema on every read.
+  const blank = match.tags?.findIndex((t) => !t.trim()) ?? -1;
+  if (blank >= 0) throw validationError(`/match/tags/${blank}`, 'must not be blank');
   if (match.tags?.length) out.tags = normalizeTags(match.tags);
   if (match.priority?.length) out.priority = [...new Set(match.priority)];
   if (match.origin?.length) out.origin = [...new Set(match.origin)];
