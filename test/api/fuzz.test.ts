@@ -213,6 +213,13 @@ function requestFor(path: string, method: string, op: Json): fc.Arbitrary<FuzzRe
       ? uploadBody(['application/octet-stream', 'image/png', 'text/plain; charset=utf-8', 'bad type', 'application/json', ''])
       : strayBodies;
   const idempotent = params.some((p) => p.name === 'Idempotency-Key');
+  // Other header parameters (If-Match): valid or not, as long as HTTP can carry them.
+  const headerParams = params.filter((p) => p.in === 'header' && p.name !== 'Idempotency-Key');
+  const headerValue = (p: Json) =>
+    fc
+      .option(fc.oneof(arbs.valid(p.schema), arbs.invalid(p.schema), fc.constantFrom('*', 'W/"v1"', '"v1", "v2"', '""', '"v999999999999999999999"')), { freq: 2 })
+      .map((v): Pair | null => (v === null ? null : [p.name, asQueryValue(v).replace(/[^\x20-\x7e]/g, '')]));
+  const extraHeaders = fc.tuple(...headerParams.map(headerValue)).map((pairs) => pairs.filter((x): x is Pair => x !== null));
   // A few keys, so that replays and reuse with another body happen.
   const validKey = idempotent ? fc.option(fc.constantFrom('k1', 'k2', 'k3'), { freq: 2 }) : fc.constant(null);
 
@@ -232,11 +239,11 @@ function requestFor(path: string, method: string, op: Json): fc.Arbitrary<FuzzRe
     combos.push(parts(1, fc.record({ path: validPath, query: query.valid, body: validBody, key: badKey })));
   }
 
-  return fc.oneof(...combos).map(({ path: values, query: pairs, body, key }) => {
+  return fc.tuple(fc.oneof(...combos), extraHeaders).map(([{ path: values, query: pairs, body, key }, more]) => {
     let url = path;
     pathParams.forEach((p, i) => (url = url.replace(`{${p.name}}`, values[i]!)));
     const search = pairs.map(([k, v]) => (k === '%zz' ? `${k}=${v}` : `${encode(k)}=${encode(v)}`)).join('&');
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = Object.fromEntries(more.map(([k, v]) => [k.toLowerCase(), v]));
     if (body?.contentType) headers['content-type'] = body.contentType;
     if (key !== null) headers['idempotency-key'] = key;
     return { method: method.toUpperCase(), url: search ? `${url}?${search}` : url, headers, ...(body?.payload !== undefined ? { payload: body.payload } : {}) };
