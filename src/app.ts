@@ -18,7 +18,7 @@ import type { App } from './http/types.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { JsonValueSchema } from './http/json-value.js';
 import { completeOpenApiDocument } from './http/openapi.js';
-import { registerBodyDepthLimit } from './http/json-depth.js';
+import { registerInputGuard } from './http/input-guard.js';
 import { eventComponentSchemas, webhookEvents } from './events/schemas.js';
 import { BrandSchema, brandRoutes } from './brands/routes.js';
 import { QueueSchema, queueRoutes } from './queues/routes.js';
@@ -109,7 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 
   registerProblemHandlers(app);
-  registerBodyDepthLimit(app);
+  registerInputGuard(app);
   registerAuth(app, services.tokens);
   registerIdempotency(app, { db, clock, secretBox: secretBoxFor(config) });
 

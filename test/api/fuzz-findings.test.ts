@@ -68,4 +68,23 @@ describe('inputs the fuzzer found breaking the server', () => {
     assert.deepEqual(await stored(), before);
     assert.equal((await t.request({ method: 'GET', url: `/v1/queues?brand_id=${brandId}` })).statusCode, 200);
   });
+
+  it('refuses text with NUL characters anywhere (body 422, query or path 400), on either database, and stores nothing', async () => {
+    const before = await stored();
+    const body = JSON.stringify(ticketBody(brandId, { subject: 'a\u0000b' }));
+    const problem = assertProblem(await post('/v1/tickets', body), 422, 'validation_failed');
+    assert.deepEqual(problem.errors, [{ pointer: '/subject', message: 'must not contain NUL (U+0000) characters' }]);
+    const inKey = JSON.stringify(ticketBody(brandId, { metadata: { 'k\u0000': 1 } }));
+    assert.equal(assertProblem(await post('/v1/tickets', inKey), 422, 'validation_failed').errors[0].pointer, '/metadata/k\u0000');
+    const patch = await t.app.inject({ method: 'PATCH', url: `/v1/brands/${brandId}`, headers: { authorization: `Bearer ${t.adminToken}` }, payload: { name: 'x\u0000' } });
+    assertProblem(patch, 422, 'validation_failed');
+    for (const url of ['/v1/queues?brand_id=%00', '/v1/tickets?customer_email=a%00b', '/v1/tickets/tick_%00', '/v1/brands/%00']) {
+      const res = await t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${t.adminToken}` } });
+      assertProblem(res, 400, 'invalid_query');
+    }
+    // An undeclared parameter is ignored, as any unknown one is.
+    assert.equal((await t.request({ method: 'GET', url: '/v1/brands?x=%00' })).statusCode, 200);
+    assert.deepEqual(await stored(), before);
+    assert.equal((await t.request({ method: 'GET', url: `/v1/brands/${brandId}` })).json().name.includes('\u0000'), false);
+  });
 });
