@@ -124,8 +124,9 @@ interface OperationFacts {
  * checks every response against this document, fails.
  */
 const PROBLEM_RULES: Partial<Record<ErrorCode, (op: OperationFacts) => boolean>> = {
-  // Framing the parser refuses (Content-Length mismatch), a malformed Idempotency-Key, a body cut short.
-  bad_request: (op) => op.readsBody || op.idempotent || op.declared.has('400'),
+  // Framing the parser refuses (Content-Length mismatch), a body cut short, a malformed
+  // Idempotency-Key, a path segment the router refuses (too long, undecodable).
+  bad_request: (op) => op.readsBody || op.idempotent || op.pathParameters || op.declared.has('400'),
   invalid_json: (op) => op.readsJson,
   invalid_query: (op) => op.parameters,
   invalid_cursor: (op) => op.cursor,
