@@ -3,8 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import swagger from '@fastify/swagger';
 import Fastify from 'fastify';
 import type { App } from '../../src/http/types.js';
-import { buildTestApp, enforceContract, type TestApp } from '../helpers/app.js';
-import { type ContractValidator, createContractValidator } from '../helpers/contract.js';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { type ContractValidator, createContractValidator, enforceContract } from '../helpers/contract.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
 
 /*

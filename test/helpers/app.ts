@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../../src/app.js';
 import { openRuntime, type Runtime } from '../../src/bootstrap.js';
@@ -10,7 +10,7 @@ import { type Config, loadConfig } from '../../src/config.js';
 import type { Scope } from '../../src/auth/scopes.js';
 import type { App } from '../../src/http/types.js';
 import { ManualClock } from '../../src/shared/clock.js';
-import { type ContractValidator, type ObservedResponse, createContractValidator } from './contract.js';
+import { enforceContract } from './contract.js';
 
 export interface TestApp {
   app: App;
@@ -98,76 +98,6 @@ export async function buildTestApp(options: { env?: Record<string, string>; data
       await postgres?.drop();
       if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
       contract.assertNoViolations();
-    },
-  };
-}
-
-const validators = new Map<string, ContractValidator>();
-
-/**
- * Makes every test a contract test: each response of `app.inject` (and so of `request`) is checked
- * against the app's own OpenAPI document, and a mismatch fails the request that caused it. Over a
- * real listening server (`app.listen`) mismatches are collected and fail `close()`.
- */
-export function enforceContract(app: App): { assertNoViolations(): void } {
-  const document = JSON.stringify(app.swagger());
-  let validator = validators.get(document);
-  if (!validator) {
-    validator = createContractValidator(JSON.parse(document) as object);
-    validators.set(document, validator);
-  }
-  const check = validator.check;
-
-  const inject = app.inject.bind(app);
-  app.inject = ((opts?: InjectOptions | string, callback?: unknown) => {
-    if (opts === undefined || callback !== undefined) return (inject as (...a: unknown[]) => unknown)(opts, callback);
-    const options = typeof opts === 'string' ? { url: opts } : opts;
-    return inject(opts).then((res) => {
-      const url = typeof options.url === 'string' ? options.url : String(options.path ?? '');
-      const violation = check({ method: options.method ?? 'GET', url, statusCode: res.statusCode, headers: res.headers, body: res.rawPayload });
-      if (violation) throw new Error(`Contract broken: ${violation}`);
-      return res;
-    });
-  }) as App['inject'];
-
-  const violations: string[] = [];
-  const KEEP = 1024 * 1024;
-  app.server.prependListener('request', (req, res) => {
-    const chunks: Buffer[] = [];
-    let kept = 0;
-    const keep = (chunk: unknown) => {
-      if (kept > KEEP || (typeof chunk !== 'string' && !Buffer.isBuffer(chunk))) return;
-      const buf = Buffer.from(chunk as string);
-      kept += buf.length;
-      chunks.push(buf);
-    };
-    // Fastify passes its headers to writeHead, where getHeaders() does not see them.
-    const written: Record<string, unknown> = {};
-    const writeHead = res.writeHead.bind(res) as (...a: unknown[]) => typeof res;
-    res.writeHead = ((...args: unknown[]) => {
-      const headers = args.find((a) => a && typeof a === 'object' && !Array.isArray(a)) as Record<string, unknown> | undefined;
-      for (const [name, value] of Object.entries(headers ?? {})) written[name.toLowerCase()] = value;
-      return writeHead(...args);
-    }) as typeof res.writeHead;
-    const write = res.write.bind(res) as (...a: unknown[]) => boolean;
-    const end = res.end.bind(res) as (...a: unknown[]) => typeof res;
-    res.write = ((chunk: unknown, ...rest: unknown[]) => (keep(chunk), write(chunk, ...rest))) as typeof res.write;
-    res.end = ((chunk?: unknown, ...rest: unknown[]) => (typeof chunk !== 'function' && chunk !== undefined && keep(chunk), end(chunk, ...rest))) as typeof res.end;
-    res.on('finish', () => {
-      const observed: ObservedResponse = {
-        method: req.method ?? 'GET',
-        url: req.url ?? '/',
-        statusCode: res.statusCode,
-        headers: { ...res.getHeaders(), ...written },
-        body: kept > KEEP ? undefined : Buffer.concat(chunks),
-      };
-      const violation = check(observed);
-      if (violation) violations.push(violation);
-    });
-  });
-  return {
-    assertNoViolations() {
-      if (violations.length) throw new Error(`Contract broken over HTTP:\n${violations.join('\n')}`);
     },
   };
 }
