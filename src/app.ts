@@ -19,6 +19,9 @@ import { AppError, ProblemSchema, errorCatalogue, registerProblemHandlers, sendP
 import type { App } from './http/types.js';
 import { lazySerializerFactory } from './http/lazy-serializers.js';
 import { createValidatorCompiler } from './http/validation.js';
+import { JsonValueSchema } from './http/json-value.js';
+import { completeOpenApiDocument } from './http/openapi.js';
+import { eventComponentSchemas, webhookEvents } from './events/schemas.js';
 import { BrandSchema, brandRoutes } from './brands/routes.js';
 import { QueueSchema, queueRoutes } from './queues/routes.js';
 import { TokenSchema, tokenRoutes } from './auth/routes.js';
@@ -41,7 +44,19 @@ export interface AppDeps {
   logger?: Logger | undefined;
 }
 
-const sharedSchemas = [ProblemSchema, TicketSchema, QueuePlacementSchema, AttachmentSchema, MessageSchema, AuditEntrySchema, BrandSchema, QueueSchema, TokenSchema];
+const sharedSchemas = [
+  ProblemSchema,
+  JsonValueSchema,
+  TicketSchema,
+  QueuePlacementSchema,
+  AttachmentSchema,
+  MessageSchema,
+  AuditEntrySchema,
+  BrandSchema,
+  QueueSchema,
+  TokenSchema,
+  ...eventComponentSchemas,
+];
 
 /** Builds the HTTP app: every module is registered here, explicitly, in one place. */
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -57,6 +72,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : `req_${randomUUID()}`;
     },
     requestIdHeader: false,
+    // The router's own refusals, before any route runs, are problems like every other error.
+    frameworkErrors: (error, request, reply) =>
+      sendProblem(
+        request,
+        reply,
+        new AppError(
+          'bad_request',
+          error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is longer than 100 characters; no id is that long' : 'The URL is malformed: its percent-encoding does not decode',
+        ),
+      ),
     return503OnClosing: true,
     schemaController: { compilersFactory: { buildSerializer: lazySerializerFactory() } },
     routerOptions: { ignoreTrailingSlash: true },
@@ -86,12 +111,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         title: 'NexusCore Tickets API',
         version: '1.0.0',
         description: 'Create, route, answer and search customer tickets; react to ticket events through webhooks. All endpoints live under /v1 and take a bearer token.',
+        license: { name: 'MIT', identifier: 'MIT' },
       },
       servers: [{ url: config.publicUrl }],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token, nxc_…' } } },
       security: [{ bearer: [] }],
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String((json as { $id?: string }).$id ?? `def-${i}`) },
+    transformObject: completeOpenApiDocument({ webhookEvents }),
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 

@@ -9,10 +9,11 @@ import { AttachmentDetailSchema, AttachmentIdParams, CreateAttachmentBody, Creat
 import type { AttachmentService } from './service.js';
 
 const problem = Type.Ref('Problem');
-// Per-content-type response: the OpenAPI document then shows the bytes as what they are.
+// Per-content-type response: the OpenAPI document then shows the bytes as what they are, under
+// whatever media type the file was declared with (hence */*).
 const fileBytes = (description: string) => ({
   description,
-  content: { 'application/octet-stream': { schema: Type.String({ format: 'binary', description: 'The file, byte for byte, with its declared Content-Type' }) } },
+  content: { '*/*': { schema: Type.String({ contentMediaType: 'application/octet-stream', description: 'The file, byte for byte, with its declared Content-Type' }) } },
 });
 
 export function attachmentRoutes(app: App, attachments: AttachmentService): void {

@@ -17,7 +17,7 @@ export const SearchFilters = Type.Object(
 
 export const SearchBody = Type.Object(
   {
-    query: Type.String({ minLength: 1, maxLength: 1000, description: 'Free text. Searched literally: operators, quotes and symbols have no special meaning.' }),
+    query: Type.String({ minLength: 1, maxLength: 1000, pattern: '\\S', description: 'Free text. Searched literally: operators, quotes and symbols have no special meaning.' }),
     filters: Type.Optional(SearchFilters),
     limit: Limit(100, 20),
     after: Type.Optional(Cursor),
@@ -31,10 +31,22 @@ export const SearchBody = Type.Object(
 );
 export type SearchBodyType = Static<typeof SearchBody>;
 
+// A pair as OpenAPI 3.1 (JSON Schema 2020-12) spells a tuple: prefixItems, not draft-07 `items: [..]`.
+const Range = Type.Unsafe<[number, number]>({
+  type: 'array',
+  prefixItems: [
+    { type: 'integer', minimum: 0 },
+    { type: 'integer', minimum: 0 },
+  ],
+  minItems: 2,
+  maxItems: 2,
+  description: '[start, end) offsets',
+});
+
 const Highlight = Type.Object({
   field: Type.Union([Type.Literal('subject'), Type.Literal('message')]),
   text: Type.String({ description: 'A fragment of the subject or of a message' }),
-  ranges: Type.Array(Type.Tuple([Type.Integer(), Type.Integer()]), { description: '[start, end) of each matching word within text' }),
+  ranges: Type.Array(Range, { description: '[start, end) of each matching word within text' }),
 });
 
 export const SearchHit = Type.Object({

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { Cursor, DateOrTimestamp, Email, Limit, Timestamp } from '../http/types.js';
+import { JsonValue } from '../http/json-value.js';
 import { idPattern } from '../shared/ids.js';
 import { AUTHOR_TYPES, LIMITS, ORIGINS, PRIORITIES, STATUSES } from './model.js';
 
@@ -11,7 +12,7 @@ export const PrioritySchema = literals(PRIORITIES, 'low, normal, high, urgent');
 export const OriginSchema = literals(ORIGINS, 'email, web, api');
 export const TicketIdParams = Type.Object({ ticket_id: Type.String({ description: 'A ticket id, tick_…' }) });
 
-const Tag = Type.String({ minLength: 1, maxLength: LIMITS.tagMax, description: `Stored trimmed and lower-cased; 1-${LIMITS.tagMax} characters after that` });
+const Tag = Type.String({ minLength: 1, maxLength: LIMITS.tagMax, pattern: '\\S', description: `Stored trimmed and lower-cased; 1-${LIMITS.tagMax} characters after that` });
 const Metadata = Type.Record(Type.String(), Type.Unknown(), {
   description: `Arbitrary JSON object, at most ${LIMITS.metadataMaxBytes} bytes serialized and ${LIMITS.metadataMaxDepth} levels of objects and arrays deep (itself included)`,
 });
@@ -79,7 +80,7 @@ export const MessageSchema = Type.Object(
   { $id: 'Message' },
 );
 
-const Change = Type.Object({ from: Type.Unknown(), to: Type.Unknown() });
+const Change = Type.Object({ from: JsonValue('The value before'), to: JsonValue('The value after') });
 export const ChangesSchema = Type.Record(Type.String(), Change, { description: '{field: {from, to}}' });
 
 export const AuditEntrySchema = Type.Object(
@@ -118,7 +119,7 @@ export const TicketDetailSchema = Type.Intersect([
 export const CreateTicketBody = Type.Object(
   {
     brand_id: Type.String({ minLength: 1, maxLength: 100 }),
-    subject: Type.String({ minLength: 1, maxLength: LIMITS.subjectMax }),
+    subject: Type.String({ minLength: 1, maxLength: LIMITS.subjectMax, pattern: '\\S' }),
     description: Type.Optional(Type.String({ maxLength: LIMITS.descriptionMaxBytes })),
     customer: Customer,
     priority: Type.Optional(PrioritySchema),
@@ -137,7 +138,7 @@ export const UpdateTicketBody = Type.Object(
     assigned_to: Type.Optional(Type.Union([Email, Type.Null()], { description: 'Agent email, or null to unassign' })),
     tags: Type.Optional(Type.Array(Tag, { maxItems: LIMITS.tagsMax, description: 'Replaces the whole set' })),
     snoozed_until: Type.Optional(Type.Union([Timestamp, Type.Null()], { description: 'Only with status snoozed' })),
-    subject: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.subjectMax })),
+    subject: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.subjectMax, pattern: '\\S' })),
     metadata: Type.Optional(Metadata),
   },
   { additionalProperties: false },

@@ -11,8 +11,17 @@ export const DeliveryParams = Type.Object({
   delivery_id: Type.String({ description: 'A delivery id, dlv_…' }),
 });
 
-const Url = Type.String({ minLength: 1, maxLength: 2048, description: 'An http or https URL that accepts POST' });
-const Events = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+// What checkUrl accepts, said in the schema so that clients know it: an absolute http(s) URL with
+// no user:password@ in it. (The address checks run in the service, at save and at send time.)
+const Url = Type.String({
+  minLength: 1,
+  maxLength: 2048,
+  format: 'uri',
+  pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+([/?#].*)?$',
+  description: 'An absolute http or https URL that accepts POST, without credentials',
+});
+const EventType = Type.Unsafe<string>(Type.Enum([...SUBSCRIBABLE_EVENT_TYPES, '*']));
+const Events = Type.Array(EventType, {
   minItems: 1,
   maxItems: 20,
   description: `Event types to receive, or ["*"] for all: ${SUBSCRIBABLE_EVENT_TYPES.join(', ')}`,

@@ -10,6 +10,7 @@ import { type Config, loadConfig } from '../../src/config.js';
 import type { Scope } from '../../src/auth/scopes.js';
 import type { App } from '../../src/http/types.js';
 import { ManualClock } from '../../src/shared/clock.js';
+import { enforceContract } from './contract.js';
 
 export interface TestApp {
   app: App;
@@ -74,6 +75,7 @@ export async function buildTestApp(options: { env?: Record<string, string>; data
   const clock = options.clock ?? new ManualClock('2026-01-15T10:00:00Z');
   const runtime = await openRuntime(config, clock);
   const app = await buildApp({ db: runtime.db, clock, config, services: runtime.services });
+  const contract = enforceContract(app);
   const admin = await runtime.services.tokens.create({ name: 'test admin', scopes: ['admin'] });
   const request: TestApp['request'] = ({ method, url, token, body, headers }) => {
     const h: Record<string, string> = { ...headers };
@@ -95,6 +97,7 @@ export async function buildTestApp(options: { env?: Record<string, string>; data
       await runtime.close();
       await postgres?.drop();
       if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      contract.assertNoViolations();
     },
   };
 }
