@@ -165,7 +165,10 @@ export function registerInputGuard(app: FastifyInstance): void {
       }
     }
     const query = request.query as Record<string, unknown> | undefined;
+    // Only declared parameters: an undeclared one is dropped unread, as every unknown parameter is.
+    const declared = (request.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
     for (const [name, value] of Object.entries(query ?? {})) {
+      if (!(name in declared)) continue;
       for (const text of [value].flat()) {
         const problem = typeof text === 'string' ? textProblem(text) : undefined;
         if (problem) throw new AppError('invalid_query', `${name} ${problem}`, { errors: [{ pointer: name, message: problem }] });

@@ -109,22 +109,22 @@ describe('queue positions on an existing database', { skip: testPostgresUrl ? 't
     assert.ifError(upTo.error);
     const db = opened.db as unknown as import('kysely').Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     const at = '2026-01-01T00:00:00Z';
-    await db.insertInto('brands').values({ id: 'brand_old', name: 'Old', created_at: at, updated_at: at }).execute();
-    await db.insertInto('queues').values({ id: 'que_old', brand_id: 'brand_old', name: 'Default', match: null, sort_order: 0, is_default: 1, created_at: at, updated_at: at }).execute();
+    await db.insertInto('brands').values({ id: 'brand_01j00000000000000000000000', name: 'Old', created_at: at, updated_at: at }).execute();
+    await db.insertInto('queues').values({ id: 'que_01j00000000000000000000000', brand_id: 'brand_01j00000000000000000000000', name: 'Default', match: null, sort_order: 0, is_default: 1, created_at: at, updated_at: at }).execute();
     const ticket = (id: string, priority_rank: number, status = 'open', assigned_to: string | null = null) => ({
-      id, brand_id: 'brand_old', queue_id: 'que_old', subject: id, description: '', status, priority: 'normal', priority_rank, assigned_to,
+      id, brand_id: 'brand_01j00000000000000000000000', queue_id: 'que_01j00000000000000000000000', subject: id, description: '', status, priority: 'normal', priority_rank, assigned_to,
       tags: '[]', origin: 'api', customer_email: 'c@example.com', customer_name: null, metadata: '{}', snoozed_until: null,
       first_response_at: null, version: 1, created_at: at, updated_at: at,
     });
-    await db.insertInto('tickets').values([ticket('tick_a', 2), ticket('tick_b', 2, 'pending'), ticket('tick_c', 0), ticket('tick_d', 2), ticket('tick_e', 2, 'open', 'x@example.com')]).execute();
+    await db.insertInto('tickets').values([ticket('tick_01j00000000000000000000001', 2), ticket('tick_01j00000000000000000000002', 2, 'pending'), ticket('tick_01j00000000000000000000003', 0), ticket('tick_01j00000000000000000000004', 2), ticket('tick_01j00000000000000000000005', 2, 'open', 'x@example.com')]).execute();
     await opened.close();
 
     const app = await buildTestApp({ dataDir, env: { NEXUS_DATA_DIR: dataDir } });
     t.after(() => app.close());
     const position = async (id: string) => (await app.request({ method: 'GET', url: `/v1/tickets/${id}` })).json().queue.position;
-    assert.deepEqual([await position('tick_c'), await position('tick_a'), await position('tick_d'), await position('tick_b'), await position('tick_e')], [1, 2, 3, null, null]);
+    assert.deepEqual([await position('tick_01j00000000000000000000003'), await position('tick_01j00000000000000000000001'), await position('tick_01j00000000000000000000004'), await position('tick_01j00000000000000000000002'), await position('tick_01j00000000000000000000005')], [1, 2, 3, null, null]);
     // New tickets arrive behind the old ones.
-    const fresh = await createTicket(app, 'brand_old');
+    const fresh = await createTicket(app, 'brand_01j00000000000000000000000');
     assert.equal(fresh.queue.position, 4);
   });
 });

