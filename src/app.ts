@@ -54,6 +54,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Before any route is added, so that the route table behind 405s sees every one.
+  registerProblemHandlers(app);
 
   // The API speaks JSON only; the default text/plain parser would let a text body reach validation.
   app.removeContentTypeParser('text/plain');
@@ -80,7 +82,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 
-  registerProblemHandlers(app);
   registerAuth(app, services.tokens);
   registerIdempotency(app, { db, clock, secretBox: secretBoxFor(config) });
 
