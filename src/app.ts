@@ -14,6 +14,8 @@ import type { Services } from './services.js';
 import { registerAuth } from './http/auth.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { AppError, ProblemSchema, errorCatalogue, registerProblemHandlers, sendProblem } from './http/problem.js';
+import { createClientErrorHandler, frameworkErrors, registerClientErrors } from './http/client-errors.js';
+import { registerTimeouts, timeoutServerOptions } from './http/timeouts.js';
 import type { App } from './http/types.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { BrandSchema, brandRoutes } from './brands/routes.js';
@@ -51,11 +53,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : `req_${randomUUID()}`;
     },
     requestIdHeader: false,
-    return503OnClosing: true,
+    // Every error a client can see is a problem: the parser's, the router's and the shutdown 503 too.
+    clientErrorHandler: createClientErrorHandler(config.http.headersTimeoutMs),
+    frameworkErrors,
+    return503OnClosing: false,
+    ...timeoutServerOptions(config.http),
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Before any route is added, so that the route table behind 405s sees every one.
   registerProblemHandlers(app);
+  registerClientErrors(app);
+  registerTimeouts(app, config.http);
 
   // The API speaks JSON only; the default text/plain parser would let a text body reach validation.
   app.removeContentTypeParser('text/plain');

@@ -84,6 +84,8 @@ function transferRoutes(app: App, attachments: AttachmentService): void {
   app.put(
     '/v1/uploads/:token',
     {
+      // Large bodies on slow links: a minimum rate instead of the whole-request deadline.
+      config: { streamingBody: true },
       schema: {
         tags: ['Attachments'],
         summary: 'Upload the bytes to a signed upload URL',
