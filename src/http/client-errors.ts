@@ -128,12 +128,13 @@ export function registerClientErrors(app: FastifyInstance): void {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     if (closing) {
-      throw new AppError('unavailable', 'The server is shutting down; retry the request on a new connection', { headers: { 'Retry-After': '1', Connection: 'close' } });
+      return done(new AppError('unavailable', 'The server is shutting down; retry the request on a new connection', { headers: { 'Retry-After': '1', Connection: 'close' } }));
     }
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
-      throw new AppError('bad_request', 'An HTTP/1.1 request needs a Host header', { headers: { Connection: 'close' } });
+      return done(new AppError('bad_request', 'An HTTP/1.1 request needs a Host header', { headers: { Connection: 'close' } }));
     }
+    done();
   });
 }

@@ -216,11 +216,11 @@ export function registerProblemHandlers(app: FastifyInstance, routes: RouteTable
 
   // The router found a route for this method through a parameter (DELETE /v1/tokens/me reaching
   // /v1/tokens/:token_id), but the path belongs to a static route without that method.
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     const matched = request.routeOptions.url;
-    if (matched === undefined || !routes.mayBeShadowed(matched)) return;
+    if (matched === undefined || !routes.mayBeShadowed(matched)) return done();
     const owner = routes.resolve(request.url);
-    if (owner && owner.url !== matched) throw notAllowed(request, owner);
+    done(owner && owner.url !== matched ? notAllowed(request, owner) : undefined);
   });
 
   app.setNotFoundHandler((request, reply) => {

@@ -125,13 +125,15 @@ describe('HTTP edge: every error the server writes is a problem', () => {
     try {
       await t2.app.listen({ host: '127.0.0.1', port: 0 });
       const port2 = (t2.app.server.address() as AddressInfo).port;
+      // The server has parsed the bytes once a listener added after its own sees them.
+      const serverRead = new Promise<void>((resolve) => t2.app.server.once('connection', (socket) => socket.once('data', () => resolve())));
       const conn = new RawConnection(port2);
       try {
         // Half a request: the connection is busy, so closing waits for it instead of dropping it.
         conn.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n');
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await serverRead;
         const closing = t2.app.close();
-        for (let i = 0; i < 500 && t2.app.server.listening; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        for (let i = 0; i < 3000 && t2.app.server.listening; i++) await new Promise((resolve) => setTimeout(resolve, 10));
         assert.equal(t2.app.server.listening, false, 'the server stopped listening');
         conn.write('\r\n');
         const res = await conn.response();
