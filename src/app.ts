@@ -16,6 +16,8 @@ import { registerAuth } from './http/auth.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { registerInputGuard } from './http/input-guard.js';
 import { AppError, ProblemSchema, errorCatalogue, registerProblemHandlers, sendProblem } from './http/problem.js';
+import { createClientErrorHandler, frameworkErrors, registerClientErrors } from './http/client-errors.js';
+import { registerTimeouts, timeoutServerOptions } from './http/timeouts.js';
 import type { App } from './http/types.js';
 import { lazySerializerFactory } from './http/lazy-serializers.js';
 import { createValidatorCompiler } from './http/validation.js';
@@ -73,20 +75,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : `req_${randomUUID()}`;
     },
     requestIdHeader: false,
-    // The router's own refusals, before any route runs, are problems like every other error.
-    frameworkErrors: (error, request, reply) =>
-      sendProblem(
-        request,
-        reply,
-        new AppError(
-          'bad_request',
-          error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is longer than 100 characters; no id is that long' : 'The URL is malformed: its percent-encoding does not decode',
-        ),
-      ),
-    return503OnClosing: true,
+    // Every error a client can see is a problem: the parser's, the router's and the shutdown 503 too.
+    clientErrorHandler: createClientErrorHandler(config.http.headersTimeoutMs),
+    frameworkErrors,
+    return503OnClosing: false,
+    ...timeoutServerOptions(config.http),
     schemaController: { compilersFactory: { buildSerializer: lazySerializerFactory() } },
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Before any route is added, so that the route table behind 405s sees every one.
+  registerProblemHandlers(app);
+  registerClientErrors(app);
+  registerTimeouts(app, config.http);
 
   // The API speaks JSON only; the default text/plain parser would let a text body reach validation.
   app.removeContentTypeParser('text/plain');
@@ -123,7 +123,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 
-  registerProblemHandlers(app);
   registerInputGuard(app);
   registerAuth(app, services.tokens);
   registerIdempotency(app, { db, clock, secretBox: secretBoxFor(config) });

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import type { HttpTimeouts } from './http/timeouts.js';
 
 /**
  * Every environment variable NexusCore reads. This is the only module that touches process.env;
@@ -26,6 +27,10 @@ const EnvSchema = Type.Object({
   NEXUS_EMBEDDINGS_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   NEXUS_EMBEDDINGS_CACHE_DIR: Type.Optional(Type.String({ minLength: 1 })),
   NEXUS_WORKERS: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
+  NEXUS_HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 10_000 }),
+  NEXUS_HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
+  NEXUS_HTTP_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 72_000 }),
+  NEXUS_HTTP_UPLOAD_MIN_BYTES_PER_SECOND: Type.Integer({ minimum: 1, default: 4096 }),
 });
 
 export interface Config {
@@ -48,6 +53,8 @@ export interface Config {
   embeddingsCacheDir: string | undefined;
   /** Whether `npm start` runs the background jobs (webhook dispatcher, snooze wake-up, sweepers). */
   runWorkers: boolean;
+  /** How long a client may take to send a request (src/http/timeouts.ts). */
+  http: HttpTimeouts;
 }
 
 export class ConfigError extends Error {}
@@ -99,5 +106,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     embeddingsCacheDir: e.NEXUS_EMBEDDINGS_CACHE_DIR ? path.resolve(e.NEXUS_EMBEDDINGS_CACHE_DIR) : undefined,
     runWorkers: e.NEXUS_WORKERS === '1',
+    http: {
+      headersTimeoutMs: e.NEXUS_HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.NEXUS_HTTP_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: e.NEXUS_HTTP_IDLE_TIMEOUT_MS,
+      uploadMinBytesPerSecond: e.NEXUS_HTTP_UPLOAD_MIN_BYTES_PER_SECOND,
+    },
   };
 }

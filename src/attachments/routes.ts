@@ -85,7 +85,8 @@ function transferRoutes(app: App, attachments: AttachmentService): void {
   app.put(
     '/v1/uploads/:token',
     {
-      config: { scope: 'public', brands: 'signed-url' },
+      // Large bodies on slow links: a minimum rate instead of the whole-request deadline.
+      config: { scope: 'public', brands: 'signed-url', streamingBody: true },
       schema: {
         tags: ['Attachments'],
         summary: 'Upload the bytes to a signed upload URL',

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { type RoutePattern, type RouteTable, createRouteTable, keepRouteTable } from './allow.js';
 
 /**
  * The closed catalogue of error codes. Each code has one HTTP status and one title; the `detail`
@@ -10,6 +11,8 @@ export const errorCatalogue = {
   invalid_json: { status: 400, title: 'Malformed JSON body' },
   invalid_query: { status: 400, title: 'Invalid query parameter' },
   invalid_cursor: { status: 400, title: 'Invalid pagination cursor' },
+  invalid_url: { status: 400, title: 'Malformed URL' },
+  malformed_request: { status: 400, title: 'Malformed HTTP request' },
   unauthorized: { status: 401, title: 'Authentication required' },
   forbidden: { status: 403, title: 'Missing scope' },
   upload_url_invalid: { status: 403, title: 'Invalid upload URL' },
@@ -17,16 +20,20 @@ export const errorCatalogue = {
   not_found: { status: 404, title: 'Resource not found' },
   route_not_found: { status: 404, title: 'Route not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
+  request_timeout: { status: 408, title: 'Request timeout' },
   conflict: { status: 409, title: 'Conflict' },
   idempotency_in_progress: { status: 409, title: 'A request with this Idempotency-Key is in progress' },
   upload_url_expired: { status: 410, title: 'Upload URL expired or used' },
   download_url_expired: { status: 410, title: 'Download URL expired' },
   precondition_failed: { status: 412, title: 'Precondition failed' },
   payload_too_large: { status: 413, title: 'Payload too large' },
+  uri_too_long: { status: 414, title: 'URI too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  expectation_failed: { status: 417, title: 'Expectation failed' },
   validation_failed: { status: 422, title: 'Validation failed' },
   idempotency_key_reused: { status: 422, title: 'Idempotency-Key reused with a different request' },
   rate_limited: { status: 429, title: 'Too many requests' },
+  headers_too_large: { status: 431, title: 'Request header fields too large' },
   internal_error: { status: 500, title: 'Internal server error' },
   unavailable: { status: 503, title: 'Service unavailable' },
 } as const;
@@ -127,57 +134,101 @@ function ajvToFieldErrors(validation: AjvError[], context: string | undefined): 
   return out;
 }
 
+/** The catalogue code for a status nothing more specific claimed; unknown 4xx collapse to 400. */
+const codeForStatus: Partial<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  408: 'request_timeout',
+  409: 'conflict',
+  412: 'precondition_failed',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  417: 'expectation_failed',
+  422: 'validation_failed',
+  429: 'rate_limited',
+  431: 'headers_too_large',
+  503: 'unavailable',
+};
+
+/**
+ * The problem for anything thrown while handling a request: our AppError as is, schema validation
+ * as 422/400 with pointers, Fastify's own errors (FST_ERR_*) by code and then by status. Anything
+ * else, and any 5xx, is an internal_error whose details stay in the log.
+ */
+export function toAppError(error: unknown, request?: FastifyRequest): AppError {
+  if (error instanceof AppError) return error;
+  const fe = error as Partial<FastifyError> & { validation?: AjvError[]; validationContext?: string; status?: number };
+  if (fe.validation) {
+    const errors = ajvToFieldErrors(fe.validation, fe.validationContext);
+    const detail = errors.map((e) => `${e.pointer} ${e.message}`).join('; ');
+    const code: ErrorCode = fe.validationContext === 'body' ? 'validation_failed' : 'invalid_query';
+    return new AppError(code, detail, { errors });
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('invalid_json', 'The request body is not valid JSON');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large', 'The request body exceeds the size limit');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type', `Content-Type ${request?.headers['content-type'] ?? '(none)'} is not accepted here; send application/json`);
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new AppError('bad_request', 'Content-Length does not match the body');
+    case 'FST_ERR_BAD_URL':
+      return new AppError('invalid_url', 'The request path is not a valid URL (malformed percent-encoding?)');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new AppError('uri_too_long', 'A path segment is longer than any resource id can be');
+    case 'FST_ERR_NOT_FOUND':
+      return new AppError('route_not_found', 'No such route');
+    case 'FST_ERR_HANDLER_TIMEOUT':
+      return new AppError('unavailable', 'The request took too long to handle; retry later');
+  }
+  const status = fe.statusCode ?? fe.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // Parser errors from inside JSON.parse surface as 400 with a SyntaxError.
+    return new AppError(codeForStatus[status] ?? 'bad_request', fe.message || 'The request could not be processed');
+  }
+  if (status === 503) return new AppError('unavailable', 'The service is unavailable; retry later');
+  return new AppError('internal_error', 'An unexpected error occurred; it has been logged');
+}
+
 /** Maps anything thrown during a request to a problem response; 5xx details go to the log only. */
-export function registerProblemHandlers(app: FastifyInstance): void {
+export function registerProblemHandlers(app: FastifyInstance, routes: RouteTable = createRouteTable()): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    if (error instanceof AppError) return sendProblem(request, reply, error);
-    const fe = error as FastifyError & { validation?: AjvError[]; validationContext?: string };
-    if (fe.validation) {
-      const errors = ajvToFieldErrors(fe.validation, fe.validationContext);
-      const detail = errors.map((e) => `${e.pointer} ${e.message}`).join('; ');
-      const code: ErrorCode = fe.validationContext === 'body' ? 'validation_failed' : 'invalid_query';
-      return sendProblem(request, reply, new AppError(code, detail, { errors }));
-    }
-    switch (fe.code) {
-      case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-        return sendProblem(request, reply, new AppError('invalid_json', 'The request body is not valid JSON'));
-      case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return sendProblem(request, reply, new AppError('payload_too_large', 'The request body exceeds the size limit'));
-      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-        if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-          return sendProblem(request, reply, new AppError('unsupported_media_type', `Content-Type ${request.headers['content-type'] ?? '(none)'} is not accepted here; send application/json`));
-        }
-        return sendProblem(request, reply, new AppError('bad_request', 'Content-Length does not match the body'));
-    }
-    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-      // Parser errors from inside JSON.parse surface as 400 with a SyntaxError.
-      const code: ErrorCode = fe.statusCode === 413 ? 'payload_too_large' : fe.statusCode === 415 ? 'unsupported_media_type' : 'bad_request';
-      return sendProblem(request, reply, new AppError(code, fe.message));
-    }
-    request.log.error({ err: error }, 'unhandled error');
-    return sendProblem(request, reply, new AppError('internal_error', 'An unexpected error occurred; it has been logged'));
+    const problem = toAppError(error, request);
+    if (problem.code === 'internal_error' && !(error instanceof AppError)) request.log.error({ err: error }, 'unhandled error');
+    return sendProblem(request, reply, problem);
   });
 
-  // Every route's path as a pattern, so that a known path with the wrong method is a 405, not a 404.
-  const routes: { pattern: RegExp; methods: string[] }[] = [];
-  app.addHook('onRoute', (route) => {
-    if (route.url.includes('*')) return;
-    const source = route.url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]\w*/g, '[^/]+');
-    routes.push({ pattern: new RegExp(`^${source}/?$`), methods: [route.method].flat() });
+  // Every route's path and methods, so that a known path with the wrong method is a 405, not a 404.
+  keepRouteTable(app, routes);
+  app.addHook('onRoute', (route) => routes.add(route.url, [route.method].flat()));
+
+  const notAllowed = (request: FastifyRequest, pattern: RoutePattern) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allow = pattern.methods.join(', ');
+    return new AppError('method_not_allowed', `${request.method} is not allowed on ${path}; use ${allow}`, { headers: { Allow: allow } });
+  };
+
+  // The router found a route for this method through a parameter (DELETE /v1/tokens/me reaching
+  // /v1/tokens/:token_id), but the path belongs to a static route without that method.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const matched = request.routeOptions.url;
+    if (matched === undefined || !routes.mayBeShadowed(matched)) return done();
+    const owner = routes.resolve(request.url);
+    done(owner && owner.url !== matched ? notAllowed(request, owner) : undefined);
   });
 
   app.setNotFoundHandler((request, reply) => {
+    const owner = routes.resolve(request.url);
+    if (owner && !owner.methods.includes(request.method)) return sendProblem(request, reply, notAllowed(request, owner));
     const path = request.url.split('?')[0] ?? '';
-    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))];
-    if (allowed.length && !allowed.includes(request.method)) {
-      return sendProblem(
-        request,
-        reply,
-        new AppError('method_not_allowed', `${request.method} is not allowed on ${path}; use ${allowed.join(', ')}`, { headers: { Allow: allowed.join(', ') } }),
-      );
-    }
+    // A route that exists and passed the request on (a static file handler that has no such file).
+    if (owner) return sendProblem(request, reply, new AppError('not_found', `Nothing at ${path}`));
     return sendProblem(request, reply, new AppError('route_not_found', `No route ${request.method} ${path}`));
   });
 }
