@@ -124,10 +124,17 @@ interface OperationFacts {
  * checks every response against this document, fails.
  */
 const PROBLEM_RULES: Partial<Record<ErrorCode, (op: OperationFacts) => boolean>> = {
-  // Framing the parser refuses (Content-Length mismatch), a body cut short, a malformed
-  // Idempotency-Key, a path segment the router refuses (too long, undecodable).
-  bad_request: (op) => op.readsBody || op.idempotent || op.pathParameters || op.declared.has('400'),
+  // A body cut short, a malformed Idempotency-Key.
+  bad_request: (op) => op.readsBody || op.idempotent || op.declared.has('400'),
   invalid_json: (op) => op.readsJson,
+  // The router refuses a path whose percent-encoding does not decode, or with a segment longer
+  // than any id; the parser refuses framings and oversized headers before any route is known.
+  invalid_url: () => true,
+  uri_too_long: (op) => op.pathParameters,
+  malformed_request: () => false,
+  headers_too_large: () => false,
+  expectation_failed: () => false,
+  request_timeout: (op) => op.readsBody,
   invalid_query: (op) => op.parameters,
   invalid_cursor: (op) => op.cursor,
   unauthorized: (op) => op.authenticated,

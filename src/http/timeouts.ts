@@ -124,6 +124,10 @@ export function registerTimeouts(app: FastifyInstance, t: HttpTimeouts): void {
     if (watch.expired) return done(timeoutError(watch.expired));
     if (request.raw.complete || !watch.streaming) return done(null, payload);
     const body = new PassThrough();
+    // The route reads errors through its iterator; this listener is for when nobody is reading
+    // (before the upload starts, or after it refused the rest of the body): an 'error' event with
+    // no listener would take the whole process down.
+    body.on('error', () => {});
     payload.on('error', (err) => body.destroy(err));
     payload.pipe(body);
     watch.body = body;
