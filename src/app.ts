@@ -13,6 +13,7 @@ import { secretBoxFor } from './shared/secret-box.js';
 import type { Services } from './services.js';
 import { registerAuth } from './http/auth.js';
 import { registerIdempotency } from './http/idempotency.js';
+import { registerRateLimits } from './http/rate-limit.js';
 import { AppError, ProblemSchema, errorCatalogue, registerProblemHandlers, sendProblem } from './http/problem.js';
 import type { App } from './http/types.js';
 import { createValidatorCompiler } from './http/validation.js';
@@ -53,6 +54,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     requestIdHeader: false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
+    // The client address rate limits key on: the peer, or X-Forwarded-For from a trusted proxy.
+    ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // The API speaks JSON only; the default text/plain parser would let a text body reach validation.
@@ -81,6 +84,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 
   registerProblemHandlers(app);
+  // Before auth: a blocked guesser is refused before its credential costs a lookup.
+  registerRateLimits(app, { db, clock, config: config.rateLimit });
   registerAuth(app, services.tokens);
   registerIdempotency(app, { db, clock, secretBox: secretBoxFor(config) });
 

@@ -2,6 +2,9 @@ import path from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 
+// Rate-limit windows are whole seconds: the RateLimit-Policy header's `w` has no sub-second form.
+const WINDOW = '^[1-9]\\d*(s|m|h)$';
+
 /**
  * Every environment variable NexusCore reads. This is the only module that touches process.env;
  * everything else receives a validated Config.
@@ -26,6 +29,15 @@ const EnvSchema = Type.Object({
   NEXUS_EMBEDDINGS_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   NEXUS_EMBEDDINGS_CACHE_DIR: Type.Optional(Type.String({ minLength: 1 })),
   NEXUS_WORKERS: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
+  NEXUS_TRUST_PROXY: Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*$' })),
+  NEXUS_RATE_LIMIT: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+  NEXUS_RATE_LIMIT_PER_TOKEN: Type.Integer({ minimum: 1, default: 1000 }),
+  NEXUS_RATE_LIMIT_TOKEN_WINDOW: Type.String({ pattern: WINDOW, default: '10s' }),
+  NEXUS_RATE_LIMIT_PER_ADDRESS: Type.Integer({ minimum: 1, default: 300 }),
+  NEXUS_RATE_LIMIT_ADDRESS_WINDOW: Type.String({ pattern: WINDOW, default: '10s' }),
+  NEXUS_RATE_LIMIT_AUTH_FAILURES: Type.Integer({ minimum: 1, default: 20 }),
+  NEXUS_RATE_LIMIT_AUTH_FAILURES_WINDOW: Type.String({ pattern: WINDOW, default: '1m' }),
+  NEXUS_RATE_LIMIT_SYNC_INTERVAL: Type.String({ pattern: '^[1-9]\\d*(ms|s|m|h)?$', default: '500ms' }),
 });
 
 export interface Config {
@@ -48,6 +60,27 @@ export interface Config {
   embeddingsCacheDir: string | undefined;
   /** Whether `npm start` runs the background jobs (webhook dispatcher, snooze wake-up, sweepers). */
   runWorkers: boolean;
+  /** Proxies (addresses or CIDRs) whose X-Forwarded-For names the client; undefined trusts none. */
+  trustProxy: string | undefined;
+  rateLimit: RateLimitConfig;
+}
+
+export interface RateLimitPolicyConfig {
+  limit: number;
+  windowMs: number;
+}
+
+/** See docs/api.md, "Rate limits". */
+export interface RateLimitConfig {
+  enabled: boolean;
+  /** Requests authenticated by one token. */
+  perToken: RateLimitPolicyConfig;
+  /** Requests from one client address that no token authenticated (public routes, signed URLs, failed auth). */
+  perAddress: RateLimitPolicyConfig;
+  /** Failed credential checks (401, forged or expired signed URLs) from one client address. */
+  authFailures: RateLimitPolicyConfig;
+  /** How often each process merges its counts with the other processes' through the database. */
+  syncIntervalMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -99,5 +132,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     embeddingsCacheDir: e.NEXUS_EMBEDDINGS_CACHE_DIR ? path.resolve(e.NEXUS_EMBEDDINGS_CACHE_DIR) : undefined,
     runWorkers: e.NEXUS_WORKERS === '1',
+    trustProxy: e.NEXUS_TRUST_PROXY,
+    rateLimit: {
+      enabled: e.NEXUS_RATE_LIMIT === 'on',
+      perToken: { limit: e.NEXUS_RATE_LIMIT_PER_TOKEN, windowMs: parseDuration(e.NEXUS_RATE_LIMIT_TOKEN_WINDOW) },
+      perAddress: { limit: e.NEXUS_RATE_LIMIT_PER_ADDRESS, windowMs: parseDuration(e.NEXUS_RATE_LIMIT_ADDRESS_WINDOW) },
+      authFailures: { limit: e.NEXUS_RATE_LIMIT_AUTH_FAILURES, windowMs: parseDuration(e.NEXUS_RATE_LIMIT_AUTH_FAILURES_WINDOW) },
+      syncIntervalMs: parseDuration(e.NEXUS_RATE_LIMIT_SYNC_INTERVAL),
+    },
   };
 }
