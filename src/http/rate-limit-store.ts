@@ -43,10 +43,18 @@ export async function addCounts(db: Db, deltas: CounterDelta[]): Promise<void> {
   });
 }
 
-/** Adds one delta and returns the bucket's total in that window across every process. */
-export async function addCountReturningTotal(db: Db, delta: CounterDelta): Promise<number> {
-  const row = await upsert(db, [delta]).returning('count').executeTakeFirstOrThrow();
-  return Number(row.count);
+/** Adds the deltas (as `addCounts`) and returns each bucket's new total across every process. */
+export async function addCountsReturningTotals(db: Db, deltas: CounterDelta[]): Promise<CounterTotal[]> {
+  if (deltas.length === 0) return [];
+  const run = async (dbx: DbOrTx) => {
+    const out: CounterTotal[] = [];
+    for (let i = 0; i < deltas.length; i += UPSERT_CHUNK) {
+      const rows = await upsert(dbx, deltas.slice(i, i + UPSERT_CHUNK)).returning(['bucket', 'window_start', 'count']).execute();
+      for (const r of rows) out.push({ bucket: r.bucket, windowStart: Number(r.window_start), count: Number(r.count) });
+    }
+    return out;
+  };
+  return deltas.length <= UPSERT_CHUNK ? run(db) : db.transaction().execute(run);
 }
 
 /** The live windows (not yet expired at `now`) of these buckets. */

@@ -1,6 +1,6 @@
 import type { Db } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
-import { type CounterDelta, addCountReturningTotal, addCounts, deleteExpiredCounts, readCounts } from './rate-limit-store.js';
+import { type CounterDelta, type CounterTotal, addCounts, addCountsReturningTotals, deleteExpiredCounts, readCounts } from './rate-limit-store.js';
 
 /** A quota: at most `limit` units per `windowMs` for each key (a token, an address). */
 export interface RateLimitPolicy {
@@ -47,7 +47,7 @@ const WARN_EVERY_MS = 60_000;
 /**
  * Counts requests in process memory, so a request costs a few map operations and never a
  * database write. Every `syncIntervalMs` each process adds its new counts to `rate_limit_counters`
- * in one statement and reads back the totals of the buckets it holds, so processes on one
+ * in one statement and reads back the totals of the buckets it used, so processes on one
  * database converge on one limit within a sync interval. Failures (see `recordFailure`) are
  * written through at once, since they are rare and their limit must be tight.
  *
@@ -61,6 +61,10 @@ export function createRateLimiter(deps: { db: Db; clock: Clock; syncIntervalMs: 
   const dirty = new Set<Counter>();
   /** Pending units of windows that ended before a sync wrote them, by bucket and window. */
   const orphans = new Map<string, CounterDelta>();
+  /** Failures waiting for the next write-through, which takes every failure of one event-loop turn. */
+  let failures: { c: Counter; window: number; done: () => void }[] = [];
+  /** Buckets whose failures were written through since the last sync: read back with the others. */
+  const writtenThrough = new Set<string>();
   let syncing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let lastSweep = 0;
@@ -141,6 +145,49 @@ export function createRateLimiter(deps: { db: Db; clock: Clock; syncIntervalMs: 
     return { policy: c.policy, allowed, remaining: allowed ? Math.max(0, Math.floor(left)) : 0, resetSeconds: retryAfterSeconds(c, now) };
   }
 
+  /** Raises counters to the totals the database reports (which include every process's flushed units). */
+  function applyTotals(totals: CounterTotal[]): void {
+    for (const t of totals) {
+      const c = counters.get(t.bucket);
+      if (!c) continue;
+      if (t.windowStart === c.window) c.current = Math.max(c.current, t.count + c.pending);
+      else if (t.windowStart === c.window - c.policy.windowMs) {
+        c.previous = Math.max(c.previous, t.count + (orphans.get(`${t.bucket}\0${t.windowStart}`)?.count ?? 0));
+      }
+    }
+  }
+
+  /**
+   * One statement for all the failures that arrived in one turn of the event loop: a flood of
+   * failures from many addresses costs one commit per turn, not one per failure.
+   */
+  async function writeFailures(): Promise<void> {
+    const batch = failures;
+    failures = [];
+    const deltas = new Map<string, CounterDelta>();
+    for (const { c, window } of batch) {
+      writtenThrough.add(c.bucket);
+      const id = `${c.bucket}\0${window}`;
+      const seen = deltas.get(id);
+      if (seen) seen.count += 1;
+      else deltas.set(id, { bucket: c.bucket, windowStart: window, count: 1, expiresAt: window + 2 * c.policy.windowMs });
+    }
+    try {
+      applyTotals(await addCountsReturningTotals(db, [...deltas.values()]));
+    } catch (err) {
+      for (const { c, window } of batch) {
+        if (c.window === window) {
+          c.pending += 1;
+          dirty.add(c);
+        } else {
+          addOrphan(c, window, 1);
+        }
+      }
+      warn(err, 'rate limits: could not write failed attempts to the database; counting them in this process');
+    }
+    for (const f of batch) f.done();
+  }
+
   function add(c: Counter, units: number): void {
     c.current += units;
     c.pending += units;
@@ -154,6 +201,9 @@ export function createRateLimiter(deps: { db: Db; clock: Clock; syncIntervalMs: 
       roll(c, now);
       if (c.current === 0 && c.previous === 0) counters.delete(bucket);
     }
+    // Only the buckets used here since the last sync are read back: that bounds the work by this
+    // process's traffic, not by how many keys it remembers. An idle bucket learns the other
+    // processes' counts at the first sync after its next use.
     // Take the pending units now: requests counted while the statement runs go to the next sync.
     const deltas = new Map<string, CounterDelta>();
     for (const [id, d] of orphans) if (d.expiresAt > now) deltas.set(id, d);
@@ -180,17 +230,11 @@ export function createRateLimiter(deps: { db: Db; clock: Clock; syncIntervalMs: 
       return;
     }
 
-    if (counters.size > 0) {
+    const used = [...new Set([...writtenThrough, ...[...deltas.values()].map((d) => d.bucket)])];
+    writtenThrough.clear();
+    if (used.length > 0) {
       try {
-        const totals = await readCounts(db, [...counters.keys()], now);
-        for (const t of totals) {
-          const c = counters.get(t.bucket);
-          if (!c) continue;
-          if (t.windowStart === c.window) c.current = Math.max(c.current, t.count + c.pending);
-          else if (t.windowStart === c.window - c.policy.windowMs) {
-            c.previous = Math.max(c.previous, t.count + (orphans.get(`${t.bucket}\0${t.windowStart}`)?.count ?? 0));
-          }
-        }
+        applyTotals(await readCounts(db, used, now));
       } catch (err) {
         warn(err, 'rate limits: could not read the other processes\' counts; each process enforces its own counts until it can');
       }
@@ -234,27 +278,19 @@ export function createRateLimiter(deps: { db: Db; clock: Clock; syncIntervalMs: 
     },
 
     /**
-     * Counts one failure and writes it through, reading back the total of every process, so a
-     * guesser spread over several processes is stopped after the limit plus at most one attempt
-     * per process. Never throws: when the database fails, the failure is kept for the next sync.
+     * Counts one failure and writes it through (with the other failures of this event-loop turn),
+     * reading back the total of every process, so a guesser spread over several processes is
+     * stopped after the limit plus about one attempt per process. Never throws: when the database
+     * fails, the failure is kept for the next sync.
      */
     async recordFailure(policy: RateLimitPolicy, key: string): Promise<RateLimitDecision> {
       const now = clock.now().getTime();
       const c = counterFor(policy, key, now);
-      const window = c.window;
       c.current += 1;
-      try {
-        const total = await addCountReturningTotal(db, { bucket: c.bucket, windowStart: window, count: 1, expiresAt: window + 2 * policy.windowMs });
-        if (c.window === window) c.current = Math.max(c.current, total + c.pending);
-      } catch (err) {
-        if (c.window === window) {
-          c.pending += 1;
-          dirty.add(c);
-        } else {
-          addOrphan(c, window, 1);
-        }
-        warn(err, 'rate limits: could not write a failed attempt to the database; counting it in this process');
-      }
+      await new Promise<void>((done) => {
+        if (failures.length === 0) setImmediate(() => void writeFailures());
+        failures.push({ c, window: c.window, done });
+      });
       return decide(c, clock.now().getTime(), true);
     },
 

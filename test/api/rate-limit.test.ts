@@ -217,6 +217,27 @@ describe('rate limits', () => {
       assert.equal(limitOf(expired, 'auth-failures').r, 2);
     });
 
+    it('writes concurrent failures through at once, one row per address', async () => {
+      const attempt = (address: string) => t.app.inject({ method: 'GET', url: '/v1/tickets', headers: bearer(badToken), remoteAddress: address });
+      const spread = ['203.0.113.50', '203.0.113.51', '203.0.113.52', '203.0.113.53'];
+      const results = await Promise.all([...Array.from({ length: 6 }, () => attempt('203.0.113.40')), ...spread.map(attempt)]);
+      for (const res of results) assert.ok(res.statusCode === 401 || res.statusCode === 429, res.body);
+      const sameFailures = results.slice(0, 6).filter((r) => r.statusCode === 401).length;
+      assert.ok(sameFailures >= 3, `at least the limit failed: ${sameFailures}`);
+      for (const res of results.slice(6)) assertProblem(res, 401, 'unauthorized');
+      // Written through without a sync (the interval is an hour here).
+      const rows = await t.runtime.db
+        .selectFrom('rate_limit_counters')
+        .select(['bucket', 'count'])
+        .where('bucket', 'in', ['203.0.113.40', ...spread].map((a) => `auth-failures:${a}`))
+        .execute();
+      assert.deepEqual(Object.fromEntries(rows.map((r) => [r.bucket, Number(r.count)])), {
+        'auth-failures:203.0.113.40': sameFailures,
+        ...Object.fromEntries(spread.map((a) => [`auth-failures:${a}`, 1])),
+      });
+      assertRateLimited(await attempt('203.0.113.40'), 'auth-failures');
+    });
+
     it('keys IPv6 clients by their /64 and IPv4-mapped addresses as IPv4', async () => {
       assert.equal(addressKey('2001:db8:1:2:aaaa::1'), addressKey('2001:db8:1:2:ffff::9'));
       assert.notEqual(addressKey('2001:db8:1:2::1'), addressKey('2001:db8:1:3::1'));
@@ -277,12 +298,15 @@ describe('rate limits', () => {
       for (let i = 0; i < 6; i++) assert.equal((await b.request({ method: 'GET', url: '/v1/brands', token })).statusCode, 200);
       await a.app.rateLimiter.sync();
       await b.app.rateLimiter.sync();
+      // B wrote after A, so B read back both processes' requests.
+      assertRateLimited(await b.request({ method: 'GET', url: '/v1/brands', token }), 'token');
+      // A learns B's requests at the first sync after it uses the token again.
+      assert.equal((await a.request({ method: 'GET', url: '/v1/brands', token })).statusCode, 200);
       await a.app.rateLimiter.sync();
       assertRateLimited(await a.request({ method: 'GET', url: '/v1/brands', token }), 'token');
-      assertRateLimited(await b.request({ method: 'GET', url: '/v1/brands', token }), 'token');
-      // One row per bucket and window, holding the sum of both processes.
+      // One row per bucket and window, holding the sum of both processes; refusals are not counted.
       const rows = await a.runtime.db.selectFrom('rate_limit_counters').select(['bucket', 'count']).where('bucket', 'like', 'token:%').execute();
-      assert.deepEqual(rows.map((r) => Number(r.count)), [12]);
+      assert.deepEqual(rows.map((r) => Number(r.count)), [13]);
     });
 
     it('share failed authentication at once, without waiting for a sync', async () => {
