@@ -1,102 +1,141 @@
 /**
  * What rate limiting costs a request: GET /v1/tickets/{id} with the limiter on (limits too high to
- * refuse anything, so every request pays the full bookkeeping) against NEXUS_RATE_LIMIT=off, in
- * alternating rounds of the same run so that machine load hits both alike.
+ * refuse anything, so every request pays the full bookkeeping) against NEXUS_RATE_LIMIT=off.
+ * Each round runs each variant in a fresh child process (one app per process: two apps in one
+ * process share a heap and a JIT, and skew each other), alternating which goes first.
  *
- *   node --import tsx bench/rate-limit/run.ts           # in-process inject loop, plus wrk when /usr/bin/wrk exists
- *   BENCH_ROUNDS=5 BENCH_SECONDS=5 node --import tsx bench/rate-limit/run.ts
+ *   node --import tsx bench/rate-limit/run.ts
+ *   BENCH_ROUNDS=5 BENCH_INJECTS=5000 BENCH_SECONDS=5 node --import tsx bench/rate-limit/run.ts
  *
- * Everything listens on 127.0.0.1 only; each variant has its own SQLite file (synchronous=FULL).
+ * Per variant: process CPU time and wall time per request over an inject loop (CPU time barely
+ * depends on what else the machine runs), and wrk's requests/s when /usr/bin/wrk exists. Plus the
+ * limiter's bookkeeping alone, without HTTP. Everything listens on 127.0.0.1 only; each child has
+ * its own SQLite file (synchronous=FULL), deleted at the end.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { buildApp } from '../../src/app.js';
 import { openRuntime } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';
+import { createRateLimiter } from '../../src/http/rate-limiter.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
-const INJECTS = Number(process.env.BENCH_INJECTS ?? 20_000);
+const INJECTS = Number(process.env.BENCH_INJECTS ?? 3000);
 const WRK = '/usr/bin/wrk';
 const run = promisify(execFile);
 
-async function variant(name: string, env: Record<string, string>) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `nexus-bench-ratelimit-${name}-`));
-  const config = loadConfig({ NEXUS_DATA_DIR: dataDir, NEXUS_LOG_LEVEL: 'silent', NEXUS_WORKERS: '0', ...env });
+interface Sample {
+  variant: string;
+  inject_cpu_us: number;
+  inject_wall_us: number;
+  wrk_rps: number | null;
+}
+
+const ENV: Record<string, Record<string, string>> = {
+  off: { NEXUS_RATE_LIMIT: 'off' },
+  on: { NEXUS_RATE_LIMIT_PER_TOKEN: '1000000000', NEXUS_RATE_LIMIT_PER_ADDRESS: '1000000000' },
+};
+
+/** One variant, in this (child) process. */
+async function child(variant: string): Promise<Sample> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `nexus-bench-ratelimit-${variant}-`));
+  const config = loadConfig({ NEXUS_DATA_DIR: dataDir, NEXUS_LOG_LEVEL: 'silent', NEXUS_WORKERS: '0', ...ENV[variant] });
   const runtime = await openRuntime(config);
   const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const token = (await runtime.services.tokens.create({ name: 'bench', scopes: ['admin'] })).token;
-  const headers = { authorization: `Bearer ${token}` };
-  const brand = (await app.inject({ method: 'POST', url: '/v1/brands', headers, payload: { name: 'Bench' } })).json() as { id: string };
-  const ticket = (
-    await app.inject({ method: 'POST', url: '/v1/tickets', headers, payload: { brand_id: brand.id, subject: 'Refund', customer: { email: 'a@example.com' } } })
-  ).json() as { id: string };
-  const url = `/v1/tickets/${ticket.id}`;
-  const check = await app.inject({ method: 'GET', url, headers });
-  if (check.statusCode !== 200) throw new Error(`${name}: ${check.statusCode} ${check.body}`);
-  return {
-    name,
-    limited: check.headers.ratelimit !== undefined,
-    async injectLoop(): Promise<number> {
-      const start = performance.now();
-      for (let i = 0; i < INJECTS; i++) await app.inject({ method: 'GET', url, headers });
-      return ((performance.now() - start) * 1000) / INJECTS;
-    },
-    // Asynchronous: the server answering wrk runs on this process's event loop.
-    async wrk(): Promise<number> {
+  try {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const token = (await runtime.services.tokens.create({ name: 'bench', scopes: ['admin'] })).token;
+    const headers = { authorization: `Bearer ${token}` };
+    const brand = (await app.inject({ method: 'POST', url: '/v1/brands', headers, payload: { name: 'Bench' } })).json() as { id: string };
+    const ticket = (
+      await app.inject({ method: 'POST', url: '/v1/tickets', headers, payload: { brand_id: brand.id, subject: 'Refund', customer: { email: 'a@example.com' } } })
+    ).json() as { id: string };
+    const url = `/v1/tickets/${ticket.id}`;
+    const check = await app.inject({ method: 'GET', url, headers });
+    if (check.statusCode !== 200) throw new Error(`${variant}: ${check.statusCode} ${check.body}`);
+    if ((check.headers.ratelimit !== undefined) !== (variant === 'on')) throw new Error(`${variant}: RateLimit header ${String(check.headers.ratelimit)}`);
+
+    for (let i = 0; i < 500; i++) await app.inject({ method: 'GET', url, headers }); // warm-up
+    const start = performance.now();
+    const cpu = process.cpuUsage();
+    for (let i = 0; i < INJECTS; i++) await app.inject({ method: 'GET', url, headers });
+    const used = process.cpuUsage(cpu);
+    const sample: Sample = { variant, inject_cpu_us: (used.user + used.system) / INJECTS, inject_wall_us: ((performance.now() - start) * 1000) / INJECTS, wrk_rps: null };
+
+    if (fs.existsSync(WRK)) {
+      // Asynchronous: the server answering wrk runs on this process's event loop.
       const port = (app.server.address() as AddressInfo).port;
-      const { stdout: out } = await run(WRK, ['-t1', '-c16', `-d${SECONDS}s`, '-H', `Authorization: Bearer ${token}`, `http://127.0.0.1:${port}${url}`], { encoding: 'utf8' });
-      if (/Non-2xx/.test(out)) throw new Error(`${name}: non-2xx responses under wrk:\n${out}`);
-      return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
-    },
-    async close() {
-      await app.close();
-      await runtime.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+      const { stdout } = await run(WRK, ['-t1', '-c16', `-d${SECONDS}s`, '-H', `Authorization: Bearer ${token}`, `http://127.0.0.1:${port}${url}`], { encoding: 'utf8' });
+      if (/Non-2xx/.test(stdout)) throw new Error(`${variant}: non-2xx responses under wrk:\n${stdout}`);
+      sample.wrk_rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)![1]);
+    }
+    return sample;
+  } finally {
+    await app.close();
+    await runtime.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function spawnChild(variant: string): Promise<Sample> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--variant', variant], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+    proc.on('error', reject);
+    proc.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as Sample) : reject(new Error(`${variant} child exited with ${code}`))));
+  });
+}
+
+/** The limiter's own bookkeeping for one authenticated request (the failure check, the token count), without HTTP. */
+function limiterAlone(): number {
+  const clock = { now: () => new Date() };
+  // Never synced here: nothing on a request's path touches the database.
+  const limiter = createRateLimiter({ db: undefined as never, clock, syncIntervalMs: 3_600_000, log: { warn() {} } });
+  const token = { name: 'token', limit: 1e12, windowMs: 10_000 };
+  const failures = { name: 'auth-failures', limit: 20, windowMs: 60_000 };
+  const n = 2_000_000;
+  let sink = 0;
+  const start = performance.now();
+  for (let i = 0; i < n; i++) {
+    sink += limiter.check(failures, '127.0.0.1').remaining;
+    sink += limiter.consume(token, 'tok_0000000000000000000000000').remaining;
+  }
+  if (sink === 0) throw new Error('unreachable');
+  return ((performance.now() - start) * 1e6) / n;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  const off = await variant('off', { NEXUS_RATE_LIMIT: 'off' });
-  const on = await variant('on', { NEXUS_RATE_LIMIT_PER_TOKEN: '1000000000', NEXUS_RATE_LIMIT_PER_ADDRESS: '1000000000' });
-  if (!on.limited || off.limited) throw new Error('the variants are not what they claim');
-  try {
-    const inject: Record<string, number[]> = { off: [], on: [] };
-    const wrk: Record<string, number[]> = { off: [], on: [] };
-    const useWrk = fs.existsSync(WRK);
-    for (let round = 0; round < ROUNDS; round++) {
-      // Alternate which goes first, so neither always meets a warmer (or busier) machine.
-      for (const v of round % 2 ? [on, off] : [off, on]) {
-        inject[v.name]!.push(await v.injectLoop());
-        if (useWrk) wrk[v.name]!.push(await v.wrk());
-      }
-    }
-    const report = {
-      rounds: ROUNDS,
-      inject_us_per_request: { off: median(inject.off!), on: median(inject.on!), ratio_on_over_off: median(inject.on!) / median(inject.off!) },
-      ...(useWrk
-        ? { wrk_requests_per_second: { off: median(wrk.off!), on: median(wrk.on!), ratio_on_over_off: median(wrk.on!) / median(wrk.off!), all: wrk } }
-        : {}),
-      cpus: os.cpus().length,
-      loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
-    };
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  } finally {
-    await off.close();
-    await on.close();
+  const samples: Sample[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const variant of round % 2 ? ['on', 'off'] : ['off', 'on']) samples.push(await spawnChild(variant));
   }
+  const of = (variant: string, field: 'inject_cpu_us' | 'inject_wall_us' | 'wrk_rps') => median(samples.filter((s) => s.variant === variant).map((s) => s[field] ?? NaN));
+  const compare = (field: 'inject_cpu_us' | 'inject_wall_us' | 'wrk_rps') => ({ off: of('off', field), on: of('on', field), ratio_on_over_off: Number((of('on', field) / of('off', field)).toFixed(3)) });
+  const report = {
+    rounds: ROUNDS,
+    inject_cpu_us_per_request: compare('inject_cpu_us'),
+    inject_wall_us_per_request: compare('inject_wall_us'),
+    ...(fs.existsSync(WRK) ? { wrk_requests_per_second: compare('wrk_rps') } : {}),
+    limiter_alone_ns_per_request: Math.round(limiterAlone()),
+    samples,
+    cpus: os.cpus().length,
+    loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
+  };
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 
-main().catch((err: unknown) => {
+const variantArg = process.argv.indexOf('--variant');
+(variantArg > 0 ? child(process.argv[variantArg + 1]!).then((s) => process.stdout.write(JSON.stringify(s))) : main()).catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
