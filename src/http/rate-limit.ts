@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { Type } from 'typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RateLimitConfig } from '../config.js';
 import type { Db } from '../db/schema.js';
@@ -99,6 +100,12 @@ export function registerRateLimits(app: FastifyInstance, deps: { db: Db; clock: 
     reply.header('RateLimit-Policy', policy);
     reply.header('RateLimit', state);
   }
+
+  // Any route may answer 429 now: say so in each route's responses (and so in the OpenAPI document).
+  app.addHook('onRoute', (route) => {
+    const response = route.schema?.response as Record<string, unknown> | undefined;
+    if (response && !('429' in response)) route.schema = { ...route.schema, response: { ...response, 429: Type.Ref('Problem') } };
+  });
 
   app.decorateRequest('rateLimit', null);
   limiter.start();

@@ -59,6 +59,48 @@ const pathOf = (url: string): string => new URL(url).pathname;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe('rate limits', () => {
+  it('stops the probe of issue 9 with the default limits: bad tokens and forged upload signatures', async () => {
+    // The helper's generous test limits, set back to the production defaults.
+    const defaults = { NEXUS_RATE_LIMIT_PER_TOKEN: '1000', NEXUS_RATE_LIMIT_PER_ADDRESS: '300', NEXUS_RATE_LIMIT_AUTH_FAILURES: '20' };
+    const t = await buildTestApp({ env: defaults });
+    try {
+      const statuses = new Map<number, number>();
+      for (let i = 0; i < 200; i++) {
+        const res = await t.app.inject({ method: 'GET', url: '/v1/tickets', headers: bearer(`nxc_${String(i).padStart(43, 'x')}`), remoteAddress: '198.51.100.200' });
+        statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+      }
+      assert.deepEqual(Object.fromEntries(statuses), { 401: 20, 429: 180 });
+
+      const created = (await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'a.txt', content_type: 'text/plain' } })).json();
+      const [id, expires] = pathOf(created.upload_url).split('/').pop()!.split('.') as [string, string];
+      statuses.clear();
+      for (let i = 0; i < 200; i++) {
+        const forged = `${id}.${expires}.${String(i).padStart(43, 'A')}`;
+        const res = await t.app.inject({ method: 'PUT', url: `/v1/uploads/${forged}`, headers: { 'content-type': 'text/plain' }, payload: 'x', remoteAddress: '198.51.100.201' });
+        statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+      }
+      assert.deepEqual(Object.fromEntries(statuses), { 403: 20, 429: 180 });
+      const row = await t.runtime.db.selectFrom('attachments').select(['status', 'size']).where('id', '=', id).executeTakeFirstOrThrow();
+      assert.deepEqual(row, { status: 'pending', size: null }, 'nothing uploaded');
+      // The client with the real token is still served, and the health check answers everyone.
+      assert.equal((await t.request({ method: 'GET', url: '/v1/tickets' })).statusCode, 200);
+      assert.equal((await t.app.inject({ method: 'GET', url: '/healthz', remoteAddress: '198.51.100.200' })).statusCode, 200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('documents 429 on every operation', async () => {
+    const t = await buildTestApp();
+    try {
+      const doc = (await t.request({ method: 'GET', url: '/v1/openapi.json' })).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+      const missing = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).filter(([, op]) => !op.responses['429']).map(([m]) => `${m} ${p}`));
+      assert.deepEqual(missing, []);
+    } finally {
+      await t.close();
+    }
+  });
+
   describe('per token and per address', () => {
     let t: TestApp;
     let brand: { id: string };
