@@ -35,7 +35,9 @@ const SIGNED_URL_ROUTES = new Set(['/v1/uploads/:token', '/v1/downloads/:token']
  * The key of a client address. IPv4 as is (IPv4-mapped IPv6 too); IPv6 by its /64, the block one
  * subscriber usually gets, so that walking through one's own addresses does not reset the count.
  */
-export function addressKey(ip: string): string {
+export function addressKey(ip: string | undefined): string {
+  // A client that already hung up has no address left to read.
+  if (!ip) return 'unknown';
   if (!ip.includes(':')) return ip;
   try {
     const parsed = ipaddr.parse(ip);

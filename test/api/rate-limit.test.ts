@@ -284,6 +284,7 @@ describe('rate limits', () => {
       assert.equal(addressKey('2001:db8:1:2:aaaa::1'), addressKey('2001:db8:1:2:ffff::9'));
       assert.notEqual(addressKey('2001:db8:1:2::1'), addressKey('2001:db8:1:3::1'));
       assert.equal(addressKey('::ffff:198.51.100.1'), '198.51.100.1');
+      assert.equal(addressKey(undefined), 'unknown');
       for (let i = 0; i < 3; i++) {
         assertProblem(await t.app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: `2001:db8:77:1::${i + 1}` }), 401);
       }
