@@ -9,7 +9,8 @@
  *
  * Per variant: process CPU time and wall time per request over an inject loop (CPU time barely
  * depends on what else the machine runs), and wrk's requests/s when /usr/bin/wrk exists. Plus the
- * limiter's bookkeeping alone, without HTTP. Everything listens on 127.0.0.1 only; each child has
+ * same on a route that does nothing (the limiter's whole overhead, hooks and headers included),
+ * and the limiter's bookkeeping alone, without HTTP. Everything listens on 127.0.0.1 only; each child has
  * its own SQLite file (synchronous=FULL), deleted at the end.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -20,10 +21,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import Fastify from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { openRuntime } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';
+import { registerRateLimits } from '../../src/http/rate-limit.js';
 import { createRateLimiter } from '../../src/http/rate-limiter.js';
+import { systemClock } from '../../src/shared/clock.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -43,8 +47,38 @@ const ENV: Record<string, Record<string, string>> = {
   on: { NEXUS_RATE_LIMIT_PER_TOKEN: '1000000000', NEXUS_RATE_LIMIT_PER_ADDRESS: '1000000000' },
 };
 
+/**
+ * The limiter's whole per-request overhead (hooks, bookkeeping, headers) on a route that does
+ * nothing, behind a stand-in for auth: what it would cost a server much faster than ours.
+ */
+async function minimalChild(variant: string): Promise<Sample> {
+  const app = Fastify({ logger: false });
+  app.decorateRequest('principal', null);
+  if (variant === 'minimal-on') {
+    const config = loadConfig({ NEXUS_RATE_LIMIT_PER_TOKEN: '1000000000', NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h' }).rateLimit;
+    registerRateLimits(app, { db: undefined as never, clock: systemClock, config });
+  }
+  app.addHook('onRequest', async (request) => {
+    request.principal = { tokenId: 'tok_bench', tokenName: 'bench', scopes: ['admin'], brandIds: null };
+  });
+  app.get('/x', { config: { scope: 'tickets:read' } }, async () => ({ ok: true }));
+  await app.ready();
+  try {
+    for (let i = 0; i < 2000; i++) await app.inject({ method: 'GET', url: '/x' }); // warm-up
+    const n = INJECTS * 5;
+    const start = performance.now();
+    const cpu = process.cpuUsage();
+    for (let i = 0; i < n; i++) await app.inject({ method: 'GET', url: '/x' });
+    const used = process.cpuUsage(cpu);
+    return { variant, inject_cpu_us: (used.user + used.system) / n, inject_wall_us: ((performance.now() - start) * 1000) / n, wrk_rps: null };
+  } finally {
+    await app.close();
+  }
+}
+
 /** One variant, in this (child) process. */
 async function child(variant: string): Promise<Sample> {
+  if (variant.startsWith('minimal')) return minimalChild(variant);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `nexus-bench-ratelimit-${variant}-`));
   const config = loadConfig({ NEXUS_DATA_DIR: dataDir, NEXUS_LOG_LEVEL: 'silent', NEXUS_WORKERS: '0', ...ENV[variant] });
   const runtime = await openRuntime(config);
@@ -117,15 +151,20 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const samples: Sample[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    for (const variant of round % 2 ? ['on', 'off'] : ['off', 'on']) samples.push(await spawnChild(variant));
+    for (const variant of round % 2 ? ['on', 'off', 'minimal-on', 'minimal-off'] : ['off', 'on', 'minimal-off', 'minimal-on']) samples.push(await spawnChild(variant));
   }
   const of = (variant: string, field: 'inject_cpu_us' | 'inject_wall_us' | 'wrk_rps') => median(samples.filter((s) => s.variant === variant).map((s) => s[field] ?? NaN));
-  const compare = (field: 'inject_cpu_us' | 'inject_wall_us' | 'wrk_rps') => ({ off: of('off', field), on: of('on', field), ratio_on_over_off: Number((of('on', field) / of('off', field)).toFixed(3)) });
+  const compare = (field: 'inject_cpu_us' | 'inject_wall_us' | 'wrk_rps', prefix = '') => ({
+    off: of(`${prefix}off`, field),
+    on: of(`${prefix}on`, field),
+    ratio_on_over_off: Number((of(`${prefix}on`, field) / of(`${prefix}off`, field)).toFixed(3)),
+  });
   const report = {
     rounds: ROUNDS,
     inject_cpu_us_per_request: compare('inject_cpu_us'),
     inject_wall_us_per_request: compare('inject_wall_us'),
     ...(fs.existsSync(WRK) ? { wrk_requests_per_second: compare('wrk_rps') } : {}),
+    minimal_route_cpu_us_per_request: compare('inject_cpu_us', 'minimal-'),
     limiter_alone_ns_per_request: Math.round(limiterAlone()),
     samples,
     cpus: os.cpus().length,
