@@ -6,6 +6,7 @@
  *
  *   node --import tsx bench/rate-limit/run.ts
  *   BENCH_ROUNDS=5 BENCH_INJECTS=5000 BENCH_SECONDS=5 node --import tsx bench/rate-limit/run.ts
+ *   BENCH_VARIANTS=minimal BENCH_ROUNDS=9 node --import tsx bench/rate-limit/run.ts
  *
  * Per variant: process CPU time and wall time per request over an inject loop (CPU time barely
  * depends on what else the machine runs), and wrk's requests/s when /usr/bin/wrk exists. Plus the
@@ -32,6 +33,8 @@ import { systemClock } from '../../src/shared/clock.js';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const INJECTS = Number(process.env.BENCH_INJECTS ?? 3000);
+/** `full` (the app's GET /v1/tickets/{id}), `minimal` (a route that does nothing), or both. */
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'full,minimal').split(',').flatMap((v) => (v === 'full' ? ['off', 'on'] : v === 'minimal' ? ['minimal-off', 'minimal-on'] : []));
 const WRK = '/usr/bin/wrk';
 const run = promisify(execFile);
 
@@ -139,7 +142,7 @@ function limiterAlone(): number {
   let sink = 0;
   const start = performance.now();
   for (let i = 0; i < n; i++) {
-    sink += limiter.check(failures, '127.0.0.1').remaining;
+    sink += limiter.check(failures, '127.0.0.1')?.remaining ?? 1;
     sink += limiter.consume(token, 'tok_0000000000000000000000000').remaining;
   }
   if (sink === 0) throw new Error('unreachable');
@@ -151,7 +154,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const samples: Sample[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    for (const variant of round % 2 ? ['on', 'off', 'minimal-on', 'minimal-off'] : ['off', 'on', 'minimal-off', 'minimal-on']) samples.push(await spawnChild(variant));
+    const order = round % 2 ? ['on', 'off', 'minimal-on', 'minimal-off'] : ['off', 'on', 'minimal-off', 'minimal-on'];
+    for (const variant of order.filter((v) => VARIANTS.includes(v))) samples.push(await spawnChild(variant));
   }
   const of = (variant: string, field: 'inject_cpu_us' | 'inject_wall_us' | 'wrk_rps') => median(samples.filter((s) => s.variant === variant).map((s) => s[field] ?? NaN));
   const compare = (field: 'inject_cpu_us' | 'inject_wall_us' | 'wrk_rps', prefix = '') => ({
@@ -159,12 +163,12 @@ async function main(): Promise<void> {
     on: of(`${prefix}on`, field),
     ratio_on_over_off: Number((of(`${prefix}on`, field) / of(`${prefix}off`, field)).toFixed(3)),
   });
+  const full = VARIANTS.includes('on');
   const report = {
     rounds: ROUNDS,
-    inject_cpu_us_per_request: compare('inject_cpu_us'),
-    inject_wall_us_per_request: compare('inject_wall_us'),
-    ...(fs.existsSync(WRK) ? { wrk_requests_per_second: compare('wrk_rps') } : {}),
-    minimal_route_cpu_us_per_request: compare('inject_cpu_us', 'minimal-'),
+    ...(full ? { inject_cpu_us_per_request: compare('inject_cpu_us'), inject_wall_us_per_request: compare('inject_wall_us') } : {}),
+    ...(full && fs.existsSync(WRK) ? { wrk_requests_per_second: compare('wrk_rps') } : {}),
+    ...(VARIANTS.includes('minimal-on') ? { minimal_route_cpu_us_per_request: compare('inject_cpu_us', 'minimal-') } : {}),
     limiter_alone_ns_per_request: Math.round(limiterAlone()),
     samples,
     cpus: os.cpus().length,

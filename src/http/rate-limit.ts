@@ -120,7 +120,7 @@ export function registerRateLimits(app: FastifyInstance, deps: { db: Db; clock: 
     request.rateLimit = state;
     if (!credential) return done();
     const d = limiter.check(policies.authFailures, state.address);
-    if (d.allowed) return done();
+    if (!d || d.allowed) return done();
     state.decisions.push(d);
     done(refuse(request, reply, d));
   });

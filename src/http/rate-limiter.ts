@@ -268,11 +268,14 @@ export function createRateLimiter(deps: { db: Db; clock: Clock; syncIntervalMs: 
       return decide(c, now, true);
     },
 
-    /** Whether `key` has room for one more unit, without counting anything. */
-    check(policy: RateLimitPolicy, key: string): RateLimitDecision {
-      const now = clock.now().getTime();
+    /**
+     * Whether `key` has room for one more unit, without counting anything. Returns undefined when
+     * the key has nothing counted at all: the common case, answered without allocating.
+     */
+    check(policy: RateLimitPolicy, key: string): RateLimitDecision | undefined {
       const c = counters.get(`${policy.name}:${key}`);
-      if (!c) return { policy, allowed: true, remaining: policy.limit, resetSeconds: Math.ceil(policy.windowMs / 1000) };
+      if (!c) return undefined;
+      const now = clock.now().getTime();
       roll(c, now);
       return decide(c, now, estimate(c, now) + 1 <= policy.limit);
     },
