@@ -15,6 +15,7 @@ import { registerRouteAccess } from './http/access.js';
 import { registerAuth } from './http/auth.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { registerInputGuard } from './http/input-guard.js';
+import { registerRateLimits } from './http/rate-limit.js';
 import { AppError, ProblemSchema, errorCatalogue, registerProblemHandlers, sendProblem } from './http/problem.js';
 import { createClientErrorHandler, frameworkErrors, registerClientErrors } from './http/client-errors.js';
 import { registerTimeouts, timeoutServerOptions } from './http/timeouts.js';
@@ -82,6 +83,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...timeoutServerOptions(config.http),
     schemaController: { compilersFactory: { buildSerializer: lazySerializerFactory() } },
     routerOptions: { ignoreTrailingSlash: true },
+    // The client address rate limits key on: the peer, or X-Forwarded-For from a trusted proxy.
+    ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Before any route is added, so that the route table behind 405s sees every one.
   registerProblemHandlers(app);
@@ -124,6 +127,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
 
   registerInputGuard(app);
+  // Before auth: a blocked guesser is refused before its credential costs a lookup.
+  registerRateLimits(app, { db, clock, config: config.rateLimit });
   registerAuth(app, services.tokens);
   registerIdempotency(app, { db, clock, secretBox: secretBoxFor(config) });
 

@@ -3,6 +3,9 @@ import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import type { HttpTimeouts } from './http/timeouts.js';
 
+// Rate-limit windows are whole seconds: the RateLimit-Policy header's `w` has no sub-second form.
+const WINDOW = '^[1-9]\\d*(s|m|h)$';
+
 /**
  * Every environment variable NexusCore reads. This is the only module that touches process.env;
  * everything else receives a validated Config.
@@ -31,6 +34,15 @@ const EnvSchema = Type.Object({
   NEXUS_HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
   NEXUS_HTTP_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 72_000 }),
   NEXUS_HTTP_UPLOAD_MIN_BYTES_PER_SECOND: Type.Integer({ minimum: 1, default: 4096 }),
+  NEXUS_TRUST_PROXY: Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*$' })),
+  NEXUS_RATE_LIMIT: Type.Union([Type.Literal('on'), Type.Literal('off')], { default: 'on' }),
+  NEXUS_RATE_LIMIT_PER_TOKEN: Type.Integer({ minimum: 1, default: 1000 }),
+  NEXUS_RATE_LIMIT_TOKEN_WINDOW: Type.String({ pattern: WINDOW, default: '10s' }),
+  NEXUS_RATE_LIMIT_PER_ADDRESS: Type.Integer({ minimum: 1, default: 300 }),
+  NEXUS_RATE_LIMIT_ADDRESS_WINDOW: Type.String({ pattern: WINDOW, default: '10s' }),
+  NEXUS_RATE_LIMIT_AUTH_FAILURES: Type.Integer({ minimum: 1, default: 20 }),
+  NEXUS_RATE_LIMIT_AUTH_FAILURES_WINDOW: Type.String({ pattern: WINDOW, default: '1m' }),
+  NEXUS_RATE_LIMIT_SYNC_INTERVAL: Type.String({ pattern: '^[1-9]\\d*(ms|s|m|h)?$', default: '500ms' }),
 });
 
 export interface Config {
@@ -55,6 +67,27 @@ export interface Config {
   runWorkers: boolean;
   /** How long a client may take to send a request (src/http/timeouts.ts). */
   http: HttpTimeouts;
+  /** Proxies (addresses or CIDRs) whose X-Forwarded-For names the client; undefined trusts none. */
+  trustProxy: string | undefined;
+  rateLimit: RateLimitConfig;
+}
+
+export interface RateLimitPolicyConfig {
+  limit: number;
+  windowMs: number;
+}
+
+/** See docs/api.md, "Rate limits". */
+export interface RateLimitConfig {
+  enabled: boolean;
+  /** Requests authenticated by one token. */
+  perToken: RateLimitPolicyConfig;
+  /** Requests from one client address that no token authenticated (public routes, signed URLs, failed auth). */
+  perAddress: RateLimitPolicyConfig;
+  /** Failed credential checks (401, forged or expired signed URLs) from one client address. */
+  authFailures: RateLimitPolicyConfig;
+  /** How often each process merges its counts with the other processes' through the database. */
+  syncIntervalMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -111,6 +144,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: e.NEXUS_HTTP_REQUEST_TIMEOUT_MS,
       idleTimeoutMs: e.NEXUS_HTTP_IDLE_TIMEOUT_MS,
       uploadMinBytesPerSecond: e.NEXUS_HTTP_UPLOAD_MIN_BYTES_PER_SECOND,
+    },
+    trustProxy: e.NEXUS_TRUST_PROXY,
+    rateLimit: {
+      enabled: e.NEXUS_RATE_LIMIT === 'on',
+      perToken: { limit: e.NEXUS_RATE_LIMIT_PER_TOKEN, windowMs: parseDuration(e.NEXUS_RATE_LIMIT_TOKEN_WINDOW) },
+      perAddress: { limit: e.NEXUS_RATE_LIMIT_PER_ADDRESS, windowMs: parseDuration(e.NEXUS_RATE_LIMIT_ADDRESS_WINDOW) },
+      authFailures: { limit: e.NEXUS_RATE_LIMIT_AUTH_FAILURES, windowMs: parseDuration(e.NEXUS_RATE_LIMIT_AUTH_FAILURES_WINDOW) },
+      syncIntervalMs: parseDuration(e.NEXUS_RATE_LIMIT_SYNC_INTERVAL),
     },
   };
 }

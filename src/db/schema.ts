@@ -245,6 +245,15 @@ export interface SearchEmbedQueueTable {
   attempts: number;
 }
 
+/** One rate-limit bucket's count in one fixed window (src/http/rate-limit-store.ts). */
+export interface RateLimitCounterTable {
+  bucket: string;
+  /** Epoch milliseconds; bigint, so PostgreSQL hands it back as text: read it through Number(). */
+  window_start: number | string;
+  count: number;
+  expires_at: number | string;
+}
+
 export interface Database {
   brands: BrandTable;
   queues: QueueTable;
@@ -266,6 +275,7 @@ export interface Database {
   search_documents: SearchDocumentTable;
   search_state: SearchStateTable;
   search_embed_queue: SearchEmbedQueueTable;
+  rate_limit_counters: RateLimitCounterTable;
 }
 
 export type Db = Kysely<Database>;

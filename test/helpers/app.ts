@@ -69,6 +69,10 @@ export async function buildTestApp(options: { env?: Record<string, string>; data
   const config = loadConfig({
     NEXUS_DATA_DIR: dataDir,
     NEXUS_WEBHOOK_ALLOW_PRIVATE: '1',
+    // inject() sends everything from 127.0.0.1, fast: limits no test meets unless it sets its own.
+    NEXUS_RATE_LIMIT_PER_TOKEN: '1000000',
+    NEXUS_RATE_LIMIT_PER_ADDRESS: '1000000',
+    NEXUS_RATE_LIMIT_AUTH_FAILURES: '1000000',
     ...(postgres ? { DATABASE_URL: postgres.url } : {}),
     ...options.env,
   });

@@ -5,6 +5,7 @@ import * as attachments from './0003-attachments.js';
 import * as search from './0004-search.js';
 import * as repairStoredInputs from './0005-repair-stored-inputs.js';
 import * as uploadLeases from './0006-upload-leases.js';
+import * as rateLimits from './0007-rate-limits.js';
 import * as queuePositions from './0008-queue-positions.js';
 import * as ticketListIndex from './0009-ticket-list-index.js';
 
@@ -18,6 +19,7 @@ export const migrations: Record<string, Migration> = {
   '0004-search': search,
   '0005-repair-stored-inputs': repairStoredInputs,
   '0006-upload-leases': uploadLeases,
+  '0007-rate-limits': rateLimits,
   '0008-queue-positions': queuePositions,
   '0009-ticket-list-index': ticketListIndex,
 };
