@@ -25,11 +25,6 @@ interface RequestRateLimit {
   decisions: RateLimitDecision[];
 }
 
-/**
- * The routes whose URL is the credential. Matched by path here, rather than flagged in the
- * attachment routes, so that this module alone decides what counts as a failed credential.
- */
-const SIGNED_URL_ROUTES = new Set(['/v1/uploads/:token', '/v1/downloads/:token']);
 
 /**
  * The key of a client address. IPv4 as is (IPv4-mapped IPv6 too); IPv6 by its /64, the block one
@@ -115,7 +110,10 @@ export function registerRateLimits(app: FastifyInstance, deps: { db: Db; clock: 
 
   app.addHook('onRequest', (request, reply, done) => {
     const route = request.routeOptions;
-    const credential = route.config?.scope ? 'bearer' : route.url !== undefined && SIGNED_URL_ROUTES.has(route.url) ? 'signed-url' : undefined;
+    // Each route declares its credential (src/http/access.ts): a scope for bearer routes, the
+    // `signed-url` brand rule where the URL itself is the credential, `public` for neither.
+    const scope = route.config?.scope;
+    const credential = route.config?.brands === 'signed-url' ? 'signed-url' : scope && scope !== 'public' ? 'bearer' : undefined;
     const state: RequestRateLimit = { credential, address: addressKey(request.ip), decisions: [] };
     request.rateLimit = state;
     if (!credential) return done();
