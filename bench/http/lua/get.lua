@@ -1,0 +1,3 @@
+-- wrk script for the "get" path of bench/http (requests built by lib.lua).
+local lib = dofile(os.getenv("BENCH_LUA_DIR") .. "/lib.lua")
+lib.script("get", 5000)

@@ -1,0 +1,3 @@
+-- wrk script for the "patch" path of bench/http (requests built by lib.lua).
+local lib = dofile(os.getenv("BENCH_LUA_DIR") .. "/lib.lua")
+lib.script("patch", 5000)
