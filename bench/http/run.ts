@@ -176,12 +176,12 @@ async function stopGroup(child: ChildProcess, graceMs = 25_000, serverPid?: numb
   killGroup(child, 'SIGKILL');
 }
 
-async function dropDatabases(): Promise<void> {
-  if (pgDatabases.size === 0) return;
+async function dropDatabases(names: string[] = [...pgDatabases]): Promise<void> {
+  if (names.length === 0) return;
   const client = new pg.Client({ connectionString: o.pgBase });
   await client.connect();
   try {
-    for (const name of pgDatabases) {
+    for (const name of names) {
       await client.query(`drop database if exists "${name}" with (force)`);
       pgDatabases.delete(name);
     }
@@ -706,19 +706,7 @@ async function benchAt(n: number): Promise<void> {
     out(summary);
   }
 
-  if (seed.nexusUrl) {
-    const names = [...pgDatabases].filter((d) => d.endsWith(`_${n}_nexus`) || d.endsWith(`_${n}_ideal`));
-    const client = new pg.Client({ connectionString: o.pgBase });
-    await client.connect();
-    try {
-      for (const name of names) {
-        await client.query(`drop database if exists "${name}" with (force)`);
-        pgDatabases.delete(name);
-      }
-    } finally {
-      await client.end();
-    }
-  }
+  await dropDatabases([...pgDatabases].filter((d) => d.endsWith(`_${n}_nexus`) || d.endsWith(`_${n}_ideal`)));
   if (!o.keep) fs.rmSync(seed.dir, { recursive: true, force: true });
 }
 
@@ -765,7 +753,8 @@ async function main(): Promise<void> {
 try {
   await main();
 } catch (err) {
-  log(`bench:http failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  // After CTRL-C the runs fail as their processes are stopped: that is not worth a stack trace.
+  if (!cleaning) log(`bench:http failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exitCode = 1;
 } finally {
   await cleanup();
