@@ -91,7 +91,7 @@ const o = {
   connections: Number(opt('connections') || 32),
   rounds: Number(opt('rounds') || 3),
   paths: (opt('paths') || PATHS.join(',')).split(',') as PathName[],
-  soak: opt('soak') ? seconds(opt('soak')!) : 0,
+  soak: opt('soak') === undefined ? 0 : seconds(opt('soak') || usage('--soak needs a duration, e.g. --soak 10m')),
   profile: opt('profile') === undefined ? [] : ((opt('profile') || 'get,create').split(',') as PathName[]),
   quietWait: Number(opt('quiet-wait') || 20),
   startups: Math.max(1, Number(opt('startups') || 3)),
@@ -176,12 +176,12 @@ async function stopGroup(child: ChildProcess, graceMs = 25_000, serverPid?: numb
   killGroup(child, 'SIGKILL');
 }
 
-async function dropDatabases(): Promise<void> {
-  if (pgDatabases.size === 0) return;
+async function dropDatabases(names: string[] = [...pgDatabases]): Promise<void> {
+  if (names.length === 0) return;
   const client = new pg.Client({ connectionString: o.pgBase });
   await client.connect();
   try {
-    for (const name of pgDatabases) {
+    for (const name of names) {
       await client.query(`drop database if exists "${name}" with (force)`);
       pgDatabases.delete(name);
     }
@@ -384,8 +384,33 @@ async function startTimed(start: () => Promise<{ server: Server; startMs: number
   }
 }
 
-/** error-level lines (pino level >= 50) a server logged. */
-const loggedErrors = (server: Server) => (fs.readFileSync(server.logFile, 'utf8').match(/"level":(50|60)/g) ?? []).length;
+/**
+ * Moves a server's log out of the way after a run: error-level lines (pino level >= 50) are counted
+ * and copied to `errorsFile`, the rest (two request lines per request) is dropped by truncating the
+ * file, which the server appends to (O_APPEND), so that a long soak cannot fill the disk.
+ */
+function drainLog(server: Server, errorsFile: string): number {
+  const fd = fs.openSync(server.logFile, 'r');
+  const buf = Buffer.alloc(1 << 20);
+  let rest = '';
+  let errors = 0;
+  try {
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) {
+      const lines = (rest + buf.toString('utf8', 0, n)).split('\n');
+      rest = lines.pop()!;
+      for (const line of lines) {
+        if (/"level":(50|60)/.test(line)) {
+          errors++;
+          fs.appendFileSync(errorsFile, line + '\n');
+        }
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.truncateSync(server.logFile, 0);
+  return errors;
+}
 
 // ---------------------------------------------------------------- wrk
 
@@ -574,6 +599,7 @@ async function benchAt(n: number): Promise<void> {
   const rawDir = path.join(resultsDir, `n${n}`);
   fs.mkdirSync(rawDir, { recursive: true });
 
+  let nexusErrors = 0;
   const measure = async (target: Target, p: PathName | 'mixed', round: number, durationS: number): Promise<Run> => {
     const quiet = await waitQuiet();
     const { result, cpuPerReq, othersPct, startedAt, endedAt } = await wrk(servers[target], `${p}.lua`, durationS, inputs[target], path.join(rawDir, `${target}-${p}-${round}.txt`));
@@ -582,6 +608,7 @@ async function benchAt(n: number): Promise<void> {
       machine_busy_before_pct: quiet.busyPct, quiet_wait_s: quiet.waitedS, started_at: startedAt, ended_at: endedAt,
     };
     fs.appendFileSync(path.join(resultsDir, 'runs.jsonl'), JSON.stringify(run) + '\n');
+    if (target === 'nexus') nexusErrors += drainLog(servers.nexus, path.join(resultsDir, `n${n}-nexus-errors.log`));
     if (round > 0) log(`  ${p.padEnd(6)} ${target.padEnd(5)} round ${round}: ${fmt(result.rps)} req/s, p50 ${ms(result.p50_ms)} ms, p99 ${ms(result.p99_ms)} ms, ${cpuPerReq.toFixed(2)} ms CPU/req, errors ${errorsOf(result)}, others on CPU ${SERVER_CPU}: ${othersPct.toFixed(0)} %`);
     return run;
   };
@@ -650,8 +677,7 @@ async function benchAt(n: number): Promise<void> {
     out(`Soak (45 % get, 20 % list, 5 % search, 10 % create, 10 % reply, 10 % patch): ${fmt(soak.rps)} req/s, p50 ${ms(soak.p50_ms)} ms, p99 ${ms(soak.p99_ms)} ms, ${errorsOf(soak)} errors, ${soak.cpu_ms_per_req.toFixed(2)} ms CPU/req.`);
   }
   out();
-  const errs = loggedErrors(servers.nexus);
-  if (errs) out(`NexusCore logged ${errs} error-level lines during the run (see ${path.relative(ROOT, servers.nexus.logFile)} with --keep).`);
+  if (nexusErrors) out(`NexusCore logged ${nexusErrors} error-level lines during the runs: ${path.relative(ROOT, path.join(resultsDir, `n${n}-nexus-errors.log`))}.`);
 
   await stopGroup(servers.nexus.child, 25_000, servers.nexus.pid);
   await stopGroup(servers.ideal.child, 25_000, servers.ideal.pid);
@@ -683,19 +709,7 @@ async function benchAt(n: number): Promise<void> {
     out(summary);
   }
 
-  if (seed.nexusUrl) {
-    const names = [...pgDatabases].filter((d) => d.endsWith(`_${n}_nexus`) || d.endsWith(`_${n}_ideal`));
-    const client = new pg.Client({ connectionString: o.pgBase });
-    await client.connect();
-    try {
-      for (const name of names) {
-        await client.query(`drop database if exists "${name}" with (force)`);
-        pgDatabases.delete(name);
-      }
-    } finally {
-      await client.end();
-    }
-  }
+  await dropDatabases([...pgDatabases].filter((d) => d.endsWith(`_${n}_nexus`) || d.endsWith(`_${n}_ideal`)));
   if (!o.keep) fs.rmSync(seed.dir, { recursive: true, force: true });
 }
 
@@ -742,7 +756,8 @@ async function main(): Promise<void> {
 try {
   await main();
 } catch (err) {
-  log(`bench:http failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  // After CTRL-C the runs fail as their processes are stopped: that is not worth a stack trace.
+  if (!cleaning) log(`bench:http failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exitCode = 1;
 } finally {
   await cleanup();

@@ -24,7 +24,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { CompiledQuery, type DatabaseConnection, Kysely, SqliteDialect, type SqliteDialectConfig, SqliteDriver, type Driver } from 'kysely';
+import { Kysely } from 'kysely';
 import pg from 'pg';
 import type { Principal } from '../../src/auth/scopes.js';
 import { openRuntime } from '../../src/bootstrap.js';
@@ -33,6 +33,7 @@ import type { Database } from '../../src/db/schema.js';
 import { createServices, type Services } from '../../src/services.js';
 import { systemClock } from '../../src/shared/clock.js';
 import { BRANDS, brandId, seededRandom, ticketGenerator } from './data.js';
+import { SavepointDialect } from './savepoint-dialect.js';
 
 function option(name: string, fallback?: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -52,31 +53,6 @@ const synchronous = option('synchronous', 'off').toUpperCase();
 const SAMPLE = Math.min(N, 20_000);
 /** Tickets after which the embedder's components are fitted (the server's job does it at 1,000). */
 const FIT_AT = 1000;
-
-/** Each service transaction becomes a savepoint, so a batch of them shares one BEGIN…COMMIT. */
-class SavepointDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('savepoint seed_item'));
-  }
-  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('release seed_item'));
-  }
-  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('rollback to seed_item'));
-    await connection.executeQuery(CompiledQuery.raw('release seed_item'));
-  }
-}
-
-class SavepointDialect extends SqliteDialect {
-  readonly #config: SqliteDialectConfig;
-  constructor(config: SqliteDialectConfig) {
-    super(config);
-    this.#config = config;
-  }
-  override createDriver(): Driver {
-    return new SavepointDriver(this.#config);
-  }
-}
 
 const env = { ...process.env, NEXUS_DATA_DIR: dataDir, NEXUS_LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl ?? '', NEXUS_WORKERS: '0' };
 const config = loadConfig(env);
