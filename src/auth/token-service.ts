@@ -192,16 +192,18 @@ export function createTokenService(deps: TokenServiceDeps) {
      * hash and the final comparison is constant-time, so timing says nothing about the secret.
      */
     async authenticate(secret: string): Promise<Principal> {
-      const unauthorized = new AppError('unauthorized', 'The bearer token is missing, unknown, revoked or expired', {
-        headers: { 'WWW-Authenticate': 'Bearer realm="nexuscore", error="invalid_token"' },
-      });
-      if (!secret.startsWith(TOKEN_PREFIX) && secret.length < 32) throw unauthorized;
+      // Made only when refusing: an error captures a stack trace, a cost every good request would pay.
+      const unauthorized = () =>
+        new AppError('unauthorized', 'The bearer token is missing, unknown, revoked or expired', {
+          headers: { 'WWW-Authenticate': 'Bearer realm="nexuscore", error="invalid_token"' },
+        });
+      if (!secret.startsWith(TOKEN_PREFIX) && secret.length < 32) throw unauthorized();
       const hash = hashSecret(secret);
       const row = await store.findTokenByHash(db, hash);
-      if (!row || !timingSafeEqual(Buffer.from(row.secret_hash, 'hex'), Buffer.from(hash, 'hex'))) throw unauthorized;
+      if (!row || !timingSafeEqual(Buffer.from(row.secret_hash, 'hex'), Buffer.from(hash, 'hex'))) throw unauthorized();
       const now = clock.now();
-      if (row.revoked_at) throw unauthorized;
-      if (row.expires_at && row.expires_at <= toTimestamp(now)) throw unauthorized;
+      if (row.revoked_at) throw unauthorized();
+      if (row.expires_at && row.expires_at <= toTimestamp(now)) throw unauthorized();
       // Recording use at most once a minute keeps reads from turning into writes.
       if (!row.last_used_at || Date.parse(row.last_used_at) < now.getTime() - 60_000) {
         await store.touchToken(db, row.id, toTimestamp(now));
