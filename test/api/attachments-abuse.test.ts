@@ -12,6 +12,7 @@ import * as store from '../../src/attachments/store.js';
 import { ManualClock, toTimestamp } from '../../src/shared/clock.js';
 import { coreJobs } from '../../src/workers.js';
 import { buildTestApp, testPostgresUrl, type TestApp } from '../helpers/app.js';
+import { freePort } from '../helpers/server-process.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -164,14 +165,6 @@ function startServer(env: Record<string, string>): { child: ChildProcess; output
   });
   serving.catch(() => {});
   return { child, output: () => output, serving };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /**

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -10,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import axe from 'axe-core';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { freePort } from '../helpers/server-process.js';
 
 /*
  * The dashboard end to end: `npm start`'s server in a child process (real clock, real port, the
@@ -24,14 +24,6 @@ const skip = fs.existsSync(CHROMIUM) ? false : `chromium not installed: ${CHROMI
 function suite(name: string, fn: () => void): void {
   if (skip) it(name, { skip }, () => {});
   else describe(name, { timeout: 300_000 }, fn);
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
