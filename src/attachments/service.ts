@@ -227,16 +227,20 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       if (errors.length) throw new AppError('validation_failed', errors.map((e) => `${e.pointer} ${e.message}`).join('; '), { errors });
     },
 
-    async listFor(dbx, messageIds) {
-      const out = new Map<string, unknown[]>();
-      for (const row of await store.listForMessages(dbx, messageIds)) {
-        const list = out.get(row.message_id!) ?? [];
-        list.push(await viewOf(dbx, row));
-        out.set(row.message_id!, list);
-      }
-      return out;
-    },
+    listFor: async (dbx, messageIds) => byMessage(dbx, await store.listForMessages(dbx, messageIds)),
+    listForTicket: async (dbx, ticketId) => byMessage(dbx, await store.listForTicket(dbx, ticketId)),
   };
+
+  /** Views of linked attachments, grouped by message, each list in the rows' order. */
+  async function byMessage(dbx: DbOrTx, rows: AttachmentRow[]): Promise<Map<string, unknown[]>> {
+    const out = new Map<string, unknown[]>();
+    for (const row of rows) {
+      const list = out.get(row.message_id!) ?? [];
+      list.push(await viewOf(dbx, row));
+      out.set(row.message_id!, list);
+    }
+    return out;
+  }
 
   return {
     /** Links attachments to messages; the ticket service calls it inside the message transaction. */

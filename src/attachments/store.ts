@@ -1,4 +1,5 @@
 import type { Insertable } from 'kysely';
+import { prepareQuery } from '../db/prepared.js';
 import type { AttachmentRow, AttachmentTable, DbOrTx } from '../db/schema.js';
 
 export async function insertAttachment(db: DbOrTx, row: Insertable<AttachmentTable>): Promise<void> {
@@ -102,6 +103,20 @@ export async function listForMessages(db: DbOrTx, messageIds: string[]): Promise
     out.push(...(await db.selectFrom('attachments').selectAll().where('message_id', 'in', batch).orderBy('id').execute()));
   }
   return out;
+}
+
+const linkedToTicket = prepareQuery((db, p: { ticketId: string }) =>
+  db
+    .selectFrom('attachments')
+    .selectAll('attachments')
+    .innerJoin('messages', 'messages.id', 'attachments.message_id')
+    .where('messages.ticket_id', '=', p.ticketId)
+    .orderBy('attachments.id'),
+);
+
+/** The attachments linked to any message of the ticket, by id (as `listForMessages` orders them). */
+export async function listForTicket(db: DbOrTx, ticketId: string): Promise<AttachmentRow[]> {
+  return linkedToTicket.all(db, { ticketId });
 }
 
 export async function listUnlinkedBefore(db: DbOrTx, before: string, limit: number): Promise<Pick<AttachmentRow, 'id' | 'storage_key'>[]> {

@@ -1,3 +1,4 @@
+import { prepareQuery } from '../db/prepared.js';
 import type { DbOrTx, TokenRow, TokenTable } from '../db/schema.js';
 import type { Insertable } from 'kysely';
 
@@ -5,8 +6,11 @@ export async function insertToken(db: DbOrTx, row: Insertable<TokenTable>): Prom
   await db.insertInto('tokens').values(row).execute();
 }
 
+const tokenByHash = prepareQuery((db, p: { secretHash: string }) => db.selectFrom('tokens').selectAll().where('secret_hash', '=', p.secretHash));
+
+/** Every authenticated request makes this read. */
 export async function findTokenByHash(db: DbOrTx, secretHash: string): Promise<TokenRow | undefined> {
-  return db.selectFrom('tokens').selectAll().where('secret_hash', '=', secretHash).executeTakeFirst();
+  return tokenByHash.first(db, { secretHash });
 }
 
 export async function findToken(db: DbOrTx, id: string): Promise<TokenRow | undefined> {

@@ -6,9 +6,17 @@ import pg from 'pg';
 import { PRIVATE_FILE_MODE, createPrivateFile, ensurePrivateDir } from '../shared/private-files.js';
 import type { Database } from './schema.js';
 import { migrations } from './migrations/index.js';
-import { cachingStatements } from './sqlite-statements.js';
+import { type SqlReader, registerReader } from './prepared.js';
+import { cachingStatements, statementCache } from './sqlite-statements.js';
 
 export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * SQLite's page cache per connection, in KiB when negative: 64 MiB instead of the default 2 MiB.
+ * Every read that misses it is a system call and a page copy; at 100,000 tickets the hot pages
+ * (ticket rows, the indexes the API walks) no longer fit in 2 MiB. Pages are allocated as used.
+ */
+const PAGE_CACHE = -65536;
 
 export interface OpenDatabase {
   db: Kysely<Database>;
@@ -51,8 +59,37 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   sqlite.pragma('foreign_keys = ON');
   // A second process (the `nexus worker`, the CLI) may hold the write lock briefly.
   sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`cache_size = ${PAGE_CACHE}`);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
-  return { db, dialect: 'sqlite', location: file, close: () => db.destroy() };
+  const reader = file === ':memory:' ? undefined : openReader(file);
+  if (reader) registerReader(db, reader);
+  return {
+    db,
+    dialect: 'sqlite',
+    location: file,
+    close: async () => {
+      reader?.close();
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * A second connection to the file, for prepared reads outside transactions (src/db/prepared.ts).
+ * In WAL mode it reads the last committed state while the writer holds its transaction open (a
+ * group commit keeps one open across requests), so reads neither wait for the writer nor see what
+ * it has not committed. `query_only` makes sure nothing ever writes through it.
+ */
+function openReader(file: string): SqlReader & { close(): void } {
+  const sqlite = new SqliteDatabase(file);
+  sqlite.pragma('query_only = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`cache_size = ${PAGE_CACHE}`);
+  const prepare = statementCache(sqlite);
+  return {
+    all: (sql, parameters) => prepare(sql).all(parameters),
+    close: () => sqlite.close(),
+  };
 }
 
 /** Brings the schema up to date; safe to run on every start and from several processes. */

@@ -10,24 +10,27 @@ import type { SqliteDatabase as KyselySqliteDatabase } from 'kysely';
  * at once: the caller then gets a fresh one. Bounded, oldest first out, since queries with an
  * `in (…)` list of varying length have a text per length.
  */
-export function cachingStatements(sqlite: SqliteDatabase, capacity = 500): KyselySqliteDatabase {
+export function statementCache(sqlite: SqliteDatabase, capacity = 500): (sql: string) => Statement {
   const cache = new Map<string, Statement>();
-  return {
-    close: () => sqlite.close(),
-    prepare(sql: string) {
-      const cached = cache.get(sql);
-      if (cached && !cached.busy) {
-        // Re-inserted so that the Map's order stays least-recently-used first.
-        cache.delete(sql);
-        cache.set(sql, cached);
-        return cached;
-      }
-      const statement = sqlite.prepare(sql);
-      if (!cached) {
-        cache.set(sql, statement);
-        if (cache.size > capacity) cache.delete(cache.keys().next().value!);
-      }
-      return statement;
-    },
+  return (sql) => {
+    const cached = cache.get(sql);
+    if (cached && !cached.busy) {
+      // Re-inserted so that the Map's order stays least-recently-used first.
+      cache.delete(sql);
+      cache.set(sql, cached);
+      return cached;
+    }
+    const statement = sqlite.prepare(sql);
+    if (!cached) {
+      cache.set(sql, statement);
+      if (cache.size > capacity) cache.delete(cache.keys().next().value!);
+    }
+    return statement;
   };
+}
+
+/** The connection as Kysely's SQLite dialect takes it, with its statements cached. */
+export function cachingStatements(sqlite: SqliteDatabase, capacity = 500): KyselySqliteDatabase {
+  const prepare = statementCache(sqlite, capacity);
+  return { close: () => sqlite.close(), prepare };
 }

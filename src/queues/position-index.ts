@@ -31,6 +31,9 @@ export function nodesToUpdate(key: number): number[] {
   return nodes;
 }
 
+/** The most nodes `nodesToSum` returns: one per bit of the largest key. */
+export const MAX_SUM_NODES = Number(SEQ_BITS) + 2;
+
 /** The nodes whose counts add up to the number of waiting tickets with a key of at most `key`. */
 export function nodesToSum(key: number): number[] {
   const nodes: number[] = [];

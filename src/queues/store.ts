@@ -1,13 +1,16 @@
 import type { Insertable } from 'kysely';
 import type { DbOrTx, QueueRow, QueueTable, TicketRow } from '../db/schema.js';
-import { type WaitingState, nodesToSum, nodesToUpdate, waitingKey } from './position-index.js';
+import { prepareQuery, slotList } from '../db/prepared.js';
+import { MAX_SUM_NODES, type WaitingState, nodesToSum, nodesToUpdate, waitingKey } from './position-index.js';
 
 export async function insertQueue(db: DbOrTx, row: Insertable<QueueTable>): Promise<void> {
   await db.insertInto('queues').values(row).execute();
 }
 
+const queueById = prepareQuery((db, p: { id: string }) => db.selectFrom('queues').selectAll().where('id', '=', p.id));
+
 export async function findQueue(db: DbOrTx, id: string): Promise<QueueRow | undefined> {
-  return db.selectFrom('queues').selectAll().where('id', '=', id).executeTakeFirst();
+  return queueById.first(db, { id });
 }
 
 /** The brand's queues in routing order: routing queues by sort_order, the default queue last. */
@@ -52,16 +55,24 @@ export async function ticketWaitingChanged(db: DbOrTx, before: WaitingState | un
   if (to !== undefined) await addToTree(db, after.queue_id, to, 1);
 }
 
-/** How many tickets wait in the queue ahead of the key: at most 35 primary-key reads. */
+/**
+ * One statement for every key: a slot per node the sum may need, the unused ones 0, a node no
+ * tree has (they count from 1).
+ */
+const waitingInNodes = prepareQuery((db, p: { queueId: string; nodes: number[] }) =>
+  db
+    .selectFrom('queue_positions')
+    .select((eb) => eb.fn.sum<number | string | null>('waiting').as('n'))
+    .where('queue_id', '=', p.queueId)
+    .where('node', 'in', slotList(p.nodes, MAX_SUM_NODES)),
+);
+
+/** How many tickets wait in the queue ahead of the key: at most 34 primary-key reads. */
 export async function countWaitingBefore(db: DbOrTx, queueId: string, key: number): Promise<number> {
   const nodes = nodesToSum(key - 1);
   if (nodes.length === 0) return 0;
-  const row = await db
-    .selectFrom('queue_positions')
-    .select((eb) => eb.fn.sum<number | string | null>('waiting').as('n'))
-    .where('queue_id', '=', queueId)
-    .where('node', 'in', nodes)
-    .executeTakeFirst();
+  while (nodes.length < MAX_SUM_NODES) nodes.push(0);
+  const row = await waitingInNodes.first(db, { queueId, nodes });
   return Number(row?.n ?? 0);
 }
 

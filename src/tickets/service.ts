@@ -44,6 +44,8 @@ export interface MessageAttachments {
    */
   link(trx: DbOrTx, input: { principal: Principal; ticket: TicketRow; messageId: string; attachmentIds: string[]; at: string }): Promise<void>;
   listFor(db: DbOrTx, messageIds: string[]): Promise<Map<string, unknown[]>>;
+  /** The same for every message of the ticket, in one query. */
+  listForTicket(db: DbOrTx, ticketId: string): Promise<Map<string, unknown[]>>;
 }
 
 const noAttachments: MessageAttachments = {
@@ -51,6 +53,9 @@ const noAttachments: MessageAttachments = {
     if (attachmentIds.length) throw validationError('/attachments', 'attachments are not supported yet');
   },
   async listFor() {
+    return new Map();
+  },
+  async listForTicket() {
     return new Map();
   },
 };
@@ -201,8 +206,8 @@ export function createTicketService(deps: TicketServiceDeps) {
     created_at: r.created_at,
   });
 
-  async function messageViews(dbx: DbOrTx, rows: Awaited<ReturnType<typeof store.listMessages>>): Promise<MessageView[]> {
-    const linked = await attachments.listFor(dbx, rows.map((r) => r.id));
+  async function messageViews(dbx: DbOrTx, rows: Awaited<ReturnType<typeof store.listMessages>>, linked?: Map<string, unknown[]>): Promise<MessageView[]> {
+    linked ??= await attachments.listFor(dbx, rows.map((r) => r.id));
     return rows.map((r) => toMessageView(r, linked.get(r.id) ?? []));
   }
 
@@ -296,12 +301,13 @@ export function createTicketService(deps: TicketServiceDeps) {
     /** The ticket with its queue placement, full conversation, participants and audit trail. */
     async get(principal: Principal | null, id: string): Promise<TicketDetail & { etag: string }> {
       const row = await getVisibleRow(db, principal, id);
-      const [messageRows, auditRows, queue] = await Promise.all([
+      const [messageRows, linked, auditRows, queue] = await Promise.all([
         store.listMessages(db, id),
+        attachments.listForTicket(db, id),
         store.listAuditEntries(db, id),
         queuePlacement(db, row),
       ]);
-      const messages = await messageViews(db, messageRows);
+      const messages = await messageViews(db, messageRows, linked);
       return {
         ...toTicketView(row),
         queue,

@@ -9,6 +9,7 @@ import type {
   TicketRow,
   TicketRowUpdate,
 } from '../db/schema.js';
+import { prepareQuery } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
 
 /** Inserts a ticket with the next arrival number and, when it waits, counts it into its queue. */
@@ -20,8 +21,10 @@ export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue
   return row;
 }
 
+const ticketById = prepareQuery((db, p: { id: string }) => db.selectFrom('tickets').selectAll().where('id', '=', p.id));
+
 export async function findTicket(db: DbOrTx, id: string): Promise<TicketRow | undefined> {
-  return db.selectFrom('tickets').selectAll().where('id', '=', id).executeTakeFirst();
+  return ticketById.first(db, { id });
 }
 
 /**
@@ -76,34 +79,42 @@ export async function insertMessage(db: DbOrTx, row: Insertable<MessageTable>): 
   await db.insertInto('messages').values(row).execute();
 }
 
+const messagesOfTicket = prepareQuery((db, p: { ticketId: string }) =>
+  db.selectFrom('messages').selectAll().where('ticket_id', '=', p.ticketId).orderBy('created_at').orderBy('id'),
+);
+
 /** Chronological: by created_at (imports may be back-dated), then id. */
 export async function listMessages(
   db: DbOrTx,
   ticketId: string,
   page?: { after?: [string, string] | undefined; limit: number },
 ): Promise<MessageRow[]> {
+  if (!page) return messagesOfTicket.all(db, { ticketId });
   let q = db.selectFrom('messages').selectAll().where('ticket_id', '=', ticketId);
   if (page?.after) {
     const [at, id] = page.after;
     q = q.where((eb) => eb.or([eb('created_at', '>', at), eb.and([eb('created_at', '=', at), eb('id', '>', id)])]));
   }
-  q = q.orderBy('created_at').orderBy('id');
-  return page ? q.limit(page.limit).execute() : q.execute();
+  return q.orderBy('created_at').orderBy('id').limit(page.limit).execute();
 }
 
 export async function insertAuditEntry(db: DbOrTx, row: Insertable<AuditEntryTable>): Promise<void> {
   await db.insertInto('audit_entries').values(row).execute();
 }
 
+const auditOfTicket = prepareQuery((db, p: { ticketId: string }) =>
+  db.selectFrom('audit_entries').selectAll().where('ticket_id', '=', p.ticketId).orderBy('id'),
+);
+
 export async function listAuditEntries(
   db: DbOrTx,
   ticketId: string,
   page?: { afterId?: string | undefined; limit: number },
 ): Promise<AuditEntryRow[]> {
+  if (!page) return auditOfTicket.all(db, { ticketId });
   let q = db.selectFrom('audit_entries').selectAll().where('ticket_id', '=', ticketId);
-  if (page?.afterId) q = q.where('id', '>', page.afterId);
-  q = q.orderBy('id');
-  return page ? q.limit(page.limit).execute() : q.execute();
+  if (page.afterId) q = q.where('id', '>', page.afterId);
+  return q.orderBy('id').limit(page.limit).execute();
 }
 
 /** Snoozed tickets whose snooze has run out, oldest deadline first. */
