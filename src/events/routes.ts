@@ -1,18 +1,7 @@
-import { Type } from 'typebox';
 import { principalOf } from '../http/auth.js';
-import { type App, Limit, errorResponses, pageSchema } from '../http/types.js';
-import { TICKET_EVENT_TYPES } from './outbox.js';
-import { EventSchema } from './schemas.js';
+import { type App, errorResponses, pageSchema } from '../http/types.js';
+import { EventSchema, ListEventsQuery } from './schemas.js';
 import type { EventService } from './service.js';
-
-const ListEventsQuery = Type.Object(
-  {
-    type: Type.Optional(Type.Unsafe<string>(Type.Enum([...TICKET_EVENT_TYPES], { description: TICKET_EVENT_TYPES.join(', ') }))),
-    after: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'A next_cursor, or the id of the last event you processed (evt_…)' })),
-    limit: Limit(500, 100),
-  },
-  { additionalProperties: false },
-);
 
 export function eventRoutes(app: App, events: EventService): void {
   app.get(

@@ -1,7 +1,8 @@
 import { Type, type TSchema } from 'typebox';
+import { Limit } from '../http/types.js';
 import { idPattern } from '../shared/ids.js';
 import { ChangesSchema, StatusSchema } from '../tickets/schemas.js';
-import type { TicketEventType } from './outbox.js';
+import { TICKET_EVENT_TYPES, type TicketEventType } from './outbox.js';
 import type { WebhookEvent } from '../http/openapi.js';
 import type { EventPayload } from './payload.js';
 import { TEST_EVENT_TYPE } from './service.js';
@@ -95,6 +96,16 @@ export const EventSchema = Type.Unsafe<EventPayload>(
     Object.values(ticketEventSchemas).map((s) => Type.Ref(s.$id)),
     { description: 'A ticket event, exactly as webhooks deliver it' },
   ),
+);
+
+/** The query of GET /v1/events: its `after` takes an event id as well as a cursor. */
+export const ListEventsQuery = Type.Object(
+  {
+    type: Type.Optional(Type.Unsafe<string>(Type.Enum([...TICKET_EVENT_TYPES], { description: TICKET_EVENT_TYPES.join(', ') }))),
+    after: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'A next_cursor, or the id of the last event you processed (evt_…)' })),
+    limit: Limit(500, 100),
+  },
+  { additionalProperties: false },
 );
 
 /** Shared schemas for the app to register (so that `Type.Ref` finds them) and the document to list. */

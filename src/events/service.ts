@@ -1,17 +1,15 @@
+import type { Static } from 'typebox';
 import type { Db } from '../db/schema.js';
 import type { Principal } from '../auth/scopes.js';
 import { type CursorCodec, cursorId } from '../http/cursor.js';
+import { type Page, pageOf, readCursor } from '../http/pagination.js';
 import { isId } from '../shared/ids.js';
 import { type EventPayload, toEventPayload } from './payload.js';
+import type { ListEventsQuery } from './schemas.js';
 import * as store from './store.js';
 
 /** Sent to one endpoint on request; not part of the ticket event log. */
 export const TEST_EVENT_TYPE = 'webhook.test';
-
-export interface EventPage {
-  data: EventPayload[];
-  next_cursor: string | null;
-}
 
 /** The event log, read side: what a consumer that was down replays to catch up. */
 export function createEventService(deps: { db: Db; cursors: CursorCodec }) {
@@ -21,14 +19,10 @@ export function createEventService(deps: { db: Db; cursors: CursorCodec }) {
      * Oldest first. `after` is a next_cursor or, for catching up, the id of the last event the
      * consumer processed (`evt_…`). A brand-restricted token sees only its brands' events.
      */
-    async list(principal: Principal, query: { type?: string | undefined; after?: string | undefined; limit: number }): Promise<EventPage> {
+    async list(principal: Principal, query: Static<typeof ListEventsQuery>): Promise<Page<EventPayload>> {
       const filters = { type: query.type };
-      let afterId: string | undefined;
-      if (query.after && isId('evt', query.after)) {
-        afterId = query.after;
-      } else if (query.after) {
-        [afterId] = await cursors.decode('events', filters, query.after, [cursorId('evt')]);
-      }
+      const afterId =
+        query.after && isId('evt', query.after) ? query.after : (await readCursor(cursors, 'events', filters, query.after, [cursorId('evt')]))?.[0];
       const rows = await store.listEvents(db, {
         brandIds: principal.brandIds,
         type: query.type,
@@ -36,12 +30,7 @@ export function createEventService(deps: { db: Db; cursors: CursorCodec }) {
         afterId,
         limit: query.limit + 1,
       });
-      const page = rows.slice(0, query.limit);
-      const last = page[page.length - 1];
-      return {
-        data: page.map(toEventPayload),
-        next_cursor: rows.length > query.limit && last ? await cursors.encode('events', filters, [last.id]) : null,
-      };
+      return pageOf(rows, query.limit, toEventPayload, (last) => cursors.encode('events', filters, [last.id]));
     },
   };
 }

@@ -35,7 +35,8 @@ export const cursorInteger =
 export const cursorTimestamp: PositionCheck<string> = (value): value is string =>
   typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(value);
 
-type Checked<T extends readonly PositionCheck<string | number>[]> = { -readonly [K in keyof T]: T[K] extends PositionCheck<infer U> ? U : never };
+/** The position values that `checks` prove, in order. */
+export type Checked<T extends readonly PositionCheck<string | number>[]> = { -readonly [K in keyof T]: T[K] extends PositionCheck<infer U> ? U : never };
 
 /** The longest cursor the API accepts (the `after` schema says the same). */
 export const CURSOR_MAX_LENGTH = 2048;
@@ -113,23 +114,5 @@ export function createCursorCodec(loadKey: () => Promise<Buffer>): CursorCodec {
       if (p.length !== checks.length || !checks.every((check, i) => check(p[i]))) throw invalid('is malformed');
       return p as Checked<typeof checks>;
     },
-  };
-}
-
-/**
- * Turns `limit + 1` fetched rows into a page: the first `limit` rows, and a cursor built from the
- * last of them when the extra row shows there is more.
- */
-export async function pageOf<Row, Item>(
-  rows: Row[],
-  limit: number,
-  toItem: (row: Row, index: number) => Item,
-  cursorOf: (last: Row, count: number) => Promise<string>,
-): Promise<{ data: Item[]; next_cursor: string | null }> {
-  const pageRows = rows.slice(0, limit);
-  const last = pageRows[pageRows.length - 1];
-  return {
-    data: pageRows.map(toItem),
-    next_cursor: rows.length > limit && last !== undefined ? await cursorOf(last, pageRows.length) : null,
   };
 }

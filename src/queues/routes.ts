@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { principalOf } from '../http/auth.js';
+import { PageQuery } from '../http/pagination.js';
 import { type App, errorResponses, pageSchema } from '../http/types.js';
-import { PageQuery } from '../tickets/schemas.js';
 import { Match } from './schemas.js';
 import type { QueueService } from './service.js';
 

@@ -1,8 +1,10 @@
+import type { Static } from 'typebox';
 import type { Db, DbOrTx, QueueRow, TicketRow } from '../db/schema.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
 import { AppError, type FieldError, notFound, validationError } from '../http/problem.js';
 import { schemaCheck } from '../http/validation.js';
-import { type CursorCodec, cursorId, cursorInteger, pageOf } from '../http/cursor.js';
+import { type CursorCodec, cursorId, cursorInteger } from '../http/cursor.js';
+import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { fromJsonText, toJsonText } from '../shared/json.js';
@@ -191,13 +193,10 @@ export function createQueueService(deps: { db: Db; clock: Clock; cursors: Cursor
     async waitingTickets(
       principal: Principal,
       id: string,
-      page: { limit: number; after?: string | undefined },
-    ): Promise<{ data: (TicketView & { position: number })[]; next_cursor: string | null }> {
+      page: Static<typeof PageQuery>,
+    ): Promise<Page<TicketView & { position: number }>> {
       await getVisibleQueue(principal, id);
-      let after: [number, number] | undefined;
-      if (page.after) {
-        after = await cursors.decode('queue_tickets', { id }, page.after, [cursorInteger(0, MAX_RANK), cursorInteger(1, 2 ** 32 - 1)]);
-      }
+      const after = await readCursor(cursors, 'queue_tickets', { id }, page.after, [cursorInteger(0, MAX_RANK), cursorInteger(1, 2 ** 32 - 1)]);
       const rows = await store.listWaitingTickets(db, id, { after, limit: page.limit + 1 });
       // Positions are read, not carried in the cursor: exact on every page, even when tickets left
       // the queue between two pages.

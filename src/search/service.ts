@@ -7,10 +7,12 @@
  * written in the transaction and the vector follows from a queue (see `embedPending`), because no
  * HTTP call may run inside a transaction.
  */
+import type { Static } from 'typebox';
 import type { Db, DbOrTx } from '../db/schema.js';
 import type { Dialect } from '../db/open.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
 import { type CursorCodec, cursorInteger } from '../http/cursor.js';
+import type { Page } from '../http/pagination.js';
 import { AppError, validationError } from '../http/problem.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { type TicketView, checkTags, normalizeEmail, toTicketView } from '../tickets/model.js';
@@ -24,28 +26,16 @@ import type { KeywordIndex } from './keyword-index.js';
 import { InvertedIndex } from './keyword-memory.js';
 import { postgresKeywordIndex } from './keyword-postgres.js';
 import { sqliteKeywordIndex } from './keyword-sqlite.js';
+import type { SearchBody } from './schemas.js';
 import * as store from './store.js';
 import { type FusedHit, HYBRID_RECIPE, type ScoredHit, fuseResults } from './text/fusion.js';
 import { highlightsOf, type Highlight } from './highlight.js';
 import { VectorIndex, encodeVector } from './vector-index.js';
 
-export type SearchMode = 'hybrid' | 'keyword' | 'semantic';
+/** The body of POST /v1/tickets/search; callers other than the route may leave out `limit` (20). */
+export type SearchInput = Omit<Static<typeof SearchBody>, 'limit'> & { limit?: number | undefined };
 
-export interface SearchInput {
-  query: string;
-  filters?: {
-    brand_id?: string | undefined;
-    status?: string | undefined;
-    priority?: string | undefined;
-    assigned_to?: string | undefined;
-    tags?: string[] | undefined;
-    created_after?: string | undefined;
-    created_before?: string | undefined;
-  } | undefined;
-  limit?: number | undefined;
-  after?: string | undefined;
-  mode?: SearchMode | undefined;
-}
+export type SearchMode = NonNullable<SearchInput['mode']>;
 
 export interface SearchResult {
   ticket: TicketView;
@@ -98,7 +88,7 @@ export const SEARCH_TUNING = {
   semanticBounds: { fitted: { low: 0.45, high: 1 }, plain: null } as { fitted: { low: number; high: number } | null; plain: { low: number; high: number } | null },
 };
 
-const noResults = (): { data: SearchResult[]; next_cursor: string | null } => ({ data: [], next_cursor: null });
+const noResults = (): Page<SearchResult> => ({ data: [], next_cursor: null });
 
 export function createSearchService(deps: SearchServiceDeps) {
   const { db, clock, cursors } = deps;
@@ -455,7 +445,7 @@ export function createSearchService(deps: SearchServiceDeps) {
      * page requests may move by a position). Throws 422 when the query has no searchable word,
      * 400 for a cursor of another query.
      */
-    async search(principal: Principal, input: SearchInput): Promise<{ data: SearchResult[]; next_cursor: string | null }> {
+    async search(principal: Principal, input: SearchInput): Promise<Page<SearchResult>> {
       const queryText = input.query;
       if (!queryText.trim()) throw validationError('/query', 'must not be blank');
       const mode = input.mode ?? 'hybrid';

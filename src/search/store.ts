@@ -3,9 +3,11 @@
  * filter conditions and the texts a ticket is indexed from.
  */
 import { type RawBuilder, sql } from 'kysely';
+import type { Static } from 'typebox';
 import type { DbOrTx } from '../db/schema.js';
 import { analyzeKeywordTerms, toKeywordIndexText } from './text/tokenize.js';
 import type { KeywordFields } from './keyword-index.js';
+import type { SearchFilters as SearchFiltersSchema } from './schemas.js';
 
 /** Longest text indexed per column; longer conversations are cut (the start is kept). */
 const MAX_COLUMN_CHARS = 100_000;
@@ -172,16 +174,11 @@ export async function vectorsSince(db: DbOrTx, embedderId: string, afterSeq: num
   return rows.filter((r) => r.vector !== null).map((r) => ({ doc_id: Number(r.doc_id), brand_id: r.brand_id, vector: r.vector!, seq: Number(r.seq) }));
 }
 
-export interface SearchFilters {
+/** A search request's filters as the service resolved them (normalised, instants as stored). */
+export type SearchFilters = Omit<Static<typeof SearchFiltersSchema>, 'brand_id'> & {
   /** null: every brand; otherwise the brands the caller may see and asked for (possibly none). */
   brandIds: string[] | null;
-  status?: string | undefined;
-  priority?: string | undefined;
-  assigned_to?: string | undefined;
-  tags?: string[] | undefined;
-  created_after?: string | undefined;
-  created_before?: string | undefined;
-}
+};
 
 /** SQL over `d` (search_documents) and `t` (tickets), or null when nothing restricts the search. */
 export function filterCondition(f: SearchFilters): { where: RawBuilder<unknown> | null; joinTickets: boolean } {

@@ -1,11 +1,11 @@
 import { Type } from 'typebox';
 import { principalOf } from '../http/auth.js';
+import { PageQuery } from '../http/pagination.js';
 import { type App, errorResponses, pageSchema } from '../http/types.js';
 import {
   CreateMessageBody,
   CreateTicketBody,
   ListTicketsQuery,
-  PageQuery,
   TicketDetailSchema,
   TicketIdParams,
   TicketWithQueue,

@@ -176,5 +176,3 @@ export const ListTicketsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-
-export const PageQuery = Type.Object({ limit: Limit(100, 50), after: Type.Optional(Cursor) }, { additionalProperties: false });

@@ -1,9 +1,11 @@
+import type { Static } from 'typebox';
 import type { AuditEntryRow, Db, DbOrTx, TicketRow } from '../db/schema.js';
 import { type Transactions, transactionPerCall } from '../db/transactions.js';
 import { type Actor, type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
 import { recordEvent } from '../events/outbox.js';
-import { type CursorCodec, cursorId, cursorTimestamp, pageOf } from '../http/cursor.js';
+import { type CursorCodec, cursorId, cursorTimestamp } from '../http/cursor.js';
 import { findJsonProblem } from '../http/input-guard.js';
+import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
 import { AppError, notFound, validationError } from '../http/problem.js';
 import { type QueuePlacement, queuePlacement, routeTicket } from '../queues/service.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
@@ -26,6 +28,7 @@ import {
   toMessageView,
   toTicketView,
 } from './model.js';
+import type { ListTicketsQuery } from './schemas.js';
 import * as store from './store.js';
 
 /**
@@ -123,11 +126,6 @@ export interface TicketServiceDeps {
   attachments?: MessageAttachments | undefined;
   /** Signs and checks pagination cursors. */
   cursors: CursorCodec;
-}
-
-export interface Page<T> {
-  data: T[];
-  next_cursor: string | null;
 }
 
 /** `"v<version>"`: changes whenever anything in the ticket's representation changes. */
@@ -318,21 +316,7 @@ export function createTicketService(deps: TicketServiceDeps) {
       };
     },
 
-    async list(
-      principal: Principal,
-      query: {
-        brand_id?: string | undefined;
-        status?: Status | undefined;
-        priority?: Priority | undefined;
-        assigned_to?: string | undefined;
-        tag?: string | undefined;
-        customer_email?: string | undefined;
-        created_after?: string | undefined;
-        created_before?: string | undefined;
-        limit: number;
-        after?: string | undefined;
-      },
-    ): Promise<Page<TicketView>> {
+    async list(principal: Principal, query: Static<typeof ListTicketsQuery>): Promise<Page<TicketView>> {
       const { after, limit, ...filters } = query;
       let brandIds = principal.brandIds;
       if (filters.brand_id) brandIds = canSeeBrand(principal, filters.brand_id) ? [filters.brand_id] : [];
@@ -352,10 +336,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         }
         return value;
       };
-      let beforeId: string | undefined;
-      if (after) {
-        [beforeId] = await cursors.decode('tickets', filters, after, [cursorId('tick')]);
-      }
+      const beforeId = (await readCursor(cursors, 'tickets', filters, after, [cursorId('tick')]))?.[0];
       const rows = await store.listTickets(db, {
         brandIds,
         status: filters.status,
@@ -525,23 +506,17 @@ export function createTicketService(deps: TicketServiceDeps) {
       });
     },
 
-    async listMessages(principal: Principal, ticketId: string, page: { limit: number; after?: string | undefined }): Promise<Page<MessageView>> {
+    async listMessages(principal: Principal, ticketId: string, page: Static<typeof PageQuery>): Promise<Page<MessageView>> {
       await getVisibleRow(db, principal, ticketId);
-      let after: [string, string] | undefined;
-      if (page.after) {
-        after = await cursors.decode('messages', { ticketId }, page.after, [cursorTimestamp, cursorId('msg')]);
-      }
+      const after = await readCursor(cursors, 'messages', { ticketId }, page.after, [cursorTimestamp, cursorId('msg')]);
       const rows = await store.listMessages(db, ticketId, { after, limit: page.limit + 1 });
       const result = await pageOf(rows, page.limit, (r) => r, (last) => cursors.encode('messages', { ticketId }, [last.created_at, last.id]));
       return { data: await messageViews(db, result.data), next_cursor: result.next_cursor };
     },
 
-    async listAudit(principal: Principal, ticketId: string, page: { limit: number; after?: string | undefined }): Promise<Page<AuditEntryView>> {
+    async listAudit(principal: Principal, ticketId: string, page: Static<typeof PageQuery>): Promise<Page<AuditEntryView>> {
       await getVisibleRow(db, principal, ticketId);
-      let afterId: string | undefined;
-      if (page.after) {
-        [afterId] = await cursors.decode('audit', { ticketId }, page.after, [cursorId('aud')]);
-      }
+      const afterId = (await readCursor(cursors, 'audit', { ticketId }, page.after, [cursorId('aud')]))?.[0];
       const rows = await store.listAuditEntries(db, ticketId, { afterId, limit: page.limit + 1 });
       return pageOf(rows, page.limit, toAuditView, (last) => cursors.encode('audit', { ticketId }, [last.id]));
     },

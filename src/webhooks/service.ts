@@ -1,15 +1,16 @@
+import type { Static } from 'typebox';
 import type { Db, DbOrTx, WebhookEndpointRow } from '../db/schema.js';
 import type { SecretBox } from '../shared/secret-box.js';
 import { type Principal, canSeeBrand, coversBrands } from '../auth/scopes.js';
 import { TEST_EVENT_TYPE } from '../events/service.js';
 import { signalDispatchWork } from '../events/signal.js';
 import { type CursorCodec, cursorId } from '../http/cursor.js';
+import { type Page, pageOf, readCursor } from '../http/pagination.js';
 import { AppError, type FieldError, notFound } from '../http/problem.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { isId, newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
 import {
-  type DeliveryStatus,
   type DeliveryView,
   SECRET_OVERLAP_MS,
   SUBSCRIBABLE_EVENT_TYPES,
@@ -22,6 +23,7 @@ import {
 } from './model.js';
 import { generateSecret } from './signing.js';
 import { refusedAtSave } from './ssrf-guard.js';
+import type { ListDeliveriesQuery, ListWebhooksQuery } from './schemas.js';
 import * as store from './store.js';
 
 export interface CreateWebhookInput {
@@ -38,11 +40,6 @@ export interface UpdateWebhookInput {
   brand_ids?: string[] | null | undefined;
   description?: string | null | undefined;
   enabled?: boolean | undefined;
-}
-
-export interface Page<T> {
-  data: T[];
-  next_cursor: string | null;
 }
 
 export interface WebhookServiceDeps {
@@ -180,30 +177,22 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     },
 
     /** Newest first; only the endpoints this token may see. */
-    async list(principal: Principal, query: { limit: number; after?: string | undefined }): Promise<Page<WebhookView>> {
-      let beforeId: string | undefined;
-      if (query.after) {
-        [beforeId] = await cursors.decode('webhooks', {}, query.after, [cursorId('wh')]);
-      }
+    async list(principal: Principal, query: Static<typeof ListWebhooksQuery>): Promise<Page<WebhookView>> {
+      let beforeId = (await readCursor(cursors, 'webhooks', {}, query.after, [cursorId('wh')]))?.[0];
       const now = clock.now();
-      const out: WebhookView[] = [];
-      let more = false;
-      // Visibility is a JSON test done here, so read in batches until the page is full.
+      const visible: WebhookEndpointRow[] = [];
+      // Visibility is a JSON test done here, so read in batches until the page and one more are found.
       for (;;) {
         const rows = await store.listEndpoints(db, { beforeId, limit: 200 });
         for (const row of rows) {
           if (!canSee(principal, row)) continue;
-          if (out.length === query.limit) {
-            more = true;
-            break;
-          }
-          out.push(toWebhookView(row, now));
+          visible.push(row);
+          if (visible.length > query.limit) break;
         }
-        if (more || rows.length < 200) break;
+        if (visible.length > query.limit || rows.length < 200) break;
         beforeId = rows[rows.length - 1]!.id;
       }
-      const last = out[out.length - 1];
-      return { data: out, next_cursor: more && last ? await cursors.encode('webhooks', {}, [last.id]) : null };
+      return pageOf(visible, query.limit, (row) => toWebhookView(row, now), (last) => cursors.encode('webhooks', {}, [last.id]));
     },
 
     /** Partial update. Enabling clears the disabled reason and the failure streak. */
@@ -285,22 +274,15 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     async listDeliveries(
       principal: Principal,
       id: string,
-      query: { status?: DeliveryStatus | undefined; limit: number; after?: string | undefined },
+      query: Static<typeof ListDeliveriesQuery>,
     ): Promise<Page<DeliveryView>> {
       await getVisible(db, principal, id);
       const filters = { id, status: query.status };
-      let beforeId: string | undefined;
-      if (query.after) {
-        [beforeId] = await cursors.decode('deliveries', filters, query.after, [cursorId('dlv')]);
-      }
+      const beforeId = (await readCursor(cursors, 'deliveries', filters, query.after, [cursorId('dlv')]))?.[0];
       const rows = await store.listDeliveries(db, { endpointId: id, status: query.status, beforeId, eventBrandIds: principal.brandIds, limit: query.limit + 1 });
-      const page = rows.slice(0, query.limit);
-      const attempts = await store.listAttempts(db, page.map((r) => r.id));
-      const last = page[page.length - 1];
-      return {
-        data: page.map((r) => toDeliveryView(r, attempts.filter((a) => a.delivery_id === r.id))),
-        next_cursor: rows.length > query.limit && last ? await cursors.encode('deliveries', filters, [last.id]) : null,
-      };
+      const page = await pageOf(rows, query.limit, (r) => r, (last) => cursors.encode('deliveries', filters, [last.id]));
+      const attempts = await store.listAttempts(db, page.data.map((r) => r.id));
+      return { data: page.data.map((r) => toDeliveryView(r, attempts.filter((a) => a.delivery_id === r.id))), next_cursor: page.next_cursor };
     },
 
     async getDelivery(principal: Principal, id: string, deliveryId: string): Promise<DeliveryView> {
