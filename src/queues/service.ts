@@ -1,5 +1,6 @@
 import type { Db, DbOrTx, QueueRow, TicketRow } from '../db/schema.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
+import { requireVisibleBrand } from '../brands/visibility.js';
 import { AppError, type FieldError, notFound, validationError } from '../http/problem.js';
 import { schemaCheck } from '../http/validation.js';
 import { type CursorCodec, cursorId, cursorInteger, pageOf } from '../http/cursor.js';
@@ -123,10 +124,7 @@ export function createQueueService(deps: { db: Db; clock: Clock; cursors: Cursor
   return {
     /** Adds a routing queue; it is checked before the default queue, in `order` (then creation) order. */
     async create(principal: Principal, input: CreateQueueInput): Promise<QueueView> {
-      const brand = await db.selectFrom('brands').select('id').where('id', '=', input.brand_id).executeTakeFirst();
-      if (!brand || !canSeeBrand(principal, input.brand_id)) {
-        throw validationError('/brand_id', `brand ${input.brand_id} does not exist`);
-      }
+      await requireVisibleBrand(db, principal, input.brand_id, '/brand_id');
       const match = validateMatch(input.match);
       const name = input.name.trim();
       if (!name) throw validationError('/name', 'must not be empty');

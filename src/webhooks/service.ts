@@ -1,6 +1,7 @@
 import type { Db, DbOrTx, WebhookEndpointRow } from '../db/schema.js';
 import type { SecretBox } from '../shared/secret-box.js';
 import { type Principal, canSeeBrand, coversBrands } from '../auth/scopes.js';
+import { unknownBrand, visibleBrandIds } from '../brands/visibility.js';
 import { TEST_EVENT_TYPE } from '../events/service.js';
 import { signalDispatchWork } from '../events/signal.js';
 import { type CursorCodec, cursorId } from '../http/cursor.js';
@@ -136,14 +137,10 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       }
       return null;
     }
-    const unique = [...new Set(brandIds)];
-    const found = new Set((await db.selectFrom('brands').select('id').where('id', 'in', unique).execute()).map((r) => r.id));
-    const errors: FieldError[] = [];
-    brandIds.forEach((id, i) => {
-      if (!found.has(id) || !canSeeBrand(principal, id)) errors.push({ pointer: `/brand_ids/${i}`, message: `brand ${id} does not exist` });
-    });
+    const visible = await visibleBrandIds(db, principal, brandIds);
+    const errors = brandIds.flatMap((id, i) => (visible.has(id) ? [] : [unknownBrand(`/brand_ids/${i}`, id)]));
     if (errors.length) throw invalid(errors);
-    return unique;
+    return [...new Set(brandIds)];
   }
 
   return {
