@@ -131,13 +131,8 @@ export function createQueueService(deps: { db: Db; clock: Clock; cursors: Cursor
       const now = clock.now();
       let order = input.order;
       if (order === undefined) {
-        const max = await db
-          .selectFrom('queues')
-          .select((eb) => eb.fn.max('sort_order').as('m'))
-          .where('brand_id', '=', input.brand_id)
-          .where('is_default', '=', 0)
-          .executeTakeFirst();
-        order = max?.m === null || max?.m === undefined ? 1 : Number(max.m) + 1;
+        const max = await store.maxRoutingOrder(db, input.brand_id);
+        order = max === undefined ? 1 : max + 1;
       }
       const row: QueueRow = {
         id: newId('que', now.getTime()),
