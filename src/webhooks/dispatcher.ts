@@ -287,13 +287,8 @@ export function createWebhookDispatcher(deps: { db: Db; clock: Clock; config: Co
 
   /** When the next pending delivery falls due, if sooner than the poll. */
   async function msUntilNextDue(): Promise<number> {
-    const row = await db
-      .selectFrom('webhook_deliveries')
-      .select((eb) => eb.fn.min('next_attempt_at').as('next'))
-      .where('status', '=', 'pending')
-      .where('locked_until', 'is', null)
-      .executeTakeFirst();
-    const next = row?.next ? Date.parse(String(row.next)) - clock.now().getTime() : pollIntervalMs;
+    const nextAt = await store.nextPendingAttemptAt(db);
+    const next = nextAt ? Date.parse(nextAt) - clock.now().getTime() : pollIntervalMs;
     return Math.max(0, Math.min(pollIntervalMs, next));
   }
 
@@ -362,8 +357,7 @@ export function createWebhookDispatcher(deps: { db: Db; clock: Clock; config: Co
         if (running) await running;
         if (inflight.size === 0) {
           const due = await store.listDueDeliveries(db, { now: preciseInstant(clock.now()), excludeEndpoints: [], limit: 1 });
-          const queued = await db.selectFrom('event_dispatch_queue').select('event_id').limit(1).execute();
-          if (due.length === 0 && queued.length === 0) return;
+          if (due.length === 0 && !(await store.hasUndispatchedEvents(db))) return;
         } else {
           await Promise.race(inflight);
         }

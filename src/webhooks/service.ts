@@ -4,6 +4,7 @@ import { type Principal, canSeeBrand, coversBrands } from '../auth/scopes.js';
 import { unknownBrand, visibleBrandIds } from '../brands/visibility.js';
 import { TEST_EVENT_TYPE } from '../events/service.js';
 import { signalDispatchWork } from '../events/signal.js';
+import * as eventStore from '../events/store.js';
 import { type CursorCodec, cursorId } from '../http/cursor.js';
 import { AppError, type FieldError, notFound } from '../http/problem.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
@@ -271,7 +272,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const delivery = newDeliveryRow(id, event, at, newId('dlv', now.getTime()));
       // Not through recordEvent: a test goes to this endpoint only, never fanned out to others.
       await db.transaction().execute(async (trx) => {
-        await trx.insertInto('events').values(event).execute();
+        await eventStore.insertEvent(trx, event);
         await store.insertDeliveries(trx, [delivery]);
       });
       signalDispatchWork();
