@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/schema.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { type SecretBox, secretBoxFor } from '../shared/secret-box.js';
+import * as serverKeys from '../server-keys/store.js';
 import { type CursorCodec, createCursorCodec } from './cursor.js';
 
 /** Its own row in server_keys: no other use of a server key can verify, or be verified by, a cursor. */
@@ -16,15 +17,14 @@ export const CURSOR_KEY_NAME = 'pagination-cursor-signing';
  */
 export async function loadCursorKey(deps: { db: Db; clock: Clock; secretBox: SecretBox }): Promise<Buffer> {
   const { db, clock, secretBox } = deps;
-  const read = () => db.selectFrom('server_keys').select('secret').where('name', '=', CURSOR_KEY_NAME).executeTakeFirst();
-  let row = await read();
+  let row = await serverKeys.findServerKey(db, CURSOR_KEY_NAME);
   if (!row) {
-    await db
-      .insertInto('server_keys')
-      .values({ name: CURSOR_KEY_NAME, secret: secretBox.seal(randomBytes(32).toString('base64')), created_at: toTimestamp(clock.now()) })
-      .onConflict((oc) => oc.column('name').doNothing())
-      .execute();
-    row = await read();
+    await serverKeys.insertServerKeyIfAbsent(db, {
+      name: CURSOR_KEY_NAME,
+      secret: secretBox.seal(randomBytes(32).toString('base64')),
+      created_at: toTimestamp(clock.now()),
+    });
+    row = await serverKeys.findServerKey(db, CURSOR_KEY_NAME);
   }
   if (!row) throw new Error('the cursor signing key could not be stored');
   let key: Buffer;
