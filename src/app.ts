@@ -4,9 +4,9 @@ import type { Logger } from 'pino';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
+import { pingDatabase } from './db/ping.js';
 import type { Db } from './db/schema.js';
 import type { Clock } from './shared/clock.js';
 import { secretBoxFor } from './shared/secret-box.js';
@@ -142,7 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     { schema: { tags: ['Health'], summary: 'Readiness: the database answers', security: [], response: { 200: Type.Object({ status: Type.Literal('ready') }), 503: Type.Ref('Problem') } } },
     async (request, reply) => {
       try {
-        await sql`select 1`.execute(db);
+        await pingDatabase(db);
         return { status: 'ready' as const };
       } catch (err) {
         request.log.error({ err }, 'readiness check failed');
