@@ -10,7 +10,7 @@ import { onDispatchWork } from '../events/signal.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { secretBoxFor } from '../shared/secret-box.js';
-import type { BackgroundJob } from '../workers.js';
+import type { BackgroundJob } from '../shared/background-job.js';
 import { endpointMatches, liveSecrets, newDeliveryRow, preciseInstant } from './model.js';
 import { DISABLE_AFTER_FAILING_MS, nextRetryDelay, parseRetryAfter } from './retry-policy.js';
 import { type AttemptOutcome, createSender } from './sender.js';
