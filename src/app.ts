@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import { pingDatabase } from './db/ping.js';
 import type { Db } from './db/schema.js';
 import type { Clock } from './shared/clock.js';
-import { secretBoxFor } from './shared/secret-box.js';
+import type { SecretBox } from './shared/secret-box.js';
 import type { Services } from './services.js';
 import { registerRouteAccess } from './http/access.js';
 import { registerAuth } from './http/auth.js';
@@ -43,6 +43,8 @@ export interface AppDeps {
   clock: Clock;
   config: Config;
   services: Services;
+  /** The deployment's secret box: seals the responses kept for Idempotency-Key replays. */
+  secretBox: SecretBox;
   /** The pino logger requests log to; none means silence (tests). */
   logger?: Logger | undefined;
 }
@@ -130,7 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Before auth: a blocked guesser is refused before its credential costs a lookup.
   registerRateLimits(app, { db, clock, config: config.rateLimit });
   registerAuth(app, services.tokens);
-  registerIdempotency(app, { db, clock, secretBox: secretBoxFor(config) });
+  registerIdempotency(app, { db, clock, secretBox: deps.secretBox });
 
   app.get('/v1/openapi.json', { config: { scope: 'public', brands: 'none' }, schema: { hide: true } }, async () => app.swagger());
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/schema.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
-import { type SecretBox, secretBoxFor } from '../shared/secret-box.js';
+import type { SecretBox } from '../shared/secret-box.js';
 import * as serverKeys from '../server-keys/store.js';
 import { type CursorCodec, createCursorCodec } from './cursor.js';
 
@@ -39,7 +39,7 @@ export async function loadCursorKey(deps: { db: Db; clock: Clock; secretBox: Sec
   return key;
 }
 
-/** The cursor codec of the deployment that `config` describes, its key kept in `db`. */
-export function cursorCodecFor(deps: { db: Db; clock: Clock; config: { dataDir: string; secretKey?: string | undefined } }): CursorCodec {
-  return createCursorCodec(() => loadCursorKey({ db: deps.db, clock: deps.clock, secretBox: secretBoxFor(deps.config) }));
+/** The deployment's cursor codec: its key kept in `db`, sealed with the deployment's `secretBox`. */
+export function cursorCodecFor(deps: { db: Db; clock: Clock; secretBox: SecretBox }): CursorCodec {
+  return createCursorCodec(() => loadCursorKey(deps));
 }
