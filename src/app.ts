@@ -4,12 +4,12 @@ import type { Logger } from 'pino';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
+import { pingDatabase } from './db/ping.js';
 import type { Db } from './db/schema.js';
 import type { Clock } from './shared/clock.js';
-import { secretBoxFor } from './shared/secret-box.js';
+import type { SecretBox } from './shared/secret-box.js';
 import type { Services } from './services.js';
 import { registerRouteAccess } from './http/access.js';
 import { registerAuth } from './http/auth.js';
@@ -43,6 +43,8 @@ export interface AppDeps {
   clock: Clock;
   config: Config;
   services: Services;
+  /** The deployment's secret box: seals the responses kept for Idempotency-Key replays. */
+  secretBox: SecretBox;
   /** The pino logger requests log to; none means silence (tests). */
   logger?: Logger | undefined;
 }
@@ -130,7 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Before auth: a blocked guesser is refused before its credential costs a lookup.
   registerRateLimits(app, { db, clock, config: config.rateLimit });
   registerAuth(app, services.tokens);
-  registerIdempotency(app, { db, clock, secretBox: secretBoxFor(config) });
+  registerIdempotency(app, { db, clock, secretBox: deps.secretBox });
 
   app.get('/v1/openapi.json', { config: { scope: 'public', brands: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
@@ -142,7 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     { schema: { tags: ['Health'], summary: 'Readiness: the database answers', security: [], response: { 200: Type.Object({ status: Type.Literal('ready') }), 503: Type.Ref('Problem') } } },
     async (request, reply) => {
       try {
-        await sql`select 1`.execute(db);
+        await pingDatabase(db);
         return { status: 'ready' as const };
       } catch (err) {
         request.log.error({ err }, 'readiness check failed');

@@ -6,6 +6,7 @@ import { type Dialect, migrateToLatest, openDatabase } from './db/open.js';
 import type { Db } from './db/schema.js';
 import { createServices, type Services } from './services.js';
 import { type Clock, systemClock } from './shared/clock.js';
+import { type SecretBox, loadSecretBox } from './shared/secret-box.js';
 import { ensurePrivateDir } from './shared/private-files.js';
 
 export interface Runtime {
@@ -14,6 +15,8 @@ export interface Runtime {
   location: string;
   clock: Clock;
   config: Config;
+  /** The deployment's secret box, loaded once: the services, the app and the dispatcher all use this one. */
+  secretBox: SecretBox;
   services: Services;
   close(): Promise<void>;
 }
@@ -27,15 +30,18 @@ export async function openRuntime(config: Config, clock: Clock = systemClock): P
     await opened.close();
     throw err;
   }
-  const services = createServices({ db: opened.db, dialect: opened.dialect, clock, config });
+  let secretBox: SecretBox;
+  let services: Services;
   try {
+    secretBox = loadSecretBox(config);
+    services = createServices({ db: opened.db, dialect: opened.dialect, clock, config, secretBox });
     // Before anything signs or checks a URL: seals a plain key an older version left, makes the first one.
     await services.attachments.signingKeys.prepare();
   } catch (err) {
     await opened.close();
     throw err;
   }
-  return { db: opened.db, dialect: opened.dialect, location: opened.location, clock, config, services, close: opened.close };
+  return { db: opened.db, dialect: opened.dialect, location: opened.location, clock, config, secretBox, services, close: opened.close };
 }
 
 /**

@@ -11,7 +11,7 @@ export async function serve(config: Config): Promise<void> {
   const log = pino(loggerOptions(config.logLevel));
   const runtime = await openRuntime(config);
   await bootstrapAdminToken(runtime, log);
-  const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services, logger: log });
+  const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services, secretBox: runtime.secretBox, logger: log });
   await app.listen({ host: config.host, port: config.port });
   log.info({ database: runtime.location, dialect: runtime.dialect, url: config.publicUrl }, 'NexusCore is serving');
   // Load the search indexes now, in the background, so the first search does not pay for it.
@@ -21,7 +21,9 @@ export async function serve(config: Config): Promise<void> {
     .then((loaded) => loaded && log.info({ ms: Math.round(performance.now() - warmStart), ...runtime.services.search.indexStats() }, 'search indexes warmed up'))
     .catch((err: unknown) => log.error({ err }, 'search warm-up failed; the first search loads the indexes'));
   const stopJobs = config.runWorkers ? startJobs(backgroundJobs(runtime), log) : async () => {};
-  const dispatcher = config.runWorkers ? startWebhookDispatcher(runtime, log) : undefined;
+  const dispatcher = config.runWorkers
+    ? startWebhookDispatcher({ db: runtime.db, clock: runtime.clock, secretBox: runtime.secretBox, config, log })
+    : undefined;
 
   let closing = false;
   const shutdown = async (signal: string) => {

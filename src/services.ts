@@ -11,7 +11,7 @@ import { createEventService } from './events/service.js';
 import { createWebhookService } from './webhooks/service.js';
 import { createSearchService } from './search/service.js';
 import type { Clock } from './shared/clock.js';
-import { secretBoxFor } from './shared/secret-box.js';
+import type { SecretBox } from './shared/secret-box.js';
 import { cursorCodecFor } from './http/cursor-key.js';
 
 export interface CoreDeps {
@@ -19,6 +19,8 @@ export interface CoreDeps {
   dialect: Dialect;
   clock: Clock;
   config: Config;
+  /** The deployment's secret box (`loadSecretBox`): seals webhook secrets, URL-signing and cursor keys. */
+  secretBox: SecretBox;
 }
 
 /**
@@ -26,8 +28,8 @@ export interface CoreDeps {
  * runs the same code paths.
  */
 export function createServices(deps: CoreDeps) {
-  const { db, clock } = deps;
-  const cursors = cursorCodecFor({ db, clock, config: deps.config });
+  const { db, clock, secretBox } = deps;
+  const cursors = cursorCodecFor({ db, clock, secretBox });
   // SQLite has one writer and an fsync per commit: concurrent writes share commits. PostgreSQL batches its own.
   const transactions = deps.dialect === 'sqlite' ? groupCommit(db) : transactionPerCall(db);
   const attachments = createAttachmentService({
@@ -36,7 +38,7 @@ export function createServices(deps: CoreDeps) {
     clock,
     config: deps.config,
     blobs: defaultBlobStore(deps.config),
-    secretBox: secretBoxFor(deps.config),
+    secretBox,
   });
   const search = createSearchService({
     db,
@@ -47,7 +49,7 @@ export function createServices(deps: CoreDeps) {
   });
   return {
     tokens: createTokenService({ db, clock, bootstrapSecret: deps.config.adminToken }),
-    webhooks: createWebhookService({ db, clock, allowPrivate: deps.config.webhookAllowPrivate, secretBox: secretBoxFor(deps.config), cursors }),
+    webhooks: createWebhookService({ db, clock, allowPrivate: deps.config.webhookAllowPrivate, secretBox, cursors }),
     events: createEventService({ db, cursors }),
     brands: createBrandService({ db, clock }),
     queues: createQueueService({ db, clock, cursors }),

@@ -1,13 +1,8 @@
 import type { Logger } from 'pino';
 import type { Runtime } from './bootstrap.js';
 import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
+import type { BackgroundJob } from './shared/background-job.js';
 import { webhookJobs } from './webhooks/dispatcher.js';
-
-export interface BackgroundJob {
-  name: string;
-  everyMs: number;
-  run(): Promise<unknown>;
-}
 
 /** Every background job of a runtime: what `npm start` runs beside the server and `nexus worker` alone. */
 export function backgroundJobs(runtime: Runtime): BackgroundJob[] {

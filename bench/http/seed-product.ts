@@ -32,6 +32,7 @@ import { loadConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/schema.js';
 import { createServices, type Services } from '../../src/services.js';
 import { systemClock } from '../../src/shared/clock.js';
+import { loadSecretBox } from '../../src/shared/secret-box.js';
 import { BRANDS, brandId, seededRandom, ticketGenerator } from './data.js';
 import { SavepointDialect } from './savepoint-dialect.js';
 
@@ -111,7 +112,7 @@ if (!databaseUrl) {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('cache_size = -262144');
   const db = new Kysely<Database>({ dialect: new SavepointDialect({ database: sqlite }) });
-  const services = createServices({ db, dialect: 'sqlite', clock: systemClock, config });
+  const services = createServices({ db, dialect: 'sqlite', clock: systemClock, config, secretBox: loadSecretBox(config) });
   try {
     for (let i = 0; i < N; ) {
       const end = Math.min(N, i + batch, i < FIT_AT ? FIT_AT : N);

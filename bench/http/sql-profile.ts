@@ -20,6 +20,7 @@ import { loadConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/schema.js';
 import { createServices } from '../../src/services.js';
 import { systemClock } from '../../src/shared/clock.js';
+import { loadSecretBox } from '../../src/shared/secret-box.js';
 import { ticketGenerator } from './data.js';
 import { SavepointDialect } from './savepoint-dialect.js';
 
@@ -68,7 +69,7 @@ const db = databaseUrl
       log,
     });
 const config = loadConfig({ ...process.env, NEXUS_DATA_DIR: dataDir, NEXUS_LOG_LEVEL: 'silent', DATABASE_URL: databaseUrl ?? '' });
-const services = createServices({ db, dialect: databaseUrl ? 'postgres' : 'sqlite', clock: systemClock, config });
+const services = createServices({ db, dialect: databaseUrl ? 'postgres' : 'sqlite', clock: systemClock, config, secretBox: loadSecretBox(config) });
 const gen = ticketGenerator(0x5eed);
 
 /** One request of `kind`: authentication, then the service call its route makes; writes are rolled back. */

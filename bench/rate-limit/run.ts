@@ -85,7 +85,7 @@ async function child(variant: string): Promise<Sample> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `nexus-bench-ratelimit-${variant}-`));
   const config = loadConfig({ NEXUS_DATA_DIR: dataDir, NEXUS_LOG_LEVEL: 'silent', NEXUS_WORKERS: '0', ...ENV[variant] });
   const runtime = await openRuntime(config);
-  const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services });
+  const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services, secretBox: runtime.secretBox });
   try {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const token = (await runtime.services.tokens.create({ name: 'bench', scopes: ['admin'] })).token;

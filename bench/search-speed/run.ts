@@ -150,7 +150,7 @@ async function measureAt(n: number, indexRate: number): Promise<Report> {
     dialect: runtime.dialect,
     clock: runtime.clock,
     embedder: { cacheDir: config.embeddingsCacheDir },
-    cursors: cursorCodecFor({ db, clock: runtime.clock, config }),
+    cursors: cursorCodecFor({ db, clock: runtime.clock, secretBox: runtime.secretBox }),
   });
   const coldStart = performance.now();
   await search.search(principal, { query: 'warm up the indexes', filters: { brand_id: brand.id } });

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-bench-webhooks-'));
   const config = loadConfig({ NEXUS_DATA_DIR: dataDir, NEXUS_WEBHOOK_ALLOW_PRIVATE: '1', NEXUS_LOG_LEVEL: 'silent' });
   const runtime = await openRuntime(config);
-  const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services });
+  const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services, secretBox: runtime.secretBox });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const api = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const admin = (await runtime.services.tokens.create({ name: 'bench', scopes: ['admin'] })).token;
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   const lags = (tickets: { id: string; sentAt: number }[]) => tickets.map((t) => arrived.get(t.id)! - t.sentAt);
 
   await call('POST', '/v1/webhooks', { url: hookUrl, events: ['ticket.created'] });
-  const dispatcher = createWebhookDispatcher({ db: runtime.db, clock: runtime.clock, config, log });
+  const dispatcher = createWebhookDispatcher({ db: runtime.db, clock: runtime.clock, secretBox: runtime.secretBox, config, log });
   dispatcher.start();
 
   // 1. Paced: one ticket every 10 ms, the lag of each.
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < BACKLOG; i += LOAD_CONCURRENCY) await Promise.all(Array.from({ length: Math.min(LOAD_CONCURRENCY, BACKLOG - i) }, createTicket));
   const before = received;
   const expected = before + 2 * BACKLOG;
-  const drainer = createWebhookDispatcher({ db: runtime.db, clock: runtime.clock, config, log }, { perEndpointConcurrency: Number(process.env.BENCH_PER_ENDPOINT ?? 4) });
+  const drainer = createWebhookDispatcher({ db: runtime.db, clock: runtime.clock, secretBox: runtime.secretBox, config, log }, { perEndpointConcurrency: Number(process.env.BENCH_PER_ENDPOINT ?? 4) });
   const drainStart = performance.now();
   drainer.start();
   await waitForReceived(expected);

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Dialect } from '../db/open.js';
 import type { AttachmentRow, Db, DbOrTx } from '../db/schema.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
+import { requireVisibleBrand } from '../brands/visibility.js';
 import { AppError, type FieldError, notFound, validationError } from '../http/problem.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
@@ -264,8 +265,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       }
       let brandId: string | null = null;
       if (input.brand_id !== undefined) {
-        const brand = await db.selectFrom('brands').select('id').where('id', '=', input.brand_id).executeTakeFirst();
-        if (!brand || !canSeeBrand(principal, input.brand_id)) throw validationError('/brand_id', `brand ${quote(input.brand_id)} does not exist`);
+        await requireVisibleBrand(db, principal, input.brand_id, '/brand_id', quote(input.brand_id));
         brandId = input.brand_id;
       } else if (principal.brandIds !== null) {
         if (principal.brandIds.length !== 1) throw validationError('/brand_id', 'is required: this token can see several brands');

@@ -5,6 +5,7 @@ import { withSecureErase } from '../db/secure-erase.js';
 import { AppError } from '../http/problem.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import type { SecretBox } from '../shared/secret-box.js';
+import * as serverKeys from '../server-keys/store.js';
 import { KID, LEGACY_KID, type SigningKey } from './signing.js';
 
 /** `server_keys` rows: the key new URLs are signed with, and the one before it (still accepted). */
@@ -69,7 +70,7 @@ export function createSigningKeyRing(deps: {
   }
 
   async function readRows(dbx: DbOrTx) {
-    return dbx.selectFrom('server_keys').select(['name', 'secret', 'created_at']).where('name', 'in', [CURRENT_KEY, PREVIOUS_KEY]).execute();
+    return serverKeys.listServerKeys(dbx, [CURRENT_KEY, PREVIOUS_KEY]);
   }
 
   async function load(dbx: DbOrTx): Promise<NonNullable<typeof cache>> {
@@ -95,11 +96,7 @@ export function createSigningKeyRing(deps: {
   }
 
   async function insertCurrent(dbx: DbOrTx): Promise<void> {
-    await dbx
-      .insertInto('server_keys')
-      .values({ name: CURRENT_KEY, secret: newKey().sealed, created_at: toTimestamp(clock.now()) })
-      .onConflict((oc) => oc.column('name').doNothing())
-      .execute();
+    await serverKeys.insertServerKeyIfAbsent(dbx, { name: CURRENT_KEY, secret: newKey().sealed, created_at: toTimestamp(clock.now()) });
   }
 
   const info = (key: LoadedKey, role: KeyInfo['role']): KeyInfo => ({ kid: key.kid, role, created_at: key.created_at });
@@ -143,12 +140,7 @@ export function createSigningKeyRing(deps: {
         await withSecureErase(db, dialect, 'server_keys', async () => {
           for (const row of plain) {
             // Conditional: of two processes upgrading at once, the second changes nothing.
-            await db
-              .updateTable('server_keys')
-              .set({ secret: box.seal(`${LEGACY_KID}:${row.secret}`) })
-              .where('name', '=', row.name)
-              .where('secret', '=', row.secret)
-              .execute();
+            await serverKeys.replaceServerKeySecret(db, row.name, { from: row.secret, to: box.seal(`${LEGACY_KID}:${row.secret}`) });
           }
         });
       }
@@ -179,15 +171,10 @@ export function createSigningKeyRing(deps: {
             );
           }
         }
-        if (previous) await trx.deleteFrom('server_keys').where('name', '=', PREVIOUS_KEY).execute();
+        if (previous) await serverKeys.deleteServerKey(trx, PREVIOUS_KEY);
         if (currentRow) {
-          const moved = await trx
-            .updateTable('server_keys')
-            .set({ name: PREVIOUS_KEY })
-            .where('name', '=', CURRENT_KEY)
-            .where('secret', '=', currentRow.secret)
-            .executeTakeFirst();
-          if (Number(moved.numUpdatedRows) !== 1) throw new AppError('conflict', 'Another rotation of the URL-signing key ran at the same time; try again');
+          const moved = await serverKeys.renameServerKey(trx, { from: CURRENT_KEY, to: PREVIOUS_KEY, secret: currentRow.secret });
+          if (!moved) throw new AppError('conflict', 'Another rotation of the URL-signing key ran at the same time; try again');
         }
         await insertCurrent(trx);
         const after = await load(trx);

@@ -5,6 +5,7 @@ import { AppError, notFound, validationError } from '../http/problem.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { fromJsonText, toJsonText } from '../shared/json.js';
+import { unknownBrand, visibleBrandIds } from '../brands/visibility.js';
 import { type Principal, type Scope, SCOPES, coversBrands, hasScope } from './scopes.js';
 import * as store from './token-store.js';
 
@@ -99,10 +100,11 @@ export function createTokenService(deps: TokenServiceDeps) {
     let brandIds: string[] | null = null;
     if (input.brand_ids) {
       brandIds = [...new Set(input.brand_ids)];
-      for (const [i, id] of brandIds.entries()) {
-        const brand = await db.selectFrom('brands').select('id').where('id', '=', id).executeTakeFirst();
-        // A brand outside the grantor's reads exactly like one that does not exist.
-        if (!brand || (grantor && !coversBrands(grantor, [id]))) throw validationError(`/brand_ids/${i}`, `brand ${id} does not exist`);
+      const visible = await visibleBrandIds(db, grantor, brandIds);
+      const i = brandIds.findIndex((id) => !visible.has(id));
+      if (i !== -1) {
+        const error = unknownBrand(`/brand_ids/${i}`, brandIds[i]!);
+        throw validationError(error.pointer, error.message);
       }
     } else if (grantor?.brandIds) {
       // A brand-restricted token can only hand out brands it has: by default, all of its own.

@@ -22,12 +22,7 @@ export function createBrandService(deps: { db: Db; clock: Clock }) {
   /** Brand rows with their default queue ids, in one query whatever the number of brands. */
   async function views(rows: BrandRow[]): Promise<BrandView[]> {
     if (rows.length === 0) return [];
-    const queues = await db
-      .selectFrom('queues')
-      .select(['id', 'brand_id'])
-      .where('brand_id', 'in', rows.map((r) => r.id))
-      .where('is_default', '=', 1)
-      .execute();
+    const queues = await queueStore.listDefaultQueues(db, rows.map((r) => r.id));
     const defaultQueue = new Map(queues.map((q) => [q.brand_id, q.id]));
     return rows.map((row) => ({
       id: row.id,

@@ -18,3 +18,13 @@ export async function listBrands(db: DbOrTx, onlyIds: string[] | null): Promise<
 export async function updateBrandName(db: DbOrTx, id: string, name: string, at: string): Promise<void> {
   await db.updateTable('brands').set({ name, updated_at: at }).where('id', '=', id).execute();
 }
+
+/** Which of `ids` name a brand; in batches that stay under every dialect's parameter limit. */
+export async function listExistingBrandIds(db: DbOrTx, ids: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await db.selectFrom('brands').select('id').where('id', 'in', ids.slice(i, i + 500)).execute();
+    for (const row of rows) out.push(row.id);
+  }
+  return out;
+}

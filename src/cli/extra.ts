@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { openRuntime } from '../bootstrap.js';
+import { isVisibleBrand } from '../brands/visibility.js';
 import { loadConfig } from '../config.js';
 
 /** `nexus search reindex` usage, appended to the CLI's help by `runExtraCommand` when asked. */
@@ -43,7 +44,7 @@ export async function runExtraCommand(argv: string[], out: (line: string) => voi
     const { values } = parseArgs({ args: rest, options: { brand: { type: 'string' }, 'batch-size': { type: 'string' } } });
     const runtime = await openRuntime(loadConfig());
     try {
-      if (values.brand && !(await runtime.db.selectFrom('brands').select('id').where('id', '=', values.brand).executeTakeFirst())) {
+      if (values.brand && !(await isVisibleBrand(runtime.db, null, values.brand))) {
         process.stderr.write(`brand ${values.brand} does not exist\n`);
         return 1;
       }

@@ -10,7 +10,7 @@ export async function runWorker(config: Config): Promise<void> {
   const log = pino(loggerOptions(config.logLevel));
   const runtime = await openRuntime(config);
   const stopJobs = startJobs(backgroundJobs(runtime), log);
-  const dispatcher = startWebhookDispatcher(runtime, log);
+  const dispatcher = startWebhookDispatcher({ db: runtime.db, clock: runtime.clock, secretBox: runtime.secretBox, config, log });
   log.info({ database: runtime.location }, 'NexusCore worker running');
   const shutdown = async () => {
     await dispatcher.stop();

@@ -2,6 +2,7 @@ import type { DbOrTx, EventRow } from '../db/schema.js';
 import { newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
 import { signalDispatchWork } from './signal.js';
+import * as store from './store.js';
 
 export const TICKET_EVENT_TYPES = [
   'ticket.created',
@@ -29,9 +30,9 @@ export async function recordEvent(
     data: toJsonText(event.data),
     created_at: event.created_at,
   };
-  await db.insertInto('events').values(row).execute();
+  await store.insertEvent(db, row);
   // Marks the event for webhook fan-out in the same transaction: committed together or not at all.
-  await db.insertInto('event_dispatch_queue').values({ event_id: row.id, created_at: row.created_at }).execute();
+  await store.queueForDispatch(db, row);
   signalDispatchWork();
   return row;
 }

@@ -20,6 +20,15 @@ export async function listEvents(db: DbOrTx, f: EventListFilters): Promise<Event
   return q.orderBy('id', 'asc').limit(f.limit).execute();
 }
 
+export async function insertEvent(db: DbOrTx, row: EventRow): Promise<void> {
+  await db.insertInto('events').values(row).execute();
+}
+
+/** Marks an event for webhook fan-out; the dispatcher takes the mark off once it has fanned it out. */
+export async function queueForDispatch(db: DbOrTx, event: Pick<EventRow, 'id' | 'created_at'>): Promise<void> {
+  await db.insertInto('event_dispatch_queue').values({ event_id: event.id, created_at: event.created_at }).execute();
+}
+
 export async function findEvent(db: DbOrTx, id: string): Promise<EventRow | undefined> {
   return db.selectFrom('events').selectAll().where('id', '=', id).executeTakeFirst();
 }

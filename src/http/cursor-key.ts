@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/schema.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
-import { type SecretBox, secretBoxFor } from '../shared/secret-box.js';
+import type { SecretBox } from '../shared/secret-box.js';
+import * as serverKeys from '../server-keys/store.js';
 import { type CursorCodec, createCursorCodec } from './cursor.js';
 
 /** Its own row in server_keys: no other use of a server key can verify, or be verified by, a cursor. */
@@ -16,15 +17,14 @@ export const CURSOR_KEY_NAME = 'pagination-cursor-signing';
  */
 export async function loadCursorKey(deps: { db: Db; clock: Clock; secretBox: SecretBox }): Promise<Buffer> {
   const { db, clock, secretBox } = deps;
-  const read = () => db.selectFrom('server_keys').select('secret').where('name', '=', CURSOR_KEY_NAME).executeTakeFirst();
-  let row = await read();
+  let row = await serverKeys.findServerKey(db, CURSOR_KEY_NAME);
   if (!row) {
-    await db
-      .insertInto('server_keys')
-      .values({ name: CURSOR_KEY_NAME, secret: secretBox.seal(randomBytes(32).toString('base64')), created_at: toTimestamp(clock.now()) })
-      .onConflict((oc) => oc.column('name').doNothing())
-      .execute();
-    row = await read();
+    await serverKeys.insertServerKeyIfAbsent(db, {
+      name: CURSOR_KEY_NAME,
+      secret: secretBox.seal(randomBytes(32).toString('base64')),
+      created_at: toTimestamp(clock.now()),
+    });
+    row = await serverKeys.findServerKey(db, CURSOR_KEY_NAME);
   }
   if (!row) throw new Error('the cursor signing key could not be stored');
   let key: Buffer;
@@ -39,7 +39,7 @@ export async function loadCursorKey(deps: { db: Db; clock: Clock; secretBox: Sec
   return key;
 }
 
-/** The cursor codec of the deployment that `config` describes, its key kept in `db`. */
-export function cursorCodecFor(deps: { db: Db; clock: Clock; config: { dataDir: string; secretKey?: string | undefined } }): CursorCodec {
-  return createCursorCodec(() => loadCursorKey({ db: deps.db, clock: deps.clock, secretBox: secretBoxFor(deps.config) }));
+/** The deployment's cursor codec: its key kept in `db`, sealed with the deployment's `secretBox`. */
+export function cursorCodecFor(deps: { db: Db; clock: Clock; secretBox: SecretBox }): CursorCodec {
+  return createCursorCodec(() => loadCursorKey(deps));
 }

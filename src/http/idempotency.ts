@@ -5,6 +5,7 @@ import type { Clock } from '../shared/clock.js';
 import { toTimestamp } from '../shared/clock.js';
 import { AppError } from './problem.js';
 import type { SecretBox } from '../shared/secret-box.js';
+import * as store from './idempotency-store.js';
 
 const TTL_MS = 24 * 60 * 60 * 1000;
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -37,19 +38,14 @@ export function registerIdempotency(app: FastifyInstance, deps: { db: Db; clock:
     const requestHash = hashRequest(request);
     const now = clock.now();
 
-    const existing = await db
-      .selectFrom('idempotency_keys')
-      .selectAll()
-      .where('token_id', '=', tokenId)
-      .where('key', '=', key)
-      .executeTakeFirst();
+    const existing = await store.findIdempotencyKey(db, tokenId, key);
     // An in-progress row older than a minute belongs to a request that died without answering.
     const stale =
       existing &&
       (Date.parse(existing.created_at) < now.getTime() - TTL_MS ||
         (existing.state !== 'done' && Date.parse(existing.created_at) < now.getTime() - 60_000));
     if (existing && stale) {
-      await db.deleteFrom('idempotency_keys').where('token_id', '=', tokenId).where('key', '=', key).execute();
+      await store.deleteIdempotencyKey(db, tokenId, key);
     } else if (existing) {
       if (existing.request_hash !== requestHash || existing.method_path !== methodPath) {
         throw new AppError('idempotency_key_reused', 'This Idempotency-Key was used with a different request');
@@ -63,20 +59,17 @@ export function registerIdempotency(app: FastifyInstance, deps: { db: Db; clock:
       return reply.status(existing.response_status!).send(secretBox.open(existing.response_body!));
     }
     try {
-      await db
-        .insertInto('idempotency_keys')
-        .values({
-          token_id: tokenId,
-          key,
-          method_path: methodPath,
-          request_hash: requestHash,
-          state: 'in_progress',
-          response_status: null,
-          response_headers: null,
-          response_body: null,
-          created_at: toTimestamp(now),
-        })
-        .execute();
+      await store.insertIdempotencyKey(db, {
+        token_id: tokenId,
+        key,
+        method_path: methodPath,
+        request_hash: requestHash,
+        state: 'in_progress',
+        response_status: null,
+        response_headers: null,
+        response_body: null,
+        created_at: toTimestamp(now),
+      });
     } catch {
       // Lost the race against a concurrent duplicate that inserted first.
       throw new AppError('idempotency_in_progress', 'The first request with this Idempotency-Key is still running; retry shortly');
@@ -88,9 +81,8 @@ export function registerIdempotency(app: FastifyInstance, deps: { db: Db; clock:
     const slot = request.idempotency;
     if (!slot) return payload;
     request.idempotency = null;
-    const where = db.deleteFrom('idempotency_keys').where('token_id', '=', slot.tokenId).where('key', '=', slot.key);
     if (reply.statusCode >= 500 || reply.statusCode === 409 || reply.statusCode === 429 || typeof payload !== 'string') {
-      await where.execute();
+      await store.deleteIdempotencyKey(db, slot.tokenId, slot.key);
       return payload;
     }
     const headers: Record<string, string> = {};
@@ -98,13 +90,12 @@ export function registerIdempotency(app: FastifyInstance, deps: { db: Db; clock:
       const value = reply.getHeader(name);
       if (value !== undefined) headers[name] = String(value);
     }
-    await db
-      .updateTable('idempotency_keys')
+    await store.completeIdempotencyKey(db, slot.tokenId, slot.key, {
+      response_status: reply.statusCode,
+      response_headers: JSON.stringify(headers),
       // Sealed: a kept response may carry a secret shown once (a new token, a webhook secret).
-      .set({ state: 'done', response_status: reply.statusCode, response_headers: JSON.stringify(headers), response_body: secretBox.seal(payload) })
-      .where('token_id', '=', slot.tokenId)
-      .where('key', '=', slot.key)
-      .execute();
+      response_body: secretBox.seal(payload),
+    });
     return payload;
   });
 }
@@ -117,5 +108,5 @@ function hashRequest(request: FastifyRequest): string {
 
 /** Drops keys past their 24 h; run by the housekeeping job. */
 export async function purgeExpiredIdempotencyKeys(db: Db, now: Date): Promise<void> {
-  await db.deleteFrom('idempotency_keys').where('created_at', '<', toTimestamp(new Date(now.getTime() - TTL_MS))).execute();
+  await store.deleteIdempotencyKeysBefore(db, toTimestamp(new Date(now.getTime() - TTL_MS)));
 }

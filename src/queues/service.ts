@@ -1,6 +1,7 @@
 import type { Static } from 'typebox';
 import type { Db, DbOrTx, QueueRow, TicketRow } from '../db/schema.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
+import { requireVisibleBrand } from '../brands/visibility.js';
 import { AppError, type FieldError, notFound, validationError } from '../http/problem.js';
 import { schemaCheck } from '../http/validation.js';
 import { type CursorCodec, cursorId, cursorInteger } from '../http/cursor.js';
@@ -125,23 +126,15 @@ export function createQueueService(deps: { db: Db; clock: Clock; cursors: Cursor
   return {
     /** Adds a routing queue; it is checked before the default queue, in `order` (then creation) order. */
     async create(principal: Principal, input: CreateQueueInput): Promise<QueueView> {
-      const brand = await db.selectFrom('brands').select('id').where('id', '=', input.brand_id).executeTakeFirst();
-      if (!brand || !canSeeBrand(principal, input.brand_id)) {
-        throw validationError('/brand_id', `brand ${input.brand_id} does not exist`);
-      }
+      await requireVisibleBrand(db, principal, input.brand_id, '/brand_id');
       const match = validateMatch(input.match);
       const name = input.name.trim();
       if (!name) throw validationError('/name', 'must not be empty');
       const now = clock.now();
       let order = input.order;
       if (order === undefined) {
-        const max = await db
-          .selectFrom('queues')
-          .select((eb) => eb.fn.max('sort_order').as('m'))
-          .where('brand_id', '=', input.brand_id)
-          .where('is_default', '=', 0)
-          .executeTakeFirst();
-        order = max?.m === null || max?.m === undefined ? 1 : Number(max.m) + 1;
+        const max = await store.maxRoutingOrder(db, input.brand_id);
+        order = max === undefined ? 1 : max + 1;
       }
       const row: QueueRow = {
         id: newId('que', now.getTime()),

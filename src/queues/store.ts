@@ -24,6 +24,23 @@ export async function updateQueue(db: DbOrTx, id: string, set: Partial<Insertabl
   await db.updateTable('queues').set(set).where('id', '=', id).execute();
 }
 
+/** The highest `sort_order` among the brand's routing queues; undefined when it has none. */
+export async function maxRoutingOrder(db: DbOrTx, brandId: string): Promise<number | undefined> {
+  const row = await db
+    .selectFrom('queues')
+    .select((eb) => eb.fn.max('sort_order').as('m'))
+    .where('brand_id', '=', brandId)
+    .where('is_default', '=', 0)
+    .executeTakeFirst();
+  return row?.m === null || row?.m === undefined ? undefined : Number(row.m);
+}
+
+/** The default queue of each of these brands, in one query whatever their number. */
+export async function listDefaultQueues(db: DbOrTx, brandIds: string[]): Promise<Pick<QueueRow, 'id' | 'brand_id'>[]> {
+  if (brandIds.length === 0) return [];
+  return db.selectFrom('queues').select(['id', 'brand_id']).where('brand_id', 'in', brandIds).where('is_default', '=', 1).execute();
+}
+
 /** The next ticket arrival number. The row lock it takes orders concurrent creators on PostgreSQL. */
 export async function nextTicketSeq(db: DbOrTx): Promise<number> {
   const row = await db

@@ -34,21 +34,14 @@ export function createSecretBox(key: Buffer): SecretBox {
   };
 }
 
-const boxes = new Map<string, SecretBox>();
-
 /**
  * The box for a deployment: keyed by NEXUS_SECRET_KEY when set (every process sharing a database
- * must then have the same one), else by `<data dir>/secret-key`, created on first use with mode 0600.
- * The key never lives in the database it protects.
+ * must then have the same one), else by `<data dir>/secret-key`, created by the first load with mode 0600.
+ * The key never lives in the database it protects. A process loads its box once, at start
+ * (`openRuntime`), and hands that one to everything that seals or opens a secret.
  */
-export function secretBoxFor(config: { dataDir: string; secretKey?: string | undefined }): SecretBox {
-  const cacheKey = config.secretKey ? `env:${createHash('sha256').update(config.secretKey).digest('hex')}` : `file:${config.dataDir}`;
-  let box = boxes.get(cacheKey);
-  if (!box) {
-    box = createSecretBox(config.secretKey ? createHash('sha256').update(config.secretKey).digest() : readOrCreateKeyFile(config.dataDir));
-    boxes.set(cacheKey, box);
-  }
-  return box;
+export function loadSecretBox(config: { dataDir: string; secretKey?: string | undefined }): SecretBox {
+  return createSecretBox(config.secretKey ? createHash('sha256').update(config.secretKey).digest() : readOrCreateKeyFile(config.dataDir));
 }
 
 function readOrCreateKeyFile(dataDir: string): Buffer {

@@ -2,6 +2,7 @@ import type { Static } from 'typebox';
 import type { AuditEntryRow, Db, DbOrTx, TicketRow } from '../db/schema.js';
 import { type Transactions, transactionPerCall } from '../db/transactions.js';
 import { type Actor, type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
+import { requireVisibleBrand } from '../brands/visibility.js';
 import { recordEvent } from '../events/outbox.js';
 import { type CursorCodec, cursorId, cursorTimestamp } from '../http/cursor.js';
 import { findJsonProblem } from '../http/input-guard.js';
@@ -228,9 +229,7 @@ export function createTicketService(deps: TicketServiceDeps) {
   return {
     /** Creates a ticket, its first customer message (the description), audit entry and event. */
     async create(principal: Principal, input: CreateTicketInput): Promise<TicketView & { queue: QueuePlacement; etag: string }> {
-      const brand = await db.selectFrom('brands').select('id').where('id', '=', input.brand_id).executeTakeFirst();
-      // A brand the token may not see is reported exactly like one that does not exist.
-      if (!brand || !canSeeBrand(principal, input.brand_id)) throw validationError('/brand_id', `brand ${input.brand_id} does not exist`);
+      await requireVisibleBrand(db, principal, input.brand_id, '/brand_id');
       const subject = input.subject.trim();
       if (!subject) throw validationError('/subject', 'must not be blank');
       const description = input.description ?? '';

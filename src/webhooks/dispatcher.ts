@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
-import type { Runtime } from '../bootstrap.js';
 import type { Config } from '../config.js';
 import type { Transaction } from 'kysely';
 import type { Database, Db, WebhookEndpointRow } from '../db/schema.js';
@@ -9,8 +8,8 @@ import { eventPayloadText } from '../events/payload.js';
 import { onDispatchWork } from '../events/signal.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
-import { secretBoxFor } from '../shared/secret-box.js';
-import type { BackgroundJob } from '../workers.js';
+import type { SecretBox } from '../shared/secret-box.js';
+import type { BackgroundJob } from '../shared/background-job.js';
 import { endpointMatches, liveSecrets, newDeliveryRow, preciseInstant } from './model.js';
 import { DISABLE_AFTER_FAILING_MS, nextRetryDelay, parseRetryAfter } from './retry-policy.js';
 import { type AttemptOutcome, createSender } from './sender.js';
@@ -40,6 +39,17 @@ export interface DispatcherOptions {
 
 type Log = Pick<Logger, 'error' | 'warn' | 'info'>;
 
+/** What a dispatcher works with, and nothing more: it never sees the rest of a runtime. */
+export interface DispatcherDeps {
+  db: Db;
+  clock: Clock;
+  /** Opens the endpoints' sealed signing secrets: the deployment's one box. */
+  secretBox: SecretBox;
+  /** The defaults of `DispatcherOptions.retryScheduleMs` and `allowPrivate`. */
+  config: Pick<Config, 'webhookRetryScheduleMs' | 'webhookAllowPrivate'>;
+  log: Log;
+}
+
 export interface WebhookDispatcher {
   /** Starts polling and listening for commits. */
   start(): void;
@@ -66,7 +76,7 @@ const FAN_OUT_BATCH = 500;
  * Concurrency is bounded overall and per endpoint, and an endpoint at its bound is left out of the
  * next claim, so a slow or dead endpoint holds only its own slots and never delays the others.
  */
-export function createWebhookDispatcher(deps: { db: Db; clock: Clock; config: Config; log: Log }, options: DispatcherOptions = {}): WebhookDispatcher {
+export function createWebhookDispatcher(deps: DispatcherDeps, options: DispatcherOptions = {}): WebhookDispatcher {
   const { db, log } = deps;
   const clock = options.clock ?? deps.clock;
   const workerId = options.workerId ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -77,7 +87,7 @@ export function createWebhookDispatcher(deps: { db: Db; clock: Clock; config: Co
   const maxConcurrency = options.maxConcurrency ?? 64;
   const perEndpoint = options.perEndpointConcurrency ?? 4;
   const random = options.random ?? Math.random;
-  const secretBox = secretBoxFor(deps.config);
+  const { secretBox } = deps;
   const sender = createSender({
     allowPrivate: options.allowPrivate ?? deps.config.webhookAllowPrivate,
     resolve: options.resolve ?? systemResolve,
@@ -287,13 +297,8 @@ export function createWebhookDispatcher(deps: { db: Db; clock: Clock; config: Co
 
   /** When the next pending delivery falls due, if sooner than the poll. */
   async function msUntilNextDue(): Promise<number> {
-    const row = await db
-      .selectFrom('webhook_deliveries')
-      .select((eb) => eb.fn.min('next_attempt_at').as('next'))
-      .where('status', '=', 'pending')
-      .where('locked_until', 'is', null)
-      .executeTakeFirst();
-    const next = row?.next ? Date.parse(String(row.next)) - clock.now().getTime() : pollIntervalMs;
+    const nextAt = await store.nextPendingAttemptAt(db);
+    const next = nextAt ? Date.parse(nextAt) - clock.now().getTime() : pollIntervalMs;
     return Math.max(0, Math.min(pollIntervalMs, next));
   }
 
@@ -362,8 +367,7 @@ export function createWebhookDispatcher(deps: { db: Db; clock: Clock; config: Co
         if (running) await running;
         if (inflight.size === 0) {
           const due = await store.listDueDeliveries(db, { now: preciseInstant(clock.now()), excludeEndpoints: [], limit: 1 });
-          const queued = await db.selectFrom('event_dispatch_queue').select('event_id').limit(1).execute();
-          if (due.length === 0 && queued.length === 0) return;
+          if (due.length === 0 && !(await store.hasUndispatchedEvents(db))) return;
         } else {
           await Promise.race(inflight);
         }
@@ -387,11 +391,11 @@ export function createWebhookDispatcher(deps: { db: Db; clock: Clock; config: Co
 }
 
 /**
- * Starts the dispatcher of a runtime: what `npm start` runs beside the server, and `nexus worker`
+ * Creates and starts a dispatcher: what `npm start` runs beside the server, and `nexus worker`
  * alone. Several may share one database.
  */
-export function startWebhookDispatcher(runtime: Runtime, log: Log, options: DispatcherOptions = {}): WebhookDispatcher {
-  const dispatcher = createWebhookDispatcher({ db: runtime.db, clock: runtime.clock, config: runtime.config, log }, options);
+export function startWebhookDispatcher(deps: DispatcherDeps, options: DispatcherOptions = {}): WebhookDispatcher {
+  const dispatcher = createWebhookDispatcher(deps, options);
   dispatcher.start();
   return dispatcher;
 }
@@ -400,12 +404,13 @@ export function startWebhookDispatcher(runtime: Runtime, log: Log, options: Disp
 export const DELIVERY_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** The periodic webhook housekeeping, for the background job list. */
-export function webhookJobs(runtime: Runtime): BackgroundJob[] {
+export function webhookJobs(deps: { db: Db; clock: Clock }): BackgroundJob[] {
+  const { db, clock } = deps;
   return [
     {
       name: 'webhook-delivery-purge',
       everyMs: 3_600_000,
-      run: () => store.purgeFinishedDeliveries(runtime.db, preciseInstant(new Date(runtime.clock.now().getTime() - DELIVERY_RETENTION_MS))),
+      run: () => store.purgeFinishedDeliveries(db, preciseInstant(new Date(clock.now().getTime() - DELIVERY_RETENTION_MS))),
     },
   ];
 }

@@ -2,8 +2,10 @@ import type { Static } from 'typebox';
 import type { Db, DbOrTx, WebhookEndpointRow } from '../db/schema.js';
 import type { SecretBox } from '../shared/secret-box.js';
 import { type Principal, canSeeBrand, coversBrands } from '../auth/scopes.js';
+import { unknownBrand, visibleBrandIds } from '../brands/visibility.js';
 import { TEST_EVENT_TYPE } from '../events/service.js';
 import { signalDispatchWork } from '../events/signal.js';
+import * as eventStore from '../events/store.js';
 import { type CursorCodec, cursorId } from '../http/cursor.js';
 import { type Page, pageOf, readCursor } from '../http/pagination.js';
 import { AppError, type FieldError, notFound } from '../http/problem.js';
@@ -133,14 +135,10 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       }
       return null;
     }
-    const unique = [...new Set(brandIds)];
-    const found = new Set((await db.selectFrom('brands').select('id').where('id', 'in', unique).execute()).map((r) => r.id));
-    const errors: FieldError[] = [];
-    brandIds.forEach((id, i) => {
-      if (!found.has(id) || !canSeeBrand(principal, id)) errors.push({ pointer: `/brand_ids/${i}`, message: `brand ${id} does not exist` });
-    });
+    const visible = await visibleBrandIds(db, principal, brandIds);
+    const errors = brandIds.flatMap((id, i) => (visible.has(id) ? [] : [unknownBrand(`/brand_ids/${i}`, id)]));
     if (errors.length) throw invalid(errors);
-    return unique;
+    return [...new Set(brandIds)];
   }
 
   return {
@@ -263,7 +261,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const delivery = newDeliveryRow(id, event, at, newId('dlv', now.getTime()));
       // Not through recordEvent: a test goes to this endpoint only, never fanned out to others.
       await db.transaction().execute(async (trx) => {
-        await trx.insertInto('events').values(event).execute();
+        await eventStore.insertEvent(trx, event);
         await store.insertDeliveries(trx, [delivery]);
       });
       signalDispatchWork();

@@ -76,6 +76,12 @@ export async function insertDeliveries(db: DbOrTx, rows: Insertable<WebhookDeliv
   }
 }
 
+/** Whether any event still waits for fan-out. */
+export async function hasUndispatchedEvents(db: DbOrTx): Promise<boolean> {
+  const rows = await db.selectFrom('event_dispatch_queue').select('event_id').limit(1).execute();
+  return rows.length > 0;
+}
+
 export async function markEventsDispatched(db: DbOrTx, eventIds: string[]): Promise<void> {
   for (let i = 0; i < eventIds.length; i += 500) {
     await db.deleteFrom('event_dispatch_queue').where('event_id', 'in', eventIds.slice(i, i + 500)).execute();
@@ -168,6 +174,17 @@ export async function requeueDelivery(db: DbOrTx, id: string, now: string): Prom
     .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
+}
+
+/** When the earliest unclaimed pending delivery falls due; undefined when none waits. */
+export async function nextPendingAttemptAt(db: DbOrTx): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('webhook_deliveries')
+    .select((eb) => eb.fn.min('next_attempt_at').as('next'))
+    .where('status', '=', 'pending')
+    .where('locked_until', 'is', null)
+    .executeTakeFirst();
+  return row?.next ? String(row.next) : undefined;
 }
 
 export interface DueDelivery {

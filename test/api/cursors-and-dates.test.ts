@@ -11,7 +11,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { secretBoxFor } from '../../src/shared/secret-box.js';
 import { buildTestApp, testPostgresUrl, type TestApp } from '../helpers/app.js';
 import { assertProblem, countRows, createBrand, createTicket } from '../helpers/factories.js';
 
@@ -72,7 +71,7 @@ describe('pagination cursors are authenticated and range-checked', () => {
     // The key lives sealed in server_keys; opened with the deployment's secret box it signs cursors.
     const row = await t.runtime.db.selectFrom('server_keys').select('secret').where('name', '=', 'pagination-cursor-signing').executeTakeFirstOrThrow();
     assert.match(row.secret, /^v1\./, 'sealed at rest');
-    const key = Buffer.from(secretBoxFor(t.config).open(row.secret), 'base64');
+    const key = Buffer.from(t.runtime.secretBox.open(row.secret), 'base64');
     assert.equal(key.length, 32);
     assert.ok(!row.secret.includes(key.toString('hex')) && !row.secret.includes(key.toString('base64')) && !row.secret.includes(key.toString('base64url')));
     const sign = (body: CursorBody) => {

@@ -378,7 +378,7 @@ describe('rate limits', () => {
     before(async () => {
       t = await buildTestApp({ env: { NEXUS_RATE_LIMIT_PER_TOKEN: '3', NEXUS_RATE_LIMIT_AUTH_FAILURES: '2', NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h' } });
       const logger = pino({ level: 'warn' }, { write: (line: string) => logs.push(JSON.parse(line)) });
-      app = await buildApp({ db: t.runtime.db, clock: t.clock, config: t.config, services: t.runtime.services, logger });
+      app = await buildApp({ db: t.runtime.db, clock: t.clock, config: t.config, services: t.runtime.services, secretBox: t.runtime.secretBox, logger });
     });
     after(async () => {
       await app.close();

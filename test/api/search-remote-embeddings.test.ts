@@ -90,7 +90,7 @@ describe('search with an OpenAI-compatible embeddings endpoint', () => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     // The base form OpenAI SDKs take (`…/v1`); `/embeddings` is appended.
     t = await buildTestApp({ env: { NEXUS_EMBEDDINGS_URL: `${base}/v1`, NEXUS_EMBEDDINGS_MODEL: 'test-embed', NEXUS_EMBEDDINGS_API_KEY: API_KEY, NEXUS_LOG_LEVEL: 'trace' } });
-    logged = await buildApp({ db: t.runtime.db, clock: t.clock, config: t.config, services: t.runtime.services, logger: log });
+    logged = await buildApp({ db: t.runtime.db, clock: t.clock, config: t.config, services: t.runtime.services, secretBox: t.runtime.secretBox, logger: log });
     brand = (await createBrand(t)).id;
     ids.parcel = (await createTicket(t, brand, { subject: 'Where is my package?', description: 'My parcel never arrived, the courier says it was delivered to the wrong address.' })).id;
     ids.password = (await createTicket(t, brand, { subject: 'Cannot log in', description: 'I forgot my password and the reset email never comes.' })).id;

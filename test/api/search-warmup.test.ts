@@ -22,7 +22,7 @@ describe('search warm-up', () => {
       dialect: t.runtime.dialect,
       clock: t.clock,
       embedder: { cacheDir: t.config.embeddingsCacheDir },
-      cursors: cursorCodecFor({ db: t.runtime.db, clock: t.clock, config: t.config }),
+      cursors: cursorCodecFor({ db: t.runtime.db, clock: t.clock, secretBox: t.runtime.secretBox }),
     });
   const principal: Principal = { tokenId: 'tok_test', tokenName: 'test', scopes: ['admin'], brandIds: null };
 

@@ -30,7 +30,7 @@ describe('a webhook endpoint moved to another brand keeps the old brand’s even
   before(async () => {
     t = await buildTestApp({ clock: new ManualClock(new Date()), env: { NEXUS_WEBHOOK_RETRY_SCHEDULE: '1m,1m,1m' } });
     dispatcher = createWebhookDispatcher(
-      { db: t.runtime.db, clock: t.clock, config: t.config, log: pino({ level: 'silent' }) },
+      { db: t.runtime.db, clock: t.clock, secretBox: t.runtime.secretBox, config: t.config, log: pino({ level: 'silent' }) },
       { pollIntervalMs: 60_000, attemptTimeoutMs: 5000 },
     );
     receiver = await startWebhookReceiver();

@@ -26,7 +26,7 @@ async function harness(options: DispatcherOptions & { env?: Record<string, strin
   const { env, ...dispatcherOptions } = options;
   const t = await buildTestApp({ clock: new ManualClock(new Date()), env: { NEXUS_WEBHOOK_RETRY_SCHEDULE: '100ms,200ms,300ms', ...env } });
   const dispatcher = createWebhookDispatcher(
-    { db: t.runtime.db, clock: t.clock, config: t.config, log: silent },
+    { db: t.runtime.db, clock: t.clock, secretBox: t.runtime.secretBox, config: t.config, log: silent },
     { clock: systemClock, pollIntervalMs: 50, attemptTimeoutMs: 3000, ...dispatcherOptions },
   );
   dispatcher.start();
@@ -385,7 +385,7 @@ describe('webhook endpoint auto-disable', () => {
     const t = await buildTestApp({ clock, env: { NEXUS_WEBHOOK_RETRY_SCHEDULE: '1h,1h,1h,1h,1h,1h,1h,1h,1h,1h' } });
     const r = await startWebhookReceiver();
     r.respond(() => ({ status: 500 }));
-    const dispatcher = createWebhookDispatcher({ db: t.runtime.db, clock, config: t.config, log: silent }, { random: () => 0.5 });
+    const dispatcher = createWebhookDispatcher({ db: t.runtime.db, clock, secretBox: t.runtime.secretBox, config: t.config, log: silent }, { random: () => 0.5 });
     try {
       const brand = await createBrand(t);
       const hook = await register(t, { url: r.url, brand_ids: [brand.id], events: ['ticket.created'] });

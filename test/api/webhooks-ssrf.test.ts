@@ -176,7 +176,7 @@ describe('SSRF guard when a delivery is sent (names that resolve to special-purp
       assert.equal(res.statusCode, 201, res.body);
       hooks.push({ id: res.json().id, address: FORBIDDEN_ADDRESSES[i]![0] });
     }
-    const dispatcher = createWebhookDispatcher({ db: t.runtime.db, clock: t.clock, config: t.config, log: silent }, { clock: systemClock, allowPrivate: false, resolve: fakeDns, pollIntervalMs: 50, attemptTimeoutMs: 3000 });
+    const dispatcher = createWebhookDispatcher({ db: t.runtime.db, clock: t.clock, secretBox: t.runtime.secretBox, config: t.config, log: silent }, { clock: systemClock, allowPrivate: false, resolve: fakeDns, pollIntervalMs: 50, attemptTimeoutMs: 3000 });
     try {
       await createTicket(t, brand.id);
       await dispatcher.drain();
@@ -203,7 +203,7 @@ describe('SSRF guard when a delivery is sent (names that resolve to special-purp
     const loopback = FORBIDDEN_ADDRESSES.findIndex(([a]) => a === '127.0.0.1');
     const res = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url: `http://${nameOf(loopback)}:${receiver.port}/hook`, brand_ids: [brand.id], events: ['ticket.created'] } });
     assert.equal(res.statusCode, 201, res.body);
-    const dispatcher = createWebhookDispatcher({ db: t.runtime.db, clock: t.clock, config: t.config, log: silent }, { clock: systemClock, allowPrivate: true, resolve: fakeDns, pollIntervalMs: 50, attemptTimeoutMs: 3000 });
+    const dispatcher = createWebhookDispatcher({ db: t.runtime.db, clock: t.clock, secretBox: t.runtime.secretBox, config: t.config, log: silent }, { clock: systemClock, allowPrivate: true, resolve: fakeDns, pollIntervalMs: 50, attemptTimeoutMs: 3000 });
     try {
       await createTicket(t, brand.id);
       await dispatcher.drain();

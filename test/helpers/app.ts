@@ -78,7 +78,7 @@ export async function buildTestApp(options: { env?: Record<string, string>; data
   });
   const clock = options.clock ?? new ManualClock('2026-01-15T10:00:00Z');
   const runtime = await openRuntime(config, clock);
-  const app = await buildApp({ db: runtime.db, clock, config, services: runtime.services });
+  const app = await buildApp({ db: runtime.db, clock, config, services: runtime.services, secretBox: runtime.secretBox });
   const contract = enforceContract(app);
   const admin = await runtime.services.tokens.create({ name: 'test admin', scopes: ['admin'] });
   const request: TestApp['request'] = ({ method, url, token, body, headers }) => {
