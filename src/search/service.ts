@@ -209,11 +209,7 @@ export function createSearchService(deps: SearchServiceDeps) {
     let upserts: store.DocumentUpsert[];
     if (remote) {
       upserts = texts.map((t) => ({ ticketId: t.ticketId, brandId: t.brandId, embedderId: null, vector: null }));
-      await trx
-        .insertInto('search_embed_queue')
-        .values(texts.map((t) => ({ ticket_id: t.ticketId, queued_at: at, attempts: 0 })))
-        .onConflict((oc) => oc.column('ticket_id').doUpdateSet({ queued_at: at, attempts: 0 }))
-        .execute();
+      await store.queueForEmbedding(trx, texts.map((t) => t.ticketId), at);
     } else {
       const embedder = (await embedderFor(trx, componentsId)) as WinkGloveEmbedder;
       upserts = texts.map((t) => ({ ticketId: t.ticketId, brandId: t.brandId, embedderId: embedder.id, vector: encodeVector(embedder.embedOne(store.semanticTextOf(t))) }));
@@ -461,9 +457,7 @@ export function createSearchService(deps: SearchServiceDeps) {
       const { fused } = await rank(queryText, filters, mode, depth);
       const page = fused.slice(offset, offset + limit);
       const ticketIds = await store.ticketIdsOf(db, page.map((h) => h.id));
-      const rows = ticketIds.size
-        ? await db.selectFrom('tickets').selectAll().where('id', 'in', [...ticketIds.values()]).execute()
-        : [];
+      const rows = await store.ticketRowsByIds(db, [...ticketIds.values()]);
       const byId = new Map(rows.map((r) => [r.id, r]));
       const terms = mode === 'semantic' ? [] : store.queryTerms(queryText);
       const highlights = terms.length ? await highlightsOf(db, page.filter((h) => h.keyword).map((h) => ticketIds.get(h.id)!), terms) : new Map<string, Highlight[]>();
@@ -518,9 +512,7 @@ export function createSearchService(deps: SearchServiceDeps) {
      */
     async reindex(options: { brandId?: string | undefined; batchSize?: number; refit?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<{ indexed: number; refitted: boolean }> {
       const batchSize = options.batchSize ?? 500;
-      let base = db.selectFrom('tickets');
-      if (options.brandId) base = base.where('brand_id', '=', options.brandId);
-      const total = Number((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      const total = await store.countTickets(db, options.brandId);
       let refitted = false;
       if (!remote && (options.refit ?? options.brandId === undefined) && total > 0) {
         await refitComponents();
@@ -530,7 +522,7 @@ export function createSearchService(deps: SearchServiceDeps) {
       let afterId = '';
       options.onProgress?.(0, total);
       for (;;) {
-        const ids = (await base.select('id').where('id', '>', afterId).orderBy('id').limit(batchSize).execute()).map((r) => r.id);
+        const ids = await store.ticketIdsAfter(db, afterId, batchSize, options.brandId);
         if (ids.length === 0) break;
         await db.transaction().execute((trx) => indexTickets(trx, ids));
         afterId = ids[ids.length - 1]!;
@@ -549,8 +541,7 @@ export function createSearchService(deps: SearchServiceDeps) {
       }
       const state = await store.readState(db);
       if (state.componentsId !== null) return 0;
-      const count = Number((await db.selectFrom('search_documents').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-      if (count < SEARCH_TUNING.autoFitDocuments) return 0;
+      if ((await store.countDocuments(db)) < SEARCH_TUNING.autoFitDocuments) return 0;
       const { indexed } = await this.reindex({ refit: true });
       return indexed;
     },
@@ -564,8 +555,7 @@ export function createSearchService(deps: SearchServiceDeps) {
      * false, loading nothing, when no ticket is indexed yet.
      */
     async warmUp(): Promise<boolean> {
-      const any = await db.selectFrom('search_documents').select('doc_id').limit(1).executeTakeFirst();
-      if (!any) return false;
+      if (!(await store.hasDocuments(db))) return false;
       const state = await store.readState(db);
       await Promise.all([
         syncKeyword(state.seq),
@@ -587,7 +577,7 @@ export function createSearchService(deps: SearchServiceDeps) {
   async function refitComponents(): Promise<void> {
     const embedder = await loadEmbedder();
     if (!(embedder instanceof WinkGloveEmbedder)) return;
-    const ids = (await db.selectFrom('tickets').select('id').orderBy('id', 'desc').limit(SEARCH_TUNING.fitSample).execute()).map((r) => r.id);
+    const ids = await store.newestTicketIds(db, SEARCH_TUNING.fitSample);
     const texts = await store.loadTicketTexts(db, ids);
     const raw = await embedder.embedRaw(texts.map(store.semanticTextOf));
     const usable = raw.filter((v) => v.some((x) => x !== 0));
@@ -609,14 +599,12 @@ export function createSearchService(deps: SearchServiceDeps) {
   async function embedPending(limit = 64): Promise<number> {
     if (!remote) return 0;
     if (clock.now().getTime() < drainBackoff.until) return 0;
-    const queued = await db.selectFrom('search_embed_queue').selectAll().orderBy('attempts').orderBy('queued_at').orderBy('ticket_id').limit(limit).execute();
+    const queued = await store.nextQueuedForEmbedding(db, limit);
     if (queued.length === 0) return 0;
     const texts = await store.loadTicketTexts(db, queued.map((q) => q.ticket_id));
     const embedder = await loadEmbedder();
     const input = (t: store.TicketText) => store.semanticTextOf(t).slice(0, REMOTE_MAX_CHARS);
-    const failed = async (ticketIds: readonly string[]) => {
-      if (ticketIds.length) await db.updateTable('search_embed_queue').set((eb) => ({ attempts: eb('attempts', '+', 1) })).where('ticket_id', 'in', ticketIds).execute();
-    };
+    const failed = (ticketIds: readonly string[]) => store.countEmbeddingAttempt(db, ticketIds);
     const done: { text: store.TicketText; vector: Float32Array }[] = [];
     const rejected: string[] = [];
     try {
@@ -653,12 +641,12 @@ export function createSearchService(deps: SearchServiceDeps) {
       const { seq } = await store.nextSeq(trx);
       const at = toTimestamp(clock.now());
       for (const { text, vector } of done) {
-        await trx.updateTable('search_documents').set({ vector: encodeVector(vector), embedder_id: embedder.id, seq, indexed_at: at }).where('ticket_id', '=', text.ticketId).execute();
+        await store.writeDocumentVector(trx, text.ticketId, encodeVector(vector), embedder.id, seq, at);
       }
       // A ticket changed again since it was read stays queued (its queued_at moved on); a deleted one leaves.
       const present = new Set(texts.map((t) => t.ticketId));
       const leaving = queued.filter((q) => !present.has(q.ticket_id) || !rejectedSet.has(q.ticket_id) || dropped.includes(q));
-      for (const q of leaving) await trx.deleteFrom('search_embed_queue').where('ticket_id', '=', q.ticket_id).where('queued_at', '=', q.queued_at).execute();
+      for (const q of leaving) await store.dequeueEmbedding(trx, q.ticket_id, q.queued_at);
     });
     if (dropped.length) {
       throw new Error(`embeddings endpoint refused ${dropped.length} ticket(s) ${MAX_REJECTIONS} times; left without a new vector: ${dropped.map((q) => q.ticket_id).join(', ')}`);
