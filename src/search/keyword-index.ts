@@ -6,7 +6,7 @@
  *
  * The tables are the durable store; queries are ranked by the in-process index of
  * keyword-memory.ts, loaded from them through `textsSince`. `search` (SQL ranking) remains as the
- * fallback for selective filters over more than 50,000 candidates (see service.ts) and as a
+ * fallback for selective filters over more than 50,000 candidates (see ranking.ts) and as a
  * reference; `documentFrequencies` is no longer on the query path (the in-process index counts).
  */
 import type { RawBuilder } from 'kysely';
