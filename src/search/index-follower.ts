@@ -40,7 +40,7 @@ interface FollowedTable<Row extends FollowedRow> {
 function followTable<Row extends FollowedRow>(table: FollowedTable<Row>) {
   let watermark = { seq: -1, docId: 0 };
   let loading: Promise<void> | null = null;
-  /** Bumped by `restart`: a load started before it stops at its next read. */
+  /** Bumped by `restart`: a load started before it stops at its next read or yield. */
   let generation = 0;
   let loads = 0;
 
@@ -56,7 +56,11 @@ function followTable<Row extends FollowedRow>(table: FollowedTable<Row>) {
         const r = rows[i]!;
         table.apply(r);
         watermark = { seq: r.seq, docId: r.doc_id };
-        if (i % LOAD_SLICE === LOAD_SLICE - 1) await yieldToEventLoop();
+        if (i % LOAD_SLICE === LOAD_SLICE - 1) {
+          await yieldToEventLoop();
+          // Restarted meanwhile: the rest of these rows belong to the index that was dropped.
+          if (generation !== started) return;
+        }
       }
       if (rows.length < LOAD_BATCH) break;
       await yieldToEventLoop();
