@@ -26,6 +26,7 @@ import type { Principal } from '../../src/auth/scopes.js';
 import { SEARCH_TUNING, type SearchMode } from '../../src/search/service.js';
 import { banking77Path, loadBanking77, splitDataset } from './dataset.js';
 import { evaluateRankings, judgeByLabel, type RankingMetrics } from './metrics.js';
+import { rankIds } from './rank-ids.js';
 
 const args = process.argv.slice(2);
 const floorArg = args.find((a) => a.startsWith('--floor='))?.slice('--floor='.length);
@@ -80,7 +81,7 @@ for (const seed of seeds) {
       for (const q of queries) {
         let ids: number[] = [];
         try {
-          ids = await services.search.rankIds(q.text, mode, 10);
+          ids = await rankIds(services.search, q.text, mode, 10);
         } catch {
           // A query with no searchable word (422 over HTTP) counts as an empty ranking.
         }
@@ -98,7 +99,7 @@ for (const seed of seeds) {
     // Queries unrelated to banking: how many hits each returns (of at most 100).
     const offTopic = ['zebra crossing', 'printer on fire', 'recipe for chocolate cake', 'my cat is sick', 'guitar lessons for beginners', 'elephant'];
     const offCounts = [];
-    for (const q of offTopic) offCounts.push(`${q} ${(await services.search.rankIds(q, 'hybrid', 100)).length}`);
+    for (const q of offTopic) offCounts.push(`${q} ${(await rankIds(services.search, q, 'hybrid', 100)).length}`);
     console.log(`off-topic hybrid hits (max 100): ${offCounts.join('; ')}`);
     // Also reachable through the HTTP-facing entry point: the same ranking, with scores.
     const sample = await services.search.search(principal, { query: queries[0]!.text, limit: 3 });

@@ -29,6 +29,7 @@ import { createSearchService, type SearchService } from '../../src/search/servic
 import { sqliteKeywordIndex } from '../../src/search/keyword-sqlite.js';
 import { queryTerms } from '../../src/search/store.js';
 import { loadBanking77, seededRandom } from '../search-quality/dataset.js';
+import { measureSemanticRecall } from './semantic-recall.js';
 
 const args = process.argv.slice(2);
 const qi = args.indexOf('--queries');
@@ -184,7 +185,7 @@ async function measureAt(n: number, indexRate: number): Promise<Report> {
   let exactMs = 0;
   let counted = 0;
   for (const q of queryRows.slice(0, FTS_QUERIES)) {
-    const m = await search.semanticRecall(q.text, brand.id);
+    const m = await measureSemanticRecall(search, db, q.text, brand.id);
     if (!m) continue;
     recall += m.recall;
     approxMs += m.ms;

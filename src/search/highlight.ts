@@ -4,6 +4,7 @@
  * analysed text), by analysing each word the way the keyword index does.
  */
 import type { DbOrTx } from '../db/schema.js';
+import { highlightSources } from './store.js';
 import { analyzeKeywordTerms } from './text/tokenize.js';
 
 export interface Highlight {
@@ -41,8 +42,7 @@ export async function highlightsOf(db: DbOrTx, ticketIds: readonly string[], que
   const out = new Map<string, Highlight[]>();
   if (ticketIds.length === 0 || queryTerms.length === 0) return out;
   const terms = new Set(queryTerms);
-  const tickets = await db.selectFrom('tickets').select(['id', 'subject']).where('id', 'in', [...ticketIds]).execute();
-  const messages = await db.selectFrom('messages').select(['ticket_id', 'body']).where('ticket_id', 'in', [...ticketIds]).orderBy('created_at').orderBy('id').execute();
+  const { tickets, messages } = await highlightSources(db, ticketIds);
   for (const t of tickets) {
     const list: Highlight[] = [];
     const s = highlightText('subject', t.subject, terms);

@@ -6,8 +6,8 @@
  *
  * The tables are the durable store; queries are ranked by the in-process index of
  * keyword-memory.ts, loaded from them through `textsSince`. `search` (SQL ranking) remains as the
- * fallback for selective filters over more than 50,000 candidates (see service.ts) and as a
- * reference; `documentFrequencies` is no longer on the query path (the in-process index counts).
+ * fallback for selective filters over more than 50,000 candidates (see ranking.ts) and as a
+ * reference; document frequencies come from the in-process index.
  */
 import type { RawBuilder } from 'kysely';
 import type { DbOrTx } from '../db/schema.js';
@@ -64,8 +64,6 @@ export interface KeywordIndex {
   search(db: DbOrTx, query: KeywordSearch): Promise<ScoredHit<number>[]>;
   /** The analysed terms of each document (for query feedback). */
   termsOf(db: DbOrTx, docIds: readonly number[]): Promise<Map<number, string[]>>;
-  /** Document frequency of each term (possibly capped for very common terms) and the corpus size. */
-  documentFrequencies(db: DbOrTx, terms: readonly string[]): Promise<{ total: number; df: Map<string, number> }>;
   /**
    * Documents changed after (afterSeq, afterDocId), in (seq, doc_id) order, at most `limit`, with
    * their stored analysed text (null fields: no keyword entry), for the in-process index.

@@ -5,7 +5,7 @@
  * term frequency, document length = tokens of all columns).
  *
  * Like the vector index, the table stays the durable source and this structure is a cache of it,
- * loaded lazily and caught up by the `seq` change counter (see service.ts), so both dialects rank
+ * loaded lazily and caught up by the `seq` change counter (see index-follower.ts), so both dialects rank
  * the same way and a query never pays for a SQL join or for scoring rows one by one in SQL.
  *
  * Layout (memory matters at 1M tickets with ~1M distinct order numbers as terms):
@@ -20,7 +20,7 @@
  *
  * Scoring is term-at-a-time into a reused `Float32Array` accumulator, then a bounded heap keeps
  * the k best among the allowed brands / documents. docs/search.md explains why this (with the
- * common-term cut in service.ts) beat SQL scoring and why MaxScore-style skipping was not needed.
+ * common-term cut in ranking.ts) beat SQL scoring and why MaxScore-style skipping was not needed.
  */
 import { COLUMN_WEIGHTS, type KeywordFields } from './keyword-index.js';
 import type { ScoredHit } from './text/fusion.js';

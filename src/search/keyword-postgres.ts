@@ -16,8 +16,6 @@ export function toTsQuery(terms: readonly string[]): string {
 
 // ts_rank weights are listed {D, C, B, A}; relative to the subject's 1.0.
 const RANK_WEIGHTS = `{0, ${COLUMN_WEIGHTS.meta / COLUMN_WEIGHTS.subject}, ${COLUMN_WEIGHTS.body / COLUMN_WEIGHTS.subject}, 1}`;
-/** Very common terms are counted up to this many documents: their idf is near zero anyway. */
-const DF_CAP = 10_000;
 
 export const postgresKeywordIndex: KeywordIndex = {
   async upsert(trx, docs) {
@@ -53,21 +51,6 @@ export const postgresKeywordIndex: KeywordIndex = {
       select doc_id as id, subject, body, meta from search_keyword where doc_id in (${sql.join([...docIds])})`.execute(db);
     for (const r of rows) out.set(Number(r.id), `${r.subject} ${r.body} ${r.meta}`.split(' ').filter(Boolean));
     return out;
-  },
-
-  async documentFrequencies(db, terms) {
-    const df = new Map<string, number>();
-    const { rows: total } = await sql<{ n: number | null }>`select max(doc_id) as n from search_documents`.execute(db);
-    const unique = [...new Set(terms)];
-    if (unique.length > 0) {
-      // One round trip; each term is one GIN probe, capped for very common terms.
-      const { rows } = await sql<{ term: string; n: string }>`
-        select u.term, (select count(*) from (
-          select 1 from search_keyword where tsv @@ to_tsquery('simple', '''' || replace(u.term, '''', '''''') || '''') limit ${DF_CAP}) s) as n
-        from unnest(${unique}::text[]) as u(term)`.execute(db);
-      for (const r of rows) df.set(r.term, Number(r.n));
-    }
-    return { total: Number(total[0]?.n ?? 0), df };
   },
 
   async textsSince(db, afterSeq, afterDocId, limit) {

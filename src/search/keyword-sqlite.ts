@@ -45,18 +45,6 @@ export const sqliteKeywordIndex: KeywordIndex = {
     return out;
   },
 
-  async documentFrequencies(db, terms) {
-    const df = new Map<string, number>();
-    // max(doc_id) stands in for the document count: exact enough for idf and O(1).
-    const { rows: total } = await sql<{ n: number | null }>`select max(doc_id) as n from search_documents`.execute(db);
-    // One equality lookup per term: fts5vocab seeks on `term =` but scans the vocabulary for IN.
-    for (const term of new Set(terms)) {
-      const { rows } = await sql<{ doc: number }>`select doc from search_fts_vocab where term = ${term}`.execute(db);
-      df.set(term, Number(rows[0]?.doc ?? 0));
-    }
-    return { total: Number(total[0]?.n ?? 0), df };
-  },
-
   async textsSince(db, afterSeq, afterDocId, limit) {
     const { rows } = await sql<KeywordTextSqlRow>`
       select d.doc_id, d.brand_id, d.seq, k.subject, k.body, k.meta

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type } from 'typebox';
 import { Cursor, DateOrTimestamp, Email, Limit } from '../http/types.js';
 import { PrioritySchema, StatusSchema } from '../tickets/schemas.js';
 
@@ -29,7 +29,6 @@ export const SearchBody = Type.Object(
   },
   { additionalProperties: false },
 );
-export type SearchBodyType = Static<typeof SearchBody>;
 
 // A pair as OpenAPI 3.1 (JSON Schema 2020-12) spells a tuple: prefixItems, not draft-07 `items: [..]`.
 const Range = Type.Unsafe<[number, number]>({

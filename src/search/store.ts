@@ -1,10 +1,10 @@
 /**
  * SQL of the search module shared by both dialects: the documents table, the change counter, the
- * filter conditions and the texts a ticket is indexed from.
+ * remote embedding queue, the filter conditions and the texts a ticket is indexed from.
  */
-import { type RawBuilder, sql } from 'kysely';
+import { type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Static } from 'typebox';
-import type { DbOrTx } from '../db/schema.js';
+import type { DbOrTx, SearchEmbedQueueTable, TicketRow } from '../db/schema.js';
 import { analyzeKeywordTerms, toKeywordIndexText } from './text/tokenize.js';
 import type { KeywordFields } from './keyword-index.js';
 import type { SearchFilters as SearchFiltersSchema } from './schemas.js';
@@ -153,6 +153,20 @@ export async function upsertDocuments(
   return out;
 }
 
+/** Sets the vector a remote endpoint returned for a ticket's document. */
+export async function writeDocumentVector(trx: DbOrTx, ticketId: string, vector: Buffer, embedderId: string, seq: number, at: string): Promise<void> {
+  await trx.updateTable('search_documents').set({ vector, embedder_id: embedderId, seq, indexed_at: at }).where('ticket_id', '=', ticketId).execute();
+}
+
+/** Whether any ticket is indexed at all. */
+export async function hasDocuments(db: DbOrTx): Promise<boolean> {
+  return (await db.selectFrom('search_documents').select('doc_id').limit(1).executeTakeFirst()) !== undefined;
+}
+
+export async function countDocuments(db: DbOrTx): Promise<number> {
+  return Number((await db.selectFrom('search_documents').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+}
+
 export interface VectorRow {
   doc_id: number;
   brand_id: string;
@@ -211,6 +225,68 @@ export async function filteredDocIds(db: DbOrTx, f: SearchFilters, limit: number
     select d.doc_id from search_documents d ${join}
     where ${where ?? sql`1 = 1`} ${joinCond} ${amongSql} limit ${limit}`.execute(db);
   return rows.map((r) => Number(r.doc_id));
+}
+
+/** Ticket rows by id, in no particular order (missing ids are skipped). */
+export async function ticketRowsByIds(db: DbOrTx, ticketIds: readonly string[]): Promise<TicketRow[]> {
+  if (ticketIds.length === 0) return [];
+  return db.selectFrom('tickets').selectAll().where('id', 'in', [...ticketIds]).execute();
+}
+
+/** Tickets (of one brand when given) a reindex walks. */
+export async function countTickets(db: DbOrTx, brandId?: string): Promise<number> {
+  let q = db.selectFrom('tickets');
+  if (brandId) q = q.where('brand_id', '=', brandId);
+  return Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+}
+
+/** The next `limit` ticket ids after `afterId` in id order (of one brand when given): a reindex batch. */
+export async function ticketIdsAfter(db: DbOrTx, afterId: string, limit: number, brandId?: string): Promise<string[]> {
+  let q = db.selectFrom('tickets').select('id');
+  if (brandId) q = q.where('brand_id', '=', brandId);
+  return (await q.where('id', '>', afterId).orderBy('id').limit(limit).execute()).map((r) => r.id);
+}
+
+/** Ids of the `limit` newest tickets (the sample the embedder's common components are fitted on). */
+export async function newestTicketIds(db: DbOrTx, limit: number): Promise<string[]> {
+  return (await db.selectFrom('tickets').select('id').orderBy('id', 'desc').limit(limit).execute()).map((r) => r.id);
+}
+
+/** Subjects and message bodies (oldest first) of tickets, for highlights. */
+export async function highlightSources(
+  db: DbOrTx,
+  ticketIds: readonly string[],
+): Promise<{ tickets: { id: string; subject: string }[]; messages: { ticket_id: string; body: string }[] }> {
+  const tickets = await db.selectFrom('tickets').select(['id', 'subject']).where('id', 'in', [...ticketIds]).execute();
+  const messages = await db.selectFrom('messages').select(['ticket_id', 'body']).where('ticket_id', 'in', [...ticketIds]).orderBy('created_at').orderBy('id').execute();
+  return { tickets, messages };
+}
+
+export type EmbedQueueRow = Selectable<SearchEmbedQueueTable>;
+
+/** Queues tickets for the remote embedder; a ticket already queued starts over (now, no attempts). */
+export async function queueForEmbedding(trx: DbOrTx, ticketIds: readonly string[], at: string): Promise<void> {
+  await trx
+    .insertInto('search_embed_queue')
+    .values(ticketIds.map((ticketId) => ({ ticket_id: ticketId, queued_at: at, attempts: 0 })))
+    .onConflict((oc) => oc.column('ticket_id').doUpdateSet({ queued_at: at, attempts: 0 }))
+    .execute();
+}
+
+/** The next `limit` queued tickets: fewest attempts first, then oldest. */
+export async function nextQueuedForEmbedding(db: DbOrTx, limit: number): Promise<EmbedQueueRow[]> {
+  return db.selectFrom('search_embed_queue').selectAll().orderBy('attempts').orderBy('queued_at').orderBy('ticket_id').limit(limit).execute();
+}
+
+/** Counts one more failed attempt for each of these queued tickets. */
+export async function countEmbeddingAttempt(db: DbOrTx, ticketIds: readonly string[]): Promise<void> {
+  if (ticketIds.length === 0) return;
+  await db.updateTable('search_embed_queue').set((eb) => ({ attempts: eb('attempts', '+', 1) })).where('ticket_id', 'in', [...ticketIds]).execute();
+}
+
+/** Takes a ticket off the queue, unless it was queued again since `queuedAt` (changed meanwhile). */
+export async function dequeueEmbedding(trx: DbOrTx, ticketId: string, queuedAt: string): Promise<void> {
+  await trx.deleteFrom('search_embed_queue').where('ticket_id', '=', ticketId).where('queued_at', '=', queuedAt).execute();
 }
 
 export async function ticketIdsOf(db: DbOrTx, docIds: readonly number[]): Promise<Map<number, string>> {

@@ -2,7 +2,7 @@
  * In-process nearest-neighbour index over the int8 vectors stored in `search_documents`.
  *
  * The table is the source of truth; this structure is a cache of it, loaded lazily and kept up
- * to date by following the table's change sequence (see service.ts). Vectors are partitioned by
+ * to date by following the table's change sequence (see index-follower.ts). Vectors are partitioned by
  * brand, so a brand-scoped search never looks at another brand's rows. Up to 250,000 vectors
  * per search are scored exactly (an int32 dot product over packed int8 words, ~0.13 µs a
  * vector); above, a 2-bit code per dimension (25 bytes a vector) gives an approximate first pass

@@ -73,10 +73,12 @@ describe('search warm-up', () => {
     const search = freshService();
     const [a, b] = await Promise.all([
       search.search(principal, { query: 'parcel' }),
-      search.search(principal, { query: 'password', mode: 'semantic' }),
+      // A query of several words: the single word 'password' stays under the built-in embedder's
+      // relevance floor and would find nothing, proving nothing about the vectors loaded.
+      search.search(principal, { query: 'forgot password', mode: 'semantic' }),
     ]);
     assert.equal(a.data[0]?.ticket.id, ids.parcel);
-    assert.ok(b.data.length >= 0);
+    assert.equal(b.data[0]?.ticket.id, ids.password);
     await search.warmUp();
     assert.equal(search.indexStats().keywordLoads, 1);
     assert.equal(search.indexStats().vectorLoads, 1);

@@ -1,0 +1,150 @@
+/**
+ * The in-process indexes (keyword postings, vectors) are caches of the search tables. Each follows
+ * its table by the `seq` change counter: the first search loads it from empty, later ones read
+ * only the rows changed since, so another process's writes are seen at the next search too.
+ */
+import type { Db } from '../db/schema.js';
+import type { KeywordIndex, KeywordTextRow } from './keyword-index.js';
+import { InvertedIndex } from './keyword-memory.js';
+import { type VectorRow, vectorsSince } from './store.js';
+import { VectorIndex } from './vector-index.js';
+
+/** Rows read per query while an in-process index loads or catches up. */
+const LOAD_BATCH = 5000;
+/** Rows indexed between two yields to the event loop during a load (see `yieldToEventLoop`). */
+const LOAD_SLICE = 2000;
+/** A load this large (first search, large reindex) leaves growth slack in the postings worth trimming. */
+const COMPACT_AFTER = 50_000;
+
+/**
+ * A bulk load lets the event loop run every `LOAD_SLICE` rows and between reads (better-sqlite3
+ * is synchronous and the postings are built in JS): other requests, /healthz included, wait at
+ * most one slice (tens of ms) while the indexes load, instead of the whole load.
+ */
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
+interface FollowedRow {
+  seq: number;
+  doc_id: number;
+}
+
+interface FollowedTable<Row extends FollowedRow> {
+  /** Rows changed after (afterSeq, afterDocId), in (seq, doc_id) order, at most `limit`. */
+  rowsSince(afterSeq: number, afterDocId: number, limit: number): Promise<Row[]>;
+  apply(row: Row): void;
+  /** After a load or catch-up that read `rows` rows. */
+  loaded?(rows: number): void;
+}
+
+/** Follows one table into an index; `restart` starts over from empty (the caller empties its index). */
+function followTable<Row extends FollowedRow>(table: FollowedTable<Row>) {
+  let watermark = { seq: -1, docId: 0 };
+  let loading: Promise<void> | null = null;
+  /** Bumped by `restart`: a load started before it stops at its next read or yield. */
+  let generation = 0;
+  let loads = 0;
+
+  async function load(seq: number): Promise<void> {
+    const started = generation;
+    if (watermark.seq < 0) loads++;
+    let read = 0;
+    for (;;) {
+      const rows = await table.rowsSince(watermark.seq, watermark.docId, LOAD_BATCH);
+      if (generation !== started) return;
+      read += rows.length;
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]!;
+        table.apply(r);
+        watermark = { seq: r.seq, docId: r.doc_id };
+        if (i % LOAD_SLICE === LOAD_SLICE - 1) {
+          await yieldToEventLoop();
+          // Restarted meanwhile: the rest of these rows belong to the index that was dropped.
+          if (generation !== started) return;
+        }
+      }
+      if (rows.length < LOAD_BATCH) break;
+      await yieldToEventLoop();
+    }
+    table.loaded?.(read);
+    // Nothing newer exists up to `seq`: mark it seen.
+    if (watermark.seq < seq) watermark = { seq, docId: 0 };
+  }
+
+  return {
+    /** Brings the index up to `seq`. A load in flight is always awaited: a search never reads a half-loaded index. */
+    async catchUp(seq: number): Promise<void> {
+      while (loading || watermark.seq < seq) {
+        loading ??= load(seq).finally(() => (loading = null));
+        await loading;
+      }
+    },
+    restart(): void {
+      generation++;
+      watermark = { seq: -1, docId: 0 };
+    },
+    /** Loads from empty so far. */
+    get loads(): number {
+      return loads;
+    },
+  };
+}
+
+/** The in-process keyword index, following the dialect's keyword table. */
+export function followKeywordIndex(db: Db, keyword: KeywordIndex) {
+  const index = new InvertedIndex();
+  const follower = followTable<KeywordTextRow>({
+    rowsSince: (afterSeq, afterDocId, limit) => keyword.textsSince(db, afterSeq, afterDocId, limit),
+    apply: (r) => (r.fields ? index.upsert(r.doc_id, r.brand_id, r.fields) : index.remove(r.doc_id)),
+    loaded: (rows) => {
+      if (rows >= COMPACT_AFTER) index.compact();
+    },
+  });
+  return {
+    async catchUp(seq: number): Promise<InvertedIndex> {
+      await follower.catchUp(seq);
+      return index;
+    },
+    get loads(): number {
+      return follower.loads;
+    },
+    get size(): number {
+      return index.size;
+    },
+  };
+}
+
+/**
+ * The in-process vector index of one embedder, following search_documents. Another embedder (a
+ * refit changes the built-in one's id) starts a new index from empty; null while it has no vector.
+ */
+export function followVectorIndex(db: Db) {
+  let index: VectorIndex | null = null;
+  let embedderId = '';
+  const follower = followTable<VectorRow>({
+    rowsSince: (afterSeq, afterDocId, limit) => vectorsSince(db, embedderId, afterSeq, afterDocId, limit),
+    apply: (r) => {
+      index ??= new VectorIndex(r.vector.byteLength - 4);
+      index.upsert(r.doc_id, r.brand_id, r.vector);
+    },
+  });
+  return {
+    async catchUp(forEmbedderId: string, seq: number): Promise<VectorIndex | null> {
+      if (forEmbedderId !== embedderId) {
+        index = null;
+        embedderId = forEmbedderId;
+        follower.restart();
+      }
+      await follower.catchUp(seq);
+      return index;
+    },
+    get loads(): number {
+      return follower.loads;
+    },
+    get size(): number {
+      return index?.size ?? 0;
+    },
+  };
+}
+
+export type KeywordFollower = ReturnType<typeof followKeywordIndex>;
+export type VectorFollower = ReturnType<typeof followVectorIndex>;
