@@ -97,9 +97,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(createValidatorCompiler(sharedSchemas));
   for (const schema of sharedSchemas) app.addSchema(schema);
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('X-Request-Id', request.id);
-    return payload;
+    done();
   });
   if (deps.logger) {
     app.addHook('onResponse', (request, reply, done) => {

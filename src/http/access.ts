@@ -1,6 +1,7 @@
-import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { SCOPES, type Scope } from '../auth/scopes.js';
 import { AppError } from './problem.js';
+import { addRouteHook } from './route-hooks.js';
 
 /**
  * What a route asks of the caller's credential: one scope (`admin` implies every scope,
@@ -72,15 +73,16 @@ export function registerRouteAccess(app: FastifyInstance): void {
     const schema = (route.schema ??= {}) as Record<string, unknown>;
     schema['x-required-scope'] = scope;
     schema['x-brand-scope'] = brands;
+    if (brands === 'unrestricted') addRouteHook(route, 'preParsing', refuseBrandRestricted);
   });
+}
 
-  // After authentication (onRequest), before the body is read: the rule needs only the principal.
-  app.addHook('preParsing', async (request) => {
-    if (request.routeOptions.config?.brands !== 'unrestricted') return;
-    if (request.principal && request.principal.brandIds !== null) {
-      throw new AppError('forbidden', 'This token is limited to some brands; only a token for every brand (brand_ids null) may do this');
-    }
-  });
+/** After authentication (onRequest), before the body is read: the rule needs only the principal. */
+function refuseBrandRestricted(request: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void): void {
+  if (request.principal && request.principal.brandIds !== null) {
+    return done(new AppError('forbidden', 'This token is limited to some brands; only a token for every brand (brand_ids null) may do this'));
+  }
+  done(null, payload);
 }
 
 export const isTokenScope = (scope: RouteScope): scope is Scope => (SCOPES as readonly string[]).includes(scope);

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
 import { toTimestamp } from '../shared/clock.js';
 import { AppError } from './problem.js';
 import type { SecretBox } from '../shared/secret-box.js';
 import * as store from './idempotency-store.js';
+import { addRouteHook } from './route-hooks.js';
 
 const TTL_MS = 24 * 60 * 60 * 1000;
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -26,8 +27,14 @@ export function registerIdempotency(app: FastifyInstance, deps: { db: Db; clock:
   const { db, clock, secretBox } = deps;
   app.decorateRequest('idempotency', null);
 
-  app.addHook('preHandler', async (request, reply) => {
-    if (request.method !== 'POST') return;
+  // On POST routes only: GET, PATCH and DELETE requests never pay for these hooks.
+  app.addHook('onRoute', (route) => {
+    if (![route.method].flat().includes('POST')) return;
+    addRouteHook(route, 'preHandler', claimKey);
+    addRouteHook(route, 'onSend', keepResponse);
+  });
+
+  async function claimKey(request: FastifyRequest, reply: FastifyReply) {
     const key = request.headers['idempotency-key'];
     if (key === undefined || !request.principal) return;
     if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
@@ -75,9 +82,9 @@ export function registerIdempotency(app: FastifyInstance, deps: { db: Db; clock:
       throw new AppError('idempotency_in_progress', 'The first request with this Idempotency-Key is still running; retry shortly');
     }
     request.idempotency = { tokenId, key };
-  });
+  }
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  async function keepResponse(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
     const slot = request.idempotency;
     if (!slot) return payload;
     request.idempotency = null;
@@ -97,7 +104,7 @@ export function registerIdempotency(app: FastifyInstance, deps: { db: Db; clock:
       response_body: secretBox.seal(payload),
     });
     return payload;
-  });
+  }
 }
 
 function hashRequest(request: FastifyRequest): string {

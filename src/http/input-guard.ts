@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, type FieldError } from './problem.js';
 
 /**
@@ -157,27 +157,37 @@ export function registerInputGuard(app: FastifyInstance): void {
     parseJson(request, body as string, done);
   });
 
-  app.addHook('preValidation', async (request) => {
-    const params = request.params as Record<string, unknown> | undefined;
-    for (const value of Object.values(params ?? {})) {
-      if (typeof value === 'string' && textProblem(value)) {
-        throw new AppError('not_found', `${request.url.split('?')[0]} names no resource: a path segment ${textProblem(value)}`);
-      }
+  // Callback style: it runs on every request, and an async hook would cost a promise each time.
+  app.addHook('preValidation', (request, _reply, done) => {
+    try {
+      checkInputs(request);
+    } catch (err) {
+      return done(err as Error);
     }
-    const query = request.query as Record<string, unknown> | undefined;
-    // Only declared parameters: an undeclared one is dropped unread, as every unknown parameter is.
-    const declared = (request.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
-    for (const [name, value] of Object.entries(query ?? {})) {
-      if (!(name in declared)) continue;
-      for (const text of [value].flat()) {
-        const problem = typeof text === 'string' ? textProblem(text) : undefined;
-        if (problem) throw new AppError('invalid_query', `${name} ${problem}`, { errors: [{ pointer: name, message: problem }] });
-      }
-    }
-    if (!isJsonContainer(request.body)) return;
-    const problem = findJsonProblem(request.body, MAX_BODY_DEPTH);
-    if (problem) {
-      throw new AppError('validation_failed', `${problem.pointer} ${problem.message}`, { errors: [problem] });
-    }
+    done();
   });
+}
+
+function checkInputs(request: FastifyRequest): void {
+  const params = request.params as Record<string, unknown> | undefined;
+  for (const value of Object.values(params ?? {})) {
+    if (typeof value === 'string' && textProblem(value)) {
+      throw new AppError('not_found', `${request.url.split('?')[0]} names no resource: a path segment ${textProblem(value)}`);
+    }
+  }
+  const query = request.query as Record<string, unknown> | undefined;
+  // Only declared parameters: an undeclared one is dropped unread, as every unknown parameter is.
+  const declared = (request.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
+  for (const [name, value] of Object.entries(query ?? {})) {
+    if (!(name in declared)) continue;
+    for (const text of [value].flat()) {
+      const problem = typeof text === 'string' ? textProblem(text) : undefined;
+      if (problem) throw new AppError('invalid_query', `${name} ${problem}`, { errors: [{ pointer: name, message: problem }] });
+    }
+  }
+  if (!isJsonContainer(request.body)) return;
+  const problem = findJsonProblem(request.body, MAX_BODY_DEPTH);
+  if (problem) {
+    throw new AppError('validation_failed', `${problem.pointer} ${problem.message}`, { errors: [problem] });
+  }
 }

@@ -2,8 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { AppError } from './problem.js';
+import { addRouteHook } from './route-hooks.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -108,13 +109,17 @@ export function registerTimeouts(app: FastifyInstance, t: HttpTimeouts): void {
 
   const timeoutError = (detail: string) => new AppError('request_timeout', detail, { headers: { Connection: 'close' } });
 
-  // Callback-style hooks: they run on every request, and cost less than async ones.
-  app.addHook('onRequest', (request, _reply, done) => {
-    const watch = byRequest.get(request.raw);
-    if (watch) watch.streaming = request.routeOptions.config?.streamingBody === true;
-    done();
+  // Only streaming routes say so; every other request's watch stays `streaming: false`.
+  app.addHook('onRoute', (route) => {
+    if (route.config?.streamingBody !== true) return;
+    addRouteHook(route, 'onRequest', (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+      const watch = byRequest.get(request.raw);
+      if (watch) watch.streaming = true;
+      done();
+    });
   });
 
+  // A callback-style hook: it runs on every request, and costs less than an async one.
   // A streaming route reads its body through a stream the watchdog can fail without touching the
   // socket, which must stay open for the 408. Other routes' bodies are read by Fastify's parser
   // straight from the request (a stream per request would cost ~10% of a small POST).
