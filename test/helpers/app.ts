@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../../src/app.js';
@@ -59,11 +60,20 @@ async function createPostgresDatabase(dataDir: string | undefined): Promise<{ ur
   };
 }
 
+export interface TestAppOptions {
+  /** Configuration, as environment variables would give it, over the test defaults. */
+  env?: Record<string, string>;
+  /** A data dir to open (a restart); it and its PostgreSQL database are then kept on close. */
+  dataDir?: string;
+  clock?: ManualClock;
+}
+
 /**
  * The real app over a real database (a SQLite file in a temporary folder, or a fresh PostgreSQL
  * database), with a clock the test controls. `env` overrides configuration as environment variables would.
+ * Whoever calls this closes the app; a test that makes an app for itself calls build(t) instead.
  */
-export async function buildTestApp(options: { env?: Record<string, string>; dataDir?: string; clock?: ManualClock } = {}): Promise<TestApp> {
+export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-test-'));
   const postgres = testPostgresUrl ? await createPostgresDatabase(options.dataDir) : undefined;
   const config = loadConfig({
@@ -104,4 +114,15 @@ export async function buildTestApp(options: { env?: Record<string, string>; data
       contract.assertNoViolations();
     },
   };
+}
+
+/**
+ * A test's own app: buildTestApp, closed when the test ends, passed or failed (`t.after`), the way
+ * fastify/demo's `build(t)` is. Closing also checks that every answer kept to the OpenAPI document.
+ * Teardown hooks run in the order they were added, so one added after this call runs after the close.
+ */
+export async function build(t: Pick<TestContext, 'after'>, options: TestAppOptions = {}): Promise<TestApp> {
+  const app = await buildTestApp(options);
+  t.after(() => app.close());
+  return app;
 }
