@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { contentDisposition, parseRange } from '../../src/attachments/download-headers.js';
 import { coreJobs } from '../../src/workers.js';
-import { build, buildTestApp, type TestApp } from '../helpers/app.js';
+import { build, buildTestApp, removeDataDir, type TestApp } from '../helpers/app.js';
 import { assertProblem, countRows, createBrand, createTicket } from '../helpers/factories.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -510,7 +510,7 @@ describe('attachments across restarts', () => {
     await first.app.close();
     await first.runtime.close();
     const second = await build(t, { dataDir: first.dataDir, clock: first.clock });
-    t.after(() => fs.rmSync(first.dataDir, { recursive: true, force: true }));
+    t.after(() => removeDataDir(first.dataDir));
     const res = await put(second, created.upload_url, Buffer.from('hello'), { 'content-type': 'text/plain' });
     assert.equal(res.statusCode, 200, res.body);
   });

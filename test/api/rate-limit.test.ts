@@ -5,14 +5,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
-import pg from 'pg';
 import pino from 'pino';
 import { buildApp } from '../../src/app.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { addressKey } from '../../src/http/rate-limit.js';
 import type { App } from '../../src/http/types.js';
 import { ManualClock } from '../../src/shared/clock.js';
-import { build, buildTestApp, testPostgresUrl, type TestApp } from '../helpers/app.js';
+import { build, buildTestApp, removeDataDir, testPostgresUrl, type TestApp } from '../helpers/app.js';
 import { assertProblem, countRows, createBrand, ticketBody } from '../helpers/factories.js';
 
 type Response = Awaited<ReturnType<TestApp['request']>>;
@@ -311,15 +310,7 @@ describe('rate limits', () => {
     after(async () => {
       await a?.close();
       await b?.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-      if (testPostgresUrl) {
-        // buildTestApp keeps a shared data dir's PostgreSQL database (for restarts); drop it here.
-        const admin = new pg.Client({ connectionString: testPostgresUrl });
-        await admin.connect();
-        const dbName = new URL(a.config.databaseUrl!).pathname.slice(1);
-        await admin.query(`drop database if exists ${dbName} with (force)`);
-        await admin.end();
-      }
+      await removeDataDir(dataDir);
     });
 
     it('share one token limit once they sync', async () => {

@@ -33,6 +33,9 @@ export interface TestApp {
  */
 export const testPostgresUrl = process.env.NEXUS_TEST_DATABASE_URL;
 
+/** The PostgreSQL database of the test apps opened on this data dir, kept across their closes. */
+const keptDatabaseName = (dataDir: string): string => `nexus_test_keep_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
+
 /**
  * A database for one test app. A test that reopens the same data dir (a restart) gets the same
  * database back, kept across closes, as a restarted server would.
@@ -40,9 +43,7 @@ export const testPostgresUrl = process.env.NEXUS_TEST_DATABASE_URL;
 async function createPostgresDatabase(dataDir: string | undefined): Promise<{ url: string; drop(): Promise<void> }> {
   const admin = new pg.Client({ connectionString: testPostgresUrl });
   await admin.connect();
-  const name = dataDir
-    ? `nexus_test_keep_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`
-    : `nexus_test_${randomBytes(6).toString('hex')}`;
+  const name = dataDir ? keptDatabaseName(dataDir) : `nexus_test_${randomBytes(6).toString('hex')}`;
   const exists = await admin.query('select 1 from pg_database where datname = $1', [name]);
   if (exists.rowCount === 0) await admin.query(`create database ${name}`);
   await admin.end();
@@ -125,4 +126,20 @@ export async function build(t: Pick<TestContext, 'after'>, options: TestAppOptio
   const app = await buildTestApp(options);
   t.after(() => app.close());
   return app;
+}
+
+/**
+ * Removes a data dir that test apps were opened on by path (a restart, several processes), once every
+ * app on it is closed: the folder and, on PostgreSQL, the database kept for it.
+ */
+export async function removeDataDir(dataDir: string): Promise<void> {
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  if (!testPostgresUrl) return;
+  const admin = new pg.Client({ connectionString: testPostgresUrl });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists ${keptDatabaseName(dataDir)} with (force)`);
+  } finally {
+    await admin.end();
+  }
 }
