@@ -7,8 +7,10 @@ import type { HttpTimeouts } from './http/timeouts.js';
 const WINDOW = '^[1-9]\\d*(s|m|h)$';
 
 /**
- * Every environment variable NexusCore reads. This is the only module that touches process.env;
- * everything else receives a validated Config.
+ * Every environment variable NexusCore reads. The server, the workers and the CLI read them only
+ * here (loadConfig) and receive a validated Config. The one other reader in src/ is the install-time
+ * step src/search/embedding/build-cache.ts (run by npm ci), which takes NEXUS_EMBEDDINGS_CACHE_DIR
+ * alone, so that it builds the vector cache where the server will look for it.
  */
 const EnvSchema = Type.Object({
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),

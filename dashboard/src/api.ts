@@ -3,17 +3,15 @@
  * The token lives in sessionStorage (gone when the tab closes), never in a URL, a cookie or
  * localStorage, and is never printed.
  */
+import type { components } from './api-types.js';
+
 const TOKEN_KEY = 'nexus.token';
 
-export interface Problem {
-  type?: string;
-  title?: string;
-  status: number;
-  detail?: string;
-  code?: string;
-  request_id?: string;
-  errors?: { pointer: string; message: string }[];
-}
+/**
+ * The API's problem document (RFC 9457). Every field but the status may be missing: a network
+ * failure, or an answer that is not a problem, is described with what is known.
+ */
+export type Problem = Partial<components['schemas']['Problem']> & { status: number };
 
 /** An API failure, carrying the problem document so the page can say what went wrong in words. */
 export class ApiError extends Error {

@@ -20,7 +20,7 @@ export type TicketEventType = (typeof TICKET_EVENT_TYPES)[number];
  */
 export async function recordEvent(
   db: DbOrTx,
-  event: { type: string; brand_id: string | null; ticket_id: string | null; data: unknown; at: Date; created_at: string },
+  event: { type: TicketEventType; brand_id: string | null; ticket_id: string | null; data: unknown; at: Date; created_at: string },
 ): Promise<EventRow> {
   const row: EventRow = {
     id: newId('evt', event.at.getTime()),

@@ -10,7 +10,7 @@ import type {
 } from '../db/schema.js';
 
 /*
- * Every statement is portable Kysely (SQLite now, PostgreSQL later). Claims are conditional
+ * Every statement is portable Kysely, the same on SQLite and PostgreSQL. Claims are conditional
  * UPDATEs: a row is taken only while it is unclaimed or its lease has lapsed, so two workers on one
  * database never send the same attempt at once, and a dead worker's claims come back by themselves.
  */

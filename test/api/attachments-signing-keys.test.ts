@@ -4,12 +4,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { CURRENT_KEY, PREVIOUS_KEY } from '../../src/attachments/signing-keys.js';
 import { main } from '../../src/cli/main.js';
 import { AppError } from '../../src/http/problem.js';
 import { ManualClock, toTimestamp } from '../../src/shared/clock.js';
-import { buildTestApp, testPostgresUrl, type TestApp } from '../helpers/app.js';
+import { buildTestApp, removeDataDir, testPostgresUrl, type TestApp } from '../helpers/app.js';
 import { assertProblem } from '../helpers/factories.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -185,14 +184,7 @@ describe('a plain URL-signing key from an older version', () => {
     } finally {
       await second?.close();
       if (!second) await first.close().catch(() => {});
-      // A reopened data dir keeps its PostgreSQL database (as a restart would); this test is done with it.
-      if (testPostgresUrl && first.config.databaseUrl) {
-        const admin = new pg.Client({ connectionString: testPostgresUrl });
-        await admin.connect();
-        await admin.query(`drop database if exists ${new URL(first.config.databaseUrl).pathname.slice(1)} with (force)`);
-        await admin.end();
-      }
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      await removeDataDir(dataDir);
     }
   });
 });

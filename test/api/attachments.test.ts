@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { contentDisposition, parseRange } from '../../src/attachments/download-headers.js';
 import { coreJobs } from '../../src/workers.js';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { build, buildTestApp, removeDataDir, type TestApp } from '../helpers/app.js';
 import { assertProblem, countRows, createBrand, createTicket } from '../helpers/factories.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -504,19 +504,15 @@ describe('attachments', () => {
 });
 
 describe('attachments across restarts', () => {
-  it('keeps the URL signing key in the database, so URLs outlive the process', async () => {
+  it('keeps the URL signing key in the database, so URLs outlive the process', async (t) => {
     const first = await buildTestApp({ dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-att-restart-')) });
     const created = await requestUpload(first, { file_name: 'a.txt', content_type: 'text/plain' });
     await first.app.close();
     await first.runtime.close();
-    const second = await buildTestApp({ dataDir: first.dataDir, clock: first.clock });
-    try {
-      const res = await put(second, created.upload_url, Buffer.from('hello'), { 'content-type': 'text/plain' });
-      assert.equal(res.statusCode, 200, res.body);
-    } finally {
-      await second.close();
-      fs.rmSync(first.dataDir, { recursive: true, force: true });
-    }
+    const second = await build(t, { dataDir: first.dataDir, clock: first.clock });
+    t.after(() => removeDataDir(first.dataDir));
+    const res = await put(second, created.upload_url, Buffer.from('hello'), { 'content-type': 'text/plain' });
+    assert.equal(res.statusCode, 200, res.body);
   });
 });
 

@@ -5,13 +5,12 @@
  * rolling over into another day.
  */
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { buildTestApp, testPostgresUrl, type TestApp } from '../helpers/app.js';
+import { buildTestApp, removeDataDir, type TestApp } from '../helpers/app.js';
 import { assertProblem, countRows, createBrand, createTicket } from '../helpers/factories.js';
 
 type CursorBody = { v: number; k: string; f: string; p: unknown[] };
@@ -156,14 +155,7 @@ describe('the cursor key is shared by every process on one database', () => {
       assert.equal(keys.length, 1, 'one key, made once');
     } finally {
       for (const app of apps) await app.close();
-      if (testPostgresUrl) {
-        // buildTestApp keeps a data dir's database for restarts; this test is done with it.
-        const client = new pg.Client({ connectionString: testPostgresUrl });
-        await client.connect();
-        await client.query(`drop database if exists nexus_test_keep_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)} with (force)`);
-        await client.end();
-      }
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      await removeDataDir(dataDir);
     }
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { errorCatalogue } from '../../src/http/problem.js';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { build, buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, countRows, createBrand, ticketBody } from '../helpers/factories.js';
 import { RawConnection, type RawResponse, healthz, rawRequest } from '../helpers/raw-http.js';
 
@@ -120,32 +120,28 @@ describe('HTTP edge: every error the server writes is a problem', () => {
     assert.equal(body.instance, '/v1/brands/%zz');
   });
 
-  it('a request that arrives while the server shuts down is a 503 problem with Retry-After', async () => {
-    const t2 = await buildTestApp();
+  it('a request that arrives while the server shuts down is a 503 problem with Retry-After', async (ctx) => {
+    const t2 = await build(ctx);
+    await t2.app.listen({ host: '127.0.0.1', port: 0 });
+    const port2 = (t2.app.server.address() as AddressInfo).port;
+    // The server has parsed the bytes once a listener added after its own sees them.
+    const serverRead = new Promise<void>((resolve) => t2.app.server.once('connection', (socket) => socket.once('data', () => resolve())));
+    const conn = new RawConnection(port2);
     try {
-      await t2.app.listen({ host: '127.0.0.1', port: 0 });
-      const port2 = (t2.app.server.address() as AddressInfo).port;
-      // The server has parsed the bytes once a listener added after its own sees them.
-      const serverRead = new Promise<void>((resolve) => t2.app.server.once('connection', (socket) => socket.once('data', () => resolve())));
-      const conn = new RawConnection(port2);
-      try {
-        // Half a request: the connection is busy, so closing waits for it instead of dropping it.
-        conn.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n');
-        await serverRead;
-        const closing = t2.app.close();
-        for (let i = 0; i < 3000 && t2.app.server.listening; i++) await new Promise((resolve) => setTimeout(resolve, 10));
-        assert.equal(t2.app.server.listening, false, 'the server stopped listening');
-        conn.write('\r\n');
-        const res = await conn.response();
-        assertCatalogued(res, 503, 'unavailable');
-        assert.equal(res.headers['retry-after'], '1');
-        assert.equal(res.headers.connection, 'close');
-        await closing;
-      } finally {
-        conn.destroy();
-      }
+      // Half a request: the connection is busy, so closing waits for it instead of dropping it.
+      conn.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n');
+      await serverRead;
+      const closing = t2.app.close();
+      for (let i = 0; i < 3000 && t2.app.server.listening; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(t2.app.server.listening, false, 'the server stopped listening');
+      conn.write('\r\n');
+      const res = await conn.response();
+      assertCatalogued(res, 503, 'unavailable');
+      assert.equal(res.headers['retry-after'], '1');
+      assert.equal(res.headers.connection, 'close');
+      await closing;
     } finally {
-      await t2.close();
+      conn.destroy();
     }
   });
 });

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Migrator } from 'kysely';
 import { migrations } from '../../src/db/migrations/index.js';
 import { openDatabase } from '../../src/db/open.js';
-import { buildTestApp, type TestApp, testPostgresUrl } from '../helpers/app.js';
+import { build, buildTestApp, type TestApp, testPostgresUrl } from '../helpers/app.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
 
 /** Positions by their definition, counted over the table: what the tree must always agree with. */
@@ -119,8 +119,7 @@ describe('queue positions on an existing database', { skip: testPostgresUrl ? 't
     await db.insertInto('tickets').values([ticket('tick_01j00000000000000000000001', 2), ticket('tick_01j00000000000000000000002', 2, 'pending'), ticket('tick_01j00000000000000000000003', 0), ticket('tick_01j00000000000000000000004', 2), ticket('tick_01j00000000000000000000005', 2, 'open', 'x@example.com')]).execute();
     await opened.close();
 
-    const app = await buildTestApp({ dataDir, env: { NEXUS_DATA_DIR: dataDir } });
-    t.after(() => app.close());
+    const app = await build(t, { dataDir, env: { NEXUS_DATA_DIR: dataDir } });
     const position = async (id: string) => (await app.request({ method: 'GET', url: `/v1/tickets/${id}` })).json().queue.position;
     assert.deepEqual([await position('tick_01j00000000000000000000003'), await position('tick_01j00000000000000000000001'), await position('tick_01j00000000000000000000004'), await position('tick_01j00000000000000000000002'), await position('tick_01j00000000000000000000005')], [1, 2, 3, null, null]);
     // New tickets arrive behind the old ones.

@@ -5,14 +5,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
-import pg from 'pg';
 import pino from 'pino';
 import { buildApp } from '../../src/app.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { addressKey } from '../../src/http/rate-limit.js';
 import type { App } from '../../src/http/types.js';
 import { ManualClock } from '../../src/shared/clock.js';
-import { buildTestApp, testPostgresUrl, type TestApp } from '../helpers/app.js';
+import { build, buildTestApp, removeDataDir, testPostgresUrl, type TestApp } from '../helpers/app.js';
 import { assertProblem, countRows, createBrand, ticketBody } from '../helpers/factories.js';
 
 type Response = Awaited<ReturnType<TestApp['request']>>;
@@ -59,46 +58,38 @@ const pathOf = (url: string): string => new URL(url).pathname;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe('rate limits', () => {
-  it('stops the probe of issue 9 with the default limits: bad tokens and forged upload signatures', async () => {
+  it('stops the probe of issue 9 with the default limits: bad tokens and forged upload signatures', async (ctx) => {
     // The helper's generous test limits, set back to the production defaults.
     const defaults = { NEXUS_RATE_LIMIT_PER_TOKEN: '1000', NEXUS_RATE_LIMIT_PER_ADDRESS: '300', NEXUS_RATE_LIMIT_AUTH_FAILURES: '20' };
-    const t = await buildTestApp({ env: defaults });
-    try {
-      const statuses = new Map<number, number>();
-      for (let i = 0; i < 200; i++) {
-        const res = await t.app.inject({ method: 'GET', url: '/v1/tickets', headers: bearer(`nxc_${String(i).padStart(43, 'x')}`), remoteAddress: '198.51.100.200' });
-        statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
-      }
-      assert.deepEqual(Object.fromEntries(statuses), { 401: 20, 429: 180 });
-
-      const created = (await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'a.txt', content_type: 'text/plain' } })).json();
-      const [id, expires] = pathOf(created.upload_url).split('/').pop()!.split('.') as [string, string];
-      statuses.clear();
-      for (let i = 0; i < 200; i++) {
-        const forged = `${id}.${expires}.${String(i).padStart(43, 'A')}`;
-        const res = await t.app.inject({ method: 'PUT', url: `/v1/uploads/${forged}`, headers: { 'content-type': 'text/plain' }, payload: 'x', remoteAddress: '198.51.100.201' });
-        statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
-      }
-      assert.deepEqual(Object.fromEntries(statuses), { 403: 20, 429: 180 });
-      const row = await t.runtime.db.selectFrom('attachments').select(['status', 'size']).where('id', '=', id).executeTakeFirstOrThrow();
-      assert.deepEqual(row, { status: 'pending', size: null }, 'nothing uploaded');
-      // The client with the real token is still served, and the health check answers everyone.
-      assert.equal((await t.request({ method: 'GET', url: '/v1/tickets' })).statusCode, 200);
-      assert.equal((await t.app.inject({ method: 'GET', url: '/healthz', remoteAddress: '198.51.100.200' })).statusCode, 200);
-    } finally {
-      await t.close();
+    const t = await build(ctx, { env: defaults });
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 200; i++) {
+      const res = await t.app.inject({ method: 'GET', url: '/v1/tickets', headers: bearer(`nxc_${String(i).padStart(43, 'x')}`), remoteAddress: '198.51.100.200' });
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
     }
+    assert.deepEqual(Object.fromEntries(statuses), { 401: 20, 429: 180 });
+
+    const created = (await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'a.txt', content_type: 'text/plain' } })).json();
+    const [id, expires] = pathOf(created.upload_url).split('/').pop()!.split('.') as [string, string];
+    statuses.clear();
+    for (let i = 0; i < 200; i++) {
+      const forged = `${id}.${expires}.${String(i).padStart(43, 'A')}`;
+      const res = await t.app.inject({ method: 'PUT', url: `/v1/uploads/${forged}`, headers: { 'content-type': 'text/plain' }, payload: 'x', remoteAddress: '198.51.100.201' });
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+    }
+    assert.deepEqual(Object.fromEntries(statuses), { 403: 20, 429: 180 });
+    const row = await t.runtime.db.selectFrom('attachments').select(['status', 'size']).where('id', '=', id).executeTakeFirstOrThrow();
+    assert.deepEqual(row, { status: 'pending', size: null }, 'nothing uploaded');
+    // The client with the real token is still served, and the health check answers everyone.
+    assert.equal((await t.request({ method: 'GET', url: '/v1/tickets' })).statusCode, 200);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/healthz', remoteAddress: '198.51.100.200' })).statusCode, 200);
   });
 
-  it('documents 429 on every operation', async () => {
-    const t = await buildTestApp();
-    try {
-      const doc = (await t.request({ method: 'GET', url: '/v1/openapi.json' })).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
-      const missing = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).filter(([, op]) => !op.responses['429']).map(([m]) => `${m} ${p}`));
-      assert.deepEqual(missing, []);
-    } finally {
-      await t.close();
-    }
+  it('documents 429 on every operation', async (ctx) => {
+    const t = await build(ctx);
+    const doc = (await t.request({ method: 'GET', url: '/v1/openapi.json' })).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    const missing = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).filter(([, op]) => !op.responses['429']).map(([m]) => `${m} ${p}`));
+    assert.deepEqual(missing, []);
   });
 
   describe('per token and per address', () => {
@@ -291,22 +282,18 @@ describe('rate limits', () => {
       assertRateLimited(await t.app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: '2001:db8:77:1:ffff::1' }), 'auth-failures');
     });
 
-    it('ignores X-Forwarded-For unless NEXUS_TRUST_PROXY names the proxy', async () => {
+    it('ignores X-Forwarded-For unless NEXUS_TRUST_PROXY names the proxy', async (ctx) => {
       const address = '203.0.113.30';
       for (let i = 0; i < 3; i++) await t.app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: address });
       const spoofed = await t.app.inject({ method: 'GET', url: '/v1/brands', headers: { ...bearer(badToken), 'x-forwarded-for': '198.51.100.99' }, remoteAddress: address });
       assertRateLimited(spoofed, 'auth-failures');
 
-      const proxied = await buildTestApp({ env: { NEXUS_TRUST_PROXY: '127.0.0.1', NEXUS_RATE_LIMIT_AUTH_FAILURES: '1', NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h' } });
-      try {
-        const first = await proxied.app.inject({ method: 'GET', url: '/v1/brands', headers: { ...bearer(badToken), 'x-forwarded-for': '198.51.100.1' } });
-        assertProblem(first, 401);
-        assertRateLimited(await proxied.app.inject({ method: 'GET', url: '/v1/brands', headers: { ...bearer(badToken), 'x-forwarded-for': '198.51.100.1' } }), 'auth-failures');
-        const otherClient = await proxied.app.inject({ method: 'GET', url: '/v1/brands', headers: { ...bearer(proxied.adminToken), 'x-forwarded-for': '198.51.100.2' } });
-        assert.equal(otherClient.statusCode, 200, 'the proxy itself is not blocked for its other clients');
-      } finally {
-        await proxied.close();
-      }
+      const proxied = await build(ctx, { env: { NEXUS_TRUST_PROXY: '127.0.0.1', NEXUS_RATE_LIMIT_AUTH_FAILURES: '1', NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h' } });
+      const first = await proxied.app.inject({ method: 'GET', url: '/v1/brands', headers: { ...bearer(badToken), 'x-forwarded-for': '198.51.100.1' } });
+      assertProblem(first, 401);
+      assertRateLimited(await proxied.app.inject({ method: 'GET', url: '/v1/brands', headers: { ...bearer(badToken), 'x-forwarded-for': '198.51.100.1' } }), 'auth-failures');
+      const otherClient = await proxied.app.inject({ method: 'GET', url: '/v1/brands', headers: { ...bearer(proxied.adminToken), 'x-forwarded-for': '198.51.100.2' } });
+      assert.equal(otherClient.statusCode, 200, 'the proxy itself is not blocked for its other clients');
     });
   });
 
@@ -323,15 +310,7 @@ describe('rate limits', () => {
     after(async () => {
       await a?.close();
       await b?.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-      if (testPostgresUrl) {
-        // buildTestApp keeps a shared data dir's PostgreSQL database (for restarts); drop it here.
-        const admin = new pg.Client({ connectionString: testPostgresUrl });
-        await admin.connect();
-        const dbName = new URL(a.config.databaseUrl!).pathname.slice(1);
-        await admin.query(`drop database if exists ${dbName} with (force)`);
-        await admin.end();
-      }
+      await removeDataDir(dataDir);
     });
 
     it('share one token limit once they sync', async () => {
@@ -399,8 +378,8 @@ describe('rate limits', () => {
     });
   });
 
-  it('does not turn a busy SQLite database into a 500', { skip: testPostgresUrl ? 'SQLite locking' : false }, async () => {
-    const t = await buildTestApp({ env: { NEXUS_RATE_LIMIT_AUTH_FAILURES: '5', NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h' } });
+  it('does not turn a busy SQLite database into a 500', { skip: testPostgresUrl ? 'SQLite locking' : false }, async (ctx) => {
+    const t = await build(ctx, { env: { NEXUS_RATE_LIMIT_AUTH_FAILURES: '5', NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h' } });
     const other = new Database(path.join(t.dataDir, 'nexus.sqlite'));
     try {
       other.exec('BEGIN IMMEDIATE');
@@ -415,22 +394,17 @@ describe('rate limits', () => {
     } finally {
       if (other.inTransaction) other.exec('ROLLBACK');
       other.close();
-      await t.close();
     }
   });
 
-  it('NEXUS_RATE_LIMIT=off sends no headers and refuses nothing', async () => {
-    const t = await buildTestApp({ env: { NEXUS_RATE_LIMIT: 'off', NEXUS_RATE_LIMIT_PER_TOKEN: '1', NEXUS_RATE_LIMIT_AUTH_FAILURES: '1' } });
-    try {
-      for (let i = 0; i < 3; i++) {
-        const res = await t.request({ method: 'GET', url: '/v1/brands' });
-        assert.equal(res.statusCode, 200);
-        assert.equal(res.headers.ratelimit, undefined);
-        assert.equal(res.headers['ratelimit-policy'], undefined);
-        assertProblem(await t.request({ method: 'GET', url: '/v1/brands', token: badToken }), 401);
-      }
-    } finally {
-      await t.close();
+  it('NEXUS_RATE_LIMIT=off sends no headers and refuses nothing', async (ctx) => {
+    const t = await build(ctx, { env: { NEXUS_RATE_LIMIT: 'off', NEXUS_RATE_LIMIT_PER_TOKEN: '1', NEXUS_RATE_LIMIT_AUTH_FAILURES: '1' } });
+    for (let i = 0; i < 3; i++) {
+      const res = await t.request({ method: 'GET', url: '/v1/brands' });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers.ratelimit, undefined);
+      assert.equal(res.headers['ratelimit-policy'], undefined);
+      assertProblem(await t.request({ method: 'GET', url: '/v1/brands', token: badToken }), 401);
     }
   });
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { buildTestApp, testPostgresUrl } from '../helpers/app.js';
+import { build, buildTestApp, testPostgresUrl } from '../helpers/app.js';
 import { freePort, spawnServer, startServer } from '../helpers/server-process.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
 import { ManualClock } from '../../src/shared/clock.js';
@@ -28,8 +28,7 @@ describe('durability', { skip: testPostgresUrl ? 'SQLite durability suite' : fal
     firstOpen = false;
     await first.close();
 
-    const second = await buildTestApp({ dataDir, clock });
-    t.after(() => second.close());
+    const second = await build(t, { dataDir, clock });
     const res = await second.request({ method: 'GET', url: `/v1/tickets/${ticket.id}`, token });
     assert.equal(res.statusCode, 200, 'the old token still works');
     assert.deepEqual(res.json(), before);

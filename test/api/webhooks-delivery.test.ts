@@ -6,7 +6,7 @@ import { Webhook } from 'standardwebhooks';
 import { ManualClock, systemClock } from '../../src/shared/clock.js';
 import { type DispatcherOptions, type WebhookDispatcher, createWebhookDispatcher } from '../../src/webhooks/dispatcher.js';
 import type { Resolve } from '../../src/webhooks/ssrf-guard.js';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { build, buildTestApp, type TestApp } from '../helpers/app.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
 import { type WebhookReceiver, startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -363,26 +363,22 @@ describe('webhook SSRF guard at send time', () => {
     assert.equal(receiver.received.length, 0);
   });
 
-  it('refuses private URLs when they are saved, too', async () => {
-    const t = await buildTestApp({ env: { NEXUS_WEBHOOK_ALLOW_PRIVATE: '0' } });
-    try {
-      for (const url of ['http://127.0.0.1:8080/x', 'http://10.1.2.3/x', 'http://169.254.169.254/', 'http://localhost:3000/', 'http://[::1]/', 'http://metadata.google.internal/']) {
-        const res = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url, events: ['*'] } });
-        assert.equal(res.statusCode, 422, `${url}: ${res.body}`);
-        assert.equal(res.json().errors[0].pointer, '/url');
-      }
-      const ok = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url: 'https://hooks.example.com/nexus', events: ['*'] } });
-      assert.equal(ok.statusCode, 201, ok.body);
-    } finally {
-      await t.close();
+  it('refuses private URLs when they are saved, too', async (ctx) => {
+    const t = await build(ctx, { env: { NEXUS_WEBHOOK_ALLOW_PRIVATE: '0' } });
+    for (const url of ['http://127.0.0.1:8080/x', 'http://10.1.2.3/x', 'http://169.254.169.254/', 'http://localhost:3000/', 'http://[::1]/', 'http://metadata.google.internal/']) {
+      const res = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url, events: ['*'] } });
+      assert.equal(res.statusCode, 422, `${url}: ${res.body}`);
+      assert.equal(res.json().errors[0].pointer, '/url');
     }
+    const ok = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url: 'https://hooks.example.com/nexus', events: ['*'] } });
+    assert.equal(ok.statusCode, 201, ok.body);
   });
 });
 
 describe('webhook endpoint auto-disable', () => {
-  it('disables an endpoint whose every attempt failed for 5 days', async () => {
+  it('disables an endpoint whose every attempt failed for 5 days', async (ctx) => {
     const clock = new ManualClock(new Date());
-    const t = await buildTestApp({ clock, env: { NEXUS_WEBHOOK_RETRY_SCHEDULE: '1h,1h,1h,1h,1h,1h,1h,1h,1h,1h' } });
+    const t = await build(ctx, { clock, env: { NEXUS_WEBHOOK_RETRY_SCHEDULE: '1h,1h,1h,1h,1h,1h,1h,1h,1h,1h' } });
     const r = await startWebhookReceiver();
     r.respond(() => ({ status: 500 }));
     const dispatcher = createWebhookDispatcher({ db: t.runtime.db, clock, secretBox: t.runtime.secretBox, config: t.config, log: silent }, { random: () => 0.5 });
@@ -417,7 +413,6 @@ describe('webhook endpoint auto-disable', () => {
     } finally {
       await dispatcher.stop();
       await r.close();
-      await t.close();
     }
   });
 });

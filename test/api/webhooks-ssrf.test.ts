@@ -5,7 +5,7 @@ import pino from 'pino';
 import { ManualClock, systemClock } from '../../src/shared/clock.js';
 import { createWebhookDispatcher } from '../../src/webhooks/dispatcher.js';
 import { type Resolve, forbiddenReason, guardedLookup } from '../../src/webhooks/ssrf-guard.js';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { build, buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, createBrand, createTicket } from '../helpers/factories.js';
 import { type WebhookReceiver, startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -132,15 +132,11 @@ describe('SSRF guard when an endpoint is saved', () => {
     }
   });
 
-  it('NEXUS_WEBHOOK_ALLOW_PRIVATE=1 still lets a development setup save loopback and private URLs', async () => {
-    const dev = await buildTestApp({ env: { NEXUS_WEBHOOK_ALLOW_PRIVATE: '1' } });
-    try {
-      for (const url of ['http://127.0.0.1:3000/hook', 'http://[::1]:3000/hook', 'http://localhost:3000/hook', 'http://10.1.2.3/hook']) {
-        const res = await dev.request({ method: 'POST', url: '/v1/webhooks', body: { url, events: ['*'] } });
-        assert.equal(res.statusCode, 201, `${url}: ${res.body}`);
-      }
-    } finally {
-      await dev.close();
+  it('NEXUS_WEBHOOK_ALLOW_PRIVATE=1 still lets a development setup save loopback and private URLs', async (ctx) => {
+    const dev = await build(ctx, { env: { NEXUS_WEBHOOK_ALLOW_PRIVATE: '1' } });
+    for (const url of ['http://127.0.0.1:3000/hook', 'http://[::1]:3000/hook', 'http://localhost:3000/hook', 'http://10.1.2.3/hook']) {
+      const res = await dev.request({ method: 'POST', url: '/v1/webhooks', body: { url, events: ['*'] } });
+      assert.equal(res.statusCode, 201, `${url}: ${res.body}`);
     }
   });
 });

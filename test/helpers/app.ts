@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { buildApp } from '../../src/app.js';
@@ -32,6 +33,9 @@ export interface TestApp {
  */
 export const testPostgresUrl = process.env.NEXUS_TEST_DATABASE_URL;
 
+/** The PostgreSQL database of the test apps opened on this data dir, kept across their closes. */
+const keptDatabaseName = (dataDir: string): string => `nexus_test_keep_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
+
 /**
  * A database for one test app. A test that reopens the same data dir (a restart) gets the same
  * database back, kept across closes, as a restarted server would.
@@ -39,9 +43,7 @@ export const testPostgresUrl = process.env.NEXUS_TEST_DATABASE_URL;
 async function createPostgresDatabase(dataDir: string | undefined): Promise<{ url: string; drop(): Promise<void> }> {
   const admin = new pg.Client({ connectionString: testPostgresUrl });
   await admin.connect();
-  const name = dataDir
-    ? `nexus_test_keep_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`
-    : `nexus_test_${randomBytes(6).toString('hex')}`;
+  const name = dataDir ? keptDatabaseName(dataDir) : `nexus_test_${randomBytes(6).toString('hex')}`;
   const exists = await admin.query('select 1 from pg_database where datname = $1', [name]);
   if (exists.rowCount === 0) await admin.query(`create database ${name}`);
   await admin.end();
@@ -59,11 +61,20 @@ async function createPostgresDatabase(dataDir: string | undefined): Promise<{ ur
   };
 }
 
+export interface TestAppOptions {
+  /** Configuration, as environment variables would give it, over the test defaults. */
+  env?: Record<string, string>;
+  /** A data dir to open (a restart); it and its PostgreSQL database are then kept on close. */
+  dataDir?: string;
+  clock?: ManualClock;
+}
+
 /**
  * The real app over a real database (a SQLite file in a temporary folder, or a fresh PostgreSQL
  * database), with a clock the test controls. `env` overrides configuration as environment variables would.
+ * Whoever calls this closes the app; a test that makes an app for itself calls build(t) instead.
  */
-export async function buildTestApp(options: { env?: Record<string, string>; dataDir?: string; clock?: ManualClock } = {}): Promise<TestApp> {
+export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-test-'));
   const postgres = testPostgresUrl ? await createPostgresDatabase(options.dataDir) : undefined;
   const config = loadConfig({
@@ -104,4 +115,31 @@ export async function buildTestApp(options: { env?: Record<string, string>; data
       contract.assertNoViolations();
     },
   };
+}
+
+/**
+ * A test's own app: buildTestApp, closed when the test ends, passed or failed (`t.after`), the way
+ * fastify/demo's `build(t)` is. Closing also checks that every answer kept to the OpenAPI document.
+ * Teardown hooks run in the order they were added, so one added after this call runs after the close.
+ */
+export async function build(t: Pick<TestContext, 'after'>, options: TestAppOptions = {}): Promise<TestApp> {
+  const app = await buildTestApp(options);
+  t.after(() => app.close());
+  return app;
+}
+
+/**
+ * Removes a data dir that test apps were opened on by path (a restart, several processes), once every
+ * app on it is closed: the folder and, on PostgreSQL, the database kept for it.
+ */
+export async function removeDataDir(dataDir: string): Promise<void> {
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  if (!testPostgresUrl) return;
+  const admin = new pg.Client({ connectionString: testPostgresUrl });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists ${keptDatabaseName(dataDir)} with (force)`);
+  } finally {
+    await admin.end();
+  }
 }

@@ -2,7 +2,7 @@ import { api, enc } from '../api.js';
 import { checkboxes, checkedValues, field, h, select, timeEl } from '../dom.js';
 import { href } from '../router.js';
 import { brandName, can, loadSession, session, setSession } from '../session.js';
-import { type Brand, ORIGINS, PRIORITIES, type Page, type Queue, type Ticket } from '../types.js';
+import { type Brand, ORIGINS, PRIORITIES, type Page, type Queue, type QueuedTicket } from '../types.js';
 import { badge, busy, empty, errorBox, loading, notice, pagedList, table, tableWrap } from '../ui.js';
 
 const splitList = (text: string): string[] =>
@@ -150,10 +150,10 @@ export async function queuePage(main: HTMLElement, params: Record<string, string
     head.replaceChildren(h('h1', {}, 'Queue'), errorBox(err));
     return;
   }
-  const list = pagedList<Ticket>({
+  const list = pagedList<QueuedTicket>({
     label: 'Waiting tickets',
     emptyText: 'No ticket is waiting in this queue.',
-    load: (after) => api.get<Page<Ticket>>(`/v1/queues/${enc(params.id!)}/tickets`, { after, limit: 25 }),
+    load: (after) => api.get<Page<QueuedTicket>>(`/v1/queues/${enc(params.id!)}/tickets`, { after, limit: 25 }),
     render: (tickets) =>
       tableWrap(
         'Waiting tickets table',

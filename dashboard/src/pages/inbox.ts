@@ -129,30 +129,29 @@ function ticketTable(rows: { ticket: Ticket; score?: number; highlights?: Search
   );
 }
 
-function matchEl(match: SearchHit['match']): HTMLElement | string {
+function matchEl(match: SearchHit['match'] | undefined): HTMLElement | string {
   if (!match) return '—';
   const on = (v: unknown) => v !== undefined && v !== null && v !== false && v !== 0;
   const parts = [on(match.keyword) ? badge('keyword') : null, on(match.semantic) ? badge('semantic') : null].filter((x): x is HTMLElement => x !== null);
   return parts.length ? h('span', {}, ...parts) : '—';
 }
 
-/** Highlights may mark terms with <mark>/<em>/<b>; those become <mark> elements, the rest stays text. */
+/** Each highlight is a fragment with the [start, end) ranges of the matching words: those become <mark> elements, the rest stays text. */
 function highlightsEl(highlights: SearchHit['highlights']): HTMLElement | null {
-  if (!highlights) return null;
-  const snippets: string[] = [];
-  const add = (v: unknown) => {
-    if (typeof v === 'string') snippets.push(v);
-    else if (Array.isArray(v)) v.forEach(add);
-  };
-  if (Array.isArray(highlights)) add(highlights);
-  else Object.values(highlights).forEach(add);
-  if (!snippets.length) return null;
+  if (!highlights?.length) return null;
   return h(
     'div',
     { className: 'highlights small' },
-    snippets.slice(0, 2).map((s) => {
-      const parts = s.split(/<\/?(?:mark|em|b|strong)>/i);
-      return h('p', {}, parts.map((p, i) => (i % 2 === 1 ? h('mark', {}, p) : p)));
+    highlights.slice(0, 2).map(({ text, ranges }) => {
+      const parts: (HTMLElement | string)[] = [];
+      let at = 0;
+      for (const [start, end] of ranges) {
+        if (start < at) continue;
+        parts.push(text.slice(at, start), h('mark', {}, text.slice(start, end)));
+        at = end;
+      }
+      parts.push(text.slice(at));
+      return h('p', {}, parts);
     }),
   );
 }

@@ -1,7 +1,7 @@
 import { api, enc } from '../api.js';
 import { checkboxes, checkedValues, field, h, timeEl } from '../dom.js';
 import { brandName, session } from '../session.js';
-import { SCOPES, type Token } from '../types.js';
+import { type CreatedToken, SCOPES, type Token } from '../types.js';
 import { badge, busy, confirmDialog, notice, pagedList, secretReveal, table, tableWrap } from '../ui.js';
 
 export function tokensPage(main: HTMLElement): void {
@@ -77,7 +77,7 @@ export function tokensPage(main: HTMLElement): void {
     if (expires.value) body.expires_at = new Date(expires.value).toISOString().replace(/\.\d{3}Z$/, 'Z');
     await busy(form, async () => {
       try {
-        const created = await api.post<Token & { token: string }>('/v1/tokens', body);
+        const created = await api.post<CreatedToken>('/v1/tokens', body);
         form.reset();
         reveal.replaceChildren(secretReveal(`Secret of "${created.name}"`, created.token, 'Copy it now: it is shown this once and cannot be shown again.'));
         await list.reload();

@@ -2,7 +2,7 @@ import { api, enc } from '../api.js';
 import { announce, checkboxes, checkedValues, field, h, select, timeEl } from '../dom.js';
 import { href, navigate } from '../router.js';
 import { brandName, session } from '../session.js';
-import { type Attempt, type Delivery, EVENT_TYPES, type Page, type Webhook } from '../types.js';
+import { type Attempt, type Delivery, EVENT_TYPES, type Page, type Webhook, type WebhookWithSecret } from '../types.js';
 import { badge, busy, confirmDialog, empty, errorBox, loading, notice, pagedList, secretReveal, table, tableWrap } from '../ui.js';
 
 const DISABLED_REASONS: Record<string, string> = {
@@ -108,7 +108,7 @@ export function webhooksPage(main: HTMLElement): void {
     if (brandIds.length) body.brand_ids = brandIds;
     await busy(form, async () => {
       try {
-        const created = await api.post<Webhook>('/v1/webhooks', body);
+        const created = await api.post<WebhookWithSecret>('/v1/webhooks', body);
         form.reset();
         reveal.replaceChildren(
           secretReveal(`Signing secret of ${created.url}`, created.secret ?? '', 'Copy it now: it is shown this once. Verify each request’s webhook-signature header with it.'),
@@ -155,7 +155,7 @@ export async function webhookPage(main: HTMLElement, params: Record<string, stri
     rotate.addEventListener('click', async () => {
       if (!(await confirmDialog('Rotate the signing secret? The old one keeps signing beside the new one for 24 hours.', 'Rotate secret'))) return;
       await act(rotate, async () => {
-        const rotated = await api.post<Webhook>(`${base}/rotate-secret`);
+        const rotated = await api.post<WebhookWithSecret>(`${base}/rotate-secret`);
         hook = rotated;
         reveal.replaceChildren(secretReveal('New signing secret', rotated.secret ?? '', 'Copy it now: it is shown this once.'));
         renderHead();
