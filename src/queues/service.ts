@@ -73,11 +73,11 @@ export async function routeTicket(
 
 /** Position of a ticket in its queue: 1 + waiting tickets of higher priority, or of equal priority that arrived earlier. */
 export async function queuePlacement(db: DbOrTx, row: TicketRow): Promise<QueuePlacement> {
-  const queue = await store.findQueue(db, row.queue_id);
-  if (!queue) throw new Error(`ticket ${row.id} points at missing queue ${row.queue_id}`);
   const key = waitingKey(row);
-  if (key === undefined) return { id: queue.id, name: queue.name, position: null };
-  return { id: queue.id, name: queue.name, position: (await store.countWaitingBefore(db, row.queue_id, key)) + 1 };
+  const found = key === undefined ? undefined : await store.findQueueWithWaitingBefore(db, row.queue_id, key);
+  const queue = found?.queue ?? (await store.findQueue(db, row.queue_id));
+  if (!queue) throw new Error(`ticket ${row.id} points at missing queue ${row.queue_id}`);
+  return { id: queue.id, name: queue.name, position: found ? found.waitingBefore + 1 : null };
 }
 
 export interface CreateQueueInput {

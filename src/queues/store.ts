@@ -73,24 +73,38 @@ export async function ticketWaitingChanged(db: DbOrTx, before: WaitingState | un
 }
 
 /**
- * One statement for every key: a slot per node the sum may need, the unused ones 0, a node no
- * tree has (they count from 1).
+ * The queue and how many tickets wait in it ahead of a key, in one statement: the tree nodes the
+ * sum needs are at most 34 primary-key reads. One statement for every key: a slot per node the
+ * sum may need, the unused ones 0, a node no tree has (they count from 1).
  */
-const waitingInNodes = prepareQuery((db, p: { queueId: string; nodes: number[] }) =>
+const queueWithWaitingBefore = prepareQuery((db, p: { queueId: string; nodes: number[] }) =>
   db
-    .selectFrom('queue_positions')
-    .select((eb) => eb.fn.sum<number | string | null>('waiting').as('n'))
-    .where('queue_id', '=', p.queueId)
-    .where('node', 'in', slotList(p.nodes, MAX_SUM_NODES)),
+    .selectFrom('queues')
+    .selectAll('queues')
+    .select((eb) =>
+      eb
+        .selectFrom('queue_positions')
+        .select((sub) => sub.fn.sum<number | string | null>('waiting').as('n'))
+        .where('queue_id', '=', p.queueId)
+        .where('node', 'in', slotList(p.nodes, MAX_SUM_NODES))
+        .as('waiting_before'),
+    )
+    .where('id', '=', p.queueId),
 );
 
-/** How many tickets wait in the queue ahead of the key: at most 34 primary-key reads. */
-export async function countWaitingBefore(db: DbOrTx, queueId: string, key: number): Promise<number> {
+/** The queue, and how many tickets wait in it ahead of the key (0 for none). */
+export async function findQueueWithWaitingBefore(db: DbOrTx, queueId: string, key: number): Promise<{ queue: QueueRow; waitingBefore: number } | undefined> {
   const nodes = nodesToSum(key - 1);
-  if (nodes.length === 0) return 0;
   while (nodes.length < MAX_SUM_NODES) nodes.push(0);
-  const row = await waitingInNodes.first(db, { queueId, nodes });
-  return Number(row?.n ?? 0);
+  const row = await queueWithWaitingBefore.first(db, { queueId, nodes });
+  if (!row) return undefined;
+  const { waiting_before, ...queue } = row;
+  return { queue, waitingBefore: Number(waiting_before ?? 0) };
+}
+
+/** How many tickets wait in the queue ahead of the key. */
+export async function countWaitingBefore(db: DbOrTx, queueId: string, key: number): Promise<number> {
+  return (await findQueueWithWaitingBefore(db, queueId, key))?.waitingBefore ?? 0;
 }
 
 /** The tickets waiting in a queue, in queue order, from the partial index that holds only them. */
