@@ -13,6 +13,9 @@ export const TICKET_EVENT_TYPES = [
 ] as const;
 export type TicketEventType = (typeof TICKET_EVENT_TYPES)[number];
 
+/** Sent to one endpoint on request; not part of the ticket event log. */
+export const TEST_EVENT_TYPE = 'webhook.test';
+
 /**
  * Writes an event to the outbox. Callers pass the transaction of the change the event describes,
  * so the event exists exactly when the change does; the webhook dispatcher delivers from here, by

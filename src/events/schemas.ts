@@ -2,10 +2,9 @@ import { Type, type TSchema } from 'typebox';
 import { Limit } from '../http/types.js';
 import { idPattern } from '../shared/ids.js';
 import { ChangesSchema, StatusSchema } from '../tickets/schemas.js';
-import { TICKET_EVENT_TYPES, type TicketEventType } from './outbox.js';
+import { TEST_EVENT_TYPE, TICKET_EVENT_TYPES, type TicketEventType } from './outbox.js';
 import type { WebhookEvent } from '../http/openapi.js';
 import type { EventPayload } from './payload.js';
-import { TEST_EVENT_TYPE } from './service.js';
 
 /*
  * The body of every event, as webhooks deliver it and GET /v1/events lists it: one schema per

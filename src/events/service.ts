@@ -4,12 +4,10 @@ import type { Principal } from '../auth/scopes.js';
 import { type CursorCodec, cursorId } from '../http/cursor.js';
 import { type Page, pageOf, readCursor } from '../http/pagination.js';
 import { isId } from '../shared/ids.js';
+import { TEST_EVENT_TYPE } from './outbox.js';
 import { type EventPayload, toEventPayload } from './payload.js';
 import type { ListEventsQuery } from './schemas.js';
 import * as store from './store.js';
-
-/** Sent to one endpoint on request; not part of the ticket event log. */
-export const TEST_EVENT_TYPE = 'webhook.test';
 
 /** The event log, read side: what a consumer that was down replays to catch up. */
 export function createEventService(deps: { db: Db; cursors: CursorCodec }) {

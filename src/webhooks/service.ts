@@ -3,7 +3,7 @@ import type { Db, DbOrTx, WebhookEndpointRow } from '../db/schema.js';
 import type { SecretBox } from '../shared/secret-box.js';
 import { type Principal, canSeeBrand, coversBrands } from '../auth/scopes.js';
 import { unknownBrand, visibleBrandIds } from '../brands/visibility.js';
-import { TEST_EVENT_TYPE } from '../events/service.js';
+import { TEST_EVENT_TYPE } from '../events/outbox.js';
 import { signalDispatchWork } from '../events/signal.js';
 import * as eventStore from '../events/store.js';
 import { type CursorCodec, cursorId } from '../http/cursor.js';
