@@ -1,7 +1,6 @@
 import { Type } from 'typebox';
 import { Timestamp } from '../http/types.js';
-import { LIMITS } from '../tickets/model.js';
-import { OriginSchema, PrioritySchema } from '../tickets/schemas.js';
+import { LIMITS, OriginSchema, PrioritySchema } from '../shared/ticket-fields.js';
 
 /*
  * The queue schemas, shared by the routes (requests and responses) and the service, which checks

@@ -9,7 +9,7 @@ import { type Page, type PageQuery, pageOf, readCursor } from '../http/paginatio
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { fromJsonText, toJsonText } from '../shared/json.js';
-import { type Origin, PRIORITY_RANK, type Priority, type TicketView, checkTags, toTicketView } from '../tickets/model.js';
+import { type Origin, PRIORITY_RANK, type Priority, type TicketView, checkTags, toTicketView } from '../shared/ticket-fields.js';
 import { positionKey, waitingKey } from './position-index.js';
 import { QueueSchema } from './schemas.js';
 import * as store from './store.js';

@@ -1,49 +1,24 @@
-import type { MessageRow, TicketRow } from '../db/schema.js';
-import { validationError } from '../http/problem.js';
+import type { MessageRow } from '../db/schema.js';
 import { fromJsonText } from '../shared/json.js';
 
-export const STATUSES = ['open', 'pending', 'resolved', 'snoozed'] as const;
-export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
-export const ORIGINS = ['email', 'web', 'api'] as const;
+// The fields queues share with tickets are defined in shared/ticket-fields.ts; the ticket model includes them.
+export {
+  LIMITS,
+  ORIGINS,
+  PRIORITIES,
+  PRIORITY_RANK,
+  STATUSES,
+  checkTags,
+  normalizeTag,
+  normalizeTags,
+  textLength,
+  toTicketView,
+} from '../shared/ticket-fields.js';
+export type { Origin, Priority, Status, TicketView } from '../shared/ticket-fields.js';
+
 export const AUTHOR_TYPES = ['agent', 'customer'] as const;
 
-export type Status = (typeof STATUSES)[number];
-export type Priority = (typeof PRIORITIES)[number];
-export type Origin = (typeof ORIGINS)[number];
 export type AuthorType = (typeof AUTHOR_TYPES)[number];
-
-/** Queue order: urgent first. */
-export const PRIORITY_RANK: Record<Priority, number> = { urgent: 0, high: 1, normal: 2, low: 3 };
-
-export const LIMITS = {
-  subjectMax: 300,
-  descriptionMaxBytes: 64 * 1024,
-  bodyMaxBytes: 64 * 1024,
-  metadataMaxBytes: 4 * 1024,
-  /** Nesting levels of objects and arrays in `metadata`, the metadata object itself being level 1. */
-  metadataMaxDepth: 32,
-  tagsMax: 50,
-  tagMax: 64,
-  ccMax: 50,
-};
-
-export interface TicketView {
-  id: string;
-  brand_id: string;
-  subject: string;
-  description: string;
-  status: Status;
-  priority: Priority;
-  assigned_to: string | null;
-  tags: string[];
-  origin: Origin;
-  customer: { email: string; name: string | null };
-  metadata: Record<string, unknown>;
-  snoozed_until: string | null;
-  first_response_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
 
 export interface MessageView {
   id: string;
@@ -54,26 +29,6 @@ export interface MessageView {
   cc: string[];
   attachments: unknown[];
   created_at: string;
-}
-
-export function toTicketView(row: TicketRow): TicketView {
-  return {
-    id: row.id,
-    brand_id: row.brand_id,
-    subject: row.subject,
-    description: row.description,
-    status: row.status as Status,
-    priority: row.priority as Priority,
-    assigned_to: row.assigned_to,
-    tags: fromJsonText<string[]>(row.tags, []),
-    origin: row.origin as Origin,
-    customer: { email: row.customer_email, name: row.customer_name },
-    metadata: fromJsonText<Record<string, unknown>>(row.metadata, {}),
-    snoozed_until: row.snoozed_until,
-    first_response_at: row.first_response_at,
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-  };
 }
 
 export function toMessageView(row: MessageRow, attachments: unknown[] = []): MessageView {
@@ -87,38 +42,6 @@ export function toMessageView(row: MessageRow, attachments: unknown[] = []): Mes
     attachments,
     created_at: row.created_at,
   };
-}
-
-/** How a tag is stored and compared: trimmed and lower-cased. */
-export const normalizeTag = (tag: string): string => tag.trim().toLowerCase();
-
-/** Length as JSON Schema's `maxLength` counts it (code points), so the schemas and this check agree. */
-export const textLength = (text: string): number => {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-};
-
-/** Tags are trimmed, lower-cased and de-duplicated, keeping first-seen order. */
-export function normalizeTags(tags: string[]): string[] {
-  return [...new Set(tags.map(normalizeTag))];
-}
-
-/**
- * Normalises a tag list and checks each tag *after* normalisation: trimming can leave nothing
- * (`"   "`) and lower-casing can lengthen a tag (`"İ"` becomes two code points). A tag that would be
- * stored empty or over {@link LIMITS.tagMax} is a 422 at `<pointer>/<index>` (the index the client sent).
- */
-export function checkTags(tags: string[], pointer: string): string[] {
-  tags.forEach((tag, i) => {
-    const length = textLength(normalizeTag(tag));
-    if (length < 1 || length > LIMITS.tagMax) {
-      throw validationError(`${pointer}/${i}`, `must be 1-${LIMITS.tagMax} characters after trimming and lower-casing`);
-    }
-  });
-  const normalized = normalizeTags(tags);
-  if (normalized.length > LIMITS.tagsMax) throw validationError(pointer, `must hold at most ${LIMITS.tagsMax} tags`);
-  return normalized;
 }
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();

@@ -2,14 +2,15 @@ import { Type } from 'typebox';
 import { Cursor, DateOrTimestamp, Email, Limit, Timestamp } from '../http/types.js';
 import { JsonValue } from '../http/json-value.js';
 import { idPattern } from '../shared/ids.js';
-import { AUTHOR_TYPES, LIMITS, ORIGINS, PRIORITIES, STATUSES } from './model.js';
+import { OriginSchema, PrioritySchema, StatusSchema } from '../shared/ticket-fields.js';
+import { AUTHOR_TYPES, LIMITS } from './model.js';
+
+// Defined beside the fields they describe, which queues share; the ticket schemas include them.
+export { OriginSchema, PrioritySchema, StatusSchema };
 
 const literals = <const T extends readonly string[]>(values: T, description: string) =>
   Type.Unsafe<T[number]>(Type.Enum([...values], { description }));
 
-export const StatusSchema = literals(STATUSES, 'open, pending, resolved, snoozed');
-export const PrioritySchema = literals(PRIORITIES, 'low, normal, high, urgent');
-export const OriginSchema = literals(ORIGINS, 'email, web, api');
 export const TicketIdParams = Type.Object({ ticket_id: Type.String({ description: 'A ticket id, tick_…' }) });
 
 const Tag = Type.String({ minLength: 1, maxLength: LIMITS.tagMax, pattern: '\\S', description: `Stored trimmed and lower-cased; 1-${LIMITS.tagMax} characters after that` });
