@@ -1,5 +1,8 @@
 import type { MessageRow } from '../db/schema.js';
+import { findJsonProblem } from '../http/input-guard.js';
+import { validationError } from '../http/problem.js';
 import { fromJsonText } from '../shared/json.js';
+import { LIMITS } from '../shared/ticket-fields.js';
 
 // The fields queues share with tickets are defined in shared/ticket-fields.ts; the ticket model includes them.
 export {
@@ -15,6 +18,9 @@ export {
   toTicketView,
 } from '../shared/ticket-fields.js';
 export type { Origin, Priority, Status, TicketView } from '../shared/ticket-fields.js';
+
+/** What a change did to a ticket, field by field: the audit entry and the events carry it. */
+export type Changes = Record<string, { from: unknown; to: unknown }>;
 
 export const AUTHOR_TYPES = ['agent', 'customer'] as const;
 
@@ -47,3 +53,13 @@ export function toMessageView(row: MessageRow, attachments: unknown[] = []): Mes
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
 export const byteLength = (text: string): number => Buffer.byteLength(text, 'utf8');
+
+/** A 422 at the offending pointer when `metadata` is too deep or serializes to too many bytes. */
+export function checkMetadata(metadata: Record<string, unknown>): void {
+  // Depth first, without recursion: JSON.stringify below recurses and would overflow the stack.
+  const problem = findJsonProblem(metadata, LIMITS.metadataMaxDepth, '/metadata');
+  if (problem) throw validationError(problem.pointer, problem.message);
+  if (byteLength(JSON.stringify(metadata)) > LIMITS.metadataMaxBytes) {
+    throw validationError('/metadata', `must serialize to at most ${LIMITS.metadataMaxBytes} bytes of JSON`);
+  }
+}

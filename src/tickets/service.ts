@@ -1,19 +1,19 @@
 import type { Static } from 'typebox';
 import type { AuditEntryRow, Db, DbOrTx, TicketRow } from '../db/schema.js';
 import { type Transactions, transactionPerCall } from '../db/transactions.js';
-import { type Actor, type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
+import { type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
 import { requireVisibleBrand } from '../brands/visibility.js';
-import { recordEvent } from '../events/outbox.js';
 import { type CursorCodec, cursorId, cursorTimestamp } from '../http/cursor.js';
-import { findJsonProblem } from '../http/input-guard.js';
 import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
 import { AppError, notFound, validationError } from '../http/problem.js';
 import { type QueuePlacement, queuePlacement, routeTicket } from '../queues/service.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
+import { type TicketIndexer, recordChange } from './changes.js';
 import {
   type AuthorType,
+  type Changes,
   LIMITS,
   type MessageView,
   type Origin,
@@ -22,6 +22,7 @@ import {
   type Status,
   type TicketView,
   byteLength,
+  checkMetadata,
   normalizeEmail,
   checkTags,
   normalizeTag,
@@ -32,13 +33,8 @@ import {
 import type { ListTicketsQuery } from './schemas.js';
 import * as store from './store.js';
 
-/**
- * Keeps derived indexes (search) in step with tickets. Called inside the transaction of the change,
- * so a ticket is searchable exactly when its change is committed.
- */
-export interface TicketIndexer {
-  ticketChanged(trx: DbOrTx, ticketId: string): Promise<void>;
-}
+export type { Changes } from './model.js';
+export type { TicketIndexer } from './changes.js';
 
 /** Links attachments to messages and lists them; the attachments module provides the real one. */
 export interface MessageAttachments {
@@ -95,8 +91,6 @@ export interface CreateMessageInput {
   attachments?: string[] | undefined;
 }
 
-export type Changes = Record<string, { from: unknown; to: unknown }>;
-
 export interface Participant {
   email: string;
   name: string | null;
@@ -132,15 +126,6 @@ export interface TicketServiceDeps {
 /** `"v<version>"`: changes whenever anything in the ticket's representation changes. */
 export const etagOf = (row: Pick<TicketRow, 'version'>): string => `"v${row.version}"`;
 
-function checkMetadata(metadata: Record<string, unknown>): void {
-  // Depth first, without recursion: JSON.stringify below recurses and would overflow the stack.
-  const problem = findJsonProblem(metadata, LIMITS.metadataMaxDepth, '/metadata');
-  if (problem) throw validationError(problem.pointer, problem.message);
-  if (byteLength(JSON.stringify(metadata)) > LIMITS.metadataMaxBytes) {
-    throw validationError('/metadata', `must serialize to at most ${LIMITS.metadataMaxBytes} bytes of JSON`);
-  }
-}
-
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 /** The ticket half of the API: create, read, list, update, reply, and the snooze clock. */
@@ -148,32 +133,6 @@ export function createTicketService(deps: TicketServiceDeps) {
   const { db, clock, cursors } = deps;
   const attachments = deps.attachments ?? noAttachments;
   const transactions = deps.transactions ?? transactionPerCall(db);
-
-  async function audit(trx: DbOrTx, ticketId: string, actor: Actor, action: string, changes: Changes, at: Date) {
-    await store.insertAuditEntry(trx, {
-      id: newId('aud', at.getTime()),
-      ticket_id: ticketId,
-      actor_type: actor.type,
-      actor_id: actor.id,
-      actor_name: actor.name,
-      action,
-      changes: toJsonText(changes),
-      created_at: toTimestamp(at),
-    });
-  }
-
-  /** Events of an update: one ticket.updated with every change, plus the specific ones. */
-  async function updateEvents(trx: DbOrTx, row: TicketRow, changes: Changes, at: Date) {
-    const ticket = toTicketView(row);
-    const base = { brand_id: row.brand_id, ticket_id: row.id, at, created_at: toTimestamp(at) };
-    await recordEvent(trx, { ...base, type: 'ticket.updated', data: { ticket, changes } });
-    if (changes.status) {
-      await recordEvent(trx, { ...base, type: 'ticket.status_changed', data: { ticket, changes: { status: changes.status } } });
-    }
-    if (changes.assigned_to) {
-      await recordEvent(trx, { ...base, type: 'ticket.assigned', data: { ticket, changes: { assigned_to: changes.assigned_to } } });
-    }
-  }
 
   async function getVisibleRow(dbx: DbOrTx, principal: Principal | null, id: string): Promise<TicketRow> {
     const row = await store.findTicket(dbx, id);
@@ -287,11 +246,8 @@ export function createTicketService(deps: TicketServiceDeps) {
         };
         if (row.assigned_to) changes.assigned_to = { from: null, to: row.assigned_to };
         if (tags.length) changes.tags = { from: null, to: tags };
-        await audit(trx, row.id, actor, 'ticket.created', changes, now);
-        const ticket = toTicketView(row);
-        await recordEvent(trx, { type: 'ticket.created', brand_id: row.brand_id, ticket_id: row.id, data: { ticket }, at: now, created_at: at });
-        await deps.indexer?.ticketChanged(trx, row.id);
-        return { ...ticket, queue: await queuePlacement(trx, row), etag: etagOf(row) };
+        await recordChange(trx, deps.indexer, { action: 'ticket.created', ticket: row, actor, changes, at: now });
+        return { ...toTicketView(row), queue: await queuePlacement(trx, row), etag: etagOf(row) };
       });
     },
 
@@ -443,9 +399,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         set.version = row.version + 1;
         set.updated_at = at;
         const updated = await store.updateTicket(trx, row, set, newTags);
-        await audit(trx, id, actorOf(principal), 'ticket.updated', changes, now);
-        await updateEvents(trx, updated, changes, now);
-        await deps.indexer?.ticketChanged(trx, id);
+        await recordChange(trx, deps.indexer, { action: 'ticket.updated', ticket: updated, actor: actorOf(principal), changes, at: now });
         return { ...toTicketView(updated), queue: await queuePlacement(trx, updated), etag: etagOf(updated), changes };
       });
     },
@@ -493,14 +447,8 @@ export function createTicketService(deps: TicketServiceDeps) {
         set.version = row.version + 1;
         set.updated_at = toTimestamp(now);
         const updated = await store.updateTicket(trx, row, set);
-        const actor = actorOf(principal);
-        await audit(trx, ticketId, actor, 'message.created', { message_id: { from: null, to: messageId }, ...changes }, now);
         const message = (await messageViews(trx, [messageRow]))[0]!;
-        const ticket = toTicketView(updated);
-        const base = { brand_id: row.brand_id, ticket_id: ticketId, at: now, created_at: toTimestamp(now) };
-        await recordEvent(trx, { ...base, type: 'ticket.message_created', data: { ticket, message } });
-        if (changes.status) await updateEvents(trx, updated, changes, now);
-        await deps.indexer?.ticketChanged(trx, ticketId);
+        await recordChange(trx, deps.indexer, { action: 'message.created', ticket: updated, actor: actorOf(principal), changes, message, at: now });
         return message;
       });
     },
@@ -535,9 +483,7 @@ export function createTicketService(deps: TicketServiceDeps) {
             const changes: Changes = { status: { from: 'snoozed', to: 'open' }, snoozed_until: { from: fresh.snoozed_until, to: null } };
             const set = { status: 'open', snoozed_until: null, version: fresh.version + 1, updated_at: at };
             const woke = await store.updateTicket(trx, fresh, set);
-            await audit(trx, row.id, systemActor, 'ticket.woke_up', changes, now);
-            await updateEvents(trx, woke, changes, now);
-            await deps.indexer?.ticketChanged(trx, row.id);
+            await recordChange(trx, deps.indexer, { action: 'ticket.woke_up', ticket: woke, actor: systemActor, changes, at: now });
             woken++;
           });
         }

@@ -1,0 +1,80 @@
+import type { DbOrTx, TicketRow } from '../db/schema.js';
+import type { Actor } from '../auth/scopes.js';
+import { recordEvent } from '../events/outbox.js';
+import { toTimestamp } from '../shared/clock.js';
+import { newId } from '../shared/ids.js';
+import { toJsonText } from '../shared/json.js';
+import { type Changes, type MessageView, type TicketView, toTicketView } from './model.js';
+import * as store from './store.js';
+
+/**
+ * Keeps derived indexes (search) in step with tickets. Called inside the transaction of the change,
+ * so a ticket is searchable exactly when its change is committed.
+ */
+export interface TicketIndexer {
+  ticketChanged(trx: DbOrTx, ticketId: string): Promise<void>;
+}
+
+interface ChangeOf {
+  /** The ticket as it is after the change. */
+  ticket: TicketRow;
+  actor: Actor;
+  /** The ticket fields that changed; empty for a message that changed none. */
+  changes: Changes;
+  at: Date;
+}
+
+/** A change to a ticket, by its audit action; a message carries the message it added. */
+export type TicketChange =
+  | (ChangeOf & { action: 'ticket.created' | 'ticket.updated' | 'ticket.woke_up' })
+  | (ChangeOf & { action: 'message.created'; message: MessageView });
+
+/**
+ * Everything a ticket write records beside the ticket's row, in the caller's transaction so that
+ * they commit with it or not at all: the audit entry, the outbox events and the search index.
+ *
+ * Events: `ticket.created` for a new ticket; `ticket.message_created` for a message; and for any
+ * other change of fields (a message's included), `ticket.updated` with every change, plus
+ * `ticket.status_changed` and `ticket.assigned` when those fields are among them.
+ */
+export async function recordChange(trx: DbOrTx, indexer: TicketIndexer | undefined, change: TicketChange): Promise<void> {
+  const { ticket: row, actor, changes, at } = change;
+  const createdAt = toTimestamp(at);
+  await store.insertAuditEntry(trx, {
+    id: newId('aud', at.getTime()),
+    ticket_id: row.id,
+    actor_type: actor.type,
+    actor_id: actor.id,
+    actor_name: actor.name,
+    action: change.action,
+    changes: toJsonText(change.action === 'message.created' ? { message_id: { from: null, to: change.message.id }, ...changes } : changes),
+    created_at: createdAt,
+  });
+  const ticket = toTicketView(row);
+  const about = { brand_id: row.brand_id, ticket_id: row.id, at, created_at: createdAt };
+  if (change.action === 'ticket.created') {
+    await recordEvent(trx, { ...about, type: 'ticket.created', data: { ticket } });
+  } else {
+    if (change.action === 'message.created') {
+      await recordEvent(trx, { ...about, type: 'ticket.message_created', data: { ticket, message: change.message } });
+    }
+    if (Object.keys(changes).length) await recordUpdateEvents(trx, about, ticket, changes);
+  }
+  await indexer?.ticketChanged(trx, row.id);
+}
+
+/** Events of a change of fields: one ticket.updated with every change, plus the specific ones. */
+async function recordUpdateEvents(
+  trx: DbOrTx,
+  about: { brand_id: string; ticket_id: string; at: Date; created_at: string },
+  ticket: TicketView,
+  changes: Changes,
+): Promise<void> {
+  await recordEvent(trx, { ...about, type: 'ticket.updated', data: { ticket, changes } });
+  if (changes.status) {
+    await recordEvent(trx, { ...about, type: 'ticket.status_changed', data: { ticket, changes: { status: changes.status } } });
+  }
+  if (changes.assigned_to) {
+    await recordEvent(trx, { ...about, type: 'ticket.assigned', data: { ticket, changes: { assigned_to: changes.assigned_to } } });
+  }
+}
