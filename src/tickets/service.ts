@@ -19,7 +19,6 @@ import {
   type Origin,
   PRIORITY_RANK,
   type Priority,
-  type Status,
   type TicketView,
   byteLength,
   checkMetadata,
@@ -32,9 +31,11 @@ import {
 } from './model.js';
 import type { ListTicketsQuery } from './schemas.js';
 import * as store from './store.js';
+import { type UpdateTicketInput, diffTicketUpdate } from './update-diff.js';
 
 export type { Changes } from './model.js';
 export type { TicketIndexer } from './changes.js';
+export type { UpdateTicketInput } from './update-diff.js';
 
 /** Links attachments to messages and lists them; the attachments module provides the real one. */
 export interface MessageAttachments {
@@ -70,16 +71,6 @@ export interface CreateTicketInput {
   origin?: Origin | undefined;
   metadata?: Record<string, unknown> | undefined;
   assigned_to?: string | null | undefined;
-}
-
-export interface UpdateTicketInput {
-  status?: Status | undefined;
-  priority?: Priority | undefined;
-  assigned_to?: string | null | undefined;
-  tags?: string[] | undefined;
-  snoozed_until?: string | null | undefined;
-  subject?: string | undefined;
-  metadata?: Record<string, unknown> | undefined;
 }
 
 export interface CreateMessageInput {
@@ -126,7 +117,14 @@ export interface TicketServiceDeps {
 /** `"v<version>"`: changes whenever anything in the ticket's representation changes. */
 export const etagOf = (row: Pick<TicketRow, 'version'>): string => `"v${row.version}"`;
 
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+/** A 412 unless the client's If-Match header (when sent) names the ticket's current ETag, or `*`. */
+function checkIfMatch(row: TicketRow, ifMatch: string | undefined): void {
+  if (ifMatch === undefined) return;
+  const etags = ifMatch.split(',').map((t) => t.trim().replace(/^W\//, ''));
+  if (!etags.includes('*') && !etags.includes(etagOf(row))) {
+    throw new AppError('precondition_failed', `The ticket has changed; its current ETag is ${etagOf(row)}`);
+  }
+}
 
 /** The ticket half of the API: create, read, list, update, reply, and the snooze clock. */
 export function createTicketService(deps: TicketServiceDeps) {
@@ -321,73 +319,15 @@ export function createTicketService(deps: TicketServiceDeps) {
       const at = toTimestamp(now);
       return transactions.run(async (trx) => {
         const row = await getVisibleRow(trx, principal, id);
-        if (options.ifMatch !== undefined) {
-          const tags = options.ifMatch.split(',').map((t) => t.trim().replace(/^W\//, ''));
-          if (!tags.includes('*') && !tags.includes(etagOf(row))) {
-            throw new AppError('precondition_failed', `The ticket has changed; its current ETag is ${etagOf(row)}`);
-          }
-        }
-        const set: Partial<TicketRow> = {};
-        const changes: Changes = {};
-        const change = <K extends keyof TicketRow>(field: K, wire: string, to: TicketRow[K], from: unknown, toWire: unknown = to) => {
-          if (same(row[field], to)) return;
-          set[field] = to;
-          changes[wire] = { from, to: toWire };
-        };
-        if (input.subject !== undefined) {
-          const subject = input.subject.trim();
-          if (!subject) throw validationError('/subject', 'must not be blank');
-          change('subject', 'subject', subject, row.subject);
-        }
-        if (input.priority !== undefined) {
-          change('priority', 'priority', input.priority, row.priority);
-          if (set.priority) set.priority_rank = PRIORITY_RANK[input.priority];
-        }
-        if (input.assigned_to !== undefined) {
-          change('assigned_to', 'assigned_to', input.assigned_to ? normalizeEmail(input.assigned_to) : null, row.assigned_to);
-        }
-        let newTags: string[] | undefined;
-        if (input.tags !== undefined) {
-          const tags = checkTags(input.tags, '/tags');
-          const before = JSON.parse(row.tags) as string[];
-          if (!same(before, tags)) {
-            newTags = tags;
-            set.tags = toJsonText(tags);
-            changes.tags = { from: before, to: tags };
-          }
-        }
-        if (input.metadata !== undefined) {
-          checkMetadata(input.metadata);
-          const before = JSON.parse(row.metadata) as Record<string, unknown>;
-          if (!same(before, input.metadata)) {
-            set.metadata = toJsonText(input.metadata);
-            changes.metadata = { from: before, to: input.metadata };
-          }
-        }
-        const status = input.status ?? (row.status as Status);
-        if (input.status !== undefined) change('status', 'status', input.status, row.status);
-        if (status === 'snoozed') {
-          if (input.snoozed_until !== undefined && input.snoozed_until !== null) {
-            const until = parseInstant(input.snoozed_until);
-            if (!until) throw validationError('/snoozed_until', 'must be an RFC 3339 date-time');
-            if (until.getTime() <= now.getTime()) throw validationError('/snoozed_until', 'must be in the future');
-            change('snoozed_until', 'snoozed_until', toTimestamp(until), row.snoozed_until);
-          } else if (input.snoozed_until === null) {
-            change('snoozed_until', 'snoozed_until', null, row.snoozed_until);
-          }
-        } else {
-          if (input.snoozed_until !== undefined && input.snoozed_until !== null) {
-            throw validationError('/snoozed_until', 'applies only to snoozed tickets; send status "snoozed" with it');
-          }
-          change('snoozed_until', 'snoozed_until', null, row.snoozed_until);
-        }
+        checkIfMatch(row, options.ifMatch);
+        const { set, changes, tags } = diffTicketUpdate(row, input, now);
         if (Object.keys(changes).length === 0) {
           return { ...toTicketView(row), queue: await queuePlacement(trx, row), etag: etagOf(row), changes };
         }
         // A ticket whose routing inputs changed may belong in another queue now.
-        if (set.priority || newTags) {
+        if (set.priority || tags) {
           const queue = await routeTicket(trx, row.brand_id, {
-            tags: newTags ?? (JSON.parse(row.tags) as string[]),
+            tags: tags ?? (JSON.parse(row.tags) as string[]),
             priority: set.priority ?? row.priority,
             origin: row.origin,
           });
@@ -398,7 +338,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         }
         set.version = row.version + 1;
         set.updated_at = at;
-        const updated = await store.updateTicket(trx, row, set, newTags);
+        const updated = await store.updateTicket(trx, row, set, tags);
         await recordChange(trx, deps.indexer, { action: 'ticket.updated', ticket: updated, actor: actorOf(principal), changes, at: now });
         return { ...toTicketView(updated), queue: await queuePlacement(trx, updated), etag: etagOf(updated), changes };
       });
