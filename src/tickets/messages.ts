@@ -1,0 +1,148 @@
+import type { Static } from 'typebox';
+import type { Db, DbOrTx, MessageRow, TicketRow } from '../db/schema.js';
+import type { Transactions } from '../db/transactions.js';
+import { type Principal, actorOf } from '../auth/scopes.js';
+import { type CursorCodec, cursorId, cursorTimestamp } from '../http/cursor.js';
+import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
+import { validationError } from '../http/problem.js';
+import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
+import { newId } from '../shared/ids.js';
+import { toJsonText } from '../shared/json.js';
+import { type TicketIndexer, recordChange } from './changes.js';
+import { type AuthorType, type Changes, LIMITS, type MessageView, byteLength, normalizeEmail, toMessageView } from './model.js';
+import * as store from './store.js';
+import { getVisibleRow } from './visibility.js';
+
+/** Links attachments to messages and lists them; the attachments module provides the real one. */
+export interface MessageAttachments {
+  /**
+   * Validates and links; throws a 422 AppError naming the offending id (pointer `/attachments/i`).
+   * `principal` is the caller: an attachment it could not read cannot be linked either.
+   */
+  link(trx: DbOrTx, input: { principal: Principal; ticket: TicketRow; messageId: string; attachmentIds: string[]; at: string }): Promise<void>;
+  listFor(db: DbOrTx, messageIds: string[]): Promise<Map<string, unknown[]>>;
+  /** The same for every message of the ticket, in one query. */
+  listForTicket(db: DbOrTx, ticketId: string): Promise<Map<string, unknown[]>>;
+}
+
+/** For a service wired without the attachments module: no message has any, and linking one is a 422. */
+export const noAttachments: MessageAttachments = {
+  async link(_trx, { attachmentIds }) {
+    if (attachmentIds.length) throw validationError('/attachments', 'attachments are not supported yet');
+  },
+  async listFor() {
+    return new Map();
+  },
+  async listForTicket() {
+    return new Map();
+  },
+};
+
+export interface CreateMessageInput {
+  author_type: AuthorType;
+  body: string;
+  cc?: string[] | undefined;
+  author?: { email?: string | undefined; name?: string | null | undefined } | undefined;
+  created_at?: string | undefined;
+  attachments?: string[] | undefined;
+}
+
+/** What a live message does to its ticket: a customer reopens it (waking a snooze), an agent's first reply is recorded. */
+function sideEffectsOfMessage(row: TicketRow, author: AuthorType, at: Date): { set: Partial<TicketRow>; changes: Changes } {
+  const set: Partial<TicketRow> = {};
+  const changes: Changes = {};
+  if (author === 'customer' && row.status !== 'open') {
+    set.status = 'open';
+    changes.status = { from: row.status, to: 'open' };
+    if (row.snoozed_until) {
+      set.snoozed_until = null;
+      changes.snoozed_until = { from: row.snoozed_until, to: null };
+    }
+  }
+  if (author === 'agent' && !row.first_response_at) set.first_response_at = toTimestamp(at);
+  return { set, changes };
+}
+
+export interface MessageServiceDeps {
+  db: Db;
+  clock: Clock;
+  cursors: CursorCodec;
+  transactions: Transactions;
+  attachments: MessageAttachments;
+  indexer: TicketIndexer | undefined;
+}
+
+/** The conversation of a ticket: adding a message, with what it does to the ticket, and reading them. */
+export function createMessageService(deps: MessageServiceDeps) {
+  const { db, clock, cursors, transactions, attachments } = deps;
+
+  /** Message rows as the API shows them, with their attachments (read here unless `linked` has them). */
+  async function messageViews(dbx: DbOrTx, rows: MessageRow[], linked?: Map<string, unknown[]>): Promise<MessageView[]> {
+    linked ??= await attachments.listFor(dbx, rows.map((r) => r.id));
+    return rows.map((r) => toMessageView(r, linked.get(r.id) ?? []));
+  }
+
+  return {
+    messageViews,
+
+    /**
+     * Adds a message. A live customer message reopens a pending, resolved or snoozed ticket; an
+     * agent's first reply sets first_response_at. A message with an explicit created_at is an
+     * import of history and has no status side-effects.
+     */
+    async add(principal: Principal, ticketId: string, input: CreateMessageInput): Promise<MessageView> {
+      if (!input.body.trim()) throw validationError('/body', 'must not be blank');
+      if (byteLength(input.body) > LIMITS.bodyMaxBytes) throw validationError('/body', `must be at most ${LIMITS.bodyMaxBytes} bytes`);
+      const cc = [...new Set((input.cc ?? []).map(normalizeEmail))];
+      const now = clock.now();
+      let createdAt = toTimestamp(now);
+      const imported = input.created_at !== undefined;
+      if (input.created_at !== undefined) {
+        const at = parseInstant(input.created_at);
+        if (!at) throw validationError('/created_at', 'must be an RFC 3339 date-time');
+        if (at.getTime() > now.getTime() + 1000) throw validationError('/created_at', 'must not be in the future');
+        createdAt = toTimestamp(at);
+      }
+      return transactions.run(async (trx) => {
+        const row = await getVisibleRow(trx, principal, ticketId);
+        let authorEmail = input.author?.email ? normalizeEmail(input.author.email) : null;
+        let authorName = input.author?.name?.trim() || null;
+        if (input.author_type === 'customer' && !authorEmail) {
+          authorEmail = row.customer_email;
+          authorName ??= row.customer_name;
+        }
+        const messageId = newId('msg', now.getTime());
+        const messageRow = {
+          id: messageId,
+          ticket_id: ticketId,
+          author_type: input.author_type,
+          author_email: authorEmail,
+          author_name: authorName,
+          body: input.body,
+          cc: toJsonText(cc),
+          created_at: createdAt,
+        };
+        await store.insertMessage(trx, messageRow);
+        await attachments.link(trx, { principal, ticket: row, messageId, attachmentIds: input.attachments ?? [], at: createdAt });
+        const { set, changes } = imported ? { set: {}, changes: {} as Changes } : sideEffectsOfMessage(row, input.author_type, now);
+        set.version = row.version + 1;
+        set.updated_at = toTimestamp(now);
+        const updated = await store.updateTicket(trx, row, set);
+        const message = (await messageViews(trx, [messageRow]))[0]!;
+        await recordChange(trx, deps.indexer, { action: 'message.created', ticket: updated, actor: actorOf(principal), changes, message, at: now });
+        return message;
+      });
+    },
+
+    /** Chronological (imports by their created_at), paginated. */
+    async list(principal: Principal, ticketId: string, page: Static<typeof PageQuery>): Promise<Page<MessageView>> {
+      await getVisibleRow(db, principal, ticketId);
+      const after = await readCursor(cursors, 'messages', { ticketId }, page.after, [cursorTimestamp, cursorId('msg')]);
+      const rows = await store.listMessages(db, ticketId, { after, limit: page.limit + 1 });
+      const result = await pageOf(rows, page.limit, (r) => r, (last) => cursors.encode('messages', { ticketId }, [last.created_at, last.id]));
+      return { data: await messageViews(db, result.data), next_cursor: result.next_cursor };
+    },
+  };
+}
+
+export type MessageService = ReturnType<typeof createMessageService>;
