@@ -1,7 +1,8 @@
 /**
  * Fills a NexusCore database for the HTTP bench through the product's own code: `openRuntime`
  * (migrations), `brands.create`, `tokens.create` (one brand-restricted tickets:read+tickets:write
- * token per brand) and, for every ticket, `tickets.create` — plus, for a quarter of them, an agent
+ * token per brand) and the ticket service's bulk path, `tickets.createMany` (one call per brand and
+ * batch, each ticket written exactly as `tickets.create` writes it) — plus, for a quarter of them, an agent
  * reply (`tickets.addMessage`) and a status change (`tickets.update`). Rows, audit entries, events
  * and search documents are exactly what the API would have written.
  *
@@ -12,9 +13,9 @@
  *   connection only; the server opens the file with its own FULL settings), and groups
  *   `--batch` tickets (default 500) into one transaction: the services are wired to a Kysely whose
  *   driver turns each service transaction into a SAVEPOINT inside the batch's BEGIN…COMMIT, so
- *   every create keeps its all-or-nothing behaviour and the data is the same as one commit each.
+ *   the follow-ups keep their all-or-nothing behaviour and the data is the same as one commit each.
  * - PostgreSQL: `synchronous_commit=off` on the bench's own database while seeding (reset
- *   afterwards) and `--concurrency` creates in flight (default 8).
+ *   afterwards) and `--concurrency` batches of 50 in flight (default 8).
  * The built-in embedder's components are fitted after the first 1,000 tickets, as the server's
  * `search-maintenance` job would do.
  *
@@ -33,7 +34,7 @@ import type { Database } from '../../src/db/schema.js';
 import { createServices, type Services } from '../../src/services.js';
 import { systemClock } from '../../src/shared/clock.js';
 import { loadSecretBox } from '../../src/shared/secret-box.js';
-import { BRANDS, brandId, seededRandom, ticketGenerator } from './data.js';
+import { BRANDS, type SeedTicket, brandId, seededRandom, ticketGenerator } from './data.js';
 import { SavepointDialect } from './savepoint-dialect.js';
 
 function option(name: string, fallback?: string): string {
@@ -81,16 +82,31 @@ const sample: string[] = [];
 let made = 0;
 let lastReport = performance.now();
 
-/** Creates ticket i (and its follow-up) through the services; reservoir-samples its id. */
-async function seedOne(services: Services, i: number): Promise<void> {
-  const { k, body, followUp } = gen.next(i);
-  const principal = principals[k]!;
-  const ticket = await services.tickets.create(principal, body);
-  if (followUp) {
-    await services.tickets.addMessage(principal, ticket.id, { author_type: 'agent', body: followUp.reply, author: { email: 'agent0@support.example.com', name: 'Agent' } });
-    await services.tickets.update(principal, ticket.id, { status: followUp.status });
+/**
+ * Creates tickets [from, to) through the ticket service's bulk path (`createMany`, one call per
+ * brand, each with that brand's token), then their follow-ups; reservoir-samples their ids.
+ */
+async function seedRange(services: Services, from: number, to: number): Promise<void> {
+  const byBrand = new Map<number, SeedTicket[]>();
+  for (let i = from; i < to; i++) {
+    const seed = gen.next(i);
+    byBrand.set(seed.k, [...(byBrand.get(seed.k) ?? []), seed]);
   }
-  const line = `${ticket.id} ${tokens[k]} ${body.brand_id}`;
+  for (const [k, seeds] of byBrand) {
+    const principal = principals[k]!;
+    const created = await services.tickets.createMany(principal, seeds.map((s) => s.body));
+    for (const [j, ticket] of created.entries()) {
+      const { body, followUp } = seeds[j]!;
+      if (followUp) {
+        await services.tickets.addMessage(principal, ticket.id, { author_type: 'agent', body: followUp.reply, author: { email: 'agent0@support.example.com', name: 'Agent' } });
+        await services.tickets.update(principal, ticket.id, { status: followUp.status });
+      }
+      sampleTicket(`${ticket.id} ${tokens[k]} ${body.brand_id}`);
+    }
+  }
+}
+
+function sampleTicket(line: string): void {
   if (sample.length < SAMPLE) sample.push(line);
   else {
     const j = Math.floor(sampleRand() * (made + 1));
@@ -118,7 +134,8 @@ if (!databaseUrl) {
       const end = Math.min(N, i + batch, i < FIT_AT ? FIT_AT : N);
       sqlite.exec('begin');
       try {
-        for (; i < end; i++) await seedOne(services, i);
+        await seedRange(services, i, end);
+        i = end;
         sqlite.exec('commit');
       } catch (err) {
         if (sqlite.inTransaction) sqlite.exec('rollback');
@@ -140,13 +157,15 @@ if (!databaseUrl) {
   try {
     const runtime = await openRuntime(config);
     try {
-      // Tickets are handed out in order; up to `concurrency` are in flight at once.
+      // Tickets are handed out in order, PG_BATCH at a time; up to `concurrency` batches are in flight at once.
+      const PG_BATCH = 50;
       let next = 0;
       let fitted = false;
       const worker = async () => {
         while (next < N) {
-          const i = next++;
-          await seedOne(runtime.services, i);
+          const i = next;
+          next = Math.min(N, next + PG_BATCH);
+          await seedRange(runtime.services, i, next);
           if (!fitted && made >= FIT_AT) {
             fitted = true;
             await runtime.services.search.maintain();

@@ -1,5 +1,5 @@
 import type { Static } from 'typebox';
-import type { AuditEntryRow, Db, TicketRow } from '../db/schema.js';
+import type { AuditEntryRow, Db, DbOrTx, TicketRow } from '../db/schema.js';
 import { type Transactions, transactionPerCall } from '../db/transactions.js';
 import { type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
 import { requireVisibleBrand } from '../brands/visibility.js';
@@ -37,6 +37,28 @@ export type { Changes } from './model.js';
 export type { TicketIndexer } from './changes.js';
 export type { CreateMessageInput, MessageAttachments } from './messages.js';
 export type { UpdateTicketInput } from './update-diff.js';
+
+export type CreatedTicket = TicketView & { queue: QueuePlacement; etag: string };
+
+/** A checked create, ready to write. */
+interface CreatePlan {
+  input: CreateTicketInput;
+  subject: string;
+  description: string;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  priority: Priority;
+  origin: Origin;
+  now: Date;
+  actor: ReturnType<typeof actorOf>;
+}
+
+/** A bulk call's error about its i-th input: the pointers say which one (`/3/subject`). */
+function atIndex(err: unknown, i: number): unknown {
+  if (!(err instanceof AppError)) return err;
+  const errors = err.errors?.map((e) => ({ ...e, pointer: `/${i}${e.pointer}` }));
+  return new AppError(err.code, `Ticket ${i} of the batch: ${err.message}`, { ...(errors ? { errors } : {}), headers: err.headers });
+}
 
 export interface CreateTicketInput {
   brand_id: string;
@@ -126,69 +148,107 @@ export function createTicketService(deps: TicketServiceDeps) {
     created_at: r.created_at,
   });
 
+  /** Everything `create` decides before it writes: checked input, normalised, with its time and actor. */
+  function planCreate(principal: Principal, input: CreateTicketInput): CreatePlan {
+    const subject = input.subject.trim();
+    if (!subject) throw validationError('/subject', 'must not be blank');
+    const description = input.description ?? '';
+    if (byteLength(description) > LIMITS.descriptionMaxBytes) {
+      throw validationError('/description', `must be at most ${LIMITS.descriptionMaxBytes} bytes`);
+    }
+    const tags = checkTags(input.tags ?? [], '/tags');
+    const metadata = input.metadata ?? {};
+    checkMetadata(metadata);
+    return {
+      input,
+      subject,
+      description,
+      tags,
+      metadata,
+      priority: input.priority ?? 'normal',
+      origin: input.origin ?? 'api',
+      now: clock.now(),
+      actor: actorOf(principal),
+    };
+  }
+
+  /** Writes one planned ticket in `trx`: routed, with its first message, audit entry, events and index entry. */
+  async function writeCreate(trx: DbOrTx, plan: CreatePlan): Promise<CreatedTicket> {
+    const { input, subject, description, tags, metadata, priority, origin, now, actor } = plan;
+    const at = toTimestamp(now);
+    const queue = await routeTicket(trx, input.brand_id, { tags, priority, origin });
+    const row = await store.insertTicket(trx, {
+      id: newId('tick', now.getTime()),
+      brand_id: input.brand_id,
+      queue_id: queue.id,
+      subject,
+      description,
+      status: 'open',
+      priority,
+      priority_rank: PRIORITY_RANK[priority],
+      assigned_to: input.assigned_to ? normalizeEmail(input.assigned_to) : null,
+      tags: toJsonText(tags),
+      origin,
+      customer_email: normalizeEmail(input.customer.email),
+      customer_name: input.customer.name?.trim() || null,
+      metadata: toJsonText(metadata),
+      snoozed_until: null,
+      first_response_at: null,
+      version: 1,
+      created_at: at,
+      updated_at: at,
+    }, tags);
+    if (description) {
+      await store.insertMessage(trx, {
+        id: newId('msg', now.getTime()),
+        ticket_id: row.id,
+        author_type: 'customer',
+        author_email: row.customer_email,
+        author_name: row.customer_name,
+        body: description,
+        cc: '[]',
+        created_at: at,
+      });
+    }
+    const changes: Changes = {
+      status: { from: null, to: 'open' },
+      priority: { from: null, to: priority },
+      queue_id: { from: null, to: queue.id },
+    };
+    if (row.assigned_to) changes.assigned_to = { from: null, to: row.assigned_to };
+    if (tags.length) changes.tags = { from: null, to: tags };
+    await recordChange(trx, deps.indexer, { action: 'ticket.created', ticket: row, actor, changes, at: now });
+    return { ...toTicketView(row), queue: await queuePlacement(trx, row), etag: etagOf(row) };
+  }
+
   return {
     /** Creates a ticket, its first customer message (the description), audit entry and event. */
-    async create(principal: Principal, input: CreateTicketInput): Promise<TicketView & { queue: QueuePlacement; etag: string }> {
+    async create(principal: Principal, input: CreateTicketInput): Promise<CreatedTicket> {
       await requireVisibleBrand(db, principal, input.brand_id, '/brand_id');
-      const subject = input.subject.trim();
-      if (!subject) throw validationError('/subject', 'must not be blank');
-      const description = input.description ?? '';
-      if (byteLength(description) > LIMITS.descriptionMaxBytes) {
-        throw validationError('/description', `must be at most ${LIMITS.descriptionMaxBytes} bytes`);
-      }
-      const tags = checkTags(input.tags ?? [], '/tags');
-      const metadata = input.metadata ?? {};
-      checkMetadata(metadata);
-      const priority = input.priority ?? 'normal';
-      const origin = input.origin ?? 'api';
-      const now = clock.now();
-      const at = toTimestamp(now);
-      const actor = actorOf(principal);
+      const plan = planCreate(principal, input);
+      return transactions.run((trx) => writeCreate(trx, plan));
+    },
 
-      return transactions.run(async (trx) => {
-        const queue = await routeTicket(trx, input.brand_id, { tags, priority, origin });
-        const row = await store.insertTicket(trx, {
-          id: newId('tick', now.getTime()),
-          brand_id: input.brand_id,
-          queue_id: queue.id,
-          subject,
-          description,
-          status: 'open',
-          priority,
-          priority_rank: PRIORITY_RANK[priority],
-          assigned_to: input.assigned_to ? normalizeEmail(input.assigned_to) : null,
-          tags: toJsonText(tags),
-          origin,
-          customer_email: normalizeEmail(input.customer.email),
-          customer_name: input.customer.name?.trim() || null,
-          metadata: toJsonText(metadata),
-          snoozed_until: null,
-          first_response_at: null,
-          version: 1,
-          created_at: at,
-          updated_at: at,
-        }, tags);
-        if (description) {
-          await store.insertMessage(trx, {
-            id: newId('msg', now.getTime()),
-            ticket_id: row.id,
-            author_type: 'customer',
-            author_email: row.customer_email,
-            author_name: row.customer_name,
-            body: description,
-            cc: '[]',
-            created_at: at,
-          });
+    /**
+     * Creates many tickets in one transaction, each exactly as `create` would (routing, first
+     * message, audit entry, events, search index): the bulk path for seeding and imports. Every
+     * input is checked before anything is written; the first bad one fails the whole call with
+     * its pointer prefixed by its index (`/3/subject`), and nothing is stored.
+     */
+    async createMany(principal: Principal, inputs: CreateTicketInput[]): Promise<CreatedTicket[]> {
+      const plans: CreatePlan[] = [];
+      for (const [i, input] of inputs.entries()) {
+        try {
+          await requireVisibleBrand(db, principal, input.brand_id, '/brand_id');
+          plans.push(planCreate(principal, input));
+        } catch (err) {
+          throw atIndex(err, i);
         }
-        const changes: Changes = {
-          status: { from: null, to: 'open' },
-          priority: { from: null, to: priority },
-          queue_id: { from: null, to: queue.id },
-        };
-        if (row.assigned_to) changes.assigned_to = { from: null, to: row.assigned_to };
-        if (tags.length) changes.tags = { from: null, to: tags };
-        await recordChange(trx, deps.indexer, { action: 'ticket.created', ticket: row, actor, changes, at: now });
-        return { ...toTicketView(row), queue: await queuePlacement(trx, row), etag: etagOf(row) };
+      }
+      return transactions.run(async (trx) => {
+        const created: CreatedTicket[] = [];
+        for (const plan of plans) created.push(await writeCreate(trx, plan));
+        return created;
       });
     },
 
