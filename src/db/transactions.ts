@@ -12,8 +12,34 @@ export interface Transactions {
 
 /** One database transaction per call: PostgreSQL, whose server batches concurrent commits itself. */
 export function transactionPerCall(db: Kysely<Database>): Transactions {
-  return { run: (work) => db.transaction().execute(work) };
+  return {
+    async run(work) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await db.transaction().execute(work);
+        } catch (err) {
+          if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
+          // A random pause, growing: two transactions that deadlocked once should not meet again at once.
+          await new Promise((resolve) => setTimeout(resolve, attempt * (10 + Math.random() * 40)));
+        }
+      }
+    },
+  };
 }
+
+/**
+ * PostgreSQL aborts one of two transactions that wait on each other's row locks (a deadlock,
+ * 40P01) or that it cannot serialise (40001). Nothing of the aborted one was committed, so
+ * running the work again is safe and is what the server asks for; the other transaction goes on.
+ * Single-ticket writes take their locks in one order (the queue tree's nodes sorted, then the
+ * search sequence); a bulk create holds several tickets' locks at once and can still meet them
+ * in another order.
+ */
+const MAX_ATTEMPTS = 8;
+const isRetryable = (err: unknown): boolean => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+};
 
 interface Unit {
   work: (trx: Transaction<Database>) => Promise<unknown>;

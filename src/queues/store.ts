@@ -52,10 +52,28 @@ export async function nextTicketSeq(db: DbOrTx): Promise<number> {
   return Number(row.value);
 }
 
-async function addToTree(db: DbOrTx, queueId: string, key: number, delta: 1 | -1): Promise<void> {
+/**
+ * Adds the deltas to the trees' nodes in one statement, in (queue, node) order: every writer
+ * takes the node rows' locks in that one order, so two moves in the same tree cannot deadlock on
+ * PostgreSQL by taking them in opposite orders (a -1 pass then a +1 pass would).
+ */
+async function addToTrees(db: DbOrTx, changes: { queueId: string; key: number; delta: 1 | -1 }[]): Promise<void> {
+  const deltas = new Map<string, { queue_id: string; node: number; waiting: number }>();
+  for (const { queueId, key, delta } of changes) {
+    for (const node of nodesToUpdate(key)) {
+      const id = `${queueId}\0${node}`;
+      const row = deltas.get(id);
+      if (row) row.waiting += delta;
+      else deltas.set(id, { queue_id: queueId, node, waiting: delta });
+    }
+  }
+  const rows = [...deltas.values()]
+    .filter((r) => r.waiting !== 0)
+    .sort((a, b) => (a.queue_id < b.queue_id ? -1 : a.queue_id > b.queue_id ? 1 : a.node - b.node));
+  if (rows.length === 0) return;
   await db
     .insertInto('queue_positions')
-    .values(nodesToUpdate(key).map((node) => ({ queue_id: queueId, node, waiting: delta })))
+    .values(rows)
     .onConflict((oc) => oc.columns(['queue_id', 'node']).doUpdateSet((eb) => ({ waiting: eb('queue_positions.waiting', '+', eb.ref('excluded.waiting')) })))
     .execute();
 }
@@ -68,8 +86,10 @@ export async function ticketWaitingChanged(db: DbOrTx, before: WaitingState | un
   const from = before && waitingKey(before);
   const to = waitingKey(after);
   if (from === to && before?.queue_id === after.queue_id) return;
-  if (from !== undefined) await addToTree(db, before!.queue_id, from, -1);
-  if (to !== undefined) await addToTree(db, after.queue_id, to, 1);
+  const changes: { queueId: string; key: number; delta: 1 | -1 }[] = [];
+  if (from !== undefined) changes.push({ queueId: before!.queue_id, key: from, delta: -1 });
+  if (to !== undefined) changes.push({ queueId: after.queue_id, key: to, delta: 1 });
+  await addToTrees(db, changes);
 }
 
 /**

@@ -127,3 +127,24 @@ describe('queue positions on an existing database', { skip: testPostgresUrl ? 't
     assert.equal(fresh.queue.position, 4);
   });
 });
+
+it('concurrent moves in one queue all succeed and leave exact positions', async (t) => {
+  // On PostgreSQL two moves in one tree used to lock its nodes in opposite orders and deadlock.
+  const app = await build(t);
+  const brand = await createBrand(app);
+  const ids: string[] = [];
+  for (let i = 0; i < 24; i++) ids.push((await createTicket(app, brand.id, { priority: 'normal' })).id);
+  const priorities = ['urgent', 'low', 'high', 'normal'] as const;
+  const responses = await Promise.all(
+    ids.map((id, i) => app.request({ method: 'PATCH', url: `/v1/tickets/${id}`, body: { priority: priorities[i % 4] } })),
+  );
+  assert.deepEqual(
+    responses.map((r) => r.statusCode),
+    ids.map(() => 200),
+  );
+  const expected = await scannedPositions(app, brand.default_queue_id);
+  for (const id of ids) {
+    const res = await app.request({ method: 'GET', url: `/v1/tickets/${id}` });
+    assert.equal(res.json().queue.position, expected.get(id), id);
+  }
+});
