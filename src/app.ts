@@ -116,7 +116,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       info: {
         title: 'NexusCore Tickets API',
         version: '1.0.0',
-        description: 'Create, route, answer and search customer tickets; react to ticket events through webhooks. All endpoints live under /v1 and take a bearer token.',
+        description: 'Create, route, answer and search customer tickets; react to ticket events through webhooks. All endpoints live under /v1 and take a bearer token, except this document and the signed upload and download URLs, whose URL is the credential.',
         license: { name: 'MIT', identifier: 'MIT' },
       },
       servers: [{ url: config.publicUrl }],
