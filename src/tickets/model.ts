@@ -63,3 +63,17 @@ export function checkMetadata(metadata: Record<string, unknown>): void {
     throw validationError('/metadata', `must serialize to at most ${LIMITS.metadataMaxBytes} bytes of JSON`);
   }
 }
+
+export interface Participant {
+  email: string;
+  name: string | null;
+  role: 'customer' | 'assignee' | 'agent' | 'cc';
+}
+
+export interface AuditEntryView {
+  id: string;
+  action: string;
+  actor: { type: string; id: string | null; name: string };
+  changes: Changes;
+  created_at: string;
+}

@@ -12,8 +12,10 @@ import { newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
 import { type TicketIndexer, recordChange } from './changes.js';
 import {
+  type AuditEntryView,
   type Changes,
   LIMITS,
+  type Participant,
   type MessageView,
   type Origin,
   PRIORITY_RANK,
@@ -29,11 +31,12 @@ import {
 } from './model.js';
 import type { ListTicketsQuery } from './schemas.js';
 import { type CreateMessageInput, type MessageAttachments, createMessageService, noAttachments } from './messages.js';
+import { DetailCache } from './detail-cache.js';
 import * as store from './store.js';
 import { type UpdateTicketInput, diffTicketUpdate } from './update-diff.js';
 import { getVisibleRow } from './visibility.js';
 
-export type { Changes } from './model.js';
+export type { AuditEntryView, Changes, Participant } from './model.js';
 export type { TicketIndexer } from './changes.js';
 export type { CreateMessageInput, MessageAttachments } from './messages.js';
 export type { UpdateTicketInput } from './update-diff.js';
@@ -70,20 +73,6 @@ export interface CreateTicketInput {
   origin?: Origin | undefined;
   metadata?: Record<string, unknown> | undefined;
   assigned_to?: string | null | undefined;
-}
-
-export interface Participant {
-  email: string;
-  name: string | null;
-  role: 'customer' | 'assignee' | 'agent' | 'cc';
-}
-
-export interface AuditEntryView {
-  id: string;
-  action: string;
-  actor: { type: string; id: string | null; name: string };
-  changes: Changes;
-  created_at: string;
 }
 
 export interface TicketDetail extends TicketView {
@@ -123,6 +112,7 @@ export function createTicketService(deps: TicketServiceDeps) {
   const transactions = deps.transactions ?? transactionPerCall(db);
   const messageService = createMessageService({ db, clock, cursors, transactions, attachments, indexer: deps.indexer });
   const { messageViews } = messageService;
+  const details = new DetailCache();
 
   /** Customer, assignee, agents who replied, cc'd addresses: each email once, with its first role in that order. */
   function participantsOf(row: TicketRow, messages: MessageView[]): Participant[] {
@@ -255,6 +245,11 @@ export function createTicketService(deps: TicketServiceDeps) {
     /** The ticket with its queue placement, full conversation, participants and audit trail. */
     async get(principal: Principal | null, id: string): Promise<TicketDetail & { etag: string }> {
       const row = await getVisibleRow(db, principal, id);
+      const cached = details.get(id, row.version);
+      if (cached) {
+        const { version: _version, ...detail } = cached;
+        return { ...toTicketView(row), queue: await queuePlacement(db, row), ...detail, etag: etagOf(row) };
+      }
       const [messageRows, linked, auditRows, queue] = await Promise.all([
         store.listMessages(db, id),
         attachments.listForTicket(db, id),
@@ -262,14 +257,9 @@ export function createTicketService(deps: TicketServiceDeps) {
         queuePlacement(db, row),
       ]);
       const messages = await messageViews(db, messageRows, linked);
-      return {
-        ...toTicketView(row),
-        queue,
-        messages,
-        participants: participantsOf(row, messages),
-        audit_trail: auditRows.map(toAuditView),
-        etag: etagOf(row),
-      };
+      const detail = { messages, participants: participantsOf(row, messages), audit_trail: auditRows.map(toAuditView) };
+      if (linked.size === 0) details.set(id, { version: row.version, ...detail });
+      return { ...toTicketView(row), queue, ...detail, etag: etagOf(row) };
     },
 
     async list(principal: Principal, query: Static<typeof ListTicketsQuery>): Promise<Page<TicketView>> {

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { build } from '../helpers/app.js';
+import { createBrand, createTicket } from '../helpers/factories.js';
+
+/** Reading a ticket reuses its conversation while its version stands: every change must show at once. */
+it('a ticket read again after each kind of change shows the change', async (t) => {
+  const app = await build(t);
+  const brand = await createBrand(app);
+  const ticket = await createTicket(app, brand.id, { description: 'First words' });
+  const read = async () => {
+    const res = await app.request({ method: 'GET', url: `/v1/tickets/${ticket.id}` });
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json();
+  };
+  assert.equal((await read()).messages.length, 1);
+  assert.equal((await read()).messages.length, 1);
+
+  const reply = await app.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, body: { author_type: 'agent', body: 'On it', author: { email: 'agent@example.com', name: 'Agent' } } });
+  assert.equal(reply.statusCode, 201, reply.body);
+  let detail = await read();
+  assert.deepEqual(detail.messages.map((m: { body: string }) => m.body), ['First words', 'On it']);
+  assert.ok(detail.participants.some((p: { email: string; role: string }) => p.email === 'agent@example.com' && p.role === 'agent'));
+  assert.equal(detail.audit_trail.length, 2);
+
+  const patch = await app.request({ method: 'PATCH', url: `/v1/tickets/${ticket.id}`, body: { assigned_to: 'owner@example.com', status: 'pending' } });
+  assert.equal(patch.statusCode, 200, patch.body);
+  detail = await read();
+  assert.equal(detail.status, 'pending');
+  assert.ok(detail.participants.some((p: { email: string; role: string }) => p.email === 'owner@example.com' && p.role === 'assignee'));
+  assert.equal(detail.audit_trail.length, 3);
+  assert.equal(detail.audit_trail[2].action, 'ticket.updated');
+  assert.equal(detail.queue.position, null);
+});
