@@ -9,7 +9,7 @@ import type {
   TicketRow,
   TicketRowUpdate,
 } from '../db/schema.js';
-import { prepareQuery } from '../db/prepared.js';
+import { prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
 
 /** Inserts a ticket with the next arrival number and, when it waits, counts it into its queue. */
@@ -57,22 +57,40 @@ export interface TicketListFilters {
   limit: number;
 }
 
+type ListParams = Omit<TicketListFilters, 'brandIds'> & { brandIds: string[] };
+
+/** The list query for one combination of filters (which are set, how many brands): built once each. */
+function listQueryFor(shape: TicketListFilters) {
+  const brands = shape.brandIds?.length;
+  return prepareQuery((db, p: ListParams) => {
+    let q = db.selectFrom('tickets').selectAll();
+    if (brands !== undefined) q = brands ? q.where('brand_id', 'in', slotList(p.brandIds, brands)) : q.where('id', '=', '');
+    if (shape.status) q = q.where('status', '=', p.status!);
+    if (shape.priority) q = q.where('priority', '=', p.priority!);
+    if (shape.assigned_to) q = q.where('assigned_to', '=', p.assigned_to!);
+    if (shape.customer_email) q = q.where('customer_email', '=', p.customer_email!);
+    if (shape.created_after) q = q.where('created_at', '>', p.created_after!);
+    if (shape.created_before) q = q.where('created_at', '<', p.created_before!);
+    if (shape.tag) q = q.where('id', 'in', (eb) => eb.selectFrom('ticket_tags').select('ticket_id').where('tag', '=', p.tag!));
+    if (shape.beforeId) q = q.where('id', '<', p.beforeId!);
+    return q.orderBy('id', 'desc').limit(p.limit);
+  });
+}
+
+/** Prepared list queries by the shape of their filters; a token with many brands makes its own each time. */
+const listQueries = new Map<string, ReturnType<typeof listQueryFor>>();
+const MAX_PREPARED_BRANDS = 16;
+
 /** Newest first, by id (ids sort by creation time). One query, whatever the filters. */
 export async function listTickets(db: DbOrTx, f: TicketListFilters): Promise<TicketRow[]> {
-  let q = db.selectFrom('tickets').selectAll();
-  if (f.brandIds) q = f.brandIds.length ? q.where('brand_id', 'in', f.brandIds) : q.where('id', '=', '');
-  if (f.status) q = q.where('status', '=', f.status);
-  if (f.priority) q = q.where('priority', '=', f.priority);
-  if (f.assigned_to) q = q.where('assigned_to', '=', f.assigned_to);
-  if (f.customer_email) q = q.where('customer_email', '=', f.customer_email);
-  if (f.created_after) q = q.where('created_at', '>', f.created_after);
-  if (f.created_before) q = q.where('created_at', '<', f.created_before);
-  if (f.tag) {
-    const tag = f.tag;
-    q = q.where('id', 'in', (eb) => eb.selectFrom('ticket_tags').select('ticket_id').where('tag', '=', tag));
+  const brands = f.brandIds?.length;
+  const shape = [brands ?? '*', ...(['status', 'priority', 'assigned_to', 'customer_email', 'created_after', 'created_before', 'tag', 'beforeId'] as const).map((k) => (f[k] ? 1 : 0))].join('');
+  let query = brands !== undefined && brands > MAX_PREPARED_BRANDS ? undefined : listQueries.get(shape);
+  if (!query) {
+    query = listQueryFor(f);
+    if (brands === undefined || brands <= MAX_PREPARED_BRANDS) listQueries.set(shape, query);
   }
-  if (f.beforeId) q = q.where('id', '<', f.beforeId);
-  return q.orderBy('id', 'desc').limit(f.limit).execute();
+  return query.all(db, { ...f, brandIds: f.brandIds ?? [] });
 }
 
 export async function insertMessage(db: DbOrTx, row: Insertable<MessageTable>): Promise<void> {
