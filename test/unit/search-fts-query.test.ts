@@ -34,6 +34,7 @@ describe('buildFtsMatchQuery against a real FTS5 table', () => {
   });
 
   it('never throws on hostile input and searches it literally', () => {
+    // biome-ignore format: a list of inputs, packed by hand to read as one block
     const nasty = [
       '"', '""', "'", '*', 'card*', '^card', 'NEAR(card atm, 2)', 'card AND NOT refund', 'OR', 'AND', 'NOT',
       'body:card', '{body}: card', '(((', ')', 'card + refund -duplicate', "'; DROP TABLE docs; --",

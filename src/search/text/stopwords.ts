@@ -3,6 +3,7 @@
  * "can't") and question words that separate support intents ("why" vs "how") are kept,
  * because in ticket text they carry meaning that BM25 idf alone would not restore.
  */
+// biome-ignore format: a word list, packed by hand to read as one block
 export const ENGLISH_STOPWORDS: ReadonlySet<string> = new Set([
   'a', 'an', 'the', 'and', 'or', 'but', 'if', 'then', 'so', 'of', 'at', 'by', 'for', 'with',
   'about', 'to', 'from', 'in', 'on', 'into', 'onto', 'as', 'is', 'am', 'are', 'was', 'were',
