@@ -116,7 +116,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       info: {
         title: 'NexusCore Tickets API',
         version: '1.0.0',
-        description: 'Create, route, answer and search customer tickets; react to ticket events through webhooks. All endpoints live under /v1 and take a bearer token, except this document and the signed upload and download URLs, whose URL is the credential.',
+        description:
+          'Create, route, answer and search customer tickets; react to ticket events through webhooks. All endpoints live under /v1 and take a bearer token, except this document and the signed upload and download URLs, whose URL is the credential.',
         license: { name: 'MIT', identifier: 'MIT' },
       },
       servers: [{ url: config.publicUrl }],
@@ -136,12 +137,23 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.get('/v1/openapi.json', { config: { scope: 'public', brands: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/healthz', { schema: { tags: ['Health'], summary: 'Liveness', security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({
-    status: 'ok' as const,
-  }));
+  app.get(
+    '/healthz',
+    { schema: { tags: ['Health'], summary: 'Liveness', security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    async () => ({
+      status: 'ok' as const,
+    }),
+  );
   app.get(
     '/readyz',
-    { schema: { tags: ['Health'], summary: 'Readiness: the database answers', security: [], response: { 200: Type.Object({ status: Type.Literal('ready') }), 503: Type.Ref('Problem') } } },
+    {
+      schema: {
+        tags: ['Health'],
+        summary: 'Readiness: the database answers',
+        security: [],
+        response: { 200: Type.Object({ status: Type.Literal('ready') }), 503: Type.Ref('Problem') },
+      },
+    },
     async (request, reply) => {
       try {
         await pingDatabase(db);
@@ -158,7 +170,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       .join('');
     return reply
       .type('text/html; charset=utf-8')
-      .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>NexusCore problem types</title></head><body><h1>Problem types</h1><p>Every error is an RFC 9457 problem with one of these codes.</p><table><tr><th>code</th><th>status</th><th>title</th></tr>${rows}</table></body></html>`);
+      .send(
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>NexusCore problem types</title></head><body><h1>Problem types</h1><p>Every error is an RFC 9457 problem with one of these codes.</p><table><tr><th>code</th><th>status</th><th>title</th></tr>${rows}</table></body></html>`,
+      );
   });
 
   tokenRoutes(app, services.tokens);

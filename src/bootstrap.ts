@@ -69,7 +69,5 @@ export async function bootstrapAdminToken(runtime: Runtime, log: Pick<Logger, 'i
   fs.writeFileSync(file, `${created.token}\n`, { mode: 0o600 });
   fs.chmodSync(file, 0o600);
   // Printed straight to the terminal, never through the logger, so log shipping never sees it.
-  process.stdout.write(
-    `\nFirst start: created an admin API token. It is shown this once and saved to ${file} (mode 0600):\n\n    ${created.token}\n\n`,
-  );
+  process.stdout.write(`\nFirst start: created an admin API token. It is shown this once and saved to ${file} (mode 0600):\n\n    ${created.token}\n\n`);
 }

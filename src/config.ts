@@ -136,9 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookAllowPrivate: e.NEXUS_WEBHOOK_ALLOW_PRIVATE === '1',
     webhookRetryScheduleMs: (e.NEXUS_WEBHOOK_RETRY_SCHEDULE ?? DEFAULT_RETRY_SCHEDULE).split(',').map(parseDuration),
     attachmentMaxBytes: e.NEXUS_ATTACHMENT_MAX_BYTES,
-    embeddings: e.NEXUS_EMBEDDINGS_URL
-      ? { url: e.NEXUS_EMBEDDINGS_URL, model: e.NEXUS_EMBEDDINGS_MODEL!, apiKey: e.NEXUS_EMBEDDINGS_API_KEY }
-      : undefined,
+    embeddings: e.NEXUS_EMBEDDINGS_URL ? { url: e.NEXUS_EMBEDDINGS_URL, model: e.NEXUS_EMBEDDINGS_MODEL!, apiKey: e.NEXUS_EMBEDDINGS_API_KEY } : undefined,
     embeddingsCacheDir: e.NEXUS_EMBEDDINGS_CACHE_DIR ? path.resolve(e.NEXUS_EMBEDDINGS_CACHE_DIR) : undefined,
     runWorkers: e.NEXUS_WORKERS === '1',
     http: {

@@ -18,7 +18,9 @@ export async function serve(config: Config): Promise<void> {
   const warmStart = performance.now();
   runtime.services.search
     .warmUp()
-    .then((loaded) => loaded && log.info({ ms: Math.round(performance.now() - warmStart), ...runtime.services.search.indexStats() }, 'search indexes warmed up'))
+    .then(
+      (loaded) => loaded && log.info({ ms: Math.round(performance.now() - warmStart), ...runtime.services.search.indexStats() }, 'search indexes warmed up'),
+    )
     .catch((err: unknown) => log.error({ err }, 'search warm-up failed; the first search loads the indexes'));
   const stopJobs = config.runWorkers ? startJobs(backgroundJobs(runtime), log) : async () => {};
   const dispatcher = config.runWorkers

@@ -78,9 +78,12 @@ export function ticketGenerator(seed = 0x12345678) {
       // What stays waiting in the queues (open, unassigned) is ~60 % of the tickets.
       if (rand() < 0.2) body.assigned_to = pick(AGENTS);
       const r = rand();
-      const followUp: SeedTicket['followUp'] = r < 0.15 ? { reply: sentence(15 + Math.floor(rand() * 20)), status: 'pending' }
-        : r < 0.25 ? { reply: sentence(15 + Math.floor(rand() * 20)), status: 'resolved' }
-        : null;
+      const followUp: SeedTicket['followUp'] =
+        r < 0.15
+          ? { reply: sentence(15 + Math.floor(rand() * 20)), status: 'pending' }
+          : r < 0.25
+            ? { reply: sentence(15 + Math.floor(rand() * 20)), status: 'resolved' }
+            : null;
       return { k, body, followUp };
     },
   };

@@ -33,7 +33,8 @@ export function newId(prefix, now = Date.now()) {
 export const sha256 = (secret) => crypto.createHash('sha256').update(secret).digest('hex');
 export const timestamp = (d = new Date()) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-const TICKET_COLUMNS = 'id, brand_id, subject, description, status, priority, assigned_to, tags, customer_email, customer_name, metadata, version, created_at, updated_at';
+const TICKET_COLUMNS =
+  'id, brand_id, subject, description, status, priority, assigned_to, tags, customer_email, customer_name, metadata, version, created_at, updated_at';
 
 const SQLITE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS api_tokens (
@@ -97,19 +98,46 @@ CREATE INDEX IF NOT EXISTS webhook_outbox_pending ON webhook_outbox (next_attemp
 /** Ticket row -> API object (tags/metadata are stored as JSON text). */
 export function rowToTicket(r) {
   return {
-    id: r.id, brand_id: r.brand_id, subject: r.subject, description: r.description, status: r.status,
-    priority: r.priority, assigned_to: r.assigned_to, tags: JSON.parse(r.tags),
-    customer: { email: r.customer_email, name: r.customer_name }, metadata: JSON.parse(r.metadata),
-    version: Number(r.version), created_at: r.created_at, updated_at: r.updated_at,
+    id: r.id,
+    brand_id: r.brand_id,
+    subject: r.subject,
+    description: r.description,
+    status: r.status,
+    priority: r.priority,
+    assigned_to: r.assigned_to,
+    tags: JSON.parse(r.tags),
+    customer: { email: r.customer_email, name: r.customer_name },
+    metadata: JSON.parse(r.metadata),
+    version: Number(r.version),
+    created_at: r.created_at,
+    updated_at: r.updated_at,
   };
 }
 
-const ticketParams = (t) => [t.id, t.brand_id, t.subject, t.description, t.status, t.priority, t.assigned_to, t.tags, t.customer_email, t.customer_name, t.metadata, t.version, t.created_at, t.updated_at];
+const ticketParams = (t) => [
+  t.id,
+  t.brand_id,
+  t.subject,
+  t.description,
+  t.status,
+  t.priority,
+  t.assigned_to,
+  t.tags,
+  t.customer_email,
+  t.customer_name,
+  t.metadata,
+  t.version,
+  t.created_at,
+  t.updated_at,
+];
 
 /** Words of a free-text query as an FTS5 expression: every word must match (implicit AND), quoted. */
 export function ftsQuery(text) {
   const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-  return words.slice(0, 16).map((w) => `"${w}"`).join(' ');
+  return words
+    .slice(0, 16)
+    .map((w) => `"${w}"`)
+    .join(' ');
 }
 
 /**
@@ -130,7 +158,9 @@ export async function openSqliteStore(file, { sync = 'FULL' } = {}) {
     ticket: db.prepare(`SELECT ${TICKET_COLUMNS} FROM tickets WHERE id = ? AND brand_id = ?`),
     list: db.prepare(`SELECT ${TICKET_COLUMNS} FROM tickets WHERE brand_id = ? AND status = ? ORDER BY id DESC LIMIT ?`),
     search: db.prepare(
-      `SELECT ${TICKET_COLUMNS.split(', ').map((c) => `t.${c}`).join(', ')}, f.rank AS score FROM tickets_fts f JOIN tickets t ON t.id = f.ticket_id
+      `SELECT ${TICKET_COLUMNS.split(', ')
+        .map((c) => `t.${c}`)
+        .join(', ')}, f.rank AS score FROM tickets_fts f JOIN tickets t ON t.id = f.ticket_id
        WHERE tickets_fts MATCH ? AND t.brand_id = ? ORDER BY f.rank LIMIT ?`,
     ),
     insertTicket: db.prepare(`INSERT INTO tickets (${TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -174,16 +204,28 @@ export async function openSqliteStore(file, { sync = 'FULL' } = {}) {
   return {
     dialect: 'sqlite',
     db,
-    async token(hash) { return st.token.get(hash); },
-    async ticket(id, brand) { return st.ticket.get(id, brand); },
-    async list(brand, status, limit) { return st.list.all(brand, status, limit); },
+    async token(hash) {
+      return st.token.get(hash);
+    },
+    async ticket(id, brand) {
+      return st.ticket.get(id, brand);
+    },
+    async list(brand, status, limit) {
+      return st.list.all(brand, status, limit);
+    },
     async search(text, brand, limit) {
       const q = ftsQuery(text);
       return q ? st.search.all(q, brand, limit) : [];
     },
-    async createTicket(t, actor) { createTicket(t, actor); },
-    async addMessage(brand, m, actor) { return addMessage(brand, m, actor); },
-    async updateTicket(id, brand, changes, actor, at) { return updateTicket(id, brand, changes, actor, at); },
+    async createTicket(t, actor) {
+      createTicket(t, actor);
+    },
+    async addMessage(brand, m, actor) {
+      return addMessage(brand, m, actor);
+    },
+    async updateTicket(id, brand, changes, actor, at) {
+      return updateTicket(id, brand, changes, actor, at);
+    },
     /** Seeding: inserts as the paths above would, without a transaction of their own (the caller batches). */
     seed: {
       begin: () => db.exec('BEGIN'),
@@ -207,7 +249,9 @@ export async function openSqliteStore(file, { sync = 'FULL' } = {}) {
         db.pragma('wal_checkpoint(TRUNCATE)');
       },
     },
-    async close() { db.close(); },
+    async close() {
+      db.close();
+    },
   };
 }
 
@@ -232,11 +276,17 @@ export async function openPgStore(url) {
     },
     insertTicket: { name: 'ins_ticket', text: insertTicketSql },
     insertFts: { name: 'ins_fts', text: "INSERT INTO tickets_fts (ticket_id, tsv) VALUES ($1, to_tsvector('simple', $2 || ' ' || $3))" },
-    insertMessage: { name: 'ins_msg', text: 'INSERT INTO messages (id, ticket_id, author_type, author_email, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)' },
+    insertMessage: {
+      name: 'ins_msg',
+      text: 'INSERT INTO messages (id, ticket_id, author_type, author_email, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+    },
     bump: { name: 'bump', text: 'UPDATE tickets SET version = version + 1, updated_at = $1 WHERE id = $2' },
     update: { name: 'update', text: 'UPDATE tickets SET status = $1, priority = $2, version = $3, updated_at = $4 WHERE id = $5' },
     insertAudit: { name: 'ins_audit', text: 'INSERT INTO audit_log (brand_id, actor_id, action, entity_id, created_at, data) VALUES ($1, $2, $3, $4, $5, $6)' },
-    insertOutbox: { name: 'ins_outbox', text: 'INSERT INTO webhook_outbox (brand_id, event_type, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5)' },
+    insertOutbox: {
+      name: 'ins_outbox',
+      text: 'INSERT INTO webhook_outbox (brand_id, event_type, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5)',
+    },
   };
   const run = (c, query, values) => c.query({ ...query, values });
   const audit = (c, brand, actor, action, entity, at, data) => run(c, q.insertAudit, [brand, actor, action, entity, at, JSON.stringify(data)]);
@@ -304,7 +354,9 @@ export async function openPgStore(url) {
         await pool.query(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}`, values);
       }
     },
-    async close() { await pool.end(); },
+    async close() {
+      await pool.end();
+    },
   };
 }
 

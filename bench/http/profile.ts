@@ -135,9 +135,21 @@ export function summarise(profile: CpuProfile, top = 25, window?: { fromUs: numb
   for (const r of roots) visit(r);
 
   // Frames on (nearly) every stack say nothing about where the time goes.
-  const skip = new Set(['(root)', '(idle)', '(program)', 'runMicrotasks', 'processTicksAndRejections node:internal/process/task_queues:67', 'processTimers node:internal/timers:499', 'listOnTimeout node:internal/timers:519']);
+  const skip = new Set([
+    '(root)',
+    '(idle)',
+    '(program)',
+    'runMicrotasks',
+    'processTicksAndRejections node:internal/process/task_queues:67',
+    'processTimers node:internal/timers:499',
+    'listOnTimeout node:internal/timers:519',
+  ]);
   const sorted = (m: Map<string, number>) =>
-    [...m.entries()].filter(([k]) => !skip.has(k)).sort((a, b) => b[1] - a[1]).slice(0, top).map(([fn, ms]) => ({ fn, ms }));
+    [...m.entries()]
+      .filter(([k]) => !skip.has(k))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([fn, ms]) => ({ fn, ms }));
   return {
     totalMs,
     idleMs,

@@ -56,7 +56,13 @@ const BARS: Partial<Record<PathName, { against: PathName; ratio: number; p99: nu
 
 function usage(message?: string): never {
   if (message) process.stderr.write(`${message}\n\n`);
-  process.stderr.write(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '') + '\n');
+  process.stderr.write(
+    fs
+      .readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('*/')[0]!
+      .replace(/^\/\*\*\n/, '')
+      .replace(/^ \* ?/gm, '') + '\n',
+  );
   process.exit(message ? 2 : 0);
 }
 
@@ -80,11 +86,28 @@ function opt(name: string): string | undefined {
   const v = args[i + 1];
   return v === undefined || v.startsWith('--') ? '' : v;
 }
-const known = new Set(['tickets', 'dialect', 'duration', 'connections', 'rounds', 'warmup', 'paths', 'soak', 'profile', 'quiet-wait', 'startups', 'keep', 'database-url']);
+const known = new Set([
+  'tickets',
+  'dialect',
+  'duration',
+  'connections',
+  'rounds',
+  'warmup',
+  'paths',
+  'soak',
+  'profile',
+  'quiet-wait',
+  'startups',
+  'keep',
+  'database-url',
+]);
 for (const a of args) if (a.startsWith('--') && !known.has(a.slice(2))) usage(`unknown option ${a}`);
 
 const o = {
-  tickets: (opt('tickets') || '10000').split(',').map(count).sort((a, b) => a - b),
+  tickets: (opt('tickets') || '10000')
+    .split(',')
+    .map(count)
+    .sort((a, b) => a - b),
   dialect: (opt('dialect') || 'sqlite') as 'sqlite' | 'postgres',
   duration: seconds(opt('duration') || '10s'),
   warmup: seconds(opt('warmup') || '5s'),
@@ -310,7 +333,10 @@ interface Server {
 async function waitHealthy(port: number, child: ChildProcess, started: number, what: string): Promise<number> {
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited before answering /healthz`);
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return performance.now() - started;
     if (performance.now() - started > 300_000) throw new Error(`${what} did not answer /healthz within 300 s`);
     await sleep(5);
@@ -442,12 +468,34 @@ interface Run extends WrkResult {
   ended_at: number;
 }
 
-async function wrk(server: Server, script: string, durationS: number, inputs: { ids: string; tokens: string }, rawFile: string): Promise<{ result: WrkResult; cpuPerReq: number; othersPct: number; startedAt: number; endedAt: number }> {
+async function wrk(
+  server: Server,
+  script: string,
+  durationS: number,
+  inputs: { ids: string; tokens: string },
+  rawFile: string,
+): Promise<{ result: WrkResult; cpuPerReq: number; othersPct: number; startedAt: number; endedAt: number }> {
   const env = { ...process.env, BENCH_LUA_DIR: path.join(HERE, 'lua'), BENCH_IDS: inputs.ids, BENCH_TOKENS: inputs.tokens };
   const cpu0 = cpuMs(server.pid);
   const j0 = busyJiffies().get(`cpu${SERVER_CPU}`)!;
   const startedAt = Date.now();
-  const stdout = await runToEnd('taskset', ['-c', WRK_CPU, 'wrk', '-t1', `-c${o.connections}`, `-d${durationS}s`, '--timeout', '10s', '-s', path.join(HERE, 'lua', script), `http://127.0.0.1:${server.port}`], env);
+  const stdout = await runToEnd(
+    'taskset',
+    [
+      '-c',
+      WRK_CPU,
+      'wrk',
+      '-t1',
+      `-c${o.connections}`,
+      `-d${durationS}s`,
+      '--timeout',
+      '10s',
+      '-s',
+      path.join(HERE, 'lua', script),
+      `http://127.0.0.1:${server.port}`,
+    ],
+    env,
+  );
   const serverCpu = cpuMs(server.pid) - cpu0;
   const core0 = (busyJiffies().get(`cpu${SERVER_CPU}`)! - j0) * 10;
   const endedAt = Date.now();
@@ -514,7 +562,16 @@ async function seedBoth(n: number): Promise<Seeded & { nexusSeedS: number; ideal
   if (seed.nexusUrl) nexusArgs.push('--database-url', seed.nexusUrl);
   log(`  ${(await runToEnd(process.execPath, nexusArgs)).trim()}`);
   log(`== N = ${n.toLocaleString('en')}: seeding the ideal server`);
-  const idealArgs = ['--import', 'tsx', 'bench/http/seed-ideal.mjs', '--tickets', String(n), '--out', dir, ...(seed.idealUrl ? ['--database-url', seed.idealUrl] : ['--db', seed.idealDb])];
+  const idealArgs = [
+    '--import',
+    'tsx',
+    'bench/http/seed-ideal.mjs',
+    '--tickets',
+    String(n),
+    '--out',
+    dir,
+    ...(seed.idealUrl ? ['--database-url', seed.idealUrl] : ['--db', seed.idealDb]),
+  ];
   log(`  ${(await runToEnd(process.execPath, idealArgs)).trim()}`);
   if (seed.nexusUrl && seed.idealUrl) {
     log('  vacuum analyze on both databases (what autovacuum would do soon after a bulk load)');
@@ -532,8 +589,7 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-const fmt = (x: number, digits = 0) =>
-  Number.isFinite(x) ? x.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a';
+const fmt = (x: number, digits = 0) => (Number.isFinite(x) ? x.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a');
 const ms = (x: number) => (x >= 100 ? fmt(x) : x >= 10 ? fmt(x, 1) : fmt(x, 2));
 const mb = (bytes: number) => `${fmt(bytes / 1048576)} MB`;
 const errorsOf = (r: WrkResult) => r.err_connect + r.err_read + r.err_write + r.err_status + r.err_timeout;
@@ -602,14 +658,32 @@ async function benchAt(n: number): Promise<void> {
   let nexusErrors = 0;
   const measure = async (target: Target, p: PathName | 'mixed', round: number, durationS: number): Promise<Run> => {
     const quiet = await waitQuiet();
-    const { result, cpuPerReq, othersPct, startedAt, endedAt } = await wrk(servers[target], `${p}.lua`, durationS, inputs[target], path.join(rawDir, `${target}-${p}-${round}.txt`));
+    const { result, cpuPerReq, othersPct, startedAt, endedAt } = await wrk(
+      servers[target],
+      `${p}.lua`,
+      durationS,
+      inputs[target],
+      path.join(rawDir, `${target}-${p}-${round}.txt`),
+    );
     const run: Run = {
-      ...result, n, target, path: p, round, cpu_ms_per_req: cpuPerReq, others_on_server_cpu_pct: othersPct,
-      machine_busy_before_pct: quiet.busyPct, quiet_wait_s: quiet.waitedS, started_at: startedAt, ended_at: endedAt,
+      ...result,
+      n,
+      target,
+      path: p,
+      round,
+      cpu_ms_per_req: cpuPerReq,
+      others_on_server_cpu_pct: othersPct,
+      machine_busy_before_pct: quiet.busyPct,
+      quiet_wait_s: quiet.waitedS,
+      started_at: startedAt,
+      ended_at: endedAt,
     };
     fs.appendFileSync(path.join(resultsDir, 'runs.jsonl'), JSON.stringify(run) + '\n');
     if (target === 'nexus') nexusErrors += drainLog(servers.nexus, path.join(resultsDir, `n${n}-nexus-errors.log`));
-    if (round > 0) log(`  ${p.padEnd(6)} ${target.padEnd(5)} round ${round}: ${fmt(result.rps)} req/s, p50 ${ms(result.p50_ms)} ms, p99 ${ms(result.p99_ms)} ms, ${cpuPerReq.toFixed(2)} ms CPU/req, errors ${errorsOf(result)}, others on CPU ${SERVER_CPU}: ${othersPct.toFixed(0)} %`);
+    if (round > 0)
+      log(
+        `  ${p.padEnd(6)} ${target.padEnd(5)} round ${round}: ${fmt(result.rps)} req/s, p50 ${ms(result.p50_ms)} ms, p99 ${ms(result.p99_ms)} ms, ${cpuPerReq.toFixed(2)} ms CPU/req, errors ${errorsOf(result)}, others on CPU ${SERVER_CPU}: ${othersPct.toFixed(0)} %`,
+      );
     return run;
   };
 
@@ -631,9 +705,13 @@ async function benchAt(n: number): Promise<void> {
   const scale = new Map<string, number>();
   out(`### ${o.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, ${n.toLocaleString('en')} tickets`);
   out();
-  out(`Seeded through the ticket service in ${fmt(seed.nexusSeedS)} s (${fmt(n / seed.nexusSeedS)} tickets/s); ideal in ${fmt(seed.idealSeedS, 1)} s. Database size: NexusCore ${mb(sizes.nexus)}, ideal ${mb(sizes.ideal)}.`);
-  out(`Median of ${o.rounds} rounds of ${o.duration} s at ${o.connections} connections. CPU = the server process's CPU time per request; ` +
-    '"ratio by CPU" = ideal CPU/req ÷ NexusCore CPU/req, what the req/s ratio would be with both servers CPU-bound on an otherwise idle core.');
+  out(
+    `Seeded through the ticket service in ${fmt(seed.nexusSeedS)} s (${fmt(n / seed.nexusSeedS)} tickets/s); ideal in ${fmt(seed.idealSeedS, 1)} s. Database size: NexusCore ${mb(sizes.nexus)}, ideal ${mb(sizes.ideal)}.`,
+  );
+  out(
+    `Median of ${o.rounds} rounds of ${o.duration} s at ${o.connections} connections. CPU = the server process's CPU time per request; ` +
+      '"ratio by CPU" = ideal CPU/req ÷ NexusCore CPU/req, what the req/s ratio would be with both servers CPU-bound on an otherwise idle core.',
+  );
   out();
   out('| path | NexusCore req/s | p50 / p99 ms | CPU ms/req | ideal req/s | p50 / p99 ms | CPU ms/req | ratio | ratio by CPU | issue bar |');
   out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
@@ -643,17 +721,28 @@ async function benchAt(n: number): Promise<void> {
     scale.set(`nexus:${p}`, a.rps);
     scale.set(`ideal:${p}`, b.rps);
     const err = (s: PathStats) => (s.errors ? ` (${s.errors} errors)` : '');
-    out(`| ${LABEL[p]} | **${fmt(a.rps)}**${err(a)} | ${ms(a.p50)} / ${ms(a.p99)} | ${a.cpu.toFixed(2)} | ${fmt(b.rps)}${err(b)} | ${ms(b.p50)} / ${ms(b.p99)} | ${b.cpu.toFixed(2)} | **${(a.rps / b.rps).toFixed(2)}×** | ${(b.cpu / a.cpu).toFixed(2)}× | ${barCell(p, a, is)} |`);
+    out(
+      `| ${LABEL[p]} | **${fmt(a.rps)}**${err(a)} | ${ms(a.p50)} / ${ms(a.p99)} | ${a.cpu.toFixed(2)} | ${fmt(b.rps)}${err(b)} | ${ms(b.p50)} / ${ms(b.p99)} | ${b.cpu.toFixed(2)} | **${(a.rps / b.rps).toFixed(2)}×** | ${(b.cpu / a.cpu).toFixed(2)}× | ${barCell(p, a, is)} |`,
+    );
   }
   scaling.set(n, scale);
   const others = runs.map((r) => r.others_on_server_cpu_pct);
   out();
-  out(`Other processes used CPU ${SERVER_CPU} (the servers' core) for a median ${fmt(median(others))} % (max ${fmt(Math.max(...others))} %) of the runs; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')}.`);
+  out(
+    `Other processes used CPU ${SERVER_CPU} (the servers' core) for a median ${fmt(median(others))} % (max ${fmt(Math.max(...others))} %) of the runs; load average at the end ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ')}.`,
+  );
   out();
   out('| | NexusCore (`npm start`) | ideal | ratio |');
   out('|---|---:|---:|---:|');
-  out(`| start-up to first 200 on /healthz, median of ${o.startups} (min) | ${fmt(median(nexus.times))} ms (${fmt(Math.min(...nexus.times))}) | ${fmt(median(ideal.times))} ms (${fmt(Math.min(...ideal.times))}) | ${(median(nexus.times) / median(ideal.times)).toFixed(2)}× |`);
-  out(`| RSS at the end of the runs (peak) | ${fmt(mem.nexus.rssMb)} MB (${fmt(mem.nexus.hwmMb)}) | ${fmt(mem.ideal.rssMb)} MB (${fmt(mem.ideal.hwmMb)}) | ${(mem.nexus.rssMb / mem.ideal.rssMb).toFixed(2)}× |`);
+  out(
+    `| start-up to first 200 on /healthz, median of ${o.startups} (min) | ${fmt(median(nexus.times))} ms (${fmt(Math.min(...nexus.times))}) | ${fmt(median(ideal.times))} ms (${fmt(Math.min(...ideal.times))}) | ${(median(nexus.times) / median(ideal.times)).toFixed(2)}× |`,
+  );
+  out(
+    `| RSS at the end of the runs (peak) | ${fmt(mem.nexus.rssMb)} MB (${fmt(mem.nexus.hwmMb)}) | ${fmt(mem.ideal.rssMb)} MB (${fmt(mem.ideal.hwmMb)}) | ${(mem.nexus.rssMb / mem.ideal.rssMb).toFixed(2)}× |`,
+  );
 
   if (o.soak) {
     log(`== N = ${n.toLocaleString('en')}: soak, ${o.soak} s of mixed load on NexusCore`);
@@ -674,10 +763,13 @@ async function benchAt(n: number): Promise<void> {
     const after = memory(servers.nexus.pid);
     out(`| RSS after ${fmt(o.soak / 60, 1)} min of mixed load (peak); before it ${fmt(before.rssMb)} MB | ${fmt(after.rssMb)} MB (${fmt(after.hwmMb)}) | | |`);
     out();
-    out(`Soak (45 % get, 20 % list, 5 % search, 10 % create, 10 % reply, 10 % patch): ${fmt(soak.rps)} req/s, p50 ${ms(soak.p50_ms)} ms, p99 ${ms(soak.p99_ms)} ms, ${errorsOf(soak)} errors, ${soak.cpu_ms_per_req.toFixed(2)} ms CPU/req.`);
+    out(
+      `Soak (45 % get, 20 % list, 5 % search, 10 % create, 10 % reply, 10 % patch): ${fmt(soak.rps)} req/s, p50 ${ms(soak.p50_ms)} ms, p99 ${ms(soak.p99_ms)} ms, ${errorsOf(soak)} errors, ${soak.cpu_ms_per_req.toFixed(2)} ms CPU/req.`,
+    );
   }
   out();
-  if (nexusErrors) out(`NexusCore logged ${nexusErrors} error-level lines during the runs: ${path.relative(ROOT, path.join(resultsDir, `n${n}-nexus-errors.log`))}.`);
+  if (nexusErrors)
+    out(`NexusCore logged ${nexusErrors} error-level lines during the runs: ${path.relative(ROOT, path.join(resultsDir, `n${n}-nexus-errors.log`))}.`);
 
   await stopGroup(servers.nexus.child, 25_000, servers.nexus.pid);
   await stopGroup(servers.ideal.child, 25_000, servers.ideal.pid);
@@ -729,8 +821,10 @@ async function main(): Promise<void> {
 
   out('## HTTP: NexusCore against the ideal server');
   out();
-  out(`\`npm run bench:http -- ${args.join(' ')}\` at ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, commit ${gitDescription()}; ` +
-    `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}; servers pinned to CPU ${SERVER_CPU}, wrk -t1 -c${o.connections} to CPU ${WRK_CPU}.`);
+  out(
+    `\`npm run bench:http -- ${args.join(' ')}\` at ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, commit ${gitDescription()}; ` +
+      `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}; servers pinned to CPU ${SERVER_CPU}, wrk -t1 -c${o.connections} to CPU ${WRK_CPU}.`,
+  );
   out();
   for (const n of o.tickets) await benchAt(n);
 
@@ -738,7 +832,9 @@ async function main(): Promise<void> {
     const first = o.tickets[0]!;
     out(`### Scaling: req/s at each N ÷ req/s at ${first.toLocaleString('en')} (issue: every path loses at most 1.5× from 10k to 1M)`);
     out();
-    out(`| path | ${o.tickets.map((n) => `NexusCore ${n.toLocaleString('en')}`).join(' | ')} | ${o.tickets.map((n) => `ideal ${n.toLocaleString('en')}`).join(' | ')} |`);
+    out(
+      `| path | ${o.tickets.map((n) => `NexusCore ${n.toLocaleString('en')}`).join(' | ')} | ${o.tickets.map((n) => `ideal ${n.toLocaleString('en')}`).join(' | ')} |`,
+    );
     out(`|---|${o.tickets.map(() => '---:|').join('')}${o.tickets.map(() => '---:|').join('')}`);
     for (const p of o.paths) {
       const cells = (t: Target) =>

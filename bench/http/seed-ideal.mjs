@@ -41,12 +41,29 @@ function rowsOf(i) {
   const now = new Date();
   const at = timestamp(now);
   const t = {
-    id: newId('tick', now.getTime()), brand_id: body.brand_id, subject: body.subject, description: body.description,
-    status: followUp?.status ?? 'open', priority: body.priority, assigned_to: body.assigned_to ?? null, tags: JSON.stringify(body.tags),
-    customer_email: body.customer.email, customer_name: body.customer.name, metadata: JSON.stringify(body.metadata),
-    version: followUp ? 3 : 1, created_at: at, updated_at: at,
+    id: newId('tick', now.getTime()),
+    brand_id: body.brand_id,
+    subject: body.subject,
+    description: body.description,
+    status: followUp?.status ?? 'open',
+    priority: body.priority,
+    assigned_to: body.assigned_to ?? null,
+    tags: JSON.stringify(body.tags),
+    customer_email: body.customer.email,
+    customer_name: body.customer.name,
+    metadata: JSON.stringify(body.metadata),
+    version: followUp ? 3 : 1,
+    created_at: at,
+    updated_at: at,
   };
-  const reply = followUp && { id: newId('msg', now.getTime()), ticket_id: t.id, author_type: 'agent', author_email: 'agent0@support.example.com', body: followUp.reply, created_at: at };
+  const reply = followUp && {
+    id: newId('msg', now.getTime()),
+    ticket_id: t.id,
+    author_type: 'agent',
+    author_email: 'agent0@support.example.com',
+    body: followUp.reply,
+    created_at: at,
+  };
   const line = `${t.id} ${tokens[k]} ${t.brand_id}`;
   if (sample.length < SAMPLE) sample.push(line);
   else {
@@ -84,8 +101,11 @@ if (store.dialect === 'sqlite') {
   s.finish();
 } else {
   await store.pool.query('SET synchronous_commit TO off');
-  await store.seedRows('api_tokens', ['token_hash', 'id', 'brand_id', 'scopes', 'created_at'],
-    tokens.map((tok, k) => [sha256(tok), tokenIds[k], brandId(k), '["tickets:read","tickets:write"]', at0]));
+  await store.seedRows(
+    'api_tokens',
+    ['token_hash', 'id', 'brand_id', 'scopes', 'created_at'],
+    tokens.map((tok, k) => [sha256(tok), tokenIds[k], brandId(k), '["tickets:read","tickets:write"]', at0]),
+  );
   for (let i = 0; i < N; ) {
     const tickets = [];
     const fts = [];
@@ -97,7 +117,13 @@ if (store.dialect === 'sqlite') {
       tickets.push(ticketParams(t));
       fts.push([t.id, `${t.subject} ${t.description}`]);
       audit.push([t.brand_id, tokenIds[k], 'ticket.created', t.id, t.created_at, JSON.stringify({ status: 'open', priority: t.priority })]);
-      outbox.push([t.brand_id, 'ticket.created', JSON.stringify({ type: 'ticket.created', data: rowToTicket({ ...t, status: 'open', version: 1 }) }), t.created_at, t.created_at]);
+      outbox.push([
+        t.brand_id,
+        'ticket.created',
+        JSON.stringify({ type: 'ticket.created', data: rowToTicket({ ...t, status: 'open', version: 1 }) }),
+        t.created_at,
+        t.created_at,
+      ]);
       if (reply) {
         messages.push([reply.id, reply.ticket_id, reply.author_type, reply.author_email, reply.body, reply.created_at]);
         fts.push([t.id, reply.body]);

@@ -94,11 +94,18 @@ async function seedRange(services: Services, from: number, to: number): Promise<
   }
   for (const [k, seeds] of byBrand) {
     const principal = principals[k]!;
-    const created = await services.tickets.createMany(principal, seeds.map((s) => s.body));
+    const created = await services.tickets.createMany(
+      principal,
+      seeds.map((s) => s.body),
+    );
     for (const [j, ticket] of created.entries()) {
       const { body, followUp } = seeds[j]!;
       if (followUp) {
-        await services.tickets.addMessage(principal, ticket.id, { author_type: 'agent', body: followUp.reply, author: { email: 'agent0@support.example.com', name: 'Agent' } });
+        await services.tickets.addMessage(principal, ticket.id, {
+          author_type: 'agent',
+          body: followUp.reply,
+          author: { email: 'agent0@support.example.com', name: 'Agent' },
+        });
         await services.tickets.update(principal, ticket.id, { status: followUp.status });
       }
       sampleTicket(`${ticket.id} ${tokens[k]} ${body.brand_id}`);
@@ -188,6 +195,13 @@ const seconds = (performance.now() - started) / 1000;
 fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(path.join(outDir, 'product.tokens'), tokens.map((t, k) => `${brandId(k)} ${t}`).join('\n') + '\n');
 fs.writeFileSync(path.join(outDir, 'product.ids'), sample.join('\n') + '\n');
-const meta = { tickets: N, brands: BRANDS, seconds: Math.round(seconds * 10) / 10, per_second: Math.round(N / seconds), batch: databaseUrl ? null : batch, concurrency: databaseUrl ? concurrency : 1 };
+const meta = {
+  tickets: N,
+  brands: BRANDS,
+  seconds: Math.round(seconds * 10) / 10,
+  per_second: Math.round(N / seconds),
+  batch: databaseUrl ? null : batch,
+  concurrency: databaseUrl ? concurrency : 1,
+};
 fs.writeFileSync(path.join(outDir, 'product.seed.json'), JSON.stringify(meta, null, 2) + '\n');
 console.log(`seed-product: ${N.toLocaleString('en')} tickets in ${seconds.toFixed(1)} s (${meta.per_second}/s)`);

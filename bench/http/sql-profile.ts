@@ -35,7 +35,11 @@ const dataDir = option('data-dir');
 const databaseUrl = option('database-url', '') || undefined;
 const requests = Number(option('requests', '200'));
 const paths = option('paths', 'get,list,create,reply,patch').split(',');
-const lines = fs.readFileSync(option('ids'), 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string, string]);
+const lines = fs
+  .readFileSync(option('ids'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => l.split(' ') as [string, string, string]);
 
 interface Stat {
   count: number;
@@ -103,7 +107,9 @@ for (const kind of paths) {
   for (let i = 0; i < requests; i++) await one(kind, i + 20);
   const wall = performance.now() - t0;
   const total = [...stats.values()].reduce((s, x) => s + x.ms, 0);
-  console.log(`\n### ${kind}: ${requests} requests, ${(wall / requests).toFixed(2)} ms each through the services, of which SQL ${(total / requests).toFixed(2)} ms`);
+  console.log(
+    `\n### ${kind}: ${requests} requests, ${(wall / requests).toFixed(2)} ms each through the services, of which SQL ${(total / requests).toFixed(2)} ms`,
+  );
   console.log('\n| statement | per request | mean ms | share of SQL | plan |\n|---|---:|---:|---:|---|');
   for (const [sqlText, s] of [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms)) {
     let plan = '';
@@ -116,7 +122,9 @@ for (const kind of paths) {
       }
     }
     const shown = sqlText.length > 160 ? `${sqlText.slice(0, 157)}…` : sqlText;
-    console.log(`| \`${shown.replace(/\|/g, '\\|')}\` | ${(s.count / requests).toFixed(1)} | ${(s.ms / s.count).toFixed(3)} | ${((100 * s.ms) / total).toFixed(0)} % | ${plan} |`);
+    console.log(
+      `| \`${shown.replace(/\|/g, '\\|')}\` | ${(s.count / requests).toFixed(1)} | ${(s.ms / s.count).toFixed(3)} | ${((100 * s.ms) / total).toFixed(0)} % | ${plan} |`,
+    );
   }
 }
 await db.destroy();

@@ -34,7 +34,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const INJECTS = Number(process.env.BENCH_INJECTS ?? 3000);
 /** `full` (the app's GET /v1/tickets/{id}), `minimal` (a route that does nothing), or both. */
-const VARIANTS = (process.env.BENCH_VARIANTS ?? 'full,minimal').split(',').flatMap((v) => (v === 'full' ? ['off', 'on'] : v === 'minimal' ? ['minimal-off', 'minimal-on'] : []));
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'full,minimal')
+  .split(',')
+  .flatMap((v) => (v === 'full' ? ['off', 'on'] : v === 'minimal' ? ['minimal-off', 'minimal-on'] : []));
 const WRK = '/usr/bin/wrk';
 const run = promisify(execFile);
 
@@ -92,7 +94,12 @@ async function child(variant: string): Promise<Sample> {
     const headers = { authorization: `Bearer ${token}` };
     const brand = (await app.inject({ method: 'POST', url: '/v1/brands', headers, payload: { name: 'Bench' } })).json() as { id: string };
     const ticket = (
-      await app.inject({ method: 'POST', url: '/v1/tickets', headers, payload: { brand_id: brand.id, subject: 'Refund', customer: { email: 'a@example.com' } } })
+      await app.inject({
+        method: 'POST',
+        url: '/v1/tickets',
+        headers,
+        payload: { brand_id: brand.id, subject: 'Refund', customer: { email: 'a@example.com' } },
+      })
     ).json() as { id: string };
     const url = `/v1/tickets/${ticket.id}`;
     const check = await app.inject({ method: 'GET', url, headers });
@@ -104,12 +111,19 @@ async function child(variant: string): Promise<Sample> {
     const cpu = process.cpuUsage();
     for (let i = 0; i < INJECTS; i++) await app.inject({ method: 'GET', url, headers });
     const used = process.cpuUsage(cpu);
-    const sample: Sample = { variant, inject_cpu_us: (used.user + used.system) / INJECTS, inject_wall_us: ((performance.now() - start) * 1000) / INJECTS, wrk_rps: null };
+    const sample: Sample = {
+      variant,
+      inject_cpu_us: (used.user + used.system) / INJECTS,
+      inject_wall_us: ((performance.now() - start) * 1000) / INJECTS,
+      wrk_rps: null,
+    };
 
     if (fs.existsSync(WRK)) {
       // Asynchronous: the server answering wrk runs on this process's event loop.
       const port = (app.server.address() as AddressInfo).port;
-      const { stdout } = await run(WRK, ['-t1', '-c16', `-d${SECONDS}s`, '-H', `Authorization: Bearer ${token}`, `http://127.0.0.1:${port}${url}`], { encoding: 'utf8' });
+      const { stdout } = await run(WRK, ['-t1', '-c16', `-d${SECONDS}s`, '-H', `Authorization: Bearer ${token}`, `http://127.0.0.1:${port}${url}`], {
+        encoding: 'utf8',
+      });
       if (/Non-2xx/.test(stdout)) throw new Error(`${variant}: non-2xx responses under wrk:\n${stdout}`);
       sample.wrk_rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)![1]);
     }
@@ -157,7 +171,8 @@ async function main(): Promise<void> {
     const order = round % 2 ? ['on', 'off', 'minimal-on', 'minimal-off'] : ['off', 'on', 'minimal-off', 'minimal-on'];
     for (const variant of order.filter((v) => VARIANTS.includes(v))) samples.push(await spawnChild(variant));
   }
-  const of = (variant: string, field: 'inject_cpu_us' | 'inject_wall_us' | 'wrk_rps') => median(samples.filter((s) => s.variant === variant).map((s) => s[field] ?? NaN));
+  const of = (variant: string, field: 'inject_cpu_us' | 'inject_wall_us' | 'wrk_rps') =>
+    median(samples.filter((s) => s.variant === variant).map((s) => s[field] ?? NaN));
   const compare = (field: 'inject_cpu_us' | 'inject_wall_us' | 'wrk_rps', prefix = '') => ({
     off: of(`${prefix}off`, field),
     on: of(`${prefix}on`, field),

@@ -19,27 +19,49 @@ const seeds = process.argv.length > 2 ? process.argv.slice(2).map(Number) : [1, 
 const rows = loadBanking77();
 const embedder = await WinkGloveEmbedder.load(resolve(process.env.NEXUS_EMBEDDINGS_CACHE ?? '.cache/embeddings'));
 const offTopic = [
-  'zebra crossing', 'printer on fire', 'the office printer caught fire', 'weather forecast for tomorrow',
-  'football match results', 'recipe for chocolate cake', 'my cat is sick', 'holiday in the mountains',
-  'broken window in the kitchen', 'guitar lessons for beginners', 'elephant', 'how tall is mount everest',
+  'zebra crossing',
+  'printer on fire',
+  'the office printer caught fire',
+  'weather forecast for tomorrow',
+  'football match results',
+  'recipe for chocolate cake',
+  'my cat is sick',
+  'holiday in the mountains',
+  'broken window in the kitchen',
+  'guitar lessons for beginners',
+  'elephant',
+  'how tall is mount everest',
 ];
 const floors = [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5];
 
 const pct = (sorted: Float64Array, p: number): string => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!.toFixed(3) : '-');
 const sortedOf = (xs: number[]): Float64Array => Float64Array.from(xs).sort();
 const share = (sorted: Float64Array, t: number): number => {
-  let lo = 0, hi = sorted.length;
-  while (lo < hi) { const m = (lo + hi) >> 1; if (sorted[m]! < t) lo = m + 1; else hi = m; }
+  let lo = 0,
+    hi = sorted.length;
+  while (lo < hi) {
+    const m = (lo + hi) >> 1;
+    if (sorted[m]! < t) lo = m + 1;
+    else hi = m;
+  }
   return (sorted.length - lo) / Math.max(1, sorted.length);
 };
-const dot = (a: Float32Array, b: Float32Array): number => { let s = 0; for (let j = 0; j < a.length; j++) s += a[j]! * b[j]!; return s; };
+const dot = (a: Float32Array, b: Float32Array): number => {
+  let s = 0;
+  for (let j = 0; j < a.length; j++) s += a[j]! * b[j]!;
+  return s;
+};
 
 for (const seed of seeds) {
   const { documents, queries } = splitDataset(rows, { seed, documentFraction: 0.7, queryCount: 1000 });
   for (const components of [0, 2]) {
     const extra = offTopic.map((text, i) => ({ id: -1 - i, text, label: '(off-topic)' }));
     const { docVecs, queryVecs } = await embedAll(embedder, documents, [...queries, ...extra], { components });
-    const rel: number[] = [], irr: number[] = [], relTop: number[] = [], irrTop: number[] = [], bestIrr: number[] = [];
+    const rel: number[] = [],
+      irr: number[] = [],
+      relTop: number[] = [],
+      irrTop: number[] = [],
+      bestIrr: number[] = [];
     queries.forEach((q, qi) => {
       const qv = queryVecs[qi]!;
       if (!qv.some((x) => x !== 0)) return;

@@ -41,9 +41,7 @@ export class KeywordIndex {
       docs.forEach((d, i) => insert.run(i, config.analyze ? toKeywordIndexText(d.text, opts) : d.text));
     })();
     // bm25() with an explicit column weight, as production will call it for subject/body.
-    this.stmt = this.db.prepare(
-      'SELECT rowid AS id, -bm25(docs, 1.0) AS score FROM docs WHERE docs MATCH ? ORDER BY bm25(docs, 1.0) LIMIT ?',
-    );
+    this.stmt = this.db.prepare('SELECT rowid AS id, -bm25(docs, 1.0) AS score FROM docs WHERE docs MATCH ? ORDER BY bm25(docs, 1.0) LIMIT ?');
     // Document frequencies of analysed terms (production: an fts5vocab 'row' table).
     this.texts = docs.map((d) => d.text);
     for (const d of docs) for (const t of new Set(analyzeKeywordTerms(d.text))) this.df.set(t, (this.df.get(t) ?? 0) + 1);
@@ -68,11 +66,15 @@ export class KeywordIndex {
 
   /** Keyword feedback via the production functions in src/search/text/feedback.ts. */
   expandedExpression(text: string, feedbackIds: readonly number[], terms: number, origRepeat: number): string | null {
-    const extra = selectFeedbackTerms(text, feedbackIds.map((id) => this.texts[id]), {
-      count: terms,
-      totalDocuments: this.texts.length,
-      documentFrequency: (t) => this.df.get(t) ?? 0,
-    });
+    const extra = selectFeedbackTerms(
+      text,
+      feedbackIds.map((id) => this.texts[id]),
+      {
+        count: terms,
+        totalDocuments: this.texts.length,
+        documentFrequency: (t) => this.df.get(t) ?? 0,
+      },
+    );
     return buildExpandedFtsMatchQuery(text, extra, origRepeat);
   }
 
@@ -152,14 +154,7 @@ export interface RecipeResult {
 }
 
 /** One query through the whole recipe; returns the three rankings (ids) at `limit`. */
-export function runRecipe(
-  kw: KeywordIndex,
-  vec: VectorIndex,
-  queryText: string,
-  queryVec: Float32Array,
-  opts: RecipeOptions,
-  limit = 10,
-): RecipeResult {
+export function runRecipe(kw: KeywordIndex, vec: VectorIndex, queryText: string, queryVec: Float32Array, opts: RecipeOptions, limit = 10): RecipeResult {
   const kwHits = kw.search(queryText, opts.depth);
   const semHits = vec.search(queryVec, opts.depth);
   let fused = fuseResults(kwHits, semHits, opts.fusion);
@@ -169,7 +164,15 @@ export function runRecipe(
     const fusedIds = fused.map((h) => h.id);
     if (opts.semPrfDocs > 0) {
       const ids = (opts.prfSource === 'fused' ? fusedIds : semHits.map((h) => h.id)).slice(0, opts.semPrfDocs);
-      if (ids.length) finalSem = vec.search(rocchioExpand(queryVec, ids.map((id) => vec.vectors[id]), opts.semPrfBeta), opts.depth);
+      if (ids.length)
+        finalSem = vec.search(
+          rocchioExpand(
+            queryVec,
+            ids.map((id) => vec.vectors[id]),
+            opts.semPrfBeta,
+          ),
+          opts.depth,
+        );
     }
     if (opts.kwPrfDocs > 0) {
       const ids = (opts.prfSource === 'fused' ? fusedIds : kwHits.map((h) => h.id)).slice(0, opts.kwPrfDocs);

@@ -39,7 +39,9 @@ export interface JudgedRanking {
 }
 
 export function evaluateRankings(rankings: readonly JudgedRanking[], k = 10): RankingMetrics {
-  let p = 0, n = 0, m = 0;
+  let p = 0,
+    n = 0,
+    m = 0;
   for (const r of rankings) {
     p += precisionAtK(r.relevant, k);
     n += ndcgAtK(r.relevant, r.totalRelevant, k);

@@ -30,8 +30,7 @@ const recipe: RecipeOptions = {
   prfSource: 'fused',
 };
 
-const fmt = (m: RankingMetrics): string =>
-  `${m.precision.toFixed(4).padStart(8)} ${m.ndcg.toFixed(4).padStart(8)} ${m.mrr.toFixed(4).padStart(8)}`;
+const fmt = (m: RankingMetrics): string => `${m.precision.toFixed(4).padStart(8)} ${m.ndcg.toFixed(4).padStart(8)} ${m.mrr.toFixed(4).padStart(8)}`;
 
 console.log(`data: ${banking77Path()} (${rows.length} rows)`);
 for (const seed of seeds) {

@@ -44,7 +44,9 @@ const rows = loadBanking77();
 const principal: Principal = { tokenId: 'tok_bench', tokenName: 'bench', scopes: ['admin'], brandIds: null };
 const fmt = (m: RankingMetrics): string => `${m.precision.toFixed(4).padStart(8)} ${m.ndcg.toFixed(4).padStart(8)} ${m.mrr.toFixed(4).padStart(8)}`;
 
-console.log(`data: ${banking77Path()} (${rows.length} rows); semantic floor ${JSON.stringify(SEARCH_TUNING.semanticFloor)}, bounds ${JSON.stringify(SEARCH_TUNING.semanticBounds)}${plain ? ', plain SIF' : ''}`);
+console.log(
+  `data: ${banking77Path()} (${rows.length} rows); semantic floor ${JSON.stringify(SEARCH_TUNING.semanticFloor)}, bounds ${JSON.stringify(SEARCH_TUNING.semanticBounds)}${plain ? ', plain SIF' : ''}`,
+);
 for (const seed of seeds) {
   const { documents, queries } = splitDataset(rows, { seed, documentFraction: 0.7, queryCount: 1000 });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-search-quality-'));
@@ -72,7 +74,9 @@ for (const seed of seeds) {
     const labelCounts = new Map<string, number>();
     for (const d of documents) labelCounts.set(d.label, (labelCounts.get(d.label) ?? 0) + 1);
 
-    console.log(`\nseed ${seed}: ${documents.length} tickets created in ${(createMs / 1000).toFixed(1)} s (${Math.round(documents.length / (createMs / 1000))}/s), reindex ${(reindexMs / 1000).toFixed(1)} s (components refitted: ${refitted}), ${queries.length} queries`);
+    console.log(
+      `\nseed ${seed}: ${documents.length} tickets created in ${(createMs / 1000).toFixed(1)} s (${Math.round(documents.length / (createMs / 1000))}/s), reindex ${(reindexMs / 1000).toFixed(1)} s (components refitted: ${refitted}), ${queries.length} queries`,
+    );
     console.log(`${'mode'.padEnd(10)} ${'P@10'.padStart(8)} ${'nDCG@10'.padStart(8)} ${'MRR@10'.padStart(8)}   ms/query`);
     const results: Record<SearchMode, RankingMetrics> = {} as Record<SearchMode, RankingMetrics>;
     for (const mode of ['keyword', 'semantic', 'hybrid'] as const) {
@@ -93,7 +97,9 @@ for (const seed of seeds) {
     }
     const gap = results.hybrid.ndcg - results.keyword.ndcg;
     // Ratios against the single-side baselines measured in this same run.
-    console.log(`ratios nDCG@10: hybrid / keyword ${(results.hybrid.ndcg / results.keyword.ndcg).toFixed(3)}, hybrid / semantic ${(results.hybrid.ndcg / results.semantic.ndcg).toFixed(3)}; P@10 hybrid / keyword ${(results.hybrid.precision / results.keyword.precision).toFixed(3)}`);
+    console.log(
+      `ratios nDCG@10: hybrid / keyword ${(results.hybrid.ndcg / results.keyword.ndcg).toFixed(3)}, hybrid / semantic ${(results.hybrid.ndcg / results.semantic.ndcg).toFixed(3)}; P@10 hybrid / keyword ${(results.hybrid.precision / results.keyword.precision).toFixed(3)}`,
+    );
     const pass = results.hybrid.ndcg >= 0.7 && gap >= 0.06;
     console.log(`hybrid - keyword nDCG@10 = ${gap >= 0 ? '+' : ''}${gap.toFixed(4)}; bar (hybrid >= 0.70 and >= keyword + 0.06): ${pass ? 'PASS' : 'FAIL'}`);
     // Queries unrelated to banking: how many hits each returns (of at most 100).
@@ -103,7 +109,9 @@ for (const seed of seeds) {
     console.log(`off-topic hybrid hits (max 100): ${offCounts.join('; ')}`);
     // Also reachable through the HTTP-facing entry point: the same ranking, with scores.
     const sample = await services.search.search(principal, { query: queries[0]!.text, limit: 3 });
-    console.log(`example: "${queries[0]!.text}" -> ${sample.data.map((h) => `${h.score.toFixed(3)} ${JSON.stringify(h.ticket.subject.slice(0, 40))}`).join(' | ')}`);
+    console.log(
+      `example: "${queries[0]!.text}" -> ${sample.data.map((h) => `${h.score.toFixed(3)} ${JSON.stringify(h.ticket.subject.slice(0, 40))}`).join(' | ')}`,
+    );
   } finally {
     await runtime.close();
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -38,7 +38,12 @@ for (const a of [3e-4, 1e-3, 3e-3]) {
     if (a === 1e-3 && n === 2) {
       // Doc-side neighbour smoothing: d' = normalize(d + g * mean(5 nearest docs)).
       const vec = new VectorIndex(d);
-      const nn = d.map((v) => vec.search(v, 6).slice(1).map((h) => h.id));
+      const nn = d.map((v) =>
+        vec
+          .search(v, 6)
+          .slice(1)
+          .map((h) => h.id),
+      );
       for (const g of [0.5, 1]) {
         const sm = d.map((v, i) => {
           const o = Float32Array.from(v);

@@ -31,8 +31,14 @@ console.log(`seed ${seed}: ${documents.length} docs, ${queries.length} queries`)
 const embedder = await WinkGloveEmbedder.load('.cache/embeddings');
 
 const base: RecipeOptions = {
-  depth: 100, fusion: { method: 'blend', keywordWeight: 0.5 },
-  semPrfDocs: 0, semPrfBeta: 1, kwPrfDocs: 0, kwPrfTerms: 0, kwPrfOrigRepeat: 1, prfSource: 'fused',
+  depth: 100,
+  fusion: { method: 'blend', keywordWeight: 0.5 },
+  semPrfDocs: 0,
+  semPrfBeta: 1,
+  kwPrfDocs: 0,
+  kwPrfTerms: 0,
+  kwPrfOrigRepeat: 1,
+  prfSource: 'fused',
 };
 
 if (!only || only === 'kw') {
@@ -66,26 +72,34 @@ if (!only || only === 'hyb' || only === 'custom') {
   const kw = new KeywordIndex(documents, { tokenizer: 'unicode61 remove_diacritics 2', analyze: true, stem: true, removeStopwords: true });
   const { docVecs, queryVecs } = await embedAll(embedder, documents, queries, { components: Number(process.env.PCS ?? 2) });
   const vec = new VectorIndex(docVecs);
-  const grid: [string, Partial<RecipeOptions>][] = only === 'custom' ? customGrid : [
-    ['rrf k=60 w=0.5', { fusion: { method: 'rrf', keywordWeight: 0.5 } }],
-    ['rrf k=20 w=0.5', { fusion: { method: 'rrf', keywordWeight: 0.5, rrfK: 20 } }],
-    ['blend w=0.3', { fusion: { method: 'blend', keywordWeight: 0.3 } }],
-    ['blend w=0.4', { fusion: { method: 'blend', keywordWeight: 0.4 } }],
-    ['blend w=0.5', { fusion: { method: 'blend', keywordWeight: 0.5 } }],
-    ['blend w=0.6', { fusion: { method: 'blend', keywordWeight: 0.6 } }],
-    ['blend0.5 + semPRF fused 5 b=1', { semPrfDocs: 5, semPrfBeta: 1 }],
-    ['blend0.5 + semPRF fused 10 b=1', { semPrfDocs: 10, semPrfBeta: 1 }],
-    ['blend0.5 + semPRF fused 10 b=2', { semPrfDocs: 10, semPrfBeta: 2 }],
-    ['blend0.5 + semPRF self 10 b=1', { semPrfDocs: 10, semPrfBeta: 1, prfSource: 'self' }],
-    ['blend0.5 + kwPRF fused 10 docs 5 terms r2', { kwPrfDocs: 10, kwPrfTerms: 5, kwPrfOrigRepeat: 2 }],
-    ['blend0.5 + kwPRF fused 10 docs 10 terms r2', { kwPrfDocs: 10, kwPrfTerms: 10, kwPrfOrigRepeat: 2 }],
-    ['blend0.5 + both PRF fused 10 b=1, 10 terms', { semPrfDocs: 10, semPrfBeta: 1, kwPrfDocs: 10, kwPrfTerms: 10, kwPrfOrigRepeat: 2 }],
-    ['rrf k=20 + semPRF fused 5 b=1', { fusion: { method: 'rrf', keywordWeight: 0.5, rrfK: 20 }, semPrfDocs: 5, semPrfBeta: 1 }],
-    ['CHOSEN blend0.5 + semPRF 5 b=1 + kwPRF 5 docs 3 terms r2', { semPrfDocs: 5, semPrfBeta: 1, kwPrfDocs: 5, kwPrfTerms: 3, kwPrfOrigRepeat: 2 }],
-  ];
+  const grid: [string, Partial<RecipeOptions>][] =
+    only === 'custom'
+      ? customGrid
+      : [
+          ['rrf k=60 w=0.5', { fusion: { method: 'rrf', keywordWeight: 0.5 } }],
+          ['rrf k=20 w=0.5', { fusion: { method: 'rrf', keywordWeight: 0.5, rrfK: 20 } }],
+          ['blend w=0.3', { fusion: { method: 'blend', keywordWeight: 0.3 } }],
+          ['blend w=0.4', { fusion: { method: 'blend', keywordWeight: 0.4 } }],
+          ['blend w=0.5', { fusion: { method: 'blend', keywordWeight: 0.5 } }],
+          ['blend w=0.6', { fusion: { method: 'blend', keywordWeight: 0.6 } }],
+          ['blend0.5 + semPRF fused 5 b=1', { semPrfDocs: 5, semPrfBeta: 1 }],
+          ['blend0.5 + semPRF fused 10 b=1', { semPrfDocs: 10, semPrfBeta: 1 }],
+          ['blend0.5 + semPRF fused 10 b=2', { semPrfDocs: 10, semPrfBeta: 2 }],
+          ['blend0.5 + semPRF self 10 b=1', { semPrfDocs: 10, semPrfBeta: 1, prfSource: 'self' }],
+          ['blend0.5 + kwPRF fused 10 docs 5 terms r2', { kwPrfDocs: 10, kwPrfTerms: 5, kwPrfOrigRepeat: 2 }],
+          ['blend0.5 + kwPRF fused 10 docs 10 terms r2', { kwPrfDocs: 10, kwPrfTerms: 10, kwPrfOrigRepeat: 2 }],
+          ['blend0.5 + both PRF fused 10 b=1, 10 terms', { semPrfDocs: 10, semPrfBeta: 1, kwPrfDocs: 10, kwPrfTerms: 10, kwPrfOrigRepeat: 2 }],
+          ['rrf k=20 + semPRF fused 5 b=1', { fusion: { method: 'rrf', keywordWeight: 0.5, rrfK: 20 }, semPrfDocs: 5, semPrfBeta: 1 }],
+          ['CHOSEN blend0.5 + semPRF 5 b=1 + kwPRF 5 docs 3 terms r2', { semPrfDocs: 5, semPrfBeta: 1, kwPrfDocs: 5, kwPrfTerms: 3, kwPrfOrigRepeat: 2 }],
+        ];
   for (const [name, o] of grid) {
     const opts = { ...base, ...o } as RecipeOptions;
     const res = queries.map((q, i) => runRecipe(kw, vec, q.text, queryVecs[i], opts));
-    console.log(`hybrid | ${name.padEnd(44)} | ${score(res.map((r) => r.hybrid), queries)}`);
+    console.log(
+      `hybrid | ${name.padEnd(44)} | ${score(
+        res.map((r) => r.hybrid),
+        queries,
+      )}`,
+    );
   }
 }

@@ -88,19 +88,63 @@ for (let done = 0; done < N; ) {
       const created = toTimestamp(new Date(at));
       const subject = first.length > 120 ? `${first.slice(0, 117)}...` : first;
       tickets.push({
-        id, brand_id: n % 50 === 49 ? other.id : brand.id, queue_id: n % 50 === 49 ? other.default_queue_id : brand.default_queue_id,
-        subject, description: `${first} ${second} Order ${100000 + Math.floor(rand() * 900000)}.`,
-        status: pick(STATUSES), priority: pick(PRIORITIES), priority_rank: 2, assigned_to: null, tags: '[]', origin: 'email',
-        customer_email: `customer${n % 5000}@example.com`, customer_name: null, metadata: '{}', snoozed_until: null,
-        first_response_at: null, version: 1, queue_seq: n + 1, created_at: created, updated_at: created,
+        id,
+        brand_id: n % 50 === 49 ? other.id : brand.id,
+        queue_id: n % 50 === 49 ? other.default_queue_id : brand.default_queue_id,
+        subject,
+        description: `${first} ${second} Order ${100000 + Math.floor(rand() * 900000)}.`,
+        status: pick(STATUSES),
+        priority: pick(PRIORITIES),
+        priority_rank: 2,
+        assigned_to: null,
+        tags: '[]',
+        origin: 'email',
+        customer_email: `customer${n % 5000}@example.com`,
+        customer_name: null,
+        metadata: '{}',
+        snoozed_until: null,
+        first_response_at: null,
+        version: 1,
+        queue_seq: n + 1,
+        created_at: created,
+        updated_at: created,
       });
-      messages.push({ id: newId('msg', at), ticket_id: id, author_type: 'customer', author_email: null, author_name: null, body: `${first} ${second}`, cc: '[]', created_at: created });
-      messages.push({ id: newId('msg', at + 1), ticket_id: id, author_type: 'agent', author_email: null, author_name: null, body: `Thanks for reaching out about ${label.replace(/_/g, ' ')}. ${pick(texts)}`, cc: '[]', created_at: created });
+      messages.push({
+        id: newId('msg', at),
+        ticket_id: id,
+        author_type: 'customer',
+        author_email: null,
+        author_name: null,
+        body: `${first} ${second}`,
+        cc: '[]',
+        created_at: created,
+      });
+      messages.push({
+        id: newId('msg', at + 1),
+        ticket_id: id,
+        author_type: 'agent',
+        author_email: null,
+        author_name: null,
+        body: `Thanks for reaching out about ${label.replace(/_/g, ' ')}. ${pick(texts)}`,
+        cc: '[]',
+        created_at: created,
+      });
     }
-    for (let i = 0; i < tickets.length; i += 500) await trx.insertInto('tickets').values(tickets.slice(i, i + 500)).execute();
-    for (let i = 0; i < messages.length; i += 500) await trx.insertInto('messages').values(messages.slice(i, i + 500)).execute();
+    for (let i = 0; i < tickets.length; i += 500)
+      await trx
+        .insertInto('tickets')
+        .values(tickets.slice(i, i + 500))
+        .execute();
+    for (let i = 0; i < messages.length; i += 500)
+      await trx
+        .insertInto('messages')
+        .values(messages.slice(i, i + 500))
+        .execute();
     const s = performance.now();
-    await services.search.indexer.ticketsChanged(trx, tickets.map((t) => t.id));
+    await services.search.indexer.ticketsChanged(
+      trx,
+      tickets.map((t) => t.id),
+    );
     indexMs += performance.now() - s;
   });
   done += count;
@@ -113,22 +157,27 @@ for (let done = 0; done < N; ) {
   if (Ns.includes(done)) {
     const fillS = (performance.now() - t0 - measureMs) / 1000;
     console.log(`\n== N = ${done.toLocaleString('en')}`);
-    console.log(`fill: ${done.toLocaleString('en')} tickets (2 messages each) in ${fillS.toFixed(1)} s = ${Math.round(done / fillS)} tickets/s including row inserts; indexing alone ${Math.round(done / (indexMs / 1000))} tickets/s`);
+    console.log(
+      `fill: ${done.toLocaleString('en')} tickets (2 messages each) in ${fillS.toFixed(1)} s = ${Math.round(done / fillS)} tickets/s including row inserts; indexing alone ${Math.round(done / (indexMs / 1000))} tickets/s`,
+    );
     const m0 = performance.now();
     reports.push(await measureAt(done, Math.round(done / (indexMs / 1000))));
     measureMs += performance.now() - m0;
   }
 }
 
-
 console.log(`\n== summary (ratios against N = ${reports[0]!.n.toLocaleString('en')}, measured in this run)`);
-console.log(`${'N'.padStart(10)} ${'N ratio'.padStart(8)} ${'index/s'.padStart(8)} ${'cold ms'.padStart(8)} ${'RSS MB'.padStart(7)} ${'hyb p50'.padStart(8)} ${'hyb p95'.padStart(8)} ${'p50 ratio'.padStart(9)} ${'p95 ratio'.padStart(9)} ${'kw p95'.padStart(7)} ${'sem p95'.padStart(7)} ${'filt p95'.padStart(8)} ${'fts p95'.padStart(8)} ${'sem recall'.padStart(10)}`);
+console.log(
+  `${'N'.padStart(10)} ${'N ratio'.padStart(8)} ${'index/s'.padStart(8)} ${'cold ms'.padStart(8)} ${'RSS MB'.padStart(7)} ${'hyb p50'.padStart(8)} ${'hyb p95'.padStart(8)} ${'p50 ratio'.padStart(9)} ${'p95 ratio'.padStart(9)} ${'kw p95'.padStart(7)} ${'sem p95'.padStart(7)} ${'filt p95'.padStart(8)} ${'fts p95'.padStart(8)} ${'sem recall'.padStart(10)}`,
+);
 const base0 = reports[0]!;
 for (const rep of reports) {
   const h = rep.rows['hybrid, brand filter, limit 20']!;
   const h0 = base0.rows['hybrid, brand filter, limit 20']!;
   const f = (x: number) => x.toFixed(1);
-  console.log(`${rep.n.toLocaleString('en').padStart(10)} ${`${rep.n / base0.n}×`.padStart(8)} ${String(rep.indexRate).padStart(8)} ${String(Math.round(rep.coldMs)).padStart(8)} ${String(rep.rss).padStart(7)} ${f(h.p50).padStart(8)} ${f(h.p95).padStart(8)} ${`${(h.p50 / h0.p50).toFixed(2)}×`.padStart(9)} ${`${(h.p95 / h0.p95).toFixed(2)}×`.padStart(9)} ${f(rep.rows['keyword only, brand filter']!.p95).padStart(7)} ${f(rep.rows['semantic only, brand filter']!.p95).padStart(7)} ${f(rep.rows['hybrid, brand + status filter']!.p95).padStart(8)} ${f(rep.rows['old path: FTS5 bm25 SQL, top 100']!.p95).padStart(8)} ${rep.semanticRecall.toFixed(4).padStart(10)}`);
+  console.log(
+    `${rep.n.toLocaleString('en').padStart(10)} ${`${rep.n / base0.n}×`.padStart(8)} ${String(rep.indexRate).padStart(8)} ${String(Math.round(rep.coldMs)).padStart(8)} ${String(rep.rss).padStart(7)} ${f(h.p50).padStart(8)} ${f(h.p95).padStart(8)} ${`${(h.p50 / h0.p50).toFixed(2)}×`.padStart(9)} ${`${(h.p95 / h0.p95).toFixed(2)}×`.padStart(9)} ${f(rep.rows['keyword only, brand filter']!.p95).padStart(7)} ${f(rep.rows['semantic only, brand filter']!.p95).padStart(7)} ${f(rep.rows['hybrid, brand + status filter']!.p95).padStart(8)} ${f(rep.rows['old path: FTS5 bm25 SQL, top 100']!.p95).padStart(8)} ${rep.semanticRecall.toFixed(4).padStart(10)}`,
+  );
 }
 await runtime.close();
 if (!process.env.NEXUS_BENCH_DIR) fs.rmSync(dataDir, { recursive: true, force: true });
@@ -158,7 +207,9 @@ async function measureAt(n: number, indexRate: number): Promise<Report> {
   const coldMs = performance.now() - coldStart;
   gc?.();
   const rss = memMb();
-  console.log(`first search (loads ${n.toLocaleString('en')} documents' text and vectors from the tables): ${Math.round(coldMs)} ms, RSS ${rss} MB (${rss - before >= 0 ? '+' : ''}${rss - before} MB against before the load: indexes and model)`);
+  console.log(
+    `first search (loads ${n.toLocaleString('en')} documents' text and vectors from the tables): ${Math.round(coldMs)} ms, RSS ${rss} MB (${rss - before >= 0 ? '+' : ''}${rss - before} MB against before the load: indexes and model)`,
+  );
   const rows: Report['rows'] = {};
   let semanticRecall = 1;
   const time = async (label: string, count: number, run: (q: string) => Promise<unknown>) => {
@@ -171,14 +222,20 @@ async function measureAt(n: number, indexRate: number): Promise<Report> {
     times.sort((a, b) => a - b);
     const p = (x: number) => times[Math.min(times.length - 1, Math.floor(x * times.length))]!;
     rows[label] = { p50: p(0.5), p95: p(0.95), p99: p(0.99) };
-    console.log(`${label.padEnd(36)} p50 ${p(0.5).toFixed(1).padStart(6)} ms  p95 ${p(0.95).toFixed(1).padStart(6)} ms  p99 ${p(0.99).toFixed(1).padStart(6)} ms  (${times.length} queries)`);
+    console.log(
+      `${label.padEnd(36)} p50 ${p(0.5).toFixed(1).padStart(6)} ms  p95 ${p(0.95).toFixed(1).padStart(6)} ms  p99 ${p(0.99).toFixed(1).padStart(6)} ms  (${times.length} queries)`,
+    );
   };
   await time('hybrid, brand filter, limit 20', QUERIES, (query) => search.search(principal, { query, filters: { brand_id: brand.id }, limit: 20 }));
-  await time('hybrid, brand + status filter', QUERIES, (query) => search.search(principal, { query, filters: { brand_id: brand.id, status: 'open' }, limit: 20 }));
+  await time('hybrid, brand + status filter', QUERIES, (query) =>
+    search.search(principal, { query, filters: { brand_id: brand.id, status: 'open' }, limit: 20 }),
+  );
   await time('keyword only, brand filter', QUERIES, (query) => search.search(principal, { query, filters: { brand_id: brand.id }, mode: 'keyword' }));
   await time('semantic only, brand filter', QUERIES, (query) => search.search(principal, { query, filters: { brand_id: brand.id }, mode: 'semantic' }));
   // The previous keyword path, as an in-run baseline: one FTS5 bm25 query over all terms.
-  await time('old path: FTS5 bm25 SQL, top 100', FTS_QUERIES, (query) => sqliteKeywordIndex.search(db, { terms: queryTerms(query), where: sql`d.brand_id = ${brand.id}`, joinTickets: false, limit: 100 }));
+  await time('old path: FTS5 bm25 SQL, top 100', FTS_QUERIES, (query) =>
+    sqliteKeywordIndex.search(db, { terms: queryTerms(query), where: sql`d.brand_id = ${brand.id}`, joinTickets: false, limit: 100 }),
+  );
   // The semantic first pass against an exact scan (approximate above VectorIndex.approximateFrom).
   let recall = 0;
   let approxMs = 0;
@@ -193,13 +250,17 @@ async function measureAt(n: number, indexRate: number): Promise<Report> {
     counted++;
   }
   semanticRecall = recall / Math.max(1, counted);
-  console.log(`semantic first pass (top 1,000): recall ${semanticRecall.toFixed(4)} vs exact scan, mean ${(approxMs / Math.max(1, counted)).toFixed(1)} ms vs exact ${(exactMs / Math.max(1, counted)).toFixed(1)} ms (${counted} queries)`);
+  console.log(
+    `semantic first pass (top 1,000): recall ${semanticRecall.toFixed(4)} vs exact scan, mean ${(approxMs / Math.max(1, counted)).toFixed(1)} ms vs exact ${(exactMs / Math.max(1, counted)).toFixed(1)} ms (${counted} queries)`,
+  );
   const r = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   const h = rows['hybrid, brand filter, limit 20']!;
   const k = rows['keyword only, brand filter']!;
   const sem = rows['semantic only, brand filter']!;
   const fts = rows['old path: FTS5 bm25 SQL, top 100']!;
-  console.log(`ratios: hybrid p95 / keyword-only p95 ${r(h.p95, k.p95)}, / semantic-only p95 ${r(h.p95, sem.p95)}; keyword-only (whole request, in-process) p95 / FTS5 SQL first pass p95 ${r(k.p95, fts.p95)}`);
+  console.log(
+    `ratios: hybrid p95 / keyword-only p95 ${r(h.p95, k.p95)}, / semantic-only p95 ${r(h.p95, sem.p95)}; keyword-only (whole request, in-process) p95 / FTS5 SQL first pass p95 ${r(k.p95, fts.p95)}`,
+  );
   console.log(`RSS ${memMb()} MB`);
   return { n, indexRate, coldMs, rss, rows, semanticRecall };
 }

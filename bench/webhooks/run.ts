@@ -71,7 +71,11 @@ async function main(): Promise<void> {
     });
 
   const call = async (method: string, url: string, body: unknown) => {
-    const res = await fetch(`${api}${url}`, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${api}${url}`, {
+      method,
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
     return (await res.json()) as { id: string };
   };
@@ -81,7 +85,12 @@ async function main(): Promise<void> {
   const createLatency: number[] = [];
   const createTicket = async (): Promise<{ id: string; sentAt: number }> => {
     const sentAt = performance.now();
-    const t = await call('POST', '/v1/tickets', { brand_id: brand.id, subject: `Bench ${++n}`, description: 'Order 10021 arrived broken', customer: { email: 'bench@example.com' } });
+    const t = await call('POST', '/v1/tickets', {
+      brand_id: brand.id,
+      subject: `Bench ${++n}`,
+      description: 'Order 10021 arrived broken',
+      customer: { email: 'bench@example.com' },
+    });
     createLatency.push(performance.now() - sentAt);
     return { id: t.id, sentAt };
   };
@@ -119,7 +128,10 @@ async function main(): Promise<void> {
   for (let i = 0; i < BACKLOG; i += LOAD_CONCURRENCY) await Promise.all(Array.from({ length: Math.min(LOAD_CONCURRENCY, BACKLOG - i) }, createTicket));
   const before = received;
   const expected = before + 2 * BACKLOG;
-  const drainer = createWebhookDispatcher({ db: runtime.db, clock: runtime.clock, secretBox: runtime.secretBox, config, log }, { perEndpointConcurrency: Number(process.env.BENCH_PER_ENDPOINT ?? 4) });
+  const drainer = createWebhookDispatcher(
+    { db: runtime.db, clock: runtime.clock, secretBox: runtime.secretBox, config, log },
+    { perEndpointConcurrency: Number(process.env.BENCH_PER_ENDPOINT ?? 4) },
+  );
   const drainStart = performance.now();
   drainer.start();
   await waitForReceived(expected);
@@ -128,7 +140,12 @@ async function main(): Promise<void> {
 
   // Baseline 2, measured in this run: plain POSTs of a payload of the same size straight to the
   // receiver, with the dispatcher's concurrency (4 per endpoint × 2 endpoints), no database, no signing.
-  const rawBody = JSON.stringify({ id: 'evt_x', type: 'ticket.created', timestamp: new Date().toISOString(), data: { ticket: { id: 'tick_x', pad: 'x'.repeat(600) } } });
+  const rawBody = JSON.stringify({
+    id: 'evt_x',
+    type: 'ticket.created',
+    timestamp: new Date().toISOString(),
+    data: { ticket: { id: 'tick_x', pad: 'x'.repeat(600) } },
+  });
   const rawCount = 2 * BACKLOG;
   let rawSent = 0;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
@@ -153,9 +170,17 @@ async function main(): Promise<void> {
 
   const rows = [
     ['paced, 1 ticket / 10 ms', PACED, ms(quantile(pacedLag, 0.5)), ms(quantile(pacedLag, 0.99)), ms(Math.max(...pacedLag))],
-    [`load, ${LOAD_CONCURRENCY} clients (${createdPerSec.toFixed(0)} tickets/s)`, LOAD, ms(quantile(loadLag, 0.5)), ms(quantile(loadLag, 0.99)), ms(Math.max(...loadLag))],
+    [
+      `load, ${LOAD_CONCURRENCY} clients (${createdPerSec.toFixed(0)} tickets/s)`,
+      LOAD,
+      ms(quantile(loadLag, 0.5)),
+      ms(quantile(loadLag, 0.99)),
+      ms(Math.max(...loadLag)),
+    ],
   ];
-  console.log(`\nWebhook bench on ${os.cpus()[0]?.model ?? 'unknown CPU'} ×${os.cpus().length}, Node ${process.version}, SQLite (WAL, synchronous=FULL) in ${os.tmpdir()}\n`);
+  console.log(
+    `\nWebhook bench on ${os.cpus()[0]?.model ?? 'unknown CPU'} ×${os.cpus().length}, Node ${process.version}, SQLite (WAL, synchronous=FULL) in ${os.tmpdir()}\n`,
+  );
   console.log('| scenario | tickets | lag p50 | lag p99 | lag max |');
   console.log('|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);

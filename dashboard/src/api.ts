@@ -77,7 +77,9 @@ export async function request<T>(method: string, path: string, options: RequestO
   }
   if (!res.ok) {
     const problem: Problem =
-      parsed && typeof parsed === 'object' ? { status: res.status, ...(parsed as Partial<Problem>) } : { status: res.status, detail: `The server answered ${res.status} ${res.statusText}` };
+      parsed && typeof parsed === 'object'
+        ? { status: res.status, ...(parsed as Partial<Problem>) }
+        : { status: res.status, detail: `The server answered ${res.status} ${res.statusText}` };
     if (res.status === 401 && !options.token) onUnauthorized(problem);
     throw new ApiError(problem);
   }
@@ -87,7 +89,8 @@ export async function request<T>(method: string, path: string, options: RequestO
 export const api = {
   get: async <T>(path: string, query?: Record<string, string | number | undefined | null>) => (await request<T>('GET', withQuery(path, query))).data,
   post: async <T>(path: string, body?: unknown) => (await request<T>('POST', path, { body: body ?? {} })).data,
-  patch: async <T>(path: string, body: unknown, headers?: Record<string, string>) => (await request<T>('PATCH', path, { body, ...(headers ? { headers } : {}) })).data,
+  patch: async <T>(path: string, body: unknown, headers?: Record<string, string>) =>
+    (await request<T>('PATCH', path, { body, ...(headers ? { headers } : {}) })).data,
   del: async <T>(path: string) => (await request<T>('DELETE', path)).data,
 };
 

@@ -37,7 +37,10 @@ route('/', 'Home', () => navigate(firstSection(), { replace: true }));
 function guard(scope: Scope, view: (main: HTMLElement, params: Record<string, string>) => Promise<void> | void) {
   return (el: HTMLElement, params: Record<string, string>) => {
     if (!can(scope)) {
-      el.replaceChildren(h('h1', {}, 'Not available'), h('p', { className: 'notice error', role: 'alert' }, `This token lacks the ${scope} scope this page needs.`));
+      el.replaceChildren(
+        h('h1', {}, 'Not available'),
+        h('p', { className: 'notice error', role: 'alert' }, `This token lacks the ${scope} scope this page needs.`),
+      );
       return;
     }
     return view(el, params);
@@ -129,7 +132,13 @@ function signInPage(el: HTMLElement): void {
   const input = h('input', { type: 'password', name: 'token', autocomplete: 'off', required: true, spellcheck: 'false' });
   const out = notice();
   if (signInMessage) {
-    out.el.replaceChildren(h('p', { className: signInMessage === 'Signed out.' ? 'notice ok' : 'notice error', role: signInMessage === 'Signed out.' ? 'status' : 'alert' }, signInMessage));
+    out.el.replaceChildren(
+      h(
+        'p',
+        { className: signInMessage === 'Signed out.' ? 'notice ok' : 'notice error', role: signInMessage === 'Signed out.' ? 'status' : 'alert' },
+        signInMessage,
+      ),
+    );
     signInMessage = '';
   }
   // method=post: should scripts fail, the browser must never put the token in a URL.

@@ -45,4 +45,10 @@ export const STATUSES = ['open', 'pending', 'resolved', 'snoozed'] as const sati
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const satisfies readonly Ticket['priority'][];
 export const ORIGINS = ['email', 'web', 'api'] as const satisfies readonly Ticket['origin'][];
 export const SCOPES: Scope[] = ['tickets:read', 'tickets:write', 'webhooks:manage', 'admin'];
-export const EVENT_TYPES = ['ticket.created', 'ticket.updated', 'ticket.status_changed', 'ticket.assigned', 'ticket.message_created'] as const satisfies readonly (keyof webhooks)[];
+export const EVENT_TYPES = [
+  'ticket.created',
+  'ticket.updated',
+  'ticket.status_changed',
+  'ticket.assigned',
+  'ticket.message_created',
+] as const satisfies readonly (keyof webhooks)[];

@@ -89,8 +89,26 @@ export function table(headers: string[], rows: (Node | string)[][], caption?: st
     'table',
     {},
     caption ? h('caption', { className: 'visually-hidden' }, caption) : null,
-    h('thead', {}, h('tr', {}, headers.map((x) => h('th', { scope: 'col' }, x)))),
-    h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c))))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headers.map((x) => h('th', { scope: 'col' }, x)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      rows.map((r) =>
+        h(
+          'tr',
+          {},
+          r.map((c) => h('td', {}, c)),
+        ),
+      ),
+    ),
   );
 }
 
@@ -134,7 +152,13 @@ export function secretReveal(label: string, secret: string, note: string): HTMLE
       copied.textContent = 'Selected: press Ctrl+C (⌘C) to copy.';
     }
   });
-  const box = h('section', { className: 'secret-box', 'aria-label': label }, h('h3', {}, label), h('p', {}, note), h('div', { className: 'inline' }, input, copy, copied));
+  const box = h(
+    'section',
+    { className: 'secret-box', 'aria-label': label },
+    h('h3', {}, label),
+    h('p', {}, note),
+    h('div', { className: 'inline' }, input, copy, copied),
+  );
   queueMicrotask(() => input.focus());
   return box;
 }

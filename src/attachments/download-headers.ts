@@ -14,8 +14,7 @@ export function safeFileName(fileName: string): string {
   return base === '' || base === '.' || base === '..' ? 'attachment' : base;
 }
 
-const encodeRfc8187 = (text: string): string =>
-  encodeURIComponent(text).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const encodeRfc8187 = (text: string): string => encodeURIComponent(text).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /**
  * `attachment` with an ASCII `filename` fallback (quotes, backslashes, `%` and non-ASCII replaced)

@@ -5,7 +5,14 @@ import { principalOf } from '../http/auth.js';
 import { AppError } from '../http/problem.js';
 import { type App, errorResponses } from '../http/types.js';
 import { contentDisposition, parseRange } from './download-headers.js';
-import { AttachmentDetailSchema, AttachmentIdParams, CreateAttachmentBody, CreatedAttachmentSchema, SignedTokenParams, UploadedAttachmentSchema } from './schemas.js';
+import {
+  AttachmentDetailSchema,
+  AttachmentIdParams,
+  CreateAttachmentBody,
+  CreatedAttachmentSchema,
+  SignedTokenParams,
+  UploadedAttachmentSchema,
+} from './schemas.js';
 import type { AttachmentService } from './service.js';
 
 const problem = Type.Ref('Problem');
@@ -13,7 +20,9 @@ const problem = Type.Ref('Problem');
 // whatever media type the file was declared with (hence */*).
 const fileBytes = (description: string) => ({
   description,
-  content: { '*/*': { schema: Type.String({ contentMediaType: 'application/octet-stream', description: 'The file, byte for byte, with its declared Content-Type' }) } },
+  content: {
+    '*/*': { schema: Type.String({ contentMediaType: 'application/octet-stream', description: 'The file, byte for byte, with its declared Content-Type' }) },
+  },
 });
 
 export function attachmentRoutes(app: App, attachments: AttachmentService): void {
@@ -129,7 +138,14 @@ function transferRoutes(app: App, attachments: AttachmentService): void {
           'A download_url from a message or GET /v1/attachments/{id}: signed, valid 15 minutes, no bearer token. Always served as a download (Content-Disposition: attachment, nosniff). Supports a single `Range: bytes=…` (206, or 416 with no body when unsatisfiable) and If-Range with the ETag.',
         security: [],
         params: SignedTokenParams,
-        response: { 200: fileBytes('The whole file'), 206: fileBytes('The requested range'), 403: problem, 404: problem, 410: problem, 416: Type.Null({ description: 'No body; Content-Range: bytes */<size>' }) },
+        response: {
+          200: fileBytes('The whole file'),
+          206: fileBytes('The requested range'),
+          403: problem,
+          404: problem,
+          410: problem,
+          416: Type.Null({ description: 'No body; Content-Range: bytes */<size>' }),
+        },
       },
     },
     async (request, reply) => {

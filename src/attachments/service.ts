@@ -191,7 +191,8 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
         headers: { 'Retry-After': String(wait) },
       });
     }
-    if (row?.status === 'ready') return new AppError('upload_url_expired', 'This upload URL has already been used; request a new one with POST /v1/attachments');
+    if (row?.status === 'ready')
+      return new AppError('upload_url_expired', 'This upload URL has already been used; request a new one with POST /v1/attachments');
     return new AppError('upload_url_expired', 'This upload URL is no longer valid; request a new one with POST /v1/attachments');
   }
 
@@ -324,7 +325,8 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
      */
     async upload(token: string, input: UploadInput): Promise<UploadedAttachment> {
       const check = await checkToken('upload', token);
-      if (!check.ok && check.reason === 'invalid') throw new AppError('upload_url_invalid', 'This upload URL is not valid; use the upload_url exactly as POST /v1/attachments returned it');
+      if (!check.ok && check.reason === 'invalid')
+        throw new AppError('upload_url_invalid', 'This upload URL is not valid; use the upload_url exactly as POST /v1/attachments returned it');
       if (!check.ok) throw new AppError('upload_url_expired', 'This upload URL has expired; request a new one with POST /v1/attachments');
       const row = await store.findAttachment(db, check.attachmentId);
       if (!row || !claimable(row, clock.now())) throw notPending(row);

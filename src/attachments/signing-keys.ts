@@ -62,7 +62,9 @@ export function createSigningKeyRing(deps: {
     try {
       plain = box.open(sealed);
     } catch {
-      throw new Error(`the URL-signing key ${name} cannot be opened with this secret key: every process sharing a database needs the same NEXUS_SECRET_KEY (or <data dir>/secret-key)`);
+      throw new Error(
+        `the URL-signing key ${name} cannot be opened with this secret key: every process sharing a database needs the same NEXUS_SECRET_KEY (or <data dir>/secret-key)`,
+      );
     }
     const [kid, hex] = plain.split(':') as [string, string | undefined];
     if (!KID.test(kid) || !hex || !PLAIN_HEX_KEY.test(hex)) throw new Error(`the URL-signing key ${name} is malformed`);
@@ -89,7 +91,10 @@ export function createSigningKeyRing(deps: {
   function newKey(): { kid: string; secret: string; sealed: string } {
     // Random, so that key ids reveal nothing and two processes never make the same one.
     let kid = '';
-    while (kid.length < 8) kid += randomBytes(8).toString('base64url').replace(/[^0-9a-z]/g, '');
+    while (kid.length < 8)
+      kid += randomBytes(8)
+        .toString('base64url')
+        .replace(/[^0-9a-z]/g, '');
     kid = kid.slice(0, 8);
     const secret = randomBytes(32).toString('hex');
     return { kid, secret, sealed: box.seal(`${kid}:${secret}`) };

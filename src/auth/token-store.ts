@@ -22,7 +22,10 @@ export async function listTokens(db: DbOrTx): Promise<TokenRow[]> {
 }
 
 export async function countTokens(db: DbOrTx): Promise<number> {
-  const row = await db.selectFrom('tokens').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('tokens')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 

@@ -22,7 +22,10 @@ export function createBrandService(deps: { db: Db; clock: Clock }) {
   /** Brand rows with their default queue ids, in one query whatever the number of brands. */
   async function views(rows: BrandRow[]): Promise<BrandView[]> {
     if (rows.length === 0) return [];
-    const queues = await queueStore.listDefaultQueues(db, rows.map((r) => r.id));
+    const queues = await queueStore.listDefaultQueues(
+      db,
+      rows.map((r) => r.id),
+    );
     const defaultQueue = new Map(queues.map((q) => [q.brand_id, q.id]));
     return rows.map((row) => ({
       id: row.id,
@@ -44,21 +47,24 @@ export function createBrandService(deps: { db: Db; clock: Clock }) {
       const now = clock.now();
       const id = input.id ?? newId('brand', now.getTime());
       const at = toTimestamp(now);
-      return db.transaction().execute(async (trx) => {
-        if (await store.findBrand(trx, id)) throw new AppError('conflict', `Brand ${id} already exists`);
-        await store.insertBrand(trx, { id, name, created_at: at, updated_at: at });
-        await queueStore.insertQueue(trx, {
-          id: newId('que', now.getTime()),
-          brand_id: id,
-          name: 'Default',
-          match: null,
-          sort_order: 0,
-          is_default: 1,
-          created_at: at,
-          updated_at: at,
-        });
-        return { id, name, created_at: at, updated_at: at };
-      }).then(async (created) => (await views([created]))[0]!);
+      return db
+        .transaction()
+        .execute(async (trx) => {
+          if (await store.findBrand(trx, id)) throw new AppError('conflict', `Brand ${id} already exists`);
+          await store.insertBrand(trx, { id, name, created_at: at, updated_at: at });
+          await queueStore.insertQueue(trx, {
+            id: newId('que', now.getTime()),
+            brand_id: id,
+            name: 'Default',
+            match: null,
+            sort_order: 0,
+            is_default: 1,
+            created_at: at,
+            updated_at: at,
+          });
+          return { id, name, created_at: at, updated_at: at };
+        })
+        .then(async (created) => (await views([created]))[0]!);
     },
 
     async list(principal: Principal | null): Promise<BrandView[]> {

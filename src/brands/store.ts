@@ -23,7 +23,11 @@ export async function updateBrandName(db: DbOrTx, id: string, name: string, at: 
 export async function listExistingBrandIds(db: DbOrTx, ids: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < ids.length; i += 500) {
-    const rows = await db.selectFrom('brands').select('id').where('id', 'in', ids.slice(i, i + 500)).execute();
+    const rows = await db
+      .selectFrom('brands')
+      .select('id')
+      .where('id', 'in', ids.slice(i, i + 500))
+      .execute();
     for (const row of rows) out.push(row.id);
   }
   return out;

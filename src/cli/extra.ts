@@ -55,7 +55,9 @@ export async function runExtraCommand(argv: string[], out: (line: string) => voi
         onProgress: progressReporter(values.brand ? `reindex ${values.brand}` : 'reindex'),
       });
       const s = (performance.now() - started) / 1000;
-      out(`reindexed ${result.indexed} tickets${values.brand ? ` of ${values.brand}` : ''} in ${s.toFixed(1)} s${result.refitted ? ' (embedder components refitted)' : ''}`);
+      out(
+        `reindexed ${result.indexed} tickets${values.brand ? ` of ${values.brand}` : ''} in ${s.toFixed(1)} s${result.refitted ? ' (embedder components refitted)' : ''}`,
+      );
       return 0;
     } finally {
       await runtime.close();

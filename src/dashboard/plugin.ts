@@ -60,7 +60,10 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
       return sendProblem(
         request,
         reply,
-        new AppError('unavailable', 'The dashboard has not been built. Run `npm run build:dashboard` (npm ci does it through the prepare script), then reload.'),
+        new AppError(
+          'unavailable',
+          'The dashboard has not been built. Run `npm run build:dashboard` (npm ci does it through the prepare script), then reload.',
+        ),
       );
     }
     // The router hands over the wildcard already percent-decoded.

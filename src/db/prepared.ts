@@ -49,9 +49,7 @@ export function registerReader(db: Kysely<Database>, reader: SqlReader): void {
   readers.set(db, reader);
 }
 
-export function prepareQuery<P extends Record<string, unknown>, R>(
-  build: (db: Kysely<Database>, slots: Readonly<P>) => Compilable<R>,
-): PreparedQuery<P, R> {
+export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: Kysely<Database>, slots: Readonly<P>) => Compilable<R>): PreparedQuery<P, R> {
   // Slots are handed out by name: `slots.id` is the placeholder for `params.id`.
   const slots = new Proxy({} as Readonly<P>, { get: (_target, name) => new Slot(String(name)) });
   // One compiled form per dialect adapter: a transaction shares its database's adapter.

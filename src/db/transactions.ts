@@ -101,7 +101,11 @@ export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number }
       batch.forEach((unit, i) => (outcomes[i]!.ok ? unit.resolve(outcomes[i]!.value) : unit.reject(outcomes[i]!.value)));
     } catch (err) {
       // The transaction itself failed (begin, a savepoint, the commit): nothing of the batch is kept.
-      if (trx && !trx.isCommitted && !trx.isRolledBack) await trx.rollback().execute().catch(() => {});
+      if (trx && !trx.isCommitted && !trx.isRolledBack)
+        await trx
+          .rollback()
+          .execute()
+          .catch(() => {});
       batch.forEach((unit, i) => unit.reject(outcomes[i] && !outcomes[i]!.ok ? outcomes[i]!.value : err));
     } finally {
       scheduled = false;

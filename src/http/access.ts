@@ -17,8 +17,7 @@ export type RouteScope = (typeof ROUTE_SCOPES)[number];
  */
 export const BRAND_RULES = {
   resource: 'The path names one resource; one outside the token’s brands is a 404, exactly like a missing id.',
-  body:
-    'The body names the brand(s) of what is created or granted: each must be one of the token’s (else 422, worded like a brand that does not exist); an optional brand field left out means the token’s own brands.',
+  body: 'The body names the brand(s) of what is created or granted: each must be one of the token’s (else 422, worded like a brand that does not exist); an optional brand field left out means the token’s own brands.',
   filter: 'Lists and search show only items of the token’s brands; asking for another brand finds nothing.',
   unrestricted: 'Only a token for every brand (brand_ids null) may call it; a brand-restricted token gets a 403.',
   self: 'Concerns the calling token itself.',

@@ -24,7 +24,7 @@ function describeParserError(err: NodeJS.ErrnoException & { reason?: unknown }, 
       return { code: 'payload_too_large', detail: 'The chunk extensions of the body are too large' };
   }
   // llhttp's reasons are fixed sentences ("Invalid character in chunk size"), never client data.
-  const reason = typeof err.reason === 'string' && /^[\w\s'.,:-]{1,120}$/.test(err.reason) ? err.reason : err.code ?? 'unparseable request';
+  const reason = typeof err.reason === 'string' && /^[\w\s'.,:-]{1,120}$/.test(err.reason) ? err.reason : (err.code ?? 'unparseable request');
   return { code: 'malformed_request', detail: `The request is not valid HTTP/1.1 (${reason}); the connection is closed` };
 }
 
@@ -130,7 +130,11 @@ export function registerClientErrors(app: FastifyInstance): void {
   });
   app.addHook('onRequest', (request, _reply, done) => {
     if (closing) {
-      return done(new AppError('unavailable', 'The server is shutting down; retry the request on a new connection', { headers: { 'Retry-After': '1', Connection: 'close' } }));
+      return done(
+        new AppError('unavailable', 'The server is shutting down; retry the request on a new connection', {
+          headers: { 'Retry-After': '1', Connection: 'close' },
+        }),
+      );
     }
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
       return done(new AppError('bad_request', 'An HTTP/1.1 request needs a Host header', { headers: { Connection: 'close' } }));

@@ -49,8 +49,7 @@ export function registerIdempotency(app: FastifyInstance, deps: { db: Db; clock:
     // An in-progress row older than a minute belongs to a request that died without answering.
     const stale =
       existing &&
-      (Date.parse(existing.created_at) < now.getTime() - TTL_MS ||
-        (existing.state !== 'done' && Date.parse(existing.created_at) < now.getTime() - 60_000));
+      (Date.parse(existing.created_at) < now.getTime() - TTL_MS || (existing.state !== 'done' && Date.parse(existing.created_at) < now.getTime() - 60_000));
     if (existing && stale) {
       await store.deleteIdempotencyKey(db, tokenId, key);
     } else if (existing) {

@@ -89,7 +89,10 @@ export function deriveOperationId(method: string, path: string): string {
   const segments = path.split('/').filter((s) => s && s !== 'v1');
   const last = segments[segments.length - 1] ?? 'root';
   const nouns = segments.filter((s) => !s.startsWith('{'));
-  const parents = nouns.slice(0, -1).map((n) => pascal(singular(n))).join('');
+  const parents = nouns
+    .slice(0, -1)
+    .map((n) => pascal(singular(n)))
+    .join('');
   const noun = pascal(nouns[nouns.length - 1] ?? 'root');
   const m = method.toLowerCase();
   if (last.startsWith('{')) {
@@ -183,13 +186,14 @@ const IDEMPOTENCY_KEY: Parameter & Json = {
   schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
 };
 
-const isProblemResponse = (r: Response | undefined) =>
-  !!r?.content && Object.values(r.content).some((m) => m.schema?.$ref === PROBLEM_REF);
+const isProblemResponse = (r: Response | undefined) => !!r?.content && Object.values(r.content).some((m) => m.schema?.$ref === PROBLEM_REF);
 
 function problemResponse(status: string, codes: string[], extra: Partial<Response> = {}): Response {
   const list = codes.map((c) => `\`${c}\``).join(', ');
   return {
-    description: codes.length ? `Problem details (RFC 9457); \`code\` is ${codes.length > 1 ? 'one of ' : ''}${list}` : `Problem details (RFC 9457), status ${status}`,
+    description: codes.length
+      ? `Problem details (RFC 9457); \`code\` is ${codes.length > 1 ? 'one of ' : ''}${list}`
+      : `Problem details (RFC 9457), status ${status}`,
     content: { [PROBLEM_MEDIA_TYPE]: { schema: { $ref: PROBLEM_REF } } },
     ...extra,
   };
@@ -258,7 +262,8 @@ function finishOperation(doc: OpenApiDocument, path: string, method: string, op:
   for (const [status, codes] of codesByStatus) {
     const declared = responses[status];
     if (declared && !isProblemResponse(declared)) continue; // a route's own non-problem answer (416 with no body)
-    const extra: Partial<Response> = status === '429' ? { headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer', minimum: 0 } } } } : {};
+    const extra: Partial<Response> =
+      status === '429' ? { headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer', minimum: 0 } } } } : {};
     responses[status] = { ...problemResponse(status, codes, extra), ...(declared?.headers ? { headers: declared.headers } : {}) };
   }
   // Declared problem statuses no rule reached keep their schema, as problem+json.
@@ -312,9 +317,7 @@ export function finishOpenApiDocument(doc: OpenApiDocument, options: { webhookEv
   // The catalogue is closed: say so, so that clients can switch on `code` exhaustively.
   const code = doc.components.schemas.Problem?.properties?.code;
   if (code) Object.assign(code, { type: 'string', enum: Object.keys(errorCatalogue) });
-  doc.webhooks = Object.fromEntries(
-    options.webhookEvents.map((e) => [e.type, { post: webhookOperation(e, `on${pascal(e.type.replace(/\./g, '_'))}`) }]),
-  );
+  doc.webhooks = Object.fromEntries(options.webhookEvents.map((e) => [e.type, { post: webhookOperation(e, `on${pascal(e.type.replace(/\./g, '_'))}`) }]));
   normaliseSchemas(doc.paths);
   normaliseSchemas(doc.components.schemas);
   normaliseSchemas(doc.webhooks);
@@ -325,4 +328,7 @@ export function finishOpenApiDocument(doc: OpenApiDocument, options: { webhookEv
 export const completeOpenApiDocument =
   (options: { webhookEvents: WebhookEvent[] }): SwaggerTransformObject =>
   (documentObject) =>
-    finishOpenApiDocument((documentObject as unknown as { openapiObject: OpenApiDocument }).openapiObject, options) as unknown as ReturnType<SwaggerTransformObject>;
+    finishOpenApiDocument(
+      (documentObject as unknown as { openapiObject: OpenApiDocument }).openapiObject,
+      options,
+    ) as unknown as ReturnType<SwaggerTransformObject>;

@@ -49,7 +49,9 @@ export async function addCountsReturningTotals(db: Db, deltas: CounterDelta[]): 
   const run = async (dbx: DbOrTx) => {
     const out: CounterTotal[] = [];
     for (let i = 0; i < deltas.length; i += UPSERT_CHUNK) {
-      const rows = await upsert(dbx, deltas.slice(i, i + UPSERT_CHUNK)).returning(['bucket', 'window_start', 'count']).execute();
+      const rows = await upsert(dbx, deltas.slice(i, i + UPSERT_CHUNK))
+        .returning(['bucket', 'window_start', 'count'])
+        .execute();
       for (const r of rows) out.push({ bucket: r.bucket, windowStart: Number(r.window_start), count: Number(r.count) });
     }
     return out;

@@ -25,7 +25,6 @@ interface RequestRateLimit {
   decisions: RateLimitDecision[];
 }
 
-
 /**
  * The key of a client address. IPv4 as is (IPv4-mapped IPv6 too); IPv6 by its /64, the block one
  * subscriber usually gets, so that walking through one's own addresses does not reset the count.
@@ -39,7 +38,10 @@ export function addressKey(ip: string | undefined): string {
     if (parsed.kind() === 'ipv6') {
       const v6 = parsed as ipaddr.IPv6;
       if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
-      return `${v6.parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
+      return `${v6.parts
+        .slice(0, 4)
+        .map((p) => p.toString(16))
+        .join(':')}::/64`;
     }
     return parsed.toString();
   } catch {

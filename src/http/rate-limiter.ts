@@ -236,7 +236,7 @@ export function createRateLimiter(deps: { db: Db; clock: Clock; syncIntervalMs: 
       try {
         applyTotals(await readCounts(db, used, now));
       } catch (err) {
-        warn(err, 'rate limits: could not read the other processes\' counts; each process enforces its own counts until it can');
+        warn(err, "rate limits: could not read the other processes' counts; each process enforces its own counts until it can");
       }
     }
 

@@ -61,8 +61,7 @@ export function schemaCheck(schema: object): (value: unknown) => FieldError[] {
   let check = checks.get(schema);
   if (!check) {
     const validate = checkAjv.compile(schema);
-    check = (value) =>
-      validate(value) ? [] : (validate.errors ?? []).map((e) => ({ pointer: e.instancePath || '/', message: e.message ?? 'is invalid' }));
+    check = (value) => (validate(value) ? [] : (validate.errors ?? []).map((e) => ({ pointer: e.instancePath || '/', message: e.message ?? 'is invalid' })));
     checks.set(schema, check);
   }
   return check;

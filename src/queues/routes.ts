@@ -66,7 +66,11 @@ export function queueRoutes(app: App, queues: QueueService): void {
         description: 'Routing changes apply to tickets created or re-prioritised/re-tagged afterwards.',
         params: QueueParams,
         body: Type.Object(
-          { name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), match: Type.Optional(Match), order: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })) },
+          {
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            match: Type.Optional(Match),
+            order: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+          },
           { additionalProperties: false },
         ),
         response: { 200: Type.Ref('Queue'), ...errorResponses(404, 422) },

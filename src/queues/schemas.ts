@@ -36,4 +36,3 @@ export const QueueSchema = Type.Object(
   },
   { $id: 'Queue' },
 );
-

@@ -58,11 +58,7 @@ export function queueMatches(match: QueueMatch, ticket: { tags: string[]; priori
 }
 
 /** The queue a ticket belongs in: the first routing queue (by order) that matches, else the default. */
-export async function routeTicket(
-  db: DbOrTx,
-  brandId: string,
-  ticket: { tags: string[]; priority: string; origin: string },
-): Promise<QueueRow> {
+export async function routeTicket(db: DbOrTx, brandId: string, ticket: { tags: string[]; priority: string; origin: string }): Promise<QueueRow> {
   const queues = await store.listQueues(db, [brandId]);
   // A routing queue without a match (one whose every tag was unusable, see migration 0005) takes nothing.
   const chosen = queues.find((q) => !q.is_default && q.match !== null && queueMatches(fromJsonText<QueueMatch>(q.match, {}), ticket));
@@ -183,11 +179,7 @@ export function createQueueService(deps: { db: Db; clock: Clock; cursors: Cursor
     },
 
     /** The tickets waiting in a queue, in the order they will be picked up, with their positions. */
-    async waitingTickets(
-      principal: Principal,
-      id: string,
-      page: Static<typeof PageQuery>,
-    ): Promise<Page<TicketView & { position: number }>> {
+    async waitingTickets(principal: Principal, id: string, page: Static<typeof PageQuery>): Promise<Page<TicketView & { position: number }>> {
       await getVisibleQueue(principal, id);
       const after = await readCursor(cursors, 'queue_tickets', { id }, page.after, [cursorInteger(0, MAX_RANK), cursorInteger(1, 2 ** 32 - 1)]);
       const rows = await store.listWaitingTickets(db, id, { after, limit: page.limit + 1 });

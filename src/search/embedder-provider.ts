@@ -37,7 +37,11 @@ function gloveTable(cacheDir: string): Promise<GloveTable> {
 /** A fresh embedder (its fitted components are per database, so never shared between runtimes). */
 export async function createEmbedder(settings: EmbedderSettings): Promise<Embedder> {
   if (settings.remote) {
-    return new OpenAICompatibleEmbedder({ url: settings.remote.url, model: settings.remote.model, ...(settings.remote.apiKey ? { apiKey: settings.remote.apiKey } : {}) });
+    return new OpenAICompatibleEmbedder({
+      url: settings.remote.url,
+      model: settings.remote.model,
+      ...(settings.remote.apiKey ? { apiKey: settings.remote.apiKey } : {}),
+    });
   }
   return new WinkGloveEmbedder(await gloveTable(settings.cacheDir ?? DEFAULT_EMBEDDINGS_CACHE_DIR));
 }

@@ -46,7 +46,10 @@ export function createEmbeddingQueue(deps: EmbeddingQueueDeps) {
     if (clock.now().getTime() < drainBackoff.until) return 0;
     const queued = await store.nextQueuedForEmbedding(db, limit);
     if (queued.length === 0) return 0;
-    const texts = await store.loadTicketTexts(db, queued.map((q) => q.ticket_id));
+    const texts = await store.loadTicketTexts(
+      db,
+      queued.map((q) => q.ticket_id),
+    );
     const embedder = await embedderProvider.load();
     const input = (t: store.TicketText) => store.semanticTextOf(t).slice(0, REMOTE_MAX_CHARS);
     const failed = (ticketIds: readonly string[]) => store.countEmbeddingAttempt(db, ticketIds);
@@ -94,7 +97,9 @@ export function createEmbeddingQueue(deps: EmbeddingQueueDeps) {
       for (const q of leaving) await store.dequeueEmbedding(trx, q.ticket_id, q.queued_at);
     });
     if (dropped.length) {
-      throw new Error(`embeddings endpoint refused ${dropped.length} ticket(s) ${MAX_REJECTIONS} times; left without a new vector: ${dropped.map((q) => q.ticket_id).join(', ')}`);
+      throw new Error(
+        `embeddings endpoint refused ${dropped.length} ticket(s) ${MAX_REJECTIONS} times; left without a new vector: ${dropped.map((q) => q.ticket_id).join(', ')}`,
+      );
     }
     return done.length;
   }

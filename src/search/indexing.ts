@@ -44,13 +44,25 @@ export function createIndexing(deps: IndexingDeps) {
     let upserts: store.DocumentUpsert[];
     if (remote) {
       upserts = texts.map((t) => ({ ticketId: t.ticketId, brandId: t.brandId, embedderId: null, vector: null }));
-      await store.queueForEmbedding(trx, texts.map((t) => t.ticketId), at);
+      await store.queueForEmbedding(
+        trx,
+        texts.map((t) => t.ticketId),
+        at,
+      );
     } else {
       const embedder = (await embedderProvider.withComponents(trx, componentsId)) as WinkGloveEmbedder;
-      upserts = texts.map((t) => ({ ticketId: t.ticketId, brandId: t.brandId, embedderId: embedder.id, vector: encodeVector(embedder.embedOne(store.semanticTextOf(t))) }));
+      upserts = texts.map((t) => ({
+        ticketId: t.ticketId,
+        brandId: t.brandId,
+        embedderId: embedder.id,
+        vector: encodeVector(embedder.embedOne(store.semanticTextOf(t))),
+      }));
     }
     const docIds = await store.upsertDocuments(trx, upserts, seq, at, { keepVector: remote });
-    await keyword.upsert(trx, texts.map((t) => ({ docId: docIds.get(t.ticketId)!, fields: store.keywordFieldsOf(t) })));
+    await keyword.upsert(
+      trx,
+      texts.map((t) => ({ docId: docIds.get(t.ticketId)!, fields: store.keywordFieldsOf(t) })),
+    );
     return texts.length;
   }
 

@@ -243,7 +243,27 @@ export class InvertedIndex {
   /** Memory held by the typed arrays, in bytes (terms' strings and map entries not counted). */
   get bytes(): number {
     let total = 0;
-    for (const a of [this.termHead, this.termTail, this.termLen, this.termStamp, this.chunkStart, this.chunkCap, this.chunkFill, this.chunkNext, this.poolSlot, this.poolTf, this.slotDoc, this.slotLen, this.slotBrand, this.slotTerms, this.slotHash, this.docSlot, this.acc, this.touched]) total += a.byteLength;
+    for (const a of [
+      this.termHead,
+      this.termTail,
+      this.termLen,
+      this.termStamp,
+      this.chunkStart,
+      this.chunkCap,
+      this.chunkFill,
+      this.chunkNext,
+      this.poolSlot,
+      this.poolTf,
+      this.slotDoc,
+      this.slotLen,
+      this.slotBrand,
+      this.slotTerms,
+      this.slotHash,
+      this.docSlot,
+      this.acc,
+      this.touched,
+    ])
+      total += a.byteLength;
     return total;
   }
 

@@ -26,7 +26,9 @@ export const sqliteKeywordIndex: KeywordIndex = {
   async search(db, q) {
     if (q.terms.length === 0) return [];
     const match = q.terms.map(quoteFtsTerm).join(' OR ');
-    const join = q.where ? sql`join search_documents d on d.doc_id = search_fts.rowid ${q.joinTickets ? sql`join tickets t on t.id = d.ticket_id` : sql``}` : sql``;
+    const join = q.where
+      ? sql`join search_documents d on d.doc_id = search_fts.rowid ${q.joinTickets ? sql`join tickets t on t.id = d.ticket_id` : sql``}`
+      : sql``;
     const where = q.where ? sql`and ${q.where}` : sql``;
     const { rows } = await sql<{ id: number; score: number }>`
       select search_fts.rowid as id, -bm25(search_fts, ${W}) as score

@@ -49,7 +49,12 @@ export function createRanker(deps: RankerDeps) {
   const { db, keyword, embedderProvider } = deps;
 
   /** The query embedded, with the vector index caught up to `seq`; null when the semantic side has nothing to search by. */
-  async function semanticQuery(queryText: string, state: { seq: number; componentsId: string | null }, mode: SearchMode, hasTerms: boolean): Promise<SemanticQuery | null> {
+  async function semanticQuery(
+    queryText: string,
+    state: { seq: number; componentsId: string | null },
+    mode: SearchMode,
+    hasTerms: boolean,
+  ): Promise<SemanticQuery | null> {
     if (mode === 'keyword') return null;
     const embedder = await embedderProvider.withComponents(db, state.componentsId);
     let v: Float32Array | undefined;
@@ -59,7 +64,10 @@ export function createRanker(deps: RankerDeps) {
       // A remote endpoint that fails (down, 5xx, timeout) must not fail the search: hybrid
       // degrades to the keyword side; with nothing else to rank by, a 503.
       if (!(err instanceof EmbeddingEndpointError)) throw err;
-      if (mode === 'semantic' || !hasTerms) throw new AppError('unavailable', 'Semantic search is unavailable: the embeddings endpoint did not answer; retry later or search with mode "keyword"', { headers: { 'retry-after': '5' } });
+      if (mode === 'semantic' || !hasTerms)
+        throw new AppError('unavailable', 'Semantic search is unavailable: the embeddings endpoint did not answer; retry later or search with mode "keyword"', {
+          headers: { 'retry-after': '5' },
+        });
       return null;
     }
     if (!v || !v.some((x) => x !== 0)) return null;
@@ -95,12 +103,15 @@ export function createRanker(deps: RankerDeps) {
       const above = sem1.filter((h) => h.score >= (query?.floor ?? -Infinity));
       return { fused: relevantOnly(fuseResults([], above, { ...fusion, keywordWeight: 0 })), keyword: [], semantic: above };
     }
-    return withFeedback({ terms, words, query, keyword: kw1, semanticWide: semWide, semantic: sem1 }, {
-      fusion,
-      depth,
-      searchKeyword: sides.keyword,
-      termsOf: (docIds) => keyword.termsOf(db, docIds),
-    });
+    return withFeedback(
+      { terms, words, query, keyword: kw1, semanticWide: semWide, semantic: sem1 },
+      {
+        fusion,
+        depth,
+        searchKeyword: sides.keyword,
+        termsOf: (docIds) => keyword.termsOf(db, docIds),
+      },
+    );
   }
 
   return { rank };
@@ -138,7 +149,14 @@ function filteredSides(
     return candidates;
   };
   const passing = async (hits: ScoredHit<number>[]): Promise<ScoredHit<number>[]> => {
-    const ok = new Set(await store.filteredDocIds(db, filters, hits.length, hits.map((h) => h.id)));
+    const ok = new Set(
+      await store.filteredDocIds(
+        db,
+        filters,
+        hits.length,
+        hits.map((h) => h.id),
+      ),
+    );
     return hits.filter((h) => ok.has(h.id));
   };
   return {
@@ -191,7 +209,12 @@ interface FirstPass {
  */
 async function withFeedback(
   first: FirstPass,
-  options: { fusion: FusionOptions; depth: number; searchKeyword: SideSearch<readonly string[]>; termsOf: (docIds: readonly number[]) => Promise<Map<number, string[]>> },
+  options: {
+    fusion: FusionOptions;
+    depth: number;
+    searchKeyword: SideSearch<readonly string[]>;
+    termsOf: (docIds: readonly number[]) => Promise<Map<number, string[]>>;
+  },
 ): Promise<Ranking> {
   const { words, keyword: kw1, semanticWide: semWide, semantic: sem1 } = first;
   const { fusion, depth } = options;
@@ -227,7 +250,10 @@ async function withFeedback(
     const scores = new Map<number, number>();
     for (const h of kw1) scores.set(h.id, HYBRID_RECIPE.originalRepeat * h.score);
     for (const h of fb) scores.set(h.id, (scores.get(h.id) ?? 0) + h.score);
-    kw2 = [...scores].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score || a.id - b.id).slice(0, depth);
+    kw2 = [...scores]
+      .map(([id, score]) => ({ id, score }))
+      .sort((a, b) => b.score - a.score || a.id - b.id)
+      .slice(0, depth);
   }
   let sem2 = sem1;
   if (qvec && vectors) {
@@ -266,7 +292,10 @@ function feedbackTerms(words: InvertedIndex, queryTerms: readonly string[], feed
     }
   });
   // Long conversations have thousands of terms; look up frequencies of the likeliest only.
-  const candidates = [...prior.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, SEARCH_TUNING.feedbackCandidates).map(([t]) => t);
+  const candidates = [...prior.entries()]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, SEARCH_TUNING.feedbackCandidates)
+    .map(([t]) => t);
   const { total, df } = words.documentFrequencies(candidates);
   const n = Math.max(1, total);
   return candidates

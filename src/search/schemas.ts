@@ -17,7 +17,12 @@ export const SearchFilters = Type.Object(
 
 export const SearchBody = Type.Object(
   {
-    query: Type.String({ minLength: 1, maxLength: 1000, pattern: '\\S', description: 'Free text. Searched literally: operators, quotes and symbols have no special meaning.' }),
+    query: Type.String({
+      minLength: 1,
+      maxLength: 1000,
+      pattern: '\\S',
+      description: 'Free text. Searched literally: operators, quotes and symbols have no special meaning.',
+    }),
     filters: Type.Optional(SearchFilters),
     limit: Limit(100, 20),
     after: Type.Optional(Cursor),
@@ -53,8 +58,12 @@ export const SearchHit = Type.Object({
   score: Type.Number({ minimum: 0, maximum: 1, description: 'Relevance in [0, 1], comparable within one search (see docs/search.md)' }),
   highlights: Type.Optional(Type.Array(Highlight)),
   match: Type.Object({
-    keyword: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], { description: 'Normalised keyword (BM25) component; null when the keyword side did not return the ticket' }),
-    semantic: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], { description: 'Normalised semantic (embedding) component; null when the semantic side did not return the ticket' }),
+    keyword: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], {
+      description: 'Normalised keyword (BM25) component; null when the keyword side did not return the ticket',
+    }),
+    semantic: Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()], {
+      description: 'Normalised semantic (embedding) component; null when the semantic side did not return the ticket',
+    }),
   }),
 });
 

@@ -86,11 +86,20 @@ export function createSearchService(deps: SearchServiceDeps) {
       const depth = Math.min(SEARCH_TUNING.maxDepth, Math.max(HYBRID_RECIPE.depth, offset + limit + 1));
       const { fused } = await ranker.rank(queryText, filters, mode, depth);
       const page = fused.slice(offset, offset + limit);
-      const ticketIds = await store.ticketIdsOf(db, page.map((h) => h.id));
+      const ticketIds = await store.ticketIdsOf(
+        db,
+        page.map((h) => h.id),
+      );
       const rows = await store.ticketRowsByIds(db, [...ticketIds.values()]);
       const byId = new Map(rows.map((r) => [r.id, r]));
       const terms = mode === 'semantic' ? [] : store.queryTerms(queryText);
-      const highlights = terms.length ? await highlightsOf(db, page.filter((h) => h.keyword).map((h) => ticketIds.get(h.id)!), terms) : new Map<string, Highlight[]>();
+      const highlights = terms.length
+        ? await highlightsOf(
+            db,
+            page.filter((h) => h.keyword).map((h) => ticketIds.get(h.id)!),
+            terms,
+          )
+        : new Map<string, Highlight[]>();
       const data: SearchResult[] = [];
       for (const hit of page) {
         const row = byId.get(ticketIds.get(hit.id) ?? '');

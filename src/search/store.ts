@@ -108,7 +108,11 @@ export async function readComponents(db: DbOrTx): Promise<{ components: Uint8Arr
 }
 
 export async function writeComponents(db: DbOrTx, components: Uint8Array | null, componentsId: string | null, at: string): Promise<void> {
-  await db.updateTable('search_state').set({ components: components ? Buffer.from(components) : null, components_id: componentsId, updated_at: at }).where('id', '=', 1).execute();
+  await db
+    .updateTable('search_state')
+    .set({ components: components ? Buffer.from(components) : null, components_id: componentsId, updated_at: at })
+    .where('id', '=', 1)
+    .execute();
 }
 
 export interface DocumentUpsert {
@@ -164,7 +168,14 @@ export async function hasDocuments(db: DbOrTx): Promise<boolean> {
 }
 
 export async function countDocuments(db: DbOrTx): Promise<number> {
-  return Number((await db.selectFrom('search_documents').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  return Number(
+    (
+      await db
+        .selectFrom('search_documents')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 }
 
 export interface VectorRow {
@@ -230,7 +241,11 @@ export async function filteredDocIds(db: DbOrTx, f: SearchFilters, limit: number
 /** Ticket rows by id, in no particular order (missing ids are skipped). */
 export async function ticketRowsByIds(db: DbOrTx, ticketIds: readonly string[]): Promise<TicketRow[]> {
   if (ticketIds.length === 0) return [];
-  return db.selectFrom('tickets').selectAll().where('id', 'in', [...ticketIds]).execute();
+  return db
+    .selectFrom('tickets')
+    .selectAll()
+    .where('id', 'in', [...ticketIds])
+    .execute();
 }
 
 /** Tickets (of one brand when given) a reindex walks. */
@@ -257,8 +272,18 @@ export async function highlightSources(
   db: DbOrTx,
   ticketIds: readonly string[],
 ): Promise<{ tickets: { id: string; subject: string }[]; messages: { ticket_id: string; body: string }[] }> {
-  const tickets = await db.selectFrom('tickets').select(['id', 'subject']).where('id', 'in', [...ticketIds]).execute();
-  const messages = await db.selectFrom('messages').select(['ticket_id', 'body']).where('ticket_id', 'in', [...ticketIds]).orderBy('created_at').orderBy('id').execute();
+  const tickets = await db
+    .selectFrom('tickets')
+    .select(['id', 'subject'])
+    .where('id', 'in', [...ticketIds])
+    .execute();
+  const messages = await db
+    .selectFrom('messages')
+    .select(['ticket_id', 'body'])
+    .where('ticket_id', 'in', [...ticketIds])
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
   return { tickets, messages };
 }
 
@@ -281,7 +306,11 @@ export async function nextQueuedForEmbedding(db: DbOrTx, limit: number): Promise
 /** Counts one more failed attempt for each of these queued tickets. */
 export async function countEmbeddingAttempt(db: DbOrTx, ticketIds: readonly string[]): Promise<void> {
   if (ticketIds.length === 0) return;
-  await db.updateTable('search_embed_queue').set((eb) => ({ attempts: eb('attempts', '+', 1) })).where('ticket_id', 'in', [...ticketIds]).execute();
+  await db
+    .updateTable('search_embed_queue')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+    .where('ticket_id', 'in', [...ticketIds])
+    .execute();
 }
 
 /** Takes a ticket off the queue, unless it was queued again since `queuedAt` (changed meanwhile). */
@@ -292,7 +321,11 @@ export async function dequeueEmbedding(trx: DbOrTx, ticketId: string, queuedAt: 
 export async function ticketIdsOf(db: DbOrTx, docIds: readonly number[]): Promise<Map<number, string>> {
   const out = new Map<number, string>();
   if (docIds.length === 0) return out;
-  const rows = await db.selectFrom('search_documents').select(['doc_id', 'ticket_id']).where('doc_id', 'in', [...docIds]).execute();
+  const rows = await db
+    .selectFrom('search_documents')
+    .select(['doc_id', 'ticket_id'])
+    .where('doc_id', 'in', [...docIds])
+    .execute();
   for (const r of rows) out.set(Number(r.doc_id), r.ticket_id);
   return out;
 }

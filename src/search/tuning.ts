@@ -35,5 +35,8 @@ export const SEARCH_TUNING = {
    * low), clamped to [0, 1]; null: min-max over the query's semantic hits. Measured in
    * docs/search.md: fitted, low = the floor and high = 1 (identical meaning).
    */
-  semanticBounds: { fitted: { low: 0.45, high: 1 }, plain: null } as { fitted: { low: number; high: number } | null; plain: { low: number; high: number } | null },
+  semanticBounds: { fitted: { low: 0.45, high: 1 }, plain: null } as {
+    fitted: { low: number; high: number } | null;
+    plain: { low: number; high: number } | null;
+  },
 };

@@ -56,7 +56,10 @@ class Partition {
   codes: Uint8Array;
   scales: Float32Array;
   docIds: Int32Array;
-  constructor(readonly dims: number, capacity = 1024) {
+  constructor(
+    readonly dims: number,
+    capacity = 1024,
+  ) {
     this.data = new Int8Array(capacity * dims);
     this.codes = new Uint8Array(capacity * codeBytes(dims));
     this.scales = new Float32Array(capacity);
@@ -268,11 +271,31 @@ function scanCodes(part: Partition, table: Float32Array, top: TopK): void {
     // The built-in embedder's 100 dimensions: 25 lookups per vector.
     for (let slot = 0, c = 0; slot < count; slot++, c += 25) {
       const s =
-        table[codes[c]!]! + table[256 + codes[c + 1]!]! + table[512 + codes[c + 2]!]! + table[768 + codes[c + 3]!]! + table[1024 + codes[c + 4]!]! +
-        table[1280 + codes[c + 5]!]! + table[1536 + codes[c + 6]!]! + table[1792 + codes[c + 7]!]! + table[2048 + codes[c + 8]!]! + table[2304 + codes[c + 9]!]! +
-        table[2560 + codes[c + 10]!]! + table[2816 + codes[c + 11]!]! + table[3072 + codes[c + 12]!]! + table[3328 + codes[c + 13]!]! + table[3584 + codes[c + 14]!]! +
-        table[3840 + codes[c + 15]!]! + table[4096 + codes[c + 16]!]! + table[4352 + codes[c + 17]!]! + table[4608 + codes[c + 18]!]! + table[4864 + codes[c + 19]!]! +
-        table[5120 + codes[c + 20]!]! + table[5376 + codes[c + 21]!]! + table[5632 + codes[c + 22]!]! + table[5888 + codes[c + 23]!]! + table[6144 + codes[c + 24]!]!;
+        table[codes[c]!]! +
+        table[256 + codes[c + 1]!]! +
+        table[512 + codes[c + 2]!]! +
+        table[768 + codes[c + 3]!]! +
+        table[1024 + codes[c + 4]!]! +
+        table[1280 + codes[c + 5]!]! +
+        table[1536 + codes[c + 6]!]! +
+        table[1792 + codes[c + 7]!]! +
+        table[2048 + codes[c + 8]!]! +
+        table[2304 + codes[c + 9]!]! +
+        table[2560 + codes[c + 10]!]! +
+        table[2816 + codes[c + 11]!]! +
+        table[3072 + codes[c + 12]!]! +
+        table[3328 + codes[c + 13]!]! +
+        table[3584 + codes[c + 14]!]! +
+        table[3840 + codes[c + 15]!]! +
+        table[4096 + codes[c + 16]!]! +
+        table[4352 + codes[c + 17]!]! +
+        table[4608 + codes[c + 18]!]! +
+        table[4864 + codes[c + 19]!]! +
+        table[5120 + codes[c + 20]!]! +
+        table[5376 + codes[c + 21]!]! +
+        table[5632 + codes[c + 22]!]! +
+        table[5888 + codes[c + 23]!]! +
+        table[6144 + codes[c + 24]!]!;
       const score = s * scales[slot]!;
       if (score > top.min) top.push(score, docIds[slot]!);
     }

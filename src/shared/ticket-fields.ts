@@ -32,8 +32,7 @@ export const LIMITS = {
   ccMax: 50,
 };
 
-const literals = <const T extends readonly string[]>(values: T, description: string) =>
-  Type.Unsafe<T[number]>(Type.Enum([...values], { description }));
+const literals = <const T extends readonly string[]>(values: T, description: string) => Type.Unsafe<T[number]>(Type.Enum([...values], { description }));
 
 export const StatusSchema = literals(STATUSES, 'open, pending, resolved, snoozed');
 export const PrioritySchema = literals(PRIORITIES, 'low, normal, high, urgent');

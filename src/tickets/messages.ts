@@ -78,7 +78,10 @@ export function createMessageService(deps: MessageServiceDeps) {
 
   /** Message rows as the API shows them, with their attachments (read here unless `linked` has them). */
   async function messageViews(dbx: DbOrTx, rows: MessageRow[], linked?: Map<string, unknown[]>): Promise<MessageView[]> {
-    linked ??= await attachments.listFor(dbx, rows.map((r) => r.id));
+    linked ??= await attachments.listFor(
+      dbx,
+      rows.map((r) => r.id),
+    );
     return rows.map((r) => toMessageView(r, linked.get(r.id) ?? []));
   }
 
@@ -139,7 +142,12 @@ export function createMessageService(deps: MessageServiceDeps) {
       await getVisibleRow(db, principal, ticketId);
       const after = await readCursor(cursors, 'messages', { ticketId }, page.after, [cursorTimestamp, cursorId('msg')]);
       const rows = await store.listMessages(db, ticketId, { after, limit: page.limit + 1 });
-      const result = await pageOf(rows, page.limit, (r) => r, (last) => cursors.encode('messages', { ticketId }, [last.created_at, last.id]));
+      const result = await pageOf(
+        rows,
+        page.limit,
+        (r) => r,
+        (last) => cursors.encode('messages', { ticketId }, [last.created_at, last.id]),
+      );
       return { data: await messageViews(db, result.data), next_cursor: result.next_cursor };
     },
   };

@@ -2,15 +2,7 @@ import { Type } from 'typebox';
 import { principalOf } from '../http/auth.js';
 import { PageQuery } from '../http/pagination.js';
 import { type App, errorResponses, pageSchema } from '../http/types.js';
-import {
-  CreateMessageBody,
-  CreateTicketBody,
-  ListTicketsQuery,
-  TicketDetailSchema,
-  TicketIdParams,
-  TicketWithQueue,
-  UpdateTicketBody,
-} from './schemas.js';
+import { CreateMessageBody, CreateTicketBody, ListTicketsQuery, TicketDetailSchema, TicketIdParams, TicketWithQueue, UpdateTicketBody } from './schemas.js';
 import type { TicketService } from './service.js';
 
 const Ref = (id: string) => Type.Ref(id);
@@ -83,7 +75,11 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       },
     },
     async (request, reply) => {
-      const { etag, changes: _changes, ...ticket } = await tickets.update(principalOf(request), request.params.ticket_id, request.body, {
+      const {
+        etag,
+        changes: _changes,
+        ...ticket
+      } = await tickets.update(principalOf(request), request.params.ticket_id, request.body, {
         ifMatch: request.headers['if-match'],
       });
       return reply.header('ETag', etag).send(ticket);

@@ -8,12 +8,16 @@ import { AUTHOR_TYPES, LIMITS } from './model.js';
 // Defined beside the fields they describe, which queues share; the ticket schemas include them.
 export { OriginSchema, PrioritySchema, StatusSchema };
 
-const literals = <const T extends readonly string[]>(values: T, description: string) =>
-  Type.Unsafe<T[number]>(Type.Enum([...values], { description }));
+const literals = <const T extends readonly string[]>(values: T, description: string) => Type.Unsafe<T[number]>(Type.Enum([...values], { description }));
 
 export const TicketIdParams = Type.Object({ ticket_id: Type.String({ description: 'A ticket id, tick_…' }) });
 
-const Tag = Type.String({ minLength: 1, maxLength: LIMITS.tagMax, pattern: '\\S', description: `Stored trimmed and lower-cased; 1-${LIMITS.tagMax} characters after that` });
+const Tag = Type.String({
+  minLength: 1,
+  maxLength: LIMITS.tagMax,
+  pattern: '\\S',
+  description: `Stored trimmed and lower-cased; 1-${LIMITS.tagMax} characters after that`,
+});
 const Metadata = Type.Record(Type.String(), Type.Unknown(), {
   description: `Arbitrary JSON object, at most ${LIMITS.metadataMaxBytes} bytes serialized and ${LIMITS.metadataMaxDepth} levels of objects and arrays deep (itself included)`,
 });
@@ -37,7 +41,7 @@ export const TicketSchema = Type.Object(
     customer: Type.Object({ email: Type.String(), name: Type.Union([Type.String(), Type.Null()]) }),
     metadata: Metadata,
     snoozed_until: Type.Union([Timestamp, Type.Null()]),
-    first_response_at: Type.Union([Timestamp, Type.Null()], { description: "When an agent first replied" }),
+    first_response_at: Type.Union([Timestamp, Type.Null()], { description: 'When an agent first replied' }),
     created_at: Timestamp,
     updated_at: Timestamp,
   },

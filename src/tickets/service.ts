@@ -167,27 +167,31 @@ export function createTicketService(deps: TicketServiceDeps) {
     const { input, subject, description, tags, metadata, priority, origin, now, actor } = plan;
     const at = toTimestamp(now);
     const queue = await routeTicket(trx, input.brand_id, { tags, priority, origin });
-    const row = await store.insertTicket(trx, {
-      id: newId('tick', now.getTime()),
-      brand_id: input.brand_id,
-      queue_id: queue.id,
-      subject,
-      description,
-      status: 'open',
-      priority,
-      priority_rank: PRIORITY_RANK[priority],
-      assigned_to: input.assigned_to ? normalizeEmail(input.assigned_to) : null,
-      tags: toJsonText(tags),
-      origin,
-      customer_email: normalizeEmail(input.customer.email),
-      customer_name: input.customer.name?.trim() || null,
-      metadata: toJsonText(metadata),
-      snoozed_until: null,
-      first_response_at: null,
-      version: 1,
-      created_at: at,
-      updated_at: at,
-    }, tags);
+    const row = await store.insertTicket(
+      trx,
+      {
+        id: newId('tick', now.getTime()),
+        brand_id: input.brand_id,
+        queue_id: queue.id,
+        subject,
+        description,
+        status: 'open',
+        priority,
+        priority_rank: PRIORITY_RANK[priority],
+        assigned_to: input.assigned_to ? normalizeEmail(input.assigned_to) : null,
+        tags: toJsonText(tags),
+        origin,
+        customer_email: normalizeEmail(input.customer.email),
+        customer_name: input.customer.name?.trim() || null,
+        metadata: toJsonText(metadata),
+        snoozed_until: null,
+        first_response_at: null,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+      },
+      tags,
+    );
     if (description) {
       await store.insertMessage(trx, {
         id: newId('msg', now.getTime()),
@@ -269,7 +273,10 @@ export function createTicketService(deps: TicketServiceDeps) {
       const instant = (name: string, text: string | undefined) => {
         if (text === undefined) return undefined;
         const at = parseInstant(text);
-        if (!at) throw new AppError('invalid_query', `${name} must be a date or an RFC 3339 date-time`, { errors: [{ pointer: name, message: 'must be a date or an RFC 3339 date-time' }] });
+        if (!at)
+          throw new AppError('invalid_query', `${name} must be a date or an RFC 3339 date-time`, {
+            errors: [{ pointer: name, message: 'must be a date or an RFC 3339 date-time' }],
+          });
         return toTimestamp(at);
       };
       // A filter that normalises to nothing (`tag=%20`) would otherwise be dropped, listing everything.

@@ -1,14 +1,5 @@
 import type { Insertable } from 'kysely';
-import type {
-  AuditEntryRow,
-  AuditEntryTable,
-  DbOrTx,
-  MessageRow,
-  MessageTable,
-  NewTicketRow,
-  TicketRow,
-  TicketRowUpdate,
-} from '../db/schema.js';
+import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
 import { prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
 
@@ -16,7 +7,11 @@ import * as queues from '../queues/store.js';
 export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue_seq'>, tags: string[]): Promise<TicketRow> {
   const row = { ...fields, queue_seq: await queues.nextTicketSeq(db) } as TicketRow;
   await db.insertInto('tickets').values(row).execute();
-  if (tags.length) await db.insertInto('ticket_tags').values(tags.map((tag) => ({ ticket_id: row.id, tag }))).execute();
+  if (tags.length)
+    await db
+      .insertInto('ticket_tags')
+      .values(tags.map((tag) => ({ ticket_id: row.id, tag })))
+      .execute();
   await queues.ticketWaitingChanged(db, undefined, row);
   return row;
 }
@@ -38,7 +33,11 @@ export async function updateTicket(db: DbOrTx, before: TicketRow, set: TicketRow
   await queues.ticketWaitingChanged(db, before, after);
   if (tags) {
     await db.deleteFrom('ticket_tags').where('ticket_id', '=', id).execute();
-    if (tags.length) await db.insertInto('ticket_tags').values(tags.map((tag) => ({ ticket_id: id, tag }))).execute();
+    if (tags.length)
+      await db
+        .insertInto('ticket_tags')
+        .values(tags.map((tag) => ({ ticket_id: id, tag })))
+        .execute();
   }
   return after;
 }
@@ -84,7 +83,10 @@ const MAX_PREPARED_BRANDS = 16;
 /** Newest first, by id (ids sort by creation time). One query, whatever the filters. */
 export async function listTickets(db: DbOrTx, f: TicketListFilters): Promise<TicketRow[]> {
   const brands = f.brandIds?.length;
-  const shape = [brands ?? '*', ...(['status', 'priority', 'assigned_to', 'customer_email', 'created_after', 'created_before', 'tag', 'beforeId'] as const).map((k) => (f[k] ? 1 : 0))].join('');
+  const shape = [
+    brands ?? '*',
+    ...(['status', 'priority', 'assigned_to', 'customer_email', 'created_after', 'created_before', 'tag', 'beforeId'] as const).map((k) => (f[k] ? 1 : 0)),
+  ].join('');
   let query = brands !== undefined && brands > MAX_PREPARED_BRANDS ? undefined : listQueries.get(shape);
   if (!query) {
     query = listQueryFor(f);
@@ -102,11 +104,7 @@ const messagesOfTicket = prepareQuery((db, p: { ticketId: string }) =>
 );
 
 /** Chronological: by created_at (imports may be back-dated), then id. */
-export async function listMessages(
-  db: DbOrTx,
-  ticketId: string,
-  page?: { after?: [string, string] | undefined; limit: number },
-): Promise<MessageRow[]> {
+export async function listMessages(db: DbOrTx, ticketId: string, page?: { after?: [string, string] | undefined; limit: number }): Promise<MessageRow[]> {
   if (!page) return messagesOfTicket.all(db, { ticketId });
   let q = db.selectFrom('messages').selectAll().where('ticket_id', '=', ticketId);
   if (page?.after) {
@@ -124,11 +122,7 @@ const auditOfTicket = prepareQuery((db, p: { ticketId: string }) =>
   db.selectFrom('audit_entries').selectAll().where('ticket_id', '=', p.ticketId).orderBy('id'),
 );
 
-export async function listAuditEntries(
-  db: DbOrTx,
-  ticketId: string,
-  page?: { afterId?: string | undefined; limit: number },
-): Promise<AuditEntryRow[]> {
+export async function listAuditEntries(db: DbOrTx, ticketId: string, page?: { afterId?: string | undefined; limit: number }): Promise<AuditEntryRow[]> {
   if (!page) return auditOfTicket.all(db, { ticketId });
   let q = db.selectFrom('audit_entries').selectAll().where('ticket_id', '=', ticketId);
   if (page.afterId) q = q.where('id', '>', page.afterId);

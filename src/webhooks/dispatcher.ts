@@ -122,7 +122,10 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
           }
         }
         await store.insertDeliveries(trx, rows);
-        await store.markEventsDispatched(trx, events.map((e) => e.id));
+        await store.markEventsDispatched(
+          trx,
+          events.map((e) => e.id),
+        );
         return events.length;
       });
       if (count < FAN_OUT_BATCH || stopped) return;
@@ -187,7 +190,12 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
         'user-agent': 'NexusCore-Webhooks/1',
         'webhook-id': event.id,
         'webhook-timestamp': String(timestamp),
-        'webhook-signature': signatureHeader(liveSecrets(endpoint, sentAt).map((s) => secretBox.open(s)), event.id, timestamp, body),
+        'webhook-signature': signatureHeader(
+          liveSecrets(endpoint, sentAt).map((s) => secretBox.open(s)),
+          event.id,
+          timestamp,
+          body,
+        ),
       },
     });
     await record(endpoint.id, delivery, outcome, sentAt);
@@ -288,7 +296,15 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
     if (ok) return undefined;
     return () => {
       log.warn(
-        { webhook_id: endpoint.id, delivery_id: delivery.id, event_id: delivery.event_id, attempt: attemptNo, status_code: status, error: outcome.error, next_attempt_at: next },
+        {
+          webhook_id: endpoint.id,
+          delivery_id: delivery.id,
+          event_id: delivery.event_id,
+          attempt: attemptNo,
+          status_code: status,
+          error: outcome.error,
+          next_attempt_at: next,
+        },
         'webhook attempt failed',
       );
       if (disable) log.warn({ webhook_id: endpoint.id, reason: disable }, 'webhook endpoint disabled');

@@ -74,7 +74,12 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
     '/v1/webhooks/:webhook_id',
     {
       config: { scope: 'webhooks:manage', brands: 'resource' },
-      schema: { tags, summary: 'Delete a webhook endpoint and its delivery log', params: WebhookParams, response: { 204: Type.Null(), ...errorResponses(404) } },
+      schema: {
+        tags,
+        summary: 'Delete a webhook endpoint and its delivery log',
+        params: WebhookParams,
+        response: { 204: Type.Null(), ...errorResponses(404) },
+      },
     },
     async (request, reply) => {
       await webhooks.remove(principalOf(request), request.params.webhook_id);
@@ -119,7 +124,8 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
       schema: {
         tags,
         summary: 'The delivery log',
-        description: 'Newest first: every delivery with every attempt (time, HTTP status or network error, duration, first 1 KB of the response, next attempt).',
+        description:
+          'Newest first: every delivery with every attempt (time, HTTP status or network error, duration, first 1 KB of the response, next attempt).',
         params: WebhookParams,
         querystring: ListDeliveriesQuery,
         response: { 200: pageSchema(DeliverySchema), ...errorResponses(400, 404) },
@@ -149,7 +155,6 @@ export function webhookRoutes(app: App, webhooks: WebhookService): void {
         response: { 202: DeliverySchema, ...errorResponses(404, 409) },
       },
     },
-    async (request, reply) =>
-      reply.status(202).send(await webhooks.retryDelivery(principalOf(request), request.params.webhook_id, request.params.delivery_id)),
+    async (request, reply) => reply.status(202).send(await webhooks.retryDelivery(principalOf(request), request.params.webhook_id, request.params.delivery_id)),
   );
 }

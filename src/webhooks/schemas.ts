@@ -2,8 +2,7 @@ import { Type } from 'typebox';
 import { Cursor, Limit, Timestamp } from '../http/types.js';
 import { DELIVERY_STATUSES, SUBSCRIBABLE_EVENT_TYPES } from './model.js';
 
-const literals = <const T extends readonly string[]>(values: T, description: string) =>
-  Type.Unsafe<T[number]>(Type.Enum([...values], { description }));
+const literals = <const T extends readonly string[]>(values: T, description: string) => Type.Unsafe<T[number]>(Type.Enum([...values], { description }));
 
 export const WebhookParams = Type.Object({ webhook_id: Type.String({ description: 'A webhook endpoint id, wh_…' }) });
 export const DeliveryParams = Type.Object({

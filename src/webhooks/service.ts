@@ -57,8 +57,7 @@ export interface WebhookServiceDeps {
 
 const URL_MAX_LENGTH = 2048;
 
-const invalid = (errors: FieldError[]): AppError =>
-  new AppError('validation_failed', errors.map((e) => `${e.pointer} ${e.message}`).join('; '), { errors });
+const invalid = (errors: FieldError[]): AppError => new AppError('validation_failed', errors.map((e) => `${e.pointer} ${e.message}`).join('; '), { errors });
 
 /** Endpoint management: register, list, change, rotate secrets, test, read the delivery log, retry. */
 export function createWebhookService(deps: WebhookServiceDeps) {
@@ -190,7 +189,12 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         if (visible.length > query.limit || rows.length < 200) break;
         beforeId = rows[rows.length - 1]!.id;
       }
-      return pageOf(visible, query.limit, (row) => toWebhookView(row, now), (last) => cursors.encode('webhooks', {}, [last.id]));
+      return pageOf(
+        visible,
+        query.limit,
+        (row) => toWebhookView(row, now),
+        (last) => cursors.encode('webhooks', {}, [last.id]),
+      );
     },
 
     /** Partial update. Enabling clears the disabled reason and the failure streak. */
@@ -269,18 +273,36 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     },
 
     /** Every delivery with every attempt, newest first. */
-    async listDeliveries(
-      principal: Principal,
-      id: string,
-      query: Static<typeof ListDeliveriesQuery>,
-    ): Promise<Page<DeliveryView>> {
+    async listDeliveries(principal: Principal, id: string, query: Static<typeof ListDeliveriesQuery>): Promise<Page<DeliveryView>> {
       await getVisible(db, principal, id);
       const filters = { id, status: query.status };
       const beforeId = (await readCursor(cursors, 'deliveries', filters, query.after, [cursorId('dlv')]))?.[0];
-      const rows = await store.listDeliveries(db, { endpointId: id, status: query.status, beforeId, eventBrandIds: principal.brandIds, limit: query.limit + 1 });
-      const page = await pageOf(rows, query.limit, (r) => r, (last) => cursors.encode('deliveries', filters, [last.id]));
-      const attempts = await store.listAttempts(db, page.data.map((r) => r.id));
-      return { data: page.data.map((r) => toDeliveryView(r, attempts.filter((a) => a.delivery_id === r.id))), next_cursor: page.next_cursor };
+      const rows = await store.listDeliveries(db, {
+        endpointId: id,
+        status: query.status,
+        beforeId,
+        eventBrandIds: principal.brandIds,
+        limit: query.limit + 1,
+      });
+      const page = await pageOf(
+        rows,
+        query.limit,
+        (r) => r,
+        (last) => cursors.encode('deliveries', filters, [last.id]),
+      );
+      const attempts = await store.listAttempts(
+        db,
+        page.data.map((r) => r.id),
+      );
+      return {
+        data: page.data.map((r) =>
+          toDeliveryView(
+            r,
+            attempts.filter((a) => a.delivery_id === r.id),
+          ),
+        ),
+        next_cursor: page.next_cursor,
+      };
     },
 
     async getDelivery(principal: Principal, id: string, deliveryId: string): Promise<DeliveryView> {

@@ -96,7 +96,8 @@ export function guardedLookup(resolve: Resolve, allowPrivate: boolean) {
         }
         for (const a of allowPrivate ? [] : addresses) {
           const reason = forbiddenReason(a.address);
-          if (reason) return callback(new DestinationRefusedError(`destination refused: ${hostname} resolves to ${a.address}, a non-public address (${reason})`), '', 0);
+          if (reason)
+            return callback(new DestinationRefusedError(`destination refused: ${hostname} resolves to ${a.address}, a non-public address (${reason})`), '', 0);
         }
         // Connect to exactly the address checked, in its canonical spelling.
         const canonical = addresses.map((a) => (ipaddr.isValid(a.address) ? { address: ipaddr.parse(a.address).toString(), family: a.family } : a));

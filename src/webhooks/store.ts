@@ -1,13 +1,5 @@
 import type { Insertable, Updateable } from 'kysely';
-import type {
-  DbOrTx,
-  EventRow,
-  WebhookAttemptRow,
-  WebhookDeliveryRow,
-  WebhookDeliveryTable,
-  WebhookEndpointRow,
-  WebhookEndpointTable,
-} from '../db/schema.js';
+import type { DbOrTx, EventRow, WebhookAttemptRow, WebhookDeliveryRow, WebhookDeliveryTable, WebhookEndpointRow, WebhookEndpointTable } from '../db/schema.js';
 
 /*
  * Every statement is portable Kysely, the same on SQLite and PostgreSQL. Claims are conditional
@@ -55,13 +47,7 @@ export async function deleteEndpoint(db: DbOrTx, id: string): Promise<void> {
 // ----- fan-out
 
 export async function listUndispatchedEvents(db: DbOrTx, limit: number): Promise<EventRow[]> {
-  return db
-    .selectFrom('event_dispatch_queue as q')
-    .innerJoin('events as e', 'e.id', 'q.event_id')
-    .selectAll('e')
-    .orderBy('q.event_id')
-    .limit(limit)
-    .execute();
+  return db.selectFrom('event_dispatch_queue as q').innerJoin('events as e', 'e.id', 'q.event_id').selectAll('e').orderBy('q.event_id').limit(limit).execute();
 }
 
 /** Idempotent: a delivery that already exists for (endpoint, event) is left alone. */
@@ -84,7 +70,10 @@ export async function hasUndispatchedEvents(db: DbOrTx): Promise<boolean> {
 
 export async function markEventsDispatched(db: DbOrTx, eventIds: string[]): Promise<void> {
   for (let i = 0; i < eventIds.length; i += 500) {
-    await db.deleteFrom('event_dispatch_queue').where('event_id', 'in', eventIds.slice(i, i + 500)).execute();
+    await db
+      .deleteFrom('event_dispatch_queue')
+      .where('event_id', 'in', eventIds.slice(i, i + 500))
+      .execute();
   }
 }
 
@@ -215,10 +204,7 @@ export interface ClaimedDelivery {
  * Claims the given deliveries for `workerId` until `leaseUntil`, skipping any another worker
  * claimed first, and returns those it got with their events.
  */
-export async function claimDeliveries(
-  db: DbOrTx,
-  f: { ids: string[]; workerId: string; now: string; leaseUntil: string },
-): Promise<ClaimedDelivery[]> {
+export async function claimDeliveries(db: DbOrTx, f: { ids: string[]; workerId: string; now: string; leaseUntil: string }): Promise<ClaimedDelivery[]> {
   if (f.ids.length === 0) return [];
   await db
     .updateTable('webhook_deliveries')

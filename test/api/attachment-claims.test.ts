@@ -28,14 +28,24 @@ describe('linking an attachment needs the same visibility as reading it', () => 
     assert.equal(res.statusCode, 201, res.body);
     const created = res.json();
     if (upload) {
-      const put = await t.app.inject({ method: 'PUT', url: new URL(created.upload_url).pathname, headers: { 'content-type': 'text/plain' }, payload: 'all-brands data' });
+      const put = await t.app.inject({
+        method: 'PUT',
+        url: new URL(created.upload_url).pathname,
+        headers: { 'content-type': 'text/plain' },
+        payload: 'all-brands data',
+      });
       assert.equal(put.statusCode, 200, put.body);
     }
     return created.id;
   }
 
   const reply = (ticketId: string, attachments: string[], token?: string) =>
-    t.request({ method: 'POST', url: `/v1/tickets/${ticketId}/messages`, body: { author_type: 'agent', body: 'see attached', attachments }, ...(token ? { token } : {}) });
+    t.request({
+      method: 'POST',
+      url: `/v1/tickets/${ticketId}/messages`,
+      body: { author_type: 'agent', body: 'see attached', attachments },
+      ...(token ? { token } : {}),
+    });
 
   before(async () => {
     t = await buildTestApp();

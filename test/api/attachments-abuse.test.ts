@@ -114,7 +114,14 @@ function attack(port: number, urlPath: string, kind: Attack, variant: number): P
 function honestPut(port: number, urlPath: string, bytes: Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: urlPath, method: 'PUT', agent: false, headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: urlPath,
+        method: 'PUT',
+        agent: false,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -229,9 +236,16 @@ describe('upload abuse against a running server', () => {
       for (const status of seen[kind]) assert.ok(status === undefined || status === 413, `${kind}: ${status}`);
     }
     const askedFirst = seen['length-over'].filter((_, k) => askFirst(k * kinds.length + 3));
-    assert.ok(askedFirst.length > 0 && askedFirst.every((s) => s === 413), `a too-large Content-Length is refused before the body: ${seen['length-over'].join(',')}`);
+    assert.ok(
+      askedFirst.length > 0 && askedFirst.every((s) => s === 413),
+      `a too-large Content-Length is refused before the body: ${seen['length-over'].join(',')}`,
+    );
     // Broken uploads never got a success.
-    for (const kind of ['chunked-cut', 'length-cut'] as const) assert.ok(seen[kind].every((s) => s !== 200), `${kind}: ${seen[kind].join(',')}`);
+    for (const kind of ['chunked-cut', 'length-cut'] as const)
+      assert.ok(
+        seen[kind].every((s) => s !== 200),
+        `${kind}: ${seen[kind].join(',')}`,
+      );
 
     // Nothing partial anywhere: no file on disk, no attachment marked uploaded.
     assert.deepEqual(blobFiles(t.dataDir), []);
@@ -259,7 +273,6 @@ describe('upload abuse against a running server', () => {
     assert.deepEqual(partFiles(t.dataDir), []);
     assert.equal(blobFiles(t.dataDir).length, attachments.length);
   });
-
 });
 
 describe('an upload held by another attempt', () => {
@@ -270,13 +283,26 @@ describe('an upload held by another attempt', () => {
   after(() => t.close());
 
   it('answers a PUT while another upload holds the URL with 409 and Retry-After, and takes over once that upload stops renewing', async () => {
-    const created = (await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'held.bin', content_type: 'application/octet-stream' } })).json();
+    const created = (
+      await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'held.bin', content_type: 'application/octet-stream' } })
+    ).json();
     // What a process killed mid-upload leaves: the row held under a lease nobody will renew.
     const now = t.clock.now();
     const lease = new Date(now.getTime() + 30_000);
-    assert.ok(await store.claimUpload(t.runtime.db, created.id, { storage_key: 'blob_00000000000000000000000000', now: toTimestamp(now), lease_expires_at: toTimestamp(lease) }));
+    assert.ok(
+      await store.claimUpload(t.runtime.db, created.id, {
+        storage_key: 'blob_00000000000000000000000000',
+        now: toTimestamp(now),
+        lease_expires_at: toTimestamp(lease),
+      }),
+    );
     const bytes = randomBytes(10 * KiB);
-    const held = await t.app.inject({ method: 'PUT', url: pathOf(created.upload_url), headers: { 'content-type': 'application/octet-stream' }, payload: bytes });
+    const held = await t.app.inject({
+      method: 'PUT',
+      url: pathOf(created.upload_url),
+      headers: { 'content-type': 'application/octet-stream' },
+      payload: bytes,
+    });
     assert.equal(held.statusCode, 409, held.body);
     assert.match(String(held.headers['content-type']), /^application\/problem\+json/);
     assert.equal(held.headers['retry-after'], '30');
@@ -284,7 +310,12 @@ describe('an upload held by another attempt', () => {
 
     t.clock.advance(30_000);
     try {
-      const retried = await t.app.inject({ method: 'PUT', url: pathOf(created.upload_url), headers: { 'content-type': 'application/octet-stream' }, payload: bytes });
+      const retried = await t.app.inject({
+        method: 'PUT',
+        url: pathOf(created.upload_url),
+        headers: { 'content-type': 'application/octet-stream' },
+        payload: bytes,
+      });
       assert.equal(retried.statusCode, 200, retried.body);
       assert.equal(retried.json().sha256, sha256(bytes));
       const stored = (await store.findAttachment(t.runtime.db, created.id))!;
@@ -338,7 +369,8 @@ describe('an upload cut off by a killed server', { skip: testPostgresUrl ? 'spaw
       assert.equal(left.status, 'uploading', 'the killed process could not let go');
       const leaseEnd = Date.parse(left.upload_lease_expires_at!);
       const bytes = randomBytes(200 * KiB);
-      const put = () => t.app.inject({ method: 'PUT', url: pathOf(created.upload_url), headers: { 'content-type': 'application/octet-stream' }, payload: bytes });
+      const put = () =>
+        t.app.inject({ method: 'PUT', url: pathOf(created.upload_url), headers: { 'content-type': 'application/octet-stream' }, payload: bytes });
 
       clock.set(new Date(leaseEnd - 1000));
       const early = await put();

@@ -26,13 +26,16 @@ function streamPut(port: number, urlPath: string, contentType: string, total: nu
     const chunk = Buffer.alloc(MiB);
     let sent = 0;
     let answered = false;
-    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: 'PUT', agent: false, headers: { 'content-type': contentType, ...headers } }, (res) => {
-      answered = true;
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, sha256: hash.digest('hex'), sent }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path: urlPath, method: 'PUT', agent: false, headers: { 'content-type': contentType, ...headers } },
+      (res) => {
+        answered = true;
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, sha256: hash.digest('hex'), sent }));
+      },
+    );
     req.on('error', (err) => (answered ? undefined : reject(err)));
     const pump = async () => {
       while (sent < total && !answered) {
@@ -106,10 +109,14 @@ describe('large attachments over a real connection', () => {
   it('streams a 100 MiB upload to disk with bounded memory, and serves the same bytes back', async (ctx) => {
     const total = 100 * MiB;
     // Warm up first (JIT, lazily loaded code, first file-system calls), so the baseline is steady.
-    const warmUp = (await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'warm.bin', content_type: 'application/octet-stream' } })).json();
+    const warmUp = (
+      await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'warm.bin', content_type: 'application/octet-stream' } })
+    ).json();
     assert.equal((await streamPut(port, new URL(warmUp.upload_url).pathname, 'application/octet-stream', 8 * MiB)).status, 200);
 
-    const created = (await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'disk.img', content_type: 'application/octet-stream', size: total } })).json();
+    const created = (
+      await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'disk.img', content_type: 'application/octet-stream', size: total } })
+    ).json();
     const { result: sent, growth } = await peakRssGrowth(() =>
       streamPut(port, new URL(created.upload_url).pathname, 'application/octet-stream', total, { 'content-length': String(total) }),
     );
@@ -140,7 +147,9 @@ describe('oversize uploads over a real connection', () => {
   after(() => t.close());
 
   it('stops a chunked upload at the limit with a 413 and keeps nothing', async () => {
-    const created = (await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'big.bin', content_type: 'application/octet-stream' } })).json();
+    const created = (
+      await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'big.bin', content_type: 'application/octet-stream' } })
+    ).json();
     const sent = await streamPut(port, new URL(created.upload_url).pathname, 'application/octet-stream', 16 * MiB);
     assert.equal(sent.status, 413, sent.body);
     assert.equal(JSON.parse(sent.body).code, 'payload_too_large');
@@ -151,11 +160,19 @@ describe('oversize uploads over a real connection', () => {
   });
 
   it('keeps nothing from an upload the client abandons half way, and the URL stays usable', async () => {
-    const created = (await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'half.bin', content_type: 'application/octet-stream' } })).json();
+    const created = (
+      await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'half.bin', content_type: 'application/octet-stream' } })
+    ).json();
     const urlPath = new URL(created.upload_url).pathname;
-    const statusOf = async () =>
-      (await t.runtime.db.selectFrom('attachments').select('status').where('id', '=', created.id).executeTakeFirstOrThrow()).status;
-    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: 'PUT', agent: false, headers: { 'content-type': 'application/octet-stream', 'content-length': String(MiB) } });
+    const statusOf = async () => (await t.runtime.db.selectFrom('attachments').select('status').where('id', '=', created.id).executeTakeFirstOrThrow()).status;
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      path: urlPath,
+      method: 'PUT',
+      agent: false,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(MiB) },
+    });
     req.on('error', () => {});
     await new Promise<void>((done) => req.write(Buffer.alloc(256 * 1024, 7), () => done()));
     for (let i = 0; i < 6000 && (await statusOf()) !== 'uploading'; i++) await new Promise((r) => setTimeout(r, 10));

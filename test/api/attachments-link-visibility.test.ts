@@ -22,26 +22,50 @@ describe('linking needs the same visibility as reading', () => {
   let ticketA: Json;
 
   async function requestUpload(body: Record<string, unknown>, token?: string): Promise<Json> {
-    const res = await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'x.bin', content_type: 'application/octet-stream', ...body }, ...(token ? { token } : {}) });
+    const res = await t.request({
+      method: 'POST',
+      url: '/v1/attachments',
+      body: { file_name: 'x.bin', content_type: 'application/octet-stream', ...body },
+      ...(token ? { token } : {}),
+    });
     assert.equal(res.statusCode, 201, res.body);
     return res.json();
   }
 
   async function ready(body: Record<string, unknown> = {}, token?: string): Promise<Json> {
     const created = await requestUpload(body, token);
-    const res = await t.app.inject({ method: 'PUT', url: pathOf(created.upload_url), headers: { 'content-type': 'application/octet-stream' }, payload: randomBytes(64) });
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: pathOf(created.upload_url),
+      headers: { 'content-type': 'application/octet-stream' },
+      payload: randomBytes(64),
+    });
     assert.equal(res.statusCode, 200, res.body);
     return created;
   }
 
   const reply = (ticketId: string, attachments: string[], token?: string) =>
-    t.request({ method: 'POST', url: `/v1/tickets/${ticketId}/messages`, body: { author_type: 'agent', body: 'See attached.', attachments }, ...(token ? { token } : {}) });
+    t.request({
+      method: 'POST',
+      url: `/v1/tickets/${ticketId}/messages`,
+      body: { author_type: 'agent', body: 'See attached.', attachments },
+      ...(token ? { token } : {}),
+    });
 
   const row = (id: string) => t.runtime.db.selectFrom('attachments').selectAll().where('id', '=', id).executeTakeFirst();
 
   async function snapshot() {
-    const linked = await t.runtime.db.selectFrom('attachments').select((eb) => eb.fn.countAll<number>().as('n')).where('message_id', 'is not', null).executeTakeFirstOrThrow();
-    return { messages: await countRows(t, 'messages'), events: await countRows(t, 'events'), audit: await countRows(t, 'audit_entries'), linked: Number(linked.n) };
+    const linked = await t.runtime.db
+      .selectFrom('attachments')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('message_id', 'is not', null)
+      .executeTakeFirstOrThrow();
+    return {
+      messages: await countRows(t, 'messages'),
+      events: await countRows(t, 'events'),
+      audit: await countRows(t, 'audit_entries'),
+      linked: Number(linked.n),
+    };
   }
 
   before(async () => {
@@ -53,7 +77,7 @@ describe('linking needs the same visibility as reading', () => {
   });
   after(() => t.close());
 
-  it("refuses a brand-less attachment to a brand-restricted writer, stores nothing, and it stays unlinked and undownloadable", async () => {
+  it('refuses a brand-less attachment to a brand-restricted writer, stores nothing, and it stays unlinked and undownloadable', async () => {
     const brandless = await ready(); // the admin token of the test app sees every brand
     assert.equal((await row(brandless.id))!.brand_id, null);
     assertProblem(await t.request({ method: 'GET', url: `/v1/attachments/${brandless.id}`, token: writerA }), 404, 'not_found');

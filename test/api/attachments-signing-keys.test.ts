@@ -37,7 +37,8 @@ async function readyWithDownload(t: TestApp): Promise<{ id: string; bytes: Buffe
   return { id: created.id, bytes, downloadUrl: view.download_url };
 }
 
-const status = async (t: TestApp, id: string) => (await t.runtime.db.selectFrom('attachments').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
+const status = async (t: TestApp, id: string) =>
+  (await t.runtime.db.selectFrom('attachments').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
 
 /** Every byte the SQLite database keeps on disk (main file, WAL, shared memory). */
 function databaseBytes(dataDir: string): Buffer {
@@ -58,7 +59,10 @@ describe('URL-signing keys', () => {
 
   it('keeps the keys sealed, names the key in every URL, and refuses an unknown key id or a tampered signature with 403', async () => {
     const rows = await t.runtime.db.selectFrom('server_keys').selectAll().execute();
-    assert.deepEqual(rows.map((r) => r.name), [CURRENT_KEY]);
+    assert.deepEqual(
+      rows.map((r) => r.name),
+      [CURRENT_KEY],
+    );
     assert.match(rows[0]!.secret, /^v1\./, 'sealed with the secret box');
 
     const created = await requestUpload(t);
@@ -82,7 +86,10 @@ describe('URL-signing keys', () => {
   it('rotates: URLs signed before keep working until they expire, new ones use the new key, and a key two rotations old is gone', async () => {
     const keys = t.runtime.services.attachments.signingKeys;
     // The key made at start is younger than a URL's lifetime: rotating now would break live URLs.
-    await assert.rejects(keys.rotate(), (err: unknown) => err instanceof AppError && err.code === 'conflict' && /URLs signed with the previous key/.test(err.message));
+    await assert.rejects(
+      keys.rotate(),
+      (err: unknown) => err instanceof AppError && err.code === 'conflict' && /URLs signed with the previous key/.test(err.message),
+    );
     const start = t.clock.now();
     try {
       t.clock.advance(10 * MINUTE);
@@ -98,10 +105,13 @@ describe('URL-signing keys', () => {
       assert.equal(rotation.previous?.kid, oldKid);
       assert.equal(rotation.retired, null);
       assert.notEqual(rotation.current.kid, oldKid);
-      assert.deepEqual((await keys.list()).map((k) => [k.kid, k.role]), [
-        [rotation.current.kid, 'current'],
-        [oldKid, 'previous'],
-      ]);
+      assert.deepEqual(
+        (await keys.list()).map((k) => [k.kid, k.role]),
+        [
+          [rotation.current.kid, 'current'],
+          [oldKid, 'previous'],
+        ],
+      );
 
       const after = await requestUpload(t);
       assert.equal(kidOf(after.upload_url), rotation.current.kid);
@@ -129,7 +139,10 @@ describe('URL-signing keys', () => {
       assert.equal(await status(t, lateBefore.id), 'pending');
       const stillGood = await put(t, after.upload_url, randomBytes(5));
       assert.equal(stillGood.statusCode, 200, 'a URL of the key just replaced still works');
-      assert.deepEqual((await t.runtime.db.selectFrom('server_keys').select('name').orderBy('name').execute()).map((r) => r.name), [CURRENT_KEY, PREVIOUS_KEY]);
+      assert.deepEqual(
+        (await t.runtime.db.selectFrom('server_keys').select('name').orderBy('name').execute()).map((r) => r.name),
+        [CURRENT_KEY, PREVIOUS_KEY],
+      );
     } finally {
       t.clock.set(start);
     }
@@ -148,7 +161,10 @@ describe('a plain URL-signing key from an older version', () => {
       // What the older version kept: one row, the key in plain hex; and the URLs it signed, without key id.
       const hex = randomBytes(32).toString('hex');
       await first.runtime.db.deleteFrom('server_keys').execute();
-      await first.runtime.db.insertInto('server_keys').values({ name: CURRENT_KEY, secret: hex, created_at: toTimestamp(clock.now()) }).execute();
+      await first.runtime.db
+        .insertInto('server_keys')
+        .values({ name: CURRENT_KEY, secret: hex, created_at: toTimestamp(clock.now()) })
+        .execute();
       const legacy = (purpose: string, id: string) => {
         const expires = Math.floor((clock.now().getTime() + 15 * MINUTE) / 1000).toString(36);
         const mac = createHmac('sha256', Buffer.from(hex, 'hex')).update(`nexus-attachment-url\n${purpose}\n${id}\n${expires}`).digest('base64url');
@@ -171,7 +187,12 @@ describe('a plain URL-signing key from an older version', () => {
       }
 
       const bytes = randomBytes(80);
-      const uploaded = await second.app.inject({ method: 'PUT', url: `/v1/uploads/${uploadToken}`, headers: { 'content-type': 'application/octet-stream' }, payload: bytes });
+      const uploaded = await second.app.inject({
+        method: 'PUT',
+        url: `/v1/uploads/${uploadToken}`,
+        headers: { 'content-type': 'application/octet-stream' },
+        payload: bytes,
+      });
       assert.equal(uploaded.statusCode, 200, uploaded.body);
       assert.equal(uploaded.json().sha256, sha256(bytes));
       const got = await second.app.inject({ method: 'GET', url: `/v1/downloads/${downloadToken}` });
@@ -180,7 +201,11 @@ describe('a plain URL-signing key from an older version', () => {
       // The same key goes on signing, now under the key id of the older URLs.
       assert.equal(kidOf((await second.request({ method: 'GET', url: `/v1/attachments/${ready.id}` })).json().download_url), '0');
       // A tampered old-style URL is still refused.
-      assertProblem(await second.app.inject({ method: 'GET', url: `/v1/downloads/${downloadToken.slice(0, -1)}${downloadToken.endsWith('A') ? 'B' : 'A'}` }), 403, 'download_url_invalid');
+      assertProblem(
+        await second.app.inject({ method: 'GET', url: `/v1/downloads/${downloadToken.slice(0, -1)}${downloadToken.endsWith('A') ? 'B' : 'A'}` }),
+        403,
+        'download_url_invalid',
+      );
     } finally {
       await second?.close();
       if (!second) await first.close().catch(() => {});
@@ -198,7 +223,12 @@ describe('nexus keys', () => {
     try {
       const lines: string[] = [];
       const errors: string[] = [];
-      const run = (...argv: string[]) => main(argv, (l) => lines.push(l), (l) => errors.push(l));
+      const run = (...argv: string[]) =>
+        main(
+          argv,
+          (l) => lines.push(l),
+          (l) => errors.push(l),
+        );
       assert.equal(await run('keys', 'list'), 0);
       assert.equal(lines.length, 1);
       const [kid, role] = lines[0]!.split('\t');
@@ -216,7 +246,10 @@ describe('nexus keys', () => {
       assert.match(lines.join('\n'), new RegExp(`previous key ${kid}`));
       lines.length = 0;
       assert.equal(await run('keys', 'list'), 0);
-      assert.deepEqual(lines.map((l) => l.split('\t')[1]), ['current', 'previous']);
+      assert.deepEqual(
+        lines.map((l) => l.split('\t')[1]),
+        ['current', 'previous'],
+      );
       assert.equal(lines[1]!.split('\t')[0], kid);
       assert.ok(!lines.join('\n').match(/[0-9a-f]{64}/), 'no key material printed');
     } finally {

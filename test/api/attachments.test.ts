@@ -46,7 +46,10 @@ async function attachmentRow(t: TestApp, id: string) {
 }
 
 async function attachmentCount(t: TestApp): Promise<number> {
-  const row = await t.runtime.db.selectFrom('attachments').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const row = await t.runtime.db
+    .selectFrom('attachments')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -57,13 +60,24 @@ async function snapshot(t: TestApp) {
     events: await countRows(t, 'events'),
     audit: await countRows(t, 'audit_entries'),
     linked: Number(
-      (await t.runtime.db.selectFrom('attachments').select((eb) => eb.fn.countAll<number>().as('n')).where('message_id', 'is not', null).executeTakeFirstOrThrow()).n,
+      (
+        await t.runtime.db
+          .selectFrom('attachments')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('message_id', 'is not', null)
+          .executeTakeFirstOrThrow()
+      ).n,
     ),
   };
 }
 
 function reply(t: TestApp, ticketId: string, attachments: string[], token?: string) {
-  return t.request({ method: 'POST', url: `/v1/tickets/${ticketId}/messages`, body: { author_type: 'agent', body: 'See attached.', attachments }, ...(token ? { token } : {}) });
+  return t.request({
+    method: 'POST',
+    url: `/v1/tickets/${ticketId}/messages`,
+    body: { author_type: 'agent', body: 'See attached.', attachments },
+    ...(token ? { token } : {}),
+  });
 }
 
 describe('attachments', () => {
@@ -90,7 +104,14 @@ describe('attachments', () => {
 
       const up = await put(t, created.upload_url, bytes, { 'content-type': 'application/gzip' });
       assert.equal(up.statusCode, 200, up.body);
-      assert.deepEqual(up.json(), { id: created.id, file_name: 'logs.tar.gz', content_type: 'application/gzip', status: 'ready', size: bytes.length, sha256: sha256(bytes) });
+      assert.deepEqual(up.json(), {
+        id: created.id,
+        file_name: 'logs.tar.gz',
+        content_type: 'application/gzip',
+        status: 'ready',
+        size: bytes.length,
+        sha256: sha256(bytes),
+      });
 
       const ticket = await createTicket(t, brand.id);
       const res = await reply(t, ticket.id, [created.id]);
@@ -101,7 +122,10 @@ describe('attachments', () => {
 
       const full = (await t.request({ method: 'GET', url: `/v1/tickets/${ticket.id}` })).json();
       const listed = full.messages[1].attachments[0];
-      assert.deepEqual({ ...listed, download_url: undefined }, { id: created.id, file_name: 'logs.tar.gz', content_type: 'application/gzip', size: bytes.length, sha256: sha256(bytes), download_url: undefined });
+      assert.deepEqual(
+        { ...listed, download_url: undefined },
+        { id: created.id, file_name: 'logs.tar.gz', content_type: 'application/gzip', size: bytes.length, sha256: sha256(bytes), download_url: undefined },
+      );
       assert.ok(listed.download_url.startsWith(`${t.config.publicUrl}/v1/downloads/`));
       assert.deepEqual(full.messages[0].attachments, []);
 
@@ -173,9 +197,17 @@ describe('attachments', () => {
 
     it('needs tickets:write to request an upload URL, and no token at all to upload', async () => {
       const before = await attachmentCount(t);
-      assertProblem(await t.request({ method: 'POST', url: '/v1/attachments', token: null, body: { file_name: 'a', content_type: 'text/plain' } }), 401, 'unauthorized');
+      assertProblem(
+        await t.request({ method: 'POST', url: '/v1/attachments', token: null, body: { file_name: 'a', content_type: 'text/plain' } }),
+        401,
+        'unauthorized',
+      );
       const reader = await t.token(['tickets:read']);
-      assertProblem(await t.request({ method: 'POST', url: '/v1/attachments', token: reader, body: { file_name: 'a', content_type: 'text/plain' } }), 403, 'forbidden');
+      assertProblem(
+        await t.request({ method: 'POST', url: '/v1/attachments', token: reader, body: { file_name: 'a', content_type: 'text/plain' } }),
+        403,
+        'forbidden',
+      );
       assertProblem(await t.request({ method: 'GET', url: '/v1/attachments/att_00000000000000000000000000', token: null }), 401, 'unauthorized');
       assert.equal(await attachmentCount(t), before);
     });
@@ -255,7 +287,12 @@ describe('attachments', () => {
       // A download token is no upload token, even for the same attachment.
       const ready = await uploaded(t, Buffer.from('abc'));
       const download = (await t.request({ method: 'GET', url: `/v1/attachments/${ready.id}` })).json().download_url;
-      const asUpload = await t.app.inject({ method: 'PUT', url: pathOf(download).replace('/downloads/', '/uploads/'), headers: { 'content-type': 'application/octet-stream' }, payload: 'x' });
+      const asUpload = await t.app.inject({
+        method: 'PUT',
+        url: pathOf(download).replace('/downloads/', '/uploads/'),
+        headers: { 'content-type': 'application/octet-stream' },
+        payload: 'x',
+      });
       assertProblem(asUpload, 403, 'upload_url_invalid');
 
       assert.equal((await attachmentRow(t, a.id))!.status, 'pending');
@@ -278,7 +315,11 @@ describe('attachments', () => {
 
     it('answers a CORS preflight for the upload URL', async () => {
       const created = await requestUpload(t, { file_name: 'a.txt', content_type: 'text/plain' });
-      const res = await t.app.inject({ method: 'OPTIONS', url: pathOf(created.upload_url), headers: { origin: 'https://app.example', 'access-control-request-method': 'PUT' } });
+      const res = await t.app.inject({
+        method: 'OPTIONS',
+        url: pathOf(created.upload_url),
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'PUT' },
+      });
       assert.equal(res.statusCode, 204);
       assert.equal(res.headers['access-control-allow-origin'], '*');
       assert.equal(res.headers['access-control-allow-methods'], 'PUT');
@@ -301,7 +342,10 @@ describe('attachments', () => {
       ];
       for (const [body, pointer] of cases) {
         const problem = assertProblem(await t.request({ method: 'POST', url: '/v1/attachments', body }), 422, 'validation_failed');
-        assert.ok(problem.errors.some((e: { pointer: string }) => e.pointer === pointer), `${JSON.stringify(body)}: ${JSON.stringify(problem.errors)}`);
+        assert.ok(
+          problem.errors.some((e: { pointer: string }) => e.pointer === pointer),
+          `${JSON.stringify(body)}: ${JSON.stringify(problem.errors)}`,
+        );
       }
       assert.equal(await attachmentCount(t), before);
     });
@@ -312,7 +356,7 @@ describe('attachments', () => {
       ['say "hi".txt', 'attachment; filename="say _hi_.txt"; filename*=UTF-8\'\'say%20%22hi%22.txt'],
       ['../../etc/passwd', 'attachment; filename="passwd"'],
       ['..\\..\\boot.ini', 'attachment; filename="boot.ini"'],
-      ['résumé 日本.pdf', "attachment; filename=\"r_sum_ __.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%E6%97%A5%E6%9C%AC.pdf"],
+      ['résumé 日本.pdf', 'attachment; filename="r_sum_ __.pdf"; filename*=UTF-8\'\'r%C3%A9sum%C3%A9%20%E6%97%A5%E6%9C%AC.pdf'],
       ['..', 'attachment; filename="attachment"'],
     ];
     for (const [name, header] of names) {
@@ -336,7 +380,16 @@ describe('attachments', () => {
 
     it('never lets a stored name break the header line', () => {
       const long = `${'a'.repeat(199)}😀.txt`;
-      for (const name of ['a\r\nSet-Cookie: x=1.txt', 'a\nb', 'x\u2028y', 'invoice\u202Efdp.exe', 'back\\slash"quote', '%22encoded%22', 'lone\ud800half', long]) {
+      for (const name of [
+        'a\r\nSet-Cookie: x=1.txt',
+        'a\nb',
+        'x\u2028y',
+        'invoice\u202Efdp.exe',
+        'back\\slash"quote',
+        '%22encoded%22',
+        'lone\ud800half',
+        long,
+      ]) {
         const header = contentDisposition(name);
         assert.match(header, /^attachment; filename="[\x20-\x7e]*"(; filename\*=UTF-8''[A-Za-z0-9%._~!-]+)?$/, header);
         assert.ok(!/[\r\n]/.test(header));
@@ -422,7 +475,11 @@ describe('attachments', () => {
       const before = await attachmentCount(t);
       const third = await createBrand(t);
       const token = await t.token(['tickets:write'], [brand.id, third.id]);
-      const problem = assertProblem(await t.request({ method: 'POST', url: '/v1/attachments', token, body: { file_name: 'a', content_type: 'text/plain' } }), 422, 'validation_failed');
+      const problem = assertProblem(
+        await t.request({ method: 'POST', url: '/v1/attachments', token, body: { file_name: 'a', content_type: 'text/plain' } }),
+        422,
+        'validation_failed',
+      );
       assert.equal(problem.errors[0].pointer, '/brand_id');
       const hidden = assertProblem(
         await t.request({ method: 'POST', url: '/v1/attachments', token, body: { file_name: 'a', content_type: 'text/plain', brand_id: otherBrand.id } }),
@@ -542,7 +599,11 @@ describe('attachment size limit', () => {
   });
 
   it('refuses a declared size over the limit before any upload', async () => {
-    const problem = assertProblem(await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'a', content_type: 'text/plain', size: 1025 } }), 422, 'validation_failed');
+    const problem = assertProblem(
+      await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'a', content_type: 'text/plain', size: 1025 } }),
+      422,
+      'validation_failed',
+    );
     assert.deepEqual(problem.errors, [{ pointer: '/size', message: 'must be at most 1024 bytes' }]);
   });
 });

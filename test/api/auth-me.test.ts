@@ -31,11 +31,7 @@ describe('GET /v1/tokens/me', () => {
 
   it('no token, a malformed header, an unknown or a revoked token → 401', async () => {
     assertProblem(await t.request({ method: 'GET', url: '/v1/tokens/me', token: null }), 401, 'unauthorized');
-    assertProblem(
-      await t.request({ method: 'GET', url: '/v1/tokens/me', token: null, headers: { authorization: 'Basic dXNlcjpwYXNz' } }),
-      401,
-      'unauthorized',
-    );
+    assertProblem(await t.request({ method: 'GET', url: '/v1/tokens/me', token: null, headers: { authorization: 'Basic dXNlcjpwYXNz' } }), 401, 'unauthorized');
     assertProblem(await t.request({ method: 'GET', url: '/v1/tokens/me', token: `nxc_${'A'.repeat(43)}` }), 401, 'unauthorized');
     const doomed = await t.runtime.services.tokens.create({ name: 'doomed', scopes: ['tickets:read'] });
     await t.runtime.services.tokens.revoke(doomed.id);

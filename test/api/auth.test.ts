@@ -93,7 +93,10 @@ describe('authentication and the permission matrix', () => {
     const filtered = (await t.request({ method: 'GET', url: `/v1/tickets?brand_id=${brandA}`, token })).json();
     assert.equal(filtered.data.length, 0);
     const brands = (await t.request({ method: 'GET', url: '/v1/brands', token })).json();
-    assert.deepEqual(brands.data.map((b: { id: string }) => b.id), [brandB]);
+    assert.deepEqual(
+      brands.data.map((b: { id: string }) => b.id),
+      [brandB],
+    );
     const queues = (await t.request({ method: 'GET', url: '/v1/queues', token })).json();
     assert.ok(queues.data.every((q: { brand_id: string }) => q.brand_id === brandB));
   });

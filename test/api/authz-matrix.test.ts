@@ -172,7 +172,9 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     },
     'GET /v1/tickets/{ticket_id}': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}` }] },
     'PATCH /v1/tickets/{ticket_id}': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}`, body: { priority: 'high' } }] },
-    'POST /v1/tickets/{ticket_id}/messages': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages`, body: { author_type: 'agent', body: 'hello' } }] },
+    'POST /v1/tickets/{ticket_id}/messages': {
+      requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages`, body: { author_type: 'agent', body: 'hello' } }],
+    },
     'GET /v1/tickets/{ticket_id}/messages': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages` }] },
     'GET /v1/tickets/{ticket_id}/audit': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/audit` }] },
     'POST /v1/tickets/search': {
@@ -243,7 +245,9 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Json>>)) {
       for (const [method, op] of Object.entries(item)) {
         if (!['get', 'put', 'post', 'patch', 'delete'].includes(method)) continue;
-        const statuses = Object.keys(op.responses ?? {}).map(Number).filter((s) => s >= 200 && s < 300);
+        const statuses = Object.keys(op.responses ?? {})
+          .map(Number)
+          .filter((s) => s >= 200 && s < 300);
         operations.push({
           key: `${method.toUpperCase()} ${path}`,
           method: method.toUpperCase(),
@@ -314,7 +318,13 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
           const label = `${op.method} ${req.url} as ${caller.name}`;
           const mutating = op.method !== 'GET';
           const before = mutating && outcome !== 'success' ? await snapshot() : undefined;
-          const res = await t.request({ method: op.method, url: req.url, token: caller.token, body: req.body, ...(req.headers ? { headers: req.headers } : {}) });
+          const res = await t.request({
+            method: op.method,
+            url: req.url,
+            token: caller.token,
+            body: req.body,
+            ...(req.headers ? { headers: req.headers } : {}),
+          });
           checked++;
           try {
             if (outcome !== 'success') {
@@ -332,12 +342,18 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
               const items = brandsOf(body);
               if (caller.brands !== null) {
                 for (const brands of items) {
-                  assert.ok(brands !== null && brands.every((b) => caller.brands!.includes(b)), `an item of brands ${JSON.stringify(brands)} is outside ${caller.brands}`);
+                  assert.ok(
+                    brands !== null && brands.every((b) => caller.brands!.includes(b)),
+                    `an item of brands ${JSON.stringify(brands)} is outside ${caller.brands}`,
+                  );
                 }
               }
               // The other side of the check: a caller that may see brand A does see its fixtures.
               if (caller.brands === null || caller.brands.includes(A)) {
-                assert.ok(items.some((brands) => brands === null || brands.includes(A)), 'brand A’s items are listed');
+                assert.ok(
+                  items.some((brands) => brands === null || brands.includes(A)),
+                  'brand A’s items are listed',
+                );
               }
             }
           } catch (err) {
@@ -360,10 +376,22 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
         const label = `${op.key} as ${caller.name}`;
         try {
           const before = await snapshot();
-          const forged = await t.request({ method: op.method, url: tamper(req!.url), token: caller.token, body: req!.body, ...(req!.headers ? { headers: req!.headers } : {}) });
+          const forged = await t.request({
+            method: op.method,
+            url: tamper(req!.url),
+            token: caller.token,
+            body: req!.body,
+            ...(req!.headers ? { headers: req!.headers } : {}),
+          });
           assertProblem(forged, 403);
           assert.deepEqual(await snapshot(), before, 'a refused request stored or changed nothing');
-          const res = await t.request({ method: op.method, url: req!.url, token: caller.token, body: req!.body, ...(req!.headers ? { headers: req!.headers } : {}) });
+          const res = await t.request({
+            method: op.method,
+            url: req!.url,
+            token: caller.token,
+            body: req!.body,
+            ...(req!.headers ? { headers: req!.headers } : {}),
+          });
           assert.equal(res.statusCode, op.success, res.body);
         } catch (err) {
           failures.push(`${label}: ${(err as Error).message.split('\n')[0]}`);

@@ -42,7 +42,11 @@ describe('the bootstrap token (NEXUS_ADMIN_TOKEN) in a real npm start process', 
     assert.equal(refused.status, 409);
     assert.match(refused.headers.get('content-type') ?? '', /^application\/problem\+json/);
     assert.match(((await refused.json()) as { detail: string }).detail, /NEXUS_ADMIN_TOKEN/);
-    const other = await fetch(`${base}/v1/tokens`, { method: 'POST', headers: { ...asBootstrap, ...json }, body: JSON.stringify({ name: 'ops', scopes: ['admin'] }) });
+    const other = await fetch(`${base}/v1/tokens`, {
+      method: 'POST',
+      headers: { ...asBootstrap, ...json },
+      body: JSON.stringify({ name: 'ops', scopes: ['admin'] }),
+    });
     assert.equal(other.status, 201);
     const opsToken = ((await other.json()) as { token: string }).token;
     assert.equal(await first.stop('SIGTERM'), 0);
@@ -52,12 +56,17 @@ describe('the bootstrap token (NEXUS_ADMIN_TOKEN) in a real npm start process', 
     assert.equal(await cli.exited, 0, cli.output());
 
     const second = await startServer(cleanup, env, { port });
-    const warnings = second.output().split('\n').filter((line) => line.includes('NEXUS_ADMIN_TOKEN names a revoked token'));
+    const warnings = second
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('NEXUS_ADMIN_TOKEN names a revoked token'));
     assert.equal(warnings.length, 1, second.output());
     assert.equal(JSON.parse(warnings[0]!).level, 40, 'logged as a warning');
     assert.ok(!second.output().includes(secret), 'the secret is never logged');
     assert.equal((await fetch(`${base}/v1/tokens/me`, { headers: asBootstrap })).status, 401, 'the revoked token stays unusable');
-    const listed = (await (await fetch(`${base}/v1/tokens`, { headers: { authorization: `Bearer ${opsToken}` } })).json()) as { data: { id: string; revoked_at: string | null }[] };
+    const listed = (await (await fetch(`${base}/v1/tokens`, { headers: { authorization: `Bearer ${opsToken}` } })).json()) as {
+      data: { id: string; revoked_at: string | null }[];
+    };
     assert.ok(listed.data.find((x) => x.id === me.id)?.revoked_at, 'revocation is not undone');
     assert.equal(listed.data.length, 2, 'no replacement token was made behind the operator’s back');
     assert.equal(await second.stop('SIGTERM'), 0);

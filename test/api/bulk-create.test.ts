@@ -61,14 +61,33 @@ it('bulk creates and moves running at once in one queue all succeed, positions e
   // On PostgreSQL these took the queue tree's row locks in different orders and deadlocked.
   const app = await build(t);
   const brand = await createBrand(app);
-  const input = (i: number) => ({ brand_id: brand.id, subject: `Bulk ${i}`, customer: { email: `c${i}@example.com` }, priority: (['low', 'normal', 'high', 'urgent'] as const)[i % 4] });
-  const first = await app.runtime.services.tickets.createMany(operator, Array.from({ length: 12 }, (_, i) => input(i)));
+  const input = (i: number) => ({
+    brand_id: brand.id,
+    subject: `Bulk ${i}`,
+    customer: { email: `c${i}@example.com` },
+    priority: (['low', 'normal', 'high', 'urgent'] as const)[i % 4],
+  });
+  const first = await app.runtime.services.tickets.createMany(
+    operator,
+    Array.from({ length: 12 }, (_, i) => input(i)),
+  );
   const moves = first.map((c, i) => app.runtime.services.tickets.update(operator, c.id, { priority: (['urgent', 'low', 'high', 'normal'] as const)[i % 4] }));
-  const batches = Array.from({ length: 3 }, (_, b) => app.runtime.services.tickets.createMany(operator, Array.from({ length: 10 }, (_, i) => input(100 * b + i))));
+  const batches = Array.from({ length: 3 }, (_, b) =>
+    app.runtime.services.tickets.createMany(
+      operator,
+      Array.from({ length: 10 }, (_, i) => input(100 * b + i)),
+    ),
+  );
   const settled = await Promise.allSettled([...moves, ...batches]);
-  assert.deepEqual(settled.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason)), []);
+  assert.deepEqual(
+    settled.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason)),
+    [],
+  );
   const list = await app.request({ method: 'GET', url: `/v1/queues/${brand.default_queue_id}/tickets?limit=100` });
   assert.equal(list.statusCode, 200, list.body);
   const positions = list.json().data.map((ticket: { position: number }) => ticket.position);
-  assert.deepEqual(positions, Array.from({ length: 42 }, (_, i) => i + 1));
+  assert.deepEqual(
+    positions,
+    Array.from({ length: 42 }, (_, i) => i + 1),
+  );
 });

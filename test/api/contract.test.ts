@@ -36,7 +36,10 @@ describe('contract check of responses against the OpenAPI document', () => {
       ['ticket.created', 'ticket.updated'],
     );
     // The same responses, checked directly: nothing to report.
-    for (const [url, res] of [[`/v1/tickets/${ticket.id}/audit`, audit], ['/v1/events', events]] as const) {
+    for (const [url, res] of [
+      [`/v1/tickets/${ticket.id}/audit`, audit],
+      ['/v1/events', events],
+    ] as const) {
       assert.equal(contract.check({ method: 'GET', url, statusCode: res.statusCode, headers: res.headers, body: res.body }), undefined);
     }
     const missing = await t.request({ method: 'GET', url: '/v1/tickets/tick_nope' });
@@ -56,10 +59,15 @@ describe('contract check of responses against the OpenAPI document', () => {
   });
 
   it('checks bodies against the schema, $refs resolved, with the first error', () => {
-    const body = JSON.stringify({ data: [{ id: 'brand_1', name: 'A', default_queue_id: 'que_1', created_at: 'yesterday', updated_at: '2026-01-15T10:00:00Z' }] });
+    const body = JSON.stringify({
+      data: [{ id: 'brand_1', name: 'A', default_queue_id: 'que_1', created_at: 'yesterday', updated_at: '2026-01-15T10:00:00Z' }],
+    });
     const violation = contract.check({ method: 'GET', url: '/v1/brands', statusCode: 200, headers: json, body });
     assert.match(String(violation), /listBrands.*\/data\/0\/created_at must match format "date-time"/);
-    const event = JSON.stringify({ data: [{ id: 'evt_01kf0hj080bg0vjsqmv3qz0nzn', type: 'ticket.deleted', timestamp: '2026-01-15T10:00:00Z', data: {} }], next_cursor: null });
+    const event = JSON.stringify({
+      data: [{ id: 'evt_01kf0hj080bg0vjsqmv3qz0nzn', type: 'ticket.deleted', timestamp: '2026-01-15T10:00:00Z', data: {} }],
+      next_cursor: null,
+    });
     assert.match(String(contract.check({ method: 'GET', url: '/v1/events', statusCode: 200, headers: json, body: event })), /listEvents.*does not match/);
   });
 
@@ -83,7 +91,10 @@ describe('contract check of responses against the OpenAPI document', () => {
     await app.ready();
     const contract = enforceContract(app as unknown as App);
     try {
-      await assert.rejects(app.inject({ method: 'GET', url: '/v1/thing' }), /Contract broken: GET \/v1\/thing \(no operationId\) answered 418: status 418 is not documented/);
+      await assert.rejects(
+        app.inject({ method: 'GET', url: '/v1/thing' }),
+        /Contract broken: GET \/v1\/thing \(no operationId\) answered 418: status 418 is not documented/,
+      );
       await app.listen({ host: '127.0.0.1', port: 0 });
       const address = app.server.address() as { port: number };
       assert.equal((await fetch(`http://127.0.0.1:${address.port}/v1/thing`)).status, 418);

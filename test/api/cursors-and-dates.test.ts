@@ -56,14 +56,26 @@ describe('pagination cursors are authenticated and range-checked', () => {
 
   it('a queue cursor whose position was rewritten is a 400, not a page at position -999 or 1e+308', async () => {
     const first = await get(t, queueUrl());
-    assert.deepEqual(first.data.map((x: { position: number }) => x.position), [1, 2]);
+    assert.deepEqual(
+      first.data.map((x: { position: number }) => x.position),
+      [1, 2],
+    );
     const cursor: string = first.next_cursor;
-    for (const p of [[-1, '', -1000], [0, first.data[1].id, 1e308], [0, first.data[1].id, 1.5], [7, first.data[1].id, 2]]) {
+    for (const p of [
+      [-1, '', -1000],
+      [0, first.data[1].id, 1e308],
+      [0, first.data[1].id, 1.5],
+      [7, first.data[1].id, 2],
+    ]) {
       const res = await t.request({ method: 'GET', url: `${queueUrl()}&after=${tamper(cursor, (b) => (b.p = p))}` });
       assertProblem(res, 400, 'invalid_cursor');
     }
     const second = await get(t, `${queueUrl()}&after=${cursor}`);
-    assert.deepEqual(second.data.map((x: { position: number }) => x.position), [3, 4], 'the genuine cursor still works');
+    assert.deepEqual(
+      second.data.map((x: { position: number }) => x.position),
+      [3, 4],
+      'the genuine cursor still works',
+    );
   });
 
   it('even a cursor signed with the server key is refused when a position value is out of range', async () => {
@@ -96,7 +108,11 @@ describe('pagination cursors are authenticated and range-checked', () => {
       { name: 'events', page: (a) => t.request({ method: 'GET', url: `/v1/events?limit=2${a ? `&after=${a}` : ''}` }) },
       { name: 'webhooks', page: (a) => t.request({ method: 'GET', url: `/v1/webhooks?limit=1${a ? `&after=${a}` : ''}` }) },
       { name: 'deliveries', page: (a) => t.request({ method: 'GET', url: `/v1/webhooks/${hook.id}/deliveries?limit=1${a ? `&after=${a}` : ''}` }) },
-      { name: 'search', page: (a) => t.request({ method: 'POST', url: '/v1/tickets/search', body: { query: 'refund order', mode: 'keyword', limit: 1, ...(a ? { after: a } : {}) } }) },
+      {
+        name: 'search',
+        page: (a) =>
+          t.request({ method: 'POST', url: '/v1/tickets/search', body: { query: 'refund order', mode: 'keyword', limit: 1, ...(a ? { after: a } : {}) } }),
+      },
     ];
     const cursors = new Map<string, string>();
     for (const list of lists) {
@@ -169,7 +185,19 @@ describe('impossible calendar dates are refused, never rolled over', () => {
   });
   after(() => t.close());
 
-  const impossible = ['2025-02-30', '2025-13-01', '2025-00-10', '2025-04-31', '2023-02-29', '2100-02-29', '2025-01-01T24:00:00Z', '2025-01-01T23:60:00Z', '2016-12-31T23:59:60Z', '2025-03-01T10:00:00+24:00', '9999-12-31T23:00:00-05:00'];
+  const impossible = [
+    '2025-02-30',
+    '2025-13-01',
+    '2025-00-10',
+    '2025-04-31',
+    '2023-02-29',
+    '2100-02-29',
+    '2025-01-01T24:00:00Z',
+    '2025-01-01T23:60:00Z',
+    '2016-12-31T23:59:60Z',
+    '2025-03-01T10:00:00+24:00',
+    '9999-12-31T23:00:00-05:00',
+  ];
 
   it('in query parameters: 400 invalid_query naming the parameter', async () => {
     await createTicket(t, brand);
@@ -177,7 +205,11 @@ describe('impossible calendar dates are refused, never rolled over', () => {
       for (const value of impossible) {
         const res = await t.request({ method: 'GET', url: `/v1/tickets?${name}=${encodeURIComponent(value)}` });
         const problem = assertProblem(res, 400, 'invalid_query');
-        assert.deepEqual(problem.errors.map((e: { pointer: string }) => e.pointer), [name], value);
+        assert.deepEqual(
+          problem.errors.map((e: { pointer: string }) => e.pointer),
+          [name],
+          value,
+        );
       }
     }
     // Real days still work, leap days of leap years included.
@@ -190,21 +222,48 @@ describe('impossible calendar dates are refused, never rolled over', () => {
 
   it('in bodies: 422 naming the field, and nothing changes', async () => {
     const ticket = await createTicket(t, brand);
-    const before = { tickets: await countRows(t, 'tickets'), messages: await countRows(t, 'messages'), tokens: await countRows(t, 'tokens'), audit: await countRows(t, 'audit_entries') };
+    const before = {
+      tickets: await countRows(t, 'tickets'),
+      messages: await countRows(t, 'messages'),
+      tokens: await countRows(t, 'tokens'),
+      audit: await countRows(t, 'audit_entries'),
+    };
     for (const value of impossible) {
       const search = await t.request({ method: 'POST', url: '/v1/tickets/search', body: { query: 'refund', filters: { created_after: value } } });
-      assert.deepEqual(assertProblem(search, 422, 'validation_failed').errors.map((e: { pointer: string }) => e.pointer), ['/filters/created_after'], value);
+      assert.deepEqual(
+        assertProblem(search, 422, 'validation_failed').errors.map((e: { pointer: string }) => e.pointer),
+        ['/filters/created_after'],
+        value,
+      );
     }
     for (const value of impossible.filter((v) => v.includes('T'))) {
       const snooze = await t.request({ method: 'PATCH', url: `/v1/tickets/${ticket.id}`, body: { status: 'snoozed', snoozed_until: value } });
-      assert.ok(assertProblem(snooze, 422, 'validation_failed').errors.some((e: { pointer: string }) => e.pointer === '/snoozed_until'), value);
-      const message = await t.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, body: { author_type: 'customer', body: 'x', created_at: value } });
-      assert.ok(assertProblem(message, 422, 'validation_failed').errors.some((e: { pointer: string }) => e.pointer === '/created_at'), value);
+      assert.ok(
+        assertProblem(snooze, 422, 'validation_failed').errors.some((e: { pointer: string }) => e.pointer === '/snoozed_until'),
+        value,
+      );
+      const message = await t.request({
+        method: 'POST',
+        url: `/v1/tickets/${ticket.id}/messages`,
+        body: { author_type: 'customer', body: 'x', created_at: value },
+      });
+      assert.ok(
+        assertProblem(message, 422, 'validation_failed').errors.some((e: { pointer: string }) => e.pointer === '/created_at'),
+        value,
+      );
       const token = await t.request({ method: 'POST', url: '/v1/tokens', body: { name: 'x', scopes: ['tickets:read'], expires_at: value } });
-      assert.ok(assertProblem(token, 422, 'validation_failed').errors.some((e: { pointer: string }) => e.pointer === '/expires_at'), value);
+      assert.ok(
+        assertProblem(token, 422, 'validation_failed').errors.some((e: { pointer: string }) => e.pointer === '/expires_at'),
+        value,
+      );
     }
     assert.deepEqual(
-      { tickets: await countRows(t, 'tickets'), messages: await countRows(t, 'messages'), tokens: await countRows(t, 'tokens'), audit: await countRows(t, 'audit_entries') },
+      {
+        tickets: await countRows(t, 'tickets'),
+        messages: await countRows(t, 'messages'),
+        tokens: await countRows(t, 'tokens'),
+        audit: await countRows(t, 'audit_entries'),
+      },
       before,
     );
     assert.equal((await t.request({ method: 'GET', url: `/v1/tickets/${ticket.id}` })).json().status, 'open');

@@ -9,7 +9,8 @@ import { registerProblemHandlers } from '../../src/http/problem.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem } from '../helpers/factories.js';
 
-const INDEX = '<!doctype html><html lang="en"><head><title>NexusCore dashboard</title><script type="module" src="/dashboard/assets/index-abc123.js"></script></head><body></body></html>';
+const INDEX =
+  '<!doctype html><html lang="en"><head><title>NexusCore dashboard</title><script type="module" src="/dashboard/assets/index-abc123.js"></script></head><body></body></html>';
 
 async function dashboardApp(distDir: string): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true } });

@@ -7,7 +7,18 @@ import { after, before, describe, it } from 'node:test';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, createBrand, createTicket, ticketBody } from '../helpers/factories.js';
 
-const TABLES = ['tickets', 'messages', 'events', 'audit_entries', 'brands', 'queues', 'tokens', 'webhook_endpoints', 'attachments', 'idempotency_keys'] as const;
+const TABLES = [
+  'tickets',
+  'messages',
+  'events',
+  'audit_entries',
+  'brands',
+  'queues',
+  'tokens',
+  'webhook_endpoints',
+  'attachments',
+  'idempotency_keys',
+] as const;
 
 const deepObject = (levels: number, leaf = '1') => '{"a":'.repeat(levels) + leaf + '}'.repeat(levels);
 const deepArray = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
@@ -26,14 +37,22 @@ describe('deep and wide JSON bodies', () => {
   async function stored(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     for (const table of TABLES) {
-      const row = await t.runtime.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const row = await t.runtime.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
       out[table] = Number(row.n);
     }
     return out;
   }
 
   const send = (method: string, url: string, payload: string, headers: Record<string, string> = {}) =>
-    t.app.inject({ method: method as 'POST', url, payload, headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/json', ...headers } });
+    t.app.inject({
+      method: method as 'POST',
+      url,
+      payload,
+      headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/json', ...headers },
+    });
 
   const pointers = (problem: { errors?: { pointer: string }[] }) => (problem.errors ?? []).map((e) => e.pointer);
 
@@ -74,7 +93,9 @@ describe('deep and wide JSON bodies', () => {
     const hook = (await t.request({ method: 'POST', url: '/v1/webhooks', body: { url: 'https://hooks.example.com/x', events: ['*'] } })).json();
     const token = (await t.request({ method: 'POST', url: '/v1/tokens', body: { name: 'x', scopes: ['tickets:read'] } })).json();
     const ids: Record<string, string> = { ticket_id: ticket.id, brand_id: brand, queue_id: queue.id, webhook_id: hook.id, token_id: token.id };
-    const doc = t.app.swagger() as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: { properties?: object } }> } }>> };
+    const doc = t.app.swagger() as {
+      paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: { properties?: object } }> } }>>;
+    };
     const before = await stored();
     let routes = 0;
     for (const [path, operations] of Object.entries(doc.paths)) {

@@ -80,7 +80,12 @@ describe('inputs the fuzzer found breaking the server', () => {
     assert.deepEqual(problem.errors, [{ pointer: '/subject', message: 'must not contain the NUL character (U+0000)' }]);
     const inKey = JSON.stringify(ticketBody(brandId, { metadata: { 'k\u0000': 1 } }));
     assert.equal(assertProblem(await post('/v1/tickets', inKey), 422, 'validation_failed').errors[0].pointer, '/metadata/k\u0000');
-    const patch = await t.app.inject({ method: 'PATCH', url: `/v1/brands/${brandId}`, headers: { authorization: `Bearer ${t.adminToken}` }, payload: { name: 'x\u0000' } });
+    const patch = await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/brands/${brandId}`,
+      headers: { authorization: `Bearer ${t.adminToken}` },
+      payload: { name: 'x\u0000' },
+    });
     assertProblem(patch, 422, 'validation_failed');
     for (const url of ['/v1/queues?brand_id=%00', '/v1/tickets?customer_email=a%00b']) {
       const res = await t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${t.adminToken}` } });

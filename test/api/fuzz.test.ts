@@ -51,8 +51,12 @@ async function makeFixtures(t: TestApp) {
   const queue = (await t.request({ method: 'POST', url: '/v1/queues', body: { brand_id: brand.id, name: 'VIP', match: { tags: ['vip'] } } })).json();
   const hook = (await t.request({ method: 'POST', url: '/v1/webhooks', body: { url: 'http://127.0.0.1:9/hook', events: ['*'] } })).json();
   const delivery = (await t.request({ method: 'POST', url: `/v1/webhooks/${hook.id}/test` })).json();
-  const pending = (await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'a.txt', content_type: 'text/plain', brand_id: brand.id } })).json();
-  const ready = (await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'b.txt', content_type: 'text/plain', brand_id: brand.id } })).json();
+  const pending = (
+    await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'a.txt', content_type: 'text/plain', brand_id: brand.id } })
+  ).json();
+  const ready = (
+    await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'b.txt', content_type: 'text/plain', brand_id: brand.id } })
+  ).json();
   const put = await t.app.inject({ method: 'PUT', url: pathOf(ready.upload_url), headers: { 'content-type': 'text/plain' }, payload: 'hello' });
   assert.equal(put.statusCode, 200, put.body);
   const readyView = (await t.request({ method: 'GET', url: `/v1/attachments/${ready.id}` })).json();
@@ -123,24 +127,37 @@ type Pair = [string, string];
 function queryArbitraries(params: Json[]): { valid: fc.Arbitrary<Pair[]>; invalid: fc.Arbitrary<Pair[]> } {
   const query = params.filter((p) => p.in === 'query');
   const optional = (p: Json, value: fc.Arbitrary<unknown>) =>
-    fc.option(value.map((v): Pair | null => (v === undefined ? null : [p.name, asQueryValue(v)])), { freq: 2 });
+    fc.option(
+      value.map((v): Pair | null => (v === undefined ? null : [p.name, asQueryValue(v)])),
+      { freq: 2 },
+    );
   // Query parameters are a flat object: the same field hints apply.
   const validOf = (p: Json) => arbs.valid({ type: 'object', required: [p.name], properties: { [p.name]: p.schema } }).map((o) => (o as Json)[p.name]);
   const valid = fc.tuple(...query.map((p) => optional(p, validOf(p)))).map((pairs) => pairs.filter((x): x is Pair => x !== null));
   const broken = query.length
-    ? fc.nat(query.length - 1).chain((i) =>
-        fc
-          .tuple(
-            ...query.map((p, j) =>
-              j === i
-                ? fc.oneof(arbs.invalid(p.schema), fc.constantFrom(...ODD_STRINGS)).map((v): Pair | null => [p.name, asQueryValue(v)])
-                : optional(p, validOf(p)),
-            ),
-          )
-          .map((pairs) => pairs.filter((x): x is Pair => x !== null)),
-      )
+    ? fc
+        .nat(query.length - 1)
+        .chain((i) =>
+          fc
+            .tuple(
+              ...query.map((p, j) =>
+                j === i
+                  ? fc.oneof(arbs.invalid(p.schema), fc.constantFrom(...ODD_STRINGS)).map((v): Pair | null => [p.name, asQueryValue(v)])
+                  : optional(p, validOf(p)),
+              ),
+            )
+            .map((pairs) => pairs.filter((x): x is Pair => x !== null)),
+        )
     : undefined;
-  const extras = fc.constantFrom<Pair[]>([['unknown', '1']], [['limit', '1'], ['limit', '2']], [['after', '']], [['%zz', '%']]);
+  const extras = fc.constantFrom<Pair[]>(
+    [['unknown', '1']],
+    [
+      ['limit', '1'],
+      ['limit', '2'],
+    ],
+    [['after', '']],
+    [['%zz', '%']],
+  );
   return { valid, invalid: broken ? fc.oneof(broken, extras) : extras };
 }
 
@@ -202,11 +219,7 @@ function requestFor(path: string, method: string, op: Json): fc.Arbitrary<FuzzRe
   const validPath = fc.tuple(...pathParams.map((p) => validPathValue(op.operationId, p.name)));
   const query = queryArbitraries(params);
   const schema = op.requestBody?.content?.['application/json']?.schema;
-  const validBody: fc.Arbitrary<BodyChoice | null> = schema
-    ? arbs.valid(schema).map(json)
-    : op.requestBody
-      ? uploadBody(['text/plain'])
-      : fc.constant(null);
+  const validBody: fc.Arbitrary<BodyChoice | null> = schema ? arbs.valid(schema).map(json) : op.requestBody ? uploadBody(['text/plain']) : fc.constant(null);
   const invalidBody: fc.Arbitrary<BodyChoice | null> = schema
     ? fc.oneof({ weight: 4, arbitrary: arbs.invalid(schema).map(json) }, { weight: 1, arbitrary: rawJsonBodies })
     : op.requestBody
@@ -217,7 +230,9 @@ function requestFor(path: string, method: string, op: Json): fc.Arbitrary<FuzzRe
   const headerParams = params.filter((p) => p.in === 'header' && p.name !== 'Idempotency-Key');
   const headerValue = (p: Json) =>
     fc
-      .option(fc.oneof(arbs.valid(p.schema), arbs.invalid(p.schema), fc.constantFrom('*', 'W/"v1"', '"v1", "v2"', '""', '"v999999999999999999999"')), { freq: 2 })
+      .option(fc.oneof(arbs.valid(p.schema), arbs.invalid(p.schema), fc.constantFrom('*', 'W/"v1"', '"v1", "v2"', '""', '"v999999999999999999999"')), {
+        freq: 2,
+      })
       .map((v): Pair | null => (v === null ? null : [p.name, asQueryValue(v).replace(/[^\x20-\x7e]/g, '')]));
   const extraHeaders = fc.tuple(...headerParams.map(headerValue)).map((pairs) => pairs.filter((x): x is Pair => x !== null));
   // A few keys, so that replays and reuse with another body happen.
@@ -226,9 +241,9 @@ function requestFor(path: string, method: string, op: Json): fc.Arbitrary<FuzzRe
   const parts = (weight: number, arbitrary: fc.Arbitrary<Parts>) => ({ weight, arbitrary });
   const combos = [parts(2, fc.record({ path: validPath, query: query.valid, body: validBody, key: validKey }))];
   if (pathParams.length) {
-    const brokenPath = fc.nat(pathParams.length - 1).chain((i) =>
-      fc.tuple(...pathParams.map((p, j) => (j === i ? wrongPathValue : validPathValue(op.operationId, p.name)))),
-    );
+    const brokenPath = fc
+      .nat(pathParams.length - 1)
+      .chain((i) => fc.tuple(...pathParams.map((p, j) => (j === i ? wrongPathValue : validPathValue(op.operationId, p.name)))));
     combos.push(parts(1, fc.record({ path: brokenPath, query: query.valid, body: validBody, key: validKey })));
   }
   combos.push(parts(1, fc.record({ path: validPath, query: query.invalid, body: validBody, key: validKey })));
@@ -293,7 +308,9 @@ describe(`schema-driven fuzzing of every operation (seed ${SEED})`, () => {
         if (res.statusCode >= 400) {
           assert.match(String(res.headers['content-type']), /^application\/problem\+json/, `a problem for ${where}`);
           assert.equal(res.json().status, res.statusCode);
-          const changed = Object.keys(counts).filter((k) => counts![k] !== before![k]).map((k) => `${k} ${before![k]} -> ${counts![k]}`);
+          const changed = Object.keys(counts)
+            .filter((k) => counts![k] !== before![k])
+            .map((k) => `${k} ${before![k]} -> ${counts![k]}`);
           assert.deepEqual(changed, [], `a refused request (${res.statusCode} ${res.json().code}) stored nothing: ${where}`);
         }
       });
@@ -301,9 +318,16 @@ describe(`schema-driven fuzzing of every operation (seed ${SEED})`, () => {
         await fc.assert(property, { seed: SEED, numRuns: RUNS, endOnFailure: true });
       } catch (err) {
         const cause = (err as Error).cause as Error | undefined;
-        throw new Error(`Fuzzing ${op.operationId} failed (replay with NEXUS_FUZZ_SEED=${SEED}):\n${(err as Error).message}${cause ? `\nCause: ${cause.message}` : ''}`);
+        throw new Error(
+          `Fuzzing ${op.operationId} failed (replay with NEXUS_FUZZ_SEED=${SEED}):\n${(err as Error).message}${cause ? `\nCause: ${cause.message}` : ''}`,
+        );
       }
-      ctx.diagnostic(`${[...statuses.values()].reduce((a, b) => a + b, 0)} requests in ${Date.now() - started} ms: ${[...statuses.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ')}`);
+      ctx.diagnostic(
+        `${[...statuses.values()].reduce((a, b) => a + b, 0)} requests in ${Date.now() - started} ms: ${[...statuses.entries()]
+          .sort(([a], [b]) => a - b)
+          .map(([s, n]) => `${s}×${n}`)
+          .join(' ')}`,
+      );
     });
   }
 

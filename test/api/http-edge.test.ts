@@ -31,19 +31,22 @@ describe('HTTP edge: every error the server writes is a problem', () => {
   const framing: { name: string; request: () => string; status: number; code: keyof typeof errorCatalogue }[] = [
     {
       name: 'Content-Length together with Transfer-Encoding (request smuggling)',
-      request: () => `POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\n${auth()}Content-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      request: () =>
+        `POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\n${auth()}Content-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
       status: 400,
       code: 'malformed_request',
     },
     {
       name: 'a chunk size that is not hexadecimal',
-      request: () => `POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\n${auth()}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n${ticketJson()}\r\n0\r\n\r\n`,
+      request: () =>
+        `POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\n${auth()}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n${ticketJson()}\r\n0\r\n\r\n`,
       status: 400,
       code: 'malformed_request',
     },
     {
       name: 'two different Content-Length headers',
-      request: () => `POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\n${auth()}Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`,
+      request: () =>
+        `POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\n${auth()}Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`,
       status: 400,
       code: 'malformed_request',
     },
@@ -55,7 +58,8 @@ describe('HTTP edge: every error the server writes is a problem', () => {
     },
     {
       name: 'a transfer coding the server does not speak',
-      request: () => `POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\n${auth()}Content-Type: application/json\r\nTransfer-Encoding: gzip, chunked, identity\r\n\r\n`,
+      request: () =>
+        `POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\n${auth()}Content-Type: application/json\r\nTransfer-Encoding: gzip, chunked, identity\r\n\r\n`,
       status: 400,
       code: 'malformed_request',
     },
@@ -71,8 +75,18 @@ describe('HTTP edge: every error the server writes is a problem', () => {
 
   // Requests the parser accepts but the router, Node or the app refuses before any route runs.
   const refused: typeof framing = [
-    { name: 'malformed percent-encoding in the path', request: () => `GET /v1/tickets/%E0%A4%A HTTP/1.1\r\nHost: localhost\r\n${auth()}\r\n`, status: 400, code: 'invalid_url' },
-    { name: 'a path parameter over 100 characters', request: () => `GET /v1/tickets/${'t'.repeat(150)} HTTP/1.1\r\nHost: localhost\r\n${auth()}\r\n`, status: 414, code: 'uri_too_long' },
+    {
+      name: 'malformed percent-encoding in the path',
+      request: () => `GET /v1/tickets/%E0%A4%A HTTP/1.1\r\nHost: localhost\r\n${auth()}\r\n`,
+      status: 400,
+      code: 'invalid_url',
+    },
+    {
+      name: 'a path parameter over 100 characters',
+      request: () => `GET /v1/tickets/${'t'.repeat(150)} HTTP/1.1\r\nHost: localhost\r\n${auth()}\r\n`,
+      status: 414,
+      code: 'uri_too_long',
+    },
     { name: 'an HTTP/1.1 request without Host', request: () => `GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n`, status: 400, code: 'bad_request' },
     {
       name: 'an Expect other than 100-continue',
@@ -80,7 +94,12 @@ describe('HTTP edge: every error the server writes is a problem', () => {
       status: 417,
       code: 'expectation_failed',
     },
-    { name: 'CONNECT (this is not a proxy)', request: () => 'CONNECT internal.example:443 HTTP/1.1\r\nHost: internal.example:443\r\n\r\n', status: 400, code: 'bad_request' },
+    {
+      name: 'CONNECT (this is not a proxy)',
+      request: () => 'CONNECT internal.example:443 HTTP/1.1\r\nHost: internal.example:443\r\n\r\n',
+      status: 400,
+      code: 'bad_request',
+    },
   ];
 
   for (const c of [...framing, ...refused]) {

@@ -58,7 +58,9 @@ describe('slow clients: header and body deadlines', () => {
     const c = new RawConnection(port);
     try {
       const started = Date.now();
-      c.write(`POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${t.adminToken}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+      c.write(
+        `POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${t.adminToken}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
       // One byte every 100 ms would take the whole body ~20 s.
       const sending = trickle(c, body, 1, 100);
       const answer = c.response(BOUND_MS);
@@ -105,7 +107,9 @@ describe('slow clients: header and body deadlines', () => {
     const body = Buffer.from(JSON.stringify(ticketBody(brand.id)));
     const c = new RawConnection(port);
     try {
-      c.write(`POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${t.adminToken}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+      c.write(
+        `POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${t.adminToken}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
       await sleep(300);
       c.write(body);
       const res = await c.response();
@@ -131,7 +135,9 @@ describe('slow clients: idle connections', () => {
     const c = new RawConnection(port);
     try {
       const started = Date.now();
-      c.write(`POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${t.adminToken}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+      c.write(
+        `POST /v1/tickets HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${t.adminToken}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+      );
       const res = await c.response(BOUND_MS);
       const problem = assertProblem(res, 408, 'request_timeout');
       assert.match(problem.detail, /No data arrived for 1000 ms/);
@@ -235,9 +241,20 @@ describe('timeout settings', () => {
     const defaults = loadConfig({});
     assert.deepEqual(defaults.http, { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, idleTimeoutMs: 72_000, uploadMinBytesPerSecond: 4096 });
     assert.equal(loadConfig({ NEXUS_HTTP_IDLE_TIMEOUT_MS: '5000' }).http.idleTimeoutMs, 5000);
-    for (const name of ['NEXUS_HTTP_HEADERS_TIMEOUT_MS', 'NEXUS_HTTP_REQUEST_TIMEOUT_MS', 'NEXUS_HTTP_IDLE_TIMEOUT_MS', 'NEXUS_HTTP_UPLOAD_MIN_BYTES_PER_SECOND']) {
-      assert.throws(() => loadConfig({ [name]: '0' }), (err: unknown) => err instanceof ConfigError && err.message.includes(name));
-      assert.throws(() => loadConfig({ [name]: 'soon' }), (err: unknown) => err instanceof ConfigError && err.message.includes(name));
+    for (const name of [
+      'NEXUS_HTTP_HEADERS_TIMEOUT_MS',
+      'NEXUS_HTTP_REQUEST_TIMEOUT_MS',
+      'NEXUS_HTTP_IDLE_TIMEOUT_MS',
+      'NEXUS_HTTP_UPLOAD_MIN_BYTES_PER_SECOND',
+    ]) {
+      assert.throws(
+        () => loadConfig({ [name]: '0' }),
+        (err: unknown) => err instanceof ConfigError && err.message.includes(name),
+      );
+      assert.throws(
+        () => loadConfig({ [name]: 'soon' }),
+        (err: unknown) => err instanceof ConfigError && err.message.includes(name),
+      );
     }
   });
 });

@@ -30,7 +30,10 @@ describe('migration 0005 repairs stored rows the API can no longer serve', () =>
     const stamp = '2026-01-01T00:00:00Z';
     const broken = async (name: string, match: string, order: number) => {
       const id = newId('que');
-      await db.insertInto('queues').values({ id, brand_id: brand.id, name, match, sort_order: order, is_default: 0, created_at: stamp, updated_at: stamp }).execute();
+      await db
+        .insertInto('queues')
+        .values({ id, brand_id: brand.id, name, match, sort_order: order, is_default: 0, created_at: stamp, updated_at: stamp })
+        .execute();
       return id;
     };
     // As POST /v1/queues stored them from ["   "], ["", "gold"] and "İ" x 64 (128 code points lower-cased).
@@ -45,7 +48,11 @@ describe('migration 0005 repairs stored rows the API can no longer serve', () =>
     await db.updateTable('tickets').set({ status: 'snoozed', snoozed_until: '+010000-01-01T04:00:00Z' }).where('id', '=', snoozed.id).execute();
     const token = await t.request({ method: 'POST', url: '/v1/tokens', body: { name: 'far', scopes: ['tickets:read'] } });
     await db.updateTable('tokens').set({ expires_at: '+010000-01-01T04:00:00Z' }).where('id', '=', token.json().id).execute();
-    const message = await t.request({ method: 'POST', url: `/v1/tickets/${snoozed.id}/messages`, body: { author_type: 'customer', body: 'old mail', created_at: '2001-01-01T00:00:00Z' } });
+    const message = await t.request({
+      method: 'POST',
+      url: `/v1/tickets/${snoozed.id}/messages`,
+      body: { author_type: 'customer', body: 'old mail', created_at: '2001-01-01T00:00:00Z' },
+    });
     await db.updateTable('messages').set({ created_at: '-000001-12-31T23:00:00Z' }).where('id', '=', message.json().id).execute();
 
     // The fixture reproduces the breakage: these lists cannot be served.
@@ -71,7 +78,11 @@ describe('migration 0005 repairs stored rows the API can no longer serve', () =>
     assert.deepEqual(queues.get(mixed)!.match, { tags: ['gold'], priority: ['high'] });
     assert.equal(queues.get(long)!.match, null);
     for (const id of [blank, blankUrgent, mixed, long]) await get(`/v1/queues/${id}`);
-    assert.deepEqual(await db.selectFrom('queues').selectAll().where('id', 'in', [vip.id, urgent.id]).orderBy('id').execute(), validBefore, 'valid queues untouched');
+    assert.deepEqual(
+      await db.selectFrom('queues').selectAll().where('id', 'in', [vip.id, urgent.id]).orderBy('id').execute(),
+      validBefore,
+      'valid queues untouched',
+    );
 
     assert.equal((await createTicket(t, brand.id, { priority: 'urgent' })).queue.id, urgent.id, 'a repaired queue ahead of it still takes nothing');
     assert.equal((await createTicket(t, brand.id, { priority: 'high', tags: ['gold'] })).queue.id, mixed);

@@ -119,7 +119,10 @@ describe('OpenAPI document, as third-party tools see it', () => {
       if (method === 'post' && authenticated) {
         assert.match(responses['422'].description, /idempotency_key_reused/, `${key}: 422 names idempotency_key_reused`);
         assert.match(responses['409'].description, /idempotency_in_progress/, `${key}: 409 names idempotency_in_progress`);
-        assert.ok((op.parameters as Json[]).some((p) => p.in === 'header' && p.name === 'Idempotency-Key'), `${key} documents Idempotency-Key`);
+        assert.ok(
+          (op.parameters as Json[]).some((p) => p.in === 'header' && p.name === 'Idempotency-Key'),
+          `${key} documents Idempotency-Key`,
+        );
       }
     }
     const problem = doc.components.schemas.Problem;
@@ -168,7 +171,10 @@ describe('OpenAPI document, as third-party tools see it', () => {
 
   it('says what the server enforces: tag length and pattern, URL format, enums', () => {
     const create = doc.paths['/v1/tickets'].post.requestBody.content['application/json'].schema;
-    assert.deepEqual({ ...create.properties.tags.items, description: undefined }, { type: 'string', minLength: 1, maxLength: 64, pattern: '\\S', description: undefined });
+    assert.deepEqual(
+      { ...create.properties.tags.items, description: undefined },
+      { type: 'string', minLength: 1, maxLength: 64, pattern: '\\S', description: undefined },
+    );
     const webhook = doc.paths['/v1/webhooks'].post.requestBody.content['application/json'].schema;
     assert.equal(webhook.properties.url.format, 'uri');
     assert.deepEqual(webhook.properties.events.items.enum, [...TICKET_EVENT_TYPES, '*']);

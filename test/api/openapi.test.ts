@@ -23,7 +23,13 @@ describe('OpenAPI document, docs page and health', () => {
       .split('\n')
       .filter((l) => l.includes('/v1/'));
     assert.ok(routes.length > 0);
-    for (const wanted of ['POST /v1/tickets', 'GET /v1/tickets', 'GET /v1/tickets/:ticket_id', 'PATCH /v1/tickets/:ticket_id', 'POST /v1/tickets/:ticket_id/messages']) {
+    for (const wanted of [
+      'POST /v1/tickets',
+      'GET /v1/tickets',
+      'GET /v1/tickets/:ticket_id',
+      'PATCH /v1/tickets/:ticket_id',
+      'POST /v1/tickets/:ticket_id/messages',
+    ]) {
       assert.ok(documented.has(wanted), `${wanted} is documented`);
     }
     const text = JSON.stringify(doc);

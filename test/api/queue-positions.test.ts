@@ -34,7 +34,7 @@ describe('queue positions', () => {
     const vip = (await t.request({ method: 'POST', url: '/v1/queues', body: { brand_id: brand.id, name: 'VIP', match: { tags: ['vip'] } } })).json();
     const queues = [brand.default_queue_id, vip.id];
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     const priorities = ['urgent', 'high', 'normal', 'low'] as const;
     const ids: string[] = [];
@@ -89,12 +89,21 @@ describe('queue positions', () => {
     for (let i = 0; i < 6; i++) tickets.push(await createTicket(t, brand.id));
     const url = `/v1/queues/${brand.default_queue_id}/tickets?limit=3`;
     const first = (await t.request({ method: 'GET', url })).json();
-    assert.deepEqual(first.data.map((x: { position: number }) => x.position), [1, 2, 3]);
+    assert.deepEqual(
+      first.data.map((x: { position: number }) => x.position),
+      [1, 2, 3],
+    );
     // The first ticket is picked up: everyone behind it moves one place up.
     await t.request({ method: 'PATCH', url: `/v1/tickets/${tickets[0].id}`, body: { assigned_to: 'agent@example.com' } });
     const second = (await t.request({ method: 'GET', url: `${url}&after=${first.next_cursor}` })).json();
-    assert.deepEqual(second.data.map((x: { id: string }) => x.id), tickets.slice(3).map((x) => x.id));
-    assert.deepEqual(second.data.map((x: { position: number }) => x.position), [3, 4, 5]);
+    assert.deepEqual(
+      second.data.map((x: { id: string }) => x.id),
+      tickets.slice(3).map((x) => x.id),
+    );
+    assert.deepEqual(
+      second.data.map((x: { position: number }) => x.position),
+      [3, 4, 5],
+    );
   });
 });
 
@@ -110,18 +119,64 @@ describe('queue positions on an existing database', { skip: testPostgresUrl ? 't
     const db = opened.db as unknown as import('kysely').Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     const at = '2026-01-01T00:00:00Z';
     await db.insertInto('brands').values({ id: 'brand_01j00000000000000000000000', name: 'Old', created_at: at, updated_at: at }).execute();
-    await db.insertInto('queues').values({ id: 'que_01j00000000000000000000000', brand_id: 'brand_01j00000000000000000000000', name: 'Default', match: null, sort_order: 0, is_default: 1, created_at: at, updated_at: at }).execute();
+    await db
+      .insertInto('queues')
+      .values({
+        id: 'que_01j00000000000000000000000',
+        brand_id: 'brand_01j00000000000000000000000',
+        name: 'Default',
+        match: null,
+        sort_order: 0,
+        is_default: 1,
+        created_at: at,
+        updated_at: at,
+      })
+      .execute();
     const ticket = (id: string, priority_rank: number, status = 'open', assigned_to: string | null = null) => ({
-      id, brand_id: 'brand_01j00000000000000000000000', queue_id: 'que_01j00000000000000000000000', subject: id, description: '', status, priority: 'normal', priority_rank, assigned_to,
-      tags: '[]', origin: 'api', customer_email: 'c@example.com', customer_name: null, metadata: '{}', snoozed_until: null,
-      first_response_at: null, version: 1, created_at: at, updated_at: at,
+      id,
+      brand_id: 'brand_01j00000000000000000000000',
+      queue_id: 'que_01j00000000000000000000000',
+      subject: id,
+      description: '',
+      status,
+      priority: 'normal',
+      priority_rank,
+      assigned_to,
+      tags: '[]',
+      origin: 'api',
+      customer_email: 'c@example.com',
+      customer_name: null,
+      metadata: '{}',
+      snoozed_until: null,
+      first_response_at: null,
+      version: 1,
+      created_at: at,
+      updated_at: at,
     });
-    await db.insertInto('tickets').values([ticket('tick_01j00000000000000000000001', 2), ticket('tick_01j00000000000000000000002', 2, 'pending'), ticket('tick_01j00000000000000000000003', 0), ticket('tick_01j00000000000000000000004', 2), ticket('tick_01j00000000000000000000005', 2, 'open', 'x@example.com')]).execute();
+    await db
+      .insertInto('tickets')
+      .values([
+        ticket('tick_01j00000000000000000000001', 2),
+        ticket('tick_01j00000000000000000000002', 2, 'pending'),
+        ticket('tick_01j00000000000000000000003', 0),
+        ticket('tick_01j00000000000000000000004', 2),
+        ticket('tick_01j00000000000000000000005', 2, 'open', 'x@example.com'),
+      ])
+      .execute();
     await opened.close();
 
     const app = await build(t, { dataDir, env: { NEXUS_DATA_DIR: dataDir } });
     const position = async (id: string) => (await app.request({ method: 'GET', url: `/v1/tickets/${id}` })).json().queue.position;
-    assert.deepEqual([await position('tick_01j00000000000000000000003'), await position('tick_01j00000000000000000000001'), await position('tick_01j00000000000000000000004'), await position('tick_01j00000000000000000000002'), await position('tick_01j00000000000000000000005')], [1, 2, 3, null, null]);
+    assert.deepEqual(
+      [
+        await position('tick_01j00000000000000000000003'),
+        await position('tick_01j00000000000000000000001'),
+        await position('tick_01j00000000000000000000004'),
+        await position('tick_01j00000000000000000000002'),
+        await position('tick_01j00000000000000000000005'),
+      ],
+      [1, 2, 3, null, null],
+    );
     // New tickets arrive behind the old ones.
     const fresh = await createTicket(app, 'brand_01j00000000000000000000000');
     assert.equal(fresh.queue.position, 4);
@@ -135,9 +190,7 @@ it('concurrent moves in one queue all succeed and leave exact positions', async 
   const ids: string[] = [];
   for (let i = 0; i < 24; i++) ids.push((await createTicket(app, brand.id, { priority: 'normal' })).id);
   const priorities = ['urgent', 'low', 'high', 'normal'] as const;
-  const responses = await Promise.all(
-    ids.map((id, i) => app.request({ method: 'PATCH', url: `/v1/tickets/${id}`, body: { priority: priorities[i % 4] } })),
-  );
+  const responses = await Promise.all(ids.map((id, i) => app.request({ method: 'PATCH', url: `/v1/tickets/${id}`, body: { priority: priorities[i % 4] } })));
   assert.deepEqual(
     responses.map((r) => r.statusCode),
     ids.map(() => 200),

@@ -74,7 +74,10 @@ describe('queues and queue placement', () => {
     });
     assert.equal(urgentEmail.statusCode, 201, urgentEmail.body);
     const queues = (await t.request({ method: 'GET', url: `/v1/queues?brand_id=${brand.id}` })).json().data;
-    assert.deepEqual(queues.map((q: { name: string }) => q.name), ['Urgent email', 'VIP', 'Default']);
+    assert.deepEqual(
+      queues.map((q: { name: string }) => q.name),
+      ['Urgent email', 'VIP', 'Default'],
+    );
 
     const plain = await createTicket(t, brand.id);
     assert.equal(plain.queue.name, 'Default');

@@ -64,7 +64,12 @@ describe('rate limits', () => {
     const t = await build(ctx, { env: defaults });
     const statuses = new Map<number, number>();
     for (let i = 0; i < 200; i++) {
-      const res = await t.app.inject({ method: 'GET', url: '/v1/tickets', headers: bearer(`nxc_${String(i).padStart(43, 'x')}`), remoteAddress: '198.51.100.200' });
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/v1/tickets',
+        headers: bearer(`nxc_${String(i).padStart(43, 'x')}`),
+        remoteAddress: '198.51.100.200',
+      });
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
     }
     assert.deepEqual(Object.fromEntries(statuses), { 401: 20, 429: 180 });
@@ -74,7 +79,13 @@ describe('rate limits', () => {
     statuses.clear();
     for (let i = 0; i < 200; i++) {
       const forged = `${id}.${expires}.${String(i).padStart(43, 'A')}`;
-      const res = await t.app.inject({ method: 'PUT', url: `/v1/uploads/${forged}`, headers: { 'content-type': 'text/plain' }, payload: 'x', remoteAddress: '198.51.100.201' });
+      const res = await t.app.inject({
+        method: 'PUT',
+        url: `/v1/uploads/${forged}`,
+        headers: { 'content-type': 'text/plain' },
+        payload: 'x',
+        remoteAddress: '198.51.100.201',
+      });
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
     }
     assert.deepEqual(Object.fromEntries(statuses), { 403: 20, 429: 180 });
@@ -87,8 +98,14 @@ describe('rate limits', () => {
 
   it('documents 429 on every operation', async (ctx) => {
     const t = await build(ctx);
-    const doc = (await t.request({ method: 'GET', url: '/v1/openapi.json' })).json() as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
-    const missing = Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).filter(([, op]) => !op.responses['429']).map(([m]) => `${m} ${p}`));
+    const doc = (await t.request({ method: 'GET', url: '/v1/openapi.json' })).json() as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    const missing = Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => !op.responses['429'])
+        .map(([m]) => `${m} ${p}`),
+    );
     assert.deepEqual(missing, []);
   });
 
@@ -97,7 +114,13 @@ describe('rate limits', () => {
     let brand: { id: string };
     before(async () => {
       t = await buildTestApp({
-        env: { NEXUS_RATE_LIMIT_PER_TOKEN: '5', NEXUS_RATE_LIMIT_TOKEN_WINDOW: '10s', NEXUS_RATE_LIMIT_PER_ADDRESS: '50', NEXUS_RATE_LIMIT_AUTH_FAILURES: '1000', NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h' },
+        env: {
+          NEXUS_RATE_LIMIT_PER_TOKEN: '5',
+          NEXUS_RATE_LIMIT_TOKEN_WINDOW: '10s',
+          NEXUS_RATE_LIMIT_PER_ADDRESS: '50',
+          NEXUS_RATE_LIMIT_AUTH_FAILURES: '1000',
+          NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h',
+        },
       });
       brand = await createBrand(t);
     });
@@ -181,7 +204,14 @@ describe('rate limits', () => {
     let t: TestApp;
     let brand: { id: string };
     before(async () => {
-      t = await buildTestApp({ env: { NEXUS_RATE_LIMIT_PER_ADDRESS: '100', NEXUS_RATE_LIMIT_AUTH_FAILURES: '3', NEXUS_RATE_LIMIT_AUTH_FAILURES_WINDOW: '1m', NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h' } });
+      t = await buildTestApp({
+        env: {
+          NEXUS_RATE_LIMIT_PER_ADDRESS: '100',
+          NEXUS_RATE_LIMIT_AUTH_FAILURES: '3',
+          NEXUS_RATE_LIMIT_AUTH_FAILURES_WINDOW: '1m',
+          NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h',
+        },
+      });
       brand = await createBrand(t);
     });
     after(() => t.close());
@@ -210,7 +240,13 @@ describe('rate limits', () => {
       assert.equal((await t.app.inject({ method: 'GET', url: '/healthz', remoteAddress: attacker })).statusCode, 200);
 
       // The good token from anywhere else is unaffected.
-      const fine = await t.app.inject({ method: 'POST', url: '/v1/tickets', headers: bearer(good), payload: ticketBody(brand.id), remoteAddress: '203.0.113.6' });
+      const fine = await t.app.inject({
+        method: 'POST',
+        url: '/v1/tickets',
+        headers: bearer(good),
+        payload: ticketBody(brand.id),
+        remoteAddress: '203.0.113.6',
+      });
       assert.equal(fine.statusCode, 201, fine.body);
       assert.equal(await countRows(t, 'tickets'), tickets + 1);
 
@@ -224,14 +260,30 @@ describe('rate limits', () => {
       const created = (await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'a.txt', content_type: 'text/plain' } })).json();
       const [id, expires] = pathOf(created.upload_url).split('/').pop()!.split('.') as [string, string];
       const forged = `${id}.${expires}.${'A'.repeat(43)}`;
-      assertProblem(await t.app.inject({ method: 'PUT', url: `/v1/uploads/${forged}`, headers: { 'content-type': 'text/plain' }, payload: 'x', remoteAddress: address }), 403, 'upload_url_invalid');
+      assertProblem(
+        await t.app.inject({ method: 'PUT', url: `/v1/uploads/${forged}`, headers: { 'content-type': 'text/plain' }, payload: 'x', remoteAddress: address }),
+        403,
+        'upload_url_invalid',
+      );
       assertProblem(await t.app.inject({ method: 'GET', url: `/v1/downloads/${forged}`, remoteAddress: address }), 403, 'download_url_invalid');
-      const r = await t.app.inject({ method: 'PUT', url: `/v1/uploads/${forged}`, headers: { 'content-type': 'text/plain' }, payload: 'x', remoteAddress: address });
+      const r = await t.app.inject({
+        method: 'PUT',
+        url: `/v1/uploads/${forged}`,
+        headers: { 'content-type': 'text/plain' },
+        payload: 'x',
+        remoteAddress: address,
+      });
       assertProblem(r, 403, 'upload_url_invalid');
       assert.equal(limitOf(r, 'auth-failures').r, 0);
 
       // The genuine URL from the blocked address waits too, and nothing is written.
-      const blocked = await t.app.inject({ method: 'PUT', url: pathOf(created.upload_url), headers: { 'content-type': 'text/plain' }, payload: 'hello', remoteAddress: address });
+      const blocked = await t.app.inject({
+        method: 'PUT',
+        url: pathOf(created.upload_url),
+        headers: { 'content-type': 'text/plain' },
+        payload: 'hello',
+        remoteAddress: address,
+      });
       assertRateLimited(blocked, 'auth-failures');
       assert.equal(blocked.headers.connection, 'close', 'an unread body is dropped with the connection');
       const row = await t.runtime.db.selectFrom('attachments').select(['status', 'size']).where('id', '=', id).executeTakeFirstOrThrow();
@@ -240,12 +292,24 @@ describe('rate limits', () => {
 
       // From another address the genuine URL works; a later expired URL (410) is a failure again.
       const other = '203.0.113.21';
-      const ok = await t.app.inject({ method: 'PUT', url: pathOf(created.upload_url), headers: { 'content-type': 'text/plain' }, payload: 'hello', remoteAddress: other });
+      const ok = await t.app.inject({
+        method: 'PUT',
+        url: pathOf(created.upload_url),
+        headers: { 'content-type': 'text/plain' },
+        payload: 'hello',
+        remoteAddress: other,
+      });
       assert.equal(ok.statusCode, 200, ok.body);
       assert.equal(limitOf(ok, 'address').r, 99);
       const late = (await t.request({ method: 'POST', url: '/v1/attachments', body: { file_name: 'b.txt', content_type: 'text/plain' } })).json();
       t.clock.advance(16 * 60_000);
-      const expired = await t.app.inject({ method: 'PUT', url: pathOf(late.upload_url), headers: { 'content-type': 'text/plain' }, payload: 'x', remoteAddress: other });
+      const expired = await t.app.inject({
+        method: 'PUT',
+        url: pathOf(late.upload_url),
+        headers: { 'content-type': 'text/plain' },
+        payload: 'x',
+        remoteAddress: other,
+      });
       assertProblem(expired, 410, 'upload_url_expired');
       assert.equal(limitOf(expired, 'auth-failures').r, 2);
     });
@@ -262,7 +326,11 @@ describe('rate limits', () => {
       const rows = await t.runtime.db
         .selectFrom('rate_limit_counters')
         .select(['bucket', 'count'])
-        .where('bucket', 'in', ['203.0.113.40', ...spread].map((a) => `auth-failures:${a}`))
+        .where(
+          'bucket',
+          'in',
+          ['203.0.113.40', ...spread].map((a) => `auth-failures:${a}`),
+        )
         .execute();
       assert.deepEqual(Object.fromEntries(rows.map((r) => [r.bucket, Number(r.count)])), {
         'auth-failures:203.0.113.40': sameFailures,
@@ -279,20 +347,35 @@ describe('rate limits', () => {
       for (let i = 0; i < 3; i++) {
         assertProblem(await t.app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: `2001:db8:77:1::${i + 1}` }), 401);
       }
-      assertRateLimited(await t.app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: '2001:db8:77:1:ffff::1' }), 'auth-failures');
+      assertRateLimited(
+        await t.app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: '2001:db8:77:1:ffff::1' }),
+        'auth-failures',
+      );
     });
 
     it('ignores X-Forwarded-For unless NEXUS_TRUST_PROXY names the proxy', async (ctx) => {
       const address = '203.0.113.30';
       for (let i = 0; i < 3; i++) await t.app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: address });
-      const spoofed = await t.app.inject({ method: 'GET', url: '/v1/brands', headers: { ...bearer(badToken), 'x-forwarded-for': '198.51.100.99' }, remoteAddress: address });
+      const spoofed = await t.app.inject({
+        method: 'GET',
+        url: '/v1/brands',
+        headers: { ...bearer(badToken), 'x-forwarded-for': '198.51.100.99' },
+        remoteAddress: address,
+      });
       assertRateLimited(spoofed, 'auth-failures');
 
       const proxied = await build(ctx, { env: { NEXUS_TRUST_PROXY: '127.0.0.1', NEXUS_RATE_LIMIT_AUTH_FAILURES: '1', NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h' } });
       const first = await proxied.app.inject({ method: 'GET', url: '/v1/brands', headers: { ...bearer(badToken), 'x-forwarded-for': '198.51.100.1' } });
       assertProblem(first, 401);
-      assertRateLimited(await proxied.app.inject({ method: 'GET', url: '/v1/brands', headers: { ...bearer(badToken), 'x-forwarded-for': '198.51.100.1' } }), 'auth-failures');
-      const otherClient = await proxied.app.inject({ method: 'GET', url: '/v1/brands', headers: { ...bearer(proxied.adminToken), 'x-forwarded-for': '198.51.100.2' } });
+      assertRateLimited(
+        await proxied.app.inject({ method: 'GET', url: '/v1/brands', headers: { ...bearer(badToken), 'x-forwarded-for': '198.51.100.1' } }),
+        'auth-failures',
+      );
+      const otherClient = await proxied.app.inject({
+        method: 'GET',
+        url: '/v1/brands',
+        headers: { ...bearer(proxied.adminToken), 'x-forwarded-for': '198.51.100.2' },
+      });
       assert.equal(otherClient.statusCode, 200, 'the proxy itself is not blocked for its other clients');
     });
   });
@@ -328,12 +411,16 @@ describe('rate limits', () => {
       assertRateLimited(await a.request({ method: 'GET', url: '/v1/brands', token }), 'token');
       // One row per bucket and window, holding the sum of both processes; refusals are not counted.
       const rows = await a.runtime.db.selectFrom('rate_limit_counters').select(['bucket', 'count']).where('bucket', 'like', 'token:%').execute();
-      assert.deepEqual(rows.map((r) => Number(r.count)), [13]);
+      assert.deepEqual(
+        rows.map((r) => Number(r.count)),
+        [13],
+      );
     });
 
     it('share failed authentication at once, without waiting for a sync', async () => {
       const address = '192.0.2.55';
-      for (let i = 0; i < 2; i++) assertProblem(await a.app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: address }), 401);
+      for (let i = 0; i < 2; i++)
+        assertProblem(await a.app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: address }), 401);
       const third = await b.app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: address });
       assertProblem(third, 401);
       assert.equal(limitOf(third, 'auth-failures').r, 0, 'process B read back the failures A wrote');
@@ -368,7 +455,10 @@ describe('rate limits', () => {
       await sql`drop table rate_limit_counters`.execute(t.runtime.db);
       const address = '192.0.2.77';
       assertProblem(await app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: address }), 401, 'unauthorized');
-      assert.ok(logs.some((l) => l.level === 40 && /rate limits/.test(l.msg)), JSON.stringify(logs));
+      assert.ok(
+        logs.some((l) => l.level === 40 && /rate limits/.test(l.msg)),
+        JSON.stringify(logs),
+      );
       assertProblem(await app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: address }), 401, 'unauthorized');
       assertRateLimited(await app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: address }), 'auth-failures');
 
@@ -390,7 +480,11 @@ describe('rate limits', () => {
       other.exec('ROLLBACK');
       await t.app.rateLimiter.sync();
       const rows = await t.runtime.db.selectFrom('rate_limit_counters').select('count').where('bucket', 'like', 'auth-failures:%').execute();
-      assert.deepEqual(rows.map((r) => r.count), [1], 'the failure reached the database at the next sync');
+      assert.deepEqual(
+        rows.map((r) => r.count),
+        [1],
+        'the failure reached the database at the next sync',
+      );
     } finally {
       if (other.inTransaction) other.exec('ROLLBACK');
       other.close();
@@ -417,7 +511,12 @@ describe('rate limits', () => {
       [{ NEXUS_RATE_LIMIT_SYNC_INTERVAL: '0' }, /NEXUS_RATE_LIMIT_SYNC_INTERVAL/],
       [{ NEXUS_TRUST_PROXY: 'everyone' }, /NEXUS_TRUST_PROXY/],
     ];
-    for (const [env, pattern] of cases) assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && pattern.test(e.message), JSON.stringify(env));
+    for (const [env, pattern] of cases)
+      assert.throws(
+        () => loadConfig(env),
+        (e: unknown) => e instanceof ConfigError && pattern.test(e.message),
+        JSON.stringify(env),
+      );
     const defaults = loadConfig({}).rateLimit;
     assert.deepEqual(defaults, {
       enabled: true,

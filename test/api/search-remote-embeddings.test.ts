@@ -55,21 +55,22 @@ describe('search with an OpenAI-compatible embeddings endpoint', () => {
   let t: TestApp;
   let logged: App;
   const logLines: string[] = [];
-  const log = pino(
-    { ...loggerOptions('trace') },
-    new Writable({ write: (chunk: Buffer, _enc, done) => void (logLines.push(chunk.toString()), done()) }),
-  );
+  const log = pino({ ...loggerOptions('trace') }, new Writable({ write: (chunk: Buffer, _enc, done) => void (logLines.push(chunk.toString()), done()) }));
   let brand: string;
   const ids: Record<string, string> = {};
 
-  const search = (body: Record<string, unknown>) => logged.inject({ method: 'POST', url: '/v1/tickets/search', headers: { authorization: `Bearer ${t.adminToken}` }, payload: body });
+  const search = (body: Record<string, unknown>) =>
+    logged.inject({ method: 'POST', url: '/v1/tickets/search', headers: { authorization: `Bearer ${t.adminToken}` }, payload: body });
   const hits = async (body: Record<string, unknown>): Promise<Hit[]> => {
     const res = await search(body);
     assert.equal(res.statusCode, 200, res.body);
     return res.json().data as Hit[];
   };
   const queue = async () =>
-    (await t.runtime.db.selectFrom('search_embed_queue').select(['ticket_id', 'attempts']).orderBy('ticket_id').execute()).map((r) => ({ ...r, attempts: Number(r.attempts) }));
+    (await t.runtime.db.selectFrom('search_embed_queue').select(['ticket_id', 'attempts']).orderBy('ticket_id').execute()).map((r) => ({
+      ...r,
+      attempts: Number(r.attempts),
+    }));
   const maintenance = () => backgroundJobs(t.runtime).find((j) => j.name === 'search-maintenance')!;
 
   before(async () => {
@@ -89,12 +90,21 @@ describe('search with an OpenAI-compatible embeddings endpoint', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     // The base form OpenAI SDKs take (`…/v1`); `/embeddings` is appended.
-    t = await buildTestApp({ env: { NEXUS_EMBEDDINGS_URL: `${base}/v1`, NEXUS_EMBEDDINGS_MODEL: 'test-embed', NEXUS_EMBEDDINGS_API_KEY: API_KEY, NEXUS_LOG_LEVEL: 'trace' } });
+    t = await buildTestApp({
+      env: { NEXUS_EMBEDDINGS_URL: `${base}/v1`, NEXUS_EMBEDDINGS_MODEL: 'test-embed', NEXUS_EMBEDDINGS_API_KEY: API_KEY, NEXUS_LOG_LEVEL: 'trace' },
+    });
     logged = await buildApp({ db: t.runtime.db, clock: t.clock, config: t.config, services: t.runtime.services, secretBox: t.runtime.secretBox, logger: log });
     brand = (await createBrand(t)).id;
-    ids.parcel = (await createTicket(t, brand, { subject: 'Where is my package?', description: 'My parcel never arrived, the courier says it was delivered to the wrong address.' })).id;
+    ids.parcel = (
+      await createTicket(t, brand, {
+        subject: 'Where is my package?',
+        description: 'My parcel never arrived, the courier says it was delivered to the wrong address.',
+      })
+    ).id;
     ids.password = (await createTicket(t, brand, { subject: 'Cannot log in', description: 'I forgot my password and the reset email never comes.' })).id;
-    ids.invoice = (await createTicket(t, brand, { subject: 'Invoice copy needed', description: 'Please send the invoice for my last subscription payment.' })).id;
+    ids.invoice = (
+      await createTicket(t, brand, { subject: 'Invoice copy needed', description: 'Please send the invoice for my last subscription payment.' })
+    ).id;
   });
   after(async () => {
     await logged?.close();
@@ -110,7 +120,10 @@ describe('search with an OpenAI-compatible embeddings endpoint', () => {
 
   it('finds a new ticket by keywords before the queue is drained', async () => {
     const kw = await hits({ query: 'courier', mode: 'keyword' });
-    assert.deepEqual(kw.map((h) => h.ticket.id), [ids.parcel]);
+    assert.deepEqual(
+      kw.map((h) => h.ticket.id),
+      [ids.parcel],
+    );
     const hybrid = await hits({ query: 'courier' });
     assert.equal(hybrid[0]?.ticket.id, ids.parcel);
     assert.ok(hybrid[0]!.match.keyword! > 0);
@@ -127,7 +140,10 @@ describe('search with an OpenAI-compatible embeddings endpoint', () => {
     assert.equal(r!.model, 'test-embed');
     assert.equal(r!.authorization, `Bearer ${API_KEY}`);
     assert.equal(r!.input.length, 3);
-    assert.ok(r!.input.some((text) => text.startsWith('Where is my package?\n')), 'subject and body are embedded');
+    assert.ok(
+      r!.input.some((text) => text.startsWith('Where is my package?\n')),
+      'subject and body are embedded',
+    );
     assert.deepEqual(await queue(), []);
     assert.equal(await maintenance().run(), 0, 'nothing left: no request');
     assert.equal(requests.length, 1);
@@ -150,7 +166,9 @@ describe('search with an OpenAI-compatible embeddings endpoint', () => {
 
   it('keeps items queued while the endpoint fails, backs off, never fails the API, and retries later', async () => {
     failing = true;
-    ids.refund = (await createTicket(t, brand, { subject: 'Refund for a broken blender', description: 'The blender arrived cracked, I want my money back.' })).id;
+    ids.refund = (
+      await createTicket(t, brand, { subject: 'Refund for a broken blender', description: 'The blender arrived cracked, I want my money back.' })
+    ).id;
     requests.length = 0;
     // Through the job runner, as the server runs it: the failure is logged, not thrown.
     const stop = startJobs([maintenance()], log);
@@ -158,7 +176,10 @@ describe('search with an OpenAI-compatible embeddings endpoint', () => {
     await stop();
     assert.equal(requests.length, 1);
     assert.deepEqual(await queue(), [{ ticket_id: ids.refund, attempts: 1 }]);
-    assert.ok(logLines.some((l) => l.includes('background job failed') && l.includes('HTTP 500')), 'the failure is logged');
+    assert.ok(
+      logLines.some((l) => l.includes('background job failed') && l.includes('HTTP 500')),
+      'the failure is logged',
+    );
     // Backing off: the next tick within the second sends nothing.
     assert.equal(await maintenance().run(), 0);
     assert.equal(requests.length, 1);
@@ -191,9 +212,16 @@ describe('search with an OpenAI-compatible embeddings endpoint', () => {
   });
 
   it('re-queues a changed ticket and embeds its new text', async () => {
-    const res = await t.request({ method: 'POST', url: `/v1/tickets/${ids.password}/messages`, body: { author_type: 'customer', body: 'Also my two factor authenticator app was lost with my phone.' } });
+    const res = await t.request({
+      method: 'POST',
+      url: `/v1/tickets/${ids.password}/messages`,
+      body: { author_type: 'customer', body: 'Also my two factor authenticator app was lost with my phone.' },
+    });
     assert.ok(res.statusCode === 201 || res.statusCode === 200, res.body);
-    assert.deepEqual((await queue()).map((q) => q.ticket_id), [ids.password]);
+    assert.deepEqual(
+      (await queue()).map((q) => q.ticket_id),
+      [ids.password],
+    );
     requests.length = 0;
     assert.equal(await maintenance().run(), 1);
     assert.ok(requests[0]!.input[0]!.includes('authenticator'));
@@ -207,9 +235,14 @@ describe('search with an OpenAI-compatible embeddings endpoint', () => {
     assert.ok(!all.includes(API_KEY), 'the API key is in the logs');
     assert.ok(all.includes('[redacted]'), "the endpoint's echo of the key was scrubbed");
     const db = t.runtime.db;
-    const tables = t.runtime.dialect === 'postgres'
-      ? (await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'`.execute(db)).rows
-      : (await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(db)).rows;
+    const tables =
+      t.runtime.dialect === 'postgres'
+        ? (
+            await sql<{
+              name: string;
+            }>`select table_name as name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'`.execute(db)
+          ).rows
+        : (await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(db)).rows;
     assert.ok(tables.some((r) => r.name === 'search_documents'));
     for (const { name } of tables) {
       const rows = (await sql<Record<string, unknown>>`select * from ${sql.table(name)}`.execute(db)).rows;

@@ -29,7 +29,9 @@ describe('search warm-up', () => {
   before(async () => {
     t = await buildTestApp();
     brand = (await createBrand(t)).id;
-    ids.parcel = (await createTicket(t, brand, { subject: 'Where is my package?', description: 'My parcel never arrived, the courier says it was delivered.' })).id;
+    ids.parcel = (
+      await createTicket(t, brand, { subject: 'Where is my package?', description: 'My parcel never arrived, the courier says it was delivered.' })
+    ).id;
     ids.password = (await createTicket(t, brand, { subject: 'Cannot log in', description: 'I forgot my password and the reset email never comes.' })).id;
   });
   after(() => t.close());

@@ -4,7 +4,12 @@ import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, createBrand, createTicket } from '../helpers/factories.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Hit = { ticket: { id: string; brand_id: string; created_at: string; status: string }; score: number; match: { keyword: number | null; semantic: number | null }; highlights?: any[] };
+type Hit = {
+  ticket: { id: string; brand_id: string; created_at: string; status: string };
+  score: number;
+  match: { keyword: number | null; semantic: number | null };
+  highlights?: any[];
+};
 
 describe('POST /v1/tickets/search', () => {
   let t: TestApp;
@@ -27,17 +32,23 @@ describe('POST /v1/tickets/search', () => {
     brandA = (await createBrand(t, { id: 'brand_123' })).id;
     brandB = (await createBrand(t, { id: 'brand_other' })).id;
     t.clock.set('2025-08-15T10:00:00Z');
-    ids.oldRefund = (await createTicket(t, brandA, { subject: 'Refund for a duplicate charge', description: 'I was charged twice in August, please refund one payment.' })).id;
+    ids.oldRefund = (
+      await createTicket(t, brandA, { subject: 'Refund for a duplicate charge', description: 'I was charged twice in August, please refund one payment.' })
+    ).id;
     t.clock.set('2025-09-10T10:00:00Z');
-    ids.refund = (await createTicket(t, brandA, {
-      subject: 'Refund request for order 10021',
-      description: 'The blender arrived broken. I would like a refund please.',
-      priority: 'high',
-      tags: ['billing', 'vip'],
-      assigned_to: 'agent@example.com',
-      customer: { email: 'dana@example.com', name: 'Dana Émile' },
-    })).id;
-    ids.parcel = (await createTicket(t, brandA, { subject: 'Where is my package?', description: 'My parcel never arrived, the courier says it was delivered.' })).id;
+    ids.refund = (
+      await createTicket(t, brandA, {
+        subject: 'Refund request for order 10021',
+        description: 'The blender arrived broken. I would like a refund please.',
+        priority: 'high',
+        tags: ['billing', 'vip'],
+        assigned_to: 'agent@example.com',
+        customer: { email: 'dana@example.com', name: 'Dana Émile' },
+      })
+    ).id;
+    ids.parcel = (
+      await createTicket(t, brandA, { subject: 'Where is my package?', description: 'My parcel never arrived, the courier says it was delivered.' })
+    ).id;
     ids.password = (await createTicket(t, brandA, { subject: 'Cannot log in', description: 'I forgot my password and the reset email never comes.' })).id;
     ids.otherBrand = (await createTicket(t, brandB, { subject: 'Refund wanted', description: 'Please refund my subscription.' })).id;
     t.clock.set('2025-09-20T10:00:00Z');
@@ -58,7 +69,10 @@ describe('POST /v1/tickets/search', () => {
       assert.ok('keyword' in h.match && 'semantic' in h.match);
     }
     const scores = (body.data as Hit[]).map((h) => h.score);
-    assert.deepEqual(scores, [...scores].sort((a, b) => b - a));
+    assert.deepEqual(
+      scores,
+      [...scores].sort((a, b) => b - a),
+    );
     assert.ok(body.data[0].match.keyword > 0);
     assert.ok(body.data[0].highlights?.length > 0);
     assert.equal(body.data[0].highlights[0].field, 'subject');
@@ -75,7 +89,8 @@ describe('POST /v1/tickets/search', () => {
   });
 
   it('applies each filter', async () => {
-    const only = async (filters: Record<string, unknown>) => (await hits({ query: 'refund', filters: { brand_id: brandA, ...filters } })).map((h) => h.ticket.id);
+    const only = async (filters: Record<string, unknown>) =>
+      (await hits({ query: 'refund', filters: { brand_id: brandA, ...filters } })).map((h) => h.ticket.id);
     assert.deepEqual(await only({ status: 'open', priority: 'high' }), [ids.refund]);
     assert.deepEqual(await only({ priority: 'high' }), [ids.refund]);
     assert.deepEqual(await only({ assigned_to: 'AGENT@example.com' }), [ids.refund]);
@@ -85,14 +100,20 @@ describe('POST /v1/tickets/search', () => {
     assert.deepEqual(await only({ status: 'resolved' }), []);
     const res = await t.request({ method: 'PATCH', url: `/v1/tickets/${ids.password}`, body: { status: 'resolved' } });
     assert.equal(res.statusCode, 200, res.body);
-    assert.deepEqual((await hits({ query: 'password', filters: { status: 'resolved' } })).map((h) => h.ticket.id), [ids.password]);
+    assert.deepEqual(
+      (await hits({ query: 'password', filters: { status: 'resolved' } })).map((h) => h.ticket.id),
+      [ids.password],
+    );
     assert.deepEqual(await hits({ query: 'password', filters: { status: 'open' } }).then((r) => r.filter((h) => h.ticket.id === ids.password)), []);
   });
 
   it('a brand-restricted token only sees its brands, whatever the filters', async () => {
     const tokenB = await t.token(['tickets:read'], [brandB]);
     const own = await hits({ query: 'refund' }, tokenB);
-    assert.deepEqual(own.map((h) => h.ticket.id), [ids.otherBrand]);
+    assert.deepEqual(
+      own.map((h) => h.ticket.id),
+      [ids.otherBrand],
+    );
     assert.deepEqual(await hits({ query: 'refund', filters: { brand_id: brandA } }, tokenB), []);
     // Semantic neighbours too: brand A's refund tickets are as close as brand B's.
     assert.deepEqual(await hits({ query: 'please refund my money', mode: 'semantic' }, tokenB).then((r) => r.map((h) => h.ticket.brand_id)), [brandB]);
@@ -108,7 +129,11 @@ describe('POST /v1/tickets/search', () => {
 
   it('finds a ticket by a word from a later reply, as soon as the reply is acknowledged', async () => {
     assert.deepEqual(await hits({ query: 'zanzibar' }).then((r) => r.filter((h) => (h.match.keyword ?? 0) > 0)), []);
-    const res = await t.request({ method: 'POST', url: `/v1/tickets/${ids.parcel}/messages`, body: { author_type: 'agent', body: 'We shipped a replacement to your Zanzibar address.' } });
+    const res = await t.request({
+      method: 'POST',
+      url: `/v1/tickets/${ids.parcel}/messages`,
+      body: { author_type: 'agent', body: 'We shipped a replacement to your Zanzibar address.' },
+    });
     assert.equal(res.statusCode, 201, res.body);
     const found = await hits({ query: 'zanzibar' });
     assert.equal(found[0]?.ticket.id, ids.parcel);
@@ -140,7 +165,23 @@ describe('POST /v1/tickets/search', () => {
     assert.ok(found[0]!.match.semantic! > 0);
   });
 
-  const injections = ['"refund', '*', 'NEAR(a b)', 'a AND OR NOT b', '😀 refund', "'; DROP TABLE tickets; --", 'subject:refund', '^refund', '-refund', '(', '"', 'refund*', 'meta:vip OR body:x', '\\', '%_'];
+  const injections = [
+    '"refund',
+    '*',
+    'NEAR(a b)',
+    'a AND OR NOT b',
+    '😀 refund',
+    "'; DROP TABLE tickets; --",
+    'subject:refund',
+    '^refund',
+    '-refund',
+    '(',
+    '"',
+    'refund*',
+    'meta:vip OR body:x',
+    '\\',
+    '%_',
+  ];
   for (const query of injections) {
     it(`searches ${JSON.stringify(query)} literally (200) or answers 422, never 500`, async () => {
       const res = await search({ query });
@@ -149,7 +190,11 @@ describe('POST /v1/tickets/search', () => {
         return;
       }
       assert.equal(res.statusCode, 200, res.body);
-      if (/refund/.test(query)) assert.ok(res.json().data.some((h: Hit) => h.ticket.id === ids.refund), query);
+      if (/refund/.test(query))
+        assert.ok(
+          res.json().data.some((h: Hit) => h.ticket.id === ids.refund),
+          query,
+        );
     });
   }
 
@@ -177,7 +222,10 @@ describe('POST /v1/tickets/search', () => {
       seen.push(...body.data.map((h: Hit) => h.ticket.id));
       after = body.next_cursor;
     } while (after);
-    assert.deepEqual(seen, all.map((h) => h.ticket.id));
+    assert.deepEqual(
+      seen,
+      all.map((h) => h.ticket.id),
+    );
     assert.equal(new Set(seen).size, seen.length);
     assert.ok(seen.length >= 3);
     const first = (await search({ query: 'refund', limit: 1 })).json();
@@ -205,7 +253,12 @@ describe('POST /v1/tickets/search: semantic relevance floor', () => {
   before(async () => {
     t = await buildTestApp();
     const brand = (await createBrand(t, { id: 'brand_floor' })).id;
-    ids.refund = (await createTicket(t, brand, { subject: 'Refund request for order 10021', description: 'Customer requested refund on order 10021: the parcel never arrived.' })).id;
+    ids.refund = (
+      await createTicket(t, brand, {
+        subject: 'Refund request for order 10021',
+        description: 'Customer requested refund on order 10021: the parcel never arrived.',
+      })
+    ).id;
     ids.parcel = (await createTicket(t, brand, { subject: 'Second ticket', description: 'Where is my package? It has not been delivered yet.' })).id;
     ids.printer = (await createTicket(t, brand, { subject: 'Printer on fire', description: 'The office printer caught fire this morning.' })).id;
   });
@@ -221,7 +274,10 @@ describe('POST /v1/tickets/search: semantic relevance floor', () => {
   it('returns nothing for a query unrelated to every ticket, in hybrid and semantic mode', async () => {
     for (const mode of ['hybrid', 'semantic']) {
       const found = await hits({ query: 'zebra crossing', mode });
-      assert.ok(!found.some((h) => h.ticket.id === ids.printer || h.ticket.id === ids.refund), `${mode}: ${JSON.stringify(found.map((h) => [h.ticket.id, h.score, h.match]))}`);
+      assert.ok(
+        !found.some((h) => h.ticket.id === ids.printer || h.ticket.id === ids.refund),
+        `${mode}: ${JSON.stringify(found.map((h) => [h.ticket.id, h.score, h.match]))}`,
+      );
       assert.deepEqual(found, []);
     }
   });
@@ -229,7 +285,8 @@ describe('POST /v1/tickets/search: semantic relevance floor', () => {
   it('never returns a hit scored 0 without a keyword match', async () => {
     for (const query of ['refund', 'parcel', 'package not delivered', 'printer', 'fire in the office', 'zebra crossing']) {
       for (const mode of ['hybrid', 'semantic']) {
-        for (const h of await hits({ query, mode })) assert.ok(h.score > 0 || h.match.keyword !== null, `${query} (${mode}): ${JSON.stringify(h.match)} score ${h.score}`);
+        for (const h of await hits({ query, mode }))
+          assert.ok(h.score > 0 || h.match.keyword !== null, `${query} (${mode}): ${JSON.stringify(h.match)} score ${h.score}`);
       }
     }
   });

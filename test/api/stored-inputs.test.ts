@@ -89,7 +89,11 @@ describe('inputs are normalised and checked before they are stored', () => {
   });
 
   it('stores tags trimmed, lower-cased and de-duplicated, and routes on them', async () => {
-    const res = await t.request({ method: 'POST', url: '/v1/queues', body: { brand_id: brand.id, name: 'VIP', match: { tags: [' VIP ', 'vip', 'Platinum'], priority: ['high', 'high'] } } });
+    const res = await t.request({
+      method: 'POST',
+      url: '/v1/queues',
+      body: { brand_id: brand.id, name: 'VIP', match: { tags: [' VIP ', 'vip', 'Platinum'], priority: ['high', 'high'] } },
+    });
     assert.equal(res.statusCode, 201, res.body);
     assert.deepEqual(res.json().match, { tags: ['vip', 'platinum'], priority: ['high'] });
     const ticket = await createTicket(t, brand.id, { tags: [' Platinum', 'PLATINUM '], priority: 'high' });
@@ -153,17 +157,29 @@ describe('inputs are normalised and checked before they are stored', () => {
 
   it('an instant the API could not write back (UTC year past 9999 or before 0000) is refused', async () => {
     const ticket = await createTicket(t, brand.id);
-    const snooze = await t.request({ method: 'PATCH', url: `/v1/tickets/${ticket.id}`, body: { status: 'snoozed', snoozed_until: '9999-12-31T23:00:00-05:00' } });
+    const snooze = await t.request({
+      method: 'PATCH',
+      url: `/v1/tickets/${ticket.id}`,
+      body: { status: 'snoozed', snoozed_until: '9999-12-31T23:00:00-05:00' },
+    });
     assert.deepEqual(pointers(assertProblem(snooze, 422, 'validation_failed')), ['/snoozed_until']);
     assert.equal((await t.request({ method: 'GET', url: `/v1/tickets/${ticket.id}` })).json().status, 'open');
 
     const tokens = await countRows(t, 'tokens');
-    const token = await t.request({ method: 'POST', url: '/v1/tokens', body: { name: 'far', scopes: ['tickets:read'], expires_at: '9999-12-31T23:59:59-00:01' } });
+    const token = await t.request({
+      method: 'POST',
+      url: '/v1/tokens',
+      body: { name: 'far', scopes: ['tickets:read'], expires_at: '9999-12-31T23:59:59-00:01' },
+    });
     assert.deepEqual(pointers(assertProblem(token, 422, 'validation_failed')), ['/expires_at']);
     assert.equal(await countRows(t, 'tokens'), tokens);
 
     const messages = await countRows(t, 'messages');
-    const imported = await t.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, body: { author_type: 'customer', body: 'old', created_at: '0000-01-01T00:00:00+00:01' } });
+    const imported = await t.request({
+      method: 'POST',
+      url: `/v1/tickets/${ticket.id}/messages`,
+      body: { author_type: 'customer', body: 'old', created_at: '0000-01-01T00:00:00+00:01' },
+    });
     assert.deepEqual(pointers(assertProblem(imported, 422, 'validation_failed')), ['/created_at']);
     assert.equal(await countRows(t, 'messages'), messages);
 
@@ -194,12 +210,16 @@ describe('inputs are normalised and checked before they are stored', () => {
     const writes: [string, string, unknown][] = [];
     for (const tag of odd) {
       writes.push(['POST', '/v1/queues', { brand_id: b.id, name: `  ${tag}  `, match: { tags: [tag, tag.toUpperCase(), ` ${tag} `] } }]);
-      writes.push(['POST', '/v1/tickets', ticketBody(b.id, { tags: [tag, tag.toLowerCase(), tag.toUpperCase()], customer: { email: 'odd@example.com', name: '   ' } })]);
+      writes.push([
+        'POST',
+        '/v1/tickets',
+        ticketBody(b.id, { tags: [tag, tag.toLowerCase(), tag.toUpperCase()], customer: { email: 'odd@example.com', name: '   ' } }),
+      ]);
       writes.push(['POST', '/v1/tickets/search', { query: 'refund', filters: { tags: [tag] } }]);
     }
     const deep = (n: number): unknown => (n === 1 ? { leaf: true } : { n: deep(n - 1) });
     writes.push(['POST', '/v1/tickets', ticketBody(b.id, { metadata: deep(32) })]);
-    writes.push(['POST', '/v1/tickets', ticketBody(b.id, { metadata: { '': [], 'ключ': { '😀': null }, '~/': [[[]]] } })]);
+    writes.push(['POST', '/v1/tickets', ticketBody(b.id, { metadata: { '': [], ключ: { '😀': null }, '~/': [[[]]] } })]);
     writes.push(['POST', '/v1/tokens', { name: '  edge ', scopes: ['tickets:read', 'tickets:read'], expires_at: '9999-12-31t23:59:59z' }]);
     writes.push(['POST', '/v1/tokens', { name: 'offset', scopes: ['tickets:read'], expires_at: '2100-02-28 23:30:00-01:00' }]);
     writes.push(['POST', '/v1/webhooks', { url: 'https://hooks.example.com/ä ö?q=ü#frag', events: ['*'], description: '   ' }]);
@@ -224,7 +244,11 @@ describe('inputs are normalised and checked before they are stored', () => {
       if (res.statusCode >= 400) assertProblem(res, res.statusCode);
     }
     for (const created_at of ['0000-01-01T00:00:00Z', '2024-02-29T12:00:00+14:00', '1999-12-31 23:59:59.999999-12:00']) {
-      const res = await t.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, body: { author_type: 'customer', body: 'imported', created_at } });
+      const res = await t.request({
+        method: 'POST',
+        url: `/v1/tickets/${ticket.id}/messages`,
+        body: { author_type: 'customer', body: 'imported', created_at },
+      });
       assert.equal(res.statusCode, 201, res.body);
     }
 

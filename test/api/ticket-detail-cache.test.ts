@@ -16,10 +16,17 @@ it('a ticket read again after each kind of change shows the change', async (t) =
   assert.equal((await read()).messages.length, 1);
   assert.equal((await read()).messages.length, 1);
 
-  const reply = await app.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, body: { author_type: 'agent', body: 'On it', author: { email: 'agent@example.com', name: 'Agent' } } });
+  const reply = await app.request({
+    method: 'POST',
+    url: `/v1/tickets/${ticket.id}/messages`,
+    body: { author_type: 'agent', body: 'On it', author: { email: 'agent@example.com', name: 'Agent' } },
+  });
   assert.equal(reply.statusCode, 201, reply.body);
   let detail = await read();
-  assert.deepEqual(detail.messages.map((m: { body: string }) => m.body), ['First words', 'On it']);
+  assert.deepEqual(
+    detail.messages.map((m: { body: string }) => m.body),
+    ['First words', 'On it'],
+  );
   assert.ok(detail.participants.some((p: { email: string; role: string }) => p.email === 'agent@example.com' && p.role === 'agent'));
   assert.equal(detail.audit_trail.length, 2);
 

@@ -65,7 +65,9 @@ describe('status rules, ETags and idempotency', () => {
     t.clock.advance(5 * 60_000);
     await reply(ticket.id, { author_type: 'agent', body: 'Done' });
     assert.equal((await get(ticket.id)).first_response_at, '2026-01-15T10:00:00Z');
-    assert.ok(first.participants.some((p: { email: string; role: string; name: string }) => p.email === 'agent@example.com' && p.role === 'agent' && p.name === 'Alex'));
+    assert.ok(
+      first.participants.some((p: { email: string; role: string; name: string }) => p.email === 'agent@example.com' && p.role === 'agent' && p.name === 'Alex'),
+    );
     t.clock.set('2026-01-15T10:00:00Z');
   });
 

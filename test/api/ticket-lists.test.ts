@@ -71,7 +71,8 @@ describe('listing tickets', () => {
 
   it('pages through long conversations and audit trails', async () => {
     const ticket = await createTicket(t, brand);
-    for (let i = 0; i < 7; i++) await t.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, body: { author_type: i % 2 ? 'agent' : 'customer', body: `message ${i}` } });
+    for (let i = 0; i < 7; i++)
+      await t.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, body: { author_type: i % 2 ? 'agent' : 'customer', body: `message ${i}` } });
     const bodies: string[] = [];
     let cursor: string | null = null;
     do {
@@ -92,9 +93,16 @@ describe('listing tickets', () => {
 
   it('back-dated imports sort into the conversation by their time', async () => {
     const ticket = await createTicket(t, brand);
-    await t.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, body: { author_type: 'customer', body: 'old email', created_at: '2025-10-04T18:32:11Z' } });
+    await t.request({
+      method: 'POST',
+      url: `/v1/tickets/${ticket.id}/messages`,
+      body: { author_type: 'customer', body: 'old email', created_at: '2025-10-04T18:32:11Z' },
+    });
     const full = (await t.request({ method: 'GET', url: `/v1/tickets/${ticket.id}` })).json();
-    assert.deepEqual(full.messages.map((m: { body: string }) => m.body), ['old email', 'Customer requested refund on order 10021']);
+    assert.deepEqual(
+      full.messages.map((m: { body: string }) => m.body),
+      ['old email', 'Customer requested refund on order 10021'],
+    );
     assert.equal(full.messages[0].created_at, '2025-10-04T18:32:11Z');
   });
 });

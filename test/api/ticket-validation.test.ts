@@ -23,15 +23,39 @@ describe('bad input gets a clear problem and stores nothing', () => {
 
   const bigString = (n: number) => 'x'.repeat(n);
   const cases: [string, (b: string) => Record<string, unknown>, string][] = [
-    ['missing brand_id', (b) => { const body = ticketBody(b); delete body.brand_id; return body; }, '/brand_id'],
+    [
+      'missing brand_id',
+      (b) => {
+        const body = ticketBody(b);
+        delete body.brand_id;
+        return body;
+      },
+      '/brand_id',
+    ],
     ['unknown brand', () => ticketBody('brand_nope'), '/brand_id'],
-    ['missing subject', (b) => { const body = ticketBody(b); delete body.subject; return body; }, '/subject'],
+    [
+      'missing subject',
+      (b) => {
+        const body = ticketBody(b);
+        delete body.subject;
+        return body;
+      },
+      '/subject',
+    ],
     ['empty subject', (b) => ticketBody(b, { subject: '' }), '/subject'],
     ['blank subject', (b) => ticketBody(b, { subject: '   ' }), '/subject'],
     ['subject over 300 chars', (b) => ticketBody(b, { subject: bigString(301) }), '/subject'],
     ['description over 64 KB', (b) => ticketBody(b, { description: bigString(64 * 1024 + 1) }), '/description'],
     ['description over 64 KB in UTF-8 bytes', (b) => ticketBody(b, { description: 'é'.repeat(33 * 1024) }), '/description'],
-    ['missing customer', (b) => { const body = ticketBody(b); delete body.customer; return body; }, '/customer'],
+    [
+      'missing customer',
+      (b) => {
+        const body = ticketBody(b);
+        delete body.customer;
+        return body;
+      },
+      '/customer',
+    ],
     ['invalid customer email', (b) => ticketBody(b, { customer: { email: 'not-an-email', name: 'X' } }), '/customer/email'],
     ['customer email missing', (b) => ticketBody(b, { customer: { name: 'X' } }), '/customer/email'],
     ['too many tags', (b) => ticketBody(b, { tags: Array.from({ length: 51 }, (_, i) => `t${i}`) }), '/tags'],
@@ -136,7 +160,10 @@ describe('bad input gets a clear problem and stores nothing', () => {
         const beforeTicket = (await t.request({ method: 'GET', url: `/v1/tickets/${ticket.id}` })).json();
         const beforeRows = await stored();
         const problem = assertProblem(await t.request({ method: 'PATCH', url: `/v1/tickets/${ticket.id}`, body }), 422, 'validation_failed');
-        assert.ok(problem.errors.some((e: { pointer: string }) => e.pointer === pointer), JSON.stringify(problem.errors));
+        assert.ok(
+          problem.errors.some((e: { pointer: string }) => e.pointer === pointer),
+          JSON.stringify(problem.errors),
+        );
         assert.deepEqual((await t.request({ method: 'GET', url: `/v1/tickets/${ticket.id}` })).json(), beforeTicket);
         assert.deepEqual(await stored(), beforeRows);
       });
@@ -169,7 +196,10 @@ describe('bad input gets a clear problem and stores nothing', () => {
       it(`${name} → 422 naming ${pointer}, nothing stored`, async () => {
         const beforeRows = await stored();
         const problem = assertProblem(await t.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, body }), 422, 'validation_failed');
-        assert.ok(problem.errors.some((e: { pointer: string }) => e.pointer === pointer), JSON.stringify(problem.errors));
+        assert.ok(
+          problem.errors.some((e: { pointer: string }) => e.pointer === pointer),
+          JSON.stringify(problem.errors),
+        );
         assert.deepEqual(await stored(), beforeRows);
       });
     }

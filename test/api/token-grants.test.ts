@@ -75,7 +75,12 @@ describe('a brand-restricted admin stays inside its brands (tokens, brands)', ()
     const child = res.json();
     assert.deepEqual(child.brand_ids, [brandA]);
     assertProblem(await t.request({ method: 'GET', url: `/v1/brands/${brandB}`, token: child.token }), 404, 'not_found');
-    const explicit = await t.request({ method: 'POST', url: '/v1/tokens', token: adminA.token, body: { name: 'reader', scopes: ['tickets:read'], brand_ids: [brandA] } });
+    const explicit = await t.request({
+      method: 'POST',
+      url: '/v1/tokens',
+      token: adminA.token,
+      body: { name: 'reader', scopes: ['tickets:read'], brand_ids: [brandA] },
+    });
     assert.equal(explicit.statusCode, 201, explicit.body);
     // An unrestricted admin still mints tokens for every brand when brand_ids is left out.
     const open = await t.request({ method: 'POST', url: '/v1/tokens', body: { name: 'all', scopes: ['tickets:read'] } });
@@ -83,7 +88,12 @@ describe('a brand-restricted admin stays inside its brands (tokens, brands)', ()
   });
 
   it('cannot mint a token that outlives it: no expiry means its own, a later one is a 422', async () => {
-    const expiring = await t.runtime.services.tokens.create({ name: 'temp admin A', scopes: ['admin'], brand_ids: [brandA], expires_at: '2026-02-01T00:00:00Z' });
+    const expiring = await t.runtime.services.tokens.create({
+      name: 'temp admin A',
+      scopes: ['admin'],
+      brand_ids: [brandA],
+      expires_at: '2026-02-01T00:00:00Z',
+    });
     const before = await tokenRows(t);
     for (const expires_at of ['2026-02-01T00:00:01Z', '2030-01-01T00:00:00Z']) {
       const res = await t.request({ method: 'POST', url: '/v1/tokens', token: expiring.token, body: { name: 'later', scopes: ['tickets:read'], expires_at } });
@@ -94,7 +104,12 @@ describe('a brand-restricted admin stays inside its brands (tokens, brands)', ()
     const inherits = await t.request({ method: 'POST', url: '/v1/tokens', token: expiring.token, body: { name: 'inherits', scopes: ['tickets:read'] } });
     assert.equal(inherits.statusCode, 201, inherits.body);
     assert.equal(inherits.json().expires_at, '2026-02-01T00:00:00Z');
-    const sooner = await t.request({ method: 'POST', url: '/v1/tokens', token: expiring.token, body: { name: 'sooner', scopes: ['tickets:read'], expires_at: '2026-01-20T00:00:00Z' } });
+    const sooner = await t.request({
+      method: 'POST',
+      url: '/v1/tokens',
+      token: expiring.token,
+      body: { name: 'sooner', scopes: ['tickets:read'], expires_at: '2026-01-20T00:00:00Z' },
+    });
     assert.equal(sooner.json().expires_at, '2026-01-20T00:00:00Z');
   });
 

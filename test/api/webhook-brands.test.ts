@@ -65,7 +65,10 @@ describe('a webhook endpoint moved to another brand keeps the old brand’s even
     assertProblem(await t.request({ method: 'GET', url: `/v1/webhooks/${endpoint.id}/deliveries/${deliveryA.id}`, token: writerB }), 404, 'not_found');
     // The all-brands admin still sees the whole log.
     const all = (await t.request({ method: 'GET', url: `/v1/webhooks/${endpoint.id}/deliveries` })).json().data;
-    assert.deepEqual(all.map((d: Json) => d.id), [deliveryA.id]);
+    assert.deepEqual(
+      all.map((d: Json) => d.id),
+      [deliveryA.id],
+    );
   });
 
   it('nobody can re-send brand A’s event through it: 404 for brand B, 409 for an all-brands admin, nothing changed', async () => {

@@ -10,8 +10,7 @@ describe('webhook endpoints API', () => {
   });
   after(() => t.close());
 
-  const create = (body: Record<string, unknown>, token?: string) =>
-    t.request({ method: 'POST', url: '/v1/webhooks', body, ...(token ? { token } : {}) });
+  const create = (body: Record<string, unknown>, token?: string) => t.request({ method: 'POST', url: '/v1/webhooks', body, ...(token ? { token } : {}) });
 
   it('creates, reads, lists, updates and deletes an endpoint; the secret shows only on create', async () => {
     const res = await create({ url: 'https://hooks.example.com/nexus', events: ['ticket.created', 'ticket.created'], description: ' CRM sync ' });
@@ -150,11 +149,17 @@ describe('the event log', () => {
     const created = (await t.request({ method: 'GET', url: '/v1/events?type=ticket.created' })).json();
     assert.equal(created.data.length, 2);
     const rest = (await t.request({ method: 'GET', url: `/v1/events?after=${all.data[2].id}` })).json();
-    assert.deepEqual(rest.data.map((e: { id: string }) => e.id), all.data.slice(3).map((e: { id: string }) => e.id));
+    assert.deepEqual(
+      rest.data.map((e: { id: string }) => e.id),
+      all.data.slice(3).map((e: { id: string }) => e.id),
+    );
 
     const page1 = (await t.request({ method: 'GET', url: '/v1/events?limit=2' })).json();
     const page2 = (await t.request({ method: 'GET', url: `/v1/events?limit=2&after=${page1.next_cursor}` })).json();
-    assert.deepEqual(page2.data.map((e: { id: string }) => e.id), all.data.slice(2, 4).map((e: { id: string }) => e.id));
+    assert.deepEqual(
+      page2.data.map((e: { id: string }) => e.id),
+      all.data.slice(2, 4).map((e: { id: string }) => e.id),
+    );
 
     const tokenB = await t.token(['webhooks:manage'], [b.id]);
     const onlyB = (await t.request({ method: 'GET', url: '/v1/events', token: tokenB })).json();

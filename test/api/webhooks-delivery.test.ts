@@ -147,7 +147,10 @@ describe('webhook delivery', () => {
       const mine = await createTicket(h.t, a.id);
       await r.waitFor(1);
       await h.dispatcher.drain();
-      assert.deepEqual(r.received.map((x) => x.json.data.ticket.id), [mine.id]);
+      assert.deepEqual(
+        r.received.map((x) => x.json.data.ticket.id),
+        [mine.id],
+      );
     } finally {
       await r.close();
     }
@@ -365,7 +368,14 @@ describe('webhook SSRF guard at send time', () => {
 
   it('refuses private URLs when they are saved, too', async (ctx) => {
     const t = await build(ctx, { env: { NEXUS_WEBHOOK_ALLOW_PRIVATE: '0' } });
-    for (const url of ['http://127.0.0.1:8080/x', 'http://10.1.2.3/x', 'http://169.254.169.254/', 'http://localhost:3000/', 'http://[::1]/', 'http://metadata.google.internal/']) {
+    for (const url of [
+      'http://127.0.0.1:8080/x',
+      'http://10.1.2.3/x',
+      'http://169.254.169.254/',
+      'http://localhost:3000/',
+      'http://[::1]/',
+      'http://metadata.google.internal/',
+    ]) {
       const res = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url, events: ['*'] } });
       assert.equal(res.statusCode, 422, `${url}: ${res.body}`);
       assert.equal(res.json().errors[0].pointer, '/url');
@@ -381,7 +391,10 @@ describe('webhook endpoint auto-disable', () => {
     const t = await build(ctx, { clock, env: { NEXUS_WEBHOOK_RETRY_SCHEDULE: '1h,1h,1h,1h,1h,1h,1h,1h,1h,1h' } });
     const r = await startWebhookReceiver();
     r.respond(() => ({ status: 500 }));
-    const dispatcher = createWebhookDispatcher({ db: t.runtime.db, clock, secretBox: t.runtime.secretBox, config: t.config, log: silent }, { random: () => 0.5 });
+    const dispatcher = createWebhookDispatcher(
+      { db: t.runtime.db, clock, secretBox: t.runtime.secretBox, config: t.config, log: silent },
+      { random: () => 0.5 },
+    );
     try {
       const brand = await createBrand(t);
       const hook = await register(t, { url: r.url, brand_ids: [brand.id], events: ['ticket.created'] });

@@ -79,14 +79,27 @@ const FORBIDDEN_ADDRESSES: [address: string, what: string][] = [
 ];
 
 /** Names that always mean this machine or its own network: refused when saved. */
-const FORBIDDEN_NAMES = ['localhost', 'LOCALHOST', 'localhost.', 'api.localhost', 'ip6-localhost', 'metadata.google.internal', 'printer.local', 'router.home.arpa', 'nas.localdomain'];
+const FORBIDDEN_NAMES = [
+  'localhost',
+  'LOCALHOST',
+  'localhost.',
+  'api.localhost',
+  'ip6-localhost',
+  'metadata.google.internal',
+  'printer.local',
+  'router.home.arpa',
+  'nas.localdomain',
+];
 
 const PUBLIC_ADDRESSES = ['93.184.215.14', '8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '2001:4860:4860::8888', '2a00:1450:4001:82b::200e'];
 
 const urlHost = (address: string) => (address.includes(':') ? `[${address}]` : address);
 
 async function webhookCount(t: TestApp): Promise<number> {
-  const row = await t.runtime.db.selectFrom('webhook_endpoints').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const row = await t.runtime.db
+    .selectFrom('webhook_endpoints')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -168,11 +181,18 @@ describe('SSRF guard when a delivery is sent (names that resolve to special-purp
     for (let i = 0; i < FORBIDDEN_ADDRESSES.length; i++) {
       // Saved as a name (the save-time check cannot know where it points); the receiver's port,
       // so a loopback form that slipped through would land there.
-      const res = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url: `http://${nameOf(i)}:${receiver.port}/hook`, brand_ids: [brand.id], events: ['ticket.created'] } });
+      const res = await t.request({
+        method: 'POST',
+        url: '/v1/webhooks',
+        body: { url: `http://${nameOf(i)}:${receiver.port}/hook`, brand_ids: [brand.id], events: ['ticket.created'] },
+      });
       assert.equal(res.statusCode, 201, res.body);
       hooks.push({ id: res.json().id, address: FORBIDDEN_ADDRESSES[i]![0] });
     }
-    const dispatcher = createWebhookDispatcher({ db: t.runtime.db, clock: t.clock, secretBox: t.runtime.secretBox, config: t.config, log: silent }, { clock: systemClock, allowPrivate: false, resolve: fakeDns, pollIntervalMs: 50, attemptTimeoutMs: 3000 });
+    const dispatcher = createWebhookDispatcher(
+      { db: t.runtime.db, clock: t.clock, secretBox: t.runtime.secretBox, config: t.config, log: silent },
+      { clock: systemClock, allowPrivate: false, resolve: fakeDns, pollIntervalMs: 50, attemptTimeoutMs: 3000 },
+    );
     try {
       await createTicket(t, brand.id);
       await dispatcher.drain();
@@ -186,7 +206,11 @@ describe('SSRF guard when a delivery is sent (names that resolve to special-purp
         }
         assert.equal(attempts.length, 1, `${hook.address}: one attempt recorded`);
         assert.equal(attempts[0].status_code, null, hook.address);
-        assert.match(attempts[0].error, /^destination refused: h\d+\.ssrf-test\.example resolves to .+, a non-public address/, `${hook.address}: ${attempts[0].error}`);
+        assert.match(
+          attempts[0].error,
+          /^destination refused: h\d+\.ssrf-test\.example resolves to .+, a non-public address/,
+          `${hook.address}: ${attempts[0].error}`,
+        );
       }
     } finally {
       await dispatcher.stop({ graceMs: 0 });
@@ -197,9 +221,16 @@ describe('SSRF guard when a delivery is sent (names that resolve to special-purp
   it('with NEXUS_WEBHOOK_ALLOW_PRIVATE=1 the same name is delivered to (development setups)', async () => {
     const brand = await createBrand(t);
     const loopback = FORBIDDEN_ADDRESSES.findIndex(([a]) => a === '127.0.0.1');
-    const res = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url: `http://${nameOf(loopback)}:${receiver.port}/hook`, brand_ids: [brand.id], events: ['ticket.created'] } });
+    const res = await t.request({
+      method: 'POST',
+      url: '/v1/webhooks',
+      body: { url: `http://${nameOf(loopback)}:${receiver.port}/hook`, brand_ids: [brand.id], events: ['ticket.created'] },
+    });
     assert.equal(res.statusCode, 201, res.body);
-    const dispatcher = createWebhookDispatcher({ db: t.runtime.db, clock: t.clock, secretBox: t.runtime.secretBox, config: t.config, log: silent }, { clock: systemClock, allowPrivate: true, resolve: fakeDns, pollIntervalMs: 50, attemptTimeoutMs: 3000 });
+    const dispatcher = createWebhookDispatcher(
+      { db: t.runtime.db, clock: t.clock, secretBox: t.runtime.secretBox, config: t.config, log: silent },
+      { clock: systemClock, allowPrivate: true, resolve: fakeDns, pollIntervalMs: 50, attemptTimeoutMs: 3000 },
+    );
     try {
       await createTicket(t, brand.id);
       await dispatcher.drain();
@@ -212,7 +243,11 @@ describe('SSRF guard when a delivery is sent (names that resolve to special-purp
   it('the lookup lets public addresses through, in canonical form, and refuses a mixed answer', async () => {
     const lookupWith = (addresses: string[]) =>
       new Promise<{ err: Error | null; result: unknown }>((resolve) =>
-        guardedLookup(async () => addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })), false)('any.example', { all: true }, (err, result) => resolve({ err, result })),
+        guardedLookup(async () => addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })), false)(
+          'any.example',
+          { all: true },
+          (err, result) => resolve({ err, result }),
+        ),
       );
     for (const address of PUBLIC_ADDRESSES) {
       assert.equal(forbiddenReason(address), undefined, address);

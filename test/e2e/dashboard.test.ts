@@ -80,7 +80,10 @@ suite('the dashboard in a real browser', () => {
   before(async () => {
     fs.mkdirSync(SHOTS, { recursive: true });
     if (!fs.existsSync(path.join(ROOT, 'dashboard', 'dist', 'index.html'))) {
-      execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'dashboard/vite.config.ts'], { cwd: ROOT, stdio: 'ignore' });
+      execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'dashboard/vite.config.ts'], {
+        cwd: ROOT,
+        stdio: 'ignore',
+      });
     }
     receiver = await startWebhookReceiver();
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-e2e-'));
@@ -112,7 +115,15 @@ suite('the dashboard in a real browser', () => {
     context = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
       viewport: { width: 1280, height: 900 },
     });
     page = context.pages()[0] ?? (await context.newPage());
@@ -229,7 +240,9 @@ suite('the dashboard in a real browser', () => {
     // Retry from the UI while the receiver still fails: a second failed attempt.
     const deliveryId = await failing.getAttribute('data-delivery-id');
     const item = () => page.locator(`.delivery[data-delivery-id="${deliveryId}"]`);
-    await item().getByRole('button', { name: /^Retry now/ }).click();
+    await item()
+      .getByRole('button', { name: /^Retry now/ })
+      .click();
     await waitUntil('a second attempt', async () => {
       await page.getByRole('button', { name: 'Refresh' }).click();
       await page.waitForTimeout(250);
@@ -237,7 +250,9 @@ suite('the dashboard in a real browser', () => {
     });
     // Then the receiver recovers and one more retry succeeds.
     receiver.respond(() => ({ status: 200, body: 'recovered' }));
-    await item().getByRole('button', { name: /^Retry now/ }).click();
+    await item()
+      .getByRole('button', { name: /^Retry now/ })
+      .click();
     await refreshUntil(`.delivery[data-delivery-id="${deliveryId}"][data-status="succeeded"]`);
     assert.match((await item().textContent()) ?? '', /3 attempts[\s\S]*recovered/);
 
@@ -313,7 +328,10 @@ suite('the dashboard in a real browser', () => {
       await hit.getByRole('link', { name: 'Refund request for order 10021' }).click();
     } else {
       // Until POST /v1/tickets/search exists the page shows the API's problem, and the inbox list is the way in.
-      await page.getByRole('alert').filter({ hasText: /not found|route/i }).waitFor();
+      await page
+        .getByRole('alert')
+        .filter({ hasText: /not found|route/i })
+        .waitFor();
       t.diagnostic('POST /v1/tickets/search is not available yet: the search step checked the error state and opened the ticket from the list');
       await check('09-search-unavailable');
       await page.getByRole('button', { name: 'Clear' }).click();
@@ -342,7 +360,11 @@ suite('the dashboard in a real browser', () => {
     const uploadUrl = new URL(created.json.upload_url, base).toString();
     const put = await fetch(uploadUrl, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: bytes });
     assert.equal(put.status, 200, await put.text());
-    const message = await apiCall('POST', `/v1/tickets/${ticketId}/messages`, { author_type: 'customer', body: 'Here is my receipt.', attachments: [created.json.id] });
+    const message = await apiCall('POST', `/v1/tickets/${ticketId}/messages`, {
+      author_type: 'customer',
+      body: 'Here is my receipt.',
+      attachments: [created.json.id],
+    });
     assert.equal(message.status, 201, JSON.stringify(message.json));
 
     await page.reload();

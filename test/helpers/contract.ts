@@ -55,7 +55,11 @@ function mediaTypeMatches(range: string, actual: string): boolean {
 function withoutIds(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(withoutIds);
   if (!node || typeof node !== 'object') return node;
-  return Object.fromEntries(Object.entries(node).filter(([k]) => k !== '$id').map(([k, v]) => [k, withoutIds(v)]));
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([k]) => k !== '$id')
+      .map(([k, v]) => [k, withoutIds(v)]),
+  );
 }
 
 export interface ContractValidator {
@@ -213,7 +217,9 @@ export function enforceContract(app: App): { assertNoViolations(): void } {
     const write = res.write.bind(res) as (...a: unknown[]) => boolean;
     const end = res.end.bind(res) as (...a: unknown[]) => typeof res;
     res.write = ((chunk: unknown, ...rest: unknown[]) => (keep(chunk), write(chunk, ...rest))) as typeof res.write;
-    res.end = ((chunk?: unknown, ...rest: unknown[]) => (typeof chunk !== 'function' && chunk !== undefined && keep(chunk), end(chunk, ...rest))) as typeof res.end;
+    res.end = ((chunk?: unknown, ...rest: unknown[]) => (
+      typeof chunk !== 'function' && chunk !== undefined && keep(chunk), end(chunk, ...rest)
+    )) as typeof res.end;
     res.on('finish', () => {
       const observed: ObservedResponse = {
         method: req.method ?? 'GET',

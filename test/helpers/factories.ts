@@ -4,7 +4,11 @@ import type { TestApp } from './app.js';
 let counter = 0;
 
 export async function createBrand(t: TestApp, fields: { id?: string; name?: string } = {}): Promise<{ id: string; default_queue_id: string }> {
-  const res = await t.request({ method: 'POST', url: '/v1/brands', body: { name: fields.name ?? `Brand ${++counter}`, ...(fields.id ? { id: fields.id } : {}) } });
+  const res = await t.request({
+    method: 'POST',
+    url: '/v1/brands',
+    body: { name: fields.name ?? `Brand ${++counter}`, ...(fields.id ? { id: fields.id } : {}) },
+  });
   assert.equal(res.statusCode, 201, res.body);
   return res.json();
 }
@@ -42,6 +46,9 @@ export function assertProblem(res: { statusCode: number; headers: Record<string,
 }
 
 export async function countRows(t: TestApp, table: 'tickets' | 'messages' | 'events' | 'audit_entries' | 'brands' | 'queues' | 'tokens'): Promise<number> {
-  const row = await t.runtime.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const row = await t.runtime.db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }

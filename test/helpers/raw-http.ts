@@ -95,7 +95,10 @@ export class RawConnection {
     for (;;) {
       const parsed = parseResponse(this.data, this.closed);
       if (parsed) return parsed;
-      if (this.closed) throw new Error(`connection closed without a complete response (${this.data.length} bytes: ${JSON.stringify(this.data.toString('latin1').slice(0, 200))})`);
+      if (this.closed)
+        throw new Error(
+          `connection closed without a complete response (${this.data.length} bytes: ${JSON.stringify(this.data.toString('latin1').slice(0, 200))})`,
+        );
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no response within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {

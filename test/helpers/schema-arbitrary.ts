@@ -109,7 +109,9 @@ export function schemaArbitraries(document: Schema, options: { fields?: Record<s
     const max = Math.min(s.maxLength ?? VALUE_CAP, Math.max(min, VALUE_CAP));
     const fits = (v: string) => [...v].length >= min && [...v].length <= (s.maxLength ?? Infinity) && (!s.pattern || new RegExp(s.pattern, 'u').test(v));
     if (s.format === 'email') {
-      return fc.tuple(fc.stringMatching(/^[a-z0-9][a-z0-9.+_-]{0,15}$/), fc.constantFrom('example.com', 'b.example', 'xn--bcher-kva.example')).map(([l, d]) => `${l}@${d}`);
+      return fc
+        .tuple(fc.stringMatching(/^[a-z0-9][a-z0-9.+_-]{0,15}$/), fc.constantFrom('example.com', 'b.example', 'xn--bcher-kva.example'))
+        .map(([l, d]) => `${l}@${d}`);
     }
     if (s.format === 'date-time') {
       return fc
@@ -246,12 +248,19 @@ export function schemaArbitraries(document: Schema, options: { fields?: Record<s
     const ts = types(s);
     if (ts.length && !alternatives) options.push(otherType(s));
     if (ts.includes('string')) {
-      if (s.maxLength !== undefined) options.push(fc.constantFrom('x'.repeat(s.maxLength + 1), 'é'.repeat(s.maxLength + 1), 'y'.repeat(Math.min(s.maxLength * 4, 300_000))));
+      if (s.maxLength !== undefined)
+        options.push(fc.constantFrom('x'.repeat(s.maxLength + 1), 'é'.repeat(s.maxLength + 1), 'y'.repeat(Math.min(s.maxLength * 4, 300_000))));
       if (s.minLength) options.push(fc.constant(''));
       if (s.pattern) options.push(fc.constantFrom(...ODD_STRINGS).filter((v) => !new RegExp(s.pattern, 'u').test(v)));
       if (s.format === 'email') options.push(fc.constantFrom('not-an-email', 'a@', '@b.example', 'a b@example.com', 'a@b@c'));
-      if (s.format === 'date-time') options.push(fc.constantFrom('2025-02-30T10:00:00Z', '2025-13-01T00:00:00Z', '2025-01-01T25:00:00Z', 'yesterday', '2025-01-01', '1e12', '2025-01-01T00:00:00'));
-      if (s.format === 'uri') options.push(fc.constantFrom('not a url', 'ftp://a.example/x', 'javascript:alert(1)', 'https://user:pw@a.example/x', 'http://', 'http://[::1', '//a.example'));
+      if (s.format === 'date-time')
+        options.push(
+          fc.constantFrom('2025-02-30T10:00:00Z', '2025-13-01T00:00:00Z', '2025-01-01T25:00:00Z', 'yesterday', '2025-01-01', '1e12', '2025-01-01T00:00:00'),
+        );
+      if (s.format === 'uri')
+        options.push(
+          fc.constantFrom('not a url', 'ftp://a.example/x', 'javascript:alert(1)', 'https://user:pw@a.example/x', 'http://', 'http://[::1', '//a.example'),
+        );
     }
     if (ts.includes('integer') || ts.includes('number')) {
       const edges: number[] = [1e308, -1e308, 2 ** 53 + 2];
@@ -261,7 +270,8 @@ export function schemaArbitraries(document: Schema, options: { fields?: Record<s
       options.push(fc.constantFrom(...edges));
     }
     if (ts.includes('array')) {
-      if (s.maxItems !== undefined) options.push(fc.constant(Array.from({ length: s.maxItems + 1 }, (_, i) => (s.items && resolve(s.items).type === 'string' ? `v${i}` : i))));
+      if (s.maxItems !== undefined)
+        options.push(fc.constant(Array.from({ length: s.maxItems + 1 }, (_, i) => (s.items && resolve(s.items).type === 'string' ? `v${i}` : i))));
       if (s.minItems) options.push(fc.constant([]));
       if (s.items && depth < 4) options.push(fc.tuple(valid(s.items, depth + 1), invalid(s.items, depth + 1)).map(([a, b]) => [a, b]));
       options.push(fc.constant(deeplyNested(5000)));
@@ -272,9 +282,12 @@ export function schemaArbitraries(document: Schema, options: { fields?: Record<s
       const base = validObject(s, depth);
       if (s.additionalProperties === false) options.push(base.map((o) => ({ ...o, unknown_field: 'x' })));
       const required: string[] = s.required ?? [];
-      if (required.length) options.push(fc.tuple(base, fc.constantFrom(...required)).map(([o, r]) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== r))));
+      if (required.length)
+        options.push(fc.tuple(base, fc.constantFrom(...required)).map(([o, r]) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== r))));
       if (names.length && depth < 4) {
-        options.push(fc.constantFrom(...names).chain((name) => fc.tuple(base, invalid(properties[name]!, depth + 1)).map(([o, bad]) => ({ ...o, [name]: bad }))));
+        options.push(
+          fc.constantFrom(...names).chain((name) => fc.tuple(base, invalid(properties[name]!, depth + 1)).map(([o, bad]) => ({ ...o, [name]: bad }))),
+        );
       }
       if (!names.length && s.additionalProperties !== false) {
         // A free-form object (metadata): nesting and size are what can hurt.

@@ -30,7 +30,10 @@ describe('configuration', () => {
       [{ NEXUS_EMBEDDINGS_URL: 'http://x' }, /NEXUS_EMBEDDINGS_MODEL/],
     ];
     for (const [env, pattern] of cases) {
-      assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && pattern.test(e.message));
+      assert.throws(
+        () => loadConfig(env),
+        (e: unknown) => e instanceof ConfigError && pattern.test(e.message),
+      );
     }
   });
 
@@ -48,7 +51,12 @@ describe('nexus CLI', () => {
     try {
       const lines: string[] = [];
       const errors: string[] = [];
-      const run = (...argv: string[]) => main(argv, (l) => lines.push(l), (l) => errors.push(l));
+      const run = (...argv: string[]) =>
+        main(
+          argv,
+          (l) => lines.push(l),
+          (l) => errors.push(l),
+        );
       assert.equal(await run('db', 'migrate'), 0);
       assert.equal(await run('brands', 'create', '--name', 'Acme', '--id', 'brand_cli'), 0);
       assert.equal(await run('brands', 'list'), 0);

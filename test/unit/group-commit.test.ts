@@ -28,14 +28,23 @@ describe('group commit', () => {
     const outcomes = await Promise.allSettled(
       Array.from({ length: 40 }, (_, i) =>
         tx.run(async (trx) => {
-          await trx.insertInto('brands').values(brand(`brand_${i}`)).execute();
-          await trx.insertInto('brands').values(brand(`brand_${i}_b`)).execute();
+          await trx
+            .insertInto('brands')
+            .values(brand(`brand_${i}`))
+            .execute();
+          await trx
+            .insertInto('brands')
+            .values(brand(`brand_${i}_b`))
+            .execute();
           if (i === 13) throw new Error('unit 13 fails after writing');
           return i;
         }),
       ),
     );
-    assert.deepEqual(outcomes.map((o) => o.status === 'fulfilled' ? o.value : 'failed'), Array.from({ length: 40 }, (_, i) => (i === 13 ? 'failed' : i)));
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === 'fulfilled' ? o.value : 'failed')),
+      Array.from({ length: 40 }, (_, i) => (i === 13 ? 'failed' : i)),
+    );
     assert.match(String((outcomes[13] as PromiseRejectedResult).reason), /unit 13 fails/);
     const ids = (await db.selectFrom('brands').select('id').execute()).map((r) => r.id);
     assert.equal(ids.length, 78, 'both rows of every unit but the failed one');
@@ -70,9 +79,17 @@ describe('group commit', () => {
     await sql`create table deferred_child (brand_id text references brands(id) deferrable initially deferred)`.execute(db);
     const results = await Promise.allSettled([
       tx.run(async (trx) => trx.insertInto('brands').values(brand('brand_ok')).execute()),
-      tx.run(async (trx) => trx.insertInto('deferred_child' as 'brands').values({ brand_id: 'brand_missing' } as never).execute()),
+      tx.run(async (trx) =>
+        trx
+          .insertInto('deferred_child' as 'brands')
+          .values({ brand_id: 'brand_missing' } as never)
+          .execute(),
+      ),
     ]);
-    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
     assert.equal((await db.selectFrom('brands').select('id').execute()).length, 0);
     // The next batch works.
     await tx.run(async (trx) => trx.insertInto('brands').values(brand('brand_after')).execute());

@@ -39,13 +39,13 @@ describe('queue position index', () => {
   it('counts exactly what a scan counts, through arrivals and departures in any order', () => {
     // A seeded generator: the same sequence on every run.
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const t = tree();
     const waiting = new Set<number>();
     let seq = 0;
     for (let step = 0; step < 5000; step++) {
       if (waiting.size === 0 || random() < 0.6) {
-        const key = positionKey(Math.floor(random() * 4), ++seq * 7919 % 2 ** 32 || 1);
+        const key = positionKey(Math.floor(random() * 4), (++seq * 7919) % 2 ** 32 || 1);
         if (waiting.has(key)) continue;
         waiting.add(key);
         t.add(key, 1);

@@ -7,7 +7,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
-  componentFromBuffer, componentToBuffer, computeCommonComponents, dot, isCorpusFittedEmbedder, removeCommonComponent,
+  componentFromBuffer,
+  componentToBuffer,
+  computeCommonComponents,
+  dot,
+  isCorpusFittedEmbedder,
+  removeCommonComponent,
 } from '../../src/search/embedding/embedder.js';
 import { rocchioExpand } from '../../src/search/embedding/feedback.js';
 import { buildGloveCache, ensureGloveCache, loadGloveCache } from '../../src/search/embedding/glove-cache.js';
@@ -20,7 +25,9 @@ const CACHE_DIR = resolve('.cache/embeddings');
 
 describe('GloVe binary cache', () => {
   let dir: string;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'glove-cache-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'glove-cache-'));
+  });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('round-trips a wink-format file, including escapes and tokens split across reads', async () => {
@@ -34,8 +41,18 @@ describe('GloVe binary cache', () => {
     });
     // Key order differs from rank order on purpose: the rank stored in the row decides.
     const shuffled = Object.fromEntries(Object.entries(vectors).reverse());
-    const json = JSON.stringify({ precision: 6, l2NormIndex: 4, wordIndex: 5, size: words.length, dimensions: 4, words, vectors: shuffled, unkVector: [0, 0, 0, 0, -1] })
-      .replace(/,/g, ' ,\n ').replace('"vectors"', '"vectors"  ');
+    const json = JSON.stringify({
+      precision: 6,
+      l2NormIndex: 4,
+      wordIndex: 5,
+      size: words.length,
+      dimensions: 4,
+      words,
+      vectors: shuffled,
+      unkVector: [0, 0, 0, 0, -1],
+    })
+      .replace(/,/g, ' ,\n ')
+      .replace('"vectors"', '"vectors"  ');
     const source = join(dir, 'mini.json');
     writeFileSync(source, json);
     const target = join(dir, 'mini.bin');
@@ -64,7 +81,9 @@ describe('GloVe binary cache', () => {
 
 describe('WinkGloveEmbedder', () => {
   let embedder: WinkGloveEmbedder;
-  before(async () => { embedder = await WinkGloveEmbedder.load(CACHE_DIR); });
+  before(async () => {
+    embedder = await WinkGloveEmbedder.load(CACHE_DIR);
+  });
 
   it('loads the real vocabulary from the cache', async () => {
     const table = loadGloveCache(await ensureGloveCache(CACHE_DIR));
@@ -143,7 +162,9 @@ describe('OpenAICompatibleEmbedder', () => {
   before(async () => {
     server = createServer((req, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => { body += c.toString(); });
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
       req.on('end', () => {
         const parsed = JSON.parse(body) as { model: string; input: string[] };
         requests.push({ auth: req.headers.authorization, body: parsed });
@@ -166,7 +187,10 @@ describe('OpenAICompatibleEmbedder', () => {
     requests.length = 0;
     const out = await e.embed(['a', 'bbb', '', 'cccc', 'dd']);
     assert.equal(requests.length, 3);
-    assert.deepEqual(requests.map((r) => r.body.input), [['a', 'bbb'], ['cccc'], ['dd']]);
+    assert.deepEqual(
+      requests.map((r) => r.body.input),
+      [['a', 'bbb'], ['cccc'], ['dd']],
+    );
     assert.equal(requests[0].auth, 'Bearer k-123');
     assert.equal(e.dimensions, 3);
     assert.ok(Math.abs(out[1][0] - 3 / Math.hypot(3, 1)) < 1e-6);
@@ -176,8 +200,10 @@ describe('OpenAICompatibleEmbedder', () => {
 
   it('throws a clear error on non-2xx and on an unreachable endpoint', async () => {
     const e = new OpenAICompatibleEmbedder({ url: base, model: 'broken' });
-    await assert.rejects(e.embed(['x']), (err: unknown) =>
-      err instanceof EmbeddingEndpointError && err.status === 503 && /HTTP 503: model overloaded/.test(err.message));
+    await assert.rejects(
+      e.embed(['x']),
+      (err: unknown) => err instanceof EmbeddingEndpointError && err.status === 503 && /HTTP 503: model overloaded/.test(err.message),
+    );
     const dead = new OpenAICompatibleEmbedder({ url: 'http://127.0.0.1:9', model: 'm', timeoutMs: 2000 });
     await assert.rejects(dead.embed(['x']), /failed/);
   });
@@ -190,7 +216,10 @@ describe('OpenAICompatibleEmbedder', () => {
     assert.equal(embeddingsEndpoint('https://api.openai.com/v1/embeddings'), 'https://api.openai.com/v1/embeddings');
     assert.equal(embeddingsEndpoint('https://gw.example/openai/v1'), 'https://gw.example/openai/v1/embeddings');
     assert.equal(embeddingsEndpoint('https://gw.example/team-a'), 'https://gw.example/team-a/v1/embeddings');
-    assert.equal(embeddingsEndpoint('https://gw.example/deployments/x/embeddings?api-version=2024-02-01'), 'https://gw.example/deployments/x/embeddings?api-version=2024-02-01');
+    assert.equal(
+      embeddingsEndpoint('https://gw.example/deployments/x/embeddings?api-version=2024-02-01'),
+      'https://gw.example/deployments/x/embeddings?api-version=2024-02-01',
+    );
   });
 
   it('keeps the API key out of its error messages', async () => {
@@ -198,7 +227,11 @@ describe('OpenAICompatibleEmbedder', () => {
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
     try {
       const e = new OpenAICompatibleEmbedder({ url: `http://127.0.0.1:${(echo.address() as AddressInfo).port}`, model: 'm', apiKey: 'sk-very-secret' });
-      await assert.rejects(e.embed(['x']), (err: unknown) => err instanceof EmbeddingEndpointError && err.status === 502 && !err.message.includes('sk-very-secret') && err.message.includes('[redacted]'));
+      await assert.rejects(
+        e.embed(['x']),
+        (err: unknown) =>
+          err instanceof EmbeddingEndpointError && err.status === 502 && !err.message.includes('sk-very-secret') && err.message.includes('[redacted]'),
+      );
     } finally {
       await new Promise<void>((r) => echo.close(() => r()));
     }

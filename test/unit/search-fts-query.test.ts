@@ -68,7 +68,9 @@ describe('buildFtsMatchQuery against a real FTS5 table', () => {
 
   it('feedback expansion stays safe and repeats the original terms', () => {
     const terms = selectFeedbackTerms('card arrived', ['Card delivery is late', 'Tracking my card delivery'], {
-      count: 2, totalDocuments: 10, documentFrequency: () => 1,
+      count: 2,
+      totalDocuments: 10,
+      documentFrequency: () => 1,
     });
     assert.deepEqual(terms, ['deliveri', 'late']);
     const expr = buildExpandedFtsMatchQuery('card "arrived"', [...terms, 'x"y'], 2);

@@ -40,7 +40,12 @@ function bruteForce(docs: Map<number, { brand: string; f: KeywordFields }>, term
     const len = tokens(d.f.subject).length + tokens(d.f.body).length + tokens(d.f.meta).length;
     let score = 0;
     for (const t of terms) {
-      const f = Math.min(255, COLUMN_WEIGHTS.subject * tokens(d.f.subject).filter((x) => x === t).length + COLUMN_WEIGHTS.body * tokens(d.f.body).filter((x) => x === t).length + COLUMN_WEIGHTS.meta * tokens(d.f.meta).filter((x) => x === t).length);
+      const f = Math.min(
+        255,
+        COLUMN_WEIGHTS.subject * tokens(d.f.subject).filter((x) => x === t).length +
+          COLUMN_WEIGHTS.body * tokens(d.f.body).filter((x) => x === t).length +
+          COLUMN_WEIGHTS.meta * tokens(d.f.meta).filter((x) => x === t).length,
+      );
       if (f === 0) continue;
       let idf = Math.log((n - df.get(t)! + 0.5) / (df.get(t)! + 0.5));
       if (idf <= 0) idf = 1e-6;
@@ -73,7 +78,9 @@ describe('InvertedIndex (in-process BM25)', () => {
       insert.run(id, d.subject, d.body, d.meta);
       idx.upsert(id, 'b', d);
     }
-    const stmt = db.prepare(`select rowid as id, -bm25(f, ${COLUMN_WEIGHTS.subject}, ${COLUMN_WEIGHTS.body}, ${COLUMN_WEIGHTS.meta}) as score from f where f match ? order by bm25(f, ${COLUMN_WEIGHTS.subject}, ${COLUMN_WEIGHTS.body}, ${COLUMN_WEIGHTS.meta}), rowid limit 20`);
+    const stmt = db.prepare(
+      `select rowid as id, -bm25(f, ${COLUMN_WEIGHTS.subject}, ${COLUMN_WEIGHTS.body}, ${COLUMN_WEIGHTS.meta}) as score from f where f match ? order by bm25(f, ${COLUMN_WEIGHTS.subject}, ${COLUMN_WEIGHTS.body}, ${COLUMN_WEIGHTS.meta}), rowid limit 20`,
+    );
     for (let q = 0; q < 30; q++) {
       const terms = [...new Set(randomText(r, 1 + Math.floor(r() * 5)).split(' '))];
       const want = stmt.all(terms.map((t) => `"${t}"`).join(' OR ')) as { id: number; score: number }[];
@@ -119,7 +126,8 @@ describe('InvertedIndex (in-process BM25)', () => {
         assertSameRanking(idx.search(terms, { brandIds: allowed }, k), bruteForce(docs, terms, allowed, k));
         const { df, total } = idx.documentFrequencies(terms);
         assert.equal(total, docs.size);
-        for (const t of terms) assert.equal(df.get(t), [...docs.values()].filter((d) => `${d.f.subject} ${d.f.body} ${d.f.meta}`.split(' ').includes(t)).length);
+        for (const t of terms)
+          assert.equal(df.get(t), [...docs.values()].filter((d) => `${d.f.subject} ${d.f.body} ${d.f.meta}`.split(' ').includes(t)).length);
       }
     }
     assert.ok(idx.rebuilds > 0, 'the pool was rebuilt at least once');
@@ -130,7 +138,10 @@ describe('InvertedIndex (in-process BM25)', () => {
     idx.upsert(1, 'a', { subject: 'refund card', body: '', meta: '' });
     idx.upsert(2, 'a', { subject: 'refund', body: 'card card', meta: '' });
     idx.upsert(3, 'b', { subject: 'card', body: '', meta: '' });
-    assert.deepEqual(idx.search(['card'], { brandIds: ['a'], docIds: new Set([2, 3]) }, 10).map((h) => h.id), [2]);
+    assert.deepEqual(
+      idx.search(['card'], { brandIds: ['a'], docIds: new Set([2, 3]) }, 10).map((h) => h.id),
+      [2],
+    );
     assert.deepEqual(idx.search(['card'], { brandIds: [] }, 10), []);
     assert.deepEqual(idx.search(['nothing'], { brandIds: null }, 10), []);
     assert.equal(idx.search(['card', 'refund'], { brandIds: null }, 10).length, 3);
@@ -138,7 +149,18 @@ describe('InvertedIndex (in-process BM25)', () => {
 
   it('TopK keeps the k best, ties broken by the smaller id', () => {
     const top = new TopK(3);
-    for (const [s, id] of [[1, 5], [2, 4], [2, 9], [2, 1], [0.5, 2], [3, 7]] as const) top.push(s, id);
-    assert.deepEqual(top.sorted().map((h) => h.id), [7, 1, 4]);
+    for (const [s, id] of [
+      [1, 5],
+      [2, 4],
+      [2, 9],
+      [2, 1],
+      [0.5, 2],
+      [3, 7],
+    ] as const)
+      top.push(s, id);
+    assert.deepEqual(
+      top.sorted().map((h) => h.id),
+      [7, 1, 4],
+    );
   });
 });

@@ -39,11 +39,29 @@ describe('analyzeKeywordTerms', () => {
 describe('porterStem', () => {
   it('matches the reference Porter outputs', () => {
     const cases: Record<string, string> = {
-      caresses: 'caress', ponies: 'poni', cats: 'cat', agreed: 'agre', plastered: 'plaster',
-      motoring: 'motor', hopping: 'hop', filing: 'file', happy: 'happi', relational: 'relat',
-      conditional: 'condit', rational: 'ration', generalization: 'gener', hopeful: 'hope',
-      goodness: 'good', adjustment: 'adjust', controll: 'control', roll: 'roll', yelling: 'yell',
-      arrived: 'arriv', verification: 'verif', withdrawal: 'withdraw', is: 'is',
+      caresses: 'caress',
+      ponies: 'poni',
+      cats: 'cat',
+      agreed: 'agre',
+      plastered: 'plaster',
+      motoring: 'motor',
+      hopping: 'hop',
+      filing: 'file',
+      happy: 'happi',
+      relational: 'relat',
+      conditional: 'condit',
+      rational: 'ration',
+      generalization: 'gener',
+      hopeful: 'hope',
+      goodness: 'good',
+      adjustment: 'adjust',
+      controll: 'control',
+      roll: 'roll',
+      yelling: 'yell',
+      arrived: 'arriv',
+      verification: 'verif',
+      withdrawal: 'withdraw',
+      is: 'is',
     };
     for (const [word, stem] of Object.entries(cases)) assert.equal(porterStem(word), stem, word);
   });
@@ -54,10 +72,12 @@ describe('porterStem', () => {
   });
 
   it('agrees with SQLite FTS5 porter tokenizer on ticket vocabulary', () => {
-    const words = ('card cards arrived arriving delivery delivered refund refunds refunded charged charges '
-      + 'declined declining transfer transferring pending verification verify identity exchange rates '
-      + 'withdrawal withdrawals topping activation activate disposable virtual happily generalization '
-      + 'conditional relational hopeful goodness adjustment sensitivity electrical').split(' ');
+    const words = (
+      'card cards arrived arriving delivery delivered refund refunds refunded charged charges ' +
+      'declined declining transfer transferring pending verification verify identity exchange rates ' +
+      'withdrawal withdrawals topping activation activate disposable virtual happily generalization ' +
+      'conditional relational hopeful goodness adjustment sensitivity electrical'
+    ).split(' ');
     const db = new Database(':memory:');
     db.exec("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='porter ascii'); CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row');");
     const insert = db.prepare('INSERT INTO t(x) VALUES (?)');

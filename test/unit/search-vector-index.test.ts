@@ -23,13 +23,25 @@ describe('VectorIndex', () => {
     idx.upsert(2, 'brand_a', encodeVector(unit([0, 1, 0, 0])));
     idx.upsert(3, 'brand_b', encodeVector(unit([1, 0.01, 0, 0])));
     const q = unit([1, 0.1, 0, 0]);
-    assert.deepEqual(idx.search(q, ['brand_a'], 2).map((h) => h.id), [1, 2]);
-    assert.deepEqual(idx.search(q, ['brand_b'], 5).map((h) => h.id), [3]);
+    assert.deepEqual(
+      idx.search(q, ['brand_a'], 2).map((h) => h.id),
+      [1, 2],
+    );
+    assert.deepEqual(
+      idx.search(q, ['brand_b'], 5).map((h) => h.id),
+      [3],
+    );
     assert.deepEqual(idx.search(q, [], 5), []);
     assert.equal(idx.search(q, null, 3).length, 3);
     idx.upsert(1, 'brand_a', encodeVector(unit([0, 0, 1, 0])));
-    assert.deepEqual(idx.search(q, ['brand_a'], 1).map((h) => h.id), [2]);
-    assert.deepEqual(idx.searchAmong(q, [1, 3, 99], 5).map((h) => h.id), [3, 1]);
+    assert.deepEqual(
+      idx.search(q, ['brand_a'], 1).map((h) => h.id),
+      [2],
+    );
+    assert.deepEqual(
+      idx.searchAmong(q, [1, 3, 99], 5).map((h) => h.id),
+      [3, 1],
+    );
     assert.equal(idx.size, 3);
   });
 
@@ -45,7 +57,7 @@ describe('VectorIndex', () => {
 
   it('approximate first pass (2-bit codes, exact rescoring) keeps recall >= 0.95 of the exact top k', () => {
     let seed = 9;
-    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
     const dims = 100;
     const centres = Array.from({ length: 50 }, () => Array.from({ length: dims }, () => rand() - 0.5));
     const idx = new VectorIndex(dims);
@@ -78,7 +90,10 @@ describe('VectorIndex', () => {
 describe('highlightText', () => {
   it('marks words whose analysed form matches a query term', () => {
     const h = highlightText('message', 'We are refunding the charge; refunds take 3 days.', new Set(['refund']))!;
-    assert.deepEqual(h.ranges.map(([s, e]) => h.text.slice(s, e)), ['refunding', 'refunds']);
+    assert.deepEqual(
+      h.ranges.map(([s, e]) => h.text.slice(s, e)),
+      ['refunding', 'refunds'],
+    );
     assert.equal(highlightText('subject', 'nothing here', new Set(['refund'])), null);
   });
 });

@@ -155,7 +155,11 @@ describe('ticket update diff', () => {
     });
 
     it('is refused past 4096 bytes of JSON', () => {
-      assertInvalid(() => diffTicketUpdate(ticket(), { metadata: { note: 'x'.repeat(4096) } }, now), '/metadata', 'must serialize to at most 4096 bytes of JSON');
+      assertInvalid(
+        () => diffTicketUpdate(ticket(), { metadata: { note: 'x'.repeat(4096) } }, now),
+        '/metadata',
+        'must serialize to at most 4096 bytes of JSON',
+      );
     });
 
     it('is refused past 32 levels, at the pointer of the 33rd', () => {

@@ -14,7 +14,11 @@ const splitList = (text: string): string[] =>
 function describeMatch(q: Queue): string {
   if (q.is_default) return 'everything no routing queue takes';
   const m = q.match ?? {};
-  const parts = [m.tags && `tags: ${m.tags.join(', ')}`, m.priority && `priority: ${m.priority.join(', ')}`, m.origin && `origin: ${m.origin.join(', ')}`].filter(Boolean);
+  const parts = [
+    m.tags && `tags: ${m.tags.join(', ')}`,
+    m.priority && `priority: ${m.priority.join(', ')}`,
+    m.origin && `origin: ${m.origin.join(', ')}`,
+  ].filter(Boolean);
   return parts.join('; ') || 'any ticket';
 }
 
@@ -95,7 +99,10 @@ export function brandsPage(main: HTMLElement): void {
 
   function queueForm(): HTMLFormElement {
     const out = notice();
-    const brandSel = select('brand_id', (session()?.brands ?? []).map((b) => ({ value: b.id, label: b.name })));
+    const brandSel = select(
+      'brand_id',
+      (session()?.brands ?? []).map((b) => ({ value: b.id, label: b.name })),
+    );
     const name = h('input', { type: 'text', name: 'name', required: true, maxlength: 200 });
     const tags = h('input', { type: 'text', name: 'tags', placeholder: 'vip, billing' });
     const order = h('input', { type: 'number', name: 'order', min: 1, max: 1000000 });
@@ -106,8 +113,16 @@ export function brandsPage(main: HTMLElement): void {
       field('Brand', brandSel),
       field('Name', name),
       field('Tags (any of, comma-separated)', tags),
-      checkboxes('Priority (any of)', 'match_priority', PRIORITIES.map((p) => ({ value: p, label: p }))),
-      checkboxes('Origin (any of)', 'match_origin', ORIGINS.map((o) => ({ value: o, label: o }))),
+      checkboxes(
+        'Priority (any of)',
+        'match_priority',
+        PRIORITIES.map((p) => ({ value: p, label: p })),
+      ),
+      checkboxes(
+        'Origin (any of)',
+        'match_origin',
+        ORIGINS.map((o) => ({ value: o, label: o })),
+      ),
       field('Order (optional)', order, 'Routing queues are tried in ascending order.'),
       out.el,
       h('button', { type: 'submit' }, 'Add queue'),
@@ -123,7 +138,12 @@ export function brandsPage(main: HTMLElement): void {
       if (or.length) match.origin = or;
       await busy(form, async () => {
         try {
-          const q = await api.post<Queue>('/v1/queues', { brand_id: brandSel.value, name: name.value, match, ...(order.value ? { order: Number(order.value) } : {}) });
+          const q = await api.post<Queue>('/v1/queues', {
+            brand_id: brandSel.value,
+            name: name.value,
+            match,
+            ...(order.value ? { order: Number(order.value) } : {}),
+          });
           form.reset();
           out.ok(`Queue ${q.name} added to ${brandName(q.brand_id)}.`);
           await refresh();
@@ -159,7 +179,13 @@ export async function queuePage(main: HTMLElement, params: Record<string, string
         'Waiting tickets table',
         table(
           ['#', 'Subject', 'Priority', 'Customer', 'Waiting since'],
-          tickets.map((t) => [String(t.position ?? ''), h('a', { href: href(`/tickets/${enc(t.id)}`) }, t.subject), badge(t.priority, `p-${t.priority}`), t.customer.email, timeEl(t.created_at)]),
+          tickets.map((t) => [
+            String(t.position ?? ''),
+            h('a', { href: href(`/tickets/${enc(t.id)}`) }, t.subject),
+            badge(t.priority, `p-${t.priority}`),
+            t.customer.email,
+            timeEl(t.created_at),
+          ]),
           'Tickets waiting, in order',
         ),
       ),

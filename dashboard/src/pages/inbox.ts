@@ -29,9 +29,27 @@ export function inboxPage(main: HTMLElement): void {
   const form = h(
     'form',
     { className: 'card filters', role: 'search', 'aria-label': 'Search and filter tickets' },
-    h('div', { className: 'searchrow' }, field('Search tickets', query, 'Hybrid search: words and meaning. Leave empty to list the newest.'), h('button', { type: 'submit' }, 'Search')),
-    h('div', { className: 'filterrow' }, field('Brand', brand), field('Status', status), field('Priority', priority), field('Assignee', assignee), field('Tag', tag)),
-    h('div', { className: 'actions' }, h('button', { type: 'submit', className: 'secondary' }, 'Apply filters'), h('button', { type: 'button', className: 'link', onclick: reset }, 'Clear')),
+    h(
+      'div',
+      { className: 'searchrow' },
+      field('Search tickets', query, 'Hybrid search: words and meaning. Leave empty to list the newest.'),
+      h('button', { type: 'submit' }, 'Search'),
+    ),
+    h(
+      'div',
+      { className: 'filterrow' },
+      field('Brand', brand),
+      field('Status', status),
+      field('Priority', priority),
+      field('Assignee', assignee),
+      field('Tag', tag),
+    ),
+    h(
+      'div',
+      { className: 'actions' },
+      h('button', { type: 'submit', className: 'secondary' }, 'Apply filters'),
+      h('button', { type: 'button', className: 'link', onclick: reset }, 'Clear'),
+    ),
   );
 
   const heading = h('h2', { id: 'results-title' }, 'Newest tickets');
@@ -90,10 +108,18 @@ function searchList(q: string, filters: Filters) {
     emptyText: 'Nothing found. Try other words or fewer filters.',
     load: (after) =>
       api
-        .post<Page<SearchHit>>('/v1/tickets/search', { query: q, ...(Object.keys(searchFilters).length ? { filters: searchFilters } : {}), limit: 20, ...(after ? { after } : {}) })
+        .post<Page<SearchHit>>('/v1/tickets/search', {
+          query: q,
+          ...(Object.keys(searchFilters).length ? { filters: searchFilters } : {}),
+          limit: 20,
+          ...(after ? { after } : {}),
+        })
         .catch((err: unknown) => {
           if (err instanceof ApiError && err.problem.code === 'route_not_found') {
-            throw new ApiError({ ...err.problem, detail: `Search is not available on this server: ${err.problem.detail ?? 'no search endpoint'}. Clear the search box to list tickets.` });
+            throw new ApiError({
+              ...err.problem,
+              detail: `Search is not available on this server: ${err.problem.detail ?? 'no search endpoint'}. Clear the search box to list tickets.`,
+            });
           }
           throw err;
         }),

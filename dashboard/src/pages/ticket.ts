@@ -97,8 +97,16 @@ export async function ticketPage(main: HTMLElement, params: Record<string, strin
 
   function controls(t: TicketDetail): HTMLFormElement {
     const out = notice();
-    const status = select('status', STATUSES.map((s) => ({ value: s, label: s })), t.status);
-    const priority = select('priority', PRIORITIES.map((p) => ({ value: p, label: p })), t.priority);
+    const status = select(
+      'status',
+      STATUSES.map((s) => ({ value: s, label: s })),
+      t.status,
+    );
+    const priority = select(
+      'priority',
+      PRIORITIES.map((p) => ({ value: p, label: p })),
+      t.priority,
+    );
     const assignee = h('input', { type: 'email', name: 'assigned_to', value: t.assigned_to ?? '', placeholder: 'unassigned', autocomplete: 'off' });
     const tags = h('input', { type: 'text', name: 'tags', value: t.tags.join(', '), autocomplete: 'off' });
     const form = h(

@@ -15,9 +15,17 @@ export function tokensPage(main: HTMLElement): void {
     { className: 'card', 'aria-labelledby': 'new-token' },
     h('h2', { id: 'new-token' }, 'Create a token'),
     field('Name', name, 'Who or what uses it, e.g. "support bot".'),
-    checkboxes('Scopes', 'scopes', SCOPES.map((s) => ({ value: s, label: s }))),
+    checkboxes(
+      'Scopes',
+      'scopes',
+      SCOPES.map((s) => ({ value: s, label: s })),
+    ),
     brands.length
-      ? checkboxes('Brands (none ticked: every brand)', 'brand_ids', brands.map((b) => ({ value: b.id, label: `${b.name} (${b.id})` })))
+      ? checkboxes(
+          'Brands (none ticked: every brand)',
+          'brand_ids',
+          brands.map((b) => ({ value: b.id, label: `${b.name} (${b.id})` })),
+        )
       : h('p', { className: 'muted' }, 'No brands yet: the token will see every brand.'),
     field('Expires (optional, your local time)', expires),
     out.el,

@@ -12,7 +12,9 @@ const DISABLED_REASONS: Record<string, string> = {
 };
 
 const stateBadge = (w: Webhook): HTMLElement =>
-  w.enabled ? badge('enabled', 'good') : badge(w.disabled_reason ? DISABLED_REASONS[w.disabled_reason] ?? `disabled: ${w.disabled_reason}` : 'disabled', 'bad');
+  w.enabled
+    ? badge('enabled', 'good')
+    : badge(w.disabled_reason ? (DISABLED_REASONS[w.disabled_reason] ?? `disabled: ${w.disabled_reason}`) : 'disabled', 'bad');
 
 const deliveryBadge = (status: string): HTMLElement => badge(status, status === 'succeeded' ? 'good' : status === 'failed' ? 'bad' : 'warn');
 
@@ -45,7 +47,9 @@ async function health(w: Webhook): Promise<HTMLElement> {
     timeEl(lastAttempt?.attempted_at ?? last.created_at),
     lastAttempt ? h('span', { className: 'muted' }, ` (${attemptOutcome(lastAttempt)})`) : '',
     h('br'),
-    streak ? h('span', { className: 'streak' }, `Failure streak: ${streak}${page.next_cursor && streak === page.data.length ? '+' : ''}`) : h('span', { className: 'muted' }, 'No failures in a row'),
+    streak
+      ? h('span', { className: 'streak' }, `Failure streak: ${streak}${page.next_cursor && streak === page.data.length ? '+' : ''}`)
+      : h('span', { className: 'muted' }, 'No failures in a row'),
     w.failing_since ? h('span', { className: 'streak' }, ' · failing since ', timeEl(w.failing_since)) : '',
   );
 }
@@ -68,7 +72,11 @@ export function webhooksPage(main: HTMLElement): void {
     field('Description (optional)', description),
     checkboxes('Events', 'events', [{ value: '*', label: 'All events, including future ones' }, ...EVENT_TYPES.map((e) => ({ value: e, label: e }))]),
     brands.length
-      ? checkboxes('Brands (none ticked: every brand this token sees)', 'brand_ids', brands.map((b) => ({ value: b.id, label: `${b.name} (${b.id})` })))
+      ? checkboxes(
+          'Brands (none ticked: every brand this token sees)',
+          'brand_ids',
+          brands.map((b) => ({ value: b.id, label: `${b.name} (${b.id})` })),
+        )
       : '',
     out.el,
     h('button', { type: 'submit' }, 'Add endpoint'),
@@ -85,7 +93,12 @@ export function webhooksPage(main: HTMLElement): void {
           .then((el) => healthCell.replaceChildren(el))
           .catch((err) => healthCell.replaceChildren(errorBox(err)));
         return [
-          h('span', {}, h('a', { href: href(`/webhooks/${enc(w.id)}`), className: 'url' }, w.url), w.description ? h('div', { className: 'muted small' }, w.description) : ''),
+          h(
+            'span',
+            {},
+            h('a', { href: href(`/webhooks/${enc(w.id)}`), className: 'url' }, w.url),
+            w.description ? h('div', { className: 'muted small' }, w.description) : '',
+          ),
           eventsText(w.events),
           w.brand_ids ? w.brand_ids.map(brandName).join(', ') : 'all',
           stateBadge(w),
@@ -111,7 +124,11 @@ export function webhooksPage(main: HTMLElement): void {
         const created = await api.post<WebhookWithSecret>('/v1/webhooks', body);
         form.reset();
         reveal.replaceChildren(
-          secretReveal(`Signing secret of ${created.url}`, created.secret ?? '', 'Copy it now: it is shown this once. Verify each request’s webhook-signature header with it.'),
+          secretReveal(
+            `Signing secret of ${created.url}`,
+            created.secret ?? '',
+            'Copy it now: it is shown this once. Verify each request’s webhook-signature header with it.',
+          ),
           h('p', {}, h('a', { href: href(`/webhooks/${enc(created.id)}`) }, 'Open this endpoint and its delivery log')),
         );
         await list.reload();
@@ -280,10 +297,6 @@ export async function webhookPage(main: HTMLElement, params: Record<string, stri
   }
 
   renderHead();
-  main.append(
-    h('h2', {}, 'Delivery log'),
-    h('div', { className: 'toolbar' }, field('Show', statusFilter), refresh),
-    deliveries.el,
-  );
+  main.append(h('h2', {}, 'Delivery log'), h('div', { className: 'toolbar' }, field('Show', statusFilter), refresh), deliveries.el);
   await deliveries.reload();
 }

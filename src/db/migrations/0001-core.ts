@@ -66,11 +66,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('tickets_assigned_id').on('tickets').columns(['assigned_to', 'id']).execute();
   await db.schema.createIndex('tickets_customer_id').on('tickets').columns(['customer_email', 'id']).execute();
   await db.schema.createIndex('tickets_created_at').on('tickets').columns(['created_at']).execute();
-  await db.schema
-    .createIndex('tickets_queue_waiting')
-    .on('tickets')
-    .columns(['queue_id', 'status', 'priority_rank', 'id'])
-    .execute();
+  await db.schema.createIndex('tickets_queue_waiting').on('tickets').columns(['queue_id', 'status', 'priority_rank', 'id']).execute();
   await db.schema.createIndex('tickets_snoozed_until').on('tickets').columns(['snoozed_until']).execute();
 
   await db.schema

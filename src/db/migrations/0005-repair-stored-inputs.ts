@@ -45,7 +45,10 @@ export function repairedMatch(text: string): string | null | undefined {
     if (tags.length === 0) return null;
     out.tags = tags.slice(0, TAGS_MAX);
   }
-  for (const [key, allowed] of [['priority', PRIORITIES], ['origin', ORIGINS]] as const) {
+  for (const [key, allowed] of [
+    ['priority', PRIORITIES],
+    ['origin', ORIGINS],
+  ] as const) {
     if (!(key in given)) continue;
     const values = unique(strings(given[key]).filter((v) => allowed.includes(v)));
     if (values.length === 0) return null;
@@ -73,9 +76,21 @@ export async function up(db: Kysely<any>): Promise<void> {
   }
 
   // ISO 8601 writes years past 9999 as `+010000-…` and years before 0000 as `-000001-…`.
-  for (const [table, column] of [['tickets', 'snoozed_until'], ['tokens', 'expires_at'], ['messages', 'created_at']] as const) {
-    await db.updateTable(table).set({ [column]: LAST_INSTANT }).where(column, 'like', '+%').execute();
-    await db.updateTable(table).set({ [column]: FIRST_INSTANT }).where(column, 'like', '-%').execute();
+  for (const [table, column] of [
+    ['tickets', 'snoozed_until'],
+    ['tokens', 'expires_at'],
+    ['messages', 'created_at'],
+  ] as const) {
+    await db
+      .updateTable(table)
+      .set({ [column]: LAST_INSTANT })
+      .where(column, 'like', '+%')
+      .execute();
+    await db
+      .updateTable(table)
+      .set({ [column]: FIRST_INSTANT })
+      .where(column, 'like', '-%')
+      .execute();
   }
 }
 

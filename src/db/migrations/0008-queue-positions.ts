@@ -10,7 +10,10 @@ import { nodesToUpdate, positionKey } from '../../queues/position-index.js';
  */
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('tickets').addColumn('queue_seq', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('tickets')
+    .addColumn('queue_seq', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
   await sql`update tickets set queue_seq = numbered.n
             from (select id, row_number() over (order by id) as n from tickets) as numbered
             where tickets.id = numbered.id`.execute(db);
@@ -20,8 +23,14 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('name', 'text', (c) => c.primaryKey())
     .addColumn('value', 'integer', (c) => c.notNull())
     .execute();
-  const { n } = await db.selectFrom('tickets').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-  await db.insertInto('sequences').values({ name: 'ticket_queue_seq', value: Number(n) }).execute();
+  const { n } = await db
+    .selectFrom('tickets')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .executeTakeFirstOrThrow();
+  await db
+    .insertInto('sequences')
+    .values({ name: 'ticket_queue_seq', value: Number(n) })
+    .execute();
 
   await db.schema
     .createTable('queue_positions')
@@ -44,7 +53,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     for (const node of nodesToUpdate(positionKey(Number(t.priority_rank), Number(t.queue_seq)))) nodes.set(node, (nodes.get(node) ?? 0) + 1);
   }
   const rows = [...counts].flatMap(([queue_id, nodes]) => [...nodes].map(([node, n]) => ({ queue_id, node, waiting: n })));
-  for (let i = 0; i < rows.length; i += 500) await db.insertInto('queue_positions').values(rows.slice(i, i + 500)).execute();
+  for (let i = 0; i < rows.length; i += 500)
+    await db
+      .insertInto('queue_positions')
+      .values(rows.slice(i, i + 500))
+      .execute();
 
   await db.schema.dropIndex('tickets_queue_waiting').execute();
   await db.schema

@@ -69,7 +69,10 @@ export function computeFirstComponent(vectors: readonly Float32Array[], iteratio
   let u = new Float64Array(d);
   for (const v of vectors) for (let j = 0; j < d; j++) u[j] += v[j];
   let norm = Math.hypot(...u);
-  if (norm === 0) { u.fill(1); norm = Math.sqrt(d); }
+  if (norm === 0) {
+    u.fill(1);
+    norm = Math.sqrt(d);
+  }
   for (let j = 0; j < d; j++) u[j] /= norm;
   for (let it = 0; it < iterations; it++) {
     const next = new Float64Array(d);
@@ -81,7 +84,10 @@ export function computeFirstComponent(vectors: readonly Float32Array[], iteratio
     const n = Math.hypot(...next);
     if (n === 0) break;
     let delta = 0;
-    for (let j = 0; j < d; j++) { next[j] /= n; delta += Math.abs(next[j] - u[j]); }
+    for (let j = 0; j < d; j++) {
+      next[j] /= n;
+      delta += Math.abs(next[j] - u[j]);
+    }
     u = next;
     if (delta < 1e-9) break;
   }

@@ -85,12 +85,10 @@ export async function buildGloveCache(sourceJson: string, targetPath: string, ch
   mkdirSync(dirname(targetPath), { recursive: true });
   // Write to a temp name and rename so a crashed build never leaves a truncated cache.
   const tmp = `${targetPath}.${process.pid}.tmp`;
-  writeFileSync(tmp, Buffer.concat([
-    header,
-    Buffer.from(scales.buffer, scales.byteOffset, count * 4),
-    Buffer.from(data.buffer, data.byteOffset, count * dimensions),
-    vocab,
-  ]));
+  writeFileSync(
+    tmp,
+    Buffer.concat([header, Buffer.from(scales.buffer, scales.byteOffset, count * 4), Buffer.from(data.buffer, data.byteOffset, count * dimensions), vocab]),
+  );
   renameSync(tmp, targetPath);
 }
 
@@ -106,9 +104,7 @@ export function loadGloveCache(path: string): GloveTable {
   const scalesOff = buf.byteOffset + HEADER_BYTES;
   // readFileSync buffers of this size are not pooled, so byteOffset is 0 and aligned;
   // copy anyway if not, because Float32Array views require 4-byte alignment.
-  const scales = scalesOff % 4 === 0
-    ? new Float32Array(buf.buffer, scalesOff, count)
-    : new Float32Array(buf.buffer.slice(scalesOff, scalesOff + count * 4));
+  const scales = scalesOff % 4 === 0 ? new Float32Array(buf.buffer, scalesOff, count) : new Float32Array(buf.buffer.slice(scalesOff, scalesOff + count * 4));
   const dataOff = HEADER_BYTES + count * 4;
   const data = new Int8Array(buf.buffer, buf.byteOffset + dataOff, count * dimensions);
   const vocabOff = dataOff + count * dimensions;
@@ -170,7 +166,13 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
   let strParts: Buffer[] = [];
   // Number state.
   let inNumber = false;
-  let neg = false, mant = 0, fracDiv = 1, inFrac = false, inExp = false, expNeg = false, exp = 0;
+  let neg = false,
+    mant = 0,
+    fracDiv = 1,
+    inFrac = false,
+    inExp = false,
+    expNeg = false,
+    exp = 0;
   // Current vector row (dims + l2norm + rank).
   let row = new Float64Array(128);
   let rowLen = 0;
@@ -211,11 +213,18 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
     const slot = Number.isInteger(rank) && rank >= 0 ? rank : count;
     while (slot >= capacity) {
       capacity *= 2;
-      const s2 = new Float32Array(capacity); s2.set(scales); scales = s2;
-      const d2 = new Int8Array(capacity * dimensions); d2.set(data); data = d2;
+      const s2 = new Float32Array(capacity);
+      s2.set(scales);
+      scales = s2;
+      const d2 = new Int8Array(capacity * dimensions);
+      d2.set(data);
+      data = d2;
     }
     let maxAbs = 0;
-    for (let j = 0; j < dims; j++) { const a = Math.abs(row[j]); if (a > maxAbs) maxAbs = a; }
+    for (let j = 0; j < dims; j++) {
+      const a = Math.abs(row[j]);
+      if (a > maxAbs) maxAbs = a;
+    }
     const scale = maxAbs > 0 ? maxAbs / 127 : 1;
     scales[slot] = scale;
     const base = slot * dims;
@@ -233,14 +242,23 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
       for (let i = 0; i < n; i++) {
         const c = buf[i];
         if (inString) {
-          if (escaped) { escaped = false; continue; }
-          if (c === 0x5c) { escaped = true; hadEscape = true; continue; }
+          if (escaped) {
+            escaped = false;
+            continue;
+          }
+          if (c === 0x5c) {
+            escaped = true;
+            hadEscape = true;
+            continue;
+          }
           if (c !== 0x22) continue;
           strParts.push(Buffer.from(buf.subarray(strStart, i)));
           const raw = strParts.length === 1 ? strParts[0] : Buffer.concat(strParts);
           const text = raw.toString('utf8');
           lastString = hadEscape ? (JSON.parse(`"${text}"`) as string) : text;
-          inString = false; strParts = []; strStart = -1;
+          inString = false;
+          strParts = [];
+          strStart = -1;
           const isKey = stack.length > 0 && stack[stack.length - 1] && expectKey;
           if (isKey) {
             if (stack.length === 1) topKey = lastString;
@@ -251,31 +269,79 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
         if (inNumber) {
           if (c >= 0x30 && c <= 0x39) {
             if (inExp) exp = exp * 10 + (c - 0x30);
-            else { mant = mant * 10 + (c - 0x30); if (inFrac) fracDiv *= 10; }
+            else {
+              mant = mant * 10 + (c - 0x30);
+              if (inFrac) fracDiv *= 10;
+            }
             continue;
           }
-          if (c === 0x2e) { inFrac = true; continue; }
-          if (c === 0x65 || c === 0x45) { inExp = true; continue; }
-          if (inExp && (c === 0x2d || c === 0x2b)) { expNeg = c === 0x2d; continue; }
+          if (c === 0x2e) {
+            inFrac = true;
+            continue;
+          }
+          if (c === 0x65 || c === 0x45) {
+            inExp = true;
+            continue;
+          }
+          if (inExp && (c === 0x2d || c === 0x2b)) {
+            expNeg = c === 0x2d;
+            continue;
+          }
           finishNumber();
           // fall through: c is a structural byte
         }
         switch (c) {
-          case 0x22: inString = true; hadEscape = false; strStart = i + 1; break;
-          case 0x7b: stack.push(true); expectKey = true; break;
-          case 0x5b: stack.push(false); expectKey = false; if (stack.length === vectorDepth) rowLen = 0; break;
-          case 0x7d: stack.pop(); expectKey = false; break;
+          case 0x22:
+            inString = true;
+            hadEscape = false;
+            strStart = i + 1;
+            break;
+          case 0x7b:
+            stack.push(true);
+            expectKey = true;
+            break;
+          case 0x5b:
+            stack.push(false);
+            expectKey = false;
+            if (stack.length === vectorDepth) rowLen = 0;
+            break;
+          case 0x7d:
+            stack.pop();
+            expectKey = false;
+            break;
           case 0x5d:
             if (stack.length === vectorDepth && topKey === 'vectors') finishRow();
-            stack.pop(); expectKey = false; break;
-          case 0x3a: expectKey = false; break;
-          case 0x2c: expectKey = stack.length > 0 && stack[stack.length - 1]; break;
-          case 0x2d: case 0x30: case 0x31: case 0x32: case 0x33: case 0x34:
-          case 0x35: case 0x36: case 0x37: case 0x38: case 0x39:
-            inNumber = true; neg = c === 0x2d; mant = neg ? 0 : c - 0x30;
-            fracDiv = 1; inFrac = false; inExp = false; expNeg = false; exp = 0;
+            stack.pop();
+            expectKey = false;
             break;
-          default: break; // whitespace, true/false/null letters are irrelevant here
+          case 0x3a:
+            expectKey = false;
+            break;
+          case 0x2c:
+            expectKey = stack.length > 0 && stack[stack.length - 1];
+            break;
+          case 0x2d:
+          case 0x30:
+          case 0x31:
+          case 0x32:
+          case 0x33:
+          case 0x34:
+          case 0x35:
+          case 0x36:
+          case 0x37:
+          case 0x38:
+          case 0x39:
+            inNumber = true;
+            neg = c === 0x2d;
+            mant = neg ? 0 : c - 0x30;
+            fracDiv = 1;
+            inFrac = false;
+            inExp = false;
+            expNeg = false;
+            exp = 0;
+            break;
+          default:
+            break; // whitespace, true/false/null letters are irrelevant here
         }
       }
       if (inString) strParts.push(Buffer.from(buf.subarray(strStart, n)));
@@ -286,7 +352,11 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
   if (count === 0) throw new Error(`no vectors found in ${path}`);
   // Ranks should be dense 0..count-1; compact defensively if the file skipped any.
   let dense = true;
-  for (let i = 0; i < count; i++) if (words[i] === undefined) { dense = false; break; }
+  for (let i = 0; i < count; i++)
+    if (words[i] === undefined) {
+      dense = false;
+      break;
+    }
   if (!dense) {
     const s2 = new Float32Array(count);
     const d2 = new Int8Array(count * dimensions);
@@ -299,7 +369,9 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
       w2.push(words[i]);
       k++;
     }
-    scales = s2; data = d2; words = w2;
+    scales = s2;
+    data = d2;
+    words = w2;
   }
   words.length = count;
   // Newlines would break the vocab blob; such tokens are unusable for lookup anyway.

@@ -85,7 +85,9 @@ export class OpenAICompatibleEmbedder implements Embedder {
   private async embedBatch(batch: string[]): Promise<Float32Array[]> {
     // Empty strings are rejected by several servers; embed them as zero vectors locally.
     const sendIdx: number[] = [];
-    batch.forEach((t, i) => { if (t.trim().length > 0) sendIdx.push(i); });
+    batch.forEach((t, i) => {
+      if (t.trim().length > 0) sendIdx.push(i);
+    });
     const result: Float32Array[] = new Array(batch.length);
     if (sendIdx.length > 0) {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -108,7 +110,10 @@ export class OpenAICompatibleEmbedder implements Embedder {
       const json = (await res.json()) as EmbeddingResponse;
       const data = json.data;
       if (!Array.isArray(data) || data.length !== sendIdx.length) {
-        throw new EmbeddingEndpointError(`embedding endpoint returned ${Array.isArray(data) ? data.length : 'no'} vectors for ${sendIdx.length} inputs`, res.status);
+        throw new EmbeddingEndpointError(
+          `embedding endpoint returned ${Array.isArray(data) ? data.length : 'no'} vectors for ${sendIdx.length} inputs`,
+          res.status,
+        );
       }
       data.forEach((item, pos) => {
         const at = typeof item.index === 'number' ? item.index : pos;

@@ -119,6 +119,9 @@ export class WinkGloveEmbedder implements CorpusFittedEmbedder {
 function fingerprint(v: Float32Array): string {
   let h = 0x811c9dc5;
   const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  for (let i = 0; i < bytes.length; i++) { h ^= bytes[i]; h = Math.imul(h, 0x01000193); }
+  for (let i = 0; i < bytes.length; i++) {
+    h ^= bytes[i];
+    h = Math.imul(h, 0x01000193);
+  }
   return (h >>> 0).toString(16).padStart(8, '0');
 }

@@ -23,11 +23,7 @@ export interface FeedbackTermOptions {
  * Terms of the feedback documents (given in rank order, as raw text) not already in the
  * query, scored by sum over documents of 1/rank * idf, best first.
  */
-export function selectFeedbackTerms(
-  queryText: string,
-  feedbackDocuments: readonly string[],
-  options: FeedbackTermOptions,
-): string[] {
+export function selectFeedbackTerms(queryText: string, feedbackDocuments: readonly string[], options: FeedbackTermOptions): string[] {
   const query = new Set(analyzeKeywordTerms(queryText));
   const n = Math.max(1, options.totalDocuments);
   const scores = new Map<string, number>();
@@ -50,11 +46,7 @@ export function selectFeedbackTerms(
  * the query, so a repeated phrase counts that many times) OR-ed with the feedback terms.
  * Returns null when nothing searchable remains.
  */
-export function buildExpandedFtsMatchQuery(
-  queryText: string,
-  feedbackTerms: readonly string[],
-  originalRepeat = 2,
-): string | null {
+export function buildExpandedFtsMatchQuery(queryText: string, feedbackTerms: readonly string[], originalRepeat = 2): string | null {
   const original = [...new Set(analyzeKeywordTerms(queryText))].slice(0, 32);
   const parts: string[] = [];
   for (let r = 0; r < originalRepeat; r++) for (const t of original) parts.push(quoteFtsTerm(t));

@@ -63,11 +63,7 @@ export interface FusionOptions {
 /** Default weight chosen on the Banking77 bench (see docs/search-research.md). */
 export const DEFAULT_KEYWORD_WEIGHT = 0.5;
 
-export function fuseResults<Id>(
-  keyword: readonly ScoredHit<Id>[],
-  semantic: readonly ScoredHit<Id>[],
-  options: FusionOptions = {},
-): FusedHit<Id>[] {
+export function fuseResults<Id>(keyword: readonly ScoredHit<Id>[], semantic: readonly ScoredHit<Id>[], options: FusionOptions = {}): FusedHit<Id>[] {
   const method = options.method ?? 'blend';
   const wK = clamp01(options.keywordWeight ?? DEFAULT_KEYWORD_WEIGHT);
   const wS = 1 - wK;
@@ -130,7 +126,8 @@ function maxNormalizer<Id>(hits: readonly ScoredHit<Id>[]): Normalizer {
 }
 
 function minMaxNormalizer<Id>(hits: readonly ScoredHit<Id>[]): Normalizer {
-  let max = -Infinity, min = Infinity;
+  let max = -Infinity,
+    min = Infinity;
   for (const h of hits) {
     if (!Number.isFinite(h.score)) continue;
     if (h.score > max) max = h.score;

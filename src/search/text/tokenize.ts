@@ -14,7 +14,13 @@ const WORD = /[\p{L}\p{N}]+(?:'[\p{L}\p{N}]+)*/gu;
 
 /** Contraction suffixes worth keeping as words (negation matters for intents). */
 const CONTRACTION_SUFFIX: Record<string, string | null> = {
-  "n't": 'not', "'m": 'am', "'re": 'are', "'ve": 'have', "'ll": 'will', "'d": 'would', "'s": null,
+  "n't": 'not',
+  "'m": 'am',
+  "'re": 'are',
+  "'ve": 'have',
+  "'ll": 'will',
+  "'d": 'would',
+  "'s": null,
 };
 const IRREGULAR_NEGATION: Record<string, string> = { "can't": 'can', "won't": 'will', "shan't": 'shall', "ain't": 'is' };
 
@@ -32,9 +38,15 @@ export function tokenizeWords(text: string): string[] {
   const out: string[] = [];
   for (const match of normalizeText(text).matchAll(WORD)) {
     const tok = match[0];
-    if (!tok.includes("'")) { out.push(tok); continue; }
+    if (!tok.includes("'")) {
+      out.push(tok);
+      continue;
+    }
     const irregular = IRREGULAR_NEGATION[tok];
-    if (irregular) { out.push(irregular, 'not'); continue; }
+    if (irregular) {
+      out.push(irregular, 'not');
+      continue;
+    }
     let handled = false;
     for (const suffix in CONTRACTION_SUFFIX) {
       if (tok.endsWith(suffix) && tok.length > suffix.length) {
