@@ -100,7 +100,7 @@ describe('pagination cursors are authenticated and range-checked', () => {
     const hook = (await t.request({ method: 'POST', url: '/v1/webhooks', body: { url: 'https://hooks.example.com/x', events: ['ticket.created'] } })).json();
     await t.request({ method: 'POST', url: '/v1/webhooks', body: { url: 'https://hooks.example.com/y', events: ['*'] } });
     for (let i = 0; i < 3; i++) assert.equal((await t.request({ method: 'POST', url: `/v1/webhooks/${hook.id}/test` })).statusCode, 202);
-    const lists: { name: string; page: (after?: string) => Promise<{ statusCode: number; body: string; headers: Record<string, unknown>; json(): any }> }[] = [
+    const lists: { name: string; page: (after?: string) => ReturnType<TestApp['request']> }[] = [
       { name: 'tickets', page: (a) => t.request({ method: 'GET', url: `/v1/tickets?limit=2${a ? `&after=${a}` : ''}` }) },
       { name: 'queue tickets', page: (a) => t.request({ method: 'GET', url: `${queueUrl()}${a ? `&after=${a}` : ''}` }) },
       { name: 'messages', page: (a) => t.request({ method: 'GET', url: `/v1/tickets/${ticket.id}/messages?limit=1${a ? `&after=${a}` : ''}` }) },

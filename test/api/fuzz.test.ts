@@ -21,7 +21,8 @@ const RUNS = Number(process.env.NEXUS_FUZZ_RUNS ?? 60);
 const TIME_LIMIT_MS = Number(process.env.NEXUS_FUZZ_MS ?? 1000);
 const TOTAL_BUDGET_MS = Number(process.env.NEXUS_FUZZ_TOTAL_MS ?? 20_000);
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the OpenAPI document is walked as loose JSON
+type Json = Record<string, any>;
 
 interface FuzzRequest {
   method: string;

@@ -3,12 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, createBrand, createTicket } from '../helpers/factories.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Hit = {
   ticket: { id: string; brand_id: string; created_at: string; status: string };
   score: number;
   match: { keyword: number | null; semantic: number | null };
-  highlights?: any[];
+  highlights?: { field: 'subject' | 'message'; text: string; ranges: [number, number][] }[];
 };
 
 describe('POST /v1/tickets/search', () => {

@@ -5,7 +5,7 @@ import { AppError } from '../../src/http/problem.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, countRows, createBrand } from '../helpers/factories.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are read as loose JSON here; the assertions check their shape
 type Json = any;
 
 const BOOTSTRAP_SECRET = `nxc_bootstrap_${'s'.repeat(40)}`;

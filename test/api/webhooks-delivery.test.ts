@@ -46,7 +46,7 @@ async function register(t: TestApp, body: Record<string, unknown>): Promise<{ id
   return res.json();
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: delivery records as JSON; tests assert on the fields they read
 async function deliveries(t: TestApp, webhookId: string, query = ''): Promise<any[]> {
   const res = await t.request({ method: 'GET', url: `/v1/webhooks/${webhookId}/deliveries${query}` });
   assert.equal(res.statusCode, 200, res.body);

@@ -197,8 +197,7 @@ describe('SSRF guard when a delivery is sent (names that resolve to special-purp
       await createTicket(t, brand.id);
       await dispatcher.drain();
       for (const hook of hooks) {
-        // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        let attempts: any[] = [];
+        let attempts: { status_code: number | null; error: string | null }[] = [];
         for (let i = 0; i < 200 && attempts.length === 0; i++) {
           const res = await t.request({ method: 'GET', url: `/v1/webhooks/${hook.id}/deliveries` });
           attempts = res.json().data[0]?.attempts ?? [];
@@ -207,7 +206,7 @@ describe('SSRF guard when a delivery is sent (names that resolve to special-purp
         assert.equal(attempts.length, 1, `${hook.address}: one attempt recorded`);
         assert.equal(attempts[0].status_code, null, hook.address);
         assert.match(
-          attempts[0].error,
+          attempts[0].error ?? '',
           /^destination refused: h\d+\.ssrf-test\.example resolves to .+, a non-public address/,
           `${hook.address}: ${attempts[0].error}`,
         );

@@ -53,7 +53,7 @@ suite('the dashboard in a real browser', () => {
   let ticketId: string;
   let searchAvailable = false;
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: the JSON body; tests assert on the fields they read
   async function apiCall(method: string, url: string, body?: unknown): Promise<{ status: number; json: any }> {
     const res = await fetch(base + url, {
       method,

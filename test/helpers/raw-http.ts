@@ -7,7 +7,8 @@ export interface RawResponse {
   headers: Record<string, string>;
   body: string;
   statusCode: number;
-  json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: the JSON body; tests assert on the fields they read
+  json(): any;
 }
 
 /** Parses the first complete response in `data`, or undefined while it is incomplete. */

@@ -6,7 +6,6 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely';
  * indexes follow. The keyword index is dialect specific: an FTS5 table on SQLite, a tsvector
  * column with a GIN index on PostgreSQL.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any */
 export async function up(db: Kysely<any>): Promise<void> {
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
   await db.schema

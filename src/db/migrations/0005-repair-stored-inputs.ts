@@ -18,7 +18,6 @@ import type { Kysely } from 'kysely';
  */
 
 // Migrations use `Kysely<any>` on purpose: they must keep compiling after the schema types move on.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 
 const TAG_MAX = 64;
 const TAGS_MAX = 50;

@@ -8,7 +8,6 @@ import type { Kysely } from 'kysely';
  * The URL-signing key is sealed at start (src/attachments/signing-keys.ts), not here: sealing
  * needs the deployment's secret key, which a migration does not see.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('attachments').addColumn('upload_lease_expires_at', 'text').execute();
 }

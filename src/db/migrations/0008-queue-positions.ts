@@ -8,7 +8,6 @@ import { nodesToUpdate, positionKey } from '../../queues/position-index.js';
  * the trees built from the tickets waiting now. The queue's listing reads a partial index that
  * holds only waiting tickets, in queue order.
  */
-/* eslint-disable @typescript-eslint/no-explicit-any */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .alterTable('tickets')
