@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { buildApp } from './app.js';
 import { bootstrapAdminToken, openRuntime } from './bootstrap.js';
-import { ConfigError, type Config, loadConfig } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { loggerOptions } from './http/redact.js';
 import { backgroundJobs, startJobs } from './workers.js';
 import { startWebhookDispatcher } from './webhooks/dispatcher.js';

@@ -62,7 +62,7 @@ function renderChrome(): void {
       sections
         .filter((x) => can(x.scope))
         .map((x) => {
-          const active = current === href(x.path) || current.startsWith(href(x.path) + '/') || (x.path === '/tickets' && current.startsWith(href('/tickets')));
+          const active = current === href(x.path) || current.startsWith(`${href(x.path)}/`) || (x.path === '/tickets' && current.startsWith(href('/tickets')));
           return h('li', {}, h('a', { href: href(x.path), 'aria-current': active ? 'page' : null }, x.label));
         }),
     ),

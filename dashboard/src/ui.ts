@@ -30,12 +30,12 @@ export const empty = (text: string): HTMLElement => h('p', { className: 'empty' 
 /** Disables a form's controls while its request runs, so a double click sends it once. */
 export async function busy<T>(form: HTMLFormElement | HTMLElement, fn: () => Promise<T>): Promise<T> {
   const controls = [...form.querySelectorAll<HTMLButtonElement | HTMLInputElement>('button, input, select, textarea')].filter((c) => !c.disabled);
-  controls.forEach((c) => (c.disabled = true));
+  for (const c of controls) c.disabled = true;
   form.setAttribute('aria-busy', 'true');
   try {
     return await fn();
   } finally {
-    controls.forEach((c) => (c.disabled = false));
+    for (const c of controls) c.disabled = false;
     form.removeAttribute('aria-busy');
   }
 }

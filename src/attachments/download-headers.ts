@@ -2,6 +2,7 @@ import type { ByteRange } from './blob-store.js';
 
 // Control characters, line and paragraph separators, and bidi overrides (which make
 // "invoice\u202Efdp.exe" read as a PDF) never reach a header or a saved file name.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is what this pattern is for
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** Half of a UTF-16 surrogate pair on its own: not a character, and encodeURIComponent throws on it. */

@@ -10,7 +10,7 @@ import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import type { SecretBox } from '../shared/secret-box.js';
 import type { MessageAttachments } from '../tickets/service.js';
-import { type BlobStore, BlobSizeMismatchError, BlobTooLargeError, type ByteRange } from './blob-store.js';
+import { type BlobStore, BlobSizeMismatchError, BlobTooLargeError, type ByteRange, type StoredBlob } from './blob-store.js';
 import { DiskBlobStore } from './disk-blob-store.js';
 import { LONE_SURROGATE } from './download-headers.js';
 import { type TokenCheck, type UrlPurpose, parseToken, signToken, verifyToken } from './signing.js';
@@ -111,6 +111,7 @@ export const defaultBlobStore = (config: Pick<Config, 'dataDir'>): BlobStore => 
 
 // Control characters and line separators in a file name are refused outright: no client needs
 // them, and refusing keeps them out of every place the name is shown.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is what this pattern is for
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /** Media types compare case- and whitespace-insensitively: `Text/Plain; charset=UTF-8` equals `text/plain;charset=utf-8`. */
@@ -355,7 +356,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
         store.extendUploadLease(db, row.id, storageKey, leaseUntil()).catch(() => {});
       }, UPLOAD_LEASE_RENEW_MS);
       renew.unref();
-      let stored;
+      let stored: StoredBlob;
       try {
         stored = await blobs.put(storageKey, input.body, { maxBytes, expectedSize: declared ?? input.contentLength });
         if (input.bodyComplete?.() === false) {
@@ -387,7 +388,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       if (!check.ok && check.reason === 'invalid') throw new AppError('download_url_invalid', 'This download URL is not valid');
       if (!check.ok) throw new AppError('download_url_expired', 'This download URL has expired; GET /v1/attachments/{id} returns a fresh one');
       const row = await store.findAttachment(db, check.attachmentId);
-      if (!row || row.status !== 'ready' || !row.storage_key || row.sha256 === null) throw new AppError('not_found', 'This download URL is not valid');
+      if (row?.status !== 'ready' || !row.storage_key || row.sha256 === null) throw new AppError('not_found', 'This download URL is not valid');
       const key = row.storage_key;
       return {
         attachment: { ...(await viewOf(db, row)), size: Number(row.size), sha256: row.sha256 },

@@ -28,7 +28,7 @@ export function canSeeBrand(principal: Principal, brandId: string): boolean {
  */
 export function coversBrands(principal: Principal, brandIds: readonly string[] | null): boolean {
   if (principal.brandIds === null) return true;
-  return brandIds !== null && brandIds.every((b) => principal.brandIds!.includes(b));
+  return brandIds?.every((b) => principal.brandIds!.includes(b)) ?? false;
 }
 
 /** Who made a change, as the audit trail records it. */

@@ -98,7 +98,10 @@ export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number }
       await trx.commit().execute();
       stats.commits++;
       stats.units += batch.length;
-      batch.forEach((unit, i) => (outcomes[i]!.ok ? unit.resolve(outcomes[i]!.value) : unit.reject(outcomes[i]!.value)));
+      batch.forEach((unit, i) => {
+        if (outcomes[i]!.ok) unit.resolve(outcomes[i]!.value);
+        else unit.reject(outcomes[i]!.value);
+      });
     } catch (err) {
       // The transaction itself failed (begin, a savepoint, the commit): nothing of the batch is kept.
       if (trx && !trx.isCommitted && !trx.isRolledBack)
@@ -106,7 +109,9 @@ export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number }
           .rollback()
           .execute()
           .catch(() => {});
-      batch.forEach((unit, i) => unit.reject(outcomes[i] && !outcomes[i]!.ok ? outcomes[i]!.value : err));
+      batch.forEach((unit, i) => {
+        unit.reject(outcomes[i] && !outcomes[i]!.ok ? outcomes[i]!.value : err);
+      });
     } finally {
       scheduled = false;
       if (queue.length) schedule();

@@ -79,7 +79,8 @@ export function registerRouteAccess(app: FastifyInstance): void {
 /** After authentication (onRequest), before the body is read: the rule needs only the principal. */
 function refuseBrandRestricted(request: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (err: Error | null, payload?: unknown) => void): void {
   if (request.principal && request.principal.brandIds !== null) {
-    return done(new AppError('forbidden', 'This token is limited to some brands; only a token for every brand (brand_ids null) may do this'));
+    done(new AppError('forbidden', 'This token is limited to some brands; only a token for every brand (brand_ids null) may do this'));
+    return;
   }
   done(null, payload);
 }

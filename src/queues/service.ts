@@ -4,7 +4,7 @@ import { type Principal, canSeeBrand } from '../auth/scopes.js';
 import { requireVisibleBrand } from '../brands/visibility.js';
 import { AppError, type FieldError, notFound, validationError } from '../http/problem.js';
 import { schemaCheck } from '../http/validation.js';
-import { type CursorCodec, cursorId, cursorInteger } from '../http/cursor.js';
+import { type CursorCodec, cursorInteger } from '../http/cursor.js';
 import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';

@@ -57,7 +57,9 @@ export function createEmbeddingQueue(deps: EmbeddingQueueDeps) {
     const rejected: string[] = [];
     try {
       const vectors = await embedder.embed(texts.map(input));
-      texts.forEach((text, i) => done.push({ text, vector: vectors[i]! }));
+      texts.forEach((text, i) => {
+        done.push({ text, vector: vectors[i]! });
+      });
     } catch (err) {
       if (!(err instanceof EmbeddingEndpointError) || !REJECTED.has(err.status) || texts.length < 2) {
         if (err instanceof EmbeddingEndpointError && REJECTED.has(err.status)) rejected.push(texts[0]!.ticketId);

@@ -146,7 +146,7 @@ export class InvertedIndex {
     this.size++;
     this.totalTokens += len;
     this.livePostings += freq.size;
-    for (const [term, f] of freq) this.addPosting(this.termOf(term), slot, f > 255 ? 255 : f);
+    for (const [term, f] of freq) this.addPosting(this.termOf(term), slot, Math.min(f, 255));
   }
 
   /** Removes a document (no-op when absent). */

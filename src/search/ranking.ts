@@ -70,7 +70,7 @@ export function createRanker(deps: RankerDeps) {
         });
       return null;
     }
-    if (!v || !v.some((x) => x !== 0)) return null;
+    if (!v?.some((x) => x !== 0)) return null;
     const builtIn = embedder instanceof WinkGloveEmbedder;
     const floor = !builtIn ? -Infinity : embedderProvider.fitted ? SEARCH_TUNING.semanticFloor.fitted : SEARCH_TUNING.semanticFloor.plain;
     return { vector: v, vectors: await deps.vectorIndex.catchUp(embedder.id, state.seq), floor, builtIn };

@@ -109,7 +109,7 @@ export function createSearchService(deps: SearchServiceDeps) {
         data.push({
           ticket: toTicketView(row),
           score: round(hit.score),
-          ...(hl && hl.length ? { highlights: hl } : {}),
+          ...(hl?.length ? { highlights: hl } : {}),
           match: { keyword: hit.keyword ? round(hit.keyword.normalized) : null, semantic: hit.semantic ? round(hit.semantic.normalized) : null },
         });
       }

@@ -372,7 +372,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         for (const row of due) {
           await transactions.run(async (trx) => {
             const fresh = await store.findTicket(trx, row.id);
-            if (!fresh || fresh.status !== 'snoozed' || !fresh.snoozed_until || fresh.snoozed_until > at) return;
+            if (fresh?.status !== 'snoozed' || !fresh.snoozed_until || fresh.snoozed_until > at) return;
             const changes: Changes = { status: { from: 'snoozed', to: 'open' }, snoozed_until: { from: fresh.snoozed_until, to: null } };
             const set = { status: 'open', snoozed_until: null, version: fresh.version + 1, updated_at: at };
             const woke = await store.updateTicket(trx, fresh, set);

@@ -92,6 +92,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
 
   function checkUrl(text: string): string {
     // The URL parser would silently delete tabs and line breaks, and trim the ends: refuse them instead.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is what this pattern is for
     if (/[\u0000-\u001f\u007f]/.test(text) || text !== text.trim()) {
       throw invalid([{ pointer: '/url', message: 'must not contain control characters or surrounding whitespace' }]);
     }

@@ -72,7 +72,7 @@ export function inboxPage(main: HTMLElement): void {
 
   function reset(): void {
     form.reset();
-    [brand, status, priority].forEach((s) => (s.value = ''));
+    for (const s of [brand, status, priority]) s.value = '';
     assignee.value = '';
     tag.value = '';
     query.value = '';

@@ -182,7 +182,7 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
 
   const finishNumber = (): void => {
     let v = mant / fracDiv;
-    if (inExp) v *= Math.pow(10, expNeg ? -exp : exp);
+    if (inExp) v *= 10 ** (expNeg ? -exp : exp);
     if (neg) v = -v;
     inNumber = false;
     if (stack.length === vectorDepth && topKey === 'vectors') {

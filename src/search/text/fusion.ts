@@ -149,5 +149,5 @@ function rrfNormalizer(k: number): Normalizer {
 }
 
 function clamp01(x: number): number {
-  return Number.isNaN(x) ? 0 : x < 0 ? 0 : x > 1 ? 1 : x;
+  return Number.isNaN(x) ? 0 : Math.min(1, Math.max(0, x));
 }
