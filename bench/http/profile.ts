@@ -46,7 +46,7 @@ function place(url: string): string {
   let p = url.startsWith('file://') ? fileURLToPath(url) : url;
   const nm = p.lastIndexOf('/node_modules/');
   if (nm >= 0) return p.slice(nm + '/node_modules/'.length);
-  if (p.startsWith(ROOT + '/')) p = p.slice(ROOT.length + 1);
+  if (p.startsWith(`${ROOT}/`)) p = p.slice(ROOT.length + 1);
   return p;
 }
 

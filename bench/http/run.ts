@@ -56,13 +56,13 @@ const BARS: Partial<Record<PathName, { against: PathName; ratio: number; p99: nu
 
 function usage(message?: string): never {
   if (message) process.stderr.write(`${message}\n\n`);
-  process.stderr.write(
-    fs
-      .readFileSync(fileURLToPath(import.meta.url), 'utf8')
-      .split('*/')[0]!
-      .replace(/^\/\*\*\n/, '')
-      .replace(/^ \* ?/gm, '') + '\n',
-  );
+  // The help text is this file's opening comment.
+  const help = fs
+    .readFileSync(fileURLToPath(import.meta.url), 'utf8')
+    .split('*/')[0]!
+    .replace(/^\/\*\*\n/, '')
+    .replace(/^ \* ?/gm, '');
+  process.stderr.write(`${help}\n`);
   process.exit(message ? 2 : 0);
 }
 
@@ -128,7 +128,7 @@ if (!(o.connections > 0 && o.rounds > 0)) usage('--connections and --rounds must
 
 const SERVER_CPU = '0';
 const WRK_CPU = '1';
-const ADMIN_TOKEN = 'nxc_' + 'benchhttp'.repeat(5);
+const ADMIN_TOKEN = `nxc_${'benchhttp'.repeat(5)}`;
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, 'Z');
 const resultsDir = path.join(HERE, 'results', `${stamp}-${o.dialect}`);
 fs.mkdirSync(resultsDir, { recursive: true });
@@ -140,7 +140,7 @@ const report: string[] = [];
 function out(text = '') {
   report.push(text);
   process.stdout.write(`${text}\n`);
-  fs.writeFileSync(path.join(resultsDir, 'table.md'), report.join('\n') + '\n');
+  fs.writeFileSync(path.join(resultsDir, 'table.md'), `${report.join('\n')}\n`);
 }
 
 // ---------------------------------------------------------------- processes
@@ -287,7 +287,12 @@ function descendants(pid: number): number[] {
   }
   const found: number[] = [];
   const queue = [pid];
-  while (queue.length) for (const c of parents.get(queue.shift()!) ?? []) found.push(c), queue.push(c);
+  while (queue.length) {
+    for (const c of parents.get(queue.shift()!) ?? []) {
+      found.push(c);
+      queue.push(c);
+    }
+  }
   return found;
 }
 
@@ -421,13 +426,13 @@ function drainLog(server: Server, errorsFile: string): number {
   let rest = '';
   let errors = 0;
   try {
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) {
+    for (let n: number; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) {
       const lines = (rest + buf.toString('utf8', 0, n)).split('\n');
       rest = lines.pop()!;
       for (const line of lines) {
         if (/"level":(50|60)/.test(line)) {
           errors++;
-          fs.appendFileSync(errorsFile, line + '\n');
+          fs.appendFileSync(errorsFile, `${line}\n`);
         }
       }
     }
@@ -678,7 +683,7 @@ async function benchAt(n: number): Promise<void> {
       started_at: startedAt,
       ended_at: endedAt,
     };
-    fs.appendFileSync(path.join(resultsDir, 'runs.jsonl'), JSON.stringify(run) + '\n');
+    fs.appendFileSync(path.join(resultsDir, 'runs.jsonl'), `${JSON.stringify(run)}\n`);
     if (target === 'nexus') nexusErrors += drainLog(servers.nexus, path.join(resultsDir, `n${n}-nexus-errors.log`));
     if (round > 0)
       log(

@@ -26,7 +26,7 @@ const store = url ? await openPgStore(url) : await openSqliteStore(option('db'),
 const tokens = [];
 const tokenIds = [];
 for (let k = 0; k < BRANDS; k++) {
-  tokens.push('nxc_' + crypto.randomBytes(32).toString('base64url'));
+  tokens.push(`nxc_${crypto.randomBytes(32).toString('base64url')}`);
   tokenIds.push(newId('tok'));
 }
 
@@ -145,7 +145,7 @@ await store.close();
 
 const seconds = (performance.now() - started) / 1000;
 fs.mkdirSync(outDir, { recursive: true });
-fs.writeFileSync(path.join(outDir, 'ideal.tokens'), tokens.map((t, k) => `${brandId(k)} ${t}`).join('\n') + '\n');
-fs.writeFileSync(path.join(outDir, 'ideal.ids'), sample.join('\n') + '\n');
-fs.writeFileSync(path.join(outDir, 'ideal.seed.json'), JSON.stringify({ tickets: N, seconds: Math.round(seconds * 10) / 10 }, null, 2) + '\n');
+fs.writeFileSync(path.join(outDir, 'ideal.tokens'), `${tokens.map((t, k) => `${brandId(k)} ${t}`).join('\n')}\n`);
+fs.writeFileSync(path.join(outDir, 'ideal.ids'), `${sample.join('\n')}\n`);
+fs.writeFileSync(path.join(outDir, 'ideal.seed.json'), `${JSON.stringify({ tickets: N, seconds: Math.round(seconds * 10) / 10 }, null, 2)}\n`);
 console.log(`seed-ideal: ${N.toLocaleString('en')} tickets in ${seconds.toFixed(1)} s`);

@@ -193,8 +193,8 @@ if (!databaseUrl) {
 
 const seconds = (performance.now() - started) / 1000;
 fs.mkdirSync(outDir, { recursive: true });
-fs.writeFileSync(path.join(outDir, 'product.tokens'), tokens.map((t, k) => `${brandId(k)} ${t}`).join('\n') + '\n');
-fs.writeFileSync(path.join(outDir, 'product.ids'), sample.join('\n') + '\n');
+fs.writeFileSync(path.join(outDir, 'product.tokens'), `${tokens.map((t, k) => `${brandId(k)} ${t}`).join('\n')}\n`);
+fs.writeFileSync(path.join(outDir, 'product.ids'), `${sample.join('\n')}\n`);
 const meta = {
   tickets: N,
   brands: BRANDS,
@@ -203,5 +203,5 @@ const meta = {
   batch: databaseUrl ? null : batch,
   concurrency: databaseUrl ? concurrency : 1,
 };
-fs.writeFileSync(path.join(outDir, 'product.seed.json'), JSON.stringify(meta, null, 2) + '\n');
+fs.writeFileSync(path.join(outDir, 'product.seed.json'), `${JSON.stringify(meta, null, 2)}\n`);
 console.log(`seed-product: ${N.toLocaleString('en')} tickets in ${seconds.toFixed(1)} s (${meta.per_second}/s)`);

@@ -5,7 +5,7 @@
  * `SearchBackend` with calls to the real service; metrics and split stay the same.
  */
 import Database from 'better-sqlite3';
-import { WinkGloveEmbedder } from '../../src/search/embedding/wink-glove.js';
+import type { WinkGloveEmbedder } from '../../src/search/embedding/wink-glove.js';
 import { computeCommonComponents } from '../../src/search/embedding/embedder.js';
 import { buildFtsMatchQuery } from '../../src/search/text/fts-query.js';
 import { buildExpandedFtsMatchQuery, selectFeedbackTerms } from '../../src/search/text/feedback.js';
@@ -38,7 +38,9 @@ export class KeywordIndex {
     const insert = this.db.prepare('INSERT INTO docs(rowid, body) VALUES (?, ?)');
     const opts = { stem: config.stem, removeStopwords: config.removeStopwords };
     this.db.transaction(() => {
-      docs.forEach((d, i) => insert.run(i, config.analyze ? toKeywordIndexText(d.text, opts) : d.text));
+      docs.forEach((d, i) => {
+        insert.run(i, config.analyze ? toKeywordIndexText(d.text, opts) : d.text);
+      });
     })();
     // bm25() with an explicit column weight, as production will call it for subject/body.
     this.stmt = this.db.prepare('SELECT rowid AS id, -bm25(docs, 1.0) AS score FROM docs WHERE docs MATCH ? ORDER BY bm25(docs, 1.0) LIMIT ?');

@@ -19,7 +19,7 @@ export async function measureSemanticRecall(
   const state = await readState(db);
   const embedder = await search.embedderProvider.withComponents(db, state.componentsId);
   const [v] = await embedder.embed([queryText]);
-  if (!v || !v.some((x) => x !== 0)) return null;
+  if (!v?.some((x) => x !== 0)) return null;
   const vectors = await search.vectorIndex.catchUp(embedder.id, state.seq);
   if (!vectors) return null;
   let t = performance.now();

@@ -45,7 +45,7 @@ describe('files at rest', { skip: testPostgresUrl ? 'reads the SQLite files' : f
   it('leaves the mode of a data dir that already exists alone', async (ctx) => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-modes-existing-'));
     fs.chmodSync(dataDir, 0o750);
-    const t = await build(ctx, { dataDir });
+    await build(ctx, { dataDir });
     ctx.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
     assert.equal(modeOf(dataDir), '0750');
     assert.equal(modeOf(path.join(dataDir, 'nexus.sqlite')), '0600', 'a database file it creates is still private');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
+import type { LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
@@ -257,7 +258,9 @@ function requestFor(path: string, method: string, op: Json): fc.Arbitrary<FuzzRe
 
   return fc.tuple(fc.oneof(...combos), extraHeaders).map(([{ path: values, query: pairs, body, key }, more]) => {
     let url = path;
-    pathParams.forEach((p, i) => (url = url.replace(`{${p.name}}`, values[i]!)));
+    pathParams.forEach((p, i) => {
+      url = url.replace(`{${p.name}}`, values[i]!);
+    });
     const search = pairs.map(([k, v]) => (k === '%zz' ? `${k}=${v}` : `${encode(k)}=${encode(v)}`)).join('&');
     const headers: Record<string, string> = Object.fromEntries(more.map(([k, v]) => [k.toLowerCase(), v]));
     if (body?.contentType) headers['content-type'] = body.contentType;
@@ -297,7 +300,7 @@ describe(`schema-driven fuzzing of every operation (seed ${SEED})`, () => {
         // The token is added here, not generated: a failure report then does not print it.
         const headers = op.security?.length === 0 ? req.headers : { ...req.headers, authorization: `Bearer ${t.adminToken}` };
         const before = counts;
-        let res;
+        let res: LightMyRequestResponse;
         try {
           res = await t.app.inject({ method: req.method as 'GET', url: req.url, headers, ...(req.payload !== undefined ? { payload: req.payload } : {}) });
         } finally {

@@ -55,7 +55,15 @@ describe('search with an OpenAI-compatible embeddings endpoint', () => {
   let t: TestApp;
   let logged: App;
   const logLines: string[] = [];
-  const log = pino({ ...loggerOptions('trace') }, new Writable({ write: (chunk: Buffer, _enc, done) => void (logLines.push(chunk.toString()), done()) }));
+  const log = pino(
+    { ...loggerOptions('trace') },
+    new Writable({
+      write: (chunk: Buffer, _enc, done) => {
+        logLines.push(chunk.toString());
+        done();
+      },
+    }),
+  );
   let brand: string;
   const ids: Record<string, string> = {};
 

@@ -216,10 +216,15 @@ export function enforceContract(app: App): { assertNoViolations(): void } {
     }) as typeof res.writeHead;
     const write = res.write.bind(res) as (...a: unknown[]) => boolean;
     const end = res.end.bind(res) as (...a: unknown[]) => typeof res;
-    res.write = ((chunk: unknown, ...rest: unknown[]) => (keep(chunk), write(chunk, ...rest))) as typeof res.write;
-    res.end = ((chunk?: unknown, ...rest: unknown[]) => (
-      typeof chunk !== 'function' && chunk !== undefined && keep(chunk), end(chunk, ...rest)
-    )) as typeof res.end;
+    res.write = ((chunk: unknown, ...rest: unknown[]) => {
+      keep(chunk);
+      return write(chunk, ...rest);
+    }) as typeof res.write;
+    res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+      // end(callback) has no chunk to keep.
+      if (typeof chunk !== 'function' && chunk !== undefined) keep(chunk);
+      return end(chunk, ...rest);
+    }) as typeof res.end;
     res.on('finish', () => {
       const observed: ObservedResponse = {
         method: req.method ?? 'GET',

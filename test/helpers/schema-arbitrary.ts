@@ -37,6 +37,7 @@ export const ODD_STRINGS = [
   '%',
   '<script>alert(1)</script>',
   '{{7*7}}',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a Log4Shell-style lookup, meant literally
   '${jndi:x}',
   'null',
   'true',

@@ -34,7 +34,7 @@ export async function startWebhookReceiver(options: { port?: number } = {}): Pro
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      let json: unknown = undefined;
+      let json: unknown;
       try {
         json = JSON.parse(body);
       } catch {

@@ -21,7 +21,9 @@ describe('buildFtsMatchQuery against a real FTS5 table', () => {
     db = new Database(':memory:');
     db.exec("CREATE VIRTUAL TABLE docs USING fts5(body, tokenize = 'unicode61 remove_diacritics 2')");
     const ins = db.prepare('INSERT INTO docs(rowid, body) VALUES (?, ?)');
-    DOCS.forEach((d, i) => ins.run(i + 1, toKeywordIndexText(d)));
+    DOCS.forEach((d, i) => {
+      ins.run(i + 1, toKeywordIndexText(d));
+    });
     const stmt = db.prepare('SELECT rowid AS id FROM docs WHERE docs MATCH ? ORDER BY bm25(docs, 1.0)');
     search = (q) => (q === null ? [] : (stmt.all(q) as { id: number }[]).map((r) => r.id));
   });
