@@ -14,5 +14,5 @@ const ms = performance.now() - started;
 globalThis.gc?.();
 const mb = (b: number): string => (b / 1048576).toFixed(0);
 console.log(
-  `load+first embed: ${ms.toFixed(0)} ms; dims ${v.length}; RSS before ${mb(rssBefore)} MB, after ${mb(process.memoryUsage().rss)} MB, peak ${mb(process.resourceUsage().maxRSS * 1024)} MB`,
+  `load+first embed: ${ms.toFixed(0)} ms; dims ${v?.length}; RSS before ${mb(rssBefore)} MB, after ${mb(process.memoryUsage().rss)} MB, peak ${mb(process.resourceUsage().maxRSS * 1024)} MB`,
 );

@@ -61,11 +61,11 @@ export function parseCsv(content: string): string[][] {
 }
 
 export function loadBanking77(path: string = banking77Path()): LabelledText[] {
-  const [header, ...rows] = parseCsv(readFileSync(path, 'utf8'));
+  const [header = [], ...rows] = parseCsv(readFileSync(path, 'utf8'));
   const ti = header.indexOf('text');
   const ci = header.indexOf('category');
   if (ti < 0 || ci < 0) throw new Error(`${path}: expected columns text,category`);
-  return rows.map((r, id) => ({ id, text: r[ti], label: r[ci] }));
+  return rows.map((r, id) => ({ id, text: r[ti]!, label: r[ci]! }));
 }
 
 /** mulberry32: tiny deterministic PRNG so a seed always yields the same split. */
@@ -99,7 +99,7 @@ export function splitDataset(rows: readonly LabelledText[], options: SplitOption
   const shuffled = [...rows];
   for (let i = shuffled.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
-    [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
   }
   const nDocs = Math.round(shuffled.length * (options.documentFraction ?? 0.7));
   const documents = shuffled.slice(0, nDocs);

@@ -70,7 +70,7 @@ export class KeywordIndex {
   expandedExpression(text: string, feedbackIds: readonly number[], terms: number, origRepeat: number): string | null {
     const extra = selectFeedbackTerms(
       text,
-      feedbackIds.map((id) => this.texts[id]),
+      feedbackIds.map((id) => this.texts[id]!),
       {
         count: terms,
         totalDocuments: this.texts.length,
@@ -93,9 +93,9 @@ export class VectorIndex {
   search(q: Float32Array, limit: number): ScoredHit<number>[] {
     const scores = new Float32Array(this.vectors.length);
     for (let i = 0; i < this.vectors.length; i++) {
-      const v = this.vectors[i];
+      const v = this.vectors[i]!;
       let s = 0;
-      for (let j = 0; j < v.length; j++) s += v[j] * q[j];
+      for (let j = 0; j < v.length; j++) s += v[j]! * q[j]!;
       scores[i] = s;
     }
     return topK(scores, limit);
@@ -104,8 +104,8 @@ export class VectorIndex {
 
 export function topK(scores: Float32Array, k: number): ScoredHit<number>[] {
   const idx = Array.from({ length: scores.length }, (_, i) => i);
-  idx.sort((a, b) => scores[b] - scores[a]);
-  return idx.slice(0, k).map((id) => ({ id, score: scores[id] }));
+  idx.sort((a, b) => scores[b]! - scores[a]!);
+  return idx.slice(0, k).map((id) => ({ id, score: scores[id]! }));
 }
 
 export interface SemanticConfig {
@@ -170,7 +170,7 @@ export function runRecipe(kw: KeywordIndex, vec: VectorIndex, queryText: string,
         finalSem = vec.search(
           rocchioExpand(
             queryVec,
-            ids.map((id) => vec.vectors[id]),
+            ids.map((id) => vec.vectors[id]!),
             opts.semPrfBeta,
           ),
           opts.depth,

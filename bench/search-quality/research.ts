@@ -37,18 +37,18 @@ for (const seed of seeds) {
   const { documents, queries } = splitDataset(rows, { seed, documentFraction: 0.7, queryCount: 1000 });
   const labelCounts = new Map<string, number>();
   for (const d of documents) labelCounts.set(d.label, (labelCounts.get(d.label) ?? 0) + 1);
-  const labelOf = (id: number): string => documents[id].label;
+  const labelOf = (id: number): string => documents[id]!.label;
 
   const started = performance.now();
   const kw = new KeywordIndex(documents, { tokenizer: 'unicode61 remove_diacritics 2', analyze: true });
   const { docVecs, queryVecs } = await embedAll(embedder, documents, queries, { components: 2 });
   const vec = new VectorIndex(docVecs);
-  const results = queries.map((q, i) => runRecipe(kw, vec, q.text, queryVecs[i], recipe));
+  const results = queries.map((q, i) => runRecipe(kw, vec, q.text, queryVecs[i]!, recipe));
   kw.close();
   const ms = performance.now() - started;
 
   const judge = (pick: (r: (typeof results)[number]) => number[]): RankingMetrics =>
-    evaluateRankings(results.map((r, i) => judgeByLabel(pick(r), queries[i].label, labelOf, labelCounts)));
+    evaluateRankings(results.map((r, i) => judgeByLabel(pick(r), queries[i]!.label, labelOf, labelCounts)));
   const keyword = judge((r) => r.keyword);
   const semantic = judge((r) => r.semantic);
   const hybrid = judge((r) => r.hybrid);

@@ -14,14 +14,14 @@ const seed = Number(process.argv[2] ?? 1);
 const { documents, queries } = splitDataset(loadBanking77(), { seed });
 const labelCounts = new Map<string, number>();
 for (const d of documents) labelCounts.set(d.label, (labelCounts.get(d.label) ?? 0) + 1);
-const labelOf = (id: number): string => documents[id].label;
+const labelOf = (id: number): string => documents[id]!.label;
 await WinkGloveEmbedder.load('.cache/embeddings');
 const table = loadGloveCache(gloveCachePath('.cache/embeddings'));
 
 function evalVecs(name: string, docVecs: Float32Array[], queryVecs: Float32Array[]): void {
   const vec = new VectorIndex(docVecs);
   const r = queryVecs.map((q) => vec.search(q, 10).map((h) => h.id));
-  const m = evaluateRankings(r.map((ids, i) => judgeByLabel(ids, queries[i].label, labelOf, labelCounts)));
+  const m = evaluateRankings(r.map((ids, i) => judgeByLabel(ids, queries[i]!.label, labelOf, labelCounts)));
   console.log(`semantic | ${name.padEnd(40)} | nDCG ${m.ndcg.toFixed(4)}  P ${m.precision.toFixed(4)}  MRR ${m.mrr.toFixed(4)}`);
 }
 
@@ -47,7 +47,7 @@ for (const a of [3e-4, 1e-3, 3e-3]) {
       for (const g of [0.5, 1]) {
         const sm = d.map((v, i) => {
           const o = Float32Array.from(v);
-          for (const j of nn[i]) for (let k = 0; k < o.length; k++) o[k] += (g / nn[i].length) * d[j][k];
+          for (const j of nn[i]!) for (let k = 0; k < o.length; k++) o[k]! += (g / nn[i]!.length) * d[j]![k]!;
           return l2Normalize(o);
         });
         evalVecs(`  + doc kNN-5 smoothing g=${g}`, sm, q);

@@ -20,10 +20,10 @@ const split = splitDataset(loadBanking77(), { seed });
 const { documents, queries } = split;
 const labelCounts = new Map<string, number>();
 for (const d of documents) labelCounts.set(d.label, (labelCounts.get(d.label) ?? 0) + 1);
-const labelOf = (id: number): string => documents[id].label;
+const labelOf = (id: number): string => documents[id]!.label;
 
 function score(rankings: number[][], qs: readonly LabelledText[]): string {
-  const m = evaluateRankings(rankings.map((r, i) => judgeByLabel(r, qs[i].label, labelOf, labelCounts)));
+  const m = evaluateRankings(rankings.map((r, i) => judgeByLabel(r, qs[i]!.label, labelOf, labelCounts)));
   return `nDCG ${m.ndcg.toFixed(4)}  P ${m.precision.toFixed(4)}  MRR ${m.mrr.toFixed(4)}`;
 }
 
@@ -94,7 +94,7 @@ if (!only || only === 'hyb' || only === 'custom') {
         ];
   for (const [name, o] of grid) {
     const opts = { ...base, ...o } as RecipeOptions;
-    const res = queries.map((q, i) => runRecipe(kw, vec, q.text, queryVecs[i], opts));
+    const res = queries.map((q, i) => runRecipe(kw, vec, q.text, queryVecs[i]!, opts));
     console.log(
       `hybrid | ${name.padEnd(44)} | ${score(
         res.map((r) => r.hybrid),

@@ -19,13 +19,13 @@ export const vectorBytes = (dims: number): number => 4 + dims;
 export function encodeVector(v: Float32Array): Buffer {
   let max = 0;
   for (let i = 0; i < v.length; i++) {
-    const a = Math.abs(v[i]);
+    const a = Math.abs(v[i]!);
     if (a > max) max = a;
   }
   const out = Buffer.alloc(vectorBytes(v.length));
   const scale = max > 0 ? max / 127 : 0;
   out.writeFloatLE(scale, 0);
-  if (scale > 0) for (let i = 0; i < v.length; i++) out.writeInt8(Math.round(v[i] / scale), 4 + i);
+  if (scale > 0) for (let i = 0; i < v.length; i++) out.writeInt8(Math.round(v[i]! / scale), 4 + i);
   return out;
 }
 
@@ -118,9 +118,9 @@ export class VectorIndex {
   upsert(docId: number, brandId: string, buf: Uint8Array): void {
     if (buf.byteLength !== vectorBytes(this.dims)) return;
     this.ensureDoc(docId);
-    const p = this.docPartition[docId];
+    const p = this.docPartition[docId]!;
     if (p > 0) {
-      this.partitionList[p - 1].write(this.docSlot[docId], buf);
+      this.partitionList[p - 1]!.write(this.docSlot[docId]!, buf);
       return;
     }
     let part = this.partitions.get(brandId);
@@ -135,18 +135,19 @@ export class VectorIndex {
   }
 
   has(docId: number): boolean {
-    return docId < this.docPartition.length && this.docPartition[docId] > 0;
+    return docId < this.docPartition.length && this.docPartition[docId]! > 0;
   }
 
   /** The stored (dequantised) vector of a document, for query feedback. */
   vectorOf(docId: number): Float32Array | undefined {
     if (!this.has(docId)) return undefined;
-    const part = this.partitionList[this.docPartition[docId] - 1];
-    const slot = this.docSlot[docId];
+    // has(docId): the document has a partition and a slot in it.
+    const part = this.partitionList[this.docPartition[docId]! - 1]!;
+    const slot = this.docSlot[docId]!;
     const out = new Float32Array(this.dims);
-    const s = part.scales[slot];
+    const s = part.scales[slot]!;
     const base = slot * this.dims;
-    for (let j = 0; j < this.dims; j++) out[j] = part.data[base + j] * s;
+    for (let j = 0; j < this.dims; j++) out[j] = part.data[base + j]! * s;
     return out;
   }
 
@@ -188,8 +189,8 @@ export class VectorIndex {
     const top = new TopK(k);
     for (const docId of docIds) {
       if (!this.has(docId)) continue;
-      const part = this.partitionList[this.docPartition[docId] - 1];
-      const slot = this.docSlot[docId];
+      const part = this.partitionList[this.docPartition[docId]! - 1]!;
+      const slot = this.docSlot[docId]!;
       top.push(dot(part, slot, query), docId);
     }
     return top.sorted();
@@ -235,9 +236,9 @@ function scanPartition(part: Partition, query: Float32Array, top: TopK): void {
   }
   for (let slot = 0, base = 0; slot < count; slot++, base += d) {
     let s = 0;
-    for (let j = 0; j < d; j++) s += data[base + j] * query[j];
-    const score = s * scales[slot];
-    if (score > top.min) top.push(score, docIds[slot]);
+    for (let j = 0; j < d; j++) s += data[base + j]! * query[j]!;
+    const score = s * scales[slot]!;
+    if (score > top.min) top.push(score, docIds[slot]!);
   }
 }
 

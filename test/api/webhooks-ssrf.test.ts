@@ -204,11 +204,11 @@ describe('SSRF guard when a delivery is sent (names that resolve to special-purp
           if (attempts.length === 0) await sleep(25);
         }
         assert.equal(attempts.length, 1, `${hook.address}: one attempt recorded`);
-        assert.equal(attempts[0].status_code, null, hook.address);
+        assert.equal(attempts[0]!.status_code, null, hook.address);
         assert.match(
-          attempts[0].error ?? '',
+          attempts[0]!.error ?? '',
           /^destination refused: h\d+\.ssrf-test\.example resolves to .+, a non-public address/,
-          `${hook.address}: ${attempts[0].error}`,
+          `${hook.address}: ${attempts[0]!.error}`,
         );
       }
     } finally {

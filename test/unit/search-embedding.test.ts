@@ -63,10 +63,10 @@ describe('GloVe binary cache', () => {
       assert.equal(table.count, words.length);
       words.forEach((w, rank) => {
         assert.equal(table.index.get(w), rank, `rank of ${w} with chunk ${chunk}`);
-        const maxAbs = Math.max(...expected[rank].map(Math.abs));
+        const maxAbs = Math.max(...expected[rank]!.map(Math.abs));
         for (let j = 0; j < 4; j++) {
-          const got = table.data[rank * 4 + j] * table.scales[rank];
-          assert.ok(Math.abs(got - expected[rank][j]) <= maxAbs / 254 + 1e-9, `${w}[${j}] ${got} vs ${expected[rank][j]}`);
+          const got = table.data[rank * 4 + j]! * table.scales[rank]!;
+          assert.ok(Math.abs(got - expected[rank]![j]!) <= maxAbs / 254 + 1e-9, `${w}[${j}] ${got} vs ${expected[rank]![j]}`);
         }
       });
     }
@@ -99,6 +99,7 @@ describe('WinkGloveEmbedder', () => {
 
   it('returns unit vectors, and zero vectors for unknown text', async () => {
     const [a, empty] = await embedder.embed(['Where is my new card?', 'zxqvj 💳']);
+    assert.ok(a && empty);
     assert.equal(a.length, 100);
     assert.ok(Math.abs(dot(a, a) - 1) < 1e-5);
     assert.ok(empty.every((x) => x === 0));
@@ -114,6 +115,7 @@ describe('WinkGloveEmbedder', () => {
       const shared = analyzeKeywordTerms(query).filter((t) => analyzeKeywordTerms(paraphrase).includes(t));
       assert.deepEqual(shared, [], 'test premise: no shared keyword');
       const [q, p, u] = await embedder.embed([query, paraphrase, unrelated]);
+      assert.ok(q && p && u);
       assert.ok(dot(q, p) > dot(q, u) + 0.05, `${query}: ${dot(q, p)} vs ${dot(q, u)}`);
     }
   });
@@ -133,10 +135,11 @@ describe('WinkGloveEmbedder', () => {
       assert.deepEqual(restored, pcs);
       embedder.setCommonComponent(null);
       embedder.setCommonComponent(restored);
-      const [v] = await embedder.embed([texts[0]]);
+      const [v] = await embedder.embed([texts[0]!]);
+      assert.ok(v);
       assert.ok(Math.abs(dot(v, u1)) < 1e-5 && Math.abs(dot(v, u2)) < 1e-5);
       // Fixing up a stored raw unit vector gives the same result as re-embedding.
-      const fixed = removeCommonComponent(Float32Array.from(raw[0]), restored);
+      const fixed = removeCommonComponent(Float32Array.from(raw[0]!), restored);
       assert.ok(dot(fixed, v) > 0.9999);
       assert.deepEqual(computeCommonComponents(raw, 2), pcs);
       assert.throws(() => embedder.setCommonComponent(new Float32Array(7)), /multiple of 100/);
@@ -147,6 +150,7 @@ describe('WinkGloveEmbedder', () => {
 
   it('rocchioExpand moves the query towards the feedback centroid', async () => {
     const [q, f1, f2, other] = await embedder.embed(['card arrival', 'card delivery time', 'when will my card come', 'exchange rate']);
+    assert.ok(q && f1 && f2 && other);
     const expanded = rocchioExpand(q, [f1, f2], 1);
     assert.ok(Math.abs(dot(expanded, expanded) - 1) < 1e-5);
     assert.ok(dot(expanded, f2) > dot(q, f2));
@@ -191,10 +195,10 @@ describe('OpenAICompatibleEmbedder', () => {
       requests.map((r) => r.body.input),
       [['a', 'bbb'], ['cccc'], ['dd']],
     );
-    assert.equal(requests[0].auth, 'Bearer k-123');
+    assert.equal(requests[0]!.auth, 'Bearer k-123');
     assert.equal(e.dimensions, 3);
-    assert.ok(Math.abs(out[1][0] - 3 / Math.hypot(3, 1)) < 1e-6);
-    assert.deepEqual(Array.from(out[2]), [0, 0, 0]);
+    assert.ok(Math.abs(out[1]![0]! - 3 / Math.hypot(3, 1)) < 1e-6);
+    assert.deepEqual(Array.from(out[2]!), [0, 0, 0]);
     assert.ok(e.id.startsWith('openai-compatible:m1@127.0.0.1'));
   });
 

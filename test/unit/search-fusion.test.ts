@@ -31,11 +31,10 @@ describe('fuseResults', () => {
           keywordWeight: rand(),
         });
         const ids = new Set<number>();
-        for (let i = 0; i < fused.length; i++) {
-          const h = fused[i];
+        for (const [i, h] of fused.entries()) {
           assert.ok(h.score >= 0 && h.score <= 1, `score ${h.score}`);
           for (const c of [h.keyword, h.semantic]) if (c) assert.ok(c.normalized >= 0 && c.normalized <= 1);
-          if (i > 0) assert.ok(fused[i - 1].score >= h.score);
+          if (i > 0) assert.ok(fused[i - 1]!.score >= h.score);
           assert.ok(!ids.has(h.id));
           ids.add(h.id);
         }
@@ -45,7 +44,7 @@ describe('fuseResults', () => {
 
   it('blend: best on both sides scores 1, and components are reported', () => {
     const fused = fuseResults([{ id: 'x', score: 3 }], [{ id: 'x', score: 0.5 }], { method: 'blend' });
-    assert.equal(fused[0].score, 1);
+    assert.equal(fused[0]!.score, 1);
     const mixed = fuseResults(kw, sem, { method: 'blend', keywordWeight: 0.5 });
     const b = mixed.find((h) => h.id === 'b')!;
     assert.equal(b.keyword?.rank, 2);
@@ -62,7 +61,7 @@ describe('fuseResults', () => {
 
   it('rrf: rank 1 on both sides scores exactly 1; weights 1/0 reproduce one side', () => {
     const both = fuseResults([{ id: 1, score: 9 }], [{ id: 1, score: 0.1 }], { method: 'rrf' });
-    assert.equal(both[0].score, 1);
+    assert.equal(both[0]!.score, 1);
     const kwOnly = fuseResults(kw, sem, { method: 'rrf', keywordWeight: 1 });
     assert.deepEqual(
       kwOnly.slice(0, 3).map((h) => h.id),
@@ -73,7 +72,7 @@ describe('fuseResults', () => {
   it('handles empty and degenerate inputs', () => {
     assert.deepEqual(fuseResults([], []), []);
     const nan = fuseResults([{ id: 1, score: Number.NaN }], [{ id: 1, score: Number.POSITIVE_INFINITY }]);
-    assert.ok(nan[0].score >= 0 && nan[0].score <= 1);
+    assert.ok(nan[0]!.score >= 0 && nan[0]!.score <= 1);
     assert.equal(fuseResults(kw, sem, { limit: 2 }).length, 2);
   });
   it('blend with fixed semantic bounds: an absolute scale, not the best of this query', () => {

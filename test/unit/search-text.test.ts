@@ -87,7 +87,7 @@ describe('porterStem', () => {
       insert.run(w);
       const rows = lookup.all() as { term: string }[];
       assert.equal(rows.length, 1);
-      assert.equal(porterStem(w), rows[0].term, w);
+      assert.equal(porterStem(w), rows[0]!.term, w);
     }
     db.close();
   });

@@ -44,17 +44,17 @@ export function isCorpusFittedEmbedder(e: Embedder): e is CorpusFittedEmbedder {
 
 export function l2Normalize(v: Float32Array): Float32Array {
   let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
   if (s > 0) {
     const inv = 1 / Math.sqrt(s);
-    for (let i = 0; i < v.length; i++) v[i] *= inv;
+    for (let i = 0; i < v.length; i++) v[i]! *= inv;
   }
   return v;
 }
 
 export function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
 }
 
@@ -65,28 +65,28 @@ export function dot(a: Float32Array, b: Float32Array): number {
  */
 export function computeFirstComponent(vectors: readonly Float32Array[], iterations = 50): Float32Array {
   if (vectors.length === 0) throw new Error('cannot fit a component on zero vectors');
-  const d = vectors[0].length;
+  const d = vectors[0]!.length;
   let u = new Float64Array(d);
-  for (const v of vectors) for (let j = 0; j < d; j++) u[j] += v[j];
+  for (const v of vectors) for (let j = 0; j < d; j++) u[j]! += v[j]!;
   let norm = Math.hypot(...u);
   if (norm === 0) {
     u.fill(1);
     norm = Math.sqrt(d);
   }
-  for (let j = 0; j < d; j++) u[j] /= norm;
+  for (let j = 0; j < d; j++) u[j]! /= norm;
   for (let it = 0; it < iterations; it++) {
     const next = new Float64Array(d);
     for (const v of vectors) {
       let p = 0;
-      for (let j = 0; j < d; j++) p += v[j] * u[j];
-      for (let j = 0; j < d; j++) next[j] += p * v[j];
+      for (let j = 0; j < d; j++) p += v[j]! * u[j]!;
+      for (let j = 0; j < d; j++) next[j]! += p * v[j]!;
     }
     const n = Math.hypot(...next);
     if (n === 0) break;
     let delta = 0;
     for (let j = 0; j < d; j++) {
-      next[j] /= n;
-      delta += Math.abs(next[j] - u[j]);
+      next[j]! /= n;
+      delta += Math.abs(next[j]! - u[j]!);
     }
     u = next;
     if (delta < 1e-9) break;
@@ -100,7 +100,7 @@ export function computeFirstComponent(vectors: readonly Float32Array[], iteratio
  */
 export function computeCommonComponents(vectors: readonly Float32Array[], count: number): Float32Array {
   if (vectors.length === 0) throw new Error('cannot fit a component on zero vectors');
-  const d = vectors[0].length;
+  const d = vectors[0]!.length;
   const out = new Float32Array(count * d);
   let work: readonly Float32Array[] = vectors;
   for (let c = 0; c < count; c++) {
@@ -120,8 +120,8 @@ export function removeCommonComponent(v: Float32Array, components: Float32Array)
   if (components.length % d !== 0) throw new Error(`component length ${components.length} is not a multiple of ${d}`);
   for (let off = 0; off < components.length; off += d) {
     let p = 0;
-    for (let i = 0; i < d; i++) p += v[i] * components[off + i];
-    for (let i = 0; i < d; i++) v[i] -= p * components[off + i];
+    for (let i = 0; i < d; i++) p += v[i]! * components[off + i]!;
+    for (let i = 0; i < d; i++) v[i]! -= p * components[off + i]!;
   }
   return l2Normalize(v);
 }
@@ -129,7 +129,7 @@ export function removeCommonComponent(v: Float32Array, components: Float32Array)
 /** Little-endian bytes of a component, for storing as a BLOB. */
 export function componentToBuffer(component: Float32Array): Buffer {
   const out = Buffer.alloc(component.length * 4);
-  for (let i = 0; i < component.length; i++) out.writeFloatLE(component[i], i * 4);
+  for (let i = 0; i < component.length; i++) out.writeFloatLE(component[i]!, i * 4);
   return out;
 }
 

@@ -11,8 +11,8 @@ export function rocchioExpand(query: Float32Array, feedback: readonly Float32Arr
   const out = Float32Array.from(query);
   if (feedback.length === 0) return out;
   const centroid = new Float32Array(query.length);
-  for (const v of feedback) for (let j = 0; j < centroid.length; j++) centroid[j] += v[j];
+  for (const v of feedback) for (let j = 0; j < centroid.length; j++) centroid[j]! += v[j]!;
   l2Normalize(centroid);
-  for (let j = 0; j < out.length; j++) out[j] += beta * centroid[j];
+  for (let j = 0; j < out.length; j++) out[j]! += beta * centroid[j]!;
   return l2Normalize(out);
 }

@@ -113,7 +113,7 @@ export function loadGloveCache(path: string): GloveTable {
   const index = new Map<string, number>();
   for (let i = 0; i < words.length; i++) {
     // Keep the first (most frequent) row if a word repeats.
-    if (!index.has(words[i])) index.set(words[i], i);
+    if (!index.has(words[i]!)) index.set(words[i]!, i);
   }
   return { dimensions, count, scales, data, index };
 }
@@ -121,10 +121,10 @@ export function loadGloveCache(path: string): GloveTable {
 /** Dequantised vector of row `row` added into `out` with weight `w` (hot path of pooling). */
 export function addRow(table: GloveTable, row: number, w: number, out: Float32Array): void {
   const d = table.dimensions;
-  const s = table.scales[row] * w;
+  const s = table.scales[row]! * w;
   const base = row * d;
   const data = table.data;
-  for (let j = 0; j < d; j++) out[j] += data[base + j] * s;
+  for (let j = 0; j < d; j++) out[j]! += data[base + j]! * s;
 }
 
 interface ParsedVectors {
@@ -210,7 +210,7 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
       throw new Error(`ragged vector for "${pendingWord}"`);
     }
     const rank = row[rowLen - 1];
-    const slot = Number.isInteger(rank) && rank >= 0 ? rank : count;
+    const slot = rank !== undefined && Number.isInteger(rank) && rank >= 0 ? rank : count;
     while (slot >= capacity) {
       capacity *= 2;
       const s2 = new Float32Array(capacity);
@@ -222,13 +222,13 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
     }
     let maxAbs = 0;
     for (let j = 0; j < dims; j++) {
-      const a = Math.abs(row[j]);
+      const a = Math.abs(row[j]!);
       if (a > maxAbs) maxAbs = a;
     }
     const scale = maxAbs > 0 ? maxAbs / 127 : 1;
     scales[slot] = scale;
     const base = slot * dims;
-    for (let j = 0; j < dims; j++) data[base + j] = Math.round(row[j] / scale);
+    for (let j = 0; j < dims; j++) data[base + j] = Math.round(row[j]! / scale);
     if (words[slot] !== undefined) throw new Error(`duplicate rank ${slot}`);
     words[slot] = pendingWord;
     count++;
@@ -240,7 +240,7 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
     while ((n = readSync(fd, buf, 0, CHUNK, null)) > 0) {
       let strStart = inString ? 0 : -1;
       for (let i = 0; i < n; i++) {
-        const c = buf[i];
+        const c = buf[i]!;
         if (inString) {
           if (escaped) {
             escaped = false;
@@ -253,13 +253,13 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
           }
           if (c !== 0x22) continue;
           strParts.push(Buffer.from(buf.subarray(strStart, i)));
-          const raw = strParts.length === 1 ? strParts[0] : Buffer.concat(strParts);
+          const raw = strParts.length === 1 ? strParts[0]! : Buffer.concat(strParts);
           const text = raw.toString('utf8');
           lastString = hadEscape ? (JSON.parse(`"${text}"`) as string) : text;
           inString = false;
           strParts = [];
           strStart = -1;
-          const isKey = stack.length > 0 && stack[stack.length - 1] && expectKey;
+          const isKey = stack.length > 0 && stack[stack.length - 1]! && expectKey;
           if (isKey) {
             if (stack.length === 1) topKey = lastString;
             else if (stack.length === 2 && topKey === 'vectors') pendingWord = lastString;
@@ -318,7 +318,7 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
             expectKey = false;
             break;
           case 0x2c:
-            expectKey = stack.length > 0 && stack[stack.length - 1];
+            expectKey = stack.length > 0 && stack[stack.length - 1]!;
             break;
           case 0x2d:
           case 0x30:
@@ -364,9 +364,9 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
     let k = 0;
     for (let i = 0; i < words.length; i++) {
       if (words[i] === undefined) continue;
-      s2[k] = scales[i];
+      s2[k] = scales[i]!;
       d2.set(data.subarray(i * dimensions, (i + 1) * dimensions), k * dimensions);
-      w2.push(words[i]);
+      w2.push(words[i]!);
       k++;
     }
     scales = s2;
@@ -375,6 +375,6 @@ export function parseWinkVectors(path: string, chunkBytes = 8 << 20): ParsedVect
   }
   words.length = count;
   // Newlines would break the vocab blob; such tokens are unusable for lookup anyway.
-  for (let i = 0; i < count; i++) if (words[i].includes('\n')) words[i] = words[i].replace(/\n/g, ' ');
+  for (let i = 0; i < count; i++) if (words[i]!.includes('\n')) words[i] = words[i]!.replace(/\n/g, ' ');
   return { dimensions, count, scales: scales.subarray(0, count), data: data.subarray(0, count * dimensions), words };
 }

@@ -124,7 +124,7 @@ export class OpenAICompatibleEmbedder implements Embedder {
         if (item.embedding.length !== this.dims) {
           throw new EmbeddingEndpointError(`expected ${this.dims} dimensions, got ${item.embedding.length}`, res.status);
         }
-        result[sendIdx[at]] = l2Normalize(Float32Array.from(item.embedding));
+        result[sendIdx[at]!] = l2Normalize(Float32Array.from(item.embedding));
       });
     }
     for (let i = 0; i < batch.length; i++) if (!result[i]) result[i] = new Float32Array(this.dims);

@@ -80,7 +80,7 @@ export class WinkGloveEmbedder implements CorpusFittedEmbedder {
   /** SIF weight of a token (0 when out of vocabulary). */
   wordWeight(token: string): number {
     const row = this.table.index.get(token);
-    return row === undefined ? 0 : this.weights[row];
+    return row === undefined ? 0 : this.weights[row]!;
   }
 
   /** Whether the vocabulary knows the token. */
@@ -109,7 +109,7 @@ export class WinkGloveEmbedder implements CorpusFittedEmbedder {
     const out = new Float32Array(this.dimensions);
     for (const tok of tokens) {
       const row = this.table.index.get(tok);
-      if (row !== undefined) addRow(this.table, row, this.weights[row], out);
+      if (row !== undefined) addRow(this.table, row, this.weights[row]!, out);
     }
     return out;
   }
@@ -120,7 +120,7 @@ function fingerprint(v: Float32Array): string {
   let h = 0x811c9dc5;
   const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   for (let i = 0; i < bytes.length; i++) {
-    h ^= bytes[i];
+    h ^= bytes[i]!;
     h = Math.imul(h, 0x01000193);
   }
   return (h >>> 0).toString(16).padStart(8, '0');

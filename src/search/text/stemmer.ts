@@ -73,17 +73,19 @@ function stemUncached(input: string): string {
   // An initial y acts as a consonant; upper-case marks it so the vowel class skips it.
   const initialY = w[0] === 'y';
   if (initialY) w = `Y${w.slice(1)}`;
+  // Every pattern below captures non-optional groups, so a match has each of them (hence the `!`s), and
+  // the step 2 and 3 suffixes are exactly the keys of their tables.
   let m: RegExpExecArray | null;
 
   // Step 1a: plurals.
-  if ((m = /^(.+?)(ss|i)es$/.exec(w))) w = m[1] + m[2];
-  else if ((m = /^(.+?)([^s])s$/.exec(w))) w = m[1] + m[2];
+  if ((m = /^(.+?)(ss|i)es$/.exec(w))) w = m[1]! + m[2]!;
+  else if ((m = /^(.+?)([^s])s$/.exec(w))) w = m[1]! + m[2]!;
 
   // Step 1b: -eed, -ed, -ing.
   if ((m = /^(.+?)eed$/.exec(w))) {
-    if (MGR0.test(m[1])) w = w.slice(0, -1);
+    if (MGR0.test(m[1]!)) w = w.slice(0, -1);
   } else if ((m = /^(.+?)(ed|ing)$/.exec(w))) {
-    const stem = m[1];
+    const stem = m[1]!;
     if (HAS_VOWEL.test(stem)) {
       w = stem;
       if (/(at|bl|iz)$/.test(w)) w += 'e';
@@ -93,23 +95,23 @@ function stemUncached(input: string): string {
   }
 
   // Step 1c: y -> i when the stem has a vowel.
-  if ((m = /^(.+?)y$/.exec(w)) && HAS_VOWEL.test(m[1])) w = `${m[1]}i`;
+  if ((m = /^(.+?)y$/.exec(w)) && HAS_VOWEL.test(m[1]!)) w = `${m[1]}i`;
 
   // Step 2 and 3: map double suffixes to single ones.
-  if ((m = STEP2_RE.exec(w)) && MGR0.test(m[1])) w = m[1] + STEP2[m[2]];
-  if ((m = STEP3_RE.exec(w)) && MGR0.test(m[1])) w = m[1] + STEP3[m[2]];
+  if ((m = STEP2_RE.exec(w)) && MGR0.test(m[1]!)) w = m[1] + STEP2[m[2]!]!;
+  if ((m = STEP3_RE.exec(w)) && MGR0.test(m[1]!)) w = m[1] + STEP3[m[2]!]!;
 
   // Step 4: drop suffixes when m > 1.
   if ((m = STEP4_RE.exec(w))) {
-    if (MGR1.test(m[1])) w = m[1];
+    if (MGR1.test(m[1]!)) w = m[1]!;
   } else if ((m = STEP4_ION.exec(w))) {
-    const stem = m[1] + m[2];
+    const stem = m[1]! + m[2]!;
     if (MGR1.test(stem)) w = stem;
   }
 
   // Step 5: tidy a final -e and -ll.
   if ((m = /^(.+?)e$/.exec(w))) {
-    const stem = m[1];
+    const stem = m[1]!;
     if (MGR1.test(stem) || (MEQ1.test(stem) && !CVC.test(stem))) w = stem;
   }
   if (/ll$/.test(w) && MGR1.test(w)) w = w.slice(0, -1);
