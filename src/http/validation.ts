@@ -42,7 +42,7 @@ function capErrors(validate: ValidateFunction): ValidateFunction {
             ...errors.slice(0, MAX_VALIDATION_ERRORS),
             { instancePath: '', schemaPath: '#', keyword: 'truncated', params: {}, message: `and ${errors.length - MAX_VALIDATION_ERRORS} more errors` },
           ]
-        : errors;
+        : (errors ?? null);
     return ok;
   }) as ValidateFunction;
   // Fastify passes the parent object (so that Ajv may replace a root value) only to functions that carry schemaEnv.

@@ -199,8 +199,10 @@ export async function vectorsSince(db: DbOrTx, embedderId: string, afterSeq: num
   return rows.filter((r) => r.vector !== null).map((r) => ({ doc_id: Number(r.doc_id), brand_id: r.brand_id, vector: r.vector!, seq: Number(r.seq) }));
 }
 
-/** A search request's filters as the service resolved them (normalised, instants as stored). */
-export type SearchFilters = Omit<Static<typeof SearchFiltersSchema>, 'brand_id'> & {
+type RequestFilters = Omit<Static<typeof SearchFiltersSchema>, 'brand_id'>;
+
+/** A search request's filters as the service resolved them (normalised, instants as stored; undefined when not given). */
+export type SearchFilters = { [K in keyof RequestFilters]?: RequestFilters[K] | undefined } & {
   /** null: every brand; otherwise the brands the caller may see and asked for (possibly none). */
   brandIds: string[] | null;
 };

@@ -162,7 +162,7 @@ describe('WinkGloveEmbedder', () => {
 describe('OpenAICompatibleEmbedder', () => {
   let server: Server;
   let base: string;
-  const requests: { auth?: string; body: { model: string; input: string[] } }[] = [];
+  const requests: { auth?: string | undefined; body: { model: string; input: string[] } }[] = [];
   before(async () => {
     server = createServer((req, res) => {
       let body = '';

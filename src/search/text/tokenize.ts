@@ -65,9 +65,9 @@ export function tokenizeWords(text: string): string[] {
 
 export interface KeywordAnalyzerOptions {
   /** Apply the Porter stemmer (default true). */
-  readonly stem?: boolean;
+  readonly stem?: boolean | undefined;
   /** Drop ENGLISH_STOPWORDS (default true). */
-  readonly removeStopwords?: boolean;
+  readonly removeStopwords?: boolean | undefined;
 }
 
 /** Terms for the keyword index and keyword queries: tokenised, stopwords removed, stemmed. */
