@@ -9,7 +9,7 @@ import type { Db } from '../db/schema.js';
 import type { Dialect } from '../db/open.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
 import { type CursorCodec, cursorInteger } from '../http/cursor.js';
-import type { Page } from '../http/pagination.js';
+import { type Page, readCursor } from '../http/pagination.js';
 import { validationError } from '../http/problem.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { type TicketView, checkTags, normalizeEmail, toTicketView } from '../tickets/model.js';
@@ -78,10 +78,7 @@ export function createSearchService(deps: SearchServiceDeps) {
       const limit = input.limit ?? 20;
       const filters = resolveFilters(principal, input);
       const fingerprint = { q: queryText, f: input.filters ?? {}, m: mode };
-      let offset = 0;
-      if (input.after) {
-        [offset] = await cursors.decode('search', fingerprint, input.after, [cursorInteger(1, SEARCH_TUNING.maxDepth)]);
-      }
+      const offset = (await readCursor(cursors, 'search', fingerprint, input.after, [cursorInteger(1, SEARCH_TUNING.maxDepth)]))?.[0] ?? 0;
       if (offset >= SEARCH_TUNING.maxDepth) return noResults();
       const depth = Math.min(SEARCH_TUNING.maxDepth, Math.max(HYBRID_RECIPE.depth, offset + limit + 1));
       const { fused } = await ranker.rank(queryText, filters, mode, depth);
