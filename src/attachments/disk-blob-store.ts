@@ -22,9 +22,10 @@ export const PART_TOUCH_INTERVAL_MS = 10_000;
  * 0600 whatever the umask.
  */
 export class DiskBlobStore implements BlobStore {
-  constructor(private readonly root: string) {}
+  constructor(readonly root: string) {}
 
-  private pathOf(key: string): string {
+  /** Where the blob `key` is, or would be, stored; `nexus backup` and `nexus restore` copy blobs by it. */
+  pathOf(key: string): string {
     if (!KEY.test(key)) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
     return path.join(this.root, key.slice(-2), key);
   }

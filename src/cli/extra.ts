@@ -35,11 +35,20 @@ export function formatDuration(seconds: number): string {
 }
 
 /**
- * Commands contributed by feature modules (e.g. `nexus search reindex`). Returns undefined when
- * the command is not one of theirs.
+ * Commands contributed by feature modules (`nexus search reindex`, `nexus backup`, `nexus restore`).
+ * Returns undefined when the command is not one of theirs.
  */
-export async function runExtraCommand(argv: string[], out: (line: string) => void): Promise<number | undefined> {
+export async function runExtraCommand(
+  argv: string[],
+  out: (line: string) => void,
+  err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<number | undefined> {
   const [group, action, ...rest] = argv;
+  if (group === 'backup' || group === 'restore') {
+    const { runBackup, runRestore } = await import('./backup.js');
+    const args = argv.slice(1);
+    return group === 'backup' ? runBackup(args, loadConfig(), out, err) : runRestore(args, loadConfig(), out, err);
+  }
   if (group === 'search' && action === 'reindex') {
     const { values } = parseArgs({ args: rest, options: { brand: { type: 'string' }, 'batch-size': { type: 'string' } } });
     const runtime = await openRuntime(loadConfig());

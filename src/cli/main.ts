@@ -20,6 +20,10 @@ const USAGE = `Usage: nexus <command>
   keys rotate [--force]               sign new upload/download URLs with a new key; URLs signed with
                                       the old one keep working until they expire (docs/attachments.md)
   search reindex [--brand brand_x]   rebuild the search indexes, with a progress bar and ETA
+  backup --out <file>                 copy the database (online, while serving), the attachment files and
+                                      the secret key to <file>, <file>.blobs/ and <file>.secret-key
+  restore <file> [--force]            restore a backup into the data dir, with every process on it stopped
+                                      (PostgreSQL: pg_dump and pg_restore, docs/operations.md)
 
 Configuration comes from the environment (see .env.example).`;
 
@@ -121,7 +125,7 @@ export async function main(
       }
       default: {
         const { runExtraCommand } = await import('./extra.js');
-        const code = await runExtraCommand(argv, out);
+        const code = await runExtraCommand(argv, out, err);
         if (code !== undefined) return code;
         out(USAGE);
         return group === undefined || group === 'help' || group === '--help' ? 0 : 2;

@@ -44,8 +44,11 @@ export function loadSecretBox(config: { dataDir: string; secretKey?: string | un
   return createSecretBox(config.secretKey ? createHash('sha256').update(config.secretKey).digest() : readOrCreateKeyFile(config.dataDir));
 }
 
+/** Where the secret key lives when NEXUS_SECRET_KEY is unset; `nexus backup` copies it from there. */
+export const secretKeyFileOf = (dataDir: string): string => path.join(dataDir, 'secret-key');
+
 function readOrCreateKeyFile(dataDir: string): Buffer {
-  const file = path.join(dataDir, 'secret-key');
+  const file = secretKeyFileOf(dataDir);
   ensurePrivateDir(dataDir);
   try {
     fs.writeFileSync(file, randomBytes(32).toString('base64'), { mode: PRIVATE_FILE_MODE, flag: 'wx' });
