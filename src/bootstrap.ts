@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { type Dialect, migrateToLatest, openDatabase } from './db/open.js';
+import type { Migration } from 'kysely';
+import { migrateToLatest } from './db/migrate.js';
+import { type Dialect, openDatabase } from './db/open.js';
 import type { Db } from './db/schema.js';
 import { createServices, type Services } from './services.js';
 import { type Clock, systemClock } from './shared/clock.js';
@@ -21,11 +23,20 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** Opens and migrates the database and wires the services: shared by the server, the worker and the CLI. */
-export async function openRuntime(config: Config, clock: Clock = systemClock): Promise<Runtime> {
+/**
+ * Opens and migrates the database and wires the services: shared by the server, the worker and the CLI.
+ * `migrations` replaces this release's list only in tests that play an older release.
+ */
+export async function openRuntime(config: Config, clock: Clock = systemClock, options: { migrations?: Record<string, Migration> } = {}): Promise<Runtime> {
   const opened = openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   try {
-    await migrateToLatest(opened.db);
+    const { newerApplied } = await migrateToLatest(opened.db, options.migrations);
+    if (newerApplied.length > 0) {
+      process.emitWarning(
+        `the database was migrated by a newer release (${newerApplied.join(', ')}); this process runs on it as the expand/contract policy allows (docs/operations.md); upgrade it`,
+        'NexusMigrationWarning',
+      );
+    }
   } catch (err) {
     await opened.close();
     throw err;
