@@ -4,7 +4,16 @@ import { parseArgs } from 'node:util';
 import { DiskBlobStore } from '../attachments/disk-blob-store.js';
 import { defaultBlobStore } from '../attachments/service.js';
 import type { Config } from '../config.js';
-import { SQLITE_SIDE_FILES, type SqliteBackup, backupSqlite, fsyncFile, inspectSqliteBackup, isPostgresUrl, isSqliteInUse, sqliteFileOf } from '../db/backup.js';
+import {
+  SQLITE_SIDE_FILES,
+  type SqliteBackup,
+  backupSqlite,
+  fsyncFile,
+  inspectSqliteBackup,
+  isPostgresUrl,
+  isSqliteInUse,
+  sqliteFileOf,
+} from '../db/backup.js';
 import { PRIVATE_FILE_MODE, ensurePrivateDir } from '../shared/private-files.js';
 import { secretKeyFileOf } from '../shared/secret-box.js';
 
@@ -73,13 +82,13 @@ export async function runBackup(args: string[], config: Config, out: Out, err: O
     err(`backup failed, nothing kept: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
-  out(
-    `database ${source} → ${file} (${formatBytes(db.bytes)}, schema at ${db.lastMigration ?? 'no migration'}, integrity_check ok, ${seconds(started)})`,
-  );
+  out(`database ${source} → ${file} (${formatBytes(db.bytes)}, schema at ${db.lastMigration ?? 'no migration'}, integrity_check ok, ${seconds(started)})`);
 
   const blobRoot = await diskBlobRoot(config);
   if (blobRoot === undefined) {
-    out('attachments: the blob store is not on local disk; its bytes are not copied: the bucket\'s own versioning or replication is their backup (docs/operations.md)');
+    out(
+      "attachments: the blob store is not on local disk; its bytes are not copied: the bucket's own versioning or replication is their backup (docs/operations.md)",
+    );
   } else if (db.readyBlobKeys.length > 0) {
     // Blobs are written once under a fresh key and never changed, so copying them after the snapshot
     // gives every one it refers to, unless one was deleted in between (the sweeper removing an old
@@ -94,7 +103,9 @@ export async function runBackup(args: string[], config: Config, out: Out, err: O
   }
 
   if (config.secretKey !== undefined) {
-    out('secret key: NEXUS_SECRET_KEY is set, so the backup does not hold it; keep it with the backup: without it, webhook secrets and URL-signing keys cannot be unsealed');
+    out(
+      'secret key: NEXUS_SECRET_KEY is set, so the backup does not hold it; keep it with the backup: without it, webhook secrets and URL-signing keys cannot be unsealed',
+    );
   } else if (fs.existsSync(secretKeyFileOf(config.dataDir))) {
     copyPrivateFile(secretKeyFileOf(config.dataDir), keyBeside(file));
     out(`secret key → ${keyBeside(file)} (the backup is as sensitive as the data dir: keep it as private)`);
@@ -164,7 +175,7 @@ export async function runRestore(args: string[], config: Config, out: Out, err: 
     if (blobRoot === undefined) {
       blobNote = backupBlobs
         ? `attachments: the blob store is not on local disk; restore its bytes from the bucket's versioning or replication (the files in ${backupBlobs}/ are not copied)`
-        : 'attachments: the blob store is not on local disk; restore its bytes from the bucket\'s versioning or replication';
+        : "attachments: the blob store is not on local disk; restore its bytes from the bucket's versioning or replication";
     } else if (backupBlobs === undefined) {
       blobNote =
         backup.readyBlobKeys.length > 0
@@ -200,7 +211,8 @@ export async function runRestore(args: string[], config: Config, out: Out, err: 
       return side ? `${target}.replaced-${stamp}${side}` : `${p}.replaced-${stamp}`;
     };
     // The copies took a while: a server started meanwhile must not have the file swapped under it.
-    if (isSqliteInUse(target)) throw new RestoreRefused(`refusing to restore: a process opened ${target} while the backup was being copied; stop it and run the restore again`);
+    if (isSqliteInUse(target))
+      throw new RestoreRefused(`refusing to restore: a process opened ${target} while the backup was being copied; stop it and run the restore again`);
     const movedAside: string[] = [];
     for (const p of existing) {
       fs.renameSync(p, asideName(p));

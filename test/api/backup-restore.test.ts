@@ -60,7 +60,9 @@ describe('backup and restore', { skip: testPostgresUrl ? 'the SQLite backup; Pos
 
     // An attachment with its bytes on disk, which the restore must bring back.
     const bytes = randomBytes(64 * 1024);
-    const attachment = (await (await post(live.base, '/v1/attachments', { file_name: 'receipt.bin', content_type: 'application/octet-stream', size: bytes.length, brand_id: brand.id })).json()) as {
+    const attachment = (await (
+      await post(live.base, '/v1/attachments', { file_name: 'receipt.bin', content_type: 'application/octet-stream', size: bytes.length, brand_id: brand.id })
+    ).json()) as {
       id: string;
       upload_url: string;
     };
@@ -103,7 +105,15 @@ describe('backup and restore', { skip: testPostgresUrl ? 'the SQLite backup; Pos
     const savedDataDir = process.env.NEXUS_DATA_DIR;
     process.env.NEXUS_DATA_DIR = liveDir;
     try {
-      assert.equal(await main(['backup', '--out', backupFile], (l) => backupOut.push(l), (l) => backupErr.push(l)), 0, backupErr.join('\n'));
+      assert.equal(
+        await main(
+          ['backup', '--out', backupFile],
+          (l) => backupOut.push(l),
+          (l) => backupErr.push(l),
+        ),
+        0,
+        backupErr.join('\n'),
+      );
     } finally {
       if (savedDataDir === undefined) delete process.env.NEXUS_DATA_DIR;
       else process.env.NEXUS_DATA_DIR = savedDataDir;
@@ -117,7 +127,10 @@ describe('backup and restore', { skip: testPostgresUrl ? 'the SQLite backup; Pos
     const onLive = await runNexus(cleanup, ['restore', backupFile, '--force'], { NEXUS_DATA_DIR: liveDir });
     assert.equal(onLive.code, 1, onLive.stdout);
     assert.match(onLive.stderr, /a process has .*nexus\.sqlite open/);
-    assert.deepEqual(fs.readdirSync(liveDir).filter((f) => f.includes('replaced') || f.includes('restoring')), []);
+    assert.deepEqual(
+      fs.readdirSync(liveDir).filter((f) => f.includes('replaced') || f.includes('restoring')),
+      [],
+    );
 
     writing = false;
     await Promise.all(writers);
@@ -133,9 +146,26 @@ describe('backup and restore', { skip: testPostgresUrl ? 'the SQLite backup; Pos
     const restoredConfig = loadConfig({ NEXUS_DATA_DIR: restoredDir });
     const lines: string[] = [];
     const errors: string[] = [];
-    assert.equal(await runRestore([backupFile], restoredConfig, (l) => lines.push(l), (l) => errors.push(l)), 1);
+    assert.equal(
+      await runRestore(
+        [backupFile],
+        restoredConfig,
+        (l) => lines.push(l),
+        (l) => errors.push(l),
+      ),
+      1,
+    );
     assert.match(errors.join('\n'), /refusing to restore over existing data: .*nexus\.sqlite/);
-    assert.equal(await runRestore([backupFile, '--force'], restoredConfig, (l) => lines.push(l), (l) => errors.push(l)), 0, errors.join('\n'));
+    assert.equal(
+      await runRestore(
+        [backupFile, '--force'],
+        restoredConfig,
+        (l) => lines.push(l),
+        (l) => errors.push(l),
+      ),
+      0,
+      errors.join('\n'),
+    );
     const aside = fs.readdirSync(restoredDir).filter((f) => f.startsWith('nexus.sqlite.replaced-'));
     assert.equal(aside.length, 1, `the replaced database is kept: ${fs.readdirSync(restoredDir).join(', ')}`);
     assert.equal(integrityCheck(path.join(restoredDir, aside[0]!)), 'ok');
@@ -152,7 +182,9 @@ describe('backup and restore', { skip: testPostgresUrl ? 'the SQLite backup; Pos
     const listed: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = (await (await fetch(`${restored.base}/v1/tickets?brand_id=${brand.id}&limit=100${cursor ? `&after=${cursor}` : ''}`, { headers })).json()) as {
+      const page = (await (
+        await fetch(`${restored.base}/v1/tickets?brand_id=${brand.id}&limit=100${cursor ? `&after=${cursor}` : ''}`, { headers })
+      ).json()) as {
         data: { id: string }[];
         next_cursor: string | null;
       };

@@ -45,7 +45,9 @@ interface TableShape {
 async function schemaShape(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): Promise<Map<string, TableShape>> {
   const shape = new Map<string, TableShape>();
   for (const table of await db.introspection.getTables()) {
-    const columns = new Map(table.columns.map((c) => [c.name, { type: c.dataType.toLowerCase(), nullable: c.isNullable, hasDefault: c.hasDefaultValue || c.isAutoIncrementing }]));
+    const columns = new Map(
+      table.columns.map((c) => [c.name, { type: c.dataType.toLowerCase(), nullable: c.isNullable, hasDefault: c.hasDefaultValue || c.isAutoIncrementing }]),
+    );
     shape.set(table.name, { columns, uniques: await uniqueKeys(db, dialect, table.name) });
   }
   return shape;
@@ -148,7 +150,7 @@ describe('upgrades: expand, then contract', () => {
     assert.deepEqual(contractions(before, widened), ['column tickets.must_have added NOT NULL without a default']);
   });
 
-  it("a process of the previous release starts on the migrated database and serves create, get, list, reply and patch", async (t) => {
+  it('a process of the previous release starts on the migrated database and serves create, get, list, reply and patch', async (t) => {
     const names = Object.keys(migrations).sort();
     assert.ok(names.length > SINCE_PREVIOUS_RELEASE);
     const previousRelease: Record<string, Migration> = Object.fromEntries(names.slice(0, -SINCE_PREVIOUS_RELEASE).map((n) => [n, migrations[n]!]));
@@ -164,7 +166,11 @@ describe('upgrades: expand, then contract', () => {
     });
     const brand = (await current.request({ method: 'POST', url: '/v1/brands', body: { name: 'Rolling' } })).json();
     const written = (
-      await current.request({ method: 'POST', url: '/v1/tickets', body: { brand_id: brand.id, subject: 'Written by the new release', customer: { email: 'a@example.com' } } })
+      await current.request({
+        method: 'POST',
+        url: '/v1/tickets',
+        body: { brand_id: brand.id, subject: 'Written by the new release', customer: { email: 'a@example.com' } },
+      })
     ).json();
 
     // Kysely's own migrator refuses a database with migrations it does not know: the reason for ours.
@@ -201,10 +207,20 @@ describe('upgrades: expand, then contract', () => {
 
     const token = (await runtime.services.tokens.create({ name: 'old release', scopes: ['admin'] })).token;
     const call = async (method: string, url: string, body?: unknown) => {
-      const res = await app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${token}` }, ...(body ? { payload: body as object } : {}) });
+      const res = await app.inject({
+        method: method as 'GET',
+        url,
+        headers: { authorization: `Bearer ${token}` },
+        ...(body ? { payload: body as object } : {}),
+      });
       return { status: res.statusCode, body: res.json(), raw: res.body };
     };
-    const created = await call('POST', '/v1/tickets', { brand_id: brand.id, subject: 'Written by the old release', customer: { email: 'b@example.com' }, priority: 'high' });
+    const created = await call('POST', '/v1/tickets', {
+      brand_id: brand.id,
+      subject: 'Written by the old release',
+      customer: { email: 'b@example.com' },
+      priority: 'high',
+    });
     assert.equal(created.status, 201, created.raw);
     const got = await call('GET', `/v1/tickets/${written.id}`);
     assert.equal(got.status, 200, got.raw);
