@@ -1,4 +1,5 @@
-import type { Compilable, CompiledQuery, DialectAdapter, Kysely, QueryResult } from 'kysely';
+import { type Compilable, type CompiledQuery, type DialectAdapter, type Kysely, type QueryResult, createQueryId } from 'kysely';
+import { type RecordDuration, recorderFor } from './query-timing.js';
 import type { Database, DbOrTx } from './schema.js';
 
 /**
@@ -42,11 +43,12 @@ export function slotList<T>(list: readonly T[], length: number): T[] {
   return Array.from({ length }, (_, i) => new Slot(name, i) as T);
 }
 
-const readers = new WeakMap<Kysely<Database>, SqlReader>();
+// By dialect adapter, one per database: shared by the same database seen through a plugin (query-timing.ts).
+const readers = new WeakMap<DialectAdapter, SqlReader>();
 
 /** Routes prepared queries made on `db` outside transactions to `reader` (SQLite's read connection). */
 export function registerReader(db: Kysely<Database>, reader: SqlReader): void {
-  readers.set(db, reader);
+  readers.set(db.getExecutor().adapter, reader);
 }
 
 export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: Kysely<Database>, slots: Readonly<P>) => Compilable<R>): PreparedQuery<P, R> {
@@ -60,6 +62,8 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
     slots: (Slot | undefined)[];
     /** Only a select may go to the read connection. */
     reads: boolean;
+    /** Where its durations go when the database is timed (src/db/query-timing.ts). */
+    record: RecordDuration | undefined;
   }
 
   function compiledFor(db: DbOrTx) {
@@ -67,7 +71,12 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
     let entry = compiled.get(adapter);
     if (!entry) {
       const query = build(db as Kysely<Database>, slots).compile();
-      entry = { query, slots: query.parameters.map((p) => (p instanceof Slot ? p : undefined)), reads: query.query.kind === 'SelectQueryNode' };
+      entry = {
+        query,
+        slots: query.parameters.map((p) => (p instanceof Slot ? p : undefined)),
+        reads: query.query.kind === 'SelectQueryNode',
+        record: recorderFor(db, query.query),
+      };
       compiled.set(adapter, entry);
     }
     return entry;
@@ -88,9 +97,17 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
   async function all(db: DbOrTx, params: P): Promise<R[]> {
     const entry = compiledFor(db);
     const parameters = parametersOf(entry, params);
-    const reader = entry.reads && !db.isTransaction ? readers.get(db as Kysely<Database>) : undefined;
-    if (reader) return reader.all(entry.query.sql, parameters) as R[];
-    const result: QueryResult<R> = await db.executeQuery({ ...entry.query, parameters });
+    const { record } = entry;
+    const started = record ? performance.now() : 0;
+    const reader = entry.reads && !db.isTransaction ? readers.get(db.getExecutor().adapter) : undefined;
+    if (reader) {
+      const rows = reader.all(entry.query.sql, parameters) as R[];
+      record?.((performance.now() - started) / 1000);
+      return rows;
+    }
+    // A query id of its own: the compiled one's was timed once, at compile, by the timing plugin.
+    const result: QueryResult<R> = await db.executeQuery({ ...entry.query, parameters, queryId: createQueryId() });
+    record?.((performance.now() - started) / 1000);
     return result.rows;
   }
 
