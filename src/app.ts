@@ -6,7 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from './config.js';
-import { pingDatabase } from './db/ping.js';
+import { pendingMigrations } from './db/migration-status.js';
 import type { Db } from './db/schema.js';
 import type { Clock } from './shared/clock.js';
 import type { SecretBox } from './shared/secret-box.js';
@@ -47,6 +47,17 @@ export interface AppDeps {
   secretBox: SecretBox;
   /** The pino logger requests log to; none means silence (tests). */
   logger?: Logger | undefined;
+}
+
+/** A readiness check that does not answer within this fails: a hung mount or bucket must not hang the probe. */
+const READINESS_TIMEOUT_MS = 5000;
+
+function withinReadinessTimeout<T>(what: Promise<T>, failure: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(failure)), READINESS_TIMEOUT_MS);
+  });
+  return Promise.race([what, timeout]).finally(() => clearTimeout(timer));
 }
 
 const sharedSchemas = [
@@ -149,19 +160,30 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     {
       schema: {
         tags: ['Health'],
-        summary: 'Readiness: the database answers',
+        summary: 'Readiness: the database answers with its migrations applied, and the blob store is reachable',
         security: [],
         response: { 200: Type.Object({ status: Type.Literal('ready') }), 503: Type.Ref('Problem') },
       },
     },
     async (request, reply) => {
+      let pending: string[];
       try {
-        await pingDatabase(db);
-        return { status: 'ready' as const };
+        pending = await withinReadinessTimeout(pendingMigrations(db), 'the database did not answer in time');
       } catch (err) {
-        request.log.error({ err }, 'readiness check failed');
+        request.log.error({ err }, 'readiness check failed: database');
         return sendProblem(request, reply, new AppError('unavailable', 'The database is not reachable'));
       }
+      if (pending.length > 0) {
+        request.log.warn({ pending }, 'not ready: migrations pending');
+        return sendProblem(request, reply, new AppError('unavailable', `The database schema is behind this release: ${pending.length} migration(s) pending`));
+      }
+      try {
+        await withinReadinessTimeout(services.attachments.checkStorage(), 'the blob store did not answer in time');
+      } catch (err) {
+        request.log.error({ err }, 'readiness check failed: blob store');
+        return sendProblem(request, reply, new AppError('unavailable', 'The attachment store is not reachable'));
+      }
+      return { status: 'ready' as const };
     },
   );
   app.get('/problems', { schema: { hide: true } }, async (_request, reply) => {

@@ -12,7 +12,7 @@ export interface paths {
     get: operations["getHealth"];
   };
   "/readyz": {
-    /** Readiness: the database answers */
+    /** Readiness: the database answers with its migrations applied, and the blob store is reachable */
     get: operations["getReadiness"];
   };
   "/v1/tokens": {
@@ -629,7 +629,7 @@ export interface operations {
       };
     };
   };
-  /** Readiness: the database answers */
+  /** Readiness: the database answers with its migrations applied, and the blob store is reachable */
   getReadiness: {
     responses: {
       /** @description OK */

@@ -33,6 +33,13 @@ export interface BlobStore {
   /** Removes the blob; a missing blob is not an error. */
   delete(key: string): Promise<void>;
   /**
+   * Resolves when the store can take and serve blobs now; rejects, with the reason, when it cannot
+   * (the disk folder is gone or not writable; the bucket does not answer or refuses the
+   * credentials). `/readyz` calls it on every probe, so it stays cheap: one metadata call (a
+   * folder check, S3 `HeadBucket`), no blob written. A store with no blob yet is ready.
+   */
+  check(): Promise<void>;
+  /**
    * Removes partial uploads last written before `before`: what a process killed mid-upload leaves
    * behind. Returns how many went. Stores that cannot leave partial blobs need not implement it.
    */

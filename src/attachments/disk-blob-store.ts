@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -89,6 +90,14 @@ export class DiskBlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     await fsp.rm(this.pathOf(key), { force: true });
+  }
+
+  async check(): Promise<void> {
+    // `put` makes the folders on first use; so does this, so that a fresh install is ready and a
+    // root that cannot be a folder (a file in its place, a missing mount) is not.
+    const tmpDir = path.join(this.root, 'tmp');
+    await ensurePrivateDirAsync(tmpDir);
+    await fsp.access(tmpDir, fsConstants.W_OK | fsConstants.X_OK);
   }
 
   async removeAbandonedParts(before: Date): Promise<number> {

@@ -249,6 +249,9 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
     /** Links attachments to messages; the ticket service calls it inside the message transaction. */
     forMessages,
 
+    /** Whether the blob store can take and serve blobs now (BlobStore.check): for readiness. */
+    checkStorage: () => blobs.check(),
+
     /** The URL-signing keys: `prepare` at start, `rotate` and `list` for `nexus keys`. */
     signingKeys: { prepare: () => keys.prepare(), rotate: (options?: { force?: boolean }) => keys.rotate(options), list: () => keys.list() },
 
