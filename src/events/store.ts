@@ -32,3 +32,22 @@ export async function queueForDispatch(db: DbOrTx, event: Pick<EventRow, 'id' | 
 export async function findEvent(db: DbOrTx, id: string): Promise<EventRow | undefined> {
   return db.selectFrom('events').selectAll().where('id', '=', id).executeTakeFirst();
 }
+
+/** What waits for webhook fan-out: the number of events, counted up to `cap`, and when the oldest was written. */
+export interface DispatchBacklog {
+  events: number;
+  oldestCreatedAt: string | undefined;
+}
+
+/**
+ * The fan-out backlog, for metrics. Bounded whatever the backlog: the count reads at most `cap`
+ * keys, and the oldest is the first entry of the primary key (event ids sort by time).
+ */
+export async function dispatchBacklog(db: DbOrTx, cap: number): Promise<DispatchBacklog> {
+  const counted = await db
+    .selectFrom((eb) => eb.selectFrom('event_dispatch_queue').select('event_id').limit(cap).as('q'))
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .executeTakeFirstOrThrow();
+  const oldest = await db.selectFrom('event_dispatch_queue').select('created_at').orderBy('event_id').limit(1).executeTakeFirst();
+  return { events: Number(counted.n), oldestCreatedAt: oldest?.created_at };
+}

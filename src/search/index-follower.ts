@@ -43,10 +43,13 @@ function followTable<Row extends FollowedRow>(table: FollowedTable<Row>) {
   /** Bumped by `restart`: a load started before it stops at its next read or yield. */
   let generation = 0;
   let loads = 0;
+  let lastLoadMs: number | undefined;
 
   async function load(seq: number): Promise<void> {
     const started = generation;
-    if (watermark.seq < 0) loads++;
+    const fromEmpty = watermark.seq < 0;
+    if (fromEmpty) loads++;
+    const startedAt = performance.now();
     let read = 0;
     for (;;) {
       const rows = await table.rowsSince(watermark.seq, watermark.docId, LOAD_BATCH);
@@ -66,6 +69,7 @@ function followTable<Row extends FollowedRow>(table: FollowedTable<Row>) {
       await yieldToEventLoop();
     }
     table.loaded?.(read);
+    if (fromEmpty) lastLoadMs = performance.now() - startedAt;
     // Nothing newer exists up to `seq`: mark it seen.
     if (watermark.seq < seq) watermark = { seq, docId: 0 };
   }
@@ -85,6 +89,14 @@ function followTable<Row extends FollowedRow>(table: FollowedTable<Row>) {
     /** Loads from empty so far. */
     get loads(): number {
       return loads;
+    },
+    /** How long the last completed load from empty took; undefined before one. */
+    get lastLoadMs(): number | undefined {
+      return lastLoadMs;
+    },
+    /** The change counter the index has caught up to; -1 before it is loaded. */
+    get seq(): number {
+      return watermark.seq;
     },
   };
 }
@@ -109,6 +121,12 @@ export function followKeywordIndex(db: Db, keyword: KeywordIndex) {
     },
     get size(): number {
       return index.size;
+    },
+    get lastLoadMs(): number | undefined {
+      return follower.lastLoadMs;
+    },
+    get seq(): number {
+      return follower.seq;
     },
   };
 }
@@ -142,6 +160,12 @@ export function followVectorIndex(db: Db) {
     },
     get size(): number {
       return index?.size ?? 0;
+    },
+    get lastLoadMs(): number | undefined {
+      return follower.lastLoadMs;
+    },
+    get seq(): number {
+      return follower.seq;
     },
   };
 }

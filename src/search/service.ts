@@ -150,6 +150,22 @@ export function createSearchService(deps: SearchServiceDeps) {
       return { keywordLoads: keywordIndex.loads, vectorLoads: vectorIndex.loads, keywordDocuments: keywordIndex.size, vectors: vectorIndex.size };
     },
 
+    /**
+     * How far each in-process index is behind the search tables, in changes (the `seq` counter;
+     * an index not loaded yet is behind by all of them), and its loads from empty: for metrics.
+     * Indexes catch up at the next search, so a lag between searches is expected; one that stays
+     * while searches run is not.
+     */
+    async indexLag(): Promise<Record<'keyword' | 'vector', { behind: number; loads: number; lastLoadMs: number | undefined }>> {
+      const { seq } = await store.readState(db);
+      const of = (index: { seq: number; loads: number; lastLoadMs: number | undefined }) => ({
+        behind: Math.max(0, seq - Math.max(index.seq, 0)),
+        loads: index.loads,
+        lastLoadMs: index.lastLoadMs,
+      });
+      return { keyword: of(keywordIndex), vector: of(vectorIndex) };
+    },
+
     /** The parts the benchmarks measure directly (bench/search-*), bypassing the request path. */
     ranker,
     embedderProvider,

@@ -48,6 +48,14 @@ export interface DispatcherDeps {
   /** The defaults of `DispatcherOptions.retryScheduleMs` and `allowPrivate`. */
   config: Pick<Config, 'webhookRetryScheduleMs' | 'webhookAllowPrivate'>;
   log: Log;
+  /** Told of every attempt, for metrics; none means nobody listens. */
+  observer?: DeliveryObserver | undefined;
+}
+
+/** Receives what each delivery attempt came to (src/metrics/ counts them). Must not throw. */
+export interface DeliveryObserver {
+  /** An attempt's HTTP exchange finished (before it is recorded): when it started, and when its event was written. */
+  attempted(attempt: { outcome: AttemptOutcome; sentAt: Date; eventCreatedAt: string }): void;
 }
 
 export interface WebhookDispatcher {
@@ -198,6 +206,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
         ),
       },
     });
+    deps.observer?.attempted({ outcome, sentAt, eventCreatedAt: event.created_at });
     await record(endpoint.id, delivery, outcome, sentAt);
   }
 

@@ -176,6 +176,33 @@ export async function nextPendingAttemptAt(db: DbOrTx): Promise<string | undefin
   return row?.next ? String(row.next) : undefined;
 }
 
+/** Deliveries due and not yet made: how many, counted up to `cap`, and the earliest time one fell due. */
+export interface DueBacklog {
+  deliveries: number;
+  oldestDueAt: string | undefined;
+}
+
+/**
+ * The delivery backlog, for metrics: pending deliveries due by `now` to enabled endpoints (the
+ * ones `listDueDeliveries` would offer, plus those being sent). Both reads walk the
+ * (status, next_attempt_at) index as the dispatcher's own claim does; the count stops at `cap`.
+ */
+export async function dueBacklog(db: DbOrTx, f: { now: string; cap: number }): Promise<DueBacklog> {
+  const due = () =>
+    db
+      .selectFrom('webhook_deliveries as d')
+      .innerJoin('webhook_endpoints as w', 'w.id', 'd.endpoint_id')
+      .where('d.status', '=', 'pending')
+      .where('d.next_attempt_at', '<=', f.now)
+      .where('w.enabled', '=', 1);
+  const counted = await db
+    .selectFrom(due().select('d.id').limit(f.cap).as('q'))
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .executeTakeFirstOrThrow();
+  const oldest = await due().select('d.next_attempt_at').orderBy('d.next_attempt_at').limit(1).executeTakeFirst();
+  return { deliveries: Number(counted.n), oldestDueAt: oldest?.next_attempt_at ?? undefined };
+}
+
 export interface DueDelivery {
   id: string;
   endpoint_id: string;
