@@ -11,6 +11,8 @@ import type { Db } from './db/schema.js';
 import type { Clock } from './shared/clock.js';
 import type { SecretBox } from './shared/secret-box.js';
 import type { Services } from './services.js';
+import type { Metrics } from './metrics/metrics.js';
+import { registerMetrics } from './metrics/http.js';
 import { registerRouteAccess } from './http/access.js';
 import { registerAuth } from './http/auth.js';
 import { registerIdempotency } from './http/idempotency.js';
@@ -47,6 +49,8 @@ export interface AppDeps {
   secretBox: SecretBox;
   /** The pino logger requests log to; none means silence (tests). */
   logger?: Logger | undefined;
+  /** The runtime's metrics: request durations go there, and `/metrics` serves them when a token is set. */
+  metrics?: Metrics | undefined;
 }
 
 /** A readiness check that does not answer within this fails: a hung mount or bucket must not hang the probe. */
@@ -145,6 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   registerRateLimits(app, { db, clock, config: config.rateLimit });
   registerAuth(app, services.tokens);
   registerIdempotency(app, { db, clock, secretBox: deps.secretBox });
+  if (deps.metrics) registerMetrics(app, deps.metrics, { token: config.metrics.token, search: services.search });
 
   app.get('/v1/openapi.json', { config: { scope: 'public', brands: 'none' }, schema: { hide: true } }, async () => app.swagger());
 

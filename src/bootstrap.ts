@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import { type Config, metricsEnabled } from './config.js';
 import type { Migration } from 'kysely';
 import { migrateToLatest } from './db/migrate.js';
 import { type Dialect, openDatabase } from './db/open.js';
+import { timeQueries } from './db/query-timing.js';
 import type { Db } from './db/schema.js';
+import { type Metrics, createMetrics } from './metrics/metrics.js';
 import { createServices, type Services } from './services.js';
 import { type Clock, systemClock } from './shared/clock.js';
 import { type SecretBox, loadSecretBox } from './shared/secret-box.js';
@@ -20,14 +22,23 @@ export interface Runtime {
   /** The deployment's secret box, loaded once: the services, the app and the dispatcher all use this one. */
   secretBox: SecretBox;
   services: Services;
+  /** The process's metrics, when asked for and the config enables them (src/metrics/). */
+  metrics: Metrics | undefined;
   close(): Promise<void>;
 }
 
-/**
- * Opens and migrates the database and wires the services: shared by the server, the worker and the CLI.
- * `migrations` replaces this release's list only in tests that play an older release.
- */
-export async function openRuntime(config: Config, clock: Clock = systemClock, options: { migrations?: Record<string, Migration> } = {}): Promise<Runtime> {
+export interface RuntimeOptions {
+  /** Replaces this release's migration list: only in tests that play an older release. */
+  migrations?: Record<string, Migration>;
+  /**
+   * Collect metrics (if the config enables them: NEXUS_METRICS_TOKEN or NEXUS_METRICS_PORT): query
+   * durations and the backlog gauges. For the long-running processes, not one-off CLI commands.
+   */
+  metrics?: boolean;
+}
+
+/** Opens and migrates the database and wires the services: shared by the server, the worker and the CLI. */
+export async function openRuntime(config: Config, clock: Clock = systemClock, options: RuntimeOptions = {}): Promise<Runtime> {
   const opened = openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   try {
     const { newerApplied } = await migrateToLatest(opened.db, options.migrations);
@@ -43,16 +54,20 @@ export async function openRuntime(config: Config, clock: Clock = systemClock, op
   }
   let secretBox: SecretBox;
   let services: Services;
+  // Timed from here on: everything below, and every service, uses this handle.
+  const metrics = options.metrics && metricsEnabled(config) ? createMetrics() : undefined;
+  const db = metrics ? timeQueries(opened.db, metrics.queryDurations) : opened.db;
   try {
     secretBox = loadSecretBox(config);
-    services = createServices({ db: opened.db, dialect: opened.dialect, clock, config, secretBox });
+    services = createServices({ db, dialect: opened.dialect, clock, config, secretBox });
     // Before anything signs or checks a URL: seals a plain key an older version left, makes the first one.
     await services.attachments.signingKeys.prepare();
   } catch (err) {
     await opened.close();
     throw err;
   }
-  return { db: opened.db, dialect: opened.dialect, location: opened.location, clock, config, secretBox, services, close: opened.close };
+  metrics?.watchBacklogs({ db, clock });
+  return { db, dialect: opened.dialect, location: opened.location, clock, config, secretBox, services, metrics, close: opened.close };
 }
 
 /**

@@ -45,6 +45,9 @@ const EnvSchema = Type.Object({
   NEXUS_RATE_LIMIT_AUTH_FAILURES: Type.Integer({ minimum: 1, default: 20 }),
   NEXUS_RATE_LIMIT_AUTH_FAILURES_WINDOW: Type.String({ pattern: WINDOW, default: '1m' }),
   NEXUS_RATE_LIMIT_SYNC_INTERVAL: Type.String({ pattern: '^[1-9]\\d*(ms|s|m|h)?$', default: '500ms' }),
+  NEXUS_METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
+  NEXUS_METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  NEXUS_METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
 });
 
 export interface Config {
@@ -72,7 +75,20 @@ export interface Config {
   /** Proxies (addresses or CIDRs) whose X-Forwarded-For names the client; undefined trusts none. */
   trustProxy: string | undefined;
   rateLimit: RateLimitConfig;
+  metrics: MetricsConfig;
 }
+
+/** Where `GET /metrics` is served (docs/operations.md, "What to watch"). */
+export interface MetricsConfig {
+  /** With it, /metrics is also served on the API's listener, to this bearer token only. */
+  token: string | undefined;
+  /** A listener of its own for /metrics (no token unless `token` is set too); undefined: none. */
+  port: number | undefined;
+  host: string;
+}
+
+/** Whether any process should collect metrics: only when something can read them. */
+export const metricsEnabled = (config: Pick<Config, 'metrics'>): boolean => config.metrics.token !== undefined || config.metrics.port !== undefined;
 
 export interface RateLimitPolicyConfig {
   limit: number;
@@ -153,5 +169,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       authFailures: { limit: e.NEXUS_RATE_LIMIT_AUTH_FAILURES, windowMs: parseDuration(e.NEXUS_RATE_LIMIT_AUTH_FAILURES_WINDOW) },
       syncIntervalMs: parseDuration(e.NEXUS_RATE_LIMIT_SYNC_INTERVAL),
     },
+    metrics: { token: e.NEXUS_METRICS_TOKEN, port: e.NEXUS_METRICS_PORT, host: e.NEXUS_METRICS_HOST },
   };
 }

@@ -3,15 +3,20 @@ import { buildApp } from './app.js';
 import { bootstrapAdminToken, openRuntime } from './bootstrap.js';
 import { ConfigError, type Config } from './config.js';
 import { loggerOptions } from './http/redact.js';
+import { startMetricsServer } from './metrics/server.js';
 import { backgroundJobs, startJobs } from './workers.js';
 import { startWebhookDispatcher } from './webhooks/dispatcher.js';
 
 /** `npm start` / `nexus serve`: migrate, make sure an admin token exists, serve, run the jobs. */
 export async function serve(config: Config): Promise<void> {
   const log = pino(loggerOptions(config.logLevel));
-  const runtime = await openRuntime(config);
+  const runtime = await openRuntime(config, undefined, { metrics: true });
   await bootstrapAdminToken(runtime, log);
-  const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services, secretBox: runtime.secretBox, logger: log });
+  const { metrics } = runtime;
+  const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services, secretBox: runtime.secretBox, logger: log, metrics });
+  // Before the API listens: a metrics port already taken stops the start with nothing half-served.
+  const metricsServer = metrics && config.metrics.port !== undefined ? await startMetricsServer(metrics, { ...config.metrics, port: config.metrics.port }, log) : undefined;
+  if (metricsServer) log.info({ host: config.metrics.host, port: metricsServer.port }, 'serving /metrics');
   await app.listen({ host: config.host, port: config.port });
   log.info({ database: runtime.location, dialect: runtime.dialect, url: config.publicUrl }, 'NexusCore is serving');
   // Load the search indexes now, in the background, so the first search does not pay for it.
@@ -24,7 +29,7 @@ export async function serve(config: Config): Promise<void> {
     .catch((err: unknown) => log.error({ err }, 'search warm-up failed; the first search loads the indexes'));
   const stopJobs = config.runWorkers ? startJobs(backgroundJobs(runtime), log) : async () => {};
   const dispatcher = config.runWorkers
-    ? startWebhookDispatcher({ db: runtime.db, clock: runtime.clock, secretBox: runtime.secretBox, config, log })
+    ? startWebhookDispatcher({ db: runtime.db, clock: runtime.clock, secretBox: runtime.secretBox, config, log, observer: metrics?.deliveries })
     : undefined;
 
   let closing = false;
@@ -38,6 +43,7 @@ export async function serve(config: Config): Promise<void> {
     }, 20_000);
     force.unref();
     await app.close(); // stops accepting, waits for in-flight requests
+    await metricsServer?.close();
     await stopJobs();
     await dispatcher?.stop();
     await runtime.close();

@@ -88,8 +88,9 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...options.env,
   });
   const clock = options.clock ?? new ManualClock('2026-01-15T10:00:00Z');
-  const runtime = await openRuntime(config, clock);
-  const app = await buildApp({ db: runtime.db, clock, config, services: runtime.services, secretBox: runtime.secretBox });
+  // Metrics as a server collects them: only with NEXUS_METRICS_TOKEN or NEXUS_METRICS_PORT in `env`.
+  const runtime = await openRuntime(config, clock, { metrics: true });
+  const app = await buildApp({ db: runtime.db, clock, config, services: runtime.services, secretBox: runtime.secretBox, metrics: runtime.metrics });
   const contract = enforceContract(app);
   const admin = await runtime.services.tokens.create({ name: 'test admin', scopes: ['admin'] });
   const request: TestApp['request'] = ({ method, url, token, body, headers }) => {
