@@ -15,7 +15,8 @@ export async function serve(config: Config): Promise<void> {
   const { metrics } = runtime;
   const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services, secretBox: runtime.secretBox, logger: log, metrics });
   // Before the API listens: a metrics port already taken stops the start with nothing half-served.
-  const metricsServer = metrics && config.metrics.port !== undefined ? await startMetricsServer(metrics, { ...config.metrics, port: config.metrics.port }, log) : undefined;
+  const metricsServer =
+    metrics && config.metrics.port !== undefined ? await startMetricsServer(metrics, { ...config.metrics, port: config.metrics.port }, log) : undefined;
   if (metricsServer) log.info({ host: config.metrics.host, port: metricsServer.port }, 'serving /metrics');
   await app.listen({ host: config.host, port: config.port });
   log.info({ database: runtime.location, dialect: runtime.dialect, url: config.publicUrl }, 'NexusCore is serving');

@@ -14,7 +14,8 @@ export async function runWorker(config: Config): Promise<void> {
   const stopJobs = startJobs(backgroundJobs(runtime), log);
   const dispatcher = startWebhookDispatcher({ db: runtime.db, clock: runtime.clock, secretBox: runtime.secretBox, config, log, observer: metrics?.deliveries });
   // A worker has no other listener: its metrics are served only with NEXUS_METRICS_PORT.
-  const metricsServer = metrics && config.metrics.port !== undefined ? await startMetricsServer(metrics, { ...config.metrics, port: config.metrics.port }, log) : undefined;
+  const metricsServer =
+    metrics && config.metrics.port !== undefined ? await startMetricsServer(metrics, { ...config.metrics, port: config.metrics.port }, log) : undefined;
   log.info({ database: runtime.location, ...(metricsServer ? { metrics_port: metricsServer.port } : {}) }, 'NexusCore worker running');
   const shutdown = async () => {
     await metricsServer?.close();

@@ -119,7 +119,13 @@ export function createMetrics(): Metrics {
   });
 
   /** A gauge whose value is read at each scrape; when the read fails the gauge has no sample, and the failure is counted. */
-  function scrapedGauge<L extends string>(options: { name: string; help: string; labelNames?: L[]; source: string; read: (gauge: Gauge<L>) => Promise<void> }): void {
+  function scrapedGauge<L extends string>(options: {
+    name: string;
+    help: string;
+    labelNames?: L[];
+    source: string;
+    read: (gauge: Gauge<L>) => Promise<void>;
+  }): void {
     new Gauge<L>({
       name: options.name,
       help: options.help,

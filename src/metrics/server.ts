@@ -17,7 +17,11 @@ export interface MetricsServer {
  * `nexus worker`, which has no other. It answers GET and HEAD /metrics, nothing else, and asks for
  * the metrics token only when one is set.
  */
-export async function startMetricsServer(metrics: Metrics, config: Pick<MetricsConfig, 'token' | 'host'> & { port: number }, log: Pick<Logger, 'error'>): Promise<MetricsServer> {
+export async function startMetricsServer(
+  metrics: Metrics,
+  config: Pick<MetricsConfig, 'token' | 'host'> & { port: number },
+  log: Pick<Logger, 'error'>,
+): Promise<MetricsServer> {
   const authorized = config.token === undefined ? () => true : metricsTokenChecker(config.token);
   const server = http.createServer((req, res) => {
     const answer = (status: number, body: string, headers: Record<string, string> = {}) => {
@@ -26,7 +30,8 @@ export async function startMetricsServer(metrics: Metrics, config: Pick<MetricsC
     };
     if ((req.url ?? '').split('?', 1)[0] !== '/metrics') return answer(404, 'Not found: only /metrics is served here\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return answer(405, 'Method not allowed\n', { Allow: 'GET, HEAD' });
-    if (!authorized(req.headers.authorization)) return answer(401, 'Send the metrics token as a bearer token\n', { 'WWW-Authenticate': 'Bearer realm="nexuscore-metrics"' });
+    if (!authorized(req.headers.authorization))
+      return answer(401, 'Send the metrics token as a bearer token\n', { 'WWW-Authenticate': 'Bearer realm="nexuscore-metrics"' });
     metrics.scrape().then(
       (text) => answer(200, text, { 'Content-Type': metrics.contentType }),
       (err: unknown) => {
