@@ -27,6 +27,10 @@ const EnvSchema = Type.Object({
   NEXUS_WEBHOOK_ALLOW_PRIVATE: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '0' }),
   NEXUS_WEBHOOK_RETRY_SCHEDULE: Type.Optional(Type.String({ pattern: '^\\d+(ms|s|m|h)?(,\\d+(ms|s|m|h)?)*$' })),
   NEXUS_ATTACHMENT_MAX_BYTES: Type.Integer({ minimum: 1, default: 25 * 1024 * 1024 }),
+  NEXUS_BLOB_URL: Type.Optional(Type.String({ minLength: 1 })),
+  NEXUS_S3_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+(/[^\\s]*)?$' })),
+  NEXUS_S3_REGION: Type.Optional(Type.String({ pattern: '^[a-z0-9-]+$' })),
+  NEXUS_S3_FORCE_PATH_STYLE: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '0' }),
   NEXUS_EMBEDDINGS_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   NEXUS_EMBEDDINGS_MODEL: Type.Optional(Type.String({ minLength: 1 })),
   NEXUS_EMBEDDINGS_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
@@ -65,6 +69,8 @@ export interface Config {
   /** Delays between webhook delivery attempts, in milliseconds. */
   webhookRetryScheduleMs: number[];
   attachmentMaxBytes: number;
+  /** Where attachment bytes live (NEXUS_BLOB_URL). */
+  blobStore: BlobStoreConfig;
   embeddings: { url: string; model: string; apiKey: string | undefined } | undefined;
   /** Where the built-in embedder's vector cache lives; undefined means `.cache/embeddings` in the install. */
   embeddingsCacheDir: string | undefined;
@@ -108,6 +114,25 @@ export interface RateLimitConfig {
   syncIntervalMs: number;
 }
 
+/**
+ * `disk`: files under `root` (the default, `<dataDir>/attachments`). `s3`: objects `<prefix><key>` in
+ * one bucket of any S3-compatible store; credentials come from the AWS SDK's own chain
+ * (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an instance role), never from here.
+ */
+export type BlobStoreConfig =
+  | { kind: 'disk'; root: string }
+  | {
+      kind: 's3';
+      bucket: string;
+      /** Empty, or ends with `/`. */
+      prefix: string;
+      /** Undefined means AWS S3 itself, at the region's endpoint. */
+      endpoint: string | undefined;
+      /** Undefined leaves the region to the SDK's chain (AWS_REGION, the profile). */
+      region: string | undefined;
+      forcePathStyle: boolean;
+    };
+
 export class ConfigError extends Error {}
 
 const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,10h,10h';
@@ -118,6 +143,40 @@ export function parseDuration(text: string): number {
   const n = Number(match[1]);
   const unit = match[2] ?? 'ms';
   return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!;
+}
+
+// S3's rules for new bucket names: 3-63 lower-case letters, digits, dots and hyphens, a letter or digit at each end.
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+function blobStoreConfig(e: Static<typeof EnvSchema>, dataDir: string): BlobStoreConfig {
+  const url = e.NEXUS_BLOB_URL;
+  const bad = (why: string) => new ConfigError(`Invalid environment variable NEXUS_BLOB_URL: ${why} (expected file://<dir> or s3://<bucket>/<prefix>)`);
+  if (url === undefined) return { kind: 'disk', root: path.join(dataDir, 'attachments') };
+  if (url.startsWith('file://')) {
+    // Taken as written rather than through URL(), so that file://./blobs and file://blobs stay relative paths.
+    const dir = url.slice('file://'.length);
+    if (!dir) throw bad('file:// needs a folder');
+    return { kind: 'disk', root: path.resolve(dir) };
+  }
+  const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/.exec(url);
+  if (!match) throw bad('unknown scheme');
+  const bucket = match[1]!;
+  // Refused without echoing it: the part before @ would be a secret.
+  if (bucket.includes('@')) throw bad('credentials do not belong in the URL; the AWS SDK reads them from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
+  if (!BUCKET.test(bucket) || bucket.includes('..')) throw bad(`"${bucket}" is not a valid bucket name`);
+  const prefix = (match[2] ?? '').replace(/\/+$/, '');
+  if (prefix && prefix.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) {
+    throw bad(`"${prefix}" is not a usable key prefix`);
+  }
+  return {
+    kind: 's3',
+    bucket,
+    prefix: prefix ? `${prefix}/` : '',
+    endpoint: e.NEXUS_S3_ENDPOINT?.replace(/\/+$/, ''),
+    // A store of one's own (MinIO, Ceph, ...) ignores the region or wants us-east-1; AWS itself finds it through the SDK.
+    region: e.NEXUS_S3_REGION ?? (e.NEXUS_S3_ENDPOINT ? 'us-east-1' : undefined),
+    forcePathStyle: e.NEXUS_S3_FORCE_PATH_STYLE === '1',
+  };
 }
 
 /** Validates the environment and returns the config, or throws a ConfigError naming the bad variable. */
@@ -138,12 +197,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((e.NEXUS_EMBEDDINGS_URL === undefined) !== (e.NEXUS_EMBEDDINGS_MODEL === undefined)) {
     throw new ConfigError('Invalid environment variable NEXUS_EMBEDDINGS_MODEL: NEXUS_EMBEDDINGS_URL and NEXUS_EMBEDDINGS_MODEL go together');
   }
+  const dataDir = path.resolve(e.NEXUS_DATA_DIR);
+  const blobStore = blobStoreConfig(e, dataDir);
   const publicHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? '127.0.0.1' : e.HOST;
   const publicUrl = (e.NEXUS_PUBLIC_URL ?? `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${e.PORT}`).replace(/\/+$/, '');
   return {
     host: e.HOST,
     port: e.PORT,
-    dataDir: path.resolve(e.NEXUS_DATA_DIR),
+    dataDir,
     databaseUrl: e.DATABASE_URL,
     publicUrl,
     adminToken: e.NEXUS_ADMIN_TOKEN,
@@ -152,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookAllowPrivate: e.NEXUS_WEBHOOK_ALLOW_PRIVATE === '1',
     webhookRetryScheduleMs: (e.NEXUS_WEBHOOK_RETRY_SCHEDULE ?? DEFAULT_RETRY_SCHEDULE).split(',').map(parseDuration),
     attachmentMaxBytes: e.NEXUS_ATTACHMENT_MAX_BYTES,
+    blobStore,
     embeddings: e.NEXUS_EMBEDDINGS_URL ? { url: e.NEXUS_EMBEDDINGS_URL, model: e.NEXUS_EMBEDDINGS_MODEL!, apiKey: e.NEXUS_EMBEDDINGS_API_KEY } : undefined,
     embeddingsCacheDir: e.NEXUS_EMBEDDINGS_CACHE_DIR ? path.resolve(e.NEXUS_EMBEDDINGS_CACHE_DIR) : undefined,
     runWorkers: e.NEXUS_WORKERS === '1',
