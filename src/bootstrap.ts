@@ -62,6 +62,8 @@ export async function openRuntime(config: Config, clock: Clock = systemClock, op
     services = createServices({ db, dialect: opened.dialect, clock, config, secretBox });
     // Before anything signs or checks a URL: seals a plain key an older version left, makes the first one.
     await services.attachments.signingKeys.prepare();
+    // A bucket that is missing or out of reach stops the start here, named, rather than failing uploads later.
+    await services.attachments.checkStorage();
   } catch (err) {
     await opened.close();
     throw err;

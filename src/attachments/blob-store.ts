@@ -13,11 +13,14 @@ export interface ByteRange {
   end: number;
 }
 
+/** Keys are ids the server made (`blob_…`); anything else is refused before it can become a path or an object name. */
+export const BLOB_KEY = /^[a-z]{1,8}_[0-9a-z]{26}$/;
+
 /**
- * Where attachment bytes live. Keys are chosen by the server (the attachment id), never by a
- * client. The default keeps files on local disk; an S3-compatible store (coming with the
- * PostgreSQL scale-out) implements the same interface plus `presignDownload`, so downloads can go
- * straight to the bucket.
+ * Where attachment bytes live (NEXUS_BLOB_URL): files on local disk (disk-blob-store.ts, the
+ * default) or objects in an S3-compatible bucket (s3-blob-store.ts). Keys are chosen by the
+ * server, never by a client. Both stream every byte through this server, which hashes and bounds
+ * it; `presignDownload` stays available for a store that would hand out its own download URLs.
  */
 export interface BlobStore {
   /**
@@ -36,7 +39,9 @@ export interface BlobStore {
    * Resolves when the store can take and serve blobs now; rejects, with the reason, when it cannot
    * (the disk folder is gone or not writable; the bucket does not answer or refuses the
    * credentials). `/readyz` calls it on every probe, so it stays cheap: one metadata call (a
-   * folder check, S3 `HeadBucket`), no blob written. A store with no blob yet is ready.
+   * folder check, S3 `HeadBucket`), no blob written. A store with no blob yet is ready. Every
+   * process also runs it at start (openRuntime), so a wrong setting stops the start, with a message
+   * naming the store, instead of failing uploads later.
    */
   check(): Promise<void>;
   /**

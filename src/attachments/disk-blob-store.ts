@@ -5,10 +5,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { PRIVATE_FILE_MODE, ensurePrivateDirAsync } from '../shared/private-files.js';
-import { type BlobStore, BlobSizeMismatchError, BlobTooLargeError, type ByteRange, type StoredBlob } from './blob-store.js';
-
-/** Keys are ids the server made; anything else is refused before it can become a path. */
-const KEY = /^[a-z]{1,8}_[0-9a-z]{26}$/;
+import { BLOB_KEY, type BlobStore, BlobSizeMismatchError, BlobTooLargeError, type ByteRange, type StoredBlob } from './blob-store.js';
 
 /**
  * How often a running upload touches its `.part` file, so that its modification time says the
@@ -27,7 +24,7 @@ export class DiskBlobStore implements BlobStore {
 
   /** Where the blob `key` is, or would be, stored; `nexus backup` and `nexus restore` copy blobs by it. */
   pathOf(key: string): string {
-    if (!KEY.test(key)) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
+    if (!BLOB_KEY.test(key)) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
     return path.join(this.root, key.slice(-2), key);
   }
 

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config.js';
 import type { Dialect } from '../db/open.js';
@@ -12,6 +11,7 @@ import type { SecretBox } from '../shared/secret-box.js';
 import type { MessageAttachments } from '../tickets/service.js';
 import { type BlobStore, BlobSizeMismatchError, BlobTooLargeError, type ByteRange, type StoredBlob } from './blob-store.js';
 import { DiskBlobStore } from './disk-blob-store.js';
+import { S3BlobStore } from './s3-blob-store.js';
 import { LONE_SURROGATE } from './download-headers.js';
 import { type TokenCheck, type UrlPurpose, parseToken, signToken, verifyToken } from './signing.js';
 import { createSigningKeyRing } from './signing-keys.js';
@@ -106,8 +106,20 @@ export interface AttachmentServiceDeps {
   secretBox: SecretBox;
 }
 
-/** The default blob store: files under `<NEXUS_DATA_DIR>/attachments`. */
-export const defaultBlobStore = (config: Pick<Config, 'dataDir'>): BlobStore => new DiskBlobStore(path.join(config.dataDir, 'attachments'));
+/**
+ * The blob store NEXUS_BLOB_URL names: files under a folder (by default `<NEXUS_DATA_DIR>/attachments`)
+ * or objects in an S3-compatible bucket.
+ */
+export function defaultBlobStore(config: Pick<Config, 'blobStore' | 'attachmentMaxBytes' | 'http'>): BlobStore {
+  const where = config.blobStore;
+  if (where.kind === 'disk') return new DiskBlobStore(where.root);
+  return new S3BlobStore({
+    ...where,
+    // The body watchdog (src/http/timeouts.ts) ends an upload slower than the minimum rate over any
+    // idle-timeout window, so none outlives the size limit at that rate plus one window.
+    longestUploadMs: Math.ceil(config.attachmentMaxBytes / config.http.uploadMinBytesPerSecond) * 1000 + config.http.idleTimeoutMs,
+  });
+}
 
 // Control characters and line separators in a file name are refused outright: no client needs
 // them, and refusing keeps them out of every place the name is shown.
@@ -249,7 +261,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
     /** Links attachments to messages; the ticket service calls it inside the message transaction. */
     forMessages,
 
-    /** Whether the blob store can take and serve blobs now (BlobStore.check): for readiness. */
+    /** Whether the blob store can take and serve blobs now (BlobStore.check): at start, and for readiness. */
     checkStorage: () => blobs.check(),
 
     /** The URL-signing keys: `prepare` at start, `rotate` and `list` for `nexus keys`. */
