@@ -165,7 +165,7 @@ function blobStoreConfig(e: Static<typeof EnvSchema>, dataDir: string): BlobStor
   if (bucket.includes('@')) throw bad('credentials do not belong in the URL; the AWS SDK reads them from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
   if (!BUCKET.test(bucket) || bucket.includes('..')) throw bad(`"${bucket}" is not a valid bucket name`);
   const prefix = (match[2] ?? '').replace(/\/+$/, '');
-  if (prefix && prefix.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) {
+  if (prefix !== '' && prefix.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) {
     throw bad(`"${prefix}" is not a usable key prefix`);
   }
   return {

@@ -7,6 +7,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   ListMultipartUploadsCommand,
+  type ListMultipartUploadsCommandOutput,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -160,7 +161,7 @@ export class S3BlobStore implements BlobStore {
     let KeyMarker: string | undefined;
     let UploadIdMarker: string | undefined;
     for (;;) {
-      let page;
+      let page: ListMultipartUploadsCommandOutput;
       try {
         page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix || undefined, KeyMarker, UploadIdMarker }));
       } catch (err) {
