@@ -199,7 +199,8 @@ function explain(err: unknown): string {
   if (status === 404 || name === 'NotFound' || name === 'NoSuchBucket') return 'the bucket does not exist (create it, or fix NEXUS_BLOB_URL)';
   if (status === 403) return 'access denied (403): check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and the bucket policy';
   if (status === 301 || name === 'PermanentRedirect') return 'the bucket is in another region: set NEXUS_S3_REGION';
-  if (name === 'CredentialsProviderError') return 'no credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or use an instance role)';
+  if (name === 'CredentialsProviderError')
+    return 'no credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or use an instance role)';
   if (name === 'TimeoutError' || name === 'AbortError') return 'no answer within 20 s (is NEXUS_S3_ENDPOINT right, and reachable from here?)';
   if (code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$/.test(code)) {
     return `unreachable (${code}): is NEXUS_S3_ENDPOINT right, and is the store running?`;

@@ -84,13 +84,27 @@ describe('attachments in an S3-compatible bucket', () => {
       const sent = requestsFor(s3, objectOf(key), from);
       assert.equal(await s3.sizeOf(BUCKET, objectOf(key)), size, 'the object holds every byte');
       if (size > 5 * MiB) {
-        assert.ok(sent.some((r) => r.startsWith('POST') && r.includes('?uploads')), `a multipart upload: ${sent.join(', ')}`);
-        assert.ok(sent.some((r) => r.startsWith('PUT') && r.includes('partNumber=2')), `in parts: ${sent.join(', ')}`);
+        assert.ok(
+          sent.some((r) => r.startsWith('POST') && r.includes('?uploads')),
+          `a multipart upload: ${sent.join(', ')}`,
+        );
+        assert.ok(
+          sent.some((r) => r.startsWith('PUT') && r.includes('partNumber=2')),
+          `in parts: ${sent.join(', ')}`,
+        );
       } else {
-        assert.deepEqual(sent.map((r) => r.split(' ')[0]), ['PUT'], 'one PutObject');
+        assert.deepEqual(
+          sent.map((r) => r.split(' ')[0]),
+          ['PUT'],
+          'one PutObject',
+        );
       }
 
-      const replied = await t.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, body: { author_type: 'agent', body: 'Logs attached.', attachments: [created.id] } });
+      const replied = await t.request({
+        method: 'POST',
+        url: `/v1/tickets/${ticket.id}/messages`,
+        body: { author_type: 'agent', body: 'Logs attached.', attachments: [created.id] },
+      });
       assert.equal(replied.statusCode, 201, replied.body);
       const view = (await t.request({ method: 'GET', url: `/v1/attachments/${created.id}` })).json();
       assert.equal(view.status, 'ready');
@@ -183,14 +197,20 @@ describe('attachments in an S3-compatible bucket', () => {
     };
     const linked = await upload();
     const stale = await upload();
-    const reply = await t.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, body: { author_type: 'agent', body: 'x', attachments: [linked.id] } });
+    const reply = await t.request({
+      method: 'POST',
+      url: `/v1/tickets/${ticket.id}/messages`,
+      body: { author_type: 'agent', body: 'x', attachments: [linked.id] },
+    });
     assert.equal(reply.statusCode, 201, reply.body);
     t.clock.advance(12 * 3_600_000);
     const young = await upload();
     try {
       t.clock.set(new Date(start.getTime() + 24 * 3_600_000 + 1000));
       // The job the workers run.
-      await coreJobs(t.runtime).find((j) => j.name === 'attachment-sweeper')!.run();
+      await coreJobs(t.runtime)
+        .find((j) => j.name === 'attachment-sweeper')!
+        .run();
       assert.equal(await store.findAttachment(t.runtime.db, stale.id), undefined);
       assert.equal(await s3.sizeOf(BUCKET, stale.object), undefined, 'the stale object is gone');
       assert.equal(await s3.sizeOf(BUCKET, linked.object), 1000);
@@ -251,7 +271,14 @@ function chunkedPastLimit(port: number, urlPath: string): Promise<number | undef
 function honestPut(port: number, urlPath: string, bytes: Buffer): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: urlPath, method: 'PUT', agent: false, headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: urlPath,
+        method: 'PUT',
+        agent: false,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -326,7 +353,10 @@ describe('an upload to S3 cut off by the client', () => {
     const status = await over;
     assert.ok(status === 413 || status === undefined, `answered ${status}`);
     await eventually('the URL is free again', async () => (await row())?.status === 'pending');
-    assert.ok(requestsFor(s3, overKey, from).some((r) => r.includes('partNumber=2')), `parts went out: ${requestsFor(s3, overKey, from).join(', ')}`);
+    assert.ok(
+      requestsFor(s3, overKey, from).some((r) => r.includes('partNumber=2')),
+      `parts went out: ${requestsFor(s3, overKey, from).join(', ')}`,
+    );
     await eventually('the multipart upload is aborted', () => s3.openUploads(BUCKET).length === 0);
     assert.ok(requestsFor(s3, overKey, from).some((r) => r.startsWith('DELETE') && r.includes('uploadId=')));
     assert.deepEqual(await s3.keys(BUCKET, PREFIX), objects, 'no object left');
@@ -397,7 +427,10 @@ describe('a blob store that cannot be used', () => {
   after(() => s3?.close());
 
   /** A server on a fresh SQLite data dir of its own; resolves with its exit code and output once it has exited. */
-  async function start(ctx: { after: (fn: () => Promise<void> | void) => void }, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  async function start(
+    ctx: { after: (fn: () => Promise<void> | void) => void },
+    env: Record<string, string>,
+  ): Promise<{ code: number | null; output: string }> {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-s3-start-'));
     ctx.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
     const server = await spawnServer((fn) => ctx.after(fn), { NEXUS_DATA_DIR: dataDir, DATABASE_URL: '', NEXUS_WORKERS: '0', ...env });

@@ -89,7 +89,10 @@ export async function startS3Server(options: { buckets: string[] }): Promise<S3T
         throw err;
       }
     },
-    openUploads: (bucket) => openUploads(dir, bucket).map((u) => u.key).sort(),
+    openUploads: (bucket) =>
+      openUploads(dir, bucket)
+        .map((u) => u.key)
+        .sort(),
     backdateUploads(bucket, ms) {
       for (const upload of openUploads(dir, bucket)) {
         const then = new Date(upload.initiated.getTime() - ms);
@@ -143,7 +146,8 @@ function multipartCall(root: string, req: http.IncomingMessage, res: http.Server
       .filter((u) => u.key.startsWith(prefix))
       .sort((a, b) => a.key.localeCompare(b.key) || a.uploadId.localeCompare(b.uploadId));
     const entries = uploads.map(
-      (u) => `<Upload><Key>${escapeXml(u.key)}</Key><UploadId>${u.uploadId}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`,
+      (u) =>
+        `<Upload><Key>${escapeXml(u.key)}</Key><UploadId>${u.uploadId}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`,
     );
     xml(
       200,

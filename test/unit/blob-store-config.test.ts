@@ -12,7 +12,8 @@ describe('NEXUS_BLOB_URL', () => {
 
   it('reads s3://<bucket>/<prefix> with the NEXUS_S3_* settings', () => {
     assert.deepEqual(
-      loadConfig({ NEXUS_BLOB_URL: 's3://acme-helpdesk/prod/attachments/', NEXUS_S3_ENDPOINT: 'https://minio.internal:9000/', NEXUS_S3_FORCE_PATH_STYLE: '1' }).blobStore,
+      loadConfig({ NEXUS_BLOB_URL: 's3://acme-helpdesk/prod/attachments/', NEXUS_S3_ENDPOINT: 'https://minio.internal:9000/', NEXUS_S3_FORCE_PATH_STYLE: '1' })
+        .blobStore,
       { kind: 's3', bucket: 'acme-helpdesk', prefix: 'prod/attachments/', endpoint: 'https://minio.internal:9000', region: 'us-east-1', forcePathStyle: true },
     );
     // On AWS itself the region comes from the SDK's chain unless NEXUS_S3_REGION says.
