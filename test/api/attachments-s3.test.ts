@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import * as store from '../../src/attachments/store.js';
 import { ManualClock } from '../../src/shared/clock.js';
 import { coreJobs } from '../../src/workers.js';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { build, buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, createBrand, createTicket } from '../helpers/factories.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { freePort, spawnServer, startServer } from '../helpers/server-process.js';
@@ -437,6 +437,19 @@ describe('a blob store that cannot be used', () => {
     const code = await server.exited();
     return { code, output: server.output() };
   }
+
+  it('is not ready (/readyz) while the bucket does not answer, and is again once it does', async (ctx) => {
+    const own = await startS3Server({ buckets: [BUCKET] });
+    ctx.after(() => own.close());
+    const t = await build(ctx, { env: own.env(BUCKET, PREFIX) });
+    assert.equal((await t.request({ method: 'GET', url: '/readyz', token: null })).statusCode, 200);
+    await own.pause();
+    const res = await t.request({ method: 'GET', url: '/readyz', token: null });
+    assert.match(assertProblem(res, 503, 'unavailable').detail, /attachment store/);
+    assert.ok(!res.body.includes(own.endpoint), 'the endpoint is logged, not shown');
+    await own.resume();
+    assert.equal((await t.request({ method: 'GET', url: '/readyz', token: null })).statusCode, 200);
+  });
 
   it('refuses to start on a missing bucket, naming the bucket and the endpoint', async (ctx) => {
     const { code, output } = await start(ctx, s3.env('no-such-bucket', 'files'));

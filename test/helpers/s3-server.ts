@@ -25,6 +25,9 @@ export interface S3TestServer {
   openUploads(bucket: string): string[];
   /** Moves the start of every open multipart upload of the bucket `ms` into the past. */
   backdateUploads(bucket: string, ms: number): void;
+  /** Stops listening (connections refused) until `resume`, keeping every object. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,10 +53,20 @@ export async function startS3Server(options: { buckets: string[] }): Promise<S3T
     if (!multipartCall(dir, req, res)) handle(req, res);
   });
   const port = await freePort();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const stop = async () => {
+    if (!server.listening) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  await listen();
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({
     endpoint,
@@ -99,10 +112,11 @@ export async function startS3Server(options: { buckets: string[] }): Promise<S3T
         fs.utimesSync(path.join(upload.dir, 'key'), then, then);
       }
     },
+    pause: stop,
+    resume: listen,
     async close() {
       client.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
