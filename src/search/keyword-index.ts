@@ -66,7 +66,9 @@ export interface KeywordIndex {
   termsOf(db: DbOrTx, docIds: readonly number[]): Promise<Map<number, string[]>>;
   /**
    * Documents changed after (afterSeq, afterDocId), in (seq, doc_id) order, at most `limit`, with
-   * their stored analysed text (null fields: no keyword entry), for the in-process index.
+   * their stored analysed text (null fields: no keyword entry), for the in-process index. Every
+   * process's index catches up through this at each search: it must be a range scan from
+   * `afterSeq` (`d.seq >= afterSeq` written out), never a scan of the table.
    */
   textsSince(db: DbOrTx, afterSeq: number, afterDocId: number, limit: number): Promise<KeywordTextRow[]>;
   /** Removes every entry (of one brand's documents when given). */

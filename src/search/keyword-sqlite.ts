@@ -51,7 +51,7 @@ export const sqliteKeywordIndex: KeywordIndex = {
     const { rows } = await sql<KeywordTextSqlRow>`
       select d.doc_id, d.brand_id, d.seq, k.subject, k.body, k.meta
       from search_documents d left join search_fts k on k.rowid = d.doc_id
-      where d.seq > ${afterSeq} or (d.seq = ${afterSeq} and d.doc_id > ${afterDocId})
+      where d.seq >= ${afterSeq} and (d.seq > ${afterSeq} or d.doc_id > ${afterDocId})
       order by d.seq, d.doc_id limit ${limit}`.execute(db);
     return rows.map(toKeywordTextRow);
   },

@@ -185,13 +185,19 @@ export interface VectorRow {
   seq: number;
 }
 
-/** Vectors of one embedder changed after `afterSeq`, in seq order, at most `limit`. */
+/**
+ * Vectors of one embedder changed after `afterSeq`, in seq order, at most `limit`. The bound
+ * `seq >= afterSeq` is spelled out so that the plan is a range scan of search_documents_seq from
+ * the follower's position (`seq > a or (seq = a and …)` alone let PostgreSQL scan the index from
+ * its start): a catch-up reads only what changed, however large the table.
+ */
 export async function vectorsSince(db: DbOrTx, embedderId: string, afterSeq: number, afterDocId: number, limit: number): Promise<VectorRow[]> {
   const rows = await db
     .selectFrom('search_documents')
     .select(['doc_id', 'brand_id', 'vector', 'seq'])
     .where('embedder_id', '=', embedderId)
-    .where((eb) => eb.or([eb('seq', '>', afterSeq), eb.and([eb('seq', '=', afterSeq), eb('doc_id', '>', afterDocId)])]))
+    .where('seq', '>=', afterSeq)
+    .where((eb) => eb.or([eb('seq', '>', afterSeq), eb('doc_id', '>', afterDocId)]))
     .orderBy('seq')
     .orderBy('doc_id')
     .limit(limit)
