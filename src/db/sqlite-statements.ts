@@ -29,8 +29,21 @@ export function statementCache(sqlite: SqliteDatabase, capacity = 500): (sql: st
   };
 }
 
-/** The connection as Kysely's SQLite dialect takes it, with its statements cached. */
+/**
+ * The connection as Kysely's SQLite dialect takes it, with its statements cached, and its
+ * transactions begun `IMMEDIATE`.
+ *
+ * Kysely opens every transaction with a plain `BEGIN` (deferred): the transaction reads from a
+ * snapshot and asks for the write lock at its first write. If another process committed in
+ * between, SQLite cannot let it write from a stale snapshot and fails it at once with
+ * SQLITE_BUSY_SNAPSHOT, without waiting out `busy_timeout`: with several processes on one file
+ * (`nexus serve --processes N`, `nexus worker`), any transaction that reads before it writes (a
+ * group commit, the dispatcher's fan-out) would fail now and then. `BEGIN IMMEDIATE` takes the
+ * write lock first, waiting for it under `busy_timeout` like any lock wait. Every transaction
+ * opened here writes, so nothing that could have run beside a writer is held back; reads outside
+ * transactions go to the read connection (src/db/prepared.ts).
+ */
 export function cachingStatements(sqlite: SqliteDatabase, capacity = 500): KyselySqliteDatabase {
   const prepare = statementCache(sqlite, capacity);
-  return { close: () => sqlite.close(), prepare };
+  return { close: () => sqlite.close(), prepare: (sql) => prepare(sql === 'begin' ? 'begin immediate' : sql) };
 }
