@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { openRuntime } from '../bootstrap.js';
 import type { Config } from '../config.js';
+import { dispatchWakeups } from '../events/signal.js';
 import { loggerOptions } from '../http/redact.js';
 import { startMetricsServer } from '../metrics/server.js';
 import { startWebhookDispatcher } from '../webhooks/dispatcher.js';
@@ -12,7 +13,15 @@ export async function runWorker(config: Config): Promise<void> {
   const runtime = await openRuntime(config, undefined, { metrics: config.metrics.port !== undefined });
   const { metrics } = runtime;
   const stopJobs = startJobs(backgroundJobs(runtime), log);
-  const dispatcher = startWebhookDispatcher({ db: runtime.db, clock: runtime.clock, secretBox: runtime.secretBox, config, log, observer: metrics?.deliveries });
+  const dispatcher = startWebhookDispatcher({
+    db: runtime.db,
+    clock: runtime.clock,
+    secretBox: runtime.secretBox,
+    config,
+    log,
+    observer: metrics?.deliveries,
+    wakeups: dispatchWakeups({ dialect: runtime.dialect, databaseUrl: config.databaseUrl, log }),
+  });
   // A worker has no other listener: its metrics are served only with NEXUS_METRICS_PORT.
   const metricsServer =
     metrics && config.metrics.port !== undefined ? await startMetricsServer(metrics, { ...config.metrics, port: config.metrics.port }, log) : undefined;

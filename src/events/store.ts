@@ -1,4 +1,9 @@
+import { sql } from 'kysely';
+import { dialectOf } from '../db/dialect-of.js';
 import type { DbOrTx, EventRow } from '../db/schema.js';
+
+/** The PostgreSQL notification channel that tells webhook dispatchers an event awaits fan-out. */
+export const DISPATCH_CHANNEL = 'nexus_dispatch';
 
 export interface EventListFilters {
   /** null: every brand. */
@@ -24,9 +29,27 @@ export async function insertEvent(db: DbOrTx, row: EventRow): Promise<void> {
   await db.insertInto('events').values(row).execute();
 }
 
-/** Marks an event for webhook fan-out; the dispatcher takes the mark off once it has fanned it out. */
+/**
+ * Marks an event for webhook fan-out; the dispatcher takes the mark off once it has fanned it out.
+ *
+ * On PostgreSQL the same statement notifies DISPATCH_CHANNEL, in the event's transaction:
+ * PostgreSQL delivers the notification to the listening dispatchers (src/events/signal.ts) once the
+ * transaction commits and never if it rolls back, and folds the repeats of one transaction into
+ * one. Committing a transaction that notified takes a lock that orders notifying commits one after
+ * the other; ticket writes are already ordered by the `search_state` row lock they all take, so it
+ * costs them no more concurrency than they have.
+ */
 export async function queueForDispatch(db: DbOrTx, event: Pick<EventRow, 'id' | 'created_at'>): Promise<void> {
-  await db.insertInto('event_dispatch_queue').values({ event_id: event.id, created_at: event.created_at }).execute();
+  const row = { event_id: event.id, created_at: event.created_at };
+  if (dialectOf(db) === 'postgres') {
+    await db
+      .with('queued', (qc) => qc.insertInto('event_dispatch_queue').values(row).returning('event_id'))
+      .selectFrom('queued')
+      .select(sql<string>`pg_notify(${DISPATCH_CHANNEL}, '')`.as('notified'))
+      .execute();
+    return;
+  }
+  await db.insertInto('event_dispatch_queue').values(row).execute();
 }
 
 export async function findEvent(db: DbOrTx, id: string): Promise<EventRow | undefined> {

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { Transaction } from 'kysely';
 import type { Database, Db, WebhookEndpointRow } from '../db/schema.js';
 import { eventPayloadText } from '../events/payload.js';
-import { onDispatchWork } from '../events/signal.js';
+import { type DispatchWakeups, inProcessWakeups } from '../events/signal.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import type { SecretBox } from '../shared/secret-box.js';
@@ -50,6 +50,8 @@ export interface DispatcherDeps {
   log: Log;
   /** Told of every attempt, for metrics; none means nobody listens. */
   observer?: DeliveryObserver | undefined;
+  /** What wakes it besides its poll (`dispatchWakeups`); by default the in-process nudge of this process's commits. */
+  wakeups?: DispatchWakeups;
 }
 
 /** Receives what each delivery attempt came to (src/metrics/ counts them). Must not throw. */
@@ -109,7 +111,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
   let running: Promise<void> | null = null;
   let again = false;
   let timer: NodeJS.Timeout | null = null;
-  let unsubscribe: (() => void) | null = null;
+  let unsubscribe: (() => Promise<void>) | null = null;
   let claims = 0;
   // Fan-out runs when a commit signalled events or the poll fires, not after every finished send.
   let fanOutDue = true;
@@ -147,21 +149,25 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
     const now = clock.now();
     const nowText = preciseInstant(now);
     const busy = [...inflightByEndpoint].filter(([, n]) => n >= perEndpoint).map(([id]) => id);
-    const due = await store.listDueDeliveries(db, { now: nowText, excludeEndpoints: busy, limit: free * 2 });
-    const chosen: string[] = [];
-    const planned = new Map<string, number>();
-    for (const d of due) {
-      const n = (inflightByEndpoint.get(d.endpoint_id) ?? 0) + (planned.get(d.endpoint_id) ?? 0);
-      if (n >= perEndpoint) continue;
-      planned.set(d.endpoint_id, (planned.get(d.endpoint_id) ?? 0) + 1);
-      chosen.push(d.id);
-      if (chosen.length === free) break;
-    }
-    const claimed = await store.claimDeliveries(db, {
-      ids: chosen,
+    const choose = (due: store.DueDelivery[]): string[] => {
+      const chosen: string[] = [];
+      const planned = new Map<string, number>();
+      for (const d of due) {
+        const n = (inflightByEndpoint.get(d.endpoint_id) ?? 0) + (planned.get(d.endpoint_id) ?? 0);
+        if (n >= perEndpoint) continue;
+        planned.set(d.endpoint_id, (planned.get(d.endpoint_id) ?? 0) + 1);
+        chosen.push(d.id);
+        if (chosen.length === free) break;
+      }
+      return chosen;
+    };
+    const claimed = await store.claimDueDeliveries(db, {
+      now: nowText,
+      excludeEndpoints: busy,
+      limit: free * 2,
+      choose,
       // Unique per claim, so that this claim reads back only the rows it took.
       workerId: `${workerId}#${++claims}`,
-      now: nowText,
       leaseUntil: preciseInstant(new Date(now.getTime() + leaseMs)),
     });
     if (claimed.length === 0) return 0;
@@ -377,7 +383,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
     start() {
       if (started) return;
       started = true;
-      unsubscribe = onDispatchWork(() => {
+      unsubscribe = (deps.wakeups ?? inProcessWakeups)(() => {
         fanOutDue = true;
         setImmediate(wake);
       });
@@ -400,7 +406,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
     },
     async stop(opts = {}) {
       stopped = true;
-      unsubscribe?.();
+      await unsubscribe?.();
       if (timer) clearTimeout(timer);
       if (running) await running;
       if (inflight.size) {

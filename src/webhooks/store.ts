@@ -1,10 +1,21 @@
 import type { Insertable, Updateable } from 'kysely';
-import type { DbOrTx, EventRow, WebhookAttemptRow, WebhookDeliveryRow, WebhookDeliveryTable, WebhookEndpointRow, WebhookEndpointTable } from '../db/schema.js';
+import { dialectOf } from '../db/dialect-of.js';
+import type {
+  Db,
+  DbOrTx,
+  EventRow,
+  WebhookAttemptRow,
+  WebhookDeliveryRow,
+  WebhookDeliveryTable,
+  WebhookEndpointRow,
+  WebhookEndpointTable,
+} from '../db/schema.js';
 
 /*
- * Every statement is portable Kysely, the same on SQLite and PostgreSQL. Claims are conditional
- * UPDATEs: a row is taken only while it is unclaimed or its lease has lapsed, so two workers on one
- * database never send the same attempt at once, and a dead worker's claims come back by themselves.
+ * Every statement is portable Kysely, the same on SQLite and PostgreSQL, but for how due deliveries
+ * are claimed (claimDueDeliveries). Claims are conditional UPDATEs: a row is taken only while it is
+ * unclaimed or its lease has lapsed, so two workers on one database never send the same attempt at
+ * once, and a dead worker's claims come back by themselves.
  */
 
 // ----- endpoints
@@ -210,6 +221,10 @@ export interface DueDelivery {
 
 /** Pending deliveries that are due, unclaimed (or whose lease lapsed), of enabled endpoints. */
 export async function listDueDeliveries(db: DbOrTx, f: { now: string; excludeEndpoints: string[]; limit: number }): Promise<DueDelivery[]> {
+  return dueDeliveries(db, f).execute();
+}
+
+function dueDeliveries(db: DbOrTx, f: { now: string; excludeEndpoints: string[]; limit: number }) {
   let q = db
     .selectFrom('webhook_deliveries as d')
     .innerJoin('webhook_endpoints as w', 'w.id', 'd.endpoint_id')
@@ -219,12 +234,39 @@ export async function listDueDeliveries(db: DbOrTx, f: { now: string; excludeEnd
     .where('w.enabled', '=', 1)
     .where((eb) => eb.or([eb('d.locked_until', 'is', null), eb('d.locked_until', '<', f.now)]));
   if (f.excludeEndpoints.length) q = q.where('d.endpoint_id', 'not in', f.excludeEndpoints);
-  return q.orderBy('d.next_attempt_at').orderBy('d.id').limit(f.limit).execute();
+  return q.orderBy('d.next_attempt_at').orderBy('d.id').limit(f.limit);
 }
 
 export interface ClaimedDelivery {
   delivery: WebhookDeliveryRow;
   event: EventRow;
+}
+
+/**
+ * Claims due deliveries (as listDueDeliveries finds them, at most `limit`) for `workerId` until
+ * `leaseUntil`: `choose` picks which of them to take (the dispatcher's per-endpoint bounds).
+ * Returns those claimed, with their events.
+ *
+ * - PostgreSQL: in one transaction, the due rows are read `FOR UPDATE SKIP LOCKED`. Rows that
+ *   another worker is claiming at that moment are passed over rather than waited for or raced
+ *   for, so workers draining one backlog each take the next rows free, not the same first ones;
+ *   the rows read but not chosen are free again at the commit, a few milliseconds later.
+ * - SQLite: one writer at a time, and no row locks: the rows are listed, then taken with the
+ *   conditional UPDATE of claimDeliveries, which skips any another process took in between.
+ */
+export async function claimDueDeliveries(
+  db: Db,
+  f: { now: string; excludeEndpoints: string[]; limit: number; workerId: string; leaseUntil: string; choose: (due: DueDelivery[]) => string[] },
+): Promise<ClaimedDelivery[]> {
+  const claim = { workerId: f.workerId, now: f.now, leaseUntil: f.leaseUntil };
+  if (dialectOf(db) === 'postgres') {
+    return db.transaction().execute(async (trx) => {
+      const due = await dueDeliveries(trx, f).forUpdate('d').skipLocked().execute();
+      return claimDeliveries(trx, { ids: f.choose(due), ...claim });
+    });
+  }
+  const due = await listDueDeliveries(db, f);
+  return claimDeliveries(db, { ids: f.choose(due), ...claim });
 }
 
 /**
