@@ -39,7 +39,7 @@ export interface RuntimeOptions {
 
 /** Opens and migrates the database and wires the services: shared by the server, the worker and the CLI. */
 export async function openRuntime(config: Config, clock: Clock = systemClock, options: RuntimeOptions = {}): Promise<Runtime> {
-  const opened = openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  const opened = openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, pgPoolSize: config.pgPoolSize });
   try {
     const { newerApplied } = await migrateToLatest(opened.db, options.migrations);
     if (newerApplied.length > 0) {

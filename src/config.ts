@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
@@ -36,6 +37,8 @@ const EnvSchema = Type.Object({
   NEXUS_EMBEDDINGS_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   NEXUS_EMBEDDINGS_CACHE_DIR: Type.Optional(Type.String({ minLength: 1 })),
   NEXUS_WORKERS: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
+  NEXUS_PROCESSES: Type.String({ pattern: '^(auto|[1-9]\\d{0,2})$', default: '1' }),
+  NEXUS_PG_POOL: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   NEXUS_HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 300_000, default: 10_000 }),
   NEXUS_HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 30_000 }),
   NEXUS_HTTP_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 72_000 }),
@@ -76,6 +79,10 @@ export interface Config {
   embeddingsCacheDir: string | undefined;
   /** Whether `npm start` runs the background jobs (webhook dispatcher, snooze wake-up, sweepers). */
   runWorkers: boolean;
+  /** API processes `npm start` / `nexus serve` runs on the one port (src/cluster.ts); 1 serves in this process. */
+  processes: number;
+  /** Connections each process keeps at most to PostgreSQL (ignored on SQLite). */
+  pgPoolSize: number;
   /** How long a client may take to send a request (src/http/timeouts.ts). */
   http: HttpTimeouts;
   /** Proxies (addresses or CIDRs) whose X-Forwarded-For names the client; undefined trusts none. */
@@ -217,6 +224,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddings: e.NEXUS_EMBEDDINGS_URL ? { url: e.NEXUS_EMBEDDINGS_URL, model: e.NEXUS_EMBEDDINGS_MODEL!, apiKey: e.NEXUS_EMBEDDINGS_API_KEY } : undefined,
     embeddingsCacheDir: e.NEXUS_EMBEDDINGS_CACHE_DIR ? path.resolve(e.NEXUS_EMBEDDINGS_CACHE_DIR) : undefined,
     runWorkers: e.NEXUS_WORKERS === '1',
+    processes: e.NEXUS_PROCESSES === 'auto' ? os.availableParallelism() : Number(e.NEXUS_PROCESSES),
+    pgPoolSize: e.NEXUS_PG_POOL,
     http: {
       headersTimeoutMs: e.NEXUS_HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.NEXUS_HTTP_REQUEST_TIMEOUT_MS,

@@ -1,17 +1,26 @@
+import cluster from 'node:cluster';
 import pino from 'pino';
 import { buildApp } from './app.js';
 import { bootstrapAdminToken, openRuntime } from './bootstrap.js';
+import { serveCluster } from './cluster.js';
 import { ConfigError, type Config } from './config.js';
+import { dispatchWakeups } from './events/signal.js';
 import { loggerOptions } from './http/redact.js';
 import { startMetricsServer } from './metrics/server.js';
 import { backgroundJobs, startJobs } from './workers.js';
 import { startWebhookDispatcher } from './webhooks/dispatcher.js';
 
-/** `npm start` / `nexus serve`: migrate, make sure an admin token exists, serve, run the jobs. */
+/**
+ * `npm start` / `nexus serve`: migrate, make sure an admin token exists, serve, run the jobs. With
+ * NEXUS_PROCESSES above 1 this process starts that many API processes instead (src/cluster.ts),
+ * each of which comes back here as a cluster worker and serves as one process.
+ */
 export async function serve(config: Config): Promise<void> {
+  if (cluster.isPrimary && config.processes > 1) return serveCluster(config);
   const log = pino(loggerOptions(config.logLevel));
   const runtime = await openRuntime(config, undefined, { metrics: true });
-  await bootstrapAdminToken(runtime, log);
+  // In a cluster the primary did it once for every process.
+  if (cluster.isPrimary) await bootstrapAdminToken(runtime, log);
   const { metrics } = runtime;
   const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services, secretBox: runtime.secretBox, logger: log, metrics });
   // Before the API listens: a metrics port already taken stops the start with nothing half-served.
@@ -30,7 +39,15 @@ export async function serve(config: Config): Promise<void> {
     .catch((err: unknown) => log.error({ err }, 'search warm-up failed; the first search loads the indexes'));
   const stopJobs = config.runWorkers ? startJobs(backgroundJobs(runtime), log) : async () => {};
   const dispatcher = config.runWorkers
-    ? startWebhookDispatcher({ db: runtime.db, clock: runtime.clock, secretBox: runtime.secretBox, config, log, observer: metrics?.deliveries })
+    ? startWebhookDispatcher({
+        db: runtime.db,
+        clock: runtime.clock,
+        secretBox: runtime.secretBox,
+        config,
+        log,
+        observer: metrics?.deliveries,
+        wakeups: dispatchWakeups({ dialect: runtime.dialect, databaseUrl: config.databaseUrl, log }),
+      })
     : undefined;
 
   let closing = false;

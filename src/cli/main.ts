@@ -7,7 +7,8 @@ import type { Scope } from '../auth/scopes.js';
 
 const USAGE = `Usage: nexus <command>
 
-  serve                               run the API server (and background jobs), like npm start
+  serve [--processes N|auto]          run the API server (and background jobs), like npm start; with
+                                      --processes (NEXUS_PROCESSES), N API processes on the one port
   worker                              run only the background jobs (webhook delivery, snooze wake-up)
   db migrate                          bring the database schema up to date
   tokens create --name N --scopes S[,S] [--brands B[,B]] [--expires-at T]
@@ -54,10 +55,14 @@ export async function main(
 ): Promise<number> {
   const [group, action, ...rest] = argv;
   try {
+    if (group === 'serve') {
+      const { values } = parseArgs({ args: argv.slice(1), options: { processes: { type: 'string' } } });
+      const processes = values.processes;
+      if (processes !== undefined && !/^(auto|[1-9]\d{0,2})$/.test(processes)) throw new UsageError('--processes takes a number of processes (1 to 999) or auto');
+      await serve(loadConfig(processes === undefined ? process.env : { ...process.env, NEXUS_PROCESSES: processes }));
+      return await new Promise<number>(() => {});
+    }
     switch (`${group ?? ''} ${action ?? ''}`.trim()) {
-      case 'serve':
-        await serve(loadConfig());
-        return await new Promise<number>(() => {});
       case 'worker': {
         const { runWorker } = await import('./worker.js');
         await runWorker(loadConfig());

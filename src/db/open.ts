@@ -32,10 +32,10 @@ export interface OpenDatabase {
  * SQLite runs in WAL mode with `synchronous=FULL`: every commit is fsynced before the HTTP
  * response goes out, so an acknowledged write survives the process being killed and a power cut.
  */
-export function openDatabase(options: { dataDir: string; databaseUrl?: string | undefined }): OpenDatabase {
+export function openDatabase(options: { dataDir: string; databaseUrl?: string | undefined; pgPoolSize?: number }): OpenDatabase {
   const url = options.databaseUrl;
   if (url && /^postgres(ql)?:\/\//.test(url)) {
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    const pool = new pg.Pool({ connectionString: url, max: options.pgPoolSize ?? 10 });
     // An idle connection the server drops (restart, failover, admin kill) emits 'error' on the pool;
     // unhandled, that would crash the process. The pool replaces the connection on next use.
     pool.on('error', (err) => process.emitWarning(`PostgreSQL connection lost: ${err.message}`, 'NexusDatabaseWarning'));
