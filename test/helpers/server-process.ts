@@ -41,15 +41,25 @@ export interface ServerProcess {
 /** Something that runs cleanup after a test: node:test's TestContext or the suite-level `after`. */
 export type Cleanup = (fn: () => Promise<void> | void) => void;
 
+export interface SpawnOptions {
+  /** Reuses a data dir's address across a restart. */
+  port?: number;
+  /**
+   * What node runs instead of `src/main.ts` (`npm start`): the `nexus` command, as in
+   * `['bin/nexus.js', 'serve', '--processes', '2']` or `['bin/nexus.js', 'worker']`.
+   */
+  args?: string[];
+}
+
 /**
- * Spawns the real server (`src/main.ts`, as `npm start` runs it) on a free port. The process is
- * registered with `cleanup` (pass `t.after` or `after`), so it is killed whatever the test's outcome.
- * `port` may be given to reuse a data dir's address across a restart.
+ * Spawns the real server (`src/main.ts`, as `npm start` runs it, or the `args` given) on a free
+ * port. The process is registered with `cleanup` (pass `t.after` or `after`), so it is killed
+ * whatever the test's outcome.
  */
-export async function spawnServer(cleanup: Cleanup, env: Record<string, string>, options: { port?: number } = {}): Promise<ServerProcess> {
+export async function spawnServer(cleanup: Cleanup, env: Record<string, string>, options: SpawnOptions = {}): Promise<ServerProcess> {
   const port = options.port ?? (await freePort());
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...(options.args ?? ['src/main.ts'])], {
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), NEXUS_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -95,7 +105,7 @@ export async function waitReady(server: ServerProcess, urlPath = '/healthz'): Pr
 }
 
 /** spawnServer, then waitReady. */
-export async function startServer(cleanup: Cleanup, env: Record<string, string>, options: { port?: number; readyPath?: string } = {}): Promise<ServerProcess> {
+export async function startServer(cleanup: Cleanup, env: Record<string, string>, options: SpawnOptions & { readyPath?: string } = {}): Promise<ServerProcess> {
   const server = await spawnServer(cleanup, env, options);
   await waitReady(server, options.readyPath);
   return server;

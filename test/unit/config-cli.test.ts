@@ -16,6 +16,14 @@ describe('configuration', () => {
     assert.equal(c.publicUrl, 'http://127.0.0.1:8080');
     assert.equal(c.attachmentMaxBytes, 25 * 1024 * 1024);
     assert.deepEqual(c.webhookRetryScheduleMs, [5e3, 3e5, 18e5, 72e5, 18e6, 36e6, 36e6]);
+    assert.equal(c.processes, 1);
+    assert.equal(c.pgPoolSize, 10);
+  });
+
+  it('reads NEXUS_PROCESSES (a number, or auto for one per core) and NEXUS_PG_POOL', () => {
+    assert.equal(loadConfig({ NEXUS_PROCESSES: '3' }).processes, 3);
+    assert.equal(loadConfig({ NEXUS_PROCESSES: 'auto' }).processes, os.availableParallelism());
+    assert.equal(loadConfig({ NEXUS_PG_POOL: '25' }).pgPoolSize, 25);
   });
 
   it('names the bad variable', () => {
@@ -28,6 +36,9 @@ describe('configuration', () => {
       [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL/],
       [{ NEXUS_WEBHOOK_RETRY_SCHEDULE: '5 seconds' }, /NEXUS_WEBHOOK_RETRY_SCHEDULE/],
       [{ NEXUS_EMBEDDINGS_URL: 'http://x' }, /NEXUS_EMBEDDINGS_MODEL/],
+      [{ NEXUS_PROCESSES: '0' }, /NEXUS_PROCESSES/],
+      [{ NEXUS_PROCESSES: 'many' }, /NEXUS_PROCESSES/],
+      [{ NEXUS_PG_POOL: '0' }, /NEXUS_PG_POOL/],
     ];
     for (const [env, pattern] of cases) {
       assert.throws(
@@ -77,6 +88,8 @@ describe('nexus CLI', () => {
       assert.equal(await run('tokens', 'create'), 2);
       assert.equal(await run('brands', 'create', '--name', 'Dup', '--id', 'brand_cli'), 1);
       assert.equal(await run('frobnicate'), 2);
+      assert.equal(await run('serve', '--processes', 'lots'), 2);
+      assert.match(errors.join('\n'), /--processes/);
     } finally {
       if (saved === undefined) delete process.env.NEXUS_DATA_DIR;
       else process.env.NEXUS_DATA_DIR = saved;
