@@ -438,10 +438,14 @@ async function benchHttp(dialect: DialectName): Promise<void> {
 
   out(`### ${dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'}, ${o.tickets.toLocaleString('en')} tickets: 1 and 2 API processes`);
   out();
-  out(`Median of ${o.rounds} round${o.rounds > 1 ? 's' : ''} of ${o.duration} s at ${o.connections} connections (wrk -t1). CPU = the server processes' CPU time per request (the primary's included${dialect === 'postgres' ? '; PostgreSQL\'s own is not' : ''}).`);
+  out(
+    `Median of ${o.rounds} round${o.rounds > 1 ? 's' : ''} of ${o.duration} s at ${o.connections} connections (wrk -t1). ` +
+      `CPU = the server processes' CPU time per request (the primary's included${dialect === 'postgres' ? "; PostgreSQL's own is not" : ''}); ` +
+      'cores = CPU × req/s, the cores the server processes kept busy.',
+  );
   out();
-  out('| path | 1 process req/s | p50 / p99 ms | CPU ms/req | 2 processes req/s | p50 / p99 ms | CPU ms/req | ratio 2 ÷ 1 |');
-  out('|---|---:|---:|---:|---:|---:|---:|---:|');
+  out('| path | 1 process req/s | p50 / p99 ms | CPU ms/req | cores | 2 processes req/s | p50 / p99 ms | CPU ms/req | cores | ratio 2 ÷ 1 |');
+  out('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const p of o.paths) {
     const of = (n: number) => runs.filter((r) => r.path === p && r.processes === n);
     const [one, two] = [of(1), of(2)];
@@ -450,8 +454,10 @@ async function benchHttp(dialect: DialectName): Promise<void> {
       const e = rs.reduce((s, r) => s + errorsOf(r), 0);
       return e ? ` (${e} errors)` : '';
     };
-    const cell = (rs: Run[]) =>
-      `**${fmt(rps(rs))}**${errs(rs)} | ${ms(median(rs.map((r) => r.p50_ms)))} / ${ms(median(rs.map((r) => r.p99_ms)))} | ${median(rs.map((r) => r.cpu_ms_per_req)).toFixed(2)}`;
+    const cell = (rs: Run[]) => {
+      const cpu = median(rs.map((r) => r.cpu_ms_per_req));
+      return `**${fmt(rps(rs))}**${errs(rs)} | ${ms(median(rs.map((r) => r.p50_ms)))} / ${ms(median(rs.map((r) => r.p99_ms)))} | ${cpu.toFixed(2)} | ${((cpu * rps(rs)) / 1000).toFixed(2)}`;
+    };
     out(`| ${LABEL[p]} | ${cell(one)} | ${cell(two)} | **${(rps(two) / rps(one)).toFixed(2)}×** |`);
   }
   out();
@@ -559,7 +565,7 @@ async function main(): Promise<void> {
   out('## Scale-out: 1 and 2 processes');
   out();
   out(
-    `\`npm run bench:scale -- ${args.join(' ')}\` at ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, commit ${gitDescription()}; ` +
+    `\`npm run bench:scale${args.length ? ` -- ${args.join(' ')}` : ''}\` at ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, commit ${gitDescription()}; ` +
       `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}; load average before the start ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')}.`,
   );
   out();
