@@ -66,7 +66,10 @@ export async function serveCluster(config: Config): Promise<void> {
       if (started) return;
       if (++listening === config.processes) {
         started = true;
-        log.info({ processes: config.processes, url: config.publicUrl, jobs: config.runWorkers ? 'in one API process' : 'in nexus worker' }, 'NexusCore is serving');
+        log.info(
+          { processes: config.processes, url: config.publicUrl, jobs: config.runWorkers ? 'in one API process' : 'in nexus worker' },
+          'NexusCore is serving',
+        );
       }
     });
     worker.once('exit', (code, signal) => {

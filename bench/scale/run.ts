@@ -53,7 +53,13 @@ const LABEL: Record<PathName, string> = {
 
 function usage(message?: string): never {
   if (message) process.stderr.write(`${message}\n\n`);
-  process.stderr.write(`${fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '')}\n`);
+  process.stderr.write(
+    `${fs
+      .readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('*/')[0]!
+      .replace(/^\/\*\*\n/, '')
+      .replace(/^ \* ?/gm, '')}\n`,
+  );
   process.exit(message ? 2 : 0);
 }
 
@@ -303,7 +309,10 @@ async function startServer(dir: string, databaseUrl: string | undefined, process
     if (child.exitCode !== null) throw new Error(`the server exited while starting: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
     const ready =
       processes === 1
-        ? await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)
+        ? await fetch(`http://127.0.0.1:${port}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          )
         : /"processes":\d+,[^\n]*"NexusCore is serving"/.test(fs.readFileSync(logFile, 'utf8'));
     if (ready) return { child, port, logFile, processes };
     if (performance.now() - started > 300_000) throw new Error('the server did not start within 300 s');
@@ -349,12 +358,16 @@ async function wrk(server: Server, p: PathName, durationS: number, inputs: { ids
   const pids = [server.child.pid!, ...descendants(server.child.pid!)];
   const env = { ...process.env, BENCH_LUA_DIR: LUA, BENCH_IDS: inputs.ids, BENCH_TOKENS: inputs.tokens };
   const cpu0 = cpuMs(pids);
-  const child = spawn('wrk', ['-t1', `-c${o.connections}`, `-d${durationS}s`, '--timeout', '10s', '-s', path.join(LUA, `${p}.lua`), `http://127.0.0.1:${server.port}`], {
-    cwd: ROOT,
-    env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    'wrk',
+    ['-t1', `-c${o.connections}`, `-d${durationS}s`, '--timeout', '10s', '-s', path.join(LUA, `${p}.lua`), `http://127.0.0.1:${server.port}`],
+    {
+      cwd: ROOT,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   groups.add(child);
   let stdout = '';
   child.stdout!.on('data', (d: Buffer) => {
@@ -376,8 +389,7 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-const fmt = (x: number, digits = 0) =>
-  Number.isFinite(x) ? x.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a';
+const fmt = (x: number, digits = 0) => (Number.isFinite(x) ? x.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a');
 const ms = (x: number) => (x >= 100 ? fmt(x) : x >= 10 ? fmt(x, 1) : fmt(x, 2));
 
 function gitDescription(): string {
@@ -427,7 +439,9 @@ async function benchHttp(dialect: DialectName): Promise<void> {
           const run: Run = { ...result, dialect, processes, path: p, round, cpu_ms_per_req: cpuPerReq, machine_busy_before_pct: busy };
           runs.push(run);
           fs.appendFileSync(path.join(resultsDir, 'runs.jsonl'), `${JSON.stringify(run)}\n`);
-          log(`  ${p.padEnd(6)} ${fmt(result.rps)} req/s, p50 ${ms(result.p50_ms)} ms, p99 ${ms(result.p99_ms)} ms, ${cpuPerReq.toFixed(2)} ms CPU/req, errors ${errorsOf(result)}`);
+          log(
+            `  ${p.padEnd(6)} ${fmt(result.rps)} req/s, p50 ${ms(result.p50_ms)} ms, p99 ${ms(result.p99_ms)} ms, ${cpuPerReq.toFixed(2)} ms CPU/req, errors ${errorsOf(result)}`,
+          );
         }
       } finally {
         await stopGroup(server.child);
@@ -461,7 +475,14 @@ async function benchHttp(dialect: DialectName): Promise<void> {
     out(`| ${LABEL[p]} | ${cell(one)} | ${cell(two)} | **${(rps(two) / rps(one)).toFixed(2)}×** |`);
   }
   out();
-  out(`Load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')}.${errors ? ` The servers logged ${errors} error-level lines (${path.relative(ROOT, path.join(resultsDir, `${dialect}-errors.log`))}).` : ' No error-level line in the servers\' logs.'}`);
+  out(
+    `Load average at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(
+        ' / ',
+      )}.${errors ? ` The servers logged ${errors} error-level lines (${path.relative(ROOT, path.join(resultsDir, `${dialect}-errors.log`))}).` : " No error-level line in the servers' logs."}`,
+  );
   out();
 }
 
@@ -525,10 +546,26 @@ async function benchDrain(): Promise<void> {
       }
       const first = arrivals[0]!.at;
       const last = arrivals.at(-1)!.at;
-      const errors = logs.reduce((s, f) => s + fs.readFileSync(f, 'utf8').split('\n').filter((l) => /"level":(50|60)/.test(l)).length, 0);
-      const result = { workers, rate: (arrivals.length - 1) / ((last - first) / 1000), seconds: (last - first) / 1000, duplicates: arrivals.length - new Set(arrivals.map((a) => a.id)).size, errors };
+      const errors = logs.reduce(
+        (s, f) =>
+          s +
+          fs
+            .readFileSync(f, 'utf8')
+            .split('\n')
+            .filter((l) => /"level":(50|60)/.test(l)).length,
+        0,
+      );
+      const result = {
+        workers,
+        rate: (arrivals.length - 1) / ((last - first) / 1000),
+        seconds: (last - first) / 1000,
+        duplicates: arrivals.length - new Set(arrivals.map((a) => a.id)).size,
+        errors,
+      };
       results.push(result);
-      log(`  ${fmt(result.rate)} deliveries/s (${fmt(result.seconds, 1)} s from the first to the last), ${result.duplicates} duplicates, ${errors} error lines`);
+      log(
+        `  ${fmt(result.rate)} deliveries/s (${fmt(result.seconds, 1)} s from the first to the last), ${result.duplicates} duplicates, ${errors} error lines`,
+      );
     }
   } finally {
     await runtime.close();
@@ -566,7 +603,10 @@ async function main(): Promise<void> {
   out();
   out(
     `\`npm run bench:scale${args.length ? ` -- ${args.join(' ')}` : ''}\` at ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, commit ${gitDescription()}; ` +
-      `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}; load average before the start ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')}.`,
+      `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}; load average before the start ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' / ')}.`,
   );
   out();
   for (const dialect of o.dialects) await benchHttp(dialect);

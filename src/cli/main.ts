@@ -58,7 +58,8 @@ export async function main(
     if (group === 'serve') {
       const { values } = parseArgs({ args: argv.slice(1), options: { processes: { type: 'string' } } });
       const processes = values.processes;
-      if (processes !== undefined && !/^(auto|[1-9]\d{0,2})$/.test(processes)) throw new UsageError('--processes takes a number of processes (1 to 999) or auto');
+      if (processes !== undefined && !/^(auto|[1-9]\d{0,2})$/.test(processes))
+        throw new UsageError('--processes takes a number of processes (1 to 999) or auto');
       await serve(loadConfig(processes === undefined ? process.env : { ...process.env, NEXUS_PROCESSES: processes }));
       return await new Promise<number>(() => {});
     }

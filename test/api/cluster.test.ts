@@ -73,7 +73,11 @@ const logLines = (server: ServerProcess): any[] =>
 
 /** The pid of the process whose access log line carries `requestId`. */
 const answeredBy = (server: ServerProcess, requestId: string): Promise<number> =>
-  waitFor(`the access log line of ${requestId}`, WAIT_MS, () => logLines(server).find((l) => l.reqId === requestId && l.msg === 'request')?.pid as number | undefined);
+  waitFor(
+    `the access log line of ${requestId}`,
+    WAIT_MS,
+    () => logLines(server).find((l) => l.reqId === requestId && l.msg === 'request')?.pid as number | undefined,
+  );
 
 const alive = (pid: number): boolean => {
   try {
@@ -87,7 +91,9 @@ const alive = (pid: number): boolean => {
 /** A word the search analyser keeps as it is, unique to ticket `i`. */
 const wordOf = (i: number) => `zorblax${String.fromCharCode(98 + Math.floor(i / 20))}${String.fromCharCode(98 + (i % 20))}`;
 
-describe('nexus serve --processes 2 on SQLite', { skip: testPostgresUrl ? 'spawns SQLite servers; test/api/scale-postgres.test.ts is the PostgreSQL one' : false }, () => {
+describe('nexus serve --processes 2 on SQLite', {
+  skip: testPostgresUrl ? 'spawns SQLite servers; test/api/scale-postgres.test.ts is the PostgreSQL one' : false,
+}, () => {
   it('serves one port from two processes: every write seen by both at once, search current, webhooks delivered, the failed-auth limit shared, a killed process restarted, SIGTERM stops all', async (t) => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-cluster-'));
     t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
@@ -144,7 +150,12 @@ describe('nexus serve --processes 2 on SQLite', { skip: testPostgresUrl ? 'spawn
               : await call(base, 'POST', '/v1/tickets/search', { body: { query: wordOf(i), mode: 'keyword' }, requestId });
           assert.equal(res.status, 200, JSON.stringify(res.json));
           if (kind === 'get') assert.equal(res.json.id, ticket.id);
-          else assert.deepEqual(res.json.data.map((r: { ticket: { id: string } }) => r.ticket.id), [ticket.id], `search for ${wordOf(i)}`);
+          else
+            assert.deepEqual(
+              res.json.data.map((r: { ticket: { id: string } }) => r.ticket.id),
+              [ticket.id],
+              `search for ${wordOf(i)}`,
+            );
           const pid = await answeredBy(server, requestId);
           pids.add(pid);
           return pid !== creators[i] ? true : undefined;
@@ -160,11 +171,16 @@ describe('nexus serve --processes 2 on SQLite', { skip: testPostgresUrl ? 'spawn
     // The process running the jobs dies: another takes its place and its role.
     const jobsPid = started.find((l) => l.role === 'jobs')!.pid as number;
     process.kill(jobsPid, 'SIGKILL');
-    const replacement = await waitFor('a new jobs process', WAIT_MS, () => logLines(server).find((l) => l.msg === 'started an API process' && l.role === 'jobs' && l.pid !== jobsPid));
+    const replacement = await waitFor('a new jobs process', WAIT_MS, () =>
+      logLines(server).find((l) => l.msg === 'started an API process' && l.role === 'jobs' && l.pid !== jobsPid),
+    );
     assert.ok(logLines(server).some((l) => l.msg === 'an API process exited; starting another' && l.pid === jobsPid));
     const after = await waitFor('a ticket created after the restart', WAIT_MS, async () => {
       // A connection handed to the process as it died is reset: try again.
-      const res = await call(base, 'POST', '/v1/tickets', { body: { brand_id: brand.json.id, subject: 'After the crash', customer: { email: 'z@example.com' } }, requestId: id('after') }).catch(() => undefined);
+      const res = await call(base, 'POST', '/v1/tickets', {
+        body: { brand_id: brand.json.id, subject: 'After the crash', customer: { email: 'z@example.com' } },
+        requestId: id('after'),
+      }).catch(() => undefined);
       return res?.status === 201 ? (res.json as { id: string }) : undefined;
     });
     await receiver.waitFor(1, { timeoutMs: WAIT_MS, filter: (r) => r.json.data.ticket.id === after.id });
@@ -188,7 +204,9 @@ describe('nexus serve --processes 2 on SQLite', { skip: testPostgresUrl ? 'spawn
     assert.deepEqual(errors, []);
 
     // SIGTERM to the primary stops every process, gracefully.
-    const workers = logLines(server).filter((l) => l.msg === 'started an API process').map((l) => l.pid as number);
+    const workers = logLines(server)
+      .filter((l) => l.msg === 'started an API process')
+      .map((l) => l.pid as number);
     assert.ok(workers.includes(replacement.pid));
     assert.equal(await server.stop('SIGTERM'), 0);
     assert.ok(!alive(primaryPid));

@@ -64,7 +64,9 @@ const troubleIn = (server: ServerProcess): string[] =>
     .split('\n')
     .filter((l) => /"level":(5|6)\d/.test(l) || /deadlock/i.test(l) || (l.trim() !== '' && !l.startsWith('{')));
 
-describe('PostgreSQL at scale: two API processes and two workers on one database', { skip: testPostgresUrl ? false : 'needs NEXUS_TEST_DATABASE_URL (npm run test:postgres)' }, () => {
+describe('PostgreSQL at scale: two API processes and two workers on one database', {
+  skip: testPostgresUrl ? false : 'needs NEXUS_TEST_DATABASE_URL (npm run test:postgres)',
+}, () => {
   it(`${TICKETS} tickets created concurrently through both APIs: each found by search through either, each ticket.created delivered, no deadlock, no error`, async (t) => {
     // A database of its own, dropped at the end.
     const name = `nexus_test_scale_${randomBytes(6).toString('hex')}`;
@@ -150,7 +152,10 @@ describe('PostgreSQL at scale: two API processes and two workers on one database
         }
         probed = c;
         const res = await call(apis[1 - c.api]!.base, 'POST', '/v1/tickets/search', { query: c.word, mode: 'keyword' });
-        probes.push({ ms: performance.now() - c.ackAt, found: res.status === 200 && res.json.data.some((r: { ticket: { id: string } }) => r.ticket.id === c.id) });
+        probes.push({
+          ms: performance.now() - c.ackAt,
+          found: res.status === 200 && res.json.data.some((r: { ticket: { id: string } }) => r.ticket.id === c.id),
+        });
       }
     })();
     await Promise.all(creators);
@@ -166,7 +171,10 @@ describe('PostgreSQL at scale: two API processes and two workers on one database
       apis.map(async (api) => {
         const res = await call(api.base, 'POST', '/v1/tickets/search', { query: last.word, mode: 'keyword' });
         assert.equal(res.status, 200, JSON.stringify(res.json));
-        assert.deepEqual(res.json.data.map((r: { ticket: { id: string } }) => r.ticket.id), [last.id]);
+        assert.deepEqual(
+          res.json.data.map((r: { ticket: { id: string } }) => r.ticket.id),
+          [last.id],
+        );
         return performance.now() - last.ackAt;
       }),
     );
@@ -190,7 +198,13 @@ describe('PostgreSQL at scale: two API processes and two workers on one database
     t.diagnostic(`${TICKETS} creates in ${loadSeconds.toFixed(1)} s (${Math.round(TICKETS / loadSeconds)}/s) through 2 APIs`);
     t.diagnostic(
       `freshness probes during the load (latest ticket, other API): ${probes.length}, missed ${missed}; ` +
-        `acknowledgement to answer p50 ${quantile(probes.map((p) => p.ms), 0.5).toFixed(0)} ms, p99 ${quantile(probes.map((p) => p.ms), 0.99).toFixed(0)} ms`,
+        `acknowledgement to answer p50 ${quantile(
+          probes.map((p) => p.ms),
+          0.5,
+        ).toFixed(0)} ms, p99 ${quantile(
+          probes.map((p) => p.ms),
+          0.99,
+        ).toFixed(0)} ms`,
     );
     t.diagnostic(`the last ticket found through API 1 and API 2 ${lastFound.map((ms) => `${ms.toFixed(0)} ms`).join(' and ')} after its acknowledgement`);
     assert.ok(probes.length > 10, `probes: ${probes.length}`);
@@ -206,8 +220,13 @@ describe('PostgreSQL at scale: two API processes and two workers on one database
     for (const r of receiver.received) byWebhookId.set(String(r.headers['webhook-id']), (byWebhookId.get(String(r.headers['webhook-id'])) ?? 0) + 1);
     const duplicates = [...byWebhookId].filter(([, n]) => n > 1);
     const extra = duplicates.reduce((s, [, n]) => s + n - 1, 0);
-    t.diagnostic(`all ${TICKETS} ticket.created delivered ${drainedAt.toFixed(1)} s after the load began; ${receiver.received.length} requests, ${extra} duplicate(s)${duplicates.length ? `: ${duplicates.map(([id, n]) => `${id} ×${n}`).join(', ')}` : ''}`);
-    assert.ok(extra <= WORKERS * DISPATCHER_MAX_IN_FLIGHT, `${extra} duplicates, above the ${WORKERS * DISPATCHER_MAX_IN_FLIGHT} deliveries the workers can have in flight`);
+    t.diagnostic(
+      `all ${TICKETS} ticket.created delivered ${drainedAt.toFixed(1)} s after the load began; ${receiver.received.length} requests, ${extra} duplicate(s)${duplicates.length ? `: ${duplicates.map(([id, n]) => `${id} ×${n}`).join(', ')}` : ''}`,
+    );
+    assert.ok(
+      extra <= WORKERS * DISPATCHER_MAX_IN_FLIGHT,
+      `${extra} duplicates, above the ${WORKERS * DISPATCHER_MAX_IN_FLIGHT} deliveries the workers can have in flight`,
+    );
     assert.equal(byWebhookId.size, TICKETS);
 
     // A clean stop for all, and nothing wrong in any log.
