@@ -54,10 +54,16 @@ export async function serveCluster(config: Config): Promise<void> {
   let listening = 0;
   let started = false;
 
-  const fork = (role: Role, restartDelayMs = RESTART_DELAY_MIN_MS): Slot => {
+  // Each process keeps its own metrics, and a scrape of the shared public port would reach any one
+  // of them: with NEXUS_METRICS_PORT=P, process i serves its metrics on P + i (a restarted process
+  // takes its predecessor's port), so a scraper lists P … P + N - 1 as targets.
+  const metricsPortOf = (index: number) => (config.metrics.port ? { NEXUS_METRICS_PORT: String(config.metrics.port + index) } : {});
+
+  const fork = (role: Role, index: number, restartDelayMs = RESTART_DELAY_MIN_MS): Slot => {
     const worker = cluster.fork({
       NEXUS_PROCESSES: '1',
       NEXUS_WORKERS: role === 'jobs' ? '1' : '0',
+      ...metricsPortOf(index),
     });
     const slot: Slot = { role, worker, startedAt: performance.now(), restartDelayMs };
     slots.add(slot);
@@ -85,7 +91,7 @@ export async function serveCluster(config: Config): Promise<void> {
       log.error({ pid: worker.process.pid, code, signal, role, restart_in_ms: delay }, 'an API process exited; starting another');
       const next = lived >= HEALTHY_AFTER_MS ? RESTART_DELAY_MIN_MS : Math.min(slot.restartDelayMs * 2, RESTART_DELAY_MAX_MS);
       setTimeout(() => {
-        if (!stopping) fork(role, next);
+        if (!stopping) fork(role, index, next);
       }, delay);
     });
     return slot;
@@ -115,5 +121,5 @@ export async function serveCluster(config: Config): Promise<void> {
     });
   }
 
-  for (let i = 0; i < config.processes; i++) fork(i === 0 && config.runWorkers ? 'jobs' : 'api');
+  for (let i = 0; i < config.processes; i++) fork(i === 0 && config.runWorkers ? 'jobs' : 'api', i);
 }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { testPostgresUrl } from '../helpers/app.js';
-import { type ServerProcess, startServer } from '../helpers/server-process.js';
+import { type ServerProcess, freePort, startServer } from '../helpers/server-process.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const ADMIN = 'nxc_cluster_test_admin_token_0123456789abcdef';
@@ -48,6 +49,19 @@ function call(base: string, method: string, url: string, options: { body?: unkno
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+/** A free port whose successor is free too. */
+async function twoFreePorts(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port + 1, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
 }
 
 /** Polls `check` until it returns a value, failing after `ms` with `what`. */
@@ -94,6 +108,42 @@ const wordOf = (i: number) => `zorblax${String.fromCharCode(98 + Math.floor(i / 
 describe('nexus serve --processes 2 on SQLite', {
   skip: testPostgresUrl ? 'spawns SQLite servers; test/api/scale-postgres.test.ts is the PostgreSQL one' : false,
 }, () => {
+  it('gives each process its own metrics port: NEXUS_METRICS_PORT + its index', async (t) => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-cluster-metrics-'));
+    t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const port = await twoFreePorts();
+    const server = await startServer(
+      t.after.bind(t),
+      { NEXUS_DATA_DIR: dataDir, NEXUS_ADMIN_TOKEN: ADMIN, NEXUS_METRICS_PORT: String(port), NEXUS_LOG_LEVEL: 'info' },
+      { args: ['bin/nexus.js', 'serve', '--processes', '2'], readyPath: '/readyz' },
+    );
+    await waitFor('the primary reporting both processes serving', WAIT_MS, () => logLines(server).find((l) => l.role === 'primary' && l.processes === 2));
+    const scrape = (p: number) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        http
+          .get(`http://127.0.0.1:${p}/metrics`, { agent: false }, (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode!, text }));
+          })
+          .on('error', reject);
+      });
+    const pids = new Set<string>();
+    for (const p of [port, port + 1]) {
+      // Each answers for itself, every time: one process behind each port.
+      for (let i = 0; i < 3; i++) {
+        const { status, text } = await waitFor(`metrics on port ${p}`, WAIT_MS, () => scrape(p).catch(() => undefined));
+        assert.equal(status, 200);
+        const pid = /^nexus_process_info\{pid="(\d+)"/m.exec(text)?.[1] ?? /^process_start_time_seconds (\S+)/m.exec(text)?.[1];
+        assert.ok(pid, 'the scrape identifies its process');
+        if (i === 0) pids.add(`${p}:${pid}`);
+        else assert.ok(pids.has(`${p}:${pid}`), `port ${p} answered for another process`);
+      }
+    }
+    await assert.rejects(scrape(port + 2), 'no third metrics listener');
+  });
+
   it('serves one port from two processes: every write seen by both at once, search current, webhooks delivered, the failed-auth limit shared, a killed process restarted, SIGTERM stops all', async (t) => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-cluster-'));
     t.after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
