@@ -4,11 +4,9 @@ import { buildApp } from './app.js';
 import { bootstrapAdminToken, openRuntime } from './bootstrap.js';
 import { serveCluster } from './cluster.js';
 import { ConfigError, type Config } from './config.js';
-import { dispatchWakeups } from './events/signal.js';
 import { loggerOptions } from './http/redact.js';
-import { startMetricsServer } from './metrics/server.js';
-import { backgroundJobs, startJobs } from './workers.js';
-import { startWebhookDispatcher } from './webhooks/dispatcher.js';
+import { startConfiguredMetricsServer } from './metrics/server.js';
+import { startBackgroundWork } from './workers.js';
 
 /**
  * `npm start` / `nexus serve`: migrate, make sure an admin token exists, serve, run the jobs. With
@@ -24,8 +22,7 @@ export async function serve(config: Config): Promise<void> {
   const { metrics } = runtime;
   const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services, secretBox: runtime.secretBox, logger: log, metrics });
   // Before the API listens: a metrics port already taken stops the start with nothing half-served.
-  const metricsServer =
-    metrics && config.metrics.port !== undefined ? await startMetricsServer(metrics, { ...config.metrics, port: config.metrics.port }, log) : undefined;
+  const metricsServer = await startConfiguredMetricsServer(metrics, config.metrics, log);
   if (metricsServer) log.info({ host: config.metrics.host, port: metricsServer.port }, 'serving /metrics');
   await app.listen({ host: config.host, port: config.port });
   log.info({ database: runtime.location, dialect: runtime.dialect, url: config.publicUrl }, 'NexusCore is serving');
@@ -37,18 +34,7 @@ export async function serve(config: Config): Promise<void> {
       (loaded) => loaded && log.info({ ms: Math.round(performance.now() - warmStart), ...runtime.services.search.indexStats() }, 'search indexes warmed up'),
     )
     .catch((err: unknown) => log.error({ err }, 'search warm-up failed; the first search loads the indexes'));
-  const stopJobs = config.runWorkers ? startJobs(backgroundJobs(runtime), log) : async () => {};
-  const dispatcher = config.runWorkers
-    ? startWebhookDispatcher({
-        db: runtime.db,
-        clock: runtime.clock,
-        secretBox: runtime.secretBox,
-        config,
-        log,
-        observer: metrics?.deliveries,
-        wakeups: dispatchWakeups({ dialect: runtime.dialect, databaseUrl: config.databaseUrl, log }),
-      })
-    : undefined;
+  const stopBackgroundWork = config.runWorkers ? startBackgroundWork(runtime, log) : async () => {};
 
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -62,8 +48,7 @@ export async function serve(config: Config): Promise<void> {
     force.unref();
     await app.close(); // stops accepting, waits for in-flight requests
     await metricsServer?.close();
-    await stopJobs();
-    await dispatcher?.stop();
+    await stopBackgroundWork();
     await runtime.close();
     log.info('stopped');
     process.exit(0);

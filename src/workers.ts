@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Runtime } from './bootstrap.js';
 import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
 import type { BackgroundJob } from './shared/background-job.js';
-import { webhookJobs } from './webhooks/dispatcher.js';
+import { dispatchWakeups } from './events/signal.js';
+import { startWebhookDispatcher, webhookJobs } from './webhooks/dispatcher.js';
 
 /** Every background job of a runtime: what `npm start` runs beside the server and `nexus worker` alone. */
 export function backgroundJobs(runtime: Runtime): BackgroundJob[] {
@@ -46,5 +47,28 @@ export function startJobs(jobs: BackgroundJob[], log: Pick<Logger, 'error'>): ()
   return async () => {
     for (const t of timers) clearInterval(t);
     await Promise.allSettled([...running]);
+  };
+}
+
+/**
+ * Everything a process runs besides serving requests: the background jobs and the webhook
+ * dispatcher (woken by LISTEN/NOTIFY on PostgreSQL), reporting deliveries to the runtime's metrics.
+ * What `npm start` runs when `NEXUS_WORKERS` is on, and `nexus worker` alone. Returns a stop
+ * function that waits for the dispatcher and running jobs to finish.
+ */
+export function startBackgroundWork(runtime: Runtime, log: Logger): () => Promise<void> {
+  const stopJobs = startJobs(backgroundJobs(runtime), log);
+  const dispatcher = startWebhookDispatcher({
+    db: runtime.db,
+    clock: runtime.clock,
+    secretBox: runtime.secretBox,
+    config: runtime.config,
+    log,
+    observer: runtime.metrics?.deliveries,
+    wakeups: dispatchWakeups({ dialect: runtime.dialect, databaseUrl: runtime.config.databaseUrl, log }),
+  });
+  return async () => {
+    await dispatcher.stop();
+    await stopJobs();
   };
 }

@@ -59,3 +59,13 @@ export async function startMetricsServer(
       }),
   };
 }
+
+/** The metrics listener of NEXUS_METRICS_PORT, when the process collects metrics and one is set. */
+export async function startConfiguredMetricsServer(
+  metrics: Metrics | undefined,
+  config: MetricsConfig,
+  log: Pick<Logger, 'error'>,
+): Promise<MetricsServer | undefined> {
+  if (!metrics || config.port === undefined) return undefined;
+  return startMetricsServer(metrics, { ...config, port: config.port }, log);
+}
