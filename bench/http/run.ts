@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../../test/helpers/server-process.js';
 import { type CpuProfile, summarise, summaryMarkdown } from './profile.js';
+import { busyJiffies, cpuMs, descendants, memory } from '../proc.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const HERE = path.join(ROOT, 'bench/http');
@@ -246,56 +247,6 @@ async function runToEnd(command: string, argv: string[], env?: NodeJS.ProcessEnv
 
 // ---------------------------------------------------------------- /proc
 
-/** utime + stime of a process and its waited-for children, in ms. */
-function cpuMs(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const tick = 1000 / 100;
-  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * tick;
-}
-
-function memory(pid: number): { rssMb: number; hwmMb: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
-}
-
-/** Busy jiffies (user+nice+system+irq+softirq+steal) of the whole machine and of each CPU. */
-function busyJiffies(): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of fs.readFileSync('/proc/stat', 'utf8').split('\n')) {
-    const m = /^(cpu\d*)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const [user, nice, system, , , irq, softirq, steal] = m[2]!.split(/\s+/).map(Number);
-    out.set(m[1]!, user! + nice! + system! + irq! + softirq! + steal!);
-  }
-  return out;
-}
-
-/** Children of a process, recursively (npm start -> sh -> node). */
-function descendants(pid: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  const found: number[] = [];
-  const queue = [pid];
-  while (queue.length) {
-    for (const c of parents.get(queue.shift()!) ?? []) {
-      found.push(c);
-      queue.push(c);
-    }
-  }
-  return found;
-}
-
 /** The process that serves: the node process running `script` in the group led by `leader`. */
 function serverPid(leader: number, script: string): number {
   for (const pid of [leader, ...descendants(leader)]) {
@@ -481,7 +432,7 @@ async function wrk(
   rawFile: string,
 ): Promise<{ result: WrkResult; cpuPerReq: number; othersPct: number; startedAt: number; endedAt: number }> {
   const env = { ...process.env, BENCH_LUA_DIR: path.join(HERE, 'lua'), BENCH_IDS: inputs.ids, BENCH_TOKENS: inputs.tokens };
-  const cpu0 = cpuMs(server.pid);
+  const cpu0 = cpuMs(server.pid, { children: true });
   const j0 = busyJiffies().get(`cpu${SERVER_CPU}`)!;
   const startedAt = Date.now();
   const stdout = await runToEnd(
@@ -501,7 +452,7 @@ async function wrk(
     ],
     env,
   );
-  const serverCpu = cpuMs(server.pid) - cpu0;
+  const serverCpu = cpuMs(server.pid, { children: true }) - cpu0;
   const core0 = (busyJiffies().get(`cpu${SERVER_CPU}`)! - j0) * 10;
   const endedAt = Date.now();
   fs.writeFileSync(rawFile, stdout);

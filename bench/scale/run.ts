@@ -35,6 +35,7 @@ import { openRuntime } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';
 import { freePort } from '../../test/helpers/server-process.js';
 import { ticketGenerator } from '../http/data.js';
+import { busyJiffies, descendants, runningCpuMs } from '../proc.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const HERE = path.join(ROOT, 'bench/scale');
@@ -222,58 +223,13 @@ async function runToEnd(argv: string[], env: NodeJS.ProcessEnv): Promise<string>
 
 // ---------------------------------------------------------------- /proc
 
-/** Children of a process, recursively (the cluster's primary -> its API processes). */
-function descendants(pid: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  const found: number[] = [];
-  const queue = [pid];
-  while (queue.length) {
-    for (const c of parents.get(queue.shift()!) ?? []) {
-      found.push(c);
-      queue.push(c);
-    }
-  }
-  return found;
-}
-
-/** User + system CPU of these processes (not of their exited children), in ms. */
-function cpuMs(pids: number[]): number {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(f[11]) + Number(f[12])) * 10;
-    } catch {
-      /* exited */
-    }
-  }
-  return total;
-}
-
-function busyJiffies(): number {
-  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-  const [user, nice, system, , , irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number);
-  return user! + nice! + system! + irq! + softirq! + steal!;
-}
-
 /** Waits until the machine has been nearly idle for a second (under 7.5 % of one CPU), or `quietWait` seconds. */
 async function waitQuiet(): Promise<number> {
   const t0 = performance.now();
   for (;;) {
-    const a = busyJiffies();
+    const a = busyJiffies().get('cpu')!;
     await sleep(1000);
-    const busy = busyJiffies() - a;
+    const busy = busyJiffies().get('cpu')! - a;
     const waited = (performance.now() - t0) / 1000;
     if (busy <= 7.5 || waited >= o.quietWait) return busy / os.cpus().length;
   }
@@ -357,7 +313,7 @@ const errorsOf = (r: WrkResult) => r.err_connect + r.err_read + r.err_write + r.
 async function wrk(server: Server, p: PathName, durationS: number, inputs: { ids: string; tokens: string }, rawFile: string) {
   const pids = [server.child.pid!, ...descendants(server.child.pid!)];
   const env = { ...process.env, BENCH_LUA_DIR: LUA, BENCH_IDS: inputs.ids, BENCH_TOKENS: inputs.tokens };
-  const cpu0 = cpuMs(pids);
+  const cpu0 = runningCpuMs(pids);
   const child = spawn(
     'wrk',
     ['-t1', `-c${o.connections}`, `-d${durationS}s`, '--timeout', '10s', '-s', path.join(LUA, `${p}.lua`), `http://127.0.0.1:${server.port}`],
@@ -375,7 +331,7 @@ async function wrk(server: Server, p: PathName, durationS: number, inputs: { ids
   });
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   groups.delete(child);
-  const cpu = cpuMs(pids) - cpu0;
+  const cpu = runningCpuMs(pids) - cpu0;
   fs.writeFileSync(rawFile, stdout);
   const line = stdout.split('\n').find((l) => l.startsWith('WRKJSON '));
   if (code !== 0 || !line) throw new Error(`wrk failed (${code}):\n${stdout}`);
