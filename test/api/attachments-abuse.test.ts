@@ -13,6 +13,7 @@ import { ManualClock, toTimestamp } from '../../src/shared/clock.js';
 import { coreJobs } from '../../src/workers.js';
 import { buildTestApp, testPostgresUrl, type TestApp } from '../helpers/app.js';
 import { freePort } from '../helpers/server-process.js';
+import { eventually } from '../helpers/wait.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -23,15 +24,6 @@ type Json = any;
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 const pathOf = (url: string): string => new URL(url).pathname;
-
-/** Polls `probe` until it returns true; generous, so a busy machine is slow but not failing. */
-async function eventually(what: string, probe: () => boolean | Promise<boolean>, limitMs = 60_000): Promise<void> {
-  const started = Date.now();
-  while (!(await probe())) {
-    if (Date.now() - started > limitMs) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Which of the `length-over` attacks send their headers alone and wait for the answer. */
 const askFirst = (variant: number): boolean => (variant >> 2) % 2 === 0;

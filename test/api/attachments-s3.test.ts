@@ -15,6 +15,7 @@ import { build, buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, createBrand, createTicket } from '../helpers/factories.js';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { freePort, spawnServer, startServer } from '../helpers/server-process.js';
+import { eventually } from '../helpers/wait.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are read as loose JSON here; the assertions check their shape
 type Json = any;
@@ -28,15 +29,6 @@ const PREFIX = 'helpdesk/files';
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 const pathOf = (url: string): string => new URL(url).pathname;
-
-/** Polls `probe` until it returns true; generous, so a busy machine is slow but not failing. */
-async function eventually(what: string, probe: () => boolean | Promise<boolean>, limitMs = 60_000): Promise<void> {
-  const started = Date.now();
-  while (!(await probe())) {
-    if (Date.now() - started > limitMs) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function requestUpload(t: TestApp, body: Record<string, unknown>): Promise<Json> {
   const res = await t.request({ method: 'POST', url: '/v1/attachments', body });

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { testPostgresUrl } from '../helpers/app.js';
 import { type ServerProcess, freePort, startServer } from '../helpers/server-process.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ADMIN = 'nxc_cluster_test_admin_token_0123456789abcdef';
 /** Generous: a busy two-core machine runs three Node processes here. */
@@ -61,19 +62,6 @@ async function twoFreePorts(): Promise<number> {
       probe.listen(port + 1, '127.0.0.1', () => probe.close(() => resolve(true)));
     });
     if (free) return port;
-  }
-}
-
-/** Polls `check` until it returns a value, failing after `ms` with `what`. */
-async function waitFor<T>(what: string, ms: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let delay = 10;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, 200);
   }
 }
 
