@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 
 /** What a blob store reports about the bytes it has just stored. */
@@ -66,4 +67,28 @@ export class BlobSizeMismatchError extends Error {
   ) {
     super(`expected ${expected} bytes, received ${received}`);
   }
+}
+
+/**
+ * What every store's `put` does with the upload body: reads it chunk by chunk into `write`,
+ * hashing and counting, and refuses as `put` promises (BlobTooLargeError once more than `maxBytes`
+ * arrive, BlobSizeMismatchError when `expectedSize` is not met). Read by hand rather than piped: a
+ * pipeline would destroy the request on overflow, and then the 413 could not be sent; a client
+ * that hangs up makes the iterator throw.
+ */
+export async function copyBounded(
+  source: Readable,
+  options: { maxBytes: number; expectedSize?: number | undefined },
+  write: (chunk: Buffer) => Promise<unknown> | undefined,
+): Promise<StoredBlob> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
+    hash.update(chunk);
+    await write(chunk);
+  }
+  if (options.expectedSize !== undefined && size !== options.expectedSize) throw new BlobSizeMismatchError(options.expectedSize, size);
+  return { size, sha256: hash.digest('hex') };
 }

@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { PRIVATE_FILE_MODE, ensurePrivateDirAsync } from '../shared/private-files.js';
-import { BLOB_KEY, type BlobStore, BlobSizeMismatchError, BlobTooLargeError, type ByteRange, type StoredBlob } from './blob-store.js';
+import { BLOB_KEY, type BlobStore, type ByteRange, type StoredBlob, copyBounded } from './blob-store.js';
 
 /**
  * How often a running upload touches its `.part` file, so that its modification time says the
@@ -49,17 +49,7 @@ export class DiskBlobStore implements BlobStore {
         file.utimes(now, now).catch(() => {});
       }, PART_TOUCH_INTERVAL_MS);
       touch.unref();
-      const hash = createHash('sha256');
-      let size = 0;
-      // Read by hand rather than pipe(): a pipeline would destroy the request on overflow, and
-      // then the 413 could not be sent. A client that hangs up makes the iterator throw.
-      for await (const chunk of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
-        hash.update(chunk);
-        await writeAll(file, chunk);
-      }
-      if (options.expectedSize !== undefined && size !== options.expectedSize) throw new BlobSizeMismatchError(options.expectedSize, size);
+      const stored = await copyBounded(source, options, (chunk) => writeAll(file, chunk));
       await file.sync();
       clearInterval(touch);
       touch = undefined;
@@ -67,7 +57,7 @@ export class DiskBlobStore implements BlobStore {
       handle = undefined;
       await ensurePrivateDirAsync(path.dirname(final));
       await fsp.rename(tmp, final);
-      return { size, sha256: hash.digest('hex') };
+      return stored;
     } catch (err) {
       // Whatever went wrong, the partial file goes; a failure to clean up must not hide the cause.
       await handle?.close().catch(() => {});

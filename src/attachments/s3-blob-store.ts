@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import {
@@ -11,7 +10,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { BLOB_KEY, type BlobStore, BlobSizeMismatchError, BlobTooLargeError, type ByteRange, type StoredBlob } from './blob-store.js';
+import { BLOB_KEY, type BlobStore, type ByteRange, type StoredBlob, copyBounded } from './blob-store.js';
 
 /**
  * Parts of a multipart upload are buffered in memory before they go out: the S3 minimum (5 MiB,
@@ -102,21 +101,11 @@ export class S3BlobStore implements BlobStore {
     const done = upload.done();
     done.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
     try {
-      const hash = createHash('sha256');
-      let size = 0;
-      // Read by hand, as the disk store does: on overflow the request stays open for the 413, and a
-      // client that hangs up makes the iterator throw.
-      for await (const chunk of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
-        hash.update(chunk);
-        // Back-pressure from the store reaches the client; a store that fails meanwhile ends the wait.
-        if (!body.write(chunk)) await Promise.race([once(body, 'drain'), done]);
-      }
-      if (options.expectedSize !== undefined && size !== options.expectedSize) throw new BlobSizeMismatchError(options.expectedSize, size);
+      // Back-pressure from the store reaches the client; a store that fails meanwhile ends the wait.
+      const stored = await copyBounded(source, options, (chunk) => (body.write(chunk) ? undefined : Promise.race([once(body, 'drain'), done])));
       body.end();
       await done;
-      return { size, sha256: hash.digest('hex') };
+      return stored;
     } catch (err) {
       // The body ends in an error, never normally, so the upload can never complete: lib-storage
       // then aborts the multipart upload (at once, or when a part in flight returns). abort()
