@@ -90,7 +90,9 @@ async function seedRange(services: Services, from: number, to: number): Promise<
   const byBrand = new Map<number, SeedTicket[]>();
   for (let i = from; i < to; i++) {
     const seed = gen.next(i);
-    byBrand.set(seed.k, [...(byBrand.get(seed.k) ?? []), seed]);
+    const group = byBrand.get(seed.k);
+    if (group) group.push(seed);
+    else byBrand.set(seed.k, [seed]);
   }
   for (const [k, seeds] of byBrand) {
     const principal = principals[k]!;
