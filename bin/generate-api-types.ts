@@ -1,9 +1,16 @@
-// `npm run generate:types`: writes dashboard/src/api-types.ts from the OpenAPI document (see bin/api-types.ts).
+// `npm run generate:types`: writes dashboard/src/api-types.ts and the SDK's packages/sdk/src/openapi-types.ts
+// from the OpenAPI document (see bin/api-types.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { API_TYPES_FILE, renderApiTypes } from './api-types.js';
+import { API_TYPES_FILE, loadOpenApiDocument, renderApiTypes, renderSdkTypes, SDK_TYPES_FILE } from './api-types.js';
 
-const text = await renderApiTypes();
-const before = fs.existsSync(API_TYPES_FILE) ? fs.readFileSync(API_TYPES_FILE, 'utf8') : undefined;
-fs.writeFileSync(API_TYPES_FILE, text);
-console.log(`${path.relative(process.cwd(), API_TYPES_FILE)}: ${before === text ? 'already current' : 'written'}`);
+const document = await loadOpenApiDocument();
+for (const [file, text] of [
+  [API_TYPES_FILE, await renderApiTypes(document)],
+  [SDK_TYPES_FILE, await renderSdkTypes(document)],
+] as const) {
+  const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+  console.log(`${path.relative(process.cwd(), file)}: ${before === text ? 'already current' : 'written'}`);
+}
