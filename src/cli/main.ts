@@ -4,8 +4,9 @@ import { ConfigError, loadConfig } from '../config.js';
 import { AppError } from '../http/problem.js';
 import { serve } from '../server.js';
 import type { Scope } from '../auth/scopes.js';
+import { runTicketsCommand, TICKETS_ENVIRONMENT, TICKETS_USAGE } from './tickets.js';
 
-const USAGE = `Usage: nexus <command>
+const USAGE = `Usage: nexus <command>   ([…] marks an optional part, a|b one of two; type neither brackets nor bars)
 
   serve [--processes N|auto]          run the API server (and background jobs), like npm start; with
                                       --processes (NEXUS_PROCESSES), N API processes on the one port
@@ -25,8 +26,10 @@ const USAGE = `Usage: nexus <command>
                                       the secret key to <file>, <file>.blobs/ and <file>.secret-key
   restore <file> [--force]            restore a backup into the data dir, with every process on it stopped
                                       (PostgreSQL: pg_dump and pg_restore, docs/operations.md)
+${TICKETS_USAGE}
 
-Configuration comes from the environment (see .env.example).`;
+Configuration comes from the environment (see .env.example).
+${TICKETS_ENVIRONMENT}`;
 
 type Out = (line: string) => void;
 
@@ -54,7 +57,12 @@ export async function main(
   err: Out = (l) => process.stderr.write(`${l}\n`),
 ): Promise<number> {
   const [group, action, ...rest] = argv;
+  if (argv.includes('--help') || argv.includes('-h') || group === 'help') {
+    out(group === undefined || group === 'help' || group.startsWith('-') ? USAGE : commandUsage(group, action));
+    return 0;
+  }
   try {
+    if (group === 'tickets') return await runTicketsCommand(argv.slice(1), process.env, out, err);
     if (group === 'serve') {
       const { values } = parseArgs({ args: argv.slice(1), options: { processes: { type: 'string' } } });
       const processes = values.processes;
@@ -133,8 +141,13 @@ export async function main(
         const { runExtraCommand } = await import('./extra.js');
         const code = await runExtraCommand(argv, out, err);
         if (code !== undefined) return code;
-        out(USAGE);
-        return group === undefined || group === 'help' || group === '--help' ? 0 : 2;
+        if (group === undefined) {
+          out(USAGE);
+          return 0;
+        }
+        err(`nexus: unknown command "${argv.slice(0, 2).join(' ')}"\n`);
+        err(commandUsage(group, undefined));
+        return 2;
       }
     }
   } catch (e) {
@@ -146,12 +159,36 @@ export async function main(
       err(`${e.message}${e.errors ? ` (${e.errors.map((x) => x.pointer).join(', ')})` : ''}`);
       return 1;
     }
-    if (e instanceof TypeError && /parseArgs|Unknown option/i.test(String(e))) {
+    if (isParseArgsError(e)) {
+      // A stray positional (a literal `[--id brand_123]` copied from a usage line), an unknown option,
+      // an option without its value: say what was wrong and how the command is called.
       err(e.message);
+      err(commandUsage(group ?? '', action));
       return 2;
     }
     throw e;
   }
+}
+
+const isParseArgsError = (e: unknown): e is Error & { code: string } =>
+  e instanceof Error && String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_');
+
+/**
+ * The usage lines of `group action` (else of every `group …` command, else the whole usage), as
+ * `Usage: nexus …` lines without their descriptions.
+ */
+function commandUsage(group: string, action: string | undefined): string {
+  const commands: string[] = [];
+  for (const line of USAGE.split('\n')) {
+    const syntax = line.trim().split(/\s{2,}/)[0]!;
+    if (/^ {2}[a-z]/.test(line)) commands.push(syntax);
+    // A command too long for one line goes on, indented, with its next option (descriptions sit further right).
+    else if (/^ {3,30}[[-]/.test(line) && commands.length > 0) commands.push(`${commands.pop()} ${syntax}`);
+  }
+  const starting = (prefix: string) => commands.filter((c) => c === prefix || c.startsWith(`${prefix} `));
+  const matching = action === undefined ? [] : starting(`${group} ${action}`);
+  const chosen = matching.length > 0 ? matching : starting(group);
+  return chosen.length > 0 ? chosen.map((c) => `Usage: nexus ${c}`).join('\n') : USAGE;
 }
 
 class UsageError extends Error {}
