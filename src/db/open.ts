@@ -57,8 +57,10 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   }
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
-  // A second process (the `nexus worker`, the CLI) may hold the write lock briefly.
-  sqlite.pragma('busy_timeout = 5000');
+  // Another process (a `nexus worker`, the CLI, the other API processes of --processes N) may hold
+  // the write lock; on a loaded machine a commit can take seconds. Past this wait the request is a
+  // 503 with Retry-After (src/db/busy.ts), never a 500.
+  sqlite.pragma('busy_timeout = 15000');
   sqlite.pragma(`cache_size = ${PAGE_CACHE}`);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
   const reader = file === ':memory:' ? undefined : openReader(file);

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { isDatabaseBusy } from '../db/busy.js';
 import { type RoutePattern, type RouteTable, createRouteTable, keepRouteTable } from './allow.js';
 
 /**
@@ -193,6 +194,7 @@ export function toAppError(error: unknown, request?: FastifyRequest): AppError {
     return new AppError(codeForStatus[status] ?? 'bad_request', fe.message || 'The request could not be processed');
   }
   if (status === 503) return new AppError('unavailable', 'The service is unavailable; retry later');
+  if (isDatabaseBusy(error)) return new AppError('unavailable', 'The database is busy; retry shortly', { headers: { 'Retry-After': '1' } });
   return new AppError('internal_error', 'An unexpected error occurred; it has been logged');
 }
 
