@@ -196,6 +196,12 @@ export async function listTickets(db: DbOrTx, f: TicketListFilters): Promise<Tic
     },
     order: f.order,
   };
+  // Past the first page the cursor is the tighter bound on the sort key: leaving the filter on it
+  // in the query would have SQLite's plan range over the filter and walk every row already read.
+  if (f.after && f.order === 'updated_at') shape.set.updated_after = false;
+  if (f.after && f.order === '-updated_at') shape.set.updated_before = false;
+  if (f.after && f.order === 'created_at') shape.set.created_after = false;
+  if (f.after && f.order === '-created_at') shape.set.created_before = false;
   const key = `${shape.brands ?? '*'}/${shape.statuses}/${shape.tagsAll}/${shape.tagsAny}/${Object.values(shape.set)
     .map((x) => (x ? 1 : 0))
     .join('')}/${shape.order}`;
