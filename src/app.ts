@@ -23,7 +23,7 @@ import { createClientErrorHandler, frameworkErrors, registerClientErrors } from 
 import { registerTimeouts, timeoutServerOptions } from './http/timeouts.js';
 import type { App } from './http/types.js';
 import { lazySerializerFactory } from './http/lazy-serializers.js';
-import { createValidatorCompiler } from './http/validation.js';
+import { createValidatorCompiler, registerStrictQueries } from './http/validation.js';
 import { JsonValueSchema } from './http/json-value.js';
 import { completeOpenApiDocument } from './http/openapi.js';
 import { eventComponentSchemas, webhookEvents } from './events/schemas.js';
@@ -125,6 +125,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   // Before any route: every /v1 route must declare its scope and brand rule, or building fails.
   registerRouteAccess(app);
+  registerStrictQueries(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

@@ -106,6 +106,7 @@ for (let done = 0; done < N; ) {
         first_response_at: null,
         version: 1,
         queue_seq: n + 1,
+        change_seq: n + 1,
         created_at: created,
         updated_at: created,
       });

@@ -36,6 +36,11 @@ export interface paths {
   };
   "/v1/tokens/{token_id}": {
     /**
+     * Retrieve a token (never its secret)
+     * @description A token outside the caller’s brands is a 404, like a missing one.
+     */
+    get: operations["getToken"];
+    /**
      * Revoke a token
      * @description Effective immediately: the next request with it is a 401. A token outside the caller’s brands is a 404, like a missing one; the bootstrap token named by NEXUS_ADMIN_TOKEN is a 409 (change that setting and restart, or use the CLI).
      */
@@ -116,6 +121,13 @@ export interface paths {
      * @description Use author_type "customer" (with created_at) when importing historic email threads.
      */
     post: operations["createTicketMessage"];
+  };
+  "/v1/tickets/{ticket_id}/messages/{message_id}": {
+    /**
+     * Retrieve a message
+     * @description One message of the conversation, where the Location of POST /v1/tickets/{id}/messages points.
+     */
+    get: operations["getTicketMessage"];
   };
   "/v1/tickets/{ticket_id}/audit": {
     /**
@@ -685,7 +697,7 @@ export interface operations {
           };
         };
       };
-      /** @description Problem details (RFC 9457); `code` is `invalid_url` */
+      /** @description Problem details (RFC 9457); `code` is one of `invalid_query`, `invalid_url` */
       400: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
@@ -752,6 +764,10 @@ export interface operations {
     responses: {
       /** @description Created */
       201: {
+        headers: {
+          /** @description The path of the created resource */
+          Location?: string;
+        };
         content: {
           "application/json": components["schemas"]["Token"] & {
             /** @description The secret, shown once */
@@ -759,7 +775,7 @@ export interface operations {
           };
         };
       };
-      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_url` */
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
       400: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
@@ -843,7 +859,7 @@ export interface operations {
           "application/json": components["schemas"]["Token"];
         };
       };
-      /** @description Problem details (RFC 9457); `code` is `invalid_url` */
+      /** @description Problem details (RFC 9457); `code` is one of `invalid_query`, `invalid_url` */
       400: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
@@ -851,6 +867,77 @@ export interface operations {
       };
       /** @description Problem details (RFC 9457); `code` is `unauthorized` */
       401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Retrieve a token (never its secret)
+   * @description A token outside the caller’s brands is a 404, like a missing one.
+   */
+  getToken: {
+    parameters: {
+      path: {
+        token_id: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Token"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
         };
@@ -991,7 +1078,7 @@ export interface operations {
           };
         };
       };
-      /** @description Problem details (RFC 9457); `code` is `invalid_url` */
+      /** @description Problem details (RFC 9457); `code` is one of `invalid_query`, `invalid_url` */
       400: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
@@ -1055,11 +1142,15 @@ export interface operations {
     responses: {
       /** @description Created */
       201: {
+        headers: {
+          /** @description The path of the created resource */
+          Location?: string;
+        };
         content: {
           "application/json": components["schemas"]["Brand"];
         };
       };
-      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_url` */
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
       400: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
@@ -1388,11 +1479,15 @@ export interface operations {
     responses: {
       /** @description Created */
       201: {
+        headers: {
+          /** @description The path of the created resource */
+          Location?: string;
+        };
         content: {
           "application/json": components["schemas"]["Queue"];
         };
       };
-      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_url` */
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
       400: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
@@ -1735,18 +1830,29 @@ export interface operations {
       query?: {
         /** @description Limit results to a single brand */
         brand_id?: string;
-        /** @description open, pending, resolved, snoozed */
-        status?: "open" | "pending" | "resolved" | "snoozed";
+        /** @description open, pending, resolved, snoozed; several, comma-separated or repeated, for any of them (status=open,pending) */
+        status?: string | string[];
         /** @description low, normal, high, urgent */
         priority?: "low" | "normal" | "high" | "urgent";
         /** @description Email of the agent */
         assigned_to?: string;
-        tag?: string;
+        /** @description Tickets with this tag, matched exactly (a comma is part of the tag); repeated, tickets with all of them */
+        tag?: string | string[];
+        /** @description Tickets with all of these tags, comma-separated (tags=a,b); repeated, all of every list */
+        tags?: string | string[];
+        /** @description Tickets with at least one of these tags, comma-separated (tags_any=a,b) */
+        tags_any?: string | string[];
         customer_email?: string;
         /** @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused. */
         created_after?: string;
         /** @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused. */
         created_before?: string;
+        /** @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused. */
+        updated_after?: string;
+        /** @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused. */
+        updated_before?: string;
+        /** @description created_at, -created_at, updated_at or -updated_at (- for descending); without it, newest first. With updated_at a ticket changed while you page moves to the end and is seen again: the order for incremental sync (docs/sync.md) */
+        sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at";
         limit?: number;
         /** @description The next_cursor of the previous page */
         after?: string;
@@ -1849,13 +1955,17 @@ export interface operations {
     responses: {
       /** @description Created */
       201: {
+        headers: {
+          /** @description The path of the created resource */
+          Location?: string;
+        };
         content: {
           "application/json": components["schemas"]["Ticket"] & {
             queue: components["schemas"]["QueuePlacement"];
           };
         };
       };
-      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_url` */
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
       400: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
@@ -2270,6 +2380,10 @@ export interface operations {
     responses: {
       /** @description Created */
       201: {
+        headers: {
+          /** @description The path of the created resource */
+          Location?: string;
+        };
         content: {
           "application/json": components["schemas"]["Message"];
         };
@@ -2330,6 +2444,80 @@ export interface operations {
       };
       /** @description Problem details (RFC 9457); `code` is one of `validation_failed`, `idempotency_key_reused` */
       422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Retrieve a message
+   * @description One message of the conversation, where the Location of POST /v1/tickets/{id}/messages points.
+   */
+  getTicketMessage: {
+    parameters: {
+      path: {
+        /** @description A ticket id, tick_… */
+        ticket_id: string;
+        /** @description A message id, msg_… */
+        message_id: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Message"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
         };
@@ -2557,6 +2745,10 @@ export interface operations {
     responses: {
       /** @description Created */
       201: {
+        headers: {
+          /** @description The path of the created resource */
+          Location?: string;
+        };
         content: {
           "application/json": {
             id: string;
@@ -2587,7 +2779,7 @@ export interface operations {
           };
         };
       };
-      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_url` */
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
       400: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
@@ -3736,6 +3928,10 @@ export interface operations {
     responses: {
       /** @description Created */
       201: {
+        headers: {
+          /** @description The path of the created resource */
+          Location?: string;
+        };
         content: {
           "application/json": {
             id: string;
@@ -3753,7 +3949,7 @@ export interface operations {
           };
         };
       };
-      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_url` */
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
       400: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
@@ -3993,7 +4189,7 @@ export interface operations {
           };
         };
       };
-      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_url` */
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
       400: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];

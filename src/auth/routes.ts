@@ -50,7 +50,10 @@ export function tokenRoutes(app: App, tokens: TokenService): void {
         },
       },
     },
-    async (request, reply) => reply.status(201).send(await tokens.create(request.body, principalOf(request))),
+    async (request, reply) => {
+      const created = await tokens.create(request.body, principalOf(request));
+      return reply.status(201).header('Location', `/v1/tokens/${created.id}`).send(created);
+    },
   );
 
   app.get(
@@ -79,6 +82,21 @@ export function tokenRoutes(app: App, tokens: TokenService): void {
       },
     },
     async (request) => tokens.getToken(principalOf(request).tokenId),
+  );
+
+  app.get(
+    '/v1/tokens/:token_id',
+    {
+      config: { scope: 'admin', brands: 'resource' },
+      schema: {
+        tags: ['Tokens'],
+        summary: 'Retrieve a token (never its secret)',
+        description: 'A token outside the caller’s brands is a 404, like a missing one.',
+        params: Type.Object({ token_id: Type.String() }),
+        response: { 200: Type.Ref('Token'), ...errorResponses(404) },
+      },
+    },
+    async (request) => tokens.get(request.params.token_id, principalOf(request)),
   );
 
   app.delete(

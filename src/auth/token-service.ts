@@ -170,6 +170,13 @@ export function createTokenService(deps: TokenServiceDeps) {
       return toTokenView(row);
     },
 
+    /** A token the viewer covers, without its secret; one outside its brands is a 404 like a missing one. */
+    async get(id: string, viewer: Principal): Promise<TokenView> {
+      const row = await store.findToken(db, id);
+      if (!row || !covers(viewer, row)) throw notFound('Token', id);
+      return toTokenView(row);
+    },
+
     /**
      * Revokes a token, effective on its next request. Over the API (`by` given) a token outside the
      * caller's brands is a 404 like a missing one, and the bootstrap token named by

@@ -32,7 +32,10 @@ export function brandRoutes(app: App, brands: BrandService): void {
         response: { 201: Type.Ref('Brand'), ...errorResponses(409, 422) },
       },
     },
-    async (request, reply) => reply.status(201).send(await brands.create(request.body)),
+    async (request, reply) => {
+      const created = await brands.create(request.body);
+      return reply.status(201).header('Location', `/v1/brands/${created.id}`).send(created);
+    },
   );
 
   app.get(

@@ -61,6 +61,8 @@ export interface TicketTable {
   version: number;
   /** Arrival number, from the `ticket_queue_seq` sequence: the tie-break of queue order after priority. */
   queue_seq: number;
+  /** Commit order of the ticket's last write, from `ticket_change_seq`: the tie-break of update order (migration 0012). */
+  change_seq: number;
   created_at: string;
   updated_at: string;
 }

@@ -149,6 +149,12 @@ export function registerInputGuard(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    // `Content-Type: application/json` with nothing after it, as some clients send on every
+    // request: where the route takes no body (a DELETE, a POST action), it is no body at all.
+    if (body === '' && !request.routeOptions.schema?.body) {
+      done(null, undefined);
+      return;
+    }
     const problem = findDepthProblemInText(body as string, MAX_BODY_DEPTH);
     if (problem) {
       done(new AppError('validation_failed', `${problem.pointer} ${problem.message}`, { errors: [problem] }), undefined);
@@ -176,7 +182,7 @@ function checkInputs(request: FastifyRequest): void {
     }
   }
   const query = request.query as Record<string, unknown> | undefined;
-  // Only declared parameters: an undeclared one is dropped unread, as every unknown parameter is.
+  // Only declared parameters: an undeclared one is refused by validation (or ignored on a public route).
   const declared = (request.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined)?.properties ?? {};
   for (const [name, value] of Object.entries(query ?? {})) {
     if (!(name in declared)) continue;

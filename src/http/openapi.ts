@@ -138,7 +138,8 @@ const PROBLEM_RULES: Partial<Record<ErrorCode, (op: OperationFacts) => boolean>>
   headers_too_large: () => false,
   expectation_failed: () => false,
   request_timeout: (op) => op.readsBody,
-  invalid_query: (op) => op.parameters,
+  // Every authenticated operation refuses an unknown query parameter.
+  invalid_query: (op) => op.parameters || op.authenticated,
   invalid_cursor: (op) => op.cursor,
   unauthorized: (op) => op.authenticated,
   forbidden: (op) => op.authenticated && op.declared.has('403'),
@@ -273,6 +274,9 @@ function finishOperation(doc: OpenApiDocument, path: string, method: string, op:
     }
     if (response.description === 'Default Response' && SUCCESS_DESCRIPTIONS[status]) response.description = SUCCESS_DESCRIPTIONS[status];
   }
+  // Every create answers with where the new resource lives (test/api/location-headers.test.ts holds routes to it).
+  const created = responses['201'];
+  if (created) created.headers = { Location: { description: 'The path of the created resource', schema: { type: 'string' } }, ...(created.headers ?? {}) };
   op.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
 }
 

@@ -120,7 +120,8 @@ function ajvToFieldErrors(validation: AjvError[], context: string | undefined): 
     if (e.keyword === 'enum' && Array.isArray(e.params.allowedValues)) {
       message = `must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}`;
     }
-    if (context !== 'body') pointer = pointer.replace(/^\//, '') || context || '';
+    // A query parameter is named whole: an error about the second of a repeated one is about it.
+    if (context !== 'body') pointer = pointer.replace(/^\//, '').replace(/\/.*$/, '') || context || '';
     return { pointer: pointer || '/', message, keyword: e.keyword };
   });
   // A value that fits no branch of a union (say, an email or null) fails every branch at the same

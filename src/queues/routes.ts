@@ -30,7 +30,10 @@ export function queueRoutes(app: App, queues: QueueService): void {
         response: { 201: Type.Ref('Queue'), ...errorResponses(422) },
       },
     },
-    async (request, reply) => reply.status(201).send(await queues.create(principalOf(request), request.body)),
+    async (request, reply) => {
+      const created = await queues.create(principalOf(request), request.body);
+      return reply.status(201).header('Location', `/v1/queues/${created.id}`).send(created);
+    },
   );
 
   app.get(

@@ -4,7 +4,7 @@ import type { Transactions } from '../db/transactions.js';
 import { type Principal, actorOf } from '../auth/scopes.js';
 import { type CursorCodec, cursorId, cursorTimestamp } from '../http/cursor.js';
 import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
-import { validationError } from '../http/problem.js';
+import { notFound, validationError } from '../http/problem.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
@@ -135,6 +135,14 @@ export function createMessageService(deps: MessageServiceDeps) {
         await recordChange(trx, deps.indexer, { action: 'message.created', ticket: updated, actor: actorOf(principal), changes, message, at: now });
         return message;
       });
+    },
+
+    /** One message of a ticket the principal can see; a 404 when either is missing or out of sight. */
+    async get(principal: Principal, ticketId: string, messageId: string): Promise<MessageView> {
+      await getVisibleRow(db, principal, ticketId);
+      const row = await store.findMessage(db, ticketId, messageId);
+      if (!row) throw notFound('Message', messageId);
+      return (await messageViews(db, [row]))[0]!;
     },
 
     /** Chronological (imports by their created_at), paginated. */

@@ -2,7 +2,16 @@ import { Type } from 'typebox';
 import { principalOf } from '../http/auth.js';
 import { PageQuery } from '../http/pagination.js';
 import { type App, errorResponses, pageSchema } from '../http/types.js';
-import { CreateMessageBody, CreateTicketBody, ListTicketsQuery, TicketDetailSchema, TicketIdParams, TicketWithQueue, UpdateTicketBody } from './schemas.js';
+import {
+  CreateMessageBody,
+  CreateTicketBody,
+  ListTicketsQuery,
+  MessageIdParams,
+  TicketDetailSchema,
+  TicketIdParams,
+  TicketWithQueue,
+  UpdateTicketBody,
+} from './schemas.js';
 import type { TicketService } from './service.js';
 
 const Ref = (id: string) => Type.Ref(id);
@@ -101,8 +110,23 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
     },
     async (request, reply) => {
       const message = await tickets.addMessage(principalOf(request), request.params.ticket_id, request.body);
-      return reply.status(201).send(message);
+      return reply.status(201).header('Location', `/v1/tickets/${message.ticket_id}/messages/${message.id}`).send(message);
     },
+  );
+
+  app.get(
+    '/v1/tickets/:ticket_id/messages/:message_id',
+    {
+      config: { scope: 'tickets:read', brands: 'resource' },
+      schema: {
+        tags: ['Tickets'],
+        summary: 'Retrieve a message',
+        description: 'One message of the conversation, where the Location of POST /v1/tickets/{id}/messages points.',
+        params: MessageIdParams,
+        response: { 200: Ref('Message'), ...errorResponses(404) },
+      },
+    },
+    async (request) => tickets.getMessage(principalOf(request), request.params.ticket_id, request.params.message_id),
   );
 
   app.get(

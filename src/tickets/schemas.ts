@@ -1,8 +1,8 @@
-import { Type } from 'typebox';
+import { type TSchema, Type } from 'typebox';
 import { Cursor, DateOrTimestamp, Email, Limit, Timestamp } from '../http/types.js';
 import { JsonValue } from '../http/json-value.js';
 import { idPattern } from '../shared/ids.js';
-import { OriginSchema, PrioritySchema, StatusSchema } from '../shared/ticket-fields.js';
+import { OriginSchema, PrioritySchema, STATUSES, StatusSchema } from '../shared/ticket-fields.js';
 import { AUTHOR_TYPES, LIMITS } from './model.js';
 
 // Defined beside the fields they describe, which queues share; the ticket schemas include them.
@@ -11,6 +11,10 @@ export { OriginSchema, PrioritySchema, StatusSchema };
 const literals = <const T extends readonly string[]>(values: T, description: string) => Type.Unsafe<T[number]>(Type.Enum([...values], { description }));
 
 export const TicketIdParams = Type.Object({ ticket_id: Type.String({ description: 'A ticket id, tick_…' }) });
+export const MessageIdParams = Type.Object({
+  ticket_id: Type.String({ description: 'A ticket id, tick_…' }),
+  message_id: Type.String({ description: 'A message id, msg_…' }),
+});
 
 const Tag = Type.String({
   minLength: 1,
@@ -166,16 +170,46 @@ export const CreateMessageBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** The orders a ticket list can take: `-` for descending. Without `sort`, newest first by id. */
+export const TICKET_SORTS = ['created_at', '-created_at', 'updated_at', '-updated_at'] as const;
+export type TicketSort = (typeof TICKET_SORTS)[number];
+
+/** At most this many values in one multi-value filter (comma-separated and repeated together). */
+export const MAX_FILTER_VALUES = LIMITS.tagsMax;
+
+const statusList = `(${STATUSES.join('|')})`;
+/** A value a client may send once or repeat (`?tag=a&tag=b`); OpenAPI clients send arrays repeated. */
+const oneOrMore = <T extends TSchema>(item: T, description: string) =>
+  Type.Union([item, Type.Array(item, { minItems: 1, maxItems: MAX_FILTER_VALUES })], { description });
+const TagList = Type.String({ minLength: 1, maxLength: 4096, pattern: '\\S' });
+
 export const ListTicketsQuery = Type.Object(
   {
     brand_id: Type.Optional(Type.String({ description: 'Limit results to a single brand' })),
-    status: Type.Optional(StatusSchema),
+    status: Type.Optional(
+      oneOrMore(
+        Type.String({ pattern: `^${statusList}(,${statusList})*$`, maxLength: 200 }),
+        'open, pending, resolved, snoozed; several, comma-separated or repeated, for any of them (status=open,pending)',
+      ),
+    ),
     priority: Type.Optional(PrioritySchema),
     assigned_to: Type.Optional(Type.String({ description: 'Email of the agent' })),
-    tag: Type.Optional(Type.String()),
+    tag: Type.Optional(oneOrMore(Tag, 'Tickets with this tag, matched exactly (a comma is part of the tag); repeated, tickets with all of them')),
+    tags: Type.Optional(oneOrMore(TagList, 'Tickets with all of these tags, comma-separated (tags=a,b); repeated, all of every list')),
+    tags_any: Type.Optional(oneOrMore(TagList, 'Tickets with at least one of these tags, comma-separated (tags_any=a,b)')),
     customer_email: Type.Optional(Type.String()),
     created_after: Type.Optional(DateOrTimestamp),
     created_before: Type.Optional(DateOrTimestamp),
+    updated_after: Type.Optional(DateOrTimestamp),
+    updated_before: Type.Optional(DateOrTimestamp),
+    sort: Type.Optional(
+      Type.Unsafe<TicketSort>(
+        Type.Enum([...TICKET_SORTS], {
+          description:
+            'created_at, -created_at, updated_at or -updated_at (- for descending); without it, newest first. With updated_at a ticket changed while you page moves to the end and is seen again: the order for incremental sync (docs/sync.md)',
+        }),
+      ),
+    ),
     limit: Limit(100, 25),
     after: Type.Optional(Cursor),
   },

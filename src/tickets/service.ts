@@ -3,7 +3,7 @@ import type { AuditEntryRow, Db, DbOrTx, TicketRow } from '../db/schema.js';
 import { type Transactions, transactionPerCall } from '../db/transactions.js';
 import { type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
 import { requireVisibleBrand } from '../brands/visibility.js';
-import { type CursorCodec, cursorId } from '../http/cursor.js';
+import { type CursorCodec, cursorId, cursorInteger, cursorTimestamp } from '../http/cursor.js';
 import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
 import { AppError, validationError } from '../http/problem.js';
 import { type QueuePlacement, queuePlacement, routeTicket } from '../queues/service.js';
@@ -29,10 +29,11 @@ import {
   textLength,
   toTicketView,
 } from './model.js';
-import type { ListTicketsQuery } from './schemas.js';
+import { type ListTicketsQuery, MAX_FILTER_VALUES } from './schemas.js';
 import { type CreateMessageInput, type MessageAttachments, createMessageService, noAttachments } from './messages.js';
 import { DetailCache } from './detail-cache.js';
 import * as store from './store.js';
+import type { TicketOrder } from './store.js';
 import { type UpdateTicketInput, diffTicketUpdate } from './update-diff.js';
 import { getVisibleRow } from './visibility.js';
 
@@ -105,6 +106,51 @@ function checkIfMatch(row: TicketRow, ifMatch: string | undefined): void {
   }
 }
 
+/** A 400 invalid_query naming the parameter. */
+const invalidQuery = (name: string, message: string) => new AppError('invalid_query', `${name} ${message}`, { errors: [{ pointer: name, message }] });
+
+/** A date filter as a stored instant; the schema has checked its form. */
+function instant(name: string, text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const at = parseInstant(text);
+  if (!at) throw invalidQuery(name, 'must be a date or an RFC 3339 date-time');
+  return toTimestamp(at);
+}
+
+/** A text filter, normalised; one that normalises to nothing (`tag=%20`) would otherwise be dropped, listing everything. */
+function queryText(name: string, text: string | undefined, normalize: (t: string) => string, max: number): string | undefined {
+  if (text === undefined) return undefined;
+  const value = normalize(text);
+  if (textLength(value) < 1 || textLength(value) > max) throw invalidQuery(name, `must be 1-${max} characters after trimming`);
+  return value;
+}
+
+const unique = (values: string[]): string[] | undefined => (values.length ? [...new Set(values)].sort() : undefined);
+
+/**
+ * The values of a multi-value filter: sent once or repeated (`tag=a&tag=b`), each split at commas
+ * when `split`, normalised, de-duplicated and sorted (so that `a,b` and `b,a` share a prepared
+ * query). An empty value is a 400, as is more than MAX_FILTER_VALUES of them.
+ */
+function listFilter(
+  name: string,
+  sent: string | string[] | undefined,
+  how: { split: boolean; normalize: (t: string) => string; max?: number },
+): string[] | undefined {
+  if (sent === undefined) return undefined;
+  const values = [sent].flat().flatMap((text) => (how.split ? text.split(',') : [text]));
+  const out = values.map((text) => queryText(name, text, how.normalize, how.max ?? 254)!);
+  if (out.length > MAX_FILTER_VALUES) throw invalidQuery(name, `takes at most ${MAX_FILTER_VALUES} values`);
+  return unique(out);
+}
+
+/** The position values a ticket cursor holds in each order: the sort key(s), then the id. */
+function positionOf(order: TicketOrder, row: TicketRow): (string | number)[] {
+  if (order === 'id_desc') return [row.id];
+  if (order === 'created_at' || order === '-created_at') return [row.created_at, row.id];
+  return [row.updated_at, Number(row.change_seq), row.id];
+}
+
 /** The ticket half of the API: create, read, list, update, reply (composing the message service), and the snooze clock. */
 export function createTicketService(deps: TicketServiceDeps) {
   const { db, clock, cursors } = deps;
@@ -113,6 +159,24 @@ export function createTicketService(deps: TicketServiceDeps) {
   const messageService = createMessageService({ db, clock, cursors, transactions, attachments, indexer: deps.indexer });
   const { messageViews } = messageService;
   const details = new DetailCache();
+
+  /** Where a ticket list continues from, by `order`; a cursor of another order or other filters is a 400. */
+  async function readTicketCursor(
+    order: TicketOrder,
+    filters: Record<string, unknown>,
+    after: string | undefined,
+  ): Promise<store.TicketListPosition | undefined> {
+    if (order === 'id_desc') {
+      const p = await readCursor(cursors, 'tickets', filters, after, [cursorId('tick')]);
+      return p && { id: p[0] };
+    }
+    if (order === 'created_at' || order === '-created_at') {
+      const p = await readCursor(cursors, 'tickets', filters, after, [cursorTimestamp, cursorId('tick')]);
+      return p && { at: p[0], id: p[1] };
+    }
+    const p = await readCursor(cursors, 'tickets', filters, after, [cursorTimestamp, cursorInteger(0, Number.MAX_SAFE_INTEGER), cursorId('tick')]);
+    return p && { at: p[0], changeSeq: p[1], id: p[2] };
+  }
 
   /** Customer, assignee, agents who replied, cc'd addresses: each email once, with its first role in that order. */
   function participantsOf(row: TicketRow, messages: MessageView[]): Participant[] {
@@ -266,43 +330,39 @@ export function createTicketService(deps: TicketServiceDeps) {
       return { ...toTicketView(row), queue, ...detail, etag: etagOf(row) };
     },
 
+    /**
+     * A page of the tickets the principal can see. Without `sort`, newest first by id; `sort`
+     * orders by creation or last update (keyset on the key, then id). In update order a ticket
+     * written while a client pages moves after every row it has read, so a walk sees each ticket
+     * that did not change exactly once and each one that did again, as it is now (docs/sync.md).
+     */
     async list(principal: Principal, query: Static<typeof ListTicketsQuery>): Promise<Page<TicketView>> {
       const { after, limit, ...filters } = query;
       let brandIds = principal.brandIds;
       if (filters.brand_id) brandIds = canSeeBrand(principal, filters.brand_id) ? [filters.brand_id] : [];
-      const instant = (name: string, text: string | undefined) => {
-        if (text === undefined) return undefined;
-        const at = parseInstant(text);
-        if (!at)
-          throw new AppError('invalid_query', `${name} must be a date or an RFC 3339 date-time`, {
-            errors: [{ pointer: name, message: 'must be a date or an RFC 3339 date-time' }],
-          });
-        return toTimestamp(at);
-      };
-      // A filter that normalises to nothing (`tag=%20`) would otherwise be dropped, listing everything.
-      const queryText = (name: string, text: string | undefined, normalize: (t: string) => string, max: number) => {
-        if (text === undefined) return undefined;
-        const value = normalize(text);
-        if (textLength(value) < 1 || textLength(value) > max) {
-          const message = `must be 1-${max} characters after trimming`;
-          throw new AppError('invalid_query', `${name} ${message}`, { errors: [{ pointer: name, message }] });
-        }
-        return value;
-      };
-      const beforeId = (await readCursor(cursors, 'tickets', filters, after, [cursorId('tick')]))?.[0];
+      const order: TicketOrder = filters.sort ?? 'id_desc';
+      const position = await readTicketCursor(order, filters, after);
       const rows = await store.listTickets(db, {
         brandIds,
-        status: filters.status,
+        statuses: listFilter('status', filters.status, { split: true, normalize: (t) => t }),
         priority: filters.priority,
         assigned_to: queryText('assigned_to', filters.assigned_to, normalizeEmail, 254),
-        tag: queryText('tag', filters.tag, normalizeTag, LIMITS.tagMax),
+        // `tag` is matched whole (a tag may hold a comma); `tags` is a comma-separated list.
+        tagsAll: unique([
+          ...(listFilter('tag', filters.tag, { split: false, normalize: normalizeTag, max: LIMITS.tagMax }) ?? []),
+          ...(listFilter('tags', filters.tags, { split: true, normalize: normalizeTag, max: LIMITS.tagMax }) ?? []),
+        ]),
+        tagsAny: listFilter('tags_any', filters.tags_any, { split: true, normalize: normalizeTag, max: LIMITS.tagMax }),
         customer_email: queryText('customer_email', filters.customer_email, normalizeEmail, 254),
         created_after: instant('created_after', filters.created_after),
         created_before: instant('created_before', filters.created_before),
-        beforeId,
+        updated_after: instant('updated_after', filters.updated_after),
+        updated_before: instant('updated_before', filters.updated_before),
+        order,
+        after: position,
         limit: limit + 1,
       });
-      return pageOf(rows, limit, toTicketView, (last) => cursors.encode('tickets', filters, [last.id]));
+      return pageOf(rows, limit, toTicketView, (last) => cursors.encode('tickets', filters, positionOf(order, last)));
     },
 
     /**
@@ -347,6 +407,11 @@ export function createTicketService(deps: TicketServiceDeps) {
     /** Adds a message; a live one may reopen the ticket or record its first response (messages.ts). */
     addMessage(principal: Principal, ticketId: string, input: CreateMessageInput): Promise<MessageView> {
       return messageService.add(principal, ticketId, input);
+    },
+
+    /** One message of the conversation (messages.ts). */
+    getMessage(principal: Principal, ticketId: string, messageId: string): Promise<MessageView> {
+      return messageService.get(principal, ticketId, messageId);
     },
 
     /** The conversation, chronological and paginated (messages.ts). */

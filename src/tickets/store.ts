@@ -3,9 +3,33 @@ import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, 
 import { prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
 
+/**
+ * The place of a write in update order (migration 0012): the next `ticket_change_seq`, whose row
+ * lock the write then holds until it commits, so numbers follow commit order; and the
+ * `updated_at` to store, never earlier than any ticket's, so that (updated_at, change_seq) only
+ * grows. A clock read before the transaction can lag one that committed first, by the time spent
+ * waiting for the lock; a stamp further behind than `MAX_STAMP_LAG_MS` is taken as deliberate
+ * (an import keeping its original time) and kept.
+ */
+async function nextChange(db: DbOrTx, updatedAt: string): Promise<{ change_seq: number; updated_at: string }> {
+  const seq = await db
+    .updateTable('sequences')
+    .set((eb) => ({ value: eb('value', '+', 1) }))
+    .where('name', '=', 'ticket_change_seq')
+    .returning('value')
+    .executeTakeFirstOrThrow();
+  const latest = await latestUpdate.first(db, {});
+  const last = latest?.updated_at;
+  const lagging = last !== undefined && last !== null && last > updatedAt && Date.parse(last) - Date.parse(updatedAt) <= MAX_STAMP_LAG_MS;
+  return { change_seq: Number(seq.value), updated_at: lagging ? last : updatedAt };
+}
+
+const MAX_STAMP_LAG_MS = 60_000;
+const latestUpdate = prepareQuery((db) => db.selectFrom('tickets').select('updated_at').orderBy('updated_at', 'desc').limit(1));
+
 /** Inserts a ticket with the next arrival number and, when it waits, counts it into its queue. */
-export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue_seq'>, tags: string[]): Promise<TicketRow> {
-  const row = { ...fields, queue_seq: await queues.nextTicketSeq(db) } as TicketRow;
+export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue_seq' | 'change_seq'>, tags: string[]): Promise<TicketRow> {
+  const row = { ...fields, queue_seq: await queues.nextTicketSeq(db), ...(await nextChange(db, fields.updated_at)) } as TicketRow;
   await db.insertInto('tickets').values(row).execute();
   if (tags.length)
     await db
@@ -28,6 +52,7 @@ export async function findTicket(db: DbOrTx, id: string): Promise<TicketRow | un
  */
 export async function updateTicket(db: DbOrTx, before: TicketRow, set: TicketRowUpdate, tags?: string[]): Promise<TicketRow> {
   const id = before.id;
+  if (set.updated_at !== undefined) set = { ...set, ...(await nextChange(db, set.updated_at)) };
   const after = { ...before, ...set } as TicketRow;
   await db.updateTable('tickets').set(set).where('id', '=', id).execute();
   await queues.ticketWaitingChanged(db, before, after);
@@ -42,57 +67,175 @@ export async function updateTicket(db: DbOrTx, before: TicketRow, set: TicketRow
   return after;
 }
 
+/** The orders of a ticket list: `id_desc` (newest first, the default) or a `sort` of the API. */
+export type TicketOrder = 'id_desc' | 'created_at' | '-created_at' | 'updated_at' | '-updated_at';
+
+/** Where the previous page ended: its last row's sort key and id (change_seq only in update order). */
+export interface TicketListPosition {
+  id: string;
+  at?: string | undefined;
+  changeSeq?: number | undefined;
+}
+
 export interface TicketListFilters {
   brandIds: string[] | null;
-  status?: string | undefined;
+  /** Any of these. */
+  statuses?: string[] | undefined;
   priority?: string | undefined;
   assigned_to?: string | undefined;
-  tag?: string | undefined;
+  /** Every one of these tags. */
+  tagsAll?: string[] | undefined;
+  /** At least one of these tags. */
+  tagsAny?: string[] | undefined;
   customer_email?: string | undefined;
   created_after?: string | undefined;
   created_before?: string | undefined;
-  /** Only ids below this one: the keyset that keeps pages stable while tickets are added. */
-  beforeId?: string | undefined;
+  updated_after?: string | undefined;
+  updated_before?: string | undefined;
+  order: TicketOrder;
+  /** The keyset that keeps pages stable while tickets are added and changed. */
+  after?: TicketListPosition | undefined;
   limit: number;
 }
 
-type ListParams = Omit<TicketListFilters, 'brandIds'> & { brandIds: string[] };
+interface ListParams {
+  brandIds: string[];
+  statuses: string[];
+  priority: string;
+  assigned_to: string;
+  tagsAll: string[];
+  tagsAny: string[];
+  customer_email: string;
+  created_after: string;
+  created_before: string;
+  updated_after: string;
+  updated_before: string;
+  afterId: string;
+  afterAt: string;
+  afterSeq: number;
+  limit: number;
+  [key: string]: unknown;
+}
 
-/** The list query for one combination of filters (which are set, how many brands): built once each. */
-function listQueryFor(shape: TicketListFilters) {
-  const brands = shape.brandIds?.length;
+/** How many values each list filter holds, and which others are set: what a prepared query is built for. */
+interface ListShape {
+  brands: number | undefined;
+  statuses: number;
+  tagsAll: number;
+  tagsAny: number;
+  set: Record<'priority' | 'assigned_to' | 'customer_email' | 'created_after' | 'created_before' | 'updated_after' | 'updated_before' | 'after', boolean>;
+  order: TicketOrder;
+}
+
+/** The list query for one shape of filters and one order: built once each. */
+function listQueryFor(shape: ListShape) {
   return prepareQuery((db, p: ListParams) => {
     let q = db.selectFrom('tickets').selectAll();
-    if (brands !== undefined) q = brands ? q.where('brand_id', 'in', slotList(p.brandIds, brands)) : q.where('id', '=', '');
-    if (shape.status) q = q.where('status', '=', p.status!);
-    if (shape.priority) q = q.where('priority', '=', p.priority!);
-    if (shape.assigned_to) q = q.where('assigned_to', '=', p.assigned_to!);
-    if (shape.customer_email) q = q.where('customer_email', '=', p.customer_email!);
-    if (shape.created_after) q = q.where('created_at', '>', p.created_after!);
-    if (shape.created_before) q = q.where('created_at', '<', p.created_before!);
-    if (shape.tag) q = q.where('id', 'in', (eb) => eb.selectFrom('ticket_tags').select('ticket_id').where('tag', '=', p.tag!));
-    if (shape.beforeId) q = q.where('id', '<', p.beforeId!);
-    return q.orderBy('id', 'desc').limit(p.limit);
+    if (shape.brands !== undefined) q = shape.brands ? q.where('brand_id', 'in', slotList(p.brandIds, shape.brands)) : q.where('id', '=', '');
+    if (shape.statuses === 1) q = q.where('status', '=', slotList(p.statuses, 1)[0]!);
+    else if (shape.statuses > 1) q = q.where('status', 'in', slotList(p.statuses, shape.statuses));
+    if (shape.set.priority) q = q.where('priority', '=', p.priority);
+    if (shape.set.assigned_to) q = q.where('assigned_to', '=', p.assigned_to);
+    if (shape.set.customer_email) q = q.where('customer_email', '=', p.customer_email);
+    if (shape.set.created_after) q = q.where('created_at', '>', p.created_after);
+    if (shape.set.created_before) q = q.where('created_at', '<', p.created_before);
+    if (shape.set.updated_after) q = q.where('updated_at', '>', p.updated_after);
+    if (shape.set.updated_before) q = q.where('updated_at', '<', p.updated_before);
+    for (const tag of slotList(p.tagsAll, shape.tagsAll)) {
+      q = q.where('id', 'in', (eb) => eb.selectFrom('ticket_tags').select('ticket_id').where('tag', '=', tag));
+    }
+    if (shape.tagsAny) {
+      const anyOf = slotList(p.tagsAny, shape.tagsAny);
+      q = q.where('id', 'in', (eb) => eb.selectFrom('ticket_tags').select('ticket_id').where('tag', 'in', anyOf));
+    }
+    switch (shape.order) {
+      case 'id_desc':
+        if (shape.set.after) q = q.where('id', '<', p.afterId);
+        return q.orderBy('id', 'desc').limit(p.limit);
+      case 'created_at':
+      case '-created_at': {
+        const dir = shape.order === 'created_at' ? 'asc' : 'desc';
+        if (shape.set.after) q = q.where((eb) => eb(eb.refTuple('created_at', 'id'), dir === 'asc' ? '>' : '<', eb.tuple(p.afterAt, p.afterId)));
+        return q.orderBy('created_at', dir).orderBy('id', dir).limit(p.limit);
+      }
+      case 'updated_at':
+      case '-updated_at': {
+        const dir = shape.order === 'updated_at' ? 'asc' : 'desc';
+        if (shape.set.after)
+          q = q.where((eb) => eb(eb.refTuple('updated_at', 'change_seq', 'id'), dir === 'asc' ? '>' : '<', eb.tuple(p.afterAt, p.afterSeq, p.afterId)));
+        return q.orderBy('updated_at', dir).orderBy('change_seq', dir).orderBy('id', dir).limit(p.limit);
+      }
+    }
   });
 }
 
-/** Prepared list queries by the shape of their filters; a token with many brands makes its own each time. */
+/** Prepared list queries by shape; a token with many brands, or a filter with many values, makes its own each time. */
 const listQueries = new Map<string, ReturnType<typeof listQueryFor>>();
-const MAX_PREPARED_BRANDS = 16;
+const MAX_PREPARED_VALUES = 16;
 
-/** Newest first, by id (ids sort by creation time). One query, whatever the filters. */
+/**
+ * One page of tickets in `order`, from after `f.after`; one query whatever the filters. Without a
+ * sort, newest first by id (ids sort by creation time); in update order, by (updated_at,
+ * change_seq, id), so that a ticket written during a walk moves past every row already read.
+ */
 export async function listTickets(db: DbOrTx, f: TicketListFilters): Promise<TicketRow[]> {
-  const brands = f.brandIds?.length;
-  const shape = [
-    brands ?? '*',
-    ...(['status', 'priority', 'assigned_to', 'customer_email', 'created_after', 'created_before', 'tag', 'beforeId'] as const).map((k) => (f[k] ? 1 : 0)),
-  ].join('');
-  let query = brands !== undefined && brands > MAX_PREPARED_BRANDS ? undefined : listQueries.get(shape);
+  const shape: ListShape = {
+    brands: f.brandIds?.length,
+    statuses: f.statuses?.length ?? 0,
+    tagsAll: f.tagsAll?.length ?? 0,
+    tagsAny: f.tagsAny?.length ?? 0,
+    set: {
+      priority: !!f.priority,
+      assigned_to: !!f.assigned_to,
+      customer_email: !!f.customer_email,
+      created_after: !!f.created_after,
+      created_before: !!f.created_before,
+      updated_after: !!f.updated_after,
+      updated_before: !!f.updated_before,
+      after: !!f.after,
+    },
+    order: f.order,
+  };
+  // Past the first page the cursor is the tighter bound on the sort key: leaving the filter on it
+  // in the query would have SQLite's plan range over the filter and walk every row already read.
+  if (f.after && f.order === 'updated_at') shape.set.updated_after = false;
+  if (f.after && f.order === '-updated_at') shape.set.updated_before = false;
+  if (f.after && f.order === 'created_at') shape.set.created_after = false;
+  if (f.after && f.order === '-created_at') shape.set.created_before = false;
+  const key = `${shape.brands ?? '*'}/${shape.statuses}/${shape.tagsAll}/${shape.tagsAny}/${Object.values(shape.set)
+    .map((x) => (x ? 1 : 0))
+    .join('')}/${shape.order}`;
+  const cacheable = Math.max(shape.brands ?? 0, shape.statuses, shape.tagsAll, shape.tagsAny) <= MAX_PREPARED_VALUES;
+  let query = cacheable ? listQueries.get(key) : undefined;
   if (!query) {
-    query = listQueryFor(f);
-    if (brands === undefined || brands <= MAX_PREPARED_BRANDS) listQueries.set(shape, query);
+    query = listQueryFor(shape);
+    if (cacheable) listQueries.set(key, query);
   }
-  return query.all(db, { ...f, brandIds: f.brandIds ?? [] });
+  return query.all(db, {
+    brandIds: f.brandIds ?? [],
+    statuses: f.statuses ?? [],
+    priority: f.priority ?? '',
+    assigned_to: f.assigned_to ?? '',
+    tagsAll: f.tagsAll ?? [],
+    tagsAny: f.tagsAny ?? [],
+    customer_email: f.customer_email ?? '',
+    created_after: f.created_after ?? '',
+    created_before: f.created_before ?? '',
+    updated_after: f.updated_after ?? '',
+    updated_before: f.updated_before ?? '',
+    afterId: f.after?.id ?? '',
+    afterAt: f.after?.at ?? '',
+    afterSeq: f.after?.changeSeq ?? 0,
+    limit: f.limit,
+  });
+}
+
+const messageOfTicket = prepareQuery((db, p: { ticketId: string; id: string }) =>
+  db.selectFrom('messages').selectAll().where('id', '=', p.id).where('ticket_id', '=', p.ticketId),
+);
+
+export async function findMessage(db: DbOrTx, ticketId: string, id: string): Promise<MessageRow | undefined> {
+  return messageOfTicket.first(db, { ticketId, id });
 }
 
 export async function insertMessage(db: DbOrTx, row: Insertable<MessageTable>): Promise<void> {

@@ -144,6 +144,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     'POST /v1/tokens': { requests: () => [{ url: '/v1/tokens', body: { name: 'matrix', scopes: ['tickets:read'], brand_ids: [A] } }] },
     'GET /v1/tokens': { requests: () => [{ url: '/v1/tokens' }], brandsOf: (b) => b.data.map((x: Json) => x.brand_ids) },
     'GET /v1/tokens/me': { requests: () => [{ url: '/v1/tokens/me' }] },
+    'GET /v1/tokens/{token_id}': { requests: () => [{ url: `/v1/tokens/${fx.A.token.id}` }] },
     'DELETE /v1/tokens/{token_id}': {
       async requests() {
         const fresh = await t.runtime.services.tokens.create({ name: 'to revoke', scopes: ['tickets:read'], brand_ids: [A] });
@@ -175,6 +176,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     'POST /v1/tickets/{ticket_id}/messages': {
       requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages`, body: { author_type: 'agent', body: 'hello' } }],
     },
+    'GET /v1/tickets/{ticket_id}/messages/{message_id}': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages/${fx.A.message.id}` }] },
     'GET /v1/tickets/{ticket_id}/messages': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages` }] },
     'GET /v1/tickets/{ticket_id}/audit': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/audit` }] },
     'POST /v1/tickets/search': {

@@ -34,6 +34,8 @@ const OPERATION_IDS = [
   'getQueue',
   'getReadiness',
   'getTicket',
+  'getTicketMessage',
+  'getToken',
   'getWebhook',
   'getWebhookDelivery',
   'listBrands',

@@ -26,6 +26,7 @@ function ticket(fields: Partial<TicketRow> = {}): TicketRow {
     first_response_at: null,
     version: 3,
     queue_seq: 7,
+    change_seq: 9,
     created_at: '2026-01-14T09:00:00Z',
     updated_at: '2026-01-14T09:00:00Z',
     ...fields,
