@@ -21,6 +21,7 @@ import type { KeywordIndex } from './keyword-index.js';
 import { postgresKeywordIndex } from './keyword-postgres.js';
 import { sqliteKeywordIndex } from './keyword-sqlite.js';
 import { createRanker } from './ranking.js';
+import { createSimilarTickets } from './similar.js';
 import type { SearchBody } from './schemas.js';
 import * as store from './store.js';
 import { HYBRID_RECIPE } from './text/fusion.js';
@@ -61,6 +62,7 @@ export function createSearchService(deps: SearchServiceDeps) {
   const ranker = createRanker({ db, keyword, embedderProvider, keywordIndex, vectorIndex });
   const indexing = createIndexing({ db, clock, keyword, embedderProvider, remote });
   const embeddingQueue = createEmbeddingQueue({ db, clock, embedderProvider, remote });
+  const similarTickets = createSimilarTickets({ db, ranker });
 
   return {
     indexer: indexing.indexer,
@@ -113,6 +115,9 @@ export function createSearchService(deps: SearchServiceDeps) {
       const more = fused.length > offset + limit && offset + limit < SEARCH_TUNING.maxDepth;
       return { data, next_cursor: more ? await cursors.encode('search', fingerprint, [offset + limit]) : null };
     },
+
+    /** The tickets of the same brand most like one ticket (GET /v1/tickets/{id}/similar); see similar.ts. */
+    similar: similarTickets.similar,
 
     reindex: indexing.reindex,
 

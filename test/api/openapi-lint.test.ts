@@ -40,6 +40,7 @@ const OPERATION_IDS = [
   'listEvents',
   'listQueueTickets',
   'listQueues',
+  'listSimilarTickets',
   'listTicketAudit',
   'listTicketMessages',
   'listTickets',
