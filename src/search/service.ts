@@ -15,6 +15,7 @@ import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { type TicketView, checkTags, normalizeEmail, toTicketView } from '../tickets/model.js';
 import { type EmbedderSettings, createEmbedderProvider } from './embedder-provider.js';
 import { createEmbeddingQueue } from './embedding-queue.js';
+import { followFilterIndex } from './filter-index.js';
 import { followKeywordIndex, followVectorIndex } from './index-follower.js';
 import { createIndexing } from './indexing.js';
 import type { KeywordIndex } from './keyword-index.js';
@@ -59,7 +60,8 @@ export function createSearchService(deps: SearchServiceDeps) {
   const embedderProvider = createEmbedderProvider(deps.embedder ?? {});
   const keywordIndex = followKeywordIndex(db, keyword);
   const vectorIndex = followVectorIndex(db);
-  const ranker = createRanker({ db, keyword, embedderProvider, keywordIndex, vectorIndex });
+  const filterIndex = followFilterIndex(db);
+  const ranker = createRanker({ db, keyword, embedderProvider, keywordIndex, vectorIndex, filterIndex });
   const indexing = createIndexing({ db, clock, keyword, embedderProvider, remote });
   const embeddingQueue = createEmbeddingQueue({ db, clock, embedderProvider, remote });
   const similarTickets = createSimilarTickets({ db, ranker });
@@ -132,7 +134,7 @@ export function createSearchService(deps: SearchServiceDeps) {
     embedPending: embeddingQueue.embedPending,
 
     /**
-     * Loads both in-process indexes (and the built-in model) ahead of the first search; the
+     * Loads the in-process indexes (keyword, vectors, filter fields; and the built-in model) ahead of the first search; the
      * server starts it in the background once listening. Loads are shared: a search arriving
      * meanwhile waits for this same load, and a warm-up after a search only catches up. Returns
      * false, loading nothing, when no ticket is indexed yet.
@@ -142,6 +144,7 @@ export function createSearchService(deps: SearchServiceDeps) {
       const state = await store.readState(db);
       await Promise.all([
         keywordIndex.catchUp(state.seq),
+        filterIndex.catchUp(state.seq),
         (async () => {
           const embedder = await embedderProvider.withComponents(db, state.componentsId);
           await vectorIndex.catchUp(embedder.id, state.seq);
@@ -161,14 +164,14 @@ export function createSearchService(deps: SearchServiceDeps) {
      * Indexes catch up at the next search, so a lag between searches is expected; one that stays
      * while searches run is not.
      */
-    async indexLag(): Promise<Record<'keyword' | 'vector', { behind: number; loads: number; lastLoadMs: number | undefined }>> {
+    async indexLag(): Promise<Record<'keyword' | 'vector' | 'filter', { behind: number; loads: number; lastLoadMs: number | undefined }>> {
       const { seq } = await store.readState(db);
       const of = (index: { seq: number; loads: number; lastLoadMs: number | undefined }) => ({
         behind: Math.max(0, seq - Math.max(index.seq, 0)),
         loads: index.loads,
         lastLoadMs: index.lastLoadMs,
       });
-      return { keyword: of(keywordIndex), vector: of(vectorIndex) };
+      return { keyword: of(keywordIndex), vector: of(vectorIndex), filter: of(filterIndex) };
     },
 
     /** The parts the benchmarks measure directly (bench/search-*), bypassing the request path. */
