@@ -83,8 +83,8 @@ export function createRanker(deps: RankerDeps) {
     if (filters.brandIds !== null && filters.brandIds.length === 0) return { fused: [], keyword: [], semantic: [] };
     const terms = mode === 'semantic' ? [] : store.queryTerms(queryText);
     const state = await store.readState(db);
-    // Both in-process indexes catch up with the table (each one indexed query when idle); on
-    // PostgreSQL their reads overlap.
+    // The in-process indexes catch up with the tables (each one indexed query when idle; the
+    // filter fields only for a search with filters beyond brand); on PostgreSQL their reads overlap.
     const [words, query, fields] = await Promise.all([
       terms.length ? deps.keywordIndex.catchUp(state.seq) : null,
       semanticQuery(queryText, state, mode, terms.length > 0),
