@@ -1,6 +1,11 @@
 /**
- * Search speed bench: `npm run bench:search-speed -- <N> [<N> ...] [--queries 200]`
+ * Search speed bench: `npm run bench:search-speed -- <N> [<N> ...] [--queries 200] [--reuse]`
  * (default N = 10000; e.g. `-- 10000 100000 1000000`).
+ *
+ * `--reuse` with NEXUS_BENCH_DIR: when that folder already holds this bench's database with
+ * exactly the largest N tickets (a previous run with the same NEXUS_BENCH_DIR), nothing is seeded
+ * and only that N is measured (seeding 1M tickets takes minutes; the data is seeded from fixed
+ * random seeds, so it is the same as a fresh run's).
  *
  * Fills one brand of a fresh SQLite database (temporary folder, or NEXUS_BENCH_DIR) with synthetic
  * tickets made from Banking77 texts (each joins two texts of one intent, with a random order
@@ -34,6 +39,7 @@ import { measureSemanticRecall } from './semantic-recall.js';
 const args = process.argv.slice(2);
 const qi = args.indexOf('--queries');
 const QUERIES = qi >= 0 ? Number(args[qi + 1]) : 200;
+const REUSE = args.includes('--reuse');
 const Ns = args.filter((a, i) => !a.startsWith('--') && (qi < 0 || i !== qi + 1)).map(Number);
 if (Ns.length === 0) Ns.push(10_000);
 Ns.sort((a, b) => a - b);
@@ -59,8 +65,23 @@ const dataDir = process.env.NEXUS_BENCH_DIR ?? fs.mkdtempSync(path.join(os.tmpdi
 const config = loadConfig({ ...process.env, NEXUS_DATA_DIR: dataDir, NEXUS_LOG_LEVEL: 'silent', DATABASE_URL: '' });
 const runtime = await openRuntime(config);
 const { db, services } = runtime;
-const brand = await services.brands.create({ name: 'Speed' });
-const other = await services.brands.create({ name: 'Other' });
+/** A reused database (`--reuse`): its brands, when it holds exactly N tickets of this bench. */
+async function reusedBrands() {
+  if (!REUSE || !process.env.NEXUS_BENCH_DIR) return null;
+  const named = await services.brands.list(null);
+  const speed = named.find((b) => b.name === 'Speed');
+  const otherBrand = named.find((b) => b.name === 'Other');
+  if (!speed || !otherBrand) return null;
+  const { n } = await db
+    .selectFrom('tickets')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(n) === N ? { brand: speed, other: otherBrand } : null;
+}
+const reused = await reusedBrands();
+if (REUSE && !reused) console.log('--reuse: no database of exactly N tickets in NEXUS_BENCH_DIR; seeding');
+const brand = reused?.brand ?? (await services.brands.create({ name: 'Speed' }));
+const other = reused?.other ?? (await services.brands.create({ name: 'Other' }));
 const memMb = () => Math.round(process.memoryUsage().rss / 1048576);
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -71,7 +92,11 @@ const base = Date.parse('2024-01-01T00:00:00Z');
 let indexMs = 0;
 let measureMs = 0;
 const reports: Report[] = [];
-for (let done = 0; done < N; ) {
+if (reused) {
+  console.log(`\n== N = ${N.toLocaleString('en')} (reused database: not seeded in this run)`);
+  reports.push(await measureAt(N, 0));
+}
+for (let done = reused ? N : 0; done < N; ) {
   const next = Ns.find((n) => n > done)!;
   const count = Math.min(BATCH, next - done);
   await db.transaction().execute(async (trx) => {
@@ -213,18 +238,26 @@ async function measureAt(n: number, indexRate: number): Promise<Report> {
   );
   const rows: Report['rows'] = {};
   let semanticRecall = 1;
+  // Wall time, and the process's CPU time (user + system): a search is one synchronous stretch
+  // of JS and SQLite calls, so on a machine busy with other work its CPU time stays close to
+  // what it takes on an idle core while the wall time also counts the wait for a core.
   const time = async (label: string, count: number, run: (q: string) => Promise<unknown>) => {
     const times: number[] = [];
+    const cpu: number[] = [];
     for (const q of queryRows.slice(0, count)) {
+      const c = process.cpuUsage();
       const s = performance.now();
       await run(q.text);
       times.push(performance.now() - s);
+      const used = process.cpuUsage(c);
+      cpu.push((used.user + used.system) / 1000);
     }
     times.sort((a, b) => a - b);
-    const p = (x: number) => times[Math.min(times.length - 1, Math.floor(x * times.length))]!;
+    cpu.sort((a, b) => a - b);
+    const p = (x: number, xs = times) => xs[Math.min(xs.length - 1, Math.floor(x * xs.length))]!;
     rows[label] = { p50: p(0.5), p95: p(0.95), p99: p(0.99) };
     console.log(
-      `${label.padEnd(36)} p50 ${p(0.5).toFixed(1).padStart(6)} ms  p95 ${p(0.95).toFixed(1).padStart(6)} ms  p99 ${p(0.99).toFixed(1).padStart(6)} ms  (${times.length} queries)`,
+      `${label.padEnd(36)} p50 ${p(0.5).toFixed(1).padStart(6)} ms  p95 ${p(0.95).toFixed(1).padStart(6)} ms  p99 ${p(0.99).toFixed(1).padStart(6)} ms  CPU p50 ${p(0.5, cpu).toFixed(1).padStart(6)} p95 ${p(0.95, cpu).toFixed(1).padStart(6)} ms  (${times.length} queries)`,
     );
   };
   await time('hybrid, brand filter, limit 20', QUERIES, (query) => search.search(principal, { query, filters: { brand_id: brand.id }, limit: 20 }));

@@ -34,6 +34,8 @@ export type AuditEntry = Schemas['AuditEntry'];
 /** A ticket with its queue placement, messages, participants and audit trail. */
 export type TicketDetail = ResponseBody<'getTicket', 200>;
 export type SearchHit = ResponseBody<'searchTickets', 200>['data'][number];
+/** A ticket like the one shown, with its score and status. */
+export type SimilarTicket = ResponseBody<'listSimilarTickets', 200>['data'][number];
 export type Webhook = ResponseBody<'getWebhook', 200>;
 /** The answer to creating an endpoint or rotating its secret: the endpoint and, this once, its secret. */
 export type WebhookWithSecret = ResponseBody<'createWebhook', 201>;

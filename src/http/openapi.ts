@@ -70,6 +70,7 @@ const OPERATION_IDS: Record<string, string> = {
   'GET /v1/tokens/me': 'getCurrentToken',
   'DELETE /v1/tokens/{token_id}': 'revokeToken',
   'POST /v1/tickets/search': 'searchTickets',
+  'GET /v1/tickets/{ticket_id}/similar': 'listSimilarTickets',
   'POST /v1/webhooks/{webhook_id}/rotate-secret': 'rotateWebhookSecret',
   'POST /v1/webhooks/{webhook_id}/test': 'sendWebhookTest',
   'POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry': 'retryWebhookDelivery',

@@ -191,7 +191,7 @@ export function createMetrics(): Metrics {
 
     watchSearch(search) {
       const lag = perScrape(() => search.indexLag());
-      const indexes = ['keyword', 'vector'] as const;
+      const indexes = ['keyword', 'vector', 'filter'] as const;
       scrapedGauge({
         name: 'nexus_search_index_lag_changes',
         help: 'Changes to the search tables this process’s in-process index has not applied yet (all of them before its first load); it catches up at the next search.',

@@ -37,7 +37,7 @@ interface FollowedTable<Row extends FollowedRow> {
 }
 
 /** Follows one table into an index; `restart` starts over from empty (the caller empties its index). */
-function followTable<Row extends FollowedRow>(table: FollowedTable<Row>) {
+export function followTable<Row extends FollowedRow>(table: FollowedTable<Row>) {
   let watermark = { seq: -1, docId: 0 };
   let loading: Promise<void> | null = null;
   /** Bumped by `restart`: a load started before it stops at its next read or yield. */

@@ -6,8 +6,8 @@
  *
  * The tables are the durable store; queries are ranked by the in-process index of
  * keyword-memory.ts, loaded from them through `textsSince`. `search` (SQL ranking) remains as the
- * fallback for selective filters over more than 50,000 candidates (see ranking.ts) and as a
- * reference; document frequencies come from the in-process index.
+ * reference the in-process ranking is checked and benched against (filters are applied in
+ * process since filter-index.ts); document frequencies come from the in-process index.
  */
 import type { RawBuilder } from 'kysely';
 import type { DbOrTx } from '../db/schema.js';

@@ -58,6 +58,8 @@ export interface KeywordFilter {
   brandIds: readonly string[] | null;
   /** Only these documents (null: no restriction beyond brands). */
   docIds?: ReadonlySet<number> | null | undefined;
+  /** Only documents passing this test (the search's other filters), asked only of hits that would enter the top k. */
+  accept?: ((docId: number) => boolean) | null | undefined;
 }
 
 export class InvertedIndex {
@@ -217,6 +219,7 @@ export class InvertedIndex {
       }
     }
     const docs = filter.docIds ?? null;
+    const accept = filter.accept ?? null;
     const top = new TopK(k);
     const { slotDoc, slotBrand } = this;
     for (let i = 0; i < nTouched; i++) {
@@ -227,6 +230,7 @@ export class InvertedIndex {
       if (brandOk !== null && brandOk[slotBrand[s]!] === 0) continue;
       const doc = slotDoc[s]!;
       if (docs !== null && !docs.has(doc)) continue;
+      if (accept !== null && !accept(doc)) continue;
       top.push(score, doc);
     }
     return top.sorted();

@@ -71,3 +71,23 @@ export const SearchResponse = Type.Object({
   data: Type.Array(SearchHit),
   next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `after` for the next page; null on the last page' }),
 });
+
+export const SimilarQuery = Type.Object(
+  { limit: Limit(50, 10) },
+  { additionalProperties: false, description: 'Only `limit`: any other query parameter is refused (400 invalid_query).' },
+);
+
+export const SimilarTicket = Type.Object({
+  ticket: Type.Ref('Ticket'),
+  score: Type.Number({
+    minimum: 0,
+    maximum: 1,
+    description: "Relevance in [0, 1] of a search with this ticket's text as the query; comparable within one response (see docs/search.md)",
+  }),
+  status: StatusSchema,
+  match: SearchHit.properties.match,
+});
+
+export const SimilarResponse = Type.Object({
+  data: Type.Array(SimilarTicket, { description: 'Best first; the ticket itself is never listed; empty when nothing is alike' }),
+});

@@ -15,12 +15,14 @@ import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { type TicketView, checkTags, normalizeEmail, toTicketView } from '../tickets/model.js';
 import { type EmbedderSettings, createEmbedderProvider } from './embedder-provider.js';
 import { createEmbeddingQueue } from './embedding-queue.js';
+import { followFilterIndex } from './filter-index.js';
 import { followKeywordIndex, followVectorIndex } from './index-follower.js';
 import { createIndexing } from './indexing.js';
 import type { KeywordIndex } from './keyword-index.js';
 import { postgresKeywordIndex } from './keyword-postgres.js';
 import { sqliteKeywordIndex } from './keyword-sqlite.js';
 import { createRanker } from './ranking.js';
+import { createSimilarTickets } from './similar.js';
 import type { SearchBody } from './schemas.js';
 import * as store from './store.js';
 import { HYBRID_RECIPE } from './text/fusion.js';
@@ -58,9 +60,11 @@ export function createSearchService(deps: SearchServiceDeps) {
   const embedderProvider = createEmbedderProvider(deps.embedder ?? {});
   const keywordIndex = followKeywordIndex(db, keyword);
   const vectorIndex = followVectorIndex(db);
-  const ranker = createRanker({ db, keyword, embedderProvider, keywordIndex, vectorIndex });
+  const filterIndex = followFilterIndex(db);
+  const ranker = createRanker({ db, keyword, embedderProvider, keywordIndex, vectorIndex, filterIndex });
   const indexing = createIndexing({ db, clock, keyword, embedderProvider, remote });
   const embeddingQueue = createEmbeddingQueue({ db, clock, embedderProvider, remote });
+  const similarTickets = createSimilarTickets({ db, ranker });
 
   return {
     indexer: indexing.indexer,
@@ -114,6 +118,9 @@ export function createSearchService(deps: SearchServiceDeps) {
       return { data, next_cursor: more ? await cursors.encode('search', fingerprint, [offset + limit]) : null };
     },
 
+    /** The tickets of the same brand most like one ticket (GET /v1/tickets/{id}/similar); see similar.ts. */
+    similar: similarTickets.similar,
+
     reindex: indexing.reindex,
 
     /**
@@ -127,7 +134,7 @@ export function createSearchService(deps: SearchServiceDeps) {
     embedPending: embeddingQueue.embedPending,
 
     /**
-     * Loads both in-process indexes (and the built-in model) ahead of the first search; the
+     * Loads the in-process indexes (keyword, vectors, filter fields; and the built-in model) ahead of the first search; the
      * server starts it in the background once listening. Loads are shared: a search arriving
      * meanwhile waits for this same load, and a warm-up after a search only catches up. Returns
      * false, loading nothing, when no ticket is indexed yet.
@@ -137,6 +144,7 @@ export function createSearchService(deps: SearchServiceDeps) {
       const state = await store.readState(db);
       await Promise.all([
         keywordIndex.catchUp(state.seq),
+        filterIndex.catchUp(state.seq),
         (async () => {
           const embedder = await embedderProvider.withComponents(db, state.componentsId);
           await vectorIndex.catchUp(embedder.id, state.seq);
@@ -156,14 +164,14 @@ export function createSearchService(deps: SearchServiceDeps) {
      * Indexes catch up at the next search, so a lag between searches is expected; one that stays
      * while searches run is not.
      */
-    async indexLag(): Promise<Record<'keyword' | 'vector', { behind: number; loads: number; lastLoadMs: number | undefined }>> {
+    async indexLag(): Promise<Record<'keyword' | 'vector' | 'filter', { behind: number; loads: number; lastLoadMs: number | undefined }>> {
       const { seq } = await store.readState(db);
       const of = (index: { seq: number; loads: number; lastLoadMs: number | undefined }) => ({
         behind: Math.max(0, seq - Math.max(index.seq, 0)),
         loads: index.loads,
         lastLoadMs: index.lastLoadMs,
       });
-      return { keyword: of(keywordIndex), vector: of(vectorIndex) };
+      return { keyword: of(keywordIndex), vector: of(vectorIndex), filter: of(filterIndex) };
     },
 
     /** The parts the benchmarks measure directly (bench/search-*), bypassing the request path. */

@@ -156,19 +156,28 @@ export class VectorIndex {
    * `approximateFrom` vectors every one is scored exactly; above, a first pass over the 2-bit
    * codes (a table lookup per 4 dimensions) keeps max(8k, 4,000) candidates, which are then
    * scored exactly (recall measured in bench/search-speed; `exact` forces the full scan).
+   * With `accept`, only documents passing it are returned (a search's filters beyond brand).
    */
-  search(query: Float32Array, brandIds: readonly string[] | null, k: number, options: { exact?: boolean } = {}): ScoredHit<number>[] {
+  search(
+    query: Float32Array,
+    brandIds: readonly string[] | null,
+    k: number,
+    options: { exact?: boolean; accept?: ((docId: number) => boolean) | null | undefined } = {},
+  ): ScoredHit<number>[] {
     const top = new TopK(k);
     const parts = brandIds === null ? this.partitionList : brandIds.map((b) => this.partitions.get(b)).filter((p): p is Partition => p !== undefined);
     const total = parts.reduce((n, p) => n + p.count, 0);
     const shortlist = Math.max(8 * k, VectorIndex.minCandidates);
+    // The other filters of the search, asked only of vectors that would enter the top list (or
+    // the approximate pass's shortlist), so the filtered top k comes out of the same one scan.
+    const accept = options.accept ?? null;
     if (options.exact || total <= VectorIndex.approximateFrom || total <= 2 * shortlist) {
-      for (const part of parts) scanPartition(part, query, top);
+      for (const part of parts) scanPartition(part, query, top, accept);
       return top.sorted();
     }
     const table = codeTable(query);
     const candidates = new TopK(shortlist);
-    for (const part of parts) scanCodes(part, table, candidates);
+    for (const part of parts) scanCodes(part, table, candidates, accept);
     // Exact scores for the candidates (their doc ids are in `candidates.ids`).
     for (let i = 0; i < candidates.size; i++) {
       const docId = candidates.ids[i]!;
@@ -209,7 +218,7 @@ export class VectorIndex {
   }
 }
 
-function scanPartition(part: Partition, query: Float32Array, top: TopK): void {
+function scanPartition(part: Partition, query: Float32Array, top: TopK, accept: ((docId: number) => boolean) | null): void {
   const d = part.dims;
   const { data, scales, docIds, count } = part;
   if (d === 100 && data.byteOffset === 0) {
@@ -230,7 +239,7 @@ function scanPartition(part: Partition, query: Float32Array, top: TopK): void {
         s = (s + ((x << 24) >> 24) * qi[j]! + ((x << 16) >> 24) * qi[j + 1]! + ((x << 8) >> 24) * qi[j + 2]! + (x >> 24) * qi[j + 3]!) | 0;
       }
       const score = s * unit * scales[slot]!;
-      if (score > top.min) top.push(score, docIds[slot]!);
+      if (score > top.min && (accept === null || accept(docIds[slot]!))) top.push(score, docIds[slot]!);
     }
     return;
   }
@@ -238,7 +247,7 @@ function scanPartition(part: Partition, query: Float32Array, top: TopK): void {
     let s = 0;
     for (let j = 0; j < d; j++) s += data[base + j]! * query[j]!;
     const score = s * scales[slot]!;
-    if (score > top.min) top.push(score, docIds[slot]!);
+    if (score > top.min && (accept === null || accept(docIds[slot]!))) top.push(score, docIds[slot]!);
   }
 }
 
@@ -265,7 +274,7 @@ function codeTable(query: Float32Array): Float32Array {
   return table;
 }
 
-function scanCodes(part: Partition, table: Float32Array, top: TopK): void {
+function scanCodes(part: Partition, table: Float32Array, top: TopK, accept: ((docId: number) => boolean) | null): void {
   const cb = codeBytes(part.dims);
   const { codes, scales, docIds, count } = part;
   if (cb === 25) {
@@ -298,7 +307,7 @@ function scanCodes(part: Partition, table: Float32Array, top: TopK): void {
         table[5888 + codes[c + 23]!]! +
         table[6144 + codes[c + 24]!]!;
       const score = s * scales[slot]!;
-      if (score > top.min) top.push(score, docIds[slot]!);
+      if (score > top.min && (accept === null || accept(docIds[slot]!))) top.push(score, docIds[slot]!);
     }
     return;
   }
@@ -306,6 +315,6 @@ function scanCodes(part: Partition, table: Float32Array, top: TopK): void {
     let s = 0;
     for (let b = 0; b < cb; b++) s += table[b * 256 + codes[c + b]!]!;
     const score = s * scales[slot]!;
-    if (score > top.min) top.push(score, docIds[slot]!);
+    if (score > top.min && (accept === null || accept(docIds[slot]!))) top.push(score, docIds[slot]!);
   }
 }

@@ -179,6 +179,10 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     'GET /v1/tickets/{ticket_id}/messages/{message_id}': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages/${fx.A.message.id}` }] },
     'GET /v1/tickets/{ticket_id}/messages': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages` }] },
     'GET /v1/tickets/{ticket_id}/audit': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/audit` }] },
+    'GET /v1/tickets/{ticket_id}/similar': {
+      requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/similar` }, { url: `/v1/tickets/${fx.A.ticket.id}/similar?limit=50` }],
+      brandsOf: (b) => b.data.map((x: Json) => [x.ticket.brand_id]),
+    },
     'POST /v1/tickets/search': {
       requests: () => [
         { url: '/v1/tickets/search', body: { query: 'refund', mode: 'keyword' } },

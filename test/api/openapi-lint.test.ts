@@ -42,6 +42,7 @@ const OPERATION_IDS = [
   'listEvents',
   'listQueueTickets',
   'listQueues',
+  'listSimilarTickets',
   'listTicketAudit',
   'listTicketMessages',
   'listTickets',

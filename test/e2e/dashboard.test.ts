@@ -342,6 +342,34 @@ suite('the dashboard in a real browser', () => {
     assert.ok(page.url().endsWith(`/dashboard/tickets/${ticketId}`));
   });
 
+  it('shows how similar tickets were answered before, with status and score, linked', async () => {
+    const like = await apiCall('POST', '/v1/tickets', {
+      brand_id: brandId,
+      subject: 'Parcel never arrived, refund please',
+      description: 'My parcel never arrived and I would like a refund for the order.',
+      customer: { email: 'robin@example.com' },
+    });
+    assert.equal(like.status, 201, JSON.stringify(like.json));
+    const resolved = await apiCall('PATCH', `/v1/tickets/${like.json.id}`, { status: 'resolved' });
+    assert.equal(resolved.status, 200, JSON.stringify(resolved.json));
+
+    await page.reload();
+    const section = page.getByRole('region', { name: 'How was this answered before?' });
+    const link = section.getByRole('link', { name: 'Parcel never arrived, refund please' });
+    await link.waitFor();
+    const item = section.getByRole('listitem').filter({ hasText: 'Parcel never arrived, refund please' });
+    const text = (await item.textContent()) ?? '';
+    assert.match(text, /resolved/, 'the status is shown');
+    assert.match(text, /score [01]\.\d\d/, 'the score is shown');
+    assert.ok((await link.getAttribute('href'))?.endsWith(`/tickets/${like.json.id}`));
+    assert.equal(await section.getByRole('link', { name: 'Refund request for order 10021' }).count(), 0, 'the ticket itself is not listed');
+    await check('09b-similar');
+    await link.click();
+    await page.getByRole('heading', { level: 1, name: 'Parcel never arrived, refund please' }).waitFor();
+    await page.goBack();
+    await page.getByRole('heading', { level: 1, name: 'Refund request for order 10021' }).waitFor();
+  });
+
   it('replies with a cc and sees it in the conversation', async () => {
     const form = page.getByRole('form', { name: 'Reply as an agent' });
     await form.getByLabel('Message').fill('Sorry about that: the refund is on its way.');

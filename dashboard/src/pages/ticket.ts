@@ -2,7 +2,7 @@ import { api, enc, request } from '../api.js';
 import { announce, field, h, select, timeEl } from '../dom.js';
 import { href } from '../router.js';
 import { brandName, can } from '../session.js';
-import { type AuditEntry, type Message, PRIORITIES, STATUSES, type TicketDetail } from '../types.js';
+import { type AuditEntry, type Message, PRIORITIES, STATUSES, type SimilarTicket, type TicketDetail } from '../types.js';
 import { badge, busy, empty, errorBox, loading, notice, table, tableWrap } from '../ui.js';
 
 const splitList = (text: string): string[] =>
@@ -75,6 +75,7 @@ export async function ticketPage(main: HTMLElement, params: Record<string, strin
             { className: 'plain' },
             t.participants.map((p) => h('li', {}, p.name ? `${p.name} ` : '', h('span', { className: p.name ? 'muted' : '' }, p.email), ' ', badge(p.role))),
           ),
+          similarSection(t.id),
         ),
       ),
     );
@@ -228,6 +229,44 @@ function conversation(messages: Message[]): HTMLElement {
       ),
     ),
   );
+}
+
+/**
+ * "How was this answered before?": the tickets of the same brand most like this one
+ * (GET /v1/tickets/{id}/similar), loaded after the ticket so they never delay it.
+ */
+function similarSection(ticketId: string): HTMLElement {
+  const list = h('div', { id: 'similar-tickets' }, loading('Looking for similar tickets…'));
+  const section = h('section', { 'aria-labelledby': 'similar-title' }, h('h2', { id: 'similar-title' }, 'How was this answered before?'), list);
+  void (async () => {
+    try {
+      const { data } = await api.get<{ data: SimilarTicket[] }>(`/v1/tickets/${enc(ticketId)}/similar`, { limit: 5 });
+      if (!data.length) {
+        list.replaceChildren(empty('No similar tickets in this brand.'));
+        return;
+      }
+      list.replaceChildren(
+        h(
+          'ol',
+          { className: 'plain similar', 'aria-label': 'Similar tickets, most similar first' },
+          data.map((s) =>
+            h(
+              'li',
+              {},
+              h('a', { href: href(`/tickets/${s.ticket.id}`) }, s.ticket.subject),
+              ' ',
+              badge(s.status, `s-${s.status}`),
+              ' ',
+              h('span', { className: 'muted small score', title: 'Similarity score in [0, 1]' }, `score ${s.score.toFixed(2)}`),
+            ),
+          ),
+        ),
+      );
+    } catch (err) {
+      list.replaceChildren(errorBox(err));
+    }
+  })();
+  return section;
 }
 
 function describeValue(v: unknown): string {

@@ -1,0 +1,169 @@
+/**
+ * In-process filter index: the ticket fields searches filter by (status, priority, assignee,
+ * creation time, tags), per search document, in typed arrays indexed by doc_id. Like the keyword
+ * and vector indexes it is a cache of the tables, loaded at the first filtered search (or the
+ * warm-up) and caught up by the `seq` change counter, so a filter costs a few array reads per
+ * candidate instead of a SQL probe of `tickets` per hit (docs/search.md, "Filters").
+ *
+ * Its predicate is applied inside both indexes' scans (only to hits that would enter the top k),
+ * so a filtered search is exact in one pass, whatever the filter's selectivity.
+ */
+import type { Db } from '../db/schema.js';
+import { PRIORITIES, STATUSES } from '../shared/ticket-fields.js';
+import { type FilterFieldsRow, filterFieldsSince } from './filter-store.js';
+import { followTable } from './index-follower.js';
+import type { SearchFilters } from './store.js';
+
+/** Whether a document passes a search's filters beyond brand. */
+export type DocFilter = (docId: number) => boolean;
+
+/** Codes of the closed value lists: 0 = no document, 255 = a value outside the list (matches no filter). */
+const codeIn = (list: readonly string[], value: string | null): number => {
+  if (value === null) return 0;
+  const i = list.indexOf(value);
+  return i < 0 ? 255 : i + 1;
+};
+
+const never: DocFilter = () => false;
+
+export class FilterIndex {
+  private status = new Uint8Array(1024);
+  private priority = new Uint8Array(1024);
+  /** Interned assignee + 1; 0 = unassigned. */
+  private assignee = new Int32Array(1024);
+  /** Creation instant, ms since the epoch (the stored text's order: RFC 3339 UTC to the second). */
+  private created = new Float64Array(1024);
+  /** Interned tags of the documents that have any. */
+  private readonly tags = new Map<number, Int32Array>();
+  /** Assignees and tags, interned. */
+  private readonly strings = new Map<string, number>();
+  size = 0;
+
+  upsert(row: FilterFieldsRow): void {
+    const doc = row.doc_id;
+    this.ensure(doc);
+    if (row.status === null || row.created_at === null) {
+      this.remove(doc);
+      return;
+    }
+    if (this.status[doc] === 0) this.size++;
+    this.status[doc] = codeIn(STATUSES, row.status);
+    this.priority[doc] = codeIn(PRIORITIES, row.priority);
+    this.assignee[doc] = row.assigned_to === null ? 0 : this.intern(row.assigned_to) + 1;
+    this.created[doc] = Date.parse(row.created_at);
+    const tags = row.tags ? (JSON.parse(row.tags) as string[]) : [];
+    if (tags.length)
+      this.tags.set(
+        doc,
+        Int32Array.from(tags, (t) => this.intern(t)),
+      );
+    else this.tags.delete(doc);
+  }
+
+  remove(docId: number): void {
+    if (docId >= this.status.length || this.status[docId] === 0) return;
+    this.status[docId] = 0;
+    this.tags.delete(docId);
+    this.size--;
+  }
+
+  /**
+   * The predicate of the filters other than brand (the indexes partition by brand themselves);
+   * null when there are none. Same meaning as the SQL of `store.filterCondition`: equal status,
+   * priority and assignee, creation strictly after / before, every tag present.
+   */
+  matcher(f: SearchFilters): DocFilter | null {
+    const tests: DocFilter[] = [];
+    const { status, priority, assignee, created } = this;
+    if (f.status !== undefined) {
+      const code = codeIn(STATUSES, f.status);
+      tests.push((d) => status[d] === code);
+    }
+    if (f.priority !== undefined) {
+      const code = codeIn(PRIORITIES, f.priority);
+      tests.push((d) => priority[d] === code);
+    }
+    if (f.assigned_to !== undefined) {
+      const id = this.strings.get(f.assigned_to);
+      if (id === undefined) return never;
+      tests.push((d) => assignee[d] === id + 1);
+    }
+    if (f.created_after !== undefined) {
+      const after = Date.parse(f.created_after);
+      tests.push((d) => created[d]! > after);
+    }
+    if (f.created_before !== undefined) {
+      const before = Date.parse(f.created_before);
+      tests.push((d) => created[d]! < before);
+    }
+    if (f.tags?.length) {
+      const wanted: number[] = [];
+      for (const tag of f.tags) {
+        const id = this.strings.get(tag);
+        if (id === undefined) return never;
+        wanted.push(id);
+      }
+      const tagsOf = this.tags;
+      tests.push((d) => {
+        const have = tagsOf.get(d);
+        return have !== undefined && wanted.every((t) => have.includes(t));
+      });
+    }
+    if (tests.length === 0) return null;
+    return (d) => {
+      if (d >= status.length || status[d] === 0) return false;
+      for (const test of tests) if (!test(d)) return false;
+      return true;
+    };
+  }
+
+  private intern(text: string): number {
+    let id = this.strings.get(text);
+    if (id === undefined) this.strings.set(text, (id = this.strings.size));
+    return id;
+  }
+
+  private ensure(doc: number): void {
+    if (doc < this.status.length) return;
+    let cap = this.status.length;
+    while (cap <= doc) cap *= 2;
+    const grow = <T extends Uint8Array | Int32Array | Float64Array>(a: T): T => {
+      const out = new (a.constructor as new (n: number) => T)(cap);
+      out.set(a);
+      return out;
+    };
+    this.status = grow(this.status);
+    this.priority = grow(this.priority);
+    this.assignee = grow(this.assignee);
+    this.created = grow(this.created);
+  }
+}
+
+/** The in-process filter index, following search_documents and the tickets' filter fields. */
+export function followFilterIndex(db: Db) {
+  const index = new FilterIndex();
+  const follower = followTable<FilterFieldsRow>({
+    rowsSince: (afterSeq, afterDocId, limit) => filterFieldsSince(db, afterSeq, afterDocId, limit),
+    apply: (r) => index.upsert(r),
+  });
+  return {
+    async catchUp(seq: number): Promise<FilterIndex> {
+      await follower.catchUp(seq);
+      return index;
+    },
+    get loads(): number {
+      return follower.loads;
+    },
+    get size(): number {
+      return index.size;
+    },
+    get lastLoadMs(): number | undefined {
+      return follower.lastLoadMs;
+    },
+    get seq(): number {
+      return follower.seq;
+    },
+  };
+}
+
+export type FilterFollower = ReturnType<typeof followFilterIndex>;
