@@ -1,5 +1,4 @@
 import { principalOf } from '../http/auth.js';
-import { refuseUnknownQueryParameters } from '../http/strict-query.js';
 import { type App, errorResponses } from '../http/types.js';
 import { TicketIdParams } from '../tickets/schemas.js';
 import { SearchBody, SearchResponse, SimilarQuery, SimilarResponse } from './schemas.js';
@@ -26,7 +25,6 @@ export function searchRoutes(app: App, search: SearchService): void {
     '/v1/tickets/:ticket_id/similar',
     {
       config: { scope: 'tickets:read', brands: 'resource' },
-      preValidation: refuseUnknownQueryParameters(SimilarQuery),
       schema: {
         tags: ['Tickets'],
         summary: 'List similar tickets',

@@ -90,7 +90,7 @@ describe('GET /v1/tickets/{id}/similar', () => {
       assert.equal(body.errors[0].pointer, 'limit', query);
     }
     const unknown = assertProblem(await get(`/v1/tickets/${ids.source}/similar?limt=5`), 400, 'invalid_query');
-    assert.deepEqual(unknown.errors, [{ pointer: 'limt', message: 'is not a known query parameter' }]);
+    assert.deepEqual(unknown.errors, [{ pointer: 'limt', message: 'is not a known query parameter (known parameters: limit)' }]);
     assertProblem(await get(`/v1/tickets/${ids.source}/similar?limit=5&mode=keyword&after=x`), 400, 'invalid_query');
     assert.deepEqual({ tickets: await countRows(t, 'tickets'), audit: await countRows(t, 'audit_entries'), events: await countRows(t, 'events') }, before);
   });
