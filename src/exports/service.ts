@@ -131,16 +131,24 @@ export function createExportService(deps: { db: Db }) {
     });
   }
 
-  /** Every ticket of the plan, a page at a time; the next page is read when this one has been taken. */
+  /**
+   * Every ticket of the plan, a page at a time; the next page is read when this one has been taken.
+   * Several brands are walked one after another, each by its (brand_id, id) index: one keyset over
+   * `brand_id IN (…) ORDER BY id` would make the database sort every remaining ticket of those
+   * brands for each page.
+   */
   async function* tickets(p: ExportPlan): AsyncGenerator<ExportedTicket> {
     const brandNames = new Map((await store.listBrandNames(db)).map((b) => [b.id, b.name]));
-    let afterId: string | undefined;
-    for (;;) {
-      const rows = await store.listTicketPage(db, { ...p.filter, afterId, limit: p.batchSize });
-      if (rows.length === 0) return;
-      afterId = rows.at(-1)!.id;
-      yield* await expand(rows, brandNames);
-      if (rows.length < p.batchSize) return;
+    const walks = p.filter.brandIds === null ? [null] : [...p.filter.brandIds].sort().map((b) => [b]);
+    for (const brandIds of walks) {
+      let afterId: string | undefined;
+      for (;;) {
+        const rows = await store.listTicketPage(db, { ...p.filter, brandIds, afterId, limit: p.batchSize });
+        if (rows.length === 0) break;
+        afterId = rows.at(-1)!.id;
+        yield* await expand(rows, brandNames);
+        if (rows.length < p.batchSize) break;
+      }
     }
   }
 

@@ -127,6 +127,13 @@ describe('ticket export', () => {
       lines(one.body).map((x) => x.brand_id),
       [b.id],
     );
+    // Several brands: one after another (each by its own index), each oldest first.
+    const c = await createBrand(app);
+    const inC = await createTicket(app, c.id);
+    const laterInA = await createTicket(app, a.id);
+    const adminOfAC = await app.token(['admin'], [a.id, c.id]);
+    const both = lines((await app.request({ method: 'GET', url: '/v1/exports/tickets.jsonl', token: adminOfAC })).body).map((x) => x.id);
+    assert.deepEqual(both, a.id < c.id ? [inA.id, laterInA.id, inC.id] : [inC.id, inA.id, laterInA.id]);
     const writer = await app.token(['tickets:write']);
     assertProblem(await app.request({ method: 'GET', url: '/v1/exports/tickets.jsonl', token: writer }), 403);
   });
