@@ -21,6 +21,8 @@ export function progressBar(label: string, unit: string, stream: NodeJS.WriteStr
   let begun = false;
   return {
     update(done: number, total: number): void {
+      // Nothing to do: no bar (cli-progress has no ETA for an empty total).
+      if (total === 0) return;
       const seconds = (performance.now() - started) / 1000;
       const payload = { rate: seconds > 0 ? Math.round(done / seconds) : 0 };
       if (!begun) {

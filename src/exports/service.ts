@@ -92,7 +92,8 @@ export function createExportService(deps: { db: Db }) {
     }
     let brandIds = principal?.brandIds ?? null;
     if (options.brandId !== undefined) brandIds = principal === null || canSeeBrand(principal, options.brandId) ? [options.brandId] : [];
-    return { filter: { brandIds, since }, batchSize: Math.max(1, Math.min(options.batchSize ?? 500, 5000)) };
+    const size = options.batchSize !== undefined && Number.isInteger(options.batchSize) ? options.batchSize : 500;
+    return { filter: { brandIds, since }, batchSize: Math.max(1, Math.min(size, 5000)) };
   }
 
   /** The tickets of one page with everything they own, in one query per table. */

@@ -94,7 +94,7 @@ export function createImportService(deps: { db: Db; clock: Clock; brands: BrandS
     async run(options: ImportOptions): Promise<ImportSummary> {
       const started = performance.now();
       const { source, file } = options;
-      const batchSize = Math.max(1, Math.min(options.batchSize ?? 200, 2000));
+      const batchSize = Math.max(1, Math.min(options.batchSize !== undefined && Number.isInteger(options.batchSize) ? options.batchSize : 200, 2000));
       if (options.brandId !== undefined && !(await brandExists(options.brandId))) {
         throw new AppError('not_found', `Brand ${options.brandId} does not exist; create it first (nexus brands create) or leave --brand out`);
       }
