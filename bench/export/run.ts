@@ -6,11 +6,12 @@
  * (bench/http/seed-product.ts: 20 brands, a quarter of the tickets with an agent reply and a status
  * change), then for each N (default 10,000 and 100,000; `-- --tickets 10000,100000,1000000`):
  * 1. copies that data dir and repeats its tickets, messages, tags and audit entries with SQL until
- *    it holds N tickets (copy k's ids end in k's number instead of their last 7 random characters).
+ *    it holds N tickets (copy k's ids are the original's with `_k` appended).
  *    Seeding 100,000 through the service takes minutes on a quiet machine and hours on a loaded one;
  *    the export only reads, so copies of real rows measure the same thing;
  * 2. runs `nexus db migrate` on it: the CLI's own floor (Node, tsx, the runtime opened and closed);
- * 3. runs `nexus export --format jsonl` and `--format csv` on it, sampling the process's peak
+ * 3. runs `nexus export --format jsonl` (and `--format csv` at the smallest N, or every N with
+ *    `--csv-every-size`) on it, sampling the process's peak
  *    resident memory (VmHWM in /proc, read until it exits);
  * 4. starts the server on it and reads GET /v1/exports/tickets.jsonl to the end, sampling the
  *    server's peak memory before and after.
@@ -20,6 +21,7 @@
  *   npm run bench:export [-- --tickets 10000,100000] [--keep]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +40,8 @@ const SIZES = option('tickets', '10000,100000')
   .map((s) => Number(s.replace(/_/g, '')));
 const KEEP = process.argv.includes('--keep');
 const SEED = Number(option('seed', '2000'));
+/** The server's bootstrap admin token (NEXUS_ADMIN_TOKEN): the seeded database has only brand tokens. */
+const ADMIN_TOKEN = `bench-export-${randomBytes(16).toString('hex')}`;
 
 /** Copies the seeded data dir and repeats its rows until it holds `n` tickets (n a multiple of SEED). */
 function amplified(base: string, n: number): string {
@@ -46,7 +50,7 @@ function amplified(base: string, n: number): string {
   const db = new SqliteDatabase(path.join(dir, 'nexus.sqlite'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = OFF');
-  const renamed = (column: string, k: number) => `substr(${column}, 1, length(${column}) - 7) || printf('%07d', ${k})`;
+  const renamed = (column: string, k: number) => `${column} || printf('_%06d', ${k})`;
   const ticketColumns = (db.prepare('select name from pragma_table_info(?)').all('tickets') as { name: string }[]).map((c) => c.name);
   const messageColumns = (db.prepare('select name from pragma_table_info(?)').all('messages') as { name: string }[]).map((c) => c.name);
   const auditColumns = (db.prepare('select name from pragma_table_info(?)').all('audit_entries') as { name: string }[]).map((c) => c.name);
@@ -86,7 +90,9 @@ async function measured(args: string[], env: Record<string, string>): Promise<Me
   let peak = 0;
   const timer = setInterval(() => {
     try {
-      peak = Math.max(peak, memory(child.pid!).hwmMb);
+      // An exiting process (a zombie) has no VmHWM line any more: NaN, not a reading.
+      const hwm = memory(child.pid!).hwmMb;
+      if (Number.isFinite(hwm)) peak = Math.max(peak, hwm);
     } catch {
       /* exited */
     }
@@ -111,7 +117,15 @@ async function httpExport(dataDir: string, expected: number): Promise<{ idleMb: 
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, NEXUS_DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port), NEXUS_LOG_LEVEL: 'info', NEXUS_RATE_LIMIT: 'off' },
+    env: {
+      ...process.env,
+      NEXUS_DATA_DIR: dataDir,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      NEXUS_LOG_LEVEL: 'info',
+      NEXUS_RATE_LIMIT: 'off',
+      NEXUS_ADMIN_TOKEN: ADMIN_TOKEN,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   // The search indexes load in the background after start and take memory of their own: the idle
@@ -135,7 +149,7 @@ async function httpExport(dataDir: string, expected: number): Promise<{ idleMb: 
       await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** i, 500)));
     }
     await Promise.race([warmed, new Promise((resolve) => setTimeout(resolve, 300_000))]);
-    const token = fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
+    const token = ADMIN_TOKEN;
     // Warm up (one small request through the route), then take the idle peak.
     await (await fetch(`${base}/v1/exports/tickets.jsonl?brand_id=none`, { headers: { authorization: `Bearer ${token}` } })).text();
     const idleMb = memory(child.pid!).hwmMb;
@@ -177,12 +191,16 @@ for (const n of SIZES) {
     const env = { NEXUS_DATA_DIR: dir };
     const floor = await measured(['bin/nexus.js', 'db', 'migrate'], env);
     const jsonl = await measured(['bin/nexus.js', 'export', '--format', 'jsonl', '--out', path.join(dir, 'out.jsonl')], env);
-    const csv = await measured(['bin/nexus.js', 'export', '--format', 'csv', '--out', path.join(dir, 'out.csv')], env);
+    // CSV reads the same pages; measured at the smallest size only, to keep the run short on a busy machine.
+    const csv =
+      n === SIZES[0] || process.argv.includes('--csv-every-size')
+        ? await measured(['bin/nexus.js', 'export', '--format', 'csv', '--out', path.join(dir, 'out.csv')], env)
+        : undefined;
     const fileMb = fs.statSync(path.join(dir, 'out.jsonl')).size / 1024 / 1024;
     const http = await httpExport(dir, n);
     first ??= { cli: jsonl.peakMb, server: http.peakMb };
     rows.push(
-      `| ${n.toLocaleString('en')} | ${fileMb.toFixed(0)} MB | ${Math.round(n / jsonl.seconds)} | ${jsonl.peakMb.toFixed(0)} MB | ${csv.peakMb.toFixed(0)} MB | ${floor.peakMb.toFixed(0)} MB | ${(jsonl.peakMb / floor.peakMb).toFixed(2)}× | ${(jsonl.peakMb / first.cli).toFixed(2)}× | ${Math.round(n / http.seconds)} | ${http.idleMb.toFixed(0)} → ${http.peakMb.toFixed(0)} MB | ${(http.peakMb / first.server).toFixed(2)}× |`,
+      `| ${n.toLocaleString('en')} | ${fileMb.toFixed(0)} MB | ${Math.round(n / jsonl.seconds)} | ${jsonl.peakMb.toFixed(0)} MB | ${csv ? `${csv.peakMb.toFixed(0)} MB` : '–'} | ${floor.peakMb.toFixed(0)} MB | ${(jsonl.peakMb / floor.peakMb).toFixed(2)}× | ${(jsonl.peakMb / first.cli).toFixed(2)}× | ${Math.round(n / http.seconds)} | ${http.idleMb.toFixed(0)} → ${http.peakMb.toFixed(0)} MB | ${(http.peakMb / first.server).toFixed(2)}× |`,
     );
     console.log(rows.at(-1));
   } finally {
