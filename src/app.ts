@@ -35,6 +35,7 @@ import { webhookRoutes } from './webhooks/routes.js';
 import { eventRoutes } from './events/routes.js';
 import { attachmentRoutes } from './attachments/routes.js';
 import { searchRoutes } from './search/routes.js';
+import { exportRoutes } from './exports/routes.js';
 import { registerDashboard } from './dashboard/plugin.js';
 import { AttachmentSchema, AuditEntrySchema, MessageSchema, QueuePlacementSchema, TicketSchema } from './tickets/schemas.js';
 
@@ -211,6 +212,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   eventRoutes(app, services.events);
   attachmentRoutes(app, services.attachments);
   searchRoutes(app, services.search);
+  exportRoutes(app, services.exports);
   registerDashboard(app);
 
   await app.ready();

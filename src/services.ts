@@ -13,6 +13,8 @@ import { createSearchService } from './search/service.js';
 import type { Clock } from './shared/clock.js';
 import type { SecretBox } from './shared/secret-box.js';
 import { cursorCodecFor } from './http/cursor-key.js';
+import { createExportService } from './exports/service.js';
+import { createImportService } from './imports/service.js';
 
 export interface CoreDeps {
   db: Db;
@@ -47,15 +49,19 @@ export function createServices(deps: CoreDeps) {
     embedder: { cacheDir: deps.config.embeddingsCacheDir, remote: deps.config.embeddings },
     cursors,
   });
+  const brands = createBrandService({ db, clock });
+  const tickets = createTicketService({ db, clock, attachments: attachments.forMessages, indexer: search.indexer, cursors, transactions });
   return {
     tokens: createTokenService({ db, clock, bootstrapSecret: deps.config.adminToken }),
     webhooks: createWebhookService({ db, clock, allowPrivate: deps.config.webhookAllowPrivate, secretBox, cursors }),
     events: createEventService({ db, cursors }),
-    brands: createBrandService({ db, clock }),
+    brands,
     queues: createQueueService({ db, clock, cursors }),
-    tickets: createTicketService({ db, clock, attachments: attachments.forMessages, indexer: search.indexer, cursors, transactions }),
+    tickets,
     attachments,
     search,
+    exports: createExportService({ db }),
+    imports: createImportService({ db, clock, brands, tickets }),
   };
 }
 

@@ -223,6 +223,13 @@ export interface paths {
      */
     get: operations["listSimilarTickets"];
   };
+  "/v1/exports/tickets.jsonl": {
+    /**
+     * Export every ticket as JSON Lines
+     * @description Streams one JSON object per line for every ticket the token may see, oldest first: the ticket as GET /v1/tickets/{id} shows it (without its queue placement) plus `brand_name`, with every message, the participants, the audit trail and attachment references (id, file name, content type, size, SHA-256; never the bytes). Memory stays flat however many tickets there are; a reader that stops reading pauses the export. A response cut short (a server error mid-stream) ends without its final chunk, which HTTP clients report as an error. See docs/export-import.md.
+     */
+    get: operations["exportTickets"];
+  };
   "/v1/uploads/{token}": {
     /**
      * Upload the bytes to a signed upload URL
@@ -4333,6 +4340,68 @@ export interface operations {
       };
       /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
       414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Export every ticket as JSON Lines
+   * @description Streams one JSON object per line for every ticket the token may see, oldest first: the ticket as GET /v1/tickets/{id} shows it (without its queue placement) plus `brand_name`, with every message, the participants, the audit trail and attachment references (id, file name, content type, size, SHA-256; never the bytes). Memory stays flat however many tickets there are; a reader that stops reading pauses the export. A response cut short (a server error mid-stream) ends without its final chunk, which HTTP clients report as an error. See docs/export-import.md.
+   */
+  exportTickets: {
+    parameters: {
+      query?: {
+        /** @description Only this brand; one outside the token’s brands exports nothing */
+        brand_id?: string;
+        /** @description Only tickets updated at or after this instant (a date or an RFC 3339 date-time) */
+        since?: string;
+      };
+    };
+    responses: {
+      /** @description One ticket per line (application/x-ndjson) */
+      200: {
+        content: {
+          "application/x-ndjson": string;
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
         };

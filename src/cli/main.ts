@@ -22,6 +22,10 @@ const USAGE = `Usage: nexus <command>   ([…] marks an optional part, a|b one o
   keys rotate [--force]               sign new upload/download URLs with a new key; URLs signed with
                                       the old one keep working until they expire (docs/attachments.md)
   search reindex [--brand brand_x]   rebuild the search indexes, with a progress bar and ETA
+  export --format jsonl|csv --out <file> [--brand brand_x] [--since T]
+                                      every ticket with its history to a file, with a progress bar
+  import --from zendesk|freshdesk|jsonl <file> [--users <file>] [--brand brand_x] [--emit-events]
+                                      import tickets with their history; rerun to resume (docs/export-import.md)
   backup --out <file>                 copy the database (online, while serving), the attachment files and
                                       the secret key to <file>, <file>.blobs/ and <file>.secret-key
   restore <file> [--force]            restore a backup into the data dir, with every process on it stopped
@@ -71,6 +75,8 @@ export async function main(
       await serve(loadConfig(processes === undefined ? process.env : { ...process.env, NEXUS_PROCESSES: processes }));
       return await new Promise<number>(() => {});
     }
+    if (group === 'export') return await (await import('./export.js')).runExport(argv.slice(1), out, err);
+    if (group === 'import') return await (await import('./import.js')).runImport(argv.slice(1), out, err);
     switch (`${group ?? ''} ${action ?? ''}`.trim()) {
       case 'worker': {
         const { runWorker } = await import('./worker.js');

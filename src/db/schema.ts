@@ -256,6 +256,16 @@ export interface RateLimitCounterTable {
   expires_at: number | string;
 }
 
+/** A source record `nexus import` has written, and the ticket it became (src/imports/). */
+export interface ImportRecordTable {
+  /** `zendesk`, `freshdesk` or `jsonl`. */
+  source: string;
+  /** The source's id of the ticket (our own ticket id for `jsonl`). */
+  external_id: string;
+  ticket_id: string;
+  imported_at: string;
+}
+
 export interface Database {
   brands: BrandTable;
   queues: QueueTable;
@@ -278,6 +288,7 @@ export interface Database {
   search_state: SearchStateTable;
   search_embed_queue: SearchEmbedQueueTable;
   rate_limit_counters: RateLimitCounterTable;
+  import_records: ImportRecordTable;
 }
 
 export type Db = Kysely<Database>;

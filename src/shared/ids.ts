@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** Every id prefix the API hands out; ids are `<prefix>_<26 chars>` and sort by creation time. */
 export type IdPrefix = 'tick' | 'brand' | 'msg' | 'att' | 'evt' | 'tok' | 'que' | 'aud' | 'wh' | 'dlv' | 'atm' | 'blob';
@@ -43,4 +43,16 @@ export const idPattern = (prefix: IdPrefix): string => `^${prefix}_[0-9a-hjkmnp-
 
 export function isId(prefix: IdPrefix, value: string): boolean {
   return new RegExp(idPattern(prefix)).test(value);
+}
+
+/**
+ * An id that a caller can compute again: the time part from `ms` (so it sorts where a record made
+ * then would), the rest from a hash of `seed`. Imports use it to name what they write after the
+ * source's own ids, so a rerun arrives at the same ids instead of making duplicates.
+ */
+export function stableId(prefix: IdPrefix, ms: number, seed: string): string {
+  const hash = createHash('sha256').update(seed).digest();
+  let rest = '';
+  for (let i = 0; i < 16; i++) rest += ALPHABET[hash[i]! & 31];
+  return `${prefix}_${encodeTime(Math.max(0, Math.floor(ms)))}${rest}`;
 }

@@ -1,4 +1,4 @@
-import type { MessageRow } from '../db/schema.js';
+import type { AuditEntryRow, MessageRow, TicketRow } from '../db/schema.js';
 import { findJsonProblem } from '../http/input-guard.js';
 import { validationError } from '../http/problem.js';
 import { fromJsonText } from '../shared/json.js';
@@ -77,3 +77,27 @@ export interface AuditEntryView {
   changes: Changes;
   created_at: string;
 }
+
+/** Customer, assignee, agents who replied, cc'd addresses: each email once, with its first role in that order. */
+export function participantsOf(row: TicketRow, messages: MessageView[]): Participant[] {
+  const out = new Map<string, Participant>();
+  const add = (email: string | null | undefined, name: string | null, role: Participant['role']) => {
+    if (!email) return;
+    const key = email.toLowerCase();
+    if (!out.has(key)) out.set(key, { email: key, name, role });
+    else if (name && !out.get(key)!.name) out.get(key)!.name = name;
+  };
+  add(row.customer_email, row.customer_name, 'customer');
+  add(row.assigned_to, null, 'assignee');
+  for (const m of messages) if (m.author_type === 'agent') add(m.author?.email, m.author?.name ?? null, 'agent');
+  for (const m of messages) for (const cc of m.cc) add(cc, null, 'cc');
+  return [...out.values()];
+}
+
+export const toAuditView = (r: AuditEntryRow): AuditEntryView => ({
+  id: r.id,
+  action: r.action,
+  actor: { type: r.actor_type, id: r.actor_id, name: r.actor_name },
+  changes: JSON.parse(r.changes) as Changes,
+  created_at: r.created_at,
+});

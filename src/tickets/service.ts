@@ -1,7 +1,7 @@
 import type { Static } from 'typebox';
-import type { AuditEntryRow, Db, DbOrTx, TicketRow } from '../db/schema.js';
+import type { Db, DbOrTx, TicketRow } from '../db/schema.js';
 import { type Transactions, transactionPerCall } from '../db/transactions.js';
-import { type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
+import { type Actor, type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
 import { requireVisibleBrand } from '../brands/visibility.js';
 import { type CursorCodec, cursorId, cursorInteger, cursorTimestamp } from '../http/cursor.js';
 import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
@@ -26,7 +26,9 @@ import {
   normalizeEmail,
   checkTags,
   normalizeTag,
+  participantsOf,
   textLength,
+  toAuditView,
   toTicketView,
 } from './model.js';
 import { type ListTicketsQuery, MAX_FILTER_VALUES } from './schemas.js';
@@ -36,11 +38,13 @@ import * as store from './store.js';
 import type { TicketOrder } from './store.js';
 import { type UpdateTicketInput, diffTicketUpdate } from './update-diff.js';
 import { getVisibleRow } from './visibility.js';
+import { type HistoricTicketInput, HistoricTicketRejected, checkHistoricTicket, writeHistoricTicket } from './historic.js';
 
 export type { AuditEntryView, Changes, Participant } from './model.js';
 export type { TicketIndexer } from './changes.js';
 export type { CreateMessageInput, MessageAttachments } from './messages.js';
 export type { UpdateTicketInput } from './update-diff.js';
+export type { HistoricTicketInput, HistoricMessage, HistoricAuditEntry } from './historic.js';
 
 export type CreatedTicket = TicketView & { queue: QueuePlacement; etag: string };
 
@@ -178,30 +182,6 @@ export function createTicketService(deps: TicketServiceDeps) {
     return p && { at: p[0], changeSeq: p[1], id: p[2] };
   }
 
-  /** Customer, assignee, agents who replied, cc'd addresses: each email once, with its first role in that order. */
-  function participantsOf(row: TicketRow, messages: MessageView[]): Participant[] {
-    const out = new Map<string, Participant>();
-    const add = (email: string | null | undefined, name: string | null, role: Participant['role']) => {
-      if (!email) return;
-      const key = email.toLowerCase();
-      if (!out.has(key)) out.set(key, { email: key, name, role });
-      else if (name && !out.get(key)!.name) out.get(key)!.name = name;
-    };
-    add(row.customer_email, row.customer_name, 'customer');
-    add(row.assigned_to, null, 'assignee');
-    for (const m of messages) if (m.author_type === 'agent') add(m.author?.email, m.author?.name ?? null, 'agent');
-    for (const m of messages) for (const cc of m.cc) add(cc, null, 'cc');
-    return [...out.values()];
-  }
-
-  const toAuditView = (r: AuditEntryRow): AuditEntryView => ({
-    id: r.id,
-    action: r.action,
-    actor: { type: r.actor_type, id: r.actor_id, name: r.actor_name },
-    changes: JSON.parse(r.changes) as Changes,
-    created_at: r.created_at,
-  });
-
   /** Everything `create` decides before it writes: checked input, normalised, with its time and actor. */
   function planCreate(principal: Principal, input: CreateTicketInput): CreatePlan {
     const subject = input.subject.trim();
@@ -307,6 +287,44 @@ export function createTicketService(deps: TicketServiceDeps) {
         const created: CreatedTicket[] = [];
         for (const plan of plans) created.push(await writeCreate(trx, plan));
         return created;
+      });
+    },
+
+    /**
+     * Writes historic tickets (an import: their own ids, timestamps, status and conversation) in one
+     * transaction, each routed, indexed for search and audited as `create` does, but with no
+     * webhook event unless `emitEvents`. Every input is checked first: one that breaks a limit is
+     * returned in `rejected` with the reason and the rest are written; one whose id is taken
+     * already is returned in `existing`. `within` runs in the same transaction after the writes,
+     * so what the caller records about them commits with them or not at all.
+     */
+    async importMany(
+      principal: Principal,
+      inputs: HistoricTicketInput[],
+      options: { emitEvents: boolean; source: string; actor?: Actor; within?: (trx: DbOrTx, written: TicketRow[]) => Promise<void> },
+    ): Promise<{ written: TicketRow[]; rejected: { index: number; reason: string }[]; existing: number[] }> {
+      const rejected: { index: number; reason: string }[] = [];
+      const checked: { index: number; input: HistoricTicketInput }[] = [];
+      for (const brandId of new Set(inputs.map((i) => i.brand_id))) await requireVisibleBrand(db, principal, brandId, '/brand_id');
+      for (const [index, input] of inputs.entries()) {
+        try {
+          checked.push({ index, input: checkHistoricTicket(input) });
+        } catch (err) {
+          if (!(err instanceof HistoricTicketRejected)) throw err;
+          rejected.push({ index, reason: err.message });
+        }
+      }
+      const actor = options.actor ?? actorOf(principal);
+      const now = clock.now();
+      return transactions.run(async (trx) => {
+        const written: TicketRow[] = [];
+        const existing: number[] = [];
+        for (const { index, input } of checked) {
+          if (await store.findTicket(trx, input.id)) existing.push(index);
+          else written.push(await writeHistoricTicket(trx, deps, input, { actor, now, emitEvents: options.emitEvents, source: options.source }));
+        }
+        await options.within?.(trx, written);
+        return { written, rejected, existing };
       });
     },
 

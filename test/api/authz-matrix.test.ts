@@ -191,6 +191,11 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
       brandsOf: (b) => b.data.map((x: Json) => [x.ticket.brand_id]),
     },
 
+    'GET /v1/exports/tickets.jsonl': {
+      requests: () => [{ url: '/v1/exports/tickets.jsonl' }, { url: `/v1/exports/tickets.jsonl?brand_id=${A}` }],
+      brandsOf: (b) => (b ?? []).map((x: Json) => [x.brand_id]),
+    },
+
     'POST /v1/webhooks': { requests: () => [{ url: '/v1/webhooks', body: { url: 'http://127.0.0.1:9/new', events: ['*'], brand_ids: [A] } }] },
     'GET /v1/webhooks': { requests: () => [{ url: '/v1/webhooks' }], brandsOf: (b) => b.data.map((x: Json) => x.brand_ids) },
     'GET /v1/webhooks/{webhook_id}': { requests: () => [{ url: `/v1/webhooks/${fx.A.webhook.id}` }] },
@@ -341,7 +346,15 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
               continue;
             }
             assert.equal(res.statusCode, op.success, res.body);
-            const body = res.body ? res.json() : undefined;
+            // A JSON Lines export is a list of objects, one per line.
+            const body = !res.body
+              ? undefined
+              : String(res.headers['content-type']).startsWith('application/x-ndjson')
+                ? res.body
+                    .split('\n')
+                    .filter(Boolean)
+                    .map((line) => JSON.parse(line))
+                : res.json();
             if (op.rule === 'self') assert.equal(body.id, caller.tokenId, 'the calling token itself');
             const brandsOf = cases[op.key]!.brandsOf;
             if (op.rule === 'filter' && brandsOf) {

@@ -27,6 +27,7 @@ const OPERATION_IDS = [
   'createWebhook',
   'deleteWebhook',
   'downloadAttachment',
+  'exportTickets',
   'getAttachment',
   'getBrand',
   'getCurrentToken',

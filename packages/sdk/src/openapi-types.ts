@@ -216,6 +216,20 @@ export interface paths {
      */
     post: operations["searchTickets"];
   };
+  "/v1/tickets/{ticket_id}/similar": {
+    /**
+     * List similar tickets
+     * @description The tickets of the same brand most like this one (how was this answered before?), best first: a hybrid search with the ticket's subject, description and first customer messages as the query, the ticket itself left out. Each with its `score` in [0, 1] and `status`. 404 like a retrieve. See docs/search.md.
+     */
+    get: operations["listSimilarTickets"];
+  };
+  "/v1/exports/tickets.jsonl": {
+    /**
+     * Export every ticket as JSON Lines
+     * @description Streams one JSON object per line for every ticket the token may see, oldest first: the ticket as GET /v1/tickets/{id} shows it (without its queue placement) plus `brand_name`, with every message, the participants, the audit trail and attachment references (id, file name, content type, size, SHA-256; never the bytes). Memory stays flat however many tickets there are; a reader that stops reading pauses the export. A response cut short (a server error mid-stream) ends without its final chunk, which HTTP clients report as an error. See docs/export-import.md.
+     */
+    get: operations["exportTickets"];
+  };
   "/v1/uploads/{token}": {
     /**
      * Upload the bytes to a signed upload URL
@@ -4233,6 +4247,161 @@ export interface operations {
       };
       /** @description Problem details (RFC 9457); `code` is one of `validation_failed`, `idempotency_key_reused` */
       422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * List similar tickets
+   * @description The tickets of the same brand most like this one (how was this answered before?), best first: a hybrid search with the ticket's subject, description and first customer messages as the query, the ticket itself left out. Each with its `score` in [0, 1] and `status`. 404 like a retrieve. See docs/search.md.
+   */
+  listSimilarTickets: {
+    parameters: {
+      query?: {
+        limit?: number;
+      };
+      path: {
+        /** @description A ticket id, tick_… */
+        ticket_id: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": {
+            /** @description Best first; the ticket itself is never listed; empty when nothing is alike */
+            data: ({
+                ticket: components["schemas"]["Ticket"];
+                /** @description Relevance in [0, 1] of a search with this ticket's text as the query; comparable within one response (see docs/search.md) */
+                score: number;
+                /**
+                 * @description open, pending, resolved, snoozed
+                 * @enum {string}
+                 */
+                status: "open" | "pending" | "resolved" | "snoozed";
+                match: {
+                  /** @description Normalised keyword (BM25) component; null when the keyword side did not return the ticket */
+                  keyword: number | null;
+                  /** @description Normalised semantic (embedding) component; null when the semantic side did not return the ticket */
+                  semantic: number | null;
+                };
+              })[];
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Export every ticket as JSON Lines
+   * @description Streams one JSON object per line for every ticket the token may see, oldest first: the ticket as GET /v1/tickets/{id} shows it (without its queue placement) plus `brand_name`, with every message, the participants, the audit trail and attachment references (id, file name, content type, size, SHA-256; never the bytes). Memory stays flat however many tickets there are; a reader that stops reading pauses the export. A response cut short (a server error mid-stream) ends without its final chunk, which HTTP clients report as an error. See docs/export-import.md.
+   */
+  exportTickets: {
+    parameters: {
+      query?: {
+        /** @description Only this brand; one outside the token’s brands exports nothing */
+        brand_id?: string;
+        /** @description Only tickets updated at or after this instant (a date or an RFC 3339 date-time) */
+        since?: string;
+      };
+    };
+    responses: {
+      /** @description One ticket per line (application/x-ndjson) */
+      200: {
+        content: {
+          "application/x-ndjson": string;
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
         };

@@ -9,6 +9,7 @@ import * as rateLimits from './0007-rate-limits.js';
 import * as queuePositions from './0008-queue-positions.js';
 import * as ticketListIndex from './0009-ticket-list-index.js';
 import * as ticketSyncOrder from './0012-ticket-sync-order.js';
+import * as importRecords from './0013-import-records.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0008-queue-positions': queuePositions,
   '0009-ticket-list-index': ticketListIndex,
   '0012-ticket-sync-order': ticketSyncOrder,
+  '0013-import-records': importRecords,
 };

@@ -1,0 +1,92 @@
+import type { HistoricTicketInput } from '../tickets/service.js';
+import { LIMITS, normalizeTag, textLength } from '../tickets/model.js';
+
+export const IMPORT_SOURCES = ['zendesk', 'freshdesk', 'jsonl'] as const;
+export type ImportSource = (typeof IMPORT_SOURCES)[number];
+
+/** A person of the source helpdesk, by its id: who requested, who was assigned, who wrote a comment. */
+export interface SourceUser {
+  email: string | null;
+  name: string | null;
+  /** Whether the source calls them staff (an agent or admin); undefined when it does not say. */
+  agent?: boolean | undefined;
+}
+
+/** What a format needs beside the record: the people (sideloaded or from --users) and the brand override. */
+export interface MappingContext {
+  users: Map<string, SourceUser>;
+  /** `--brand`: every ticket goes to this existing brand instead of one per source brand. */
+  brandId?: string | undefined;
+}
+
+/** A source record mapped to our model, or why it is skipped. */
+export type MappedRecord =
+  | {
+      kind: 'ticket';
+      externalId: string;
+      /** The brand to create when missing (a deterministic id, so a rerun finds it). */
+      brand: { id: string; name: string };
+      ticket: HistoricTicketInput;
+      /** Parts of the record left out, each a reason ("private note skipped"): counted in the summary. */
+      dropped: string[];
+    }
+  | { kind: 'skip'; externalId: string | null; reason: string };
+
+/** Helpers the formats share. */
+
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const text = (v: unknown): string | null => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null);
+export const idText = (v: unknown): string | null => (typeof v === 'number' || (typeof v === 'string' && v !== '') ? String(v) : null);
+
+/** `"Ann Lee" <ann@example.com>` or a bare address: the address and the name, if any. */
+export function parseAddress(value: unknown): { email: string; name: string | null } | null {
+  const s = text(value)?.trim();
+  if (!s) return null;
+  const m = /^(.*)<([^<>\s]+@[^<>\s]+)>\s*$/.exec(s);
+  if (m) return { email: m[2]!, name: m[1]!.trim().replace(/^"|"$/g, '').trim() || null };
+  return /^[^\s@<>]+@[^\s@<>]+$/.test(s) ? { email: s, name: null } : null;
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", apos: "'", nbsp: ' ' };
+
+/** Plain text of an HTML body, for a source that only has HTML: tags dropped, block ends as line breaks. */
+export function htmlToText(html: string): string {
+  return html
+    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, '')
+    .replace(/<br\s*\/?>/gi, '\n')
+    .replace(/<\/(p|div|li|h[1-6]|tr|blockquote)>/gi, '\n')
+    .replace(/<[^>]*>/g, '')
+    .replace(/&(amp|lt|gt|quot|#39|apos|nbsp);/g, (_, e: string) => ENTITIES[e]!)
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+/** A subject within our limit: the first line of the description when blank, cut at 300 characters. */
+export function subjectOf(subject: string | null, description: string, dropped: string[]): string {
+  let s = (subject ?? '').trim() || description.trim().split('\n')[0]!.trim() || '(no subject)';
+  if (textLength(s) > LIMITS.subjectMax) {
+    s = `${[...s].slice(0, LIMITS.subjectMax - 1).join('')}…`;
+    dropped.push('subject shortened to 300 characters');
+  }
+  return s;
+}
+
+/** The source's tags that fit ours (1-64 characters, 50 at most); the rest are noted as dropped. */
+export function tagsOf(value: unknown, dropped: string[]): string[] {
+  const tags: string[] = [];
+  for (const t of Array.isArray(value) ? value : []) {
+    const tag = typeof t === 'string' ? normalizeTag(t) : '';
+    if (textLength(tag) < 1 || textLength(tag) > LIMITS.tagMax) dropped.push('tag dropped: empty or longer than 64 characters');
+    else if (!tags.includes(tag)) tags.push(tag);
+  }
+  if (tags.length > LIMITS.tagsMax) {
+    dropped.push(`tags beyond the ${LIMITS.tagsMax}th dropped`);
+    tags.length = LIMITS.tagsMax;
+  }
+  return tags;
+}
+
+/** A brand id our API accepts (`brand_[A-Za-z0-9_]{1,64}`) made from a source's name and brand id. */
+export function brandIdFor(source: string, sourceBrand: string | null): string {
+  return `brand_${source}_${(sourceBrand ?? 'default').replace(/[^A-Za-z0-9_]/g, '_')}`.slice(0, 70);
+}

@@ -1,0 +1,326 @@
+/**
+ * `nexus import` and the import service over the real app and database: Zendesk's and Freshdesk's
+ * export shapes (fixtures in test/fixtures/import/) and our own jsonl mapped into brands, tickets
+ * with their own timestamps, messages, customers and tags; searchable; no webhook events unless
+ * asked; idempotent (run twice) and resumable (a process killed mid-import, then run again).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { type TestApp, build } from '../helpers/app.js';
+import { countRows, createBrand, createTicket } from '../helpers/factories.js';
+import { ROOT } from '../helpers/server-process.js';
+import { waitFor } from '../helpers/wait.js';
+import { runNexus } from '../helpers/cli-process.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: API bodies are read as loose JSON; the assertions check their shape
+type Json = any;
+
+const FIXTURES = path.join(ROOT, 'test/fixtures/import');
+
+async function counts(app: TestApp) {
+  return {
+    tickets: await countRows(app, 'tickets'),
+    messages: await countRows(app, 'messages'),
+    audit: await countRows(app, 'audit_entries'),
+    events: await countRows(app, 'events'),
+    brands: await countRows(app, 'brands'),
+  };
+}
+
+const getJson = async (app: TestApp, url: string): Promise<Json> => {
+  const res = await app.request({ method: 'GET', url });
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json();
+};
+
+function scratch(t: { after(fn: () => void): void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-import-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('ticket import', () => {
+  it('maps a Zendesk export (users file) into brands, tickets with their own timestamps, messages, customers and tags; searchable; no events; run twice: nothing duplicated', async (t) => {
+    const app = await build(t);
+    const imports = app.runtime.services.imports;
+    const options = { source: 'zendesk' as const, file: path.join(FIXTURES, 'zendesk-tickets.jsonl'), usersFile: path.join(FIXTURES, 'zendesk-users.jsonl') };
+    const eventsBefore = await countRows(app, 'events');
+    const summary = await imports.run(options);
+    assert.equal(summary.records, 4);
+    assert.equal(summary.imported, 3);
+    assert.equal(summary.skipped, 1);
+    assert.deepEqual(summary.skipped_examples, [
+      { position: 3, external_id: 'acme.zendesk.com/103', reason: "the requester's email is unknown (pass Zendesk's users export with --users)" },
+    ]);
+    assert.deepEqual(summary.brands_created.sort(), ['brand_zendesk_360011', 'brand_zendesk_360012']);
+    assert.equal(summary.dropped_by_reason['private note skipped (NexusCore has no internal notes yet)'], 1);
+    assert.equal(summary.dropped_by_reason['attachment referenced but not imported (the export holds no bytes)'], 1);
+    assert.equal(await countRows(app, 'events'), eventsBefore, 'historic tickets fire no webhooks');
+
+    const list = await getJson(app, '/v1/tickets?brand_id=brand_zendesk_360011');
+    const refund = list.data.find((x: Json) => x.subject === 'Refund for a damaged blender');
+    assert.ok(refund, JSON.stringify(list.data));
+    assert.equal(refund.status, 'resolved');
+    assert.equal(refund.priority, 'high');
+    assert.equal(refund.origin, 'email');
+    assert.equal(refund.created_at, '2023-03-01T09:15:00Z');
+    assert.equal(refund.updated_at, '2023-03-02T16:40:00Z');
+    assert.equal(refund.first_response_at, '2023-03-01T12:30:00Z');
+    assert.equal(refund.assigned_to, 'sam@acme-support.example');
+    assert.deepEqual(refund.customer, { email: 'maria.gomez@example.com', name: 'Maria Gomez' });
+    assert.deepEqual(refund.tags, ['refund', 'damaged_goods']);
+    const detail = await getJson(app, `/v1/tickets/${refund.id}`);
+    assert.deepEqual(
+      detail.messages.map((m: Json) => [m.author_type, m.created_at, m.body]),
+      [
+        ['customer', '2023-03-01T09:15:00Z', 'My blender arrived with a cracked jug. I would like a refund.'],
+        ['agent', '2023-03-01T12:30:00Z', 'Sorry about that! Your refund of $89 is on its way.'],
+        ['customer', '2023-03-02T16:40:00Z', 'Thanks, received it.'],
+      ],
+    );
+    assert.deepEqual(
+      detail.audit_trail.map((a: Json) => [a.action, a.actor.name]),
+      [['ticket.imported', 'nexus import']],
+    );
+    const hold = list.data.find((x: Json) => x.subject === 'How do I reset the timer?');
+    assert.equal(hold.status, 'pending');
+    assert.equal(hold.priority, 'normal');
+    const toaster = (await getJson(app, '/v1/tickets?brand_id=brand_zendesk_360012')).data[0];
+    assert.deepEqual(
+      toaster.customer,
+      { email: 'pat.doe@example.net', name: 'Pat Doe' },
+      'the email channel’s from address stands in for a requester not in the users file',
+    );
+
+    const search = await app.request({ method: 'POST', url: '/v1/tickets/search', body: { query: 'cracked jug blender', mode: 'keyword' } });
+    assert.equal(search.statusCode, 200, search.body);
+    assert.equal(search.json().data[0]?.ticket.id, refund.id, 'imported tickets are searchable');
+
+    const before = await counts(app);
+    const again = await imports.run(options);
+    assert.equal(again.imported, 0);
+    assert.equal(again.already_imported, 3);
+    assert.deepEqual(await counts(app), before, 'a second run adds nothing');
+  });
+
+  it('maps Freshdesk tickets with conversations (status and priority codes, incoming and outgoing, private notes left out); --emit-events records ticket.created', async (t) => {
+    const app = await build(t);
+    const eventsBefore = await countRows(app, 'events');
+    const summary = await app.runtime.services.imports.run({ source: 'freshdesk', file: path.join(FIXTURES, 'freshdesk-tickets.json'), emitEvents: true });
+    assert.equal(summary.imported, 2);
+    assert.deepEqual(
+      summary.skipped_examples.map((s) => [s.external_id, s.reason]),
+      [['22', "the requester's email is unknown (fetch tickets with include=requester, or pass contacts with --users)"]],
+    );
+    assert.equal(await countRows(app, 'events'), eventsBefore + 2, 'one ticket.created per imported ticket when asked');
+    const events = await getJson(app, '/v1/events?limit=10');
+    assert.deepEqual(
+      events.data.map((e: Json) => e.type),
+      ['ticket.created', 'ticket.created'],
+    );
+
+    const invoice = (await getJson(app, '/v1/tickets?brand_id=brand_freshdesk_default')).data[0];
+    assert.equal(invoice.status, 'resolved');
+    assert.equal(invoice.priority, 'normal');
+    assert.equal(invoice.origin, 'email');
+    assert.deepEqual(invoice.tags, ['billing', 'vat']);
+    assert.equal(invoice.metadata.freshdesk_id, '20');
+    const detail = await getJson(app, `/v1/tickets/${invoice.id}`);
+    assert.deepEqual(
+      detail.messages.map((m: Json) => [m.author_type, m.author?.email ?? null, m.body, m.cc]),
+      [
+        ['customer', 'jonas@berg-logistics.example', 'Our invoice INV-3391 shows an old VAT number.', ['ap@berg-logistics.example']],
+        ['agent', 'billing@acme.example', 'Thanks Jonas, we have corrected it. The new invoice is attached.', []],
+        ['customer', 'jonas@berg-logistics.example', 'Perfect, thank you!', ['ap@berg-logistics.example']],
+      ],
+    );
+    const login = (await getJson(app, '/v1/tickets?brand_id=brand_freshdesk_43000077')).data[0];
+    assert.equal(login.status, 'pending', 'a custom status (6) is pending');
+    assert.equal(login.priority, 'urgent');
+    assert.equal(login.origin, 'web');
+    assert.equal(login.customer.email, 'priya.nair@example.com');
+  });
+
+  it('round trip: our jsonl export imported into an empty database reproduces the tickets byte for byte; into the same database it adds nothing', async (t) => {
+    const source = await build(t);
+    const brand = await createBrand(source, { name: 'Round Trip' });
+    const a = await createTicket(source, brand.id, { subject: 'Kettle leaks', tags: ['kettle', 'leak'], priority: 'high', metadata: { order: 7 } });
+    await source.request({
+      method: 'POST',
+      url: `/v1/tickets/${a.id}/messages`,
+      body: { author_type: 'agent', body: 'Sending a new seal', author: { email: 'agent@rt.example', name: 'Agent' }, cc: ['cc@example.com'] },
+    });
+    source.clock.advance(60_000);
+    await source.request({
+      method: 'PATCH',
+      url: `/v1/tickets/${a.id}`,
+      body: { status: 'snoozed', snoozed_until: '2026-02-01T00:00:00Z', assigned_to: 'agent@rt.example' },
+    });
+    await createTicket(source, brand.id, { subject: 'Second ticket', description: '' });
+    const exported = (await source.request({ method: 'GET', url: '/v1/exports/tickets.jsonl' })).body;
+    const dir = scratch(t);
+    const file = path.join(dir, 'export.jsonl');
+    fs.writeFileSync(file, exported);
+
+    const target = await build(t);
+    const summary = await target.runtime.services.imports.run({ source: 'jsonl', file });
+    assert.equal(summary.imported, 2);
+    assert.deepEqual(summary.brands_created, [brand.id]);
+    const reexported = (await target.request({ method: 'GET', url: '/v1/exports/tickets.jsonl' })).body;
+    assert.equal(reexported, exported);
+    const detail = await getJson(target, `/v1/tickets/${a.id}`);
+    assert.equal(detail.status, 'snoozed');
+    assert.equal(detail.snoozed_until, '2026-02-01T00:00:00Z');
+
+    const before = await counts(source);
+    const same = await source.runtime.services.imports.run({ source: 'jsonl', file });
+    assert.equal(same.imported, 0);
+    assert.equal(same.skipped_by_reason['a ticket with this id exists already in this database'], 2);
+    assert.deepEqual(await counts(source), before);
+  });
+
+  it('skips what it cannot take, saying why, and imports the rest: lines that are not JSON, records that break a limit, a ticket twice in the file', async (t) => {
+    const app = await build(t);
+    const brand = await createBrand(app);
+    const good = (id: string, extra: Record<string, unknown> = {}) => ({
+      id,
+      brand_id: brand.id,
+      subject: 'Fine',
+      description: 'ok',
+      status: 'open',
+      priority: 'normal',
+      origin: 'api',
+      tags: [],
+      customer: { email: 'ok@example.com', name: null },
+      metadata: {},
+      created_at: '2024-01-01T00:00:00Z',
+      updated_at: '2024-01-01T00:00:00Z',
+      messages: [],
+      audit_trail: [],
+      ...extra,
+    });
+    const file = path.join(scratch(t), 'mixed.jsonl');
+    fs.writeFileSync(
+      file,
+      [
+        JSON.stringify(good('tick_01hkmtq5g0aaaaaaaaaaaaaaaa')),
+        '{"id": broken',
+        JSON.stringify(good('tick_01hkmtq5g0bbbbbbbbbbbbbbbb', { subject: '   ' })),
+        JSON.stringify(good('tick_01hkmtq5g0cccccccccccccccc', { customer: { email: 'not-an-address' } })),
+        JSON.stringify(
+          good('tick_01hkmtq5g0dddddddddddddddd', {
+            messages: [{ id: 'msg_01hkmtq5g0dddddddddddddddd', author_type: 'customer', body: 'x'.repeat(70_000), cc: [], created_at: '2024-01-01T00:00:00Z' }],
+          }),
+        ),
+        JSON.stringify(good('tick_01hkmtq5g0aaaaaaaaaaaaaaaa')),
+        JSON.stringify({ hello: 'world' }),
+      ].join('\n'),
+    );
+    const summary = await app.runtime.services.imports.run({ source: 'jsonl', file });
+    assert.equal(summary.records, 7);
+    assert.equal(summary.imported, 1);
+    assert.equal(summary.skipped, 6);
+    assert.deepEqual(
+      summary.skipped_examples.map((s) => [s.position, s.reason]),
+      [
+        [2, 'not JSON'],
+        [7, 'not a ticket of a NexusCore export (id, brand_id, customer, created_at or messages missing)'],
+        [6, 'the same ticket appears earlier in the file'],
+        [3, 'the subject is blank'],
+        [4, 'the customer email "not-an-address" is not an address'],
+        [5, 'message 0 is larger than 65536 bytes'],
+      ],
+    );
+    assert.equal(await countRows(app, 'tickets'), 1);
+  });
+
+  it('a process killed mid-import is completed by running it again, with every ticket exactly once', async (t) => {
+    const app = await build(t);
+    const brand = await createBrand(app, { id: 'brand_resume', name: 'Resume' });
+    const total = 1500;
+    const file = path.join(scratch(t), 'big.jsonl');
+    const out = fs.createWriteStream(file);
+    for (let i = 0; i < total; i++) {
+      const id = `tick_01hkmtq5g0${String(i).padStart(16, '0')}`;
+      const at = new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString();
+      out.write(
+        `${JSON.stringify({
+          id,
+          brand_id: brand.id,
+          brand_name: 'Resume',
+          subject: `Imported ${i}`,
+          description: `Question number ${i}`,
+          status: 'open',
+          priority: 'normal',
+          origin: 'email',
+          tags: ['resume'],
+          customer: { email: `c${i}@example.com`, name: null },
+          metadata: {},
+          created_at: at,
+          updated_at: at,
+          messages: [{ id: `msg_01hkmtq5g0${String(i).padStart(16, '0')}`, author_type: 'customer', body: `Question number ${i}`, cc: [], created_at: at }],
+          audit_trail: [],
+        })}\n`,
+      );
+    }
+    await new Promise((resolve) => out.end(resolve));
+
+    const first = runNexus(t, app, ['import', '--from', 'jsonl', file, '--batch-size', '25']);
+    const recorded = async () =>
+      Number(
+        (
+          await app.runtime.db
+            .selectFrom('import_records')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    await waitFor('the import has committed some batches', 120_000, async () => ((await recorded()) >= 100 ? true : undefined));
+    first.child.kill('SIGKILL');
+    await first.done;
+    const partial = await recorded();
+    assert.ok(partial < total, `killed before the end (${partial} of ${total})`);
+    assert.equal(await countRows(app, 'tickets'), partial, 'each committed batch holds its tickets and their records together');
+
+    const second = await runNexus(t, app, ['import', '--from', 'jsonl', file, '--json']).done;
+    assert.equal(second.code, 0, second.stderr);
+    const summary = JSON.parse(second.stdout.trim().split('\n').at(-1)!);
+    assert.equal(summary.already_imported, partial);
+    assert.equal(summary.imported, total - partial);
+    assert.equal(summary.skipped, 0);
+    assert.match(second.stderr, /import jsonl \[.*\] 100% 1500\/1500 records/);
+    assert.equal(await countRows(app, 'tickets'), total);
+    assert.equal(await countRows(app, 'messages'), total);
+    assert.equal(await recorded(), total);
+  });
+
+  it('the CLI refuses a bad invocation with a usage line and stores nothing; a missing --brand is an error naming it', async (t) => {
+    const app = await build(t);
+    const before = await counts(app);
+    const zendesk = path.join(FIXTURES, 'zendesk-tickets.jsonl');
+    for (const args of [
+      ['import', '--from', 'helpscout', zendesk],
+      ['import', '--from', 'zendesk'],
+      ['import', '--from', 'zendesk', '/nonexistent/file.jsonl'],
+    ]) {
+      const run = await runNexus(t, app, args).done;
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /import needs --from|no such file/);
+    }
+    const missing = await runNexus(t, app, ['import', '--from', 'zendesk', zendesk, '--brand', 'brand_missing']).done;
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /brand_missing does not exist/);
+    assert.deepEqual(await counts(app), before);
+
+    const into = await createBrand(app, { id: 'brand_target', name: 'Target' });
+    const run = await runNexus(t, app, ['import', '--from', 'zendesk', zendesk, '--users', path.join(FIXTURES, 'zendesk-users.jsonl'), '--brand', into.id])
+      .done;
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /imported 3, already imported 0, skipped 1/);
+    assert.match(run.stdout, /skipped 1: the requester's email is unknown/);
+    assert.equal((await getJson(app, `/v1/tickets?brand_id=${into.id}`)).data.length, 3, '--brand puts every ticket in the one brand');
+  });
+});
