@@ -36,6 +36,7 @@ import { eventRoutes } from './events/routes.js';
 import { attachmentRoutes } from './attachments/routes.js';
 import { searchRoutes } from './search/routes.js';
 import { registerDashboard } from './dashboard/plugin.js';
+import { InboundResultSchema, inboundEmailRoutes } from './email/routes.js';
 import { AttachmentSchema, AuditEntrySchema, MessageSchema, QueuePlacementSchema, TicketSchema } from './tickets/schemas.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -75,6 +76,7 @@ const sharedSchemas = [
   BrandSchema,
   QueueSchema,
   TokenSchema,
+  InboundResultSchema,
   ...eventComponentSchemas,
 ];
 
@@ -210,6 +212,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   eventRoutes(app, services.events);
   attachmentRoutes(app, services.attachments);
   searchRoutes(app, services.search);
+  inboundEmailRoutes(app, services.email.inbound, config.email.smtpMaxBytes);
   registerDashboard(app);
 
   await app.ready();

@@ -13,6 +13,9 @@ import { createSearchService } from './search/service.js';
 import type { Clock } from './shared/clock.js';
 import type { SecretBox } from './shared/secret-box.js';
 import { cursorCodecFor } from './http/cursor-key.js';
+import { createInboundMail } from './email/inbound.js';
+import { createMessageMailer } from './email/outbound.js';
+import { createReplyTokens } from './email/reply-token.js';
 
 export interface CoreDeps {
   db: Db;
@@ -47,15 +50,38 @@ export function createServices(deps: CoreDeps) {
     embedder: { cacheDir: deps.config.embeddingsCacheDir, remote: deps.config.embeddings },
     cursors,
   });
+  const brands = createBrandService({ db, clock });
+  const tickets = createTicketService({
+    db,
+    clock,
+    attachments: attachments.forMessages,
+    indexer: search.indexer,
+    cursors,
+    transactions,
+    mailer: createMessageMailer(deps.config),
+  });
+  const replyTokens = createReplyTokens({ db, box: secretBox });
+  const inbound = createInboundMail({
+    db,
+    clock,
+    config: deps.config,
+    brands,
+    tickets,
+    attachments,
+    messageAttachments: attachments.forMessages,
+    replyTokens,
+  });
   return {
     tokens: createTokenService({ db, clock, bootstrapSecret: deps.config.adminToken }),
     webhooks: createWebhookService({ db, clock, allowPrivate: deps.config.webhookAllowPrivate, secretBox, cursors }),
     events: createEventService({ db, cursors }),
-    brands: createBrandService({ db, clock }),
+    brands,
     queues: createQueueService({ db, clock, cursors }),
-    tickets: createTicketService({ db, clock, attachments: attachments.forMessages, indexer: search.indexer, cursors, transactions }),
+    tickets,
     attachments,
     search,
+    /** E-mail in (the listener and the HTTP relay share `inbound`) and the reply tokens of mail out. */
+    email: { inbound, replyTokens },
   };
 }
 
