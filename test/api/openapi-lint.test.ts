@@ -46,6 +46,7 @@ const OPERATION_IDS = [
   'listTokens',
   'listWebhookDeliveries',
   'listWebhooks',
+  'receiveEmail',
   'retryWebhookDelivery',
   'revokeToken',
   'rotateWebhookSecret',
