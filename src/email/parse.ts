@@ -70,6 +70,14 @@ function headerText(value: HeaderValue | undefined): string | undefined {
   return undefined;
 }
 
+// C0 controls other than tab and line feed, DEL, and lone surrogates: what a mis-declared encoding
+// decodes to, and nothing a person wrote.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** Text as stored: line ends normalised, unprintable characters (a broken transfer encoding's debris) removed. */
+const cleanText = (text: string): string => text.replace(/\r\n?/g, '\n').replace(UNPRINTABLE, '');
+
 /**
  * HTML to readable text: paragraphs and line breaks kept, links as `text [url]`, images dropped
  * (an inline image is kept as an attachment instead), tables as lines.
@@ -121,7 +129,7 @@ export async function parseEmail(raw: Buffer): Promise<ParsedEmail> {
   const html = typeof mail.html === 'string' ? mail.html : '';
   const plain = (mail.text ?? '').trim();
   const fromHtml = !plain && !!html;
-  const text = fromHtml ? htmlToText(html) : plain;
+  const text = cleanText(fromHtml ? htmlToText(html) : plain);
   const references = [...messageIdsIn(mail.inReplyTo), ...messageIdsIn(mail.references).reverse()];
   const attachments: ReceivedAttachment[] = mail.attachments.map((a, i) => ({
     file_name: a.filename?.trim() || `attachment-${i + 1}${extensionOf(a.contentType)}`,
@@ -134,7 +142,9 @@ export async function parseEmail(raw: Buffer): Promise<ParsedEmail> {
     from: addresses(mail.from)[0] ?? null,
     to: addresses(mail.to),
     cc: addresses(mail.cc),
-    subject: (mail.subject ?? '').replace(/\s+/g, ' ').trim(),
+    subject: cleanText(mail.subject ?? '')
+      .replace(/\s+/g, ' ')
+      .trim(),
     text,
     fromHtml,
     messageId: mail.messageId ? bareMessageId(mail.messageId) : null,
