@@ -94,6 +94,16 @@ export function htmlToText(html: string): string {
   }).trim();
 }
 
+/** A header's value as written (unfolded), parameters included: `multipart/report; report-type=…`. */
+function rawHeader(lines: readonly { key: string; line: string }[], name: string): string | undefined {
+  const line = lines.find((l) => l.key === name.toLowerCase())?.line;
+  if (line === undefined) return undefined;
+  return line
+    .slice(line.indexOf(':') + 1)
+    .replace(/\r?\n[ \t]+/g, ' ')
+    .trim();
+}
+
 // A header name and a colon: the test for "this looks like a mail at all".
 const HEADER_LINE = /^[\x21-\x39\x3b-\x7e]+:/;
 
@@ -150,7 +160,7 @@ export async function parseEmail(raw: Buffer): Promise<ParsedEmail> {
     messageId: mail.messageId ? bareMessageId(mail.messageId) : null,
     references: [...new Set(references)],
     attachments,
-    header: (name) => headerText(mail.headers.get(name.toLowerCase())),
+    header: (name) => rawHeader(mail.headerLines, name) ?? headerText(mail.headers.get(name.toLowerCase())),
     contentType: HEADER_LINE.test(firstLine) ? (headerText(mail.headers.get('content-type')) ?? 'text/plain') : 'text/plain',
   };
 }

@@ -170,3 +170,18 @@ describe('a corpus of real-world shaped mail', () => {
     assert.equal((await postMail(app, rawMail({ subject: 'Later' }))).statusCode, 201);
   });
 });
+
+describe('bounces', () => {
+  it('a DSN is a bounce by its report type alone, whoever sends it', async (t) => {
+    const app = await build(t);
+    await brandWithAddresses(app, ['support@acme.test']);
+    const dsn = rawMail({
+      from: 'Postmaster Service <bounces@mx.example.org>',
+      headers: { 'Content-Type': 'multipart/report;\r\n report-type=delivery-status; boundary="b"' },
+      body: '--b\r\nContent-Type: text/plain\r\n\r\nFailed.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nStatus: 5.0.0\r\n--b--\r\n',
+    });
+    const res = await postMail(app, dsn);
+    assert.equal(res.json().outcome, 'bounce', res.body);
+    assert.equal(await countRows(app, 'tickets'), 0);
+  });
+});
