@@ -240,12 +240,13 @@ describe('e-mail over real SMTP', () => {
     customer.close();
   });
 
-  it('STARTTLS with NEXUS_SMTP_TLS_CERT/_KEY, the size limit answered with 552', async (t) => {
+  it('STARTTLS with NEXUS_SMTP_TLS_CERT/_KEY, the size limit answered with 552, a sender over its limit with 451', async (t) => {
     const app = await build(t, {
       env: {
         NEXUS_SMTP_TLS_CERT: `${ROOT}/test/fixtures/email/tls-cert.pem`,
         NEXUS_SMTP_TLS_KEY: `${ROOT}/test/fixtures/email/tls-key.pem`,
         NEXUS_SMTP_MAX_BYTES: '20000',
+        NEXUS_MAIL_SENDER_LIMIT: '1',
       },
     });
     await brandWithAddresses(app, ['support@acme.test']);
@@ -255,6 +256,11 @@ describe('e-mail over real SMTP', () => {
     assert.match(ok.response, /^250/);
     await assert.rejects(tls.sendMail({ from: 'casey@example.net', to: 'support@acme.test', subject: 'Big', text: 'x'.repeat(30_000) }), (err: Json) => {
       assert.equal(err.responseCode, 552);
+      return true;
+    });
+    // The refused mail did not count; the next one is over the hourly limit of 1: try again later.
+    await assert.rejects(tls.sendMail({ from: 'casey@example.net', to: 'support@acme.test', subject: 'Again', text: 'more' }), (err: Json) => {
+      assert.equal(err.responseCode, 451);
       return true;
     });
     tls.close();
