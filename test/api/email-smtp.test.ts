@@ -4,7 +4,7 @@ import { build } from '../helpers/app.js';
 import { brandWithAddresses } from '../helpers/email.js';
 import { countRows } from '../helpers/factories.js';
 import { captureLog, customerTransport, startCapturingRelay, startTestListener, testMailSender } from '../helpers/smtp.js';
-import { ROOT } from '../helpers/server-process.js';
+import { ROOT, freePort } from '../helpers/server-process.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are read as loose JSON here
 type Json = any;
@@ -238,6 +238,33 @@ describe('e-mail over real SMTP', () => {
     assert.equal((await app.request({ method: 'GET', url: '/v1/events?type=ticket.message_delivery_failed' })).json().data.length, 2);
     assert.equal((await app.request({ method: 'GET', url: `/v1/tickets/${okTicket.id}/messages` })).json().data.length, 1, 'a bounce never becomes a message');
     customer.close();
+  });
+
+  it('a relay that stays down: retried on NEXUS_MAIL_RETRY_SCHEDULE, then failed with ticket.message_delivery_failed', async (t) => {
+    const app = await build(t, { env: { NEXUS_MAIL_RELAY_URL: `smtp://127.0.0.1:${await freePort()}`, NEXUS_MAIL_RETRY_SCHEDULE: '1s' } });
+    const brand = await brandWithAddresses(app, ['support@acme.test']);
+    const sender = testMailSender(app);
+    const ticket = (
+      await app.request({ method: 'POST', url: '/v1/tickets', body: { brand_id: brand.id, subject: 'Hi', customer: { email: 'c@example.net' } } })
+    ).json();
+    const reply = (await app.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, body: { author_type: 'agent', body: 'Hello' } })).json();
+    const delivery = async () =>
+      (await app.request({ method: 'GET', url: `/v1/tickets/${ticket.id}/messages` })).json().data.find((m: Json) => m.id === reply.id).delivery;
+    await sender.drain();
+    assert.equal((await delivery()).status, 'queued');
+    assert.equal((await delivery()).attempts, 1);
+    app.clock.advance(5000);
+    await sender.drain();
+    const final = await delivery();
+    assert.equal(final.status, 'failed');
+    assert.equal(final.attempts, 2);
+    assert.match(final.last_error, /ECONNREFUSED|connect/i);
+    const events = (await app.request({ method: 'GET', url: '/v1/events?type=ticket.message_delivery_failed' })).json().data;
+    assert.deepEqual(
+      events.map((e: Json) => [e.data.message.id, e.data.message.delivery.status]),
+      [[reply.id, 'failed']],
+    );
+    assert.equal(await app.runtime.db.selectFrom('email_outbox').selectAll().executeTakeFirst(), undefined, 'the outbox is empty');
   });
 
   it('STARTTLS with NEXUS_SMTP_TLS_CERT/_KEY, the size limit answered with 552, a sender over its limit with 451', async (t) => {
