@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { removeDataDir, testPostgresUrl } from '../helpers/app.js';
-import { freePort, startServer } from '../helpers/server-process.js';
+import { type Cleanup, type SpawnOptions, freePort, spawnServer } from '../helpers/server-process.js';
 import { customerTransport } from '../helpers/smtp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -21,6 +21,23 @@ const listening = (port: number): Promise<boolean | undefined> =>
     });
     socket.once('error', () => resolve(undefined));
   });
+
+/**
+ * spawnServer, then a wait for /healthz longer than startServer's: on this shared two-core machine a
+ * cluster's processes have been seen to take over two minutes to transpile and start under load.
+ */
+async function startServer(cleanup: Cleanup, env: Record<string, string>, options: SpawnOptions = {}) {
+  const server = await spawnServer(cleanup, env, options);
+  await waitFor(`the server answers /healthz\n${server.output()}`, 300_000, async () => {
+    if (server.child.exitCode !== null) throw new Error(`the server exited:\n${server.output()}`);
+    try {
+      return (await fetch(`${server.base}/healthz`)).ok ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  return server;
+}
 
 async function api(base: string, method: string, url: string, body?: unknown) {
   const res = await fetch(`${base}${url}`, {
