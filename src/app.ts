@@ -37,6 +37,7 @@ import { attachmentRoutes } from './attachments/routes.js';
 import { searchRoutes } from './search/routes.js';
 import { exportRoutes } from './exports/routes.js';
 import { registerDashboard } from './dashboard/plugin.js';
+import { InboundResultSchema, inboundEmailRoutes } from './email/routes.js';
 import { AttachmentSchema, AuditEntrySchema, MessageSchema, QueuePlacementSchema, TicketSchema } from './tickets/schemas.js';
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -76,6 +77,7 @@ const sharedSchemas = [
   BrandSchema,
   QueueSchema,
   TokenSchema,
+  InboundResultSchema,
   ...eventComponentSchemas,
 ];
 
@@ -213,6 +215,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   attachmentRoutes(app, services.attachments);
   searchRoutes(app, services.search);
   exportRoutes(app, services.exports);
+  inboundEmailRoutes(app, services.email.inbound, config.email.smtpMaxBytes);
   registerDashboard(app);
 
   await app.ready();

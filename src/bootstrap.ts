@@ -62,6 +62,8 @@ export async function openRuntime(config: Config, clock: Clock = systemClock, op
     services = createServices({ db, dialect: opened.dialect, clock, config, secretBox });
     // Before anything signs or checks a URL: seals a plain key an older version left, makes the first one.
     await services.attachments.signingKeys.prepare();
+    // The reply-token key, made once per deployment, so that outgoing mail can carry tokens synchronously.
+    await services.email.replyTokens.prepare();
     // A bucket that is missing or out of reach stops the start here, named, rather than failing uploads later.
     await services.attachments.checkStorage();
   } catch (err) {

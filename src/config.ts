@@ -55,6 +55,15 @@ const EnvSchema = Type.Object({
   NEXUS_METRICS_TOKEN: Type.Optional(Type.String({ minLength: 32 })),
   NEXUS_METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   NEXUS_METRICS_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  NEXUS_SMTP_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  NEXUS_SMTP_HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  NEXUS_SMTP_TLS_CERT: Type.Optional(Type.String({ minLength: 1 })),
+  NEXUS_SMTP_TLS_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  NEXUS_SMTP_MAX_BYTES: Type.Integer({ minimum: 1024, default: 35 * 1024 * 1024 }),
+  NEXUS_MAIL_SENDER_LIMIT: Type.Integer({ minimum: 1, default: 30 }),
+  NEXUS_MAIL_RELAY_URL: Type.Optional(Type.String({ pattern: '^smtps?://[^\\s]+$' })),
+  NEXUS_MAIL_FROM_NAME: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  NEXUS_MAIL_RETRY_SCHEDULE: Type.String({ pattern: '^\\d+(ms|s|m|h)?(,\\d+(ms|s|m|h)?)*$', default: '1m,5m,30m,2h,6h,12h' }),
 });
 
 export interface Config {
@@ -89,6 +98,26 @@ export interface Config {
   trustProxy: string | undefined;
   rateLimit: RateLimitConfig;
   metrics: MetricsConfig;
+  email: EmailConfig;
+}
+
+/** E-mail in and out (docs/email.md). */
+export interface EmailConfig {
+  /** The SMTP listener's port (NEXUS_SMTP_PORT); undefined: no listener. */
+  smtpPort: number | undefined;
+  smtpHost: string;
+  /** PEM files for STARTTLS; both or neither. */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** Largest message taken, by SMTP (SIZE) or HTTP. */
+  smtpMaxBytes: number;
+  /** Mails one sender may turn into tickets or messages per hour. */
+  senderLimitPerHour: number;
+  /** smtp(s)://user:pass@host:port of the relay replies go through; undefined: outbound mail off. */
+  relayUrl: string | undefined;
+  /** The display name of the From of replies; undefined: the brand's name. */
+  fromName: string | undefined;
+  /** Delays between attempts to send a reply. */
+  retryScheduleMs: number[];
 }
 
 /** Where `GET /metrics` is served (docs/operations.md, "What to watch"). */
@@ -186,6 +215,33 @@ function blobStoreConfig(e: Static<typeof EnvSchema>, dataDir: string): BlobStor
   };
 }
 
+function emailConfig(e: Static<typeof EnvSchema>): EmailConfig {
+  if ((e.NEXUS_SMTP_TLS_CERT === undefined) !== (e.NEXUS_SMTP_TLS_KEY === undefined)) {
+    throw new ConfigError('Invalid environment variable NEXUS_SMTP_TLS_KEY: NEXUS_SMTP_TLS_CERT and NEXUS_SMTP_TLS_KEY go together');
+  }
+  if (e.NEXUS_MAIL_RELAY_URL !== undefined) {
+    try {
+      new URL(e.NEXUS_MAIL_RELAY_URL);
+    } catch {
+      // Not echoed: it may carry the relay's password.
+      throw new ConfigError('Invalid environment variable NEXUS_MAIL_RELAY_URL: not a URL (expected smtp://user:pass@host:587 or smtps://…)');
+    }
+  }
+  return {
+    smtpPort: e.NEXUS_SMTP_PORT,
+    smtpHost: e.NEXUS_SMTP_HOST,
+    tls:
+      e.NEXUS_SMTP_TLS_CERT && e.NEXUS_SMTP_TLS_KEY
+        ? { certFile: path.resolve(e.NEXUS_SMTP_TLS_CERT), keyFile: path.resolve(e.NEXUS_SMTP_TLS_KEY) }
+        : undefined,
+    smtpMaxBytes: e.NEXUS_SMTP_MAX_BYTES,
+    senderLimitPerHour: e.NEXUS_MAIL_SENDER_LIMIT,
+    relayUrl: e.NEXUS_MAIL_RELAY_URL,
+    fromName: e.NEXUS_MAIL_FROM_NAME,
+    retryScheduleMs: e.NEXUS_MAIL_RETRY_SCHEDULE.split(',').map(parseDuration),
+  };
+}
+
 /** Validates the environment and returns the config, or throws a ConfigError naming the bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, unknown> = {};
@@ -241,5 +297,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       syncIntervalMs: parseDuration(e.NEXUS_RATE_LIMIT_SYNC_INTERVAL),
     },
     metrics: { token: e.NEXUS_METRICS_TOKEN, port: e.NEXUS_METRICS_PORT, host: e.NEXUS_METRICS_HOST },
+    email: emailConfig(e),
   };
 }

@@ -34,7 +34,7 @@ export async function serve(config: Config): Promise<void> {
       (loaded) => loaded && log.info({ ms: Math.round(performance.now() - warmStart), ...runtime.services.search.indexStats() }, 'search indexes warmed up'),
     )
     .catch((err: unknown) => log.error({ err }, 'search warm-up failed; the first search loads the indexes'));
-  const stopBackgroundWork = config.runWorkers ? startBackgroundWork(runtime, log) : async () => {};
+  const stopBackgroundWork = config.runWorkers ? await startBackgroundWork(runtime, log) : async () => {};
 
   let closing = false;
   const shutdown = async (signal: string) => {

@@ -15,6 +15,9 @@ import type { SecretBox } from './shared/secret-box.js';
 import { cursorCodecFor } from './http/cursor-key.js';
 import { createExportService } from './exports/service.js';
 import { createImportService } from './imports/service.js';
+import { createInboundMail } from './email/inbound.js';
+import { createMessageMailer } from './email/outbound.js';
+import { createReplyTokens } from './email/reply-token.js';
 
 export interface CoreDeps {
   db: Db;
@@ -50,7 +53,26 @@ export function createServices(deps: CoreDeps) {
     cursors,
   });
   const brands = createBrandService({ db, clock });
-  const tickets = createTicketService({ db, clock, attachments: attachments.forMessages, indexer: search.indexer, cursors, transactions });
+  const tickets = createTicketService({
+    db,
+    clock,
+    attachments: attachments.forMessages,
+    indexer: search.indexer,
+    cursors,
+    transactions,
+    mailer: createMessageMailer(deps.config),
+  });
+  const replyTokens = createReplyTokens({ db, box: secretBox });
+  const inbound = createInboundMail({
+    db,
+    clock,
+    config: deps.config,
+    brands,
+    tickets,
+    attachments,
+    messageAttachments: attachments.forMessages,
+    replyTokens,
+  });
   return {
     tokens: createTokenService({ db, clock, bootstrapSecret: deps.config.adminToken }),
     webhooks: createWebhookService({ db, clock, allowPrivate: deps.config.webhookAllowPrivate, secretBox, cursors }),
@@ -62,6 +84,8 @@ export function createServices(deps: CoreDeps) {
     search,
     exports: createExportService({ db }),
     imports: createImportService({ db, clock, brands, tickets }),
+    /** E-mail in (the listener and the HTTP relay share `inbound`) and the reply tokens of mail out. */
+    email: { inbound, replyTokens },
   };
 }
 

@@ -4,6 +4,8 @@ import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
 import type { BackgroundJob } from './shared/background-job.js';
 import { dispatchWakeups } from './events/signal.js';
 import { startWebhookDispatcher, webhookJobs } from './webhooks/dispatcher.js';
+import { createMailSender } from './email/outbound.js';
+import { type SmtpListener, startSmtpListener } from './email/smtp-listener.js';
 
 /** Every background job of a runtime: what `npm start` runs beside the server and `nexus worker` alone. */
 export function backgroundJobs(runtime: Runtime): BackgroundJob[] {
@@ -56,7 +58,15 @@ export function startJobs(jobs: BackgroundJob[], log: Pick<Logger, 'error'>): ()
  * What `npm start` runs when `NEXUS_WORKERS` is on, and `nexus worker` alone. Returns a stop
  * function that waits for the dispatcher and running jobs to finish.
  */
-export function startBackgroundWork(runtime: Runtime, log: Logger): () => Promise<void> {
+export async function startBackgroundWork(runtime: Runtime, log: Logger): Promise<() => Promise<void>> {
+  // The SMTP listener lives with the background work, so that exactly one process of a deployment
+  // listens: the API process of `npm start`, the one cluster process with the jobs, or `nexus worker`.
+  let smtp: SmtpListener | undefined;
+  if (runtime.config.email.smtpPort !== undefined) {
+    smtp = await startSmtpListener({ config: runtime.config.email, inbound: runtime.services.email.inbound, brands: runtime.services.brands, log });
+    log.info({ host: runtime.config.email.smtpHost, port: smtp.port }, "SMTP listener accepting mail for the brands' addresses");
+  }
+  const stopMail = startMailSender(runtime, log);
   const stopJobs = startJobs(backgroundJobs(runtime), log);
   const dispatcher = startWebhookDispatcher({
     db: runtime.db,
@@ -68,7 +78,24 @@ export function startBackgroundWork(runtime: Runtime, log: Logger): () => Promis
     wakeups: dispatchWakeups({ dialect: runtime.dialect, databaseUrl: runtime.config.databaseUrl, log }),
   });
   return async () => {
+    await smtp?.close();
+    await stopMail();
     await dispatcher.stop();
     await stopJobs();
   };
+}
+
+/** The outbox sender of replies by e-mail (src/email/outbound.ts); nothing without NEXUS_MAIL_RELAY_URL. */
+export function startMailSender(runtime: Runtime, log: Logger): () => Promise<void> {
+  const sender = createMailSender({
+    db: runtime.db,
+    clock: runtime.clock,
+    config: runtime.config,
+    brands: runtime.services.brands,
+    attachments: runtime.services.attachments,
+    messageAttachments: runtime.services.attachments.forMessages,
+    replyTokens: runtime.services.email.replyTokens,
+    log,
+  });
+  return sender.start();
 }

@@ -30,7 +30,7 @@ export async function loadSession(token?: string): Promise<Session> {
   if (readable) {
     brands = (await api.get<{ data: Brand[] }>('/v1/brands', undefined).catch(() => ({ data: [] as Brand[] }))).data;
   } else if (me.brand_ids) {
-    brands = me.brand_ids.map((id) => ({ id, name: id, default_queue_id: '', created_at: '', updated_at: '' }));
+    brands = me.brand_ids.map((id) => ({ id, name: id, email_addresses: [], default_queue_id: '', created_at: '', updated_at: '' }));
   }
   return { me, brands };
 }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Config } from '../config.js';
 import type { Dialect } from '../db/open.js';
 import type { AttachmentRow, Db, DbOrTx } from '../db/schema.js';
@@ -316,6 +316,65 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
         upload_url: `${config.publicUrl}/v1/uploads/${signToken(await keys.current(db), 'upload', id, expiresAt)}`,
         upload_expires_at: toTimestamp(expiresAt),
       };
+    },
+
+    /**
+     * Stores bytes the server received itself (a mail's attachments, the raw mail) as a ready
+     * attachment of `brand_id`, not yet linked: link it to a message as an uploaded one. Same size
+     * limit as uploads unless `maxBytes` says otherwise; control characters in the name become `_`.
+     * Unlinked, it is swept after 24 hours like any upload.
+     */
+    async storeReceived(input: { brand_id: string; file_name: string; content_type: string; content: Buffer; maxBytes?: number }): Promise<string> {
+      const maxBytes = input.maxBytes ?? config.attachmentMaxBytes;
+      if (input.content.length > maxBytes) throw new AppError('payload_too_large', `The file is larger than the limit of ${maxBytes} bytes`);
+      const fileName = (
+        input.file_name.replace(new RegExp(CONTROL.source, 'g'), '_').replace(new RegExp(LONE_SURROGATE.source, 'g'), '_').trim() || 'attachment'
+      ).slice(0, 255);
+      // A media type is a token/token; anything else a sender wrote is served as bytes.
+      const contentType = /^[\w.+-]+\/[\w.+-]+$/.test(input.content_type) ? input.content_type.toLowerCase() : 'application/octet-stream';
+      const now = clock.now();
+      const id = newId('att', now.getTime());
+      const storageKey = newId('blob', now.getTime());
+      const stored = await blobs.put(storageKey, Readable.from([input.content]), { maxBytes, expectedSize: input.content.length });
+      const at = toTimestamp(now);
+      try {
+        await store.insertAttachment(db, {
+          id,
+          brand_id: input.brand_id,
+          file_name: fileName,
+          content_type: contentType,
+          declared_size: input.content.length,
+          status: 'ready',
+          size: stored.size,
+          sha256: stored.sha256,
+          storage_key: storageKey,
+          upload_expires_at: at,
+          ticket_id: null,
+          message_id: null,
+          created_at: at,
+          uploaded_at: at,
+          linked_at: null,
+        });
+      } catch (err) {
+        await blobs.delete(storageKey).catch(() => {});
+        throw err;
+      }
+      return id;
+    },
+
+    /** Keeps bytes in the blob store without an attachment (a received mail nothing became of, for audit); returns its key. */
+    async storeBlob(content: Buffer, maxBytes: number): Promise<string> {
+      const key = newId('blob', clock.now().getTime());
+      await blobs.put(key, Readable.from([content]), { maxBytes, expectedSize: content.length });
+      return key;
+    },
+
+    /** The bytes of the attachments linked to a message, for sending it by mail. */
+    async contentsOf(messageId: string): Promise<{ file_name: string; content_type: string; open: () => Promise<Readable> }[]> {
+      const rows = await store.listForMessages(db, [messageId]);
+      return rows
+        .filter((row) => row.status === 'ready' && row.storage_key)
+        .map((row) => ({ file_name: row.file_name, content_type: row.content_type, open: () => blobs.read(row.storage_key!) }));
     },
 
     /** The attachment with a fresh download URL; another brand's attachment is a 404. */

@@ -1,4 +1,4 @@
-export const SCOPES = ['tickets:read', 'tickets:write', 'webhooks:manage', 'admin'] as const;
+export const SCOPES = ['tickets:read', 'tickets:write', 'webhooks:manage', 'email:ingest', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** What an authenticated request may do; carried on the request and handed to services. */
@@ -10,6 +10,8 @@ export interface Principal {
   brandIds: string[] | null;
   /** When the token stops working; null or absent: never. Tokens it creates cannot outlive it. */
   expiresAt?: string | null;
+  /** Who the audit trail names instead of the token: set for the server's own callers (the SMTP listener). */
+  actor?: Actor;
 }
 
 /** `admin` implies every scope; `tickets:write` implies `tickets:read` (a writer reads what it writes). */
@@ -40,4 +42,13 @@ export interface Actor {
 
 export const systemActor: Actor = { type: 'system', id: null, name: 'system' };
 
-export const actorOf = (principal: Principal): Actor => ({ type: 'token', id: principal.tokenId, name: principal.tokenName });
+export const actorOf = (principal: Principal): Actor => principal.actor ?? { type: 'token', id: principal.tokenId, name: principal.tokenName };
+
+/** The server acting on its own behalf for every brand (mail received by the SMTP listener), named `name` in the audit trail. */
+export const systemPrincipal = (name: string): Principal => ({
+  tokenId: `system:${name}`,
+  tokenName: name,
+  scopes: ['admin'],
+  brandIds: null,
+  actor: { type: 'system', id: null, name },
+});

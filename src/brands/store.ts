@@ -32,3 +32,47 @@ export async function listExistingBrandIds(db: DbOrTx, ids: readonly string[]): 
   }
   return out;
 }
+
+/** Each brand's addresses, first (the one replies are sent from) first. */
+export async function listBrandAddresses(db: DbOrTx, brandIds: readonly string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (brandIds.length === 0) return out;
+  for (let i = 0; i < brandIds.length; i += 500) {
+    const rows = await db
+      .selectFrom('brand_email_addresses')
+      .select(['brand_id', 'address'])
+      .where('brand_id', 'in', brandIds.slice(i, i + 500))
+      .orderBy('brand_id')
+      .orderBy('position')
+      .execute();
+    for (const row of rows) out.set(row.brand_id, [...(out.get(row.brand_id) ?? []), row.address]);
+  }
+  return out;
+}
+
+/** The brand an address belongs to, if any. */
+export async function findBrandOfAddress(db: DbOrTx, address: string): Promise<string | undefined> {
+  return (await db.selectFrom('brand_email_addresses').select('brand_id').where('address', '=', address).executeTakeFirst())?.brand_id;
+}
+
+/** Which of `addresses` belong to a brand other than `brandId`, with that brand. */
+export async function findAddressesOfOtherBrands(db: DbOrTx, brandId: string, addresses: readonly string[]): Promise<{ address: string; brand_id: string }[]> {
+  if (addresses.length === 0) return [];
+  return db.selectFrom('brand_email_addresses').select(['address', 'brand_id']).where('address', 'in', addresses).where('brand_id', '!=', brandId).execute();
+}
+
+/** Replaces the brand's addresses with `addresses`, in that order. */
+export async function replaceBrandAddresses(db: DbOrTx, brandId: string, addresses: readonly string[]): Promise<void> {
+  await db.deleteFrom('brand_email_addresses').where('brand_id', '=', brandId).execute();
+  if (addresses.length) {
+    await db
+      .insertInto('brand_email_addresses')
+      .values(addresses.map((address, position) => ({ address, brand_id: brandId, position })))
+      .execute();
+  }
+}
+
+/** Every brand address: the listener's own addresses, which it never takes mail from. */
+export async function listAllAddresses(db: DbOrTx): Promise<string[]> {
+  return (await db.selectFrom('brand_email_addresses').select('address').execute()).map((r) => r.address);
+}

@@ -9,7 +9,7 @@ import { startBackgroundWork } from '../workers.js';
 export async function runWorker(config: Config): Promise<void> {
   const log = pino(loggerOptions(config.logLevel));
   const runtime = await openRuntime(config, undefined, { metrics: config.metrics.port !== undefined });
-  const stopBackgroundWork = startBackgroundWork(runtime, log);
+  const stopBackgroundWork = await startBackgroundWork(runtime, log);
   // A worker has no other listener: its metrics are served only with NEXUS_METRICS_PORT.
   const metricsServer = await startConfiguredMetricsServer(runtime.metrics, config.metrics, log);
   log.info({ database: runtime.location, ...(metricsServer ? { metrics_port: metricsServer.port } : {}) }, 'NexusCore worker running');

@@ -94,6 +94,16 @@ export interface MessageTable {
   body: string;
   cc: string;
   created_at: string;
+  /** public or internal (an internal note is never e-mailed). */
+  visibility: Generated<string>;
+  /** The RFC 5322 Message-ID (without angle brackets) of the mail this message came from or went out as. */
+  email_message_id: string | null;
+  /** A received mail's whole text when `body` has its quoted history or signature trimmed. */
+  full_body: string | null;
+  /** queued, sent or failed for a message e-mailed to the customer; null when it is not e-mailed. */
+  delivery_status: string | null;
+  delivery_attempts: Generated<number>;
+  delivery_last_error: string | null;
 }
 
 export interface AuditEntryTable {
@@ -266,7 +276,45 @@ export interface ImportRecordTable {
   imported_at: string;
 }
 
+export interface BrandEmailAddressTable {
+  /** Lower-cased; belongs to one brand. */
+  address: string;
+  brand_id: string;
+  /** The brand's first address (0) is the one replies are sent from. */
+  position: number;
+}
+
+/** One received mail, whatever became of it (src/email/inbound.ts). */
+export interface InboundEmailTable {
+  id: string;
+  brand_id: string | null;
+  sender: string | null;
+  rfc_message_id: string | null;
+  /** ticket_created, message_added, ignored or bounce. */
+  outcome: string;
+  reason: string | null;
+  ticket_id: string | null;
+  message_id: string | null;
+  /** The raw message in the blob store. */
+  raw_storage_key: string | null;
+  size: number | string;
+  received_at: string;
+}
+
+/** A message waiting to be e-mailed; the row goes when it is sent or has failed for good. */
+export interface EmailOutboxTable {
+  message_id: string;
+  ticket_id: string;
+  next_attempt_at: string;
+  /** The claim of the sender working on it: a lease that lapses if that process dies. */
+  locked_until: string | null;
+  created_at: string;
+}
+
 export interface Database {
+  brand_email_addresses: BrandEmailAddressTable;
+  inbound_emails: InboundEmailTable;
+  email_outbox: EmailOutboxTable;
   brands: BrandTable;
   queues: QueueTable;
   tokens: TokenTable;

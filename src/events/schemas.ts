@@ -67,6 +67,13 @@ export const TicketMessageCreatedEventSchema = eventSchema(
   Type.Object({ ticket: Ticket, message: Type.Ref('Message') }),
 );
 
+export const TicketMessageDeliveryFailedEventSchema = eventSchema(
+  'TicketMessageDeliveryFailedEvent',
+  'ticket.message_delivery_failed',
+  "An agent's reply could not be e-mailed to the customer: its retries are spent, the relay refused it for good, or it bounced. The message's delivery says why.",
+  Type.Object({ ticket: Ticket, message: Type.Ref('Message') }),
+);
+
 export const WebhookTestEventSchema = eventSchema(
   'WebhookTestEvent',
   TEST_EVENT_TYPE,
@@ -81,6 +88,7 @@ export const ticketEventSchemas: Record<TicketEventType, Component> = {
   'ticket.status_changed': TicketStatusChangedEventSchema,
   'ticket.assigned': TicketAssignedEventSchema,
   'ticket.message_created': TicketMessageCreatedEventSchema,
+  'ticket.message_delivery_failed': TicketMessageDeliveryFailedEventSchema,
 };
 
 /** Every payload a webhook endpoint may receive, by event type. */

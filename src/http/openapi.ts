@@ -76,6 +76,7 @@ const OPERATION_IDS: Record<string, string> = {
   'POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry': 'retryWebhookDelivery',
   'PUT /v1/uploads/{token}': 'uploadAttachment',
   'GET /v1/downloads/{token}': 'downloadAttachment',
+  'POST /v1/inbound/email': 'receiveEmail',
 };
 
 const pascal = (word: string) => word.replace(/(^|[-_])(\w)/g, (_m, _sep, c: string) => c.toUpperCase());
@@ -168,6 +169,11 @@ const RAW_BODIES: Record<string, NonNullable<Operation['requestBody']>> = {
     description: 'The file, byte for byte, with the Content-Type declared when the upload URL was requested',
     required: true,
     content: { '*/*': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } },
+  },
+  'POST /v1/inbound/email': {
+    description: 'One raw RFC 5322 message, byte for byte (8-bit and any charset)',
+    required: true,
+    content: { 'message/rfc822': { schema: { type: 'string', contentMediaType: 'message/rfc822' } } },
   },
 };
 

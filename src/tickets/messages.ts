@@ -9,7 +9,7 @@ import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
 import { type TicketIndexer, recordChange } from './changes.js';
-import { type AuthorType, type Changes, LIMITS, type MessageView, byteLength, normalizeEmail, toMessageView } from './model.js';
+import { type AuthorType, type Changes, LIMITS, type MessageView, type Visibility, byteLength, normalizeEmail, toMessageView } from './model.js';
 import * as store from './store.js';
 import { getVisibleRow } from './visibility.js';
 
@@ -38,8 +38,33 @@ export const noAttachments: MessageAttachments = {
   },
 };
 
+/**
+ * E-mails agents' public messages to the customer; the email module provides the real one
+ * (src/email/outbound.ts). Without one, nothing is e-mailed.
+ */
+export interface MessageMailer {
+  /** The Message-ID (no angle brackets) the message will go out with; undefined when outbound mail is off. */
+  messageIdFor(ticket: TicketRow, messageId: string): string | undefined;
+  /** Puts the message in the outbox, in the message's transaction: it is sent after the commit, never inside the request. */
+  enqueue(trx: DbOrTx, entry: { ticket_id: string; message_id: string; at: string }): Promise<void>;
+}
+
+/** What a received e-mail adds to the message it becomes (src/email/inbound.ts). */
+export interface MessageEmailFields {
+  /** Its Message-ID header, without angle brackets; null when it had none. */
+  message_id: string | null;
+  /** The whole text when `body` is trimmed of quoted history or a signature. */
+  full_body: string | null;
+}
+
+/** Runs in the message's transaction, so that what it records commits with the message or not at all. */
+export type MessageWriteHook = (trx: DbOrTx, message: MessageView, ticket: TicketRow) => Promise<void>;
+
 export interface CreateMessageInput {
   author_type: AuthorType;
+  visibility?: Visibility | undefined;
+  /** Only for a message made from a received e-mail. */
+  email?: MessageEmailFields | undefined;
   body: string;
   cc?: string[] | undefined;
   author?: { email?: string | undefined; name?: string | null | undefined } | undefined;
@@ -48,9 +73,11 @@ export interface CreateMessageInput {
 }
 
 /** What a live message does to its ticket: a customer reopens it (waking a snooze), an agent's first reply is recorded. */
-function sideEffectsOfMessage(row: TicketRow, author: AuthorType, at: Date): { set: Partial<TicketRow>; changes: Changes } {
+function sideEffectsOfMessage(row: TicketRow, author: AuthorType, visibility: Visibility, at: Date): { set: Partial<TicketRow>; changes: Changes } {
   const set: Partial<TicketRow> = {};
   const changes: Changes = {};
+  // An internal note is not an answer to the customer: it changes nothing about the ticket's state.
+  if (visibility === 'internal') return { set, changes };
   if (author === 'customer' && row.status !== 'open') {
     set.status = 'open';
     changes.status = { from: row.status, to: 'open' };
@@ -70,6 +97,7 @@ export interface MessageServiceDeps {
   transactions: Transactions;
   attachments: MessageAttachments;
   indexer: TicketIndexer | undefined;
+  mailer: MessageMailer | undefined;
 }
 
 /** The conversation of a ticket: adding a message, with what it does to the ticket, and reading them. */
@@ -93,8 +121,10 @@ export function createMessageService(deps: MessageServiceDeps) {
      * agent's first reply sets first_response_at. A message with an explicit created_at is an
      * import of history and has no status side-effects.
      */
-    async add(principal: Principal, ticketId: string, input: CreateMessageInput): Promise<MessageView> {
+    async add(principal: Principal, ticketId: string, input: CreateMessageInput, onWrite?: MessageWriteHook): Promise<MessageView> {
       if (!input.body.trim()) throw validationError('/body', 'must not be blank');
+      const visibility = input.visibility ?? 'public';
+      if (visibility === 'internal' && input.author_type !== 'agent') throw validationError('/visibility', 'only an agent message can be an internal note');
       if (byteLength(input.body) > LIMITS.bodyMaxBytes) throw validationError('/body', `must be at most ${LIMITS.bodyMaxBytes} bytes`);
       const cc = [...new Set((input.cc ?? []).map(normalizeEmail))];
       const now = clock.now();
@@ -115,7 +145,9 @@ export function createMessageService(deps: MessageServiceDeps) {
           authorName ??= row.customer_name;
         }
         const messageId = newId('msg', now.getTime());
-        const messageRow = {
+        // A live public agent reply goes to the customer by mail (when outbound mail is on).
+        const mailed = input.author_type === 'agent' && visibility === 'public' && !imported ? deps.mailer?.messageIdFor(row, messageId) : undefined;
+        const messageRow: MessageRow = {
           id: messageId,
           ticket_id: ticketId,
           author_type: input.author_type,
@@ -124,15 +156,23 @@ export function createMessageService(deps: MessageServiceDeps) {
           body: input.body,
           cc: toJsonText(cc),
           created_at: createdAt,
+          visibility,
+          email_message_id: mailed ?? input.email?.message_id ?? null,
+          full_body: input.email?.full_body ?? null,
+          delivery_status: mailed ? 'queued' : null,
+          delivery_attempts: 0,
+          delivery_last_error: null,
         };
         await store.insertMessage(trx, messageRow);
+        if (mailed) await deps.mailer!.enqueue(trx, { ticket_id: ticketId, message_id: messageId, at: toTimestamp(now) });
         await attachments.link(trx, { principal, ticket: row, messageId, attachmentIds: input.attachments ?? [], at: createdAt });
-        const { set, changes } = imported ? { set: {}, changes: {} as Changes } : sideEffectsOfMessage(row, input.author_type, now);
+        const { set, changes } = imported ? { set: {}, changes: {} as Changes } : sideEffectsOfMessage(row, input.author_type, visibility, now);
         set.version = row.version + 1;
         set.updated_at = toTimestamp(now);
         const updated = await store.updateTicket(trx, row, set);
         const message = (await messageViews(trx, [messageRow]))[0]!;
         await recordChange(trx, deps.indexer, { action: 'message.created', ticket: updated, actor: actorOf(principal), changes, message, at: now });
+        await onWrite?.(trx, message, updated);
         return message;
       });
     },

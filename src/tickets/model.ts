@@ -24,6 +24,20 @@ export type Changes = Record<string, { from: unknown; to: unknown }>;
 
 export const AUTHOR_TYPES = ['agent', 'customer'] as const;
 
+/** Who may see a message: `internal` notes are for agents only and never e-mailed. */
+export const VISIBILITIES = ['public', 'internal'] as const;
+export type Visibility = (typeof VISIBILITIES)[number];
+
+export const DELIVERY_STATUSES = ['queued', 'sent', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** How the e-mail of an agent's public message to the customer fares (src/email/outbound.ts). */
+export interface DeliveryView {
+  status: DeliveryStatus;
+  attempts: number;
+  last_error: string | null;
+}
+
 export type AuthorType = (typeof AUTHOR_TYPES)[number];
 
 export interface MessageView {
@@ -34,6 +48,11 @@ export interface MessageView {
   body: string;
   cc: string[];
   attachments: unknown[];
+  visibility: Visibility;
+  /** Null for a message that is not e-mailed (a customer's, an internal note, or with outbound mail off). */
+  delivery: DeliveryView | null;
+  /** A received mail's whole text, when `body` has its quoted history or signature trimmed; else null. */
+  full_body: string | null;
   created_at: string;
 }
 
@@ -46,6 +65,11 @@ export function toMessageView(row: MessageRow, attachments: unknown[] = []): Mes
     body: row.body,
     cc: fromJsonText<string[]>(row.cc, []),
     attachments,
+    visibility: row.visibility as Visibility,
+    delivery: row.delivery_status
+      ? { status: row.delivery_status as DeliveryStatus, attempts: Number(row.delivery_attempts), last_error: row.delivery_last_error }
+      : null,
+    full_body: row.full_body,
     created_at: row.created_at,
   };
 }

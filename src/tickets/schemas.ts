@@ -3,7 +3,7 @@ import { Cursor, DateOrTimestamp, Email, Limit, Timestamp } from '../http/types.
 import { JsonValue } from '../http/json-value.js';
 import { idPattern } from '../shared/ids.js';
 import { OriginSchema, PrioritySchema, STATUSES, StatusSchema } from '../shared/ticket-fields.js';
-import { AUTHOR_TYPES, LIMITS } from './model.js';
+import { AUTHOR_TYPES, DELIVERY_STATUSES, LIMITS, VISIBILITIES } from './model.js';
 
 // Defined beside the fields they describe, which queues share; the ticket schemas include them.
 export { OriginSchema, PrioritySchema, StatusSchema };
@@ -84,6 +84,21 @@ export const MessageSchema = Type.Object(
     body: Type.String(),
     cc: Type.Array(Type.String()),
     attachments: Type.Array(Type.Ref('MessageAttachment')),
+    visibility: literals(VISIBILITIES, 'public (the default), or internal: a note for agents, never e-mailed'),
+    delivery: Type.Union(
+      [
+        Type.Object({
+          status: literals(DELIVERY_STATUSES, 'queued (waiting or retrying), sent (the relay took it), failed (retries spent, or it bounced)'),
+          attempts: Type.Integer({ minimum: 0 }),
+          last_error: Type.Union([Type.String(), Type.Null()]),
+        }),
+        Type.Null(),
+      ],
+      { description: "The e-mail of an agent's public message to the customer; null when the message is not e-mailed" },
+    ),
+    full_body: Type.Union([Type.String(), Type.Null()], {
+      description: "A received mail's whole text when body has its quoted history or signature trimmed; otherwise null",
+    }),
     created_at: Timestamp,
   },
   { $id: 'Message' },
@@ -166,6 +181,9 @@ export const CreateMessageBody = Type.Object(
     ),
     created_at: Type.Optional(Type.String({ format: 'date-time', description: 'Past instant for imports; imports have no status side-effects' })),
     attachments: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 20, description: 'Ids of uploaded attachments (att_…)' })),
+    visibility: Type.Optional(
+      literals(VISIBILITIES, 'public (the default; an agent message is e-mailed to the customer) or internal (agents only, never e-mailed)'),
+    ),
   },
   { additionalProperties: false },
 );

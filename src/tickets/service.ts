@@ -32,7 +32,15 @@ import {
   toTicketView,
 } from './model.js';
 import { type ListTicketsQuery, MAX_FILTER_VALUES } from './schemas.js';
-import { type CreateMessageInput, type MessageAttachments, createMessageService, noAttachments } from './messages.js';
+import {
+  type CreateMessageInput,
+  type MessageAttachments,
+  type MessageEmailFields,
+  type MessageMailer,
+  type MessageWriteHook,
+  createMessageService,
+  noAttachments,
+} from './messages.js';
 import { DetailCache } from './detail-cache.js';
 import * as store from './store.js';
 import type { TicketOrder } from './store.js';
@@ -42,11 +50,14 @@ import { type HistoricTicketInput, HistoricTicketRejected, checkHistoricTicket, 
 
 export type { AuditEntryView, Changes, Participant } from './model.js';
 export type { TicketIndexer } from './changes.js';
-export type { CreateMessageInput, MessageAttachments } from './messages.js';
+export type { CreateMessageInput, MessageAttachments, MessageEmailFields, MessageMailer, MessageWriteHook } from './messages.js';
 export type { UpdateTicketInput } from './update-diff.js';
 export type { HistoricTicketInput, HistoricMessage, HistoricAuditEntry } from './historic.js';
 
 export type CreatedTicket = TicketView & { queue: QueuePlacement; etag: string };
+
+/** Runs in the transaction that writes a ticket, so that what it records commits with the ticket or not at all. */
+export type TicketWriteHook = (trx: DbOrTx, created: CreatedTicket) => Promise<void>;
 
 /** A checked create, ready to write. */
 interface CreatePlan {
@@ -59,6 +70,7 @@ interface CreatePlan {
   origin: Origin;
   now: Date;
   actor: ReturnType<typeof actorOf>;
+  principal: Principal;
 }
 
 /** A bulk call's error about its i-th input: the pointers say which one (`/3/subject`). */
@@ -78,6 +90,8 @@ export interface CreateTicketInput {
   origin?: Origin | undefined;
   metadata?: Record<string, unknown> | undefined;
   assigned_to?: string | null | undefined;
+  /** Only for a ticket made from a received e-mail: what its first message carries besides the description. */
+  first_message?: { cc?: string[] | undefined; attachments?: string[] | undefined; email?: MessageEmailFields | undefined } | undefined;
 }
 
 export interface TicketDetail extends TicketView {
@@ -96,6 +110,8 @@ export interface TicketServiceDeps {
   attachments?: MessageAttachments | undefined;
   /** Signs and checks pagination cursors. */
   cursors: CursorCodec;
+  /** E-mails agents' public replies (src/email/outbound.ts); none: nothing is e-mailed. */
+  mailer?: MessageMailer | undefined;
 }
 
 /** `"v<version>"`: changes whenever anything in the ticket's representation changes. */
@@ -160,7 +176,7 @@ export function createTicketService(deps: TicketServiceDeps) {
   const { db, clock, cursors } = deps;
   const attachments = deps.attachments ?? noAttachments;
   const transactions = deps.transactions ?? transactionPerCall(db);
-  const messageService = createMessageService({ db, clock, cursors, transactions, attachments, indexer: deps.indexer });
+  const messageService = createMessageService({ db, clock, cursors, transactions, attachments, indexer: deps.indexer, mailer: deps.mailer });
   const { messageViews } = messageService;
   const details = new DetailCache();
 
@@ -203,6 +219,7 @@ export function createTicketService(deps: TicketServiceDeps) {
       origin: input.origin ?? 'api',
       now: clock.now(),
       actor: actorOf(principal),
+      principal,
     };
   }
 
@@ -236,17 +253,26 @@ export function createTicketService(deps: TicketServiceDeps) {
       },
       tags,
     );
-    if (description) {
+    const first = input.first_message;
+    if (description || first) {
+      const messageId = newId('msg', now.getTime());
       await store.insertMessage(trx, {
-        id: newId('msg', now.getTime()),
+        id: messageId,
         ticket_id: row.id,
         author_type: 'customer',
         author_email: row.customer_email,
         author_name: row.customer_name,
         body: description,
-        cc: '[]',
+        cc: toJsonText([...new Set((first?.cc ?? []).map(normalizeEmail))]),
         created_at: at,
+        email_message_id: first?.email?.message_id ?? null,
+        full_body: first?.email?.full_body ?? null,
+        delivery_status: null,
+        delivery_last_error: null,
       });
+      if (first?.attachments?.length) {
+        await attachments.link(trx, { principal: plan.principal, ticket: row, messageId, attachmentIds: first.attachments, at });
+      }
     }
     const changes: Changes = {
       status: { from: null, to: 'open' },
@@ -261,10 +287,14 @@ export function createTicketService(deps: TicketServiceDeps) {
 
   return {
     /** Creates a ticket, its first customer message (the description), audit entry and event. */
-    async create(principal: Principal, input: CreateTicketInput): Promise<CreatedTicket> {
+    async create(principal: Principal, input: CreateTicketInput, onWrite?: TicketWriteHook): Promise<CreatedTicket> {
       await requireVisibleBrand(db, principal, input.brand_id, '/brand_id');
       const plan = planCreate(principal, input);
-      return transactions.run((trx) => writeCreate(trx, plan));
+      return transactions.run(async (trx) => {
+        const created = await writeCreate(trx, plan);
+        await onWrite?.(trx, created);
+        return created;
+      });
     },
 
     /**
@@ -423,8 +453,8 @@ export function createTicketService(deps: TicketServiceDeps) {
     },
 
     /** Adds a message; a live one may reopen the ticket or record its first response (messages.ts). */
-    addMessage(principal: Principal, ticketId: string, input: CreateMessageInput): Promise<MessageView> {
-      return messageService.add(principal, ticketId, input);
+    addMessage(principal: Principal, ticketId: string, input: CreateMessageInput, onWrite?: MessageWriteHook): Promise<MessageView> {
+      return messageService.add(principal, ticketId, input, onWrite);
     },
 
     /** One message of the conversation (messages.ts). */

@@ -284,3 +284,15 @@ export async function listSnoozedDue(db: DbOrTx, now: string, limit: number): Pr
     .limit(limit)
     .execute();
 }
+
+/**
+ * Bumps the ticket's version (its ETag) for a change shown in its representation that is not a
+ * change of its own fields: a message's delivery state. Cached details of the old version go stale.
+ */
+export async function bumpTicketVersion(db: DbOrTx, id: string): Promise<void> {
+  await db
+    .updateTable('tickets')
+    .set((eb) => ({ version: eb('version', '+', 1) }))
+    .where('id', '=', id)
+    .execute();
+}

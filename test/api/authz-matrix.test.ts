@@ -14,7 +14,7 @@ import { assertProblem, createBrand, createTicket } from '../helpers/factories.j
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are read as loose JSON here; the assertions check their shape
 type Json = any;
-type Scope = 'tickets:read' | 'tickets:write' | 'webhooks:manage' | 'admin';
+type Scope = 'tickets:read' | 'tickets:write' | 'webhooks:manage' | 'email:ingest' | 'admin';
 
 interface Operation {
   key: string;
@@ -58,10 +58,11 @@ const LACKING: Record<Scope, Scope[]> = {
   'tickets:read': ['webhooks:manage'],
   'tickets:write': ['tickets:read', 'webhooks:manage'],
   'webhooks:manage': ['tickets:write'],
+  'email:ingest': ['tickets:write', 'webhooks:manage'],
   admin: ['tickets:write', 'webhooks:manage'],
 };
 
-const KNOWN_SCOPES = ['tickets:read', 'tickets:write', 'webhooks:manage', 'admin', 'any-token', 'public'];
+const KNOWN_SCOPES = ['tickets:read', 'tickets:write', 'webhooks:manage', 'email:ingest', 'admin', 'any-token', 'public'];
 const KNOWN_RULES = ['resource', 'body', 'filter', 'unrestricted', 'self', 'signed-url', 'none'];
 
 /** Tables a refused request must leave exactly as they were. */
@@ -226,6 +227,14 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
         return [{ url: new URL(created.upload_url).pathname, body: 'bytes', headers: { 'content-type': 'text/plain' } }];
       },
     },
+    // An auto-reply (documented 200: received, nothing created) to brand A's address: the mail names its brand by its recipient.
+    'POST /v1/inbound/email': {
+      async requests() {
+        await t.runtime.services.brands.update(null, A, { email_addresses: ['matrix@brand-a.test'] });
+        const raw = `From: c@example.com\r\nTo: matrix@brand-a.test\r\nSubject: Away\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <${Math.random()}@example.com>\r\n\r\nI am away.\r\n`;
+        return [{ url: '/v1/inbound/email', body: raw, headers: { 'content-type': 'message/rfc822' } }];
+      },
+    },
     'GET /v1/downloads/{token}': {
       async requests() {
         const detail = (await t.request({ method: 'GET', url: `/v1/attachments/${fx.A.attachment.id}` })).json();
@@ -341,7 +350,9 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
             if (outcome !== 'success') {
               const problem = assertProblem(res, outcome.status, outcome.code);
               if (outcome.status === 401) assert.match(String(res.headers['www-authenticate']), /^Bearer/);
-              if (outcome.status === 422) assert.match(problem.errors?.[0]?.pointer ?? '', /^\/brand_ids?(\/\d+)?$/, 'the refusal names the brand field');
+              // A mail names its brand by its recipient, so its refusal points there.
+              const brandField = op.path === '/v1/inbound/email' ? /^\/to$/ : /^\/brand_ids?(\/\d+)?$/;
+              if (outcome.status === 422) assert.match(problem.errors?.[0]?.pointer ?? '', brandField, 'the refusal names the brand field');
               if (before) assert.deepEqual(await snapshot(), before, 'a refused request stored or changed nothing');
               continue;
             }

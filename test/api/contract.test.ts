@@ -60,7 +60,7 @@ describe('contract check of responses against the OpenAPI document', () => {
 
   it('checks bodies against the schema, $refs resolved, with the first error', () => {
     const body = JSON.stringify({
-      data: [{ id: 'brand_1', name: 'A', default_queue_id: 'que_1', created_at: 'yesterday', updated_at: '2026-01-15T10:00:00Z' }],
+      data: [{ id: 'brand_1', name: 'A', email_addresses: [], default_queue_id: 'que_1', created_at: 'yesterday', updated_at: '2026-01-15T10:00:00Z' }],
     });
     const violation = contract.check({ method: 'GET', url: '/v1/brands', statusCode: 200, headers: json, body });
     assert.match(String(violation), /listBrands.*\/data\/0\/created_at must match format "date-time"/);

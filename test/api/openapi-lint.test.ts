@@ -50,6 +50,7 @@ const OPERATION_IDS = [
   'listTokens',
   'listWebhookDeliveries',
   'listWebhooks',
+  'receiveEmail',
   'retryWebhookDelivery',
   'revokeToken',
   'rotateWebhookSecret',

@@ -187,6 +187,13 @@ suite('the dashboard in a real browser', () => {
     await form.getByRole('button', { name: 'Create brand' }).click();
     await form.getByRole('alert').waitFor();
     assert.match((await form.getByRole('alert').textContent()) ?? '', /brand_e2e/);
+    // The brand's e-mail addresses are managed on its card.
+    const addresses = page.getByRole('form', { name: 'E-mail addresses of Acme' });
+    await addresses.getByLabel('E-mail addresses').fill('Support@Acme.example, help@acme.example');
+    await addresses.getByRole('button', { name: 'Save addresses' }).click();
+    await addresses.getByRole('status').filter({ hasText: 'Addresses saved: support@acme.example, help@acme.example.' }).waitFor();
+    const brand = await apiCall('GET', '/v1/brands/brand_e2e');
+    assert.deepEqual(brand.json.email_addresses, ['support@acme.example', 'help@acme.example']);
     await check('02-brands');
     await page.getByRole('link', { name: /^Waiting tickets: Acme/ }).click();
     await page.getByRole('heading', { level: 1, name: /^Queue:/ }).waitFor();
@@ -379,6 +386,19 @@ suite('the dashboard in a real browser', () => {
     await reply.waitFor();
     assert.match((await reply.textContent()) ?? '', /Cc: finance@example\.com/);
     await page.getByRole('complementary', { name: 'Ticket details' }).getByText('finance@example.com').waitFor();
+  });
+
+  it('adds an internal note, shown apart from replies', async () => {
+    const form = page.getByRole('form', { name: 'Reply as an agent' });
+    await form.getByLabel('Message').fill('Checked with the warehouse: parcel lost.');
+    await form.getByLabel(/Internal note/).check();
+    await form.getByRole('button', { name: 'Add internal note' }).click();
+    const note = page.locator('.message.internal').filter({ hasText: 'parcel lost' });
+    await note.waitFor();
+    assert.match((await note.textContent()) ?? '', /internal note/);
+    await page.getByRole('article', { name: 'Internal note' }).first().waitFor();
+    const messages = (await apiCall('GET', `/v1/tickets/${ticketId}/messages`)).json.data;
+    assert.equal(messages.at(-1).visibility, 'internal');
   });
 
   it('lists a message attachment with a working download link', async () => {

@@ -18,6 +18,23 @@ describe('configuration', () => {
     assert.deepEqual(c.webhookRetryScheduleMs, [5e3, 3e5, 18e5, 72e5, 18e6, 36e6, 36e6]);
     assert.equal(c.processes, 1);
     assert.equal(c.pgPoolSize, 10);
+    assert.deepEqual(c.email, {
+      smtpPort: undefined,
+      smtpHost: '127.0.0.1',
+      tls: undefined,
+      smtpMaxBytes: 35 * 1024 * 1024,
+      senderLimitPerHour: 30,
+      relayUrl: undefined,
+      fromName: undefined,
+      retryScheduleMs: [6e4, 3e5, 18e5, 72e5, 216e5, 432e5],
+    });
+  });
+
+  it('never echoes the relay URL, which carries its password', () => {
+    assert.throws(
+      () => loadConfig({ NEXUS_MAIL_RELAY_URL: 'smtp://user:s3cret@[bad' }),
+      (e: unknown) => e instanceof ConfigError && /NEXUS_MAIL_RELAY_URL/.test(e.message) && !e.message.includes('s3cret'),
+    );
   });
 
   it('reads NEXUS_PROCESSES (a number, or auto for one per core) and NEXUS_PG_POOL', () => {
@@ -39,6 +56,13 @@ describe('configuration', () => {
       [{ NEXUS_PROCESSES: '0' }, /NEXUS_PROCESSES/],
       [{ NEXUS_PROCESSES: 'many' }, /NEXUS_PROCESSES/],
       [{ NEXUS_PG_POOL: '0' }, /NEXUS_PG_POOL/],
+      [{ NEXUS_SMTP_PORT: 'smtp' }, /NEXUS_SMTP_PORT/],
+      [{ NEXUS_SMTP_PORT: '70000' }, /NEXUS_SMTP_PORT/],
+      [{ NEXUS_SMTP_TLS_CERT: '/x/cert.pem' }, /NEXUS_SMTP_TLS_KEY/],
+      [{ NEXUS_SMTP_MAX_BYTES: '10' }, /NEXUS_SMTP_MAX_BYTES/],
+      [{ NEXUS_MAIL_RELAY_URL: 'http://relay' }, /NEXUS_MAIL_RELAY_URL/],
+      [{ NEXUS_MAIL_RETRY_SCHEDULE: 'soon' }, /NEXUS_MAIL_RETRY_SCHEDULE/],
+      [{ NEXUS_MAIL_SENDER_LIMIT: '0' }, /NEXUS_MAIL_SENDER_LIMIT/],
     ];
     for (const [env, pattern] of cases) {
       assert.throws(

@@ -43,6 +43,7 @@ export function brandsPage(main: HTMLElement): void {
             'section',
             { className: 'card', 'aria-labelledby': `brand-${b.id}` },
             h('h3', { id: `brand-${b.id}` }, b.name, ' ', h('code', { className: 'muted' }, b.id)),
+            addressesForm(b),
             queues[i]!.length
               ? tableWrap(
                   `Queues of ${b.name}`,
@@ -89,6 +90,40 @@ export function brandsPage(main: HTMLElement): void {
           out.ok(`Brand ${brand.name} (${brand.id}) created with its default queue.`);
           setSession(await loadSession());
           await refresh();
+        } catch (err) {
+          out.error(err);
+        }
+      });
+    });
+    return form;
+  }
+
+  /** The brand's e-mail addresses: shown to every reader, editable by an admin. */
+  function addressesForm(b: Brand): HTMLElement {
+    const shown = b.email_addresses.length ? b.email_addresses.join(', ') : 'none';
+    if (!can('admin')) return h('p', { className: 'small' }, h('strong', {}, 'E-mail addresses: '), shown);
+    const out = notice();
+    const input = h('input', {
+      type: 'text',
+      name: 'email_addresses',
+      value: b.email_addresses.join(', '),
+      placeholder: 'support@example.com, help@example.com',
+    });
+    const form = h(
+      'form',
+      { className: 'inline-form', 'aria-label': `E-mail addresses of ${b.name}` },
+      field('E-mail addresses', input, 'Mail to these becomes tickets of this brand; replies go out from the first. Comma-separated.'),
+      out.el,
+      h('button', { type: 'submit' }, 'Save addresses'),
+    );
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      out.clear();
+      await busy(form, async () => {
+        try {
+          const saved = await api.patch<Brand>(`/v1/brands/${enc(b.id)}`, { email_addresses: splitList(input.value) });
+          input.value = saved.email_addresses.join(', ');
+          out.ok(saved.email_addresses.length ? `Addresses saved: ${saved.email_addresses.join(', ')}.` : 'This brand has no addresses now.');
         } catch (err) {
           out.error(err);
         }

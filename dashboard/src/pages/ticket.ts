@@ -156,14 +156,20 @@ export async function ticketPage(main: HTMLElement, params: Record<string, strin
     const out = notice();
     const text = h('textarea', { name: 'body', rows: 5, required: true });
     const cc = h('input', { type: 'text', name: 'cc', placeholder: 'finance@example.com, lead@example.com', autocomplete: 'off' });
+    const internal = h('input', { type: 'checkbox', name: 'internal', id: 'reply-internal' });
+    const submit = h('button', { type: 'submit' }, 'Send reply');
+    internal.addEventListener('change', () => {
+      submit.textContent = internal.checked ? 'Add internal note' : 'Send reply';
+    });
     const form = h(
       'form',
       { className: 'card', 'aria-labelledby': 'reply-title' },
       h('h3', { id: 'reply-title' }, 'Reply as an agent'),
       field('Message', text),
       field('Cc', cc, 'Email addresses, comma-separated (optional).'),
+      h('div', { className: 'field' }, h('label', { for: 'reply-internal' }, internal, ' Internal note: for agents only, never e-mailed to the customer')),
       out.el,
-      h('button', { type: 'submit' }, 'Send reply'),
+      submit,
     );
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -171,8 +177,9 @@ export async function ticketPage(main: HTMLElement, params: Record<string, strin
       const ccList = splitList(cc.value);
       await busy(form, async () => {
         try {
-          await api.post(`/v1/tickets/${enc(id)}/messages`, { author_type: 'agent', body: text.value, ...(ccList.length ? { cc: ccList } : {}) });
-          announce('Reply sent.');
+          const visibility = internal.checked ? 'internal' : 'public';
+          await api.post(`/v1/tickets/${enc(id)}/messages`, { author_type: 'agent', body: text.value, visibility, ...(ccList.length ? { cc: ccList } : {}) });
+          announce(visibility === 'internal' ? 'Internal note added.' : 'Reply sent.');
           await load('conversation');
         } catch (err) {
           out.error(err);
@@ -193,10 +200,10 @@ function conversation(messages: Message[]): HTMLElement {
     messages.map((m) =>
       h(
         'li',
-        { className: `message ${m.author_type}` },
+        { className: `message ${m.author_type}${m.visibility === 'internal' ? ' internal' : ''}` },
         h(
           'article',
-          { 'aria-label': `${m.author_type === 'agent' ? 'Agent' : 'Customer'} message` },
+          { 'aria-label': m.visibility === 'internal' ? 'Internal note' : `${m.author_type === 'agent' ? 'Agent' : 'Customer'} message` },
           h(
             'header',
             {},
@@ -204,9 +211,14 @@ function conversation(messages: Message[]): HTMLElement {
             m.author?.name && m.author.email ? h('span', { className: 'muted' }, ` <${m.author.email}>`) : '',
             ' ',
             badge(m.author_type),
+            m.visibility === 'internal' ? [' ', badge('internal note', 'warn')] : '',
+            m.delivery ? [' ', deliveryBadge(m.delivery)] : '',
             ' ',
             timeEl(m.created_at),
           ),
+          m.delivery?.last_error
+            ? h('p', { className: 'muted small' }, `Mail ${m.delivery.status === 'failed' ? 'failed' : 'not sent yet'}: ${m.delivery.last_error}`)
+            : '',
           m.cc.length ? h('p', { className: 'cc muted small' }, `Cc: ${m.cc.join(', ')}`) : '',
           h('div', { className: 'body' }, m.body),
           m.attachments.length
@@ -267,6 +279,13 @@ function similarSection(ticketId: string): HTMLElement {
     }
   })();
   return section;
+}
+
+/** How the e-mail of an agent's reply to the customer fares. */
+function deliveryBadge(d: NonNullable<Message['delivery']>): HTMLElement {
+  const kind = d.status === 'sent' ? 'good' : d.status === 'failed' ? 'bad' : 'warn';
+  const attempts = d.attempts === 1 ? '1 attempt' : `${d.attempts} attempts`;
+  return badge(`e-mail ${d.status}${d.attempts ? ` (${attempts})` : ''}`, kind);
 }
 
 function describeValue(v: unknown): string {

@@ -58,7 +58,10 @@ export interface paths {
   "/v1/brands/{brand_id}": {
     /** Retrieve a brand */
     get: operations["getBrand"];
-    /** Rename a brand */
+    /**
+     * Rename a brand or set its e-mail addresses
+     * @description email_addresses replaces the whole list; the first is the address replies are sent from.
+     */
     patch: operations["updateBrand"];
   };
   "/v1/queues": {
@@ -244,6 +247,13 @@ export interface paths {
      */
     get: operations["downloadAttachment"];
   };
+  "/v1/inbound/email": {
+    /**
+     * Receive an e-mail
+     * @description The body is one raw RFC 5322 message (Content-Type: message/rfc822), as a mail provider forwards it. It is processed exactly as mail to the SMTP listener: a new ticket (201), a customer message on the ticket it answers (201), or nothing for auto-replies, bulk mail, our own mail and duplicates (200); a bounce of our mail marks that message failed (200). The brand is the first recipient (To, Cc, Delivered-To, X-Original-To) that is an address of a brand the token can see; none is a 422 at /to. See docs/email.md.
+     */
+    post: operations["receiveEmail"];
+  };
 }
 
 export interface webhooks {
@@ -281,6 +291,13 @@ export interface webhooks {
      * @description Signed per Standard Webhooks; see docs/webhooks.md for verification, retries and ordering.
      */
     post: operations["onTicketMessageCreated"];
+  };
+  "ticket.message_delivery_failed": {
+    /**
+     * An agent's reply could not be e-mailed to the customer: its retries are spent, the relay refused it for good, or it bounced. The message's delivery says why.
+     * @description Signed per Standard Webhooks; see docs/webhooks.md for verification, retries and ordering.
+     */
+    post: operations["onTicketMessageDeliveryFailed"];
   };
   "webhook.test": {
     /**
@@ -389,6 +406,23 @@ export interface components {
       cc: string[];
       attachments: components["schemas"]["MessageAttachment"][];
       /**
+       * @description public (the default), or internal: a note for agents, never e-mailed
+       * @enum {string}
+       */
+      visibility: "public" | "internal";
+      /** @description The e-mail of an agent's public message to the customer; null when the message is not e-mailed */
+      delivery: ({
+        /**
+         * @description queued (waiting or retrying), sent (the relay took it), failed (retries spent, or it bounced)
+         * @enum {string}
+         */
+        status: "queued" | "sent" | "failed";
+        attempts: number;
+        last_error: string | null;
+      }) | null;
+      /** @description A received mail's whole text when body has its quoted history or signature trimmed; otherwise null */
+      full_body: string | null;
+      /**
        * Format: date-time
        * @description RFC 3339 UTC instant, e.g. 2025-10-04T18:32:11Z
        */
@@ -422,6 +456,8 @@ export interface components {
     Brand: {
       id: string;
       name: string;
+      /** @description Mail to these addresses becomes tickets of this brand; replies go out from the first. Each address belongs to one brand. */
+      email_addresses: string[];
       /** @description The queue that takes every ticket no routing queue matches */
       default_queue_id: string;
       /**
@@ -465,7 +501,7 @@ export interface components {
     Token: {
       id: string;
       name: string;
-      scopes: ("tickets:read" | "tickets:write" | "webhooks:manage" | "admin")[];
+      scopes: ("tickets:read" | "tickets:write" | "webhooks:manage" | "email:ingest" | "admin")[];
       /** @description null: every brand */
       brand_ids: string[] | null;
       /** @description The last characters of the secret */
@@ -478,6 +514,19 @@ export interface components {
        * @description RFC 3339 UTC instant, e.g. 2025-10-04T18:32:11Z
        */
       created_at: string;
+    };
+    InboundEmailResult: {
+      /** @description inb_…: the record of this mail; null for a duplicate */
+      id: string | null;
+      /**
+       * @description ticket_created, message_added (a reply threaded onto a ticket), duplicate (this Message-ID was received before), ignored (an auto-reply, bulk mail or our own mail), bounce (a delivery failure report; our message it names is marked failed)
+       * @enum {string}
+       */
+      outcome: "ticket_created" | "message_added" | "duplicate" | "ignored" | "bounce";
+      reason: string | null;
+      brand_id: string;
+      ticket_id: string | null;
+      message_id: string | null;
     };
     /** @description A ticket was created (through the API, email or web). */
     TicketCreatedEvent: {
@@ -573,6 +622,22 @@ export interface components {
       id: string;
       /** @enum {string} */
       type: "ticket.message_created";
+      /**
+       * Format: date-time
+       * @description When the event happened: RFC 3339 UTC
+       */
+      timestamp: string;
+      data: {
+        ticket: components["schemas"]["Ticket"];
+        message: components["schemas"]["Message"];
+      };
+    };
+    /** @description An agent's reply could not be e-mailed to the customer: its retries are spent, the relay refused it for good, or it bounced. The message's delivery says why. */
+    TicketMessageDeliveryFailedEvent: {
+      /** @description The event id; also the webhook-id header of every delivery of it */
+      id: string;
+      /** @enum {string} */
+      type: "ticket.message_delivery_failed";
       /**
        * Format: date-time
        * @description When the event happened: RFC 3339 UTC
@@ -768,7 +833,7 @@ export interface operations {
       content: {
         "application/json": {
           name: string;
-          scopes: ("tickets:read" | "tickets:write" | "webhooks:manage" | "admin")[];
+          scopes: ("tickets:read" | "tickets:write" | "webhooks:manage" | "email:ingest" | "admin")[];
           /** @description null: every brand (only a token for every brand may grant it); left out: the brands of the calling token */
           brand_ids?: string[] | null;
           expires_at?: string | null;
@@ -1150,6 +1215,8 @@ export interface operations {
         "application/json": {
           id?: string;
           name: string;
+          /** @description Plain addresses (local@domain, no +), stored lower-cased; each may belong to one brand only (409 otherwise) */
+          email_addresses?: string[];
         };
       };
     };
@@ -1304,7 +1371,10 @@ export interface operations {
       };
     };
   };
-  /** Rename a brand */
+  /**
+   * Rename a brand or set its e-mail addresses
+   * @description email_addresses replaces the whole list; the first is the address replies are sent from.
+   */
   updateBrand: {
     parameters: {
       path: {
@@ -1314,7 +1384,9 @@ export interface operations {
     requestBody: {
       content: {
         "application/json": {
-          name: string;
+          name?: string;
+          /** @description Plain addresses (local@domain, no +), stored lower-cased; each may belong to one brand only (409 otherwise) */
+          email_addresses?: string[];
         };
       };
     };
@@ -1351,6 +1423,12 @@ export interface operations {
       };
       /** @description Problem details (RFC 9457); `code` is `request_timeout` */
       408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `conflict` */
+      409: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
         };
@@ -2388,6 +2466,11 @@ export interface operations {
           created_at?: string;
           /** @description Ids of uploaded attachments (att_…) */
           attachments?: string[];
+          /**
+           * @description public (the default; an agent message is e-mailed to the customer) or internal (agents only, never e-mailed)
+           * @enum {string}
+           */
+          visibility?: "public" | "internal";
         };
       };
     };
@@ -2746,8 +2829,8 @@ export interface operations {
            * @description An absolute http or https URL that accepts POST, without credentials
            */
           url: string;
-          /** @description Event types to receive, or ["*"] for all: ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created */
-          events: ("ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "*")[];
+          /** @description Event types to receive, or ["*"] for all: ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed */
+          events: ("ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed" | "*")[];
           /** @description Only events of these brands; omitted: every brand the token can see */
           brand_ids?: string[];
           description?: string | null;
@@ -3068,8 +3151,8 @@ export interface operations {
            * @description An absolute http or https URL that accepts POST, without credentials
            */
           url?: string;
-          /** @description Event types to receive, or ["*"] for all: ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created */
-          events?: ("ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "*")[];
+          /** @description Event types to receive, or ["*"] for all: ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed */
+          events?: ("ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed" | "*")[];
           /** @description null: every brand (unrestricted tokens only) */
           brand_ids?: string[] | null;
           description?: string | null;
@@ -3854,8 +3937,8 @@ export interface operations {
   listEvents: {
     parameters: {
       query?: {
-        /** @description ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created */
-        type?: "ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created";
+        /** @description ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed */
+        type?: "ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed";
         /** @description A next_cursor, or the id of the last event you processed (evt_…) */
         after?: string;
         limit?: number;
@@ -3866,7 +3949,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            data: (components["schemas"]["TicketCreatedEvent"] | components["schemas"]["TicketUpdatedEvent"] | components["schemas"]["TicketStatusChangedEvent"] | components["schemas"]["TicketAssignedEvent"] | components["schemas"]["TicketMessageCreatedEvent"])[];
+            data: (components["schemas"]["TicketCreatedEvent"] | components["schemas"]["TicketUpdatedEvent"] | components["schemas"]["TicketStatusChangedEvent"] | components["schemas"]["TicketAssignedEvent"] | components["schemas"]["TicketMessageCreatedEvent"] | components["schemas"]["TicketMessageDeliveryFailedEvent"])[];
             /** @description Pass as `after` to get the next page; null on the last page */
             next_cursor: string | null;
           };
@@ -4624,6 +4707,112 @@ export interface operations {
     };
   };
   /**
+   * Receive an e-mail
+   * @description The body is one raw RFC 5322 message (Content-Type: message/rfc822), as a mail provider forwards it. It is processed exactly as mail to the SMTP listener: a new ticket (201), a customer message on the ticket it answers (201), or nothing for auto-replies, bulk mail, our own mail and duplicates (200); a bounce of our mail marks that message failed (200). The brand is the first recipient (To, Cc, Delivered-To, X-Original-To) that is an address of a brand the token can see; none is a 422 at /to. See docs/email.md.
+   */
+  receiveEmail: {
+    parameters: {
+      header?: {
+        /** @description Makes a retry safe: for 24 hours the first response is replayed for the same key and token (Idempotent-Replayed: true); the same key with another request is a 422 idempotency_key_reused. */
+        "Idempotency-Key"?: string;
+      };
+    };
+    /** @description One raw RFC 5322 message, byte for byte (8-bit and any charset) */
+    requestBody: {
+      content: {
+        "message/rfc822": string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["InboundEmailResult"];
+        };
+      };
+      /** @description Created */
+      201: {
+        headers: {
+          /** @description The path of the created resource */
+          Location?: string;
+        };
+        content: {
+          "application/json": components["schemas"]["InboundEmailResult"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `request_timeout` */
+      408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `idempotency_in_progress` */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `payload_too_large` */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unsupported_media_type` */
+      415: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `idempotency_key_reused` */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
    * A ticket was created (through the API, email or web).
    * @description Signed per Standard Webhooks; see docs/webhooks.md for verification, retries and ordering.
    */
@@ -4797,6 +4986,45 @@ export interface operations {
     requestBody: {
       content: {
         "application/json": components["schemas"]["TicketMessageCreatedEvent"];
+      };
+    };
+    responses: {
+      /** @description Gone: the endpoint is disabled at once */
+      410: {
+        content: never;
+      };
+      /** @description Retried after Retry-After (capped at 24 hours) instead of the scheduled delay; 503 is read the same way */
+      429: {
+        headers: {
+          /** @description Seconds, or an HTTP date */
+          "Retry-After"?: string;
+        };
+        content: never;
+      };
+      /** @description Any 2xx within 15 seconds acknowledges the event; anything else is retried on the schedule */
+      "2XX": {
+        content: never;
+      };
+    };
+  };
+  /**
+   * An agent's reply could not be e-mailed to the customer: its retries are spent, the relay refused it for good, or it bounced. The message's delivery says why.
+   * @description Signed per Standard Webhooks; see docs/webhooks.md for verification, retries and ordering.
+   */
+  onTicketMessageDeliveryFailed: {
+    parameters: {
+      header: {
+        /** @description The event id, the same on every attempt: drop duplicates by it */
+        "webhook-id": string;
+        /** @description When this attempt was signed, in unix seconds */
+        "webhook-timestamp": string;
+        /** @description v1,<base64 HMAC-SHA256>; two, space-separated, for 24 hours after a secret rotation */
+        "webhook-signature": string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["TicketMessageDeliveryFailedEvent"];
       };
     };
     responses: {

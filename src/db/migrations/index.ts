@@ -10,6 +10,7 @@ import * as queuePositions from './0008-queue-positions.js';
 import * as ticketListIndex from './0009-ticket-list-index.js';
 import * as ticketSyncOrder from './0012-ticket-sync-order.js';
 import * as importRecords from './0013-import-records.js';
+import * as email from './0011-email.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '0009-ticket-list-index': ticketListIndex,
   '0012-ticket-sync-order': ticketSyncOrder,
   '0013-import-records': importRecords,
+  '0011-email': email,
 };
