@@ -97,7 +97,9 @@ export function createMailSender(deps: MailSenderDeps) {
           await store.deleteOutboxEntry(trx, messageId);
           await recordDelivery(trx, deps.messageAttachments, message, { status: 'failed', attempts, last_error: error, at: now });
         } else {
-          await store.rescheduleOutboxEntry(trx, messageId, toTimestamp(new Date(clock.now().getTime() + delay)));
+          // Stored to the second: rounded up, so that a retry never comes before its delay (a
+          // jittered 0.9 s from 10:00:00.000 would otherwise be due at once, at 10:00:00).
+          await store.rescheduleOutboxEntry(trx, messageId, toTimestamp(new Date(Math.ceil((clock.now().getTime() + delay) / 1000) * 1000)));
           await recordDelivery(trx, deps.messageAttachments, message, { status: 'queued', attempts, last_error: error, at: now });
         }
       });
