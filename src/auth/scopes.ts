@@ -10,6 +10,8 @@ export interface Principal {
   brandIds: string[] | null;
   /** When the token stops working; null or absent: never. Tokens it creates cannot outlive it. */
   expiresAt?: string | null;
+  /** The agent the token belongs to (`agent_id`): messages written with it are attributed to them. */
+  agent?: { id: string; name: string; email: string } | null;
 }
 
 /** `admin` implies every scope; `tickets:write` implies `tickets:read` (a writer reads what it writes). */

@@ -38,6 +38,8 @@ export interface TokenTable {
   revoked_at: string | null;
   last_used_at: string | null;
   created_at: string;
+  /** The agent the token belongs to: messages written with it are attributed to them. */
+  agent_id: string | null;
 }
 
 export interface TicketTable {
@@ -63,6 +65,8 @@ export interface TicketTable {
   queue_seq: number;
   created_at: string;
   updated_at: string;
+  /** Set when the ticket was merged into another: that ticket's id. */
+  merged_into: string | null;
 }
 
 /** Named counters: `UPDATE … SET value = value + 1 RETURNING value` hands out the next number. */
@@ -254,7 +258,46 @@ export interface RateLimitCounterTable {
   expires_at: number | string;
 }
 
+export interface AgentTable {
+  id: string;
+  name: string;
+  /** Trimmed and lower-cased; unique. */
+  email: string;
+  role: string;
+  /** JSON array of brand ids; null: every brand. */
+  brand_ids: string | null;
+  active: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One row per agent and brand it works on; brand `*` for an agent of every brand. */
+export interface AgentBrandTable {
+  brand_id: string;
+  agent_id: string;
+}
+
+/** One per brand and e-mail address; the counts are kept by every ticket write (src/customers). */
+export interface CustomerTable {
+  id: string;
+  brand_id: string;
+  email: string;
+  name: string | null;
+  external_id: string | null;
+  notes: string | null;
+  ticket_count: number;
+  /** Tickets not resolved: open, pending or snoozed. */
+  open_ticket_count: number;
+  /** The latest ticket creation or message on one of their tickets. */
+  last_activity_at: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
+  agents: AgentTable;
+  agent_brands: AgentBrandTable;
+  customers: CustomerTable;
   brands: BrandTable;
   queues: QueueTable;
   tokens: TokenTable;
@@ -283,6 +326,8 @@ export type Db = Kysely<Database>;
 export type DbOrTx = Kysely<Database> | Transaction<Database>;
 
 export type BrandRow = Selectable<BrandTable>;
+export type AgentRow = Selectable<AgentTable>;
+export type CustomerRow = Selectable<CustomerTable>;
 export type QueueRow = Selectable<QueueTable>;
 export type TokenRow = Selectable<TokenTable>;
 export type TicketRow = Selectable<TicketTable>;

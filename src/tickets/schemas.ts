@@ -142,6 +142,15 @@ export const UpdateTicketBody = Type.Object(
     priority: Type.Optional(PrioritySchema),
     assigned_to: Type.Optional(Type.Union([Email, Type.Null()], { description: 'Agent email, or null to unassign' })),
     tags: Type.Optional(Type.Array(Tag, { maxItems: LIMITS.tagsMax, description: 'Replaces the whole set' })),
+    tags_add: Type.Optional(
+      Type.Array(Tag, {
+        maxItems: LIMITS.tagsMax,
+        description: 'Added to the current set, applied to the ticket as it is when the change commits; not with `tags`',
+      }),
+    ),
+    tags_remove: Type.Optional(
+      Type.Array(Tag, { maxItems: LIMITS.tagsMax, description: 'Removed from the current set (absent ones are ignored); not with `tags`' }),
+    ),
     snoozed_until: Type.Optional(Type.Union([Timestamp, Type.Null()], { description: 'Only with status snoozed' })),
     subject: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.subjectMax, pattern: '\\S' })),
     metadata: Type.Optional(Metadata),

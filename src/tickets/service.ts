@@ -35,11 +35,13 @@ import { DetailCache } from './detail-cache.js';
 import * as store from './store.js';
 import { type UpdateTicketInput, diffTicketUpdate } from './update-diff.js';
 import { getVisibleRow } from './visibility.js';
+import { type TicketPeople, noPeople } from './people.js';
 
 export type { AuditEntryView, Changes, Participant } from './model.js';
 export type { TicketIndexer } from './changes.js';
 export type { CreateMessageInput, MessageAttachments } from './messages.js';
 export type { UpdateTicketInput } from './update-diff.js';
+export type { TicketPeople } from './people.js';
 
 export type CreatedTicket = TicketView & { queue: QueuePlacement; etag: string };
 
@@ -91,6 +93,8 @@ export interface TicketServiceDeps {
   attachments?: MessageAttachments | undefined;
   /** Signs and checks pagination cursors. */
   cursors: CursorCodec;
+  /** Agents (who may be assigned) and customers (kept with every write); none: any assignee, no customers. */
+  people?: TicketPeople | undefined;
 }
 
 /** `"v<version>"`: changes whenever anything in the ticket's representation changes. */
@@ -110,7 +114,8 @@ export function createTicketService(deps: TicketServiceDeps) {
   const { db, clock, cursors } = deps;
   const attachments = deps.attachments ?? noAttachments;
   const transactions = deps.transactions ?? transactionPerCall(db);
-  const messageService = createMessageService({ db, clock, cursors, transactions, attachments, indexer: deps.indexer });
+  const people = deps.people ?? noPeople;
+  const messageService = createMessageService({ db, clock, cursors, transactions, attachments, indexer: deps.indexer, people });
   const { messageViews } = messageService;
   const details = new DetailCache();
 
@@ -163,9 +168,10 @@ export function createTicketService(deps: TicketServiceDeps) {
   }
 
   /** Writes one planned ticket in `trx`: routed, with its first message, audit entry, events and index entry. */
-  async function writeCreate(trx: DbOrTx, plan: CreatePlan): Promise<CreatedTicket> {
+  async function writeCreate(trx: DbOrTx, plan: CreatePlan): Promise<{ created: CreatedTicket; row: TicketRow }> {
     const { input, subject, description, tags, metadata, priority, origin, now, actor } = plan;
     const at = toTimestamp(now);
+    if (input.assigned_to) await people.checkAssignee(trx, input.brand_id, input.assigned_to, '/assigned_to');
     const queue = await routeTicket(trx, input.brand_id, { tags, priority, origin });
     const row = await store.insertTicket(
       trx,
@@ -189,6 +195,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         version: 1,
         created_at: at,
         updated_at: at,
+        merged_into: null,
       },
       tags,
     );
@@ -212,7 +219,7 @@ export function createTicketService(deps: TicketServiceDeps) {
     if (row.assigned_to) changes.assigned_to = { from: null, to: row.assigned_to };
     if (tags.length) changes.tags = { from: null, to: tags };
     await recordChange(trx, deps.indexer, { action: 'ticket.created', ticket: row, actor, changes, at: now });
-    return { ...toTicketView(row), queue: await queuePlacement(trx, row), etag: etagOf(row) };
+    return { created: { ...toTicketView(row), queue: await queuePlacement(trx, row), etag: etagOf(row) }, row };
   }
 
   return {
@@ -220,7 +227,11 @@ export function createTicketService(deps: TicketServiceDeps) {
     async create(principal: Principal, input: CreateTicketInput): Promise<CreatedTicket> {
       await requireVisibleBrand(db, principal, input.brand_id, '/brand_id');
       const plan = planCreate(principal, input);
-      return transactions.run((trx) => writeCreate(trx, plan));
+      return transactions.run(async (trx) => {
+        const { created, row } = await writeCreate(trx, plan);
+        await people.ticketsCreated(trx, [row]);
+        return created;
+      });
     },
 
     /**
@@ -241,7 +252,18 @@ export function createTicketService(deps: TicketServiceDeps) {
       }
       return transactions.run(async (trx) => {
         const created: CreatedTicket[] = [];
-        for (const plan of plans) created.push(await writeCreate(trx, plan));
+        const rows: TicketRow[] = [];
+        for (const [i, plan] of plans.entries()) {
+          try {
+            const written = await writeCreate(trx, plan);
+            created.push(written.created);
+            rows.push(written.row);
+          } catch (err) {
+            throw atIndex(err, i);
+          }
+        }
+        // One statement for the batch's customers, not one per ticket.
+        await people.ticketsCreated(trx, rows);
         return created;
       });
     },
@@ -318,9 +340,12 @@ export function createTicketService(deps: TicketServiceDeps) {
       const now = clock.now();
       const at = toTimestamp(now);
       return transactions.run(async (trx) => {
+        // Locked before it is read: concurrent updates (tags_add from two clients) apply one after the other.
+        await store.lockTicket(trx, id);
         const row = await getVisibleRow(trx, principal, id);
         checkIfMatch(row, options.ifMatch);
         const { set, changes, tags } = diffTicketUpdate(row, input, now);
+        if (set.assigned_to) await people.checkAssignee(trx, row.brand_id, set.assigned_to, '/assigned_to');
         if (Object.keys(changes).length === 0) {
           return { ...toTicketView(row), queue: await queuePlacement(trx, row), etag: etagOf(row), changes };
         }
@@ -339,6 +364,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         set.version = row.version + 1;
         set.updated_at = at;
         const updated = await store.updateTicket(trx, row, set, tags);
+        if (set.status) await people.ticketStatusChanged(trx, updated, row.status, set.status);
         await recordChange(trx, deps.indexer, { action: 'ticket.updated', ticket: updated, actor: actorOf(principal), changes, at: now });
         return { ...toTicketView(updated), queue: await queuePlacement(trx, updated), etag: etagOf(updated), changes };
       });
@@ -376,6 +402,7 @@ export function createTicketService(deps: TicketServiceDeps) {
             const changes: Changes = { status: { from: 'snoozed', to: 'open' }, snoozed_until: { from: fresh.snoozed_until, to: null } };
             const set = { status: 'open', snoozed_until: null, version: fresh.version + 1, updated_at: at };
             const woke = await store.updateTicket(trx, fresh, set);
+            await people.ticketStatusChanged(trx, woke, 'snoozed', 'open');
             await recordChange(trx, deps.indexer, { action: 'ticket.woke_up', ticket: woke, actor: systemActor, changes, at: now });
             woken++;
           });

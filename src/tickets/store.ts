@@ -18,6 +18,18 @@ export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue
 
 const ticketById = prepareQuery((db, p: { id: string }) => db.selectFrom('tickets').selectAll().where('id', '=', p.id));
 
+/**
+ * Takes the ticket's row lock for the rest of the transaction (PostgreSQL; SQLite's one writer
+ * holds its lock from the transaction's start): a no-op write, so it reads the same on every dialect.
+ */
+export async function lockTicket(db: DbOrTx, id: string): Promise<void> {
+  await db
+    .updateTable('tickets')
+    .set((eb) => ({ version: eb.ref('version') }))
+    .where('id', '=', id)
+    .execute();
+}
+
 export async function findTicket(db: DbOrTx, id: string): Promise<TicketRow | undefined> {
   return ticketById.first(db, { id });
 }

@@ -28,6 +28,7 @@ function ticket(fields: Partial<TicketRow> = {}): TicketRow {
     queue_seq: 7,
     created_at: '2026-01-14T09:00:00Z',
     updated_at: '2026-01-14T09:00:00Z',
+    merged_into: null,
     ...fields,
   };
 }

@@ -8,6 +8,7 @@ import * as uploadLeases from './0006-upload-leases.js';
 import * as rateLimits from './0007-rate-limits.js';
 import * as queuePositions from './0008-queue-positions.js';
 import * as ticketListIndex from './0009-ticket-list-index.js';
+import * as people from './0014-people.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0007-rate-limits': rateLimits,
   '0008-queue-positions': queuePositions,
   '0009-ticket-list-index': ticketListIndex,
+  '0014-people': people,
 };
