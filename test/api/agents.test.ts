@@ -127,7 +127,7 @@ describe('agents', () => {
 
   it('pages the list with a cursor', async () => {
     const brand = (await createBrand(t)).id;
-    const ids = [];
+    const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await createAgent({ name: `Pager ${i}`, email: email('pager'), brand_ids: [brand] })).id);
     const first = (await t.request({ method: 'GET', url: `/v1/agents?brand_id=${brand}&limit=2` })).json();
     assert.equal(first.data.length, 2);
