@@ -71,7 +71,7 @@ interface CustomerTally {
  * (the latest ticket creation or message). Tickets are read in pages along `tickets_customer_id`
  * (customer_email, id), so each address's tickets arrive together and the work is linear.
  */
-async function backfillCustomers(db: Kysely<any>): Promise<void> {
+export async function backfillCustomers(db: Kysely<any>): Promise<void> {
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
   let pending = new Map<string, CustomerTally>();
   const flush = async (tallies: CustomerTally[]) => {
