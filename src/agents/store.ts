@@ -45,7 +45,7 @@ export async function listAgents(db: DbOrTx, f: AgentListFilters): Promise<Agent
   let q = db.selectFrom('agents').selectAll();
   if (f.brandKeys) {
     const keys = f.brandKeys;
-    q = q.where('id', 'in', (eb) => eb.selectFrom('agent_brands').select('agent_id').where('brand_id', 'in', keys));
+    q = keys.length ? q.where('id', 'in', (eb) => eb.selectFrom('agent_brands').select('agent_id').where('brand_id', 'in', keys)) : q.where('id', '=', '');
   }
   if (f.email !== undefined) q = q.where('email', '=', f.email);
   if (f.active !== undefined) q = q.where('active', '=', f.active ? 1 : 0);
