@@ -2,7 +2,17 @@ import { Type } from 'typebox';
 import { principalOf } from '../http/auth.js';
 import { PageQuery } from '../http/pagination.js';
 import { type App, errorResponses, pageSchema } from '../http/types.js';
-import { CreateMessageBody, CreateTicketBody, ListTicketsQuery, TicketDetailSchema, TicketIdParams, TicketWithQueue, UpdateTicketBody } from './schemas.js';
+import {
+  BulkUpdateBody,
+  BulkUpdateResponse,
+  CreateMessageBody,
+  CreateTicketBody,
+  ListTicketsQuery,
+  TicketDetailSchema,
+  TicketIdParams,
+  TicketWithQueue,
+  UpdateTicketBody,
+} from './schemas.js';
 import type { TicketService } from './service.js';
 
 const Ref = (id: string) => Type.Ref(id);
@@ -39,6 +49,22 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       },
     },
     async (request) => tickets.list(principalOf(request), request.query),
+  );
+
+  app.post(
+    '/v1/tickets/bulk',
+    {
+      config: { scope: 'tickets:write', brands: 'filter' },
+      schema: {
+        tags: ['Tickets'],
+        summary: 'Change many tickets at once',
+        description:
+          'Applies one change (status, priority, assigned_to, tags_add/tags_remove) to up to 100 tickets, each as PATCH would: audited and evented one by one. A ticket that is missing, of another brand, or refuses the change fails alone (its result carries the problem); the others are changed. Send Idempotency-Key to retry safely.',
+        body: BulkUpdateBody,
+        response: { 200: BulkUpdateResponse, ...errorResponses(409, 422) },
+      },
+    },
+    async (request) => ({ results: await tickets.bulkUpdate(principalOf(request), request.body.ids, request.body.change) }),
   );
 
   app.get(

@@ -190,3 +190,48 @@ export const ListTicketsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const BULK_MAX_TICKETS = 100;
+
+export const BulkUpdateBody = Type.Object(
+  {
+    ids: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+      minItems: 1,
+      maxItems: BULK_MAX_TICKETS,
+      description: `Up to ${BULK_MAX_TICKETS} ticket ids (tick_…), each once`,
+    }),
+    change: Type.Object(
+      {
+        status: Type.Optional(StatusSchema),
+        priority: Type.Optional(PrioritySchema),
+        assigned_to: Type.Optional(Type.Union([Email, Type.Null()], { description: 'Agent email, or null to unassign' })),
+        snoozed_until: Type.Optional(Type.Union([Timestamp, Type.Null()], { description: 'Only with status snoozed' })),
+        tags_add: Type.Optional(Type.Array(Tag, { maxItems: LIMITS.tagsMax })),
+        tags_remove: Type.Optional(Type.Array(Tag, { maxItems: LIMITS.tagsMax })),
+      },
+      { additionalProperties: false, minProperties: 1, description: 'Applied to every ticket, exactly as PATCH /v1/tickets/{id} with this body would' },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const BulkResultSchema = Type.Object({
+  id: Type.String(),
+  status: Type.Integer({ description: 'The status PATCH would have answered for this ticket: 200, or 404, 412, 422' }),
+  ticket: Type.Union([Type.Ref('Ticket'), Type.Null()], { description: 'The ticket after the change; null when it failed' }),
+  error: Type.Union(
+    [
+      Type.Object({
+        code: Type.String(),
+        detail: Type.String(),
+        errors: Type.Optional(Type.Array(Type.Object({ pointer: Type.String(), message: Type.String() }))),
+      }),
+      Type.Null(),
+    ],
+    { description: 'Why this ticket failed (the problem PATCH would have answered); null on success' },
+  ),
+});
+
+export const BulkUpdateResponse = Type.Object({
+  results: Type.Array(BulkResultSchema, { description: 'One per id, in the order sent' }),
+});

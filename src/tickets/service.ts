@@ -45,6 +45,14 @@ export type { TicketPeople } from './people.js';
 
 export type CreatedTicket = TicketView & { queue: QueuePlacement; etag: string };
 
+/** One ticket's outcome in a bulk change. */
+export interface BulkResult {
+  id: string;
+  status: number;
+  ticket: TicketView | null;
+  error: { code: string; detail: string; errors?: { pointer: string; message: string }[] } | null;
+}
+
 /** A checked create, ready to write. */
 interface CreatePlan {
   input: CreateTicketInput;
@@ -368,6 +376,32 @@ export function createTicketService(deps: TicketServiceDeps) {
         await recordChange(trx, deps.indexer, { action: 'ticket.updated', ticket: updated, actor: actorOf(principal), changes, at: now });
         return { ...toTicketView(updated), queue: await queuePlacement(trx, updated), etag: etagOf(updated), changes };
       });
+    },
+
+    /**
+     * The same change to up to 100 tickets, each exactly as `update` would make it: its own
+     * transaction, audit entry and events. A ticket that is missing, of another brand or refuses
+     * the change fails alone, with the problem PATCH would have answered; the rest are applied.
+     * Duplicate ids are a 422 for the whole request, before anything is written.
+     */
+    async bulkUpdate(principal: Principal, ids: string[], change: UpdateTicketInput): Promise<BulkResult[]> {
+      const seen = new Map<string, number>();
+      for (const [i, id] of ids.entries()) {
+        if (seen.has(id)) throw validationError(`/ids/${i}`, `repeats /ids/${seen.get(id)}`);
+        seen.set(id, i);
+      }
+      const results: BulkResult[] = [];
+      // One after the other: on PostgreSQL, concurrent updates of one queue's position tree could deadlock.
+      for (const id of ids) {
+        try {
+          const { etag: _etag, changes: _changes, queue: _queue, ...ticket } = await this.update(principal, id, change);
+          results.push({ id, status: 200, ticket, error: null });
+        } catch (err) {
+          if (!(err instanceof AppError) || err.status >= 500) throw err;
+          results.push({ id, status: err.status, ticket: null, error: { code: err.code, detail: err.message, ...(err.errors ? { errors: err.errors } : {}) } });
+        }
+      }
+      return results;
     },
 
     /** Adds a message; a live one may reopen the ticket or record its first response (messages.ts). */

@@ -180,6 +180,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     'POST /v1/tickets/{ticket_id}/messages': {
       requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages`, body: { author_type: 'agent', body: 'hello' } }],
     },
+    'POST /v1/tickets/bulk': { requests: () => [{ url: '/v1/tickets/bulk', body: { ids: [fx.A.ticket.id], change: { priority: 'high' } } }] },
     'GET /v1/tickets/{ticket_id}/messages': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages` }] },
     'GET /v1/tickets/{ticket_id}/audit': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/audit` }] },
     'POST /v1/tickets/search': {
