@@ -4,7 +4,14 @@ import { toJsonText } from '../shared/json.js';
 import { signalDispatchWork } from './signal.js';
 import * as store from './store.js';
 
-export const TICKET_EVENT_TYPES = ['ticket.created', 'ticket.updated', 'ticket.status_changed', 'ticket.assigned', 'ticket.message_created'] as const;
+export const TICKET_EVENT_TYPES = [
+  'ticket.created',
+  'ticket.updated',
+  'ticket.status_changed',
+  'ticket.assigned',
+  'ticket.message_created',
+  'ticket.merged',
+] as const;
 export type TicketEventType = (typeof TICKET_EVENT_TYPES)[number];
 
 /** Sent to one endpoint on request; not part of the ticket event log. */

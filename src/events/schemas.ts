@@ -67,6 +67,13 @@ export const TicketMessageCreatedEventSchema = eventSchema(
   Type.Object({ ticket: Ticket, message: Type.Ref('Message') }),
 );
 
+export const TicketMergedEventSchema = eventSchema(
+  'TicketMergedEvent',
+  'ticket.merged',
+  'A ticket was merged into another: `ticket` is the source (now resolved, with merged_into), `into` the target, which now holds the conversation. The target also gets a ticket.updated with changes.merged_from.',
+  Type.Object({ ticket: Ticket, into: Type.Ref('Ticket', { description: 'The ticket merged into, as it is after the merge' }) }),
+);
+
 export const WebhookTestEventSchema = eventSchema(
   'WebhookTestEvent',
   TEST_EVENT_TYPE,
@@ -81,6 +88,7 @@ export const ticketEventSchemas: Record<TicketEventType, Component> = {
   'ticket.status_changed': TicketStatusChangedEventSchema,
   'ticket.assigned': TicketAssignedEventSchema,
   'ticket.message_created': TicketMessageCreatedEventSchema,
+  'ticket.merged': TicketMergedEventSchema,
 };
 
 /** Every payload a webhook endpoint may receive, by event type. */

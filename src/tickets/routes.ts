@@ -6,6 +6,8 @@ import {
   BulkUpdateBody,
   BulkUpdateResponse,
   CreateMessageBody,
+  MergeTicketBody,
+  MergeTicketResponse,
   CreateTicketBody,
   ListTicketsQuery,
   TicketDetailSchema,
@@ -129,6 +131,23 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       const message = await tickets.addMessage(principalOf(request), request.params.ticket_id, request.body);
       return reply.status(201).send(message);
     },
+  );
+
+  app.post(
+    '/v1/tickets/:ticket_id/merge',
+    {
+      config: { scope: 'tickets:write', brands: 'resource' },
+      schema: {
+        tags: ['Tickets'],
+        summary: 'Merge a ticket into another',
+        description:
+          'The conversation (messages, their attachments, and with them the participants) moves into `into`, a ticket of the same brand; this ticket is resolved with `merged_into` pointing there. Both get a `ticket.merged` audit entry; events: `ticket.merged` (and the status change) for this ticket, `ticket.updated` with `changes.merged_from` for the target. A search for this ticket’s conversation finds the target.',
+        params: TicketIdParams,
+        body: MergeTicketBody,
+        response: { 200: MergeTicketResponse, ...errorResponses(404, 409, 422) },
+      },
+    },
+    async (request) => tickets.merge(principalOf(request), request.params.ticket_id, request.body.into),
   );
 
   app.get(

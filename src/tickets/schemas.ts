@@ -44,6 +44,9 @@ export const TicketSchema = Type.Object(
     first_response_at: Type.Union([Timestamp, Type.Null()], { description: 'When an agent first replied' }),
     created_at: Timestamp,
     updated_at: Timestamp,
+    merged_into: Type.Union([Type.String({ pattern: idPattern('tick') }), Type.Null()], {
+      description: 'Set once the ticket was merged into another (POST /v1/tickets/{id}/merge): that ticket’s id, which now holds the conversation',
+    }),
   },
   { $id: 'Ticket' },
 );
@@ -91,7 +94,7 @@ export const ChangesSchema = Type.Record(Type.String(), Change, { description: '
 export const AuditEntrySchema = Type.Object(
   {
     id: Type.String(),
-    action: Type.String({ description: 'ticket.created, ticket.updated, message.created, ticket.woke_up' }),
+    action: Type.String({ description: 'ticket.created, ticket.updated, message.created, ticket.woke_up, ticket.merged' }),
     actor: Type.Object({
       type: Type.String({ description: 'token or system' }),
       id: Type.Union([Type.String(), Type.Null()], { description: 'The token id' }),
@@ -234,4 +237,15 @@ export const BulkResultSchema = Type.Object({
 
 export const BulkUpdateResponse = Type.Object({
   results: Type.Array(BulkResultSchema, { description: 'One per id, in the order sent' }),
+});
+
+export const MergeTicketBody = Type.Object(
+  { into: Type.String({ minLength: 1, maxLength: 64, description: 'The ticket (tick_…) that takes over the conversation' }) },
+  { additionalProperties: false },
+);
+
+export const MergeTicketResponse = Type.Object({
+  ticket: Type.Ref('Ticket', { description: 'The merged ticket: resolved, with merged_into' }),
+  into: Type.Ref('Ticket', { description: 'The ticket merged into, now holding both conversations' }),
+  moved_messages: Type.Integer({ minimum: 0 }),
 });

@@ -139,6 +139,8 @@ export function createTicketService(deps: TicketServiceDeps) {
     add(row.customer_email, row.customer_name, 'customer');
     add(row.assigned_to, null, 'assignee');
     for (const m of messages) if (m.author_type === 'agent') add(m.author?.email, m.author?.name ?? null, 'agent');
+    // Other people who wrote in as customers: a colleague in the thread, or the customer of a ticket merged into this one.
+    for (const m of messages) if (m.author_type === 'customer') add(m.author?.email, m.author?.name ?? null, 'customer');
     for (const m of messages) for (const cc of m.cc) add(cc, null, 'cc');
     return [...out.values()];
   }
@@ -402,6 +404,54 @@ export function createTicketService(deps: TicketServiceDeps) {
         }
       }
       return results;
+    },
+
+    /**
+     * Merges ticket `id` into `into`: its messages (with their attachments, and so its
+     * participants) move to the target, and it is resolved with `merged_into` pointing there. Both
+     * are audited (`ticket.merged`) and re-indexed in one transaction, so a search for the
+     * source's conversation finds the target. 422 at /into for the ticket itself, one that is
+     * missing, of another brand or merged already; 409 when the source was merged already.
+     */
+    async merge(principal: Principal, id: string, intoId: string): Promise<{ ticket: TicketView; into: TicketView; moved_messages: number }> {
+      if (intoId === id) throw validationError('/into', 'must be another ticket than the one merged');
+      const now = clock.now();
+      const at = toTimestamp(now);
+      const actor = actorOf(principal);
+      return transactions.run(async (trx) => {
+        // Both locked, in one order whoever merges which way, so two crossing merges cannot deadlock.
+        for (const lock of [id, intoId].sort()) await store.lockTicket(trx, lock);
+        const source = await getVisibleRow(trx, principal, id);
+        const target = await store.findTicket(trx, intoId);
+        if (!target || !canSeeBrand(principal, target.brand_id)) throw validationError('/into', `ticket ${intoId} does not exist`);
+        if (source.merged_into) throw new AppError('conflict', `Ticket ${id} was merged into ${source.merged_into} already`);
+        if (target.merged_into) throw validationError('/into', `ticket ${intoId} was merged into ${target.merged_into}; merge into that one`);
+        if (target.brand_id !== source.brand_id) throw validationError('/into', `ticket ${intoId} is of another brand`);
+
+        const moved = await store.moveConversation(trx, source.id, target.id);
+        const sourceChanges: Changes = { merged_into: { from: null, to: target.id } };
+        const sourceSet: Partial<TicketRow> = { merged_into: target.id, version: source.version + 1, updated_at: at };
+        if (source.status !== 'resolved') {
+          sourceSet.status = 'resolved';
+          sourceChanges.status = { from: source.status, to: 'resolved' };
+        }
+        if (source.snoozed_until) {
+          sourceSet.snoozed_until = null;
+          sourceChanges.snoozed_until = { from: source.snoozed_until, to: null };
+        }
+        const merged = await store.updateTicket(trx, source, sourceSet);
+        if (sourceSet.status) await people.ticketStatusChanged(trx, merged, source.status, 'resolved');
+        const grown = await store.updateTicket(trx, target, { version: target.version + 1, updated_at: at });
+        await recordChange(trx, deps.indexer, { action: 'ticket.merged', ticket: merged, into: grown, actor, changes: sourceChanges, at: now });
+        await recordChange(trx, deps.indexer, {
+          action: 'ticket.merged',
+          ticket: grown,
+          actor,
+          changes: { merged_from: { from: null, to: source.id } },
+          at: now,
+        });
+        return { ticket: toTicketView(merged), into: toTicketView(grown), moved_messages: moved };
+      });
     },
 
     /** Adds a message; a live one may reopen the ticket or record its first response (messages.ts). */

@@ -153,3 +153,13 @@ export async function listSnoozedDue(db: DbOrTx, now: string, limit: number): Pr
     .limit(limit)
     .execute();
 }
+
+/**
+ * Moves a ticket's conversation into another: its messages, and the attachments linked to them
+ * (which name their ticket too). Returns how many messages moved.
+ */
+export async function moveConversation(db: DbOrTx, fromTicketId: string, toTicketId: string): Promise<number> {
+  const moved = await db.updateTable('messages').set({ ticket_id: toTicketId }).where('ticket_id', '=', fromTicketId).executeTakeFirst();
+  await db.updateTable('attachments').set({ ticket_id: toTicketId }).where('ticket_id', '=', fromTicketId).execute();
+  return Number(moved.numUpdatedRows);
+}

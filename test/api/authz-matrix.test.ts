@@ -180,6 +180,13 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     'POST /v1/tickets/{ticket_id}/messages': {
       requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages`, body: { author_type: 'agent', body: 'hello' } }],
     },
+    'POST /v1/tickets/{ticket_id}/merge': {
+      async requests() {
+        const source = await createTicket(t, A);
+        const into = await createTicket(t, A);
+        return [{ url: `/v1/tickets/${source.id}/merge`, body: { into: into.id } }];
+      },
+    },
     'POST /v1/tickets/bulk': { requests: () => [{ url: '/v1/tickets/bulk', body: { ids: [fx.A.ticket.id], change: { priority: 'high' } } }] },
     'GET /v1/tickets/{ticket_id}/messages': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages` }] },
     'GET /v1/tickets/{ticket_id}/audit': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/audit` }] },
