@@ -31,6 +31,8 @@ import { BrandSchema, brandRoutes } from './brands/routes.js';
 import { QueueSchema, queueRoutes } from './queues/routes.js';
 import { TokenSchema, tokenRoutes } from './auth/routes.js';
 import { ticketRoutes } from './tickets/routes.js';
+import { AgentSchema, agentRoutes } from './agents/routes.js';
+import { CustomerSchema, customerRoutes } from './customers/routes.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { eventRoutes } from './events/routes.js';
 import { attachmentRoutes } from './attachments/routes.js';
@@ -78,6 +80,8 @@ const sharedSchemas = [
   QueueSchema,
   TokenSchema,
   InboundResultSchema,
+  AgentSchema,
+  CustomerSchema,
   ...eventComponentSchemas,
 ];
 
@@ -210,6 +214,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   brandRoutes(app, services.brands);
   queueRoutes(app, services.queues);
   ticketRoutes(app, services.tickets);
+  agentRoutes(app, services.agents);
+  customerRoutes(app, services.customers);
   webhookRoutes(app, services.webhooks);
   eventRoutes(app, services.events);
   attachmentRoutes(app, services.attachments);

@@ -6,6 +6,8 @@ import { createQueueService } from './queues/service.js';
 import { createTicketService } from './tickets/service.js';
 import { groupCommit, transactionPerCall } from './db/transactions.js';
 import { createTokenService } from './auth/token-service.js';
+import { createAgentService } from './agents/service.js';
+import { createCustomerService } from './customers/service.js';
 import { createAttachmentService, defaultBlobStore } from './attachments/service.js';
 import { createEventService } from './events/service.js';
 import { createWebhookService } from './webhooks/service.js';
@@ -53,6 +55,9 @@ export function createServices(deps: CoreDeps) {
     cursors,
   });
   const brands = createBrandService({ db, clock });
+  const agents = createAgentService({ db, clock, cursors });
+  // Customers list their tickets through the ticket service, which keeps their counts: built in this order, joined by a closure.
+  const customers = createCustomerService({ db, clock, cursors, tickets: { list: (principal, query) => tickets.list(principal, query) } });
   const tickets = createTicketService({
     db,
     clock,
@@ -60,6 +65,7 @@ export function createServices(deps: CoreDeps) {
     indexer: search.indexer,
     cursors,
     transactions,
+    people: { checkAssignee: agents.checkAssignee, ...customers.ledger },
     mailer: createMessageMailer(deps.config),
   });
   const replyTokens = createReplyTokens({ db, box: secretBox });
@@ -74,12 +80,14 @@ export function createServices(deps: CoreDeps) {
     replyTokens,
   });
   return {
-    tokens: createTokenService({ db, clock, bootstrapSecret: deps.config.adminToken }),
+    tokens: createTokenService({ db, clock, bootstrapSecret: deps.config.adminToken, agents }),
+    agents,
     webhooks: createWebhookService({ db, clock, allowPrivate: deps.config.webhookAllowPrivate, secretBox, cursors }),
     events: createEventService({ db, cursors }),
     brands,
     queues: createQueueService({ db, clock, cursors }),
     tickets,
+    customers,
     attachments,
     search,
     exports: createExportService({ db }),

@@ -101,6 +101,13 @@ export interface paths {
      */
     post: operations["createTicket"];
   };
+  "/v1/tickets/bulk": {
+    /**
+     * Change many tickets at once
+     * @description Applies one change (status, priority, assigned_to, tags_add/tags_remove) to up to 100 tickets, each as PATCH would: audited and evented one by one. A ticket that is missing, of another brand, or refuses the change fails alone (its result carries the problem); the others are changed. Send Idempotency-Key to retry safely.
+     */
+    post: operations["bulkUpdateTickets"];
+  };
   "/v1/tickets/{ticket_id}": {
     /**
      * Retrieve a ticket
@@ -125,6 +132,13 @@ export interface paths {
      */
     post: operations["createTicketMessage"];
   };
+  "/v1/tickets/{ticket_id}/merge": {
+    /**
+     * Merge a ticket into another
+     * @description The conversation (messages, their attachments, and with them the participants) moves into `into`, a ticket of the same brand; this ticket is resolved with `merged_into` pointing there. Both get a `ticket.merged` audit entry; events: `ticket.merged` (and the status change) for this ticket, `ticket.updated` with `changes.merged_from` for the target. A search for this ticket’s conversation finds the target.
+     */
+    post: operations["mergeTicket"];
+  };
   "/v1/tickets/{ticket_id}/messages/{message_id}": {
     /**
      * Retrieve a message
@@ -138,6 +152,55 @@ export interface paths {
      * @description Oldest first, paginated.
      */
     get: operations["listTicketAudit"];
+  };
+  "/v1/agents": {
+    /**
+     * List agents
+     * @description Oldest first: the agents of the token’s brands, and those of every brand. `brand_id` narrows to the agents who may be assigned that brand’s tickets.
+     */
+    get: operations["listAgents"];
+    /**
+     * Create an agent
+     * @description The e-mail address is unique regardless of case (409 when taken).
+     */
+    post: operations["createAgent"];
+  };
+  "/v1/agents/{agent_id}": {
+    /** Retrieve an agent */
+    get: operations["getAgent"];
+    /**
+     * Deactivate an agent
+     * @description Agents are never deleted (messages and audit entries keep naming them): this sets `active` to false. A deactivated agent cannot be assigned tickets, and tokens belonging to it answer 401 until it is reactivated.
+     */
+    delete: operations["deactivateAgent"];
+    /**
+     * Update an agent
+     * @description Partial update. `active: false` deactivates (as DELETE does), `true` reactivates. A brand-restricted token may change only agents whose brands are all its own (403 otherwise).
+     */
+    patch: operations["updateAgent"];
+  };
+  "/v1/customers": {
+    /**
+     * List customers
+     * @description Newest first. `q` finds a text anywhere in the name, address or external id, regardless of case.
+     */
+    get: operations["listCustomers"];
+  };
+  "/v1/customers/{customer_id}": {
+    /** Retrieve a customer */
+    get: operations["getCustomer"];
+    /**
+     * Update a customer
+     * @description Only `name`, `external_id` and `notes`; null (or blank) clears one. Tickets keep the customer name they were created with.
+     */
+    patch: operations["updateCustomer"];
+  };
+  "/v1/customers/{customer_id}/tickets": {
+    /**
+     * List the tickets of a customer
+     * @description Newest first, paginated like the ticket list.
+     */
+    get: operations["listCustomerTickets"];
   };
   "/v1/webhooks": {
     /** List webhook endpoints */
@@ -299,6 +362,13 @@ export interface webhooks {
      */
     post: operations["onTicketMessageDeliveryFailed"];
   };
+  "ticket.merged": {
+    /**
+     * A ticket was merged into another: `ticket` is the source (now resolved, with merged_into), `into` the target, which now holds the conversation. The target also gets a ticket.updated with changes.merged_from.
+     * @description Signed per Standard Webhooks; see docs/webhooks.md for verification, retries and ordering.
+     */
+    post: operations["onTicketMerged"];
+  };
   "webhook.test": {
     /**
      * Sent only by POST /v1/webhooks/{webhook_id}/test, to that endpoint alone; not in the event log.
@@ -375,6 +445,8 @@ export interface components {
        * @description RFC 3339 UTC instant, e.g. 2025-10-04T18:32:11Z
        */
       updated_at: string;
+      /** @description Set once the ticket was merged into another (POST /v1/tickets/{id}/merge): that ticket’s id, which now holds the conversation */
+      merged_into: string | null;
     };
     QueuePlacement: {
       id: string;
@@ -430,7 +502,7 @@ export interface components {
     };
     AuditEntry: {
       id: string;
-      /** @description ticket.created, ticket.updated, message.created, ticket.woke_up */
+      /** @description ticket.created, ticket.updated, message.created, ticket.woke_up, ticket.merged */
       action: string;
       actor: {
         /** @description token or system */
@@ -514,6 +586,8 @@ export interface components {
        * @description RFC 3339 UTC instant, e.g. 2025-10-04T18:32:11Z
        */
       created_at: string;
+      /** @description The agent the token belongs to (agt_…): messages written with it are attributed to that agent. null: none. */
+      agent_id: string | null;
     };
     InboundEmailResult: {
       /** @description inb_…: the record of this mail; null for a duplicate */
@@ -527,6 +601,62 @@ export interface components {
       brand_id: string;
       ticket_id: string | null;
       message_id: string | null;
+    };
+    Agent: {
+      id: string;
+      name: string;
+      /** @description Lower-cased; unique regardless of case */
+      email: string;
+      /**
+       * @description agent or admin
+       * @enum {string}
+       */
+      role: "agent" | "admin";
+      /** @description null: every brand. A brand-restricted token sees only the brands it shares with the agent. */
+      brand_ids: string[] | null;
+      /** @description false once deactivated: no longer assignable, and its tokens stop working */
+      active: boolean;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC instant, e.g. 2025-10-04T18:32:11Z
+       */
+      created_at: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC instant, e.g. 2025-10-04T18:32:11Z
+       */
+      updated_at: string;
+    };
+    /** @description A person who wrote in, once per brand and e-mail address */
+    Customer: {
+      id: string;
+      brand_id: string;
+      /** @description Lower-cased; one customer per brand and address */
+      email: string;
+      /** @description The first name given with a ticket, until changed here */
+      name: string | null;
+      /** @description Your own id for this person (CRM, shop) */
+      external_id: string | null;
+      notes: string | null;
+      /** @description Tickets of this brand with this customer */
+      ticket_count: number;
+      /** @description Of those, the ones not resolved (open, pending or snoozed) */
+      open_ticket_count: number;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC instant, e.g. 2025-10-04T18:32:11Z
+       */
+      last_activity_at: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC instant, e.g. 2025-10-04T18:32:11Z
+       */
+      created_at: string;
+      /**
+       * Format: date-time
+       * @description RFC 3339 UTC instant, e.g. 2025-10-04T18:32:11Z
+       */
+      updated_at: string;
     };
     /** @description A ticket was created (through the API, email or web). */
     TicketCreatedEvent: {
@@ -646,6 +776,22 @@ export interface components {
       data: {
         ticket: components["schemas"]["Ticket"];
         message: components["schemas"]["Message"];
+      };
+    };
+    /** @description A ticket was merged into another: `ticket` is the source (now resolved, with merged_into), `into` the target, which now holds the conversation. The target also gets a ticket.updated with changes.merged_from. */
+    TicketMergedEvent: {
+      /** @description The event id; also the webhook-id header of every delivery of it */
+      id: string;
+      /** @enum {string} */
+      type: "ticket.merged";
+      /**
+       * Format: date-time
+       * @description When the event happened: RFC 3339 UTC
+       */
+      timestamp: string;
+      data: {
+        ticket: components["schemas"]["Ticket"];
+        into: components["schemas"]["Ticket"];
       };
     };
     /** @description Sent only by POST /v1/webhooks/{webhook_id}/test, to that endpoint alone; not in the event log. */
@@ -837,6 +983,8 @@ export interface operations {
           /** @description null: every brand (only a token for every brand may grant it); left out: the brands of the calling token */
           brand_ids?: string[] | null;
           expires_at?: string | null;
+          /** @description The agent the token belongs to (agt_…): an active agent the calling token can see (422 otherwise) */
+          agent_id?: string | null;
         };
       };
     };
@@ -2130,6 +2278,141 @@ export interface operations {
     };
   };
   /**
+   * Change many tickets at once
+   * @description Applies one change (status, priority, assigned_to, tags_add/tags_remove) to up to 100 tickets, each as PATCH would: audited and evented one by one. A ticket that is missing, of another brand, or refuses the change fails alone (its result carries the problem); the others are changed. Send Idempotency-Key to retry safely.
+   */
+  bulkUpdateTickets: {
+    parameters: {
+      header?: {
+        /** @description Makes a retry safe: for 24 hours the first response is replayed for the same key and token (Idempotent-Replayed: true); the same key with another request is a 422 idempotency_key_reused. */
+        "Idempotency-Key"?: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @description Up to 100 ticket ids (tick_…), each once */
+          ids: string[];
+          /** @description Applied to every ticket, exactly as PATCH /v1/tickets/{id} with this body would */
+          change: {
+            /**
+             * @description open, pending, resolved, snoozed
+             * @enum {string}
+             */
+            status?: "open" | "pending" | "resolved" | "snoozed";
+            /**
+             * @description low, normal, high, urgent
+             * @enum {string}
+             */
+            priority?: "low" | "normal" | "high" | "urgent";
+            /** @description Agent email, or null to unassign */
+            assigned_to?: string | null;
+            /** @description Only with status snoozed */
+            snoozed_until?: string | null;
+            tags_add?: string[];
+            tags_remove?: string[];
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": {
+            /** @description One per id, in the order sent */
+            results: ({
+                id: string;
+                /** @description The status PATCH would have answered for this ticket: 200, or 404, 412, 422 */
+                status: number;
+                /** @description The ticket after the change; null when it failed */
+                ticket: components["schemas"]["Ticket"] | null;
+                /** @description Why this ticket failed (the problem PATCH would have answered); null on success */
+                error: {
+                  code: string;
+                  detail: string;
+                  errors?: {
+                      pointer: string;
+                      message: string;
+                    }[];
+                } | null;
+              })[];
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `request_timeout` */
+      408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `conflict`, `idempotency_in_progress` */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `payload_too_large` */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unsupported_media_type` */
+      415: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `validation_failed`, `idempotency_key_reused` */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
    * Retrieve a ticket
    * @description Returns full conversation history, participants, and audit trail.
    */
@@ -2245,6 +2528,10 @@ export interface operations {
           assigned_to?: string | null;
           /** @description Replaces the whole set */
           tags?: string[];
+          /** @description Added to the current set, applied to the ticket as it is when the change commits; not with `tags` */
+          tags_add?: string[];
+          /** @description Removed from the current set (absent ones are ignored); not with `tags` */
+          tags_remove?: string[];
           /** @description Only with status snoozed */
           snoozed_until?: string | null;
           subject?: string;
@@ -2570,6 +2857,124 @@ export interface operations {
     };
   };
   /**
+   * Merge a ticket into another
+   * @description The conversation (messages, their attachments, and with them the participants) moves into `into`, a ticket of the same brand; this ticket is resolved with `merged_into` pointing there. Both get a `ticket.merged` audit entry; events: `ticket.merged` (and the status change) for this ticket, `ticket.updated` with `changes.merged_from` for the target. A search for this ticket’s conversation finds the target.
+   */
+  mergeTicket: {
+    parameters: {
+      header?: {
+        /** @description Makes a retry safe: for 24 hours the first response is replayed for the same key and token (Idempotent-Replayed: true); the same key with another request is a 422 idempotency_key_reused. */
+        "Idempotency-Key"?: string;
+      };
+      path: {
+        /** @description A ticket id, tick_… */
+        ticket_id: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          /** @description The ticket (tick_…) that takes over the conversation */
+          into: string;
+        };
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": {
+            ticket: components["schemas"]["Ticket"];
+            into: components["schemas"]["Ticket"];
+            moved_messages: number;
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `request_timeout` */
+      408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `conflict`, `idempotency_in_progress` */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `payload_too_large` */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unsupported_media_type` */
+      415: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `validation_failed`, `idempotency_key_reused` */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
    * Retrieve a message
    * @description One message of the conversation, where the Location of POST /v1/tickets/{id}/messages points.
    */
@@ -2665,6 +3070,795 @@ export interface operations {
         content: {
           "application/json": {
             data: components["schemas"]["AuditEntry"][];
+            /** @description Pass as `after` to get the next page; null on the last page */
+            next_cursor: string | null;
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_query`, `invalid_cursor`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * List agents
+   * @description Oldest first: the agents of the token’s brands, and those of every brand. `brand_id` narrows to the agents who may be assigned that brand’s tickets.
+   */
+  listAgents: {
+    parameters: {
+      query?: {
+        /** @description Agents working on this brand (agents of every brand included) */
+        brand_id?: string;
+        /** @description Exact address, regardless of case */
+        email?: string;
+        active?: boolean;
+        limit?: number;
+        /** @description The next_cursor of the previous page */
+        after?: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": {
+            data: components["schemas"]["Agent"][];
+            /** @description Pass as `after` to get the next page; null on the last page */
+            next_cursor: string | null;
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_query`, `invalid_cursor`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Create an agent
+   * @description The e-mail address is unique regardless of case (409 when taken).
+   */
+  createAgent: {
+    parameters: {
+      header?: {
+        /** @description Makes a retry safe: for 24 hours the first response is replayed for the same key and token (Idempotent-Replayed: true); the same key with another request is a 422 idempotency_key_reused. */
+        "Idempotency-Key"?: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          name: string;
+          /** Format: email */
+          email: string;
+          /**
+           * @description agent or admin
+           * @enum {string}
+           */
+          role?: "agent" | "admin";
+          /** @description The brands the agent works on; null: every brand (only a token for every brand may set it). Left out on create: the brands of the calling token. */
+          brand_ids?: string[] | null;
+        };
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          /** @description The path of the created resource */
+          Location?: string;
+        };
+        content: {
+          "application/json": components["schemas"]["Agent"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `request_timeout` */
+      408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `conflict`, `idempotency_in_progress` */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `payload_too_large` */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unsupported_media_type` */
+      415: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `validation_failed`, `idempotency_key_reused` */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /** Retrieve an agent */
+  getAgent: {
+    parameters: {
+      path: {
+        /** @description An agent id, agt_… */
+        agent_id: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Agent"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Deactivate an agent
+   * @description Agents are never deleted (messages and audit entries keep naming them): this sets `active` to false. A deactivated agent cannot be assigned tickets, and tokens belonging to it answer 401 until it is reactivated.
+   */
+  deactivateAgent: {
+    parameters: {
+      path: {
+        /** @description An agent id, agt_… */
+        agent_id: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Agent"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `request_timeout` */
+      408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `payload_too_large` */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unsupported_media_type` */
+      415: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `validation_failed` */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Update an agent
+   * @description Partial update. `active: false` deactivates (as DELETE does), `true` reactivates. A brand-restricted token may change only agents whose brands are all its own (403 otherwise).
+   */
+  updateAgent: {
+    parameters: {
+      path: {
+        /** @description An agent id, agt_… */
+        agent_id: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          name?: string;
+          /** Format: email */
+          email?: string;
+          /**
+           * @description agent or admin
+           * @enum {string}
+           */
+          role?: "agent" | "admin";
+          /** @description The brands the agent works on; null: every brand (only a token for every brand may set it). Left out on create: the brands of the calling token. */
+          brand_ids?: string[] | null;
+          active?: boolean;
+        };
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Agent"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `request_timeout` */
+      408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `conflict` */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `payload_too_large` */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unsupported_media_type` */
+      415: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `validation_failed` */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * List customers
+   * @description Newest first. `q` finds a text anywhere in the name, address or external id, regardless of case.
+   */
+  listCustomers: {
+    parameters: {
+      query?: {
+        /** @description Limit results to a single brand */
+        brand_id?: string;
+        /** @description Exact address, regardless of case */
+        email?: string;
+        q?: string;
+        limit?: number;
+        /** @description The next_cursor of the previous page */
+        after?: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": {
+            data: components["schemas"]["Customer"][];
+            /** @description Pass as `after` to get the next page; null on the last page */
+            next_cursor: string | null;
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_query`, `invalid_cursor`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /** Retrieve a customer */
+  getCustomer: {
+    parameters: {
+      path: {
+        /** @description A customer id, cus_… */
+        customer_id: string;
+      };
+    };
+    responses: {
+      /** @description A person who wrote in, once per brand and e-mail address */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Customer"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Update a customer
+   * @description Only `name`, `external_id` and `notes`; null (or blank) clears one. Tickets keep the customer name they were created with.
+   */
+  updateCustomer: {
+    parameters: {
+      path: {
+        /** @description A customer id, cus_… */
+        customer_id: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          name?: string | null;
+          external_id?: string | null;
+          notes?: string | null;
+        };
+      };
+    };
+    responses: {
+      /** @description A person who wrote in, once per brand and e-mail address */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Customer"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `request_timeout` */
+      408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `payload_too_large` */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unsupported_media_type` */
+      415: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `validation_failed` */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * List the tickets of a customer
+   * @description Newest first, paginated like the ticket list.
+   */
+  listCustomerTickets: {
+    parameters: {
+      query?: {
+        limit?: number;
+        /** @description The next_cursor of the previous page */
+        after?: string;
+      };
+      path: {
+        /** @description A customer id, cus_… */
+        customer_id: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": {
+            data: components["schemas"]["Ticket"][];
             /** @description Pass as `after` to get the next page; null on the last page */
             next_cursor: string | null;
           };
@@ -2829,8 +4023,8 @@ export interface operations {
            * @description An absolute http or https URL that accepts POST, without credentials
            */
           url: string;
-          /** @description Event types to receive, or ["*"] for all: ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed */
-          events: ("ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed" | "*")[];
+          /** @description Event types to receive, or ["*"] for all: ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed, ticket.merged */
+          events: ("ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed" | "ticket.merged" | "*")[];
           /** @description Only events of these brands; omitted: every brand the token can see */
           brand_ids?: string[];
           description?: string | null;
@@ -3151,8 +4345,8 @@ export interface operations {
            * @description An absolute http or https URL that accepts POST, without credentials
            */
           url?: string;
-          /** @description Event types to receive, or ["*"] for all: ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed */
-          events?: ("ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed" | "*")[];
+          /** @description Event types to receive, or ["*"] for all: ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed, ticket.merged */
+          events?: ("ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed" | "ticket.merged" | "*")[];
           /** @description null: every brand (unrestricted tokens only) */
           brand_ids?: string[] | null;
           description?: string | null;
@@ -3937,8 +5131,8 @@ export interface operations {
   listEvents: {
     parameters: {
       query?: {
-        /** @description ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed */
-        type?: "ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed";
+        /** @description ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed, ticket.merged */
+        type?: "ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed" | "ticket.merged";
         /** @description A next_cursor, or the id of the last event you processed (evt_…) */
         after?: string;
         limit?: number;
@@ -3949,7 +5143,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            data: (components["schemas"]["TicketCreatedEvent"] | components["schemas"]["TicketUpdatedEvent"] | components["schemas"]["TicketStatusChangedEvent"] | components["schemas"]["TicketAssignedEvent"] | components["schemas"]["TicketMessageCreatedEvent"] | components["schemas"]["TicketMessageDeliveryFailedEvent"])[];
+            data: (components["schemas"]["TicketCreatedEvent"] | components["schemas"]["TicketUpdatedEvent"] | components["schemas"]["TicketStatusChangedEvent"] | components["schemas"]["TicketAssignedEvent"] | components["schemas"]["TicketMessageCreatedEvent"] | components["schemas"]["TicketMessageDeliveryFailedEvent"] | components["schemas"]["TicketMergedEvent"])[];
             /** @description Pass as `after` to get the next page; null on the last page */
             next_cursor: string | null;
           };
@@ -5025,6 +6219,45 @@ export interface operations {
     requestBody: {
       content: {
         "application/json": components["schemas"]["TicketMessageDeliveryFailedEvent"];
+      };
+    };
+    responses: {
+      /** @description Gone: the endpoint is disabled at once */
+      410: {
+        content: never;
+      };
+      /** @description Retried after Retry-After (capped at 24 hours) instead of the scheduled delay; 503 is read the same way */
+      429: {
+        headers: {
+          /** @description Seconds, or an HTTP date */
+          "Retry-After"?: string;
+        };
+        content: never;
+      };
+      /** @description Any 2xx within 15 seconds acknowledges the event; anything else is retried on the schedule */
+      "2XX": {
+        content: never;
+      };
+    };
+  };
+  /**
+   * A ticket was merged into another: `ticket` is the source (now resolved, with merged_into), `into` the target, which now holds the conversation. The target also gets a ticket.updated with changes.merged_from.
+   * @description Signed per Standard Webhooks; see docs/webhooks.md for verification, retries and ordering.
+   */
+  onTicketMerged: {
+    parameters: {
+      header: {
+        /** @description The event id, the same on every attempt: drop duplicates by it */
+        "webhook-id": string;
+        /** @description When this attempt was signed, in unix seconds */
+        "webhook-timestamp": string;
+        /** @description v1,<base64 HMAC-SHA256>; two, space-separated, for 24 hours after a secret rotation */
+        "webhook-signature": string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["TicketMergedEvent"];
       };
     };
     responses: {

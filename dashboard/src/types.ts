@@ -53,4 +53,5 @@ export const EVENT_TYPES = [
   'ticket.status_changed',
   'ticket.assigned',
   'ticket.message_created',
+  'ticket.merged',
 ] as const satisfies readonly (keyof webhooks)[];

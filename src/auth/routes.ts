@@ -17,6 +17,9 @@ export const TokenSchema = Type.Object(
     revoked_at: Type.Union([Timestamp, Type.Null()]),
     last_used_at: Type.Union([Timestamp, Type.Null()]),
     created_at: Timestamp,
+    agent_id: Type.Union([Type.String(), Type.Null()], {
+      description: 'The agent the token belongs to (agt_…): messages written with it are attributed to that agent. null: none.',
+    }),
   },
   { $id: 'Token' },
 );
@@ -41,6 +44,11 @@ export function tokenRoutes(app: App, tokens: TokenService): void {
               }),
             ),
             expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+            agent_id: Type.Optional(
+              Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()], {
+                description: 'The agent the token belongs to (agt_…): an active agent the calling token can see (422 otherwise)',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),

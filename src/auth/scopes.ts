@@ -12,6 +12,8 @@ export interface Principal {
   expiresAt?: string | null;
   /** Who the audit trail names instead of the token: set for the server's own callers (the SMTP listener). */
   actor?: Actor;
+  /** The agent the token belongs to (`agent_id`): messages written with it are attributed to them. */
+  agent?: { id: string; name: string; email: string } | null;
 }
 
 /** `admin` implies every scope; `tickets:write` implies `tickets:read` (a writer reads what it writes). */

@@ -22,6 +22,8 @@ export interface TokenView {
   revoked_at: string | null;
   last_used_at: string | null;
   created_at: string;
+  /** The agent the token belongs to; null: none. */
+  agent_id: string | null;
 }
 
 export interface CreatedToken extends TokenView {
@@ -34,6 +36,7 @@ export interface CreateTokenInput {
   scopes: Scope[];
   brand_ids?: string[] | null | undefined;
   expires_at?: string | null | undefined;
+  agent_id?: string | null | undefined;
 }
 
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
@@ -52,6 +55,7 @@ export function toTokenView(row: TokenRow): TokenView {
     revoked_at: row.revoked_at,
     last_used_at: row.last_used_at,
     created_at: row.created_at,
+    agent_id: row.agent_id ?? null,
   };
 }
 
@@ -60,6 +64,8 @@ export interface TokenServiceDeps {
   clock: Clock;
   /** NEXUS_ADMIN_TOKEN: the bootstrap token it names cannot be revoked over the API. */
   bootstrapSecret?: string | undefined;
+  /** Checks the agent a new token is to belong to (422 at /agent_id when it may not); the agents module provides it. */
+  agents?: { requireAssignableToToken(grantor: Principal | null, id: string): Promise<unknown> } | undefined;
 }
 
 /** Whether a token row lies inside the principal's brands: a token of every brand only inside an unrestricted one. */
@@ -113,6 +119,11 @@ export function createTokenService(deps: TokenServiceDeps) {
       }
       brandIds = [...grantor.brandIds];
     }
+    const agentId = input.agent_id ?? null;
+    if (agentId !== null) {
+      if (!deps.agents) throw validationError('/agent_id', 'agents are not available here');
+      await deps.agents.requireAssignableToToken(grantor, agentId);
+    }
     const now = clock.now();
     const row = {
       id: newId('tok', now.getTime()),
@@ -125,6 +136,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       revoked_at: null,
       last_used_at: null,
       created_at: toTimestamp(now),
+      agent_id: agentId,
     };
     await store.insertToken(db, row);
     return { ...toTokenView(row), token: secret };
@@ -213,6 +225,8 @@ export function createTokenService(deps: TokenServiceDeps) {
       const now = clock.now();
       if (row.revoked_at) throw unauthorized();
       if (row.expires_at && row.expires_at <= toTimestamp(now)) throw unauthorized();
+      // A deactivated agent's tokens stop working with it (and work again if it is reactivated).
+      if (row.agent_id && Number(row.agent_active) !== 1) throw unauthorized();
       // Recording use at most once a minute keeps reads from turning into writes.
       if (!row.last_used_at || Date.parse(row.last_used_at) < now.getTime() - 60_000) {
         await store.touchToken(db, row.id, toTimestamp(now));
@@ -223,6 +237,7 @@ export function createTokenService(deps: TokenServiceDeps) {
         scopes: fromJsonText<Scope[]>(row.scopes, []),
         brandIds: fromJsonText<string[] | null>(row.brand_ids, null),
         expiresAt: row.expires_at,
+        agent: row.agent_id && row.agent_name && row.agent_email ? { id: row.agent_id, name: row.agent_name, email: row.agent_email } : null,
       };
     },
   };

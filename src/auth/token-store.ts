@@ -6,10 +6,20 @@ export async function insertToken(db: DbOrTx, row: Insertable<TokenTable>): Prom
   await db.insertInto('tokens').values(row).execute();
 }
 
-const tokenByHash = prepareQuery((db, p: { secretHash: string }) => db.selectFrom('tokens').selectAll().where('secret_hash', '=', p.secretHash));
+const tokenByHash = prepareQuery((db, p: { secretHash: string }) =>
+  db
+    .selectFrom('tokens')
+    .leftJoin('agents', 'agents.id', 'tokens.agent_id')
+    .selectAll('tokens')
+    .select(['agents.name as agent_name', 'agents.email as agent_email', 'agents.active as agent_active'])
+    .where('secret_hash', '=', p.secretHash),
+);
 
-/** Every authenticated request makes this read. */
-export async function findTokenByHash(db: DbOrTx, secretHash: string): Promise<TokenRow | undefined> {
+/** A token with the agent it belongs to, if any (the agent fields are null otherwise). */
+export type TokenWithAgent = TokenRow & { agent_name: string | null; agent_email: string | null; agent_active: number | null };
+
+/** Every authenticated request makes this read: the token and, in the same read, its agent. */
+export async function findTokenByHash(db: DbOrTx, secretHash: string): Promise<TokenWithAgent | undefined> {
   return tokenByHash.first(db, { secretHash });
 }
 

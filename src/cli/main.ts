@@ -12,7 +12,7 @@ const USAGE = `Usage: nexus <command>   ([…] marks an optional part, a|b one o
                                       --processes (NEXUS_PROCESSES), N API processes on the one port
   worker                              run only the background jobs (webhook delivery, snooze wake-up)
   db migrate                          bring the database schema up to date
-  tokens create --name N --scopes S[,S] [--brands B[,B]] [--expires-at T]
+  tokens create --name N --scopes S[,S] [--brands B[,B]] [--expires-at T] [--agent agt_…]
                                       create an API token; prints the secret once
   tokens list                         list tokens (never their secrets)
   tokens revoke <token_id>            revoke a token, effective immediately
@@ -89,7 +89,13 @@ export async function main(
       case 'tokens create': {
         const { values } = parseArgs({
           args: rest,
-          options: { name: { type: 'string' }, scopes: { type: 'string' }, brands: { type: 'string' }, 'expires-at': { type: 'string' } },
+          options: {
+            name: { type: 'string' },
+            scopes: { type: 'string' },
+            brands: { type: 'string' },
+            'expires-at': { type: 'string' },
+            agent: { type: 'string' },
+          },
         });
         if (!values.name || !values.scopes) throw new UsageError('tokens create needs --name and --scopes');
         const created = await withRuntime((r) =>
@@ -98,9 +104,12 @@ export async function main(
             scopes: list(values.scopes) as Scope[],
             brand_ids: list(values.brands) ?? null,
             expires_at: values['expires-at'] ?? null,
+            agent_id: values.agent ?? null,
           }),
         );
-        out(`created ${created.id} (${created.scopes.join(', ')}${created.brand_ids ? `; brands ${created.brand_ids.join(', ')}` : ''})`);
+        out(
+          `created ${created.id} (${created.scopes.join(', ')}${created.brand_ids ? `; brands ${created.brand_ids.join(', ')}` : ''}${created.agent_id ? `; agent ${created.agent_id}` : ''})`,
+        );
         out(`secret (shown once): ${created.token}`);
         return 0;
       }

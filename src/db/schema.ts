@@ -38,6 +38,8 @@ export interface TokenTable {
   revoked_at: string | null;
   last_used_at: string | null;
   created_at: string;
+  /** The agent the token belongs to: messages written with it are attributed to them. */
+  agent_id: string | null;
 }
 
 export interface TicketTable {
@@ -65,6 +67,8 @@ export interface TicketTable {
   change_seq: number;
   created_at: string;
   updated_at: string;
+  /** Set when the ticket was merged into another: that ticket's id. */
+  merged_into: string | null;
 }
 
 /** Named counters: `UPDATE … SET value = value + 1 RETURNING value` hands out the next number. */
@@ -311,10 +315,49 @@ export interface EmailOutboxTable {
   created_at: string;
 }
 
+export interface AgentTable {
+  id: string;
+  name: string;
+  /** Trimmed and lower-cased; unique. */
+  email: string;
+  role: string;
+  /** JSON array of brand ids; null: every brand. */
+  brand_ids: string | null;
+  active: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One row per agent and brand it works on; brand `*` for an agent of every brand. */
+export interface AgentBrandTable {
+  brand_id: string;
+  agent_id: string;
+}
+
+/** One per brand and e-mail address; the counts are kept by every ticket write (src/customers). */
+export interface CustomerTable {
+  id: string;
+  brand_id: string;
+  email: string;
+  name: string | null;
+  external_id: string | null;
+  notes: string | null;
+  ticket_count: number;
+  /** Tickets not resolved: open, pending or snoozed. */
+  open_ticket_count: number;
+  /** The latest ticket creation or message on one of their tickets. */
+  last_activity_at: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   brand_email_addresses: BrandEmailAddressTable;
   inbound_emails: InboundEmailTable;
   email_outbox: EmailOutboxTable;
+  agents: AgentTable;
+  agent_brands: AgentBrandTable;
+  customers: CustomerTable;
   brands: BrandTable;
   queues: QueueTable;
   tokens: TokenTable;
@@ -344,6 +387,8 @@ export type Db = Kysely<Database>;
 export type DbOrTx = Kysely<Database> | Transaction<Database>;
 
 export type BrandRow = Selectable<BrandTable>;
+export type AgentRow = Selectable<AgentTable>;
+export type CustomerRow = Selectable<CustomerTable>;
 export type QueueRow = Selectable<QueueTable>;
 export type TokenRow = Selectable<TokenTable>;
 export type TicketRow = Selectable<TicketTable>;

@@ -11,6 +11,7 @@ export const TICKET_EVENT_TYPES = [
   'ticket.assigned',
   'ticket.message_created',
   'ticket.message_delivery_failed',
+  'ticket.merged',
 ] as const;
 export type TicketEventType = (typeof TICKET_EVENT_TYPES)[number];
 

@@ -74,6 +74,13 @@ export const TicketMessageDeliveryFailedEventSchema = eventSchema(
   Type.Object({ ticket: Ticket, message: Type.Ref('Message') }),
 );
 
+export const TicketMergedEventSchema = eventSchema(
+  'TicketMergedEvent',
+  'ticket.merged',
+  'A ticket was merged into another: `ticket` is the source (now resolved, with merged_into), `into` the target, which now holds the conversation. The target also gets a ticket.updated with changes.merged_from.',
+  Type.Object({ ticket: Ticket, into: Type.Ref('Ticket', { description: 'The ticket merged into, as it is after the merge' }) }),
+);
+
 export const WebhookTestEventSchema = eventSchema(
   'WebhookTestEvent',
   TEST_EVENT_TYPE,
@@ -89,6 +96,7 @@ export const ticketEventSchemas: Record<TicketEventType, Component> = {
   'ticket.assigned': TicketAssignedEventSchema,
   'ticket.message_created': TicketMessageCreatedEventSchema,
   'ticket.message_delivery_failed': TicketMessageDeliveryFailedEventSchema,
+  'ticket.merged': TicketMergedEventSchema,
 };
 
 /** Every payload a webhook endpoint may receive, by event type. */

@@ -54,6 +54,8 @@ export interface TicketView {
   first_response_at: string | null;
   created_at: string;
   updated_at: string;
+  /** The ticket this one was merged into; null unless merged. */
+  merged_into: string | null;
 }
 
 export function toTicketView(row: TicketRow): TicketView {
@@ -73,6 +75,7 @@ export function toTicketView(row: TicketRow): TicketView {
     first_response_at: row.first_response_at,
     created_at: row.created_at,
     updated_at: row.updated_at,
+    merged_into: row.merged_into ?? null,
   };
 }
 

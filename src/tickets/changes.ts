@@ -27,6 +27,8 @@ interface ChangeOf {
 /** A change to a ticket, by its audit action; a message carries the message it added. */
 export type TicketChange =
   | (ChangeOf & { action: 'ticket.created' | 'ticket.updated' | 'ticket.woke_up' })
+  /** A merge, on each side: the source carries `into` (the target as it is after), and gets the ticket.merged event. */
+  | (ChangeOf & { action: 'ticket.merged'; into?: TicketRow | undefined })
   | (ChangeOf & { action: 'message.created'; message: MessageView });
 
 /**
@@ -57,6 +59,9 @@ export async function recordChange(trx: DbOrTx, indexer: TicketIndexer | undefin
   } else {
     if (change.action === 'message.created') {
       await recordEvent(trx, { ...about, type: 'ticket.message_created', data: { ticket, message: change.message } });
+    }
+    if (change.action === 'ticket.merged' && change.into) {
+      await recordEvent(trx, { ...about, type: 'ticket.merged', data: { ticket, into: toTicketView(change.into) } });
     }
     if (Object.keys(changes).length) await recordUpdateEvents(trx, about, ticket, changes);
   }

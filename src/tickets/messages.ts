@@ -12,6 +12,7 @@ import { type TicketIndexer, recordChange } from './changes.js';
 import { type AuthorType, type Changes, LIMITS, type MessageView, type Visibility, byteLength, normalizeEmail, toMessageView } from './model.js';
 import * as store from './store.js';
 import { getVisibleRow } from './visibility.js';
+import type { TicketPeople } from './people.js';
 
 /** Links attachments to messages and lists them; the attachments module provides the real one. */
 export interface MessageAttachments {
@@ -98,6 +99,7 @@ export interface MessageServiceDeps {
   attachments: MessageAttachments;
   indexer: TicketIndexer | undefined;
   mailer: MessageMailer | undefined;
+  people: TicketPeople;
 }
 
 /** The conversation of a ticket: adding a message, with what it does to the ticket, and reading them. */
@@ -140,6 +142,11 @@ export function createMessageService(deps: MessageServiceDeps) {
         const row = await getVisibleRow(trx, principal, ticketId);
         let authorEmail = input.author?.email ? normalizeEmail(input.author.email) : null;
         let authorName = input.author?.name?.trim() || null;
+        // A token that belongs to an agent writes as that agent, unless the body names an author itself.
+        if (input.author_type === 'agent' && !authorEmail && principal.agent) {
+          authorEmail = principal.agent.email;
+          authorName ??= principal.agent.name;
+        }
         if (input.author_type === 'customer' && !authorEmail) {
           authorEmail = row.customer_email;
           authorName ??= row.customer_name;
@@ -170,6 +177,8 @@ export function createMessageService(deps: MessageServiceDeps) {
         set.version = row.version + 1;
         set.updated_at = toTimestamp(now);
         const updated = await store.updateTicket(trx, row, set);
+        if (set.status) await deps.people.ticketStatusChanged(trx, updated, row.status, set.status);
+        await deps.people.messageAdded(trx, updated, messageRow);
         const message = (await messageViews(trx, [messageRow]))[0]!;
         await recordChange(trx, deps.indexer, { action: 'message.created', ticket: updated, actor: actorOf(principal), changes, message, at: now });
         await onWrite?.(trx, message, updated);

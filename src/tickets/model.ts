@@ -114,6 +114,8 @@ export function participantsOf(row: TicketRow, messages: MessageView[]): Partici
   add(row.customer_email, row.customer_name, 'customer');
   add(row.assigned_to, null, 'assignee');
   for (const m of messages) if (m.author_type === 'agent') add(m.author?.email, m.author?.name ?? null, 'agent');
+  // Other people who wrote in as customers: a colleague in the thread, or the customer of a ticket merged into this one.
+  for (const m of messages) if (m.author_type === 'customer') add(m.author?.email, m.author?.name ?? null, 'customer');
   for (const m of messages) for (const cc of m.cc) add(cc, null, 'cc');
   return [...out.values()];
 }

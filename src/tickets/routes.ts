@@ -3,9 +3,13 @@ import { principalOf } from '../http/auth.js';
 import { PageQuery } from '../http/pagination.js';
 import { type App, errorResponses, pageSchema } from '../http/types.js';
 import {
+  BulkUpdateBody,
+  BulkUpdateResponse,
   CreateMessageBody,
   CreateTicketBody,
   ListTicketsQuery,
+  MergeTicketBody,
+  MergeTicketResponse,
   MessageIdParams,
   TicketDetailSchema,
   TicketIdParams,
@@ -48,6 +52,22 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       },
     },
     async (request) => tickets.list(principalOf(request), request.query),
+  );
+
+  app.post(
+    '/v1/tickets/bulk',
+    {
+      config: { scope: 'tickets:write', brands: 'filter' },
+      schema: {
+        tags: ['Tickets'],
+        summary: 'Change many tickets at once',
+        description:
+          'Applies one change (status, priority, assigned_to, tags_add/tags_remove) to up to 100 tickets, each as PATCH would: audited and evented one by one. A ticket that is missing, of another brand, or refuses the change fails alone (its result carries the problem); the others are changed. Send Idempotency-Key to retry safely.',
+        body: BulkUpdateBody,
+        response: { 200: BulkUpdateResponse, ...errorResponses(409, 422) },
+      },
+    },
+    async (request) => ({ results: await tickets.bulkUpdate(principalOf(request), request.body.ids, request.body.change) }),
   );
 
   app.get(
@@ -112,6 +132,23 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       const message = await tickets.addMessage(principalOf(request), request.params.ticket_id, request.body);
       return reply.status(201).header('Location', `/v1/tickets/${message.ticket_id}/messages/${message.id}`).send(message);
     },
+  );
+
+  app.post(
+    '/v1/tickets/:ticket_id/merge',
+    {
+      config: { scope: 'tickets:write', brands: 'resource' },
+      schema: {
+        tags: ['Tickets'],
+        summary: 'Merge a ticket into another',
+        description:
+          'The conversation (messages, their attachments, and with them the participants) moves into `into`, a ticket of the same brand; this ticket is resolved with `merged_into` pointing there. Both get a `ticket.merged` audit entry; events: `ticket.merged` (and the status change) for this ticket, `ticket.updated` with `changes.merged_from` for the target. A search for this ticket’s conversation finds the target.',
+        params: TicketIdParams,
+        body: MergeTicketBody,
+        response: { 200: MergeTicketResponse, ...errorResponses(404, 409, 422) },
+      },
+    },
+    async (request) => tickets.merge(principalOf(request), request.params.ticket_id, request.body.into),
   );
 
   app.get(

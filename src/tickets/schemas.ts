@@ -48,6 +48,9 @@ export const TicketSchema = Type.Object(
     first_response_at: Type.Union([Timestamp, Type.Null()], { description: 'When an agent first replied' }),
     created_at: Timestamp,
     updated_at: Timestamp,
+    merged_into: Type.Union([Type.String({ pattern: idPattern('tick') }), Type.Null()], {
+      description: 'Set once the ticket was merged into another (POST /v1/tickets/{id}/merge): that ticket’s id, which now holds the conversation',
+    }),
   },
   { $id: 'Ticket' },
 );
@@ -110,7 +113,7 @@ export const ChangesSchema = Type.Record(Type.String(), Change, { description: '
 export const AuditEntrySchema = Type.Object(
   {
     id: Type.String(),
-    action: Type.String({ description: 'ticket.created, ticket.updated, message.created, ticket.woke_up' }),
+    action: Type.String({ description: 'ticket.created, ticket.updated, message.created, ticket.woke_up, ticket.merged' }),
     actor: Type.Object({
       type: Type.String({ description: 'token or system' }),
       id: Type.Union([Type.String(), Type.Null()], { description: 'The token id' }),
@@ -161,6 +164,15 @@ export const UpdateTicketBody = Type.Object(
     priority: Type.Optional(PrioritySchema),
     assigned_to: Type.Optional(Type.Union([Email, Type.Null()], { description: 'Agent email, or null to unassign' })),
     tags: Type.Optional(Type.Array(Tag, { maxItems: LIMITS.tagsMax, description: 'Replaces the whole set' })),
+    tags_add: Type.Optional(
+      Type.Array(Tag, {
+        maxItems: LIMITS.tagsMax,
+        description: 'Added to the current set, applied to the ticket as it is when the change commits; not with `tags`',
+      }),
+    ),
+    tags_remove: Type.Optional(
+      Type.Array(Tag, { maxItems: LIMITS.tagsMax, description: 'Removed from the current set (absent ones are ignored); not with `tags`' }),
+    ),
     snoozed_until: Type.Optional(Type.Union([Timestamp, Type.Null()], { description: 'Only with status snoozed' })),
     subject: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.subjectMax, pattern: '\\S' })),
     metadata: Type.Optional(Metadata),
@@ -233,3 +245,59 @@ export const ListTicketsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const BULK_MAX_TICKETS = 100;
+
+export const BulkUpdateBody = Type.Object(
+  {
+    ids: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+      minItems: 1,
+      maxItems: BULK_MAX_TICKETS,
+      description: `Up to ${BULK_MAX_TICKETS} ticket ids (tick_…), each once`,
+    }),
+    change: Type.Object(
+      {
+        status: Type.Optional(StatusSchema),
+        priority: Type.Optional(PrioritySchema),
+        assigned_to: Type.Optional(Type.Union([Email, Type.Null()], { description: 'Agent email, or null to unassign' })),
+        snoozed_until: Type.Optional(Type.Union([Timestamp, Type.Null()], { description: 'Only with status snoozed' })),
+        tags_add: Type.Optional(Type.Array(Tag, { maxItems: LIMITS.tagsMax })),
+        tags_remove: Type.Optional(Type.Array(Tag, { maxItems: LIMITS.tagsMax })),
+      },
+      { additionalProperties: false, minProperties: 1, description: 'Applied to every ticket, exactly as PATCH /v1/tickets/{id} with this body would' },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const BulkResultSchema = Type.Object({
+  id: Type.String(),
+  status: Type.Integer({ description: 'The status PATCH would have answered for this ticket: 200, or 404, 412, 422' }),
+  ticket: Type.Union([Type.Ref('Ticket'), Type.Null()], { description: 'The ticket after the change; null when it failed' }),
+  error: Type.Union(
+    [
+      Type.Object({
+        code: Type.String(),
+        detail: Type.String(),
+        errors: Type.Optional(Type.Array(Type.Object({ pointer: Type.String(), message: Type.String() }))),
+      }),
+      Type.Null(),
+    ],
+    { description: 'Why this ticket failed (the problem PATCH would have answered); null on success' },
+  ),
+});
+
+export const BulkUpdateResponse = Type.Object({
+  results: Type.Array(BulkResultSchema, { description: 'One per id, in the order sent' }),
+});
+
+export const MergeTicketBody = Type.Object(
+  { into: Type.String({ minLength: 1, maxLength: 64, description: 'The ticket (tick_…) that takes over the conversation' }) },
+  { additionalProperties: false },
+);
+
+export const MergeTicketResponse = Type.Object({
+  ticket: Type.Ref('Ticket', { description: 'The merged ticket: resolved, with merged_into' }),
+  into: Type.Ref('Ticket', { description: 'The ticket merged into, now holding both conversations' }),
+  moved_messages: Type.Integer({ minimum: 0 }),
+});

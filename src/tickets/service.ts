@@ -47,6 +47,7 @@ import type { TicketOrder } from './store.js';
 import { type UpdateTicketInput, diffTicketUpdate } from './update-diff.js';
 import { getVisibleRow } from './visibility.js';
 import { type HistoricTicketInput, HistoricTicketRejected, checkHistoricTicket, writeHistoricTicket } from './historic.js';
+import { type TicketPeople, noPeople } from './people.js';
 
 export type { AuditEntryView, Changes, Participant } from './model.js';
 export type { TicketIndexer } from './changes.js';
@@ -58,6 +59,13 @@ export type CreatedTicket = TicketView & { queue: QueuePlacement; etag: string }
 
 /** Runs in the transaction that writes a ticket, so that what it records commits with the ticket or not at all. */
 export type TicketWriteHook = (trx: DbOrTx, created: CreatedTicket) => Promise<void>;
+/** One ticket's outcome in a bulk change. */
+export interface BulkResult {
+  id: string;
+  status: number;
+  ticket: TicketView | null;
+  error: { code: string; detail: string; errors?: { pointer: string; message: string }[] } | null;
+}
 
 /** A checked create, ready to write. */
 interface CreatePlan {
@@ -112,6 +120,8 @@ export interface TicketServiceDeps {
   cursors: CursorCodec;
   /** E-mails agents' public replies (src/email/outbound.ts); none: nothing is e-mailed. */
   mailer?: MessageMailer | undefined;
+  /** Agents (who may be assigned) and customers (kept with every write); none: any assignee, no customers. */
+  people?: TicketPeople | undefined;
 }
 
 /** `"v<version>"`: changes whenever anything in the ticket's representation changes. */
@@ -176,7 +186,8 @@ export function createTicketService(deps: TicketServiceDeps) {
   const { db, clock, cursors } = deps;
   const attachments = deps.attachments ?? noAttachments;
   const transactions = deps.transactions ?? transactionPerCall(db);
-  const messageService = createMessageService({ db, clock, cursors, transactions, attachments, indexer: deps.indexer, mailer: deps.mailer });
+  const people = deps.people ?? noPeople;
+  const messageService = createMessageService({ db, clock, cursors, transactions, attachments, indexer: deps.indexer, mailer: deps.mailer, people });
   const { messageViews } = messageService;
   const details = new DetailCache();
 
@@ -224,9 +235,10 @@ export function createTicketService(deps: TicketServiceDeps) {
   }
 
   /** Writes one planned ticket in `trx`: routed, with its first message, audit entry, events and index entry. */
-  async function writeCreate(trx: DbOrTx, plan: CreatePlan): Promise<CreatedTicket> {
+  async function writeCreate(trx: DbOrTx, plan: CreatePlan): Promise<{ created: CreatedTicket; row: TicketRow }> {
     const { input, subject, description, tags, metadata, priority, origin, now, actor } = plan;
     const at = toTimestamp(now);
+    if (input.assigned_to) await people.checkAssignee(trx, input.brand_id, input.assigned_to, '/assigned_to');
     const queue = await routeTicket(trx, input.brand_id, { tags, priority, origin });
     const row = await store.insertTicket(
       trx,
@@ -250,6 +262,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         version: 1,
         created_at: at,
         updated_at: at,
+        merged_into: null,
       },
       tags,
     );
@@ -282,7 +295,7 @@ export function createTicketService(deps: TicketServiceDeps) {
     if (row.assigned_to) changes.assigned_to = { from: null, to: row.assigned_to };
     if (tags.length) changes.tags = { from: null, to: tags };
     await recordChange(trx, deps.indexer, { action: 'ticket.created', ticket: row, actor, changes, at: now });
-    return { ...toTicketView(row), queue: await queuePlacement(trx, row), etag: etagOf(row) };
+    return { created: { ...toTicketView(row), queue: await queuePlacement(trx, row), etag: etagOf(row) }, row };
   }
 
   return {
@@ -291,7 +304,8 @@ export function createTicketService(deps: TicketServiceDeps) {
       await requireVisibleBrand(db, principal, input.brand_id, '/brand_id');
       const plan = planCreate(principal, input);
       return transactions.run(async (trx) => {
-        const created = await writeCreate(trx, plan);
+        const { created, row } = await writeCreate(trx, plan);
+        await people.ticketsCreated(trx, [row]);
         await onWrite?.(trx, created);
         return created;
       });
@@ -315,7 +329,18 @@ export function createTicketService(deps: TicketServiceDeps) {
       }
       return transactions.run(async (trx) => {
         const created: CreatedTicket[] = [];
-        for (const plan of plans) created.push(await writeCreate(trx, plan));
+        const rows: TicketRow[] = [];
+        for (const [i, plan] of plans.entries()) {
+          try {
+            const written = await writeCreate(trx, plan);
+            created.push(written.created);
+            rows.push(written.row);
+          } catch (err) {
+            throw atIndex(err, i);
+          }
+        }
+        // One statement for the batch's customers, not one per ticket.
+        await people.ticketsCreated(trx, rows);
         return created;
       });
     },
@@ -353,6 +378,8 @@ export function createTicketService(deps: TicketServiceDeps) {
           if (await store.findTicket(trx, input.id)) existing.push(index);
           else written.push(await writeHistoricTicket(trx, deps, input, { actor, now, emitEvents: options.emitEvents, source: options.source }));
         }
+        // Imported customers are customers too: their counts include the historic tickets.
+        await people.ticketsCreated(trx, written);
         await options.within?.(trx, written);
         return { written, rejected, existing };
       });
@@ -426,9 +453,12 @@ export function createTicketService(deps: TicketServiceDeps) {
       const now = clock.now();
       const at = toTimestamp(now);
       return transactions.run(async (trx) => {
+        // Locked before it is read: concurrent updates (tags_add from two clients) apply one after the other.
+        await store.lockTicket(trx, id);
         const row = await getVisibleRow(trx, principal, id);
         checkIfMatch(row, options.ifMatch);
         const { set, changes, tags } = diffTicketUpdate(row, input, now);
+        if (set.assigned_to) await people.checkAssignee(trx, row.brand_id, set.assigned_to, '/assigned_to');
         if (Object.keys(changes).length === 0) {
           return { ...toTicketView(row), queue: await queuePlacement(trx, row), etag: etagOf(row), changes };
         }
@@ -447,8 +477,83 @@ export function createTicketService(deps: TicketServiceDeps) {
         set.version = row.version + 1;
         set.updated_at = at;
         const updated = await store.updateTicket(trx, row, set, tags);
+        if (set.status) await people.ticketStatusChanged(trx, updated, row.status, set.status);
         await recordChange(trx, deps.indexer, { action: 'ticket.updated', ticket: updated, actor: actorOf(principal), changes, at: now });
         return { ...toTicketView(updated), queue: await queuePlacement(trx, updated), etag: etagOf(updated), changes };
+      });
+    },
+
+    /**
+     * The same change to up to 100 tickets, each exactly as `update` would make it: its own
+     * transaction, audit entry and events. A ticket that is missing, of another brand or refuses
+     * the change fails alone, with the problem PATCH would have answered; the rest are applied.
+     * Duplicate ids are a 422 for the whole request, before anything is written.
+     */
+    async bulkUpdate(principal: Principal, ids: string[], change: UpdateTicketInput): Promise<BulkResult[]> {
+      const seen = new Map<string, number>();
+      for (const [i, id] of ids.entries()) {
+        if (seen.has(id)) throw validationError(`/ids/${i}`, `repeats /ids/${seen.get(id)}`);
+        seen.set(id, i);
+      }
+      const results: BulkResult[] = [];
+      // One after the other: on PostgreSQL, concurrent updates of one queue's position tree could deadlock.
+      for (const id of ids) {
+        try {
+          const { etag: _etag, changes: _changes, queue: _queue, ...ticket } = await this.update(principal, id, change);
+          results.push({ id, status: 200, ticket, error: null });
+        } catch (err) {
+          if (!(err instanceof AppError) || err.status >= 500) throw err;
+          results.push({ id, status: err.status, ticket: null, error: { code: err.code, detail: err.message, ...(err.errors ? { errors: err.errors } : {}) } });
+        }
+      }
+      return results;
+    },
+
+    /**
+     * Merges ticket `id` into `into`: its messages (with their attachments, and so its
+     * participants) move to the target, and it is resolved with `merged_into` pointing there. Both
+     * are audited (`ticket.merged`) and re-indexed in one transaction, so a search for the
+     * source's conversation finds the target. 422 at /into for the ticket itself, one that is
+     * missing, of another brand or merged already; 409 when the source was merged already.
+     */
+    async merge(principal: Principal, id: string, intoId: string): Promise<{ ticket: TicketView; into: TicketView; moved_messages: number }> {
+      if (intoId === id) throw validationError('/into', 'must be another ticket than the one merged');
+      const now = clock.now();
+      const at = toTimestamp(now);
+      const actor = actorOf(principal);
+      return transactions.run(async (trx) => {
+        // Both locked, in one order whoever merges which way, so two crossing merges cannot deadlock.
+        for (const lock of [id, intoId].sort()) await store.lockTicket(trx, lock);
+        const source = await getVisibleRow(trx, principal, id);
+        const target = await store.findTicket(trx, intoId);
+        if (!target || !canSeeBrand(principal, target.brand_id)) throw validationError('/into', `ticket ${intoId} does not exist`);
+        if (source.merged_into) throw new AppError('conflict', `Ticket ${id} was merged into ${source.merged_into} already`);
+        if (target.merged_into) throw validationError('/into', `ticket ${intoId} was merged into ${target.merged_into}; merge into that one`);
+        if (target.brand_id !== source.brand_id) throw validationError('/into', `ticket ${intoId} is of another brand`);
+
+        const moved = await store.moveConversation(trx, source.id, target.id);
+        const sourceChanges: Changes = { merged_into: { from: null, to: target.id } };
+        const sourceSet: Partial<TicketRow> = { merged_into: target.id, version: source.version + 1, updated_at: at };
+        if (source.status !== 'resolved') {
+          sourceSet.status = 'resolved';
+          sourceChanges.status = { from: source.status, to: 'resolved' };
+        }
+        if (source.snoozed_until) {
+          sourceSet.snoozed_until = null;
+          sourceChanges.snoozed_until = { from: source.snoozed_until, to: null };
+        }
+        const merged = await store.updateTicket(trx, source, sourceSet);
+        if (sourceSet.status) await people.ticketStatusChanged(trx, merged, source.status, 'resolved');
+        const grown = await store.updateTicket(trx, target, { version: target.version + 1, updated_at: at });
+        await recordChange(trx, deps.indexer, { action: 'ticket.merged', ticket: merged, into: grown, actor, changes: sourceChanges, at: now });
+        await recordChange(trx, deps.indexer, {
+          action: 'ticket.merged',
+          ticket: grown,
+          actor,
+          changes: { merged_from: { from: null, to: source.id } },
+          at: now,
+        });
+        return { ticket: toTicketView(merged), into: toTicketView(grown), moved_messages: moved };
       });
     },
 
@@ -489,6 +594,7 @@ export function createTicketService(deps: TicketServiceDeps) {
             const changes: Changes = { status: { from: 'snoozed', to: 'open' }, snoozed_until: { from: fresh.snoozed_until, to: null } };
             const set = { status: 'open', snoozed_until: null, version: fresh.version + 1, updated_at: at };
             const woke = await store.updateTicket(trx, fresh, set);
+            await people.ticketStatusChanged(trx, woke, 'snoozed', 'open');
             await recordChange(trx, deps.indexer, { action: 'ticket.woke_up', ticket: woke, actor: systemActor, changes, at: now });
             woken++;
           });

@@ -42,6 +42,18 @@ export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue
 
 const ticketById = prepareQuery((db, p: { id: string }) => db.selectFrom('tickets').selectAll().where('id', '=', p.id));
 
+/**
+ * Takes the ticket's row lock for the rest of the transaction (PostgreSQL; SQLite's one writer
+ * holds its lock from the transaction's start): a no-op write, so it reads the same on every dialect.
+ */
+export async function lockTicket(db: DbOrTx, id: string): Promise<void> {
+  await db
+    .updateTable('tickets')
+    .set((eb) => ({ version: eb.ref('version') }))
+    .where('id', '=', id)
+    .execute();
+}
+
 export async function findTicket(db: DbOrTx, id: string): Promise<TicketRow | undefined> {
   return ticketById.first(db, { id });
 }
@@ -295,4 +307,14 @@ export async function bumpTicketVersion(db: DbOrTx, id: string): Promise<void> {
     .set((eb) => ({ version: eb('version', '+', 1) }))
     .where('id', '=', id)
     .execute();
+}
+
+/**
+ * Moves a ticket's conversation into another: its messages, and the attachments linked to them
+ * (which name their ticket too). Returns how many messages moved.
+ */
+export async function moveConversation(db: DbOrTx, fromTicketId: string, toTicketId: string): Promise<number> {
+  const moved = await db.updateTable('messages').set({ ticket_id: toTicketId }).where('ticket_id', '=', fromTicketId).executeTakeFirst();
+  await db.updateTable('attachments').set({ ticket_id: toTicketId }).where('ticket_id', '=', fromTicketId).execute();
+  return Number(moved.numUpdatedRows);
 }

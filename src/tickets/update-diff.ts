@@ -2,13 +2,17 @@ import type { TicketRow } from '../db/schema.js';
 import { validationError } from '../http/problem.js';
 import { parseInstant, toTimestamp } from '../shared/clock.js';
 import { toJsonText } from '../shared/json.js';
-import { type Changes, PRIORITY_RANK, type Priority, type Status, checkMetadata, checkTags, normalizeEmail } from './model.js';
+import { type Changes, LIMITS, PRIORITY_RANK, type Priority, type Status, checkMetadata, checkTags, normalizeEmail } from './model.js';
 
 export interface UpdateTicketInput {
   status?: Status | undefined;
   priority?: Priority | undefined;
   assigned_to?: string | null | undefined;
   tags?: string[] | undefined;
+  /** Tags to add to the current set (kept in order, after the existing ones); not with `tags`. */
+  tags_add?: string[] | undefined;
+  /** Tags to take out of the current set; not with `tags`. */
+  tags_remove?: string[] | undefined;
   snoozed_until?: string | null | undefined;
   subject?: string | undefined;
   metadata?: Record<string, unknown> | undefined;
@@ -54,8 +58,25 @@ export function diffTicketUpdate(row: TicketRow, input: UpdateTicketInput, now: 
   if (input.assigned_to !== undefined) {
     change('assigned_to', input.assigned_to ? normalizeEmail(input.assigned_to) : null);
   }
-  if (input.tags !== undefined) {
-    const normalized = checkTags(input.tags, '/tags');
+  const editsTags = input.tags_add !== undefined || input.tags_remove !== undefined;
+  if (input.tags !== undefined && editsTags) {
+    throw validationError(input.tags_add !== undefined ? '/tags_add' : '/tags_remove', 'cannot be combined with tags, which replaces the whole set');
+  }
+  let wanted: string[] | undefined;
+  if (input.tags !== undefined) wanted = checkTags(input.tags, '/tags');
+  if (editsTags) {
+    // Applied to the row as read in the update's transaction (locked), so concurrent edits compose.
+    const add = checkTags(input.tags_add ?? [], '/tags_add');
+    const remove = new Set(input.tags_remove === undefined ? [] : checkTags(input.tags_remove, '/tags_remove'));
+    const both = add.findIndex((tag) => remove.has(tag));
+    if (both !== -1) throw validationError(`/tags_add/${both}`, `tag "${add[both]}" cannot be both added and removed`);
+    const current = JSON.parse(row.tags) as string[];
+    const next = [...new Set([...current, ...add])].filter((tag) => !remove.has(tag));
+    if (next.length > LIMITS.tagsMax) throw validationError('/tags_add', `would leave more than ${LIMITS.tagsMax} tags on the ticket`);
+    wanted = next;
+  }
+  if (wanted !== undefined) {
+    const normalized = wanted;
     const before = JSON.parse(row.tags) as string[];
     if (!same(before, normalized)) {
       tags = normalized;

@@ -81,6 +81,9 @@ const TABLES = [
   'webhook_attempts',
   'attachments',
   'idempotency_keys',
+  'agents',
+  'agent_brands',
+  'customers',
 ] as const;
 
 /** A change of one character inside the signature: the URL then names the same attachment, unsigned. */
@@ -125,7 +128,9 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     const webhook = await post('/v1/webhooks', { url: 'http://127.0.0.1:9/hook', events: ['*'], brand_ids: [brand] });
     const delivery = await post(`/v1/webhooks/${webhook.id}/test`, {});
     const token = await t.runtime.services.tokens.create({ name: `reader of ${brand}`, scopes: ['tickets:read'], brand_ids: [brand] });
-    return { ticket, attachment, message, queue, webhook, delivery, token };
+    const agent = await post('/v1/agents', { name: `Agent of ${brand}`, email: `agent-${brand}@example.com`, brand_ids: [brand] });
+    const customer = (await t.request({ method: 'GET', url: `/v1/customers?brand_id=${brand}` })).json().data[0];
+    return { ticket, attachment, message, queue, webhook, delivery, token, agent, customer };
   }
 
   async function snapshot(): Promise<Record<string, string[]>> {
@@ -178,6 +183,14 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
       requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages`, body: { author_type: 'agent', body: 'hello' } }],
     },
     'GET /v1/tickets/{ticket_id}/messages/{message_id}': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages/${fx.A.message.id}` }] },
+    'POST /v1/tickets/{ticket_id}/merge': {
+      async requests() {
+        const source = await createTicket(t, A);
+        const into = await createTicket(t, A);
+        return [{ url: `/v1/tickets/${source.id}/merge`, body: { into: into.id } }];
+      },
+    },
+    'POST /v1/tickets/bulk': { requests: () => [{ url: '/v1/tickets/bulk', body: { ids: [fx.A.ticket.id], change: { priority: 'high' } } }] },
     'GET /v1/tickets/{ticket_id}/messages': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/messages` }] },
     'GET /v1/tickets/{ticket_id}/audit': { requests: () => [{ url: `/v1/tickets/${fx.A.ticket.id}/audit` }] },
     'GET /v1/tickets/{ticket_id}/similar': {
@@ -196,6 +209,32 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
       requests: () => [{ url: '/v1/exports/tickets.jsonl' }, { url: `/v1/exports/tickets.jsonl?brand_id=${A}` }],
       brandsOf: (b) => (b ?? []).map((x: Json) => [x.brand_id]),
     },
+
+    'POST /v1/agents': {
+      requests: () => [
+        { url: '/v1/agents', body: { name: 'Matrix agent', email: `matrix-${Math.random().toString(36).slice(2)}@example.com`, brand_ids: [A] } },
+      ],
+    },
+    'GET /v1/agents': {
+      requests: () => [{ url: '/v1/agents?limit=100' }, { url: `/v1/agents?brand_id=${A}&limit=100` }],
+      brandsOf: (b) => b.data.map((x: Json) => x.brand_ids),
+    },
+    'GET /v1/agents/{agent_id}': { requests: () => [{ url: `/v1/agents/${fx.A.agent.id}` }] },
+    'PATCH /v1/agents/{agent_id}': { requests: () => [{ url: `/v1/agents/${fx.A.agent.id}`, body: { name: 'Agent A' } }] },
+    'DELETE /v1/agents/{agent_id}': {
+      async requests() {
+        const fresh = await post('/v1/agents', { name: 'To deactivate', email: `gone-${Math.random().toString(36).slice(2)}@example.com`, brand_ids: [A] });
+        return [{ url: `/v1/agents/${fresh.id}` }];
+      },
+    },
+
+    'GET /v1/customers': {
+      requests: () => [{ url: '/v1/customers?limit=100' }, { url: `/v1/customers?brand_id=${A}` }],
+      brandsOf: (b) => b.data.map((x: Json) => [x.brand_id]),
+    },
+    'GET /v1/customers/{customer_id}': { requests: () => [{ url: `/v1/customers/${fx.A.customer.id}` }] },
+    'PATCH /v1/customers/{customer_id}': { requests: () => [{ url: `/v1/customers/${fx.A.customer.id}`, body: { notes: 'matrix' } }] },
+    'GET /v1/customers/{customer_id}/tickets': { requests: () => [{ url: `/v1/customers/${fx.A.customer.id}/tickets` }] },
 
     'POST /v1/webhooks': { requests: () => [{ url: '/v1/webhooks', body: { url: 'http://127.0.0.1:9/new', events: ['*'], brand_ids: [A] } }] },
     'GET /v1/webhooks': { requests: () => [{ url: '/v1/webhooks' }], brandsOf: (b) => b.data.map((x: Json) => x.brand_ids) },

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { main } from '../../src/cli/main.js';
+import { openRuntime } from '../../src/bootstrap.js';
 
 describe('configuration', () => {
   it('has the documented defaults', () => {
@@ -107,6 +108,19 @@ describe('nexus CLI', () => {
       lines.length = 0;
       await run('tokens', 'list');
       assert.ok(lines.some((l) => l.startsWith(`${id}\trevoked`)));
+      // A token that belongs to an agent.
+      const runtime = await openRuntime(loadConfig({ NEXUS_DATA_DIR: dir }));
+      const agent = await runtime.services.agents.create(null, { name: 'Cli Agent', email: 'cli-agent@example.com' });
+      await runtime.close();
+      lines.length = 0;
+      assert.equal(await run('tokens', 'create', '--name', 'agent bot', '--scopes', 'tickets:write', '--agent', agent.id), 0);
+      assert.match(lines.join('\n'), new RegExp(`agent ${agent.id}`));
+      const agentTokenId = /created (tok_\w+)/.exec(lines.join('\n'))![1]!;
+      const reopened = await openRuntime(loadConfig({ NEXUS_DATA_DIR: dir }));
+      assert.equal((await reopened.services.tokens.getToken(agentTokenId)).agent_id, agent.id);
+      await reopened.close();
+      assert.equal(await run('tokens', 'create', '--name', 'ghost', '--scopes', 'tickets:write', '--agent', 'agt_nope'), 1);
+      assert.match(errors.join('\n'), /agent_id/);
       assert.equal(await run('tokens', 'create', '--name', 'x', '--scopes', 'everything'), 1);
       assert.match(errors.join('\n'), /scopes/);
       assert.equal(await run('tokens', 'create'), 2);

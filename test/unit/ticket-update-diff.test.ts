@@ -29,6 +29,7 @@ function ticket(fields: Partial<TicketRow> = {}): TicketRow {
     change_seq: 9,
     created_at: '2026-01-14T09:00:00Z',
     updated_at: '2026-01-14T09:00:00Z',
+    merged_into: null,
     ...fields,
   };
 }

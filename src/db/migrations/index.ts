@@ -11,6 +11,7 @@ import * as ticketListIndex from './0009-ticket-list-index.js';
 import * as ticketSyncOrder from './0012-ticket-sync-order.js';
 import * as importRecords from './0013-import-records.js';
 import * as email from './0011-email.js';
+import * as people from './0014-people.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '0012-ticket-sync-order': ticketSyncOrder,
   '0013-import-records': importRecords,
   '0011-email': email,
+  '0014-people': people,
 };

@@ -1,0 +1,186 @@
+import type { CustomerRow, Db, DbOrTx, TicketRow } from '../db/schema.js';
+import { type Principal, canSeeBrand } from '../auth/scopes.js';
+import { type CursorCodec, cursorId } from '../http/cursor.js';
+import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
+import { AppError, notFound } from '../http/problem.js';
+import { type Clock, toTimestamp } from '../shared/clock.js';
+import { newId } from '../shared/ids.js';
+import type { TicketService } from '../tickets/service.js';
+import type { TicketPeople } from '../tickets/people.js';
+import type { TicketView } from '../tickets/model.js';
+import type { Static } from 'typebox';
+import * as store from './store.js';
+
+export interface CustomerView {
+  id: string;
+  brand_id: string;
+  email: string;
+  name: string | null;
+  external_id: string | null;
+  notes: string | null;
+  ticket_count: number;
+  open_ticket_count: number;
+  last_activity_at: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ListCustomersQuery {
+  brand_id?: string | undefined;
+  email?: string | undefined;
+  q?: string | undefined;
+  limit: number;
+  after?: string | undefined;
+}
+
+export interface UpdateCustomerInput {
+  name?: string | null | undefined;
+  external_id?: string | null | undefined;
+  notes?: string | null | undefined;
+}
+
+const toCustomerView = (row: CustomerRow): CustomerView => ({
+  id: row.id,
+  brand_id: row.brand_id,
+  email: row.email,
+  name: row.name,
+  external_id: row.external_id,
+  notes: row.notes,
+  ticket_count: Number(row.ticket_count),
+  open_ticket_count: Number(row.open_ticket_count),
+  last_activity_at: row.last_activity_at,
+  created_at: row.created_at,
+  updated_at: row.updated_at,
+});
+
+/** A ticket counts as open for its customer until it is resolved: open, pending and snoozed all wait on someone. */
+const isOpen = (status: string): boolean => status !== 'resolved';
+
+const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+
+/**
+ * Customers: one per brand and e-mail address, made by the first ticket or customer message from
+ * that address. Their counts are kept by the ticket writes (`ledger`, in each write's
+ * transaction), so reading them costs one row.
+ */
+export function createCustomerService(deps: { db: Db; clock: Clock; cursors: CursorCodec; tickets: Pick<TicketService, 'list'> }) {
+  const { db, clock, cursors } = deps;
+
+  async function getVisible(principal: Principal, id: string): Promise<CustomerRow> {
+    const row = await store.findCustomer(db, id);
+    if (!row || !canSeeBrand(principal, row.brand_id)) throw notFound('Customer', id);
+    return row;
+  }
+
+  /** The customer side of ticket writes; the ticket service calls it inside each write's transaction. */
+  const ledger: Omit<TicketPeople, 'checkAssignee'> = {
+    async ticketsCreated(trx: DbOrTx, tickets: readonly TicketRow[]) {
+      const tallies = new Map<string, store.CustomerTally>();
+      for (const t of tickets) {
+        const key = `${t.brand_id}\n${t.customer_email}`;
+        const tally = tallies.get(key);
+        if (!tally) {
+          tallies.set(key, {
+            id: newId('cus', Date.parse(t.created_at)),
+            brand_id: t.brand_id,
+            email: t.customer_email,
+            name: t.customer_name,
+            ticket_count: 1,
+            open_ticket_count: isOpen(t.status) ? 1 : 0,
+            last_activity_at: t.created_at,
+            at: t.created_at,
+          });
+          continue;
+        }
+        tally.ticket_count++;
+        if (isOpen(t.status)) tally.open_ticket_count++;
+        tally.name ??= t.customer_name;
+        if (t.created_at > tally.last_activity_at) tally.last_activity_at = t.created_at;
+      }
+      await store.addToCustomers(trx, [...tallies.values()]);
+    },
+
+    async ticketStatusChanged(trx, ticket, from, to) {
+      if (isOpen(from) === isOpen(to)) return;
+      await store.addToOpenCount(trx, ticket.brand_id, ticket.customer_email, isOpen(to) ? 1 : -1);
+    },
+
+    async messageAdded(trx, ticket, message) {
+      const at = toTimestamp(clock.now());
+      const tallies: store.CustomerTally[] = [
+        {
+          id: newId('cus'),
+          brand_id: ticket.brand_id,
+          email: ticket.customer_email,
+          name: ticket.customer_name,
+          ticket_count: 0,
+          open_ticket_count: 0,
+          last_activity_at: message.created_at,
+          at,
+        },
+      ];
+      // Someone else writing in as a customer (a colleague of the customer, a forwarded thread) becomes one too.
+      if (message.author_type === 'customer' && message.author_email && message.author_email !== ticket.customer_email) {
+        tallies.push({ ...tallies[0]!, id: newId('cus'), email: message.author_email, name: message.author_name });
+      }
+      await store.addToCustomers(trx, tallies);
+    },
+  };
+
+  return {
+    ledger,
+
+    async get(principal: Principal, id: string): Promise<CustomerView> {
+      return toCustomerView(await getVisible(principal, id));
+    },
+
+    /** Newest first; `q` matches anywhere in the name, address or external id, regardless of case. */
+    async list(principal: Principal, query: ListCustomersQuery): Promise<Page<CustomerView>> {
+      const { after, limit, ...filters } = query;
+      let brandIds = principal.brandIds;
+      if (filters.brand_id !== undefined) brandIds = canSeeBrand(principal, filters.brand_id) ? [filters.brand_id] : [];
+      const q = filters.q?.trim().toLowerCase();
+      if (filters.q !== undefined && !q) {
+        throw new AppError('invalid_query', 'q must not be blank', { errors: [{ pointer: 'q', message: 'must not be blank' }] });
+      }
+      const beforeId = (await readCursor(cursors, 'customers', filters, after, [cursorId('cus')]))?.[0];
+      const rows = await store.listCustomers(db, {
+        brandIds,
+        email: filters.email !== undefined ? normalizeEmail(filters.email) : undefined,
+        q,
+        beforeId,
+        limit: limit + 1,
+      });
+      return pageOf(rows, limit, toCustomerView, (last) => cursors.encode('customers', filters, [last.id]));
+    },
+
+    /** Changes `name`, `external_id` and `notes`; null clears one. The address and counts are not the client's to set. */
+    async update(principal: Principal, id: string, input: UpdateCustomerInput): Promise<CustomerView> {
+      const row = await getVisible(principal, id);
+      const set: Partial<CustomerRow> = {};
+      const text = (value: string | null | undefined) => (value === undefined ? undefined : value === null ? null : value.trim() || null);
+      const name = text(input.name);
+      const externalId = text(input.external_id);
+      if (name !== undefined) set.name = name;
+      if (externalId !== undefined) set.external_id = externalId;
+      if (input.notes !== undefined) set.notes = input.notes === null || input.notes.trim() === '' ? null : input.notes;
+      if (Object.keys(set).length === 0) return toCustomerView(row);
+      set.updated_at = toTimestamp(clock.now());
+      await store.updateCustomer(db, id, set);
+      return toCustomerView({ ...row, ...set });
+    },
+
+    /** The customer's tickets, newest first: the ticket list narrowed to their brand and address. */
+    async listTickets(principal: Principal, id: string, page: Static<typeof PageQuery>): Promise<Page<TicketView>> {
+      const row = await getVisible(principal, id);
+      return deps.tickets.list(principal, {
+        brand_id: row.brand_id,
+        customer_email: row.email,
+        limit: page.limit,
+        ...(page.after ? { after: page.after } : {}),
+      });
+    },
+  };
+}
+
+export type CustomerService = ReturnType<typeof createCustomerService>;
