@@ -20,7 +20,7 @@ export const SEARCH_TUNING = {
    */
   refitFirstDocuments: 300,
   refitGrowth: 3,
-  fitSample: 5000,
+  fitSample: 1000,
   /** Feedback terms whose document frequency is looked up (the likeliest by rank-weighted occurrence). */
   feedbackCandidates: 30,
   /** First-pass semantic hits kept as the shortlist the feedback pass rescores. */

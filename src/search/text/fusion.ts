@@ -118,7 +118,7 @@ type Normalizer = (raw: number, rank: number) => number;
 export const HYBRID_RECIPE = {
   depth: 100,
   fusion: { method: 'blend', keywordWeight: DEFAULT_KEYWORD_WEIGHT } as const satisfies FusionOptions,
-  feedbackDocuments: 5,
+  feedbackDocuments: 3,
   semanticBeta: 1,
   keywordTerms: 3,
   originalRepeat: 2,
