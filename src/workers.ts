@@ -18,8 +18,9 @@ export function coreJobs(runtime: Runtime): BackgroundJob[] {
     { name: 'snooze-wake-up', everyMs: 15_000, run: () => runtime.services.tickets.wakeSnoozedTickets() },
     { name: 'idempotency-purge', everyMs: 3_600_000, run: () => purgeExpiredIdempotencyKeys(runtime.db, runtime.clock.now()) },
     { name: 'attachment-sweeper', everyMs: 15 * 60_000, run: () => runtime.services.attachments.sweepUnlinked() },
-    // Remote embeddings: drain the vector queue (lag under a second plus the endpoint's time); built-in: fit components once.
-    { name: 'search-maintenance', everyMs: runtime.config.embeddings ? 500 : 60_000, run: () => runtime.services.search.maintain() },
+    // Remote embeddings: drain the vector queue (lag under a second plus the endpoint's time); built-in:
+    // refine the fit as the corpus grows (one count a tick when nothing is due).
+    { name: 'search-maintenance', everyMs: runtime.config.embeddings ? 500 : 10_000, run: () => runtime.services.search.maintain() },
   ];
 }
 

@@ -20,7 +20,8 @@ export async function measureSemanticRecall(
   const embedder = await search.embedderProvider.withComponents(db, state.componentsId);
   const [v] = await embedder.embed([queryText]);
   if (!v?.some((x) => x !== 0)) return null;
-  const vectors = await search.vectorIndex.catchUp(embedder.id, state.seq);
+  const space = await search.embedderProvider.vectorSpace(db, state.componentsId);
+  const vectors = (await search.vectorIndex.catchUpFitted(space.storedId, state.seq, space.fit)).index;
   if (!vectors) return null;
   let t = performance.now();
   const got = vectors.search(v, [brandId], k);

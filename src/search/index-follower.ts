@@ -7,7 +7,9 @@ import type { Db } from '../db/schema.js';
 import type { KeywordIndex, KeywordTextRow } from './keyword-index.js';
 import { InvertedIndex } from './keyword-memory.js';
 import { type VectorRow, vectorsSince } from './store.js';
-import { VectorIndex } from './vector-index.js';
+import { VectorIndex, decodeVector, encodeVector } from './vector-index.js';
+import { removeCommonComponent } from './embedding/embedder.js';
+import type { EmbedderFit } from './embedder-provider.js';
 
 /** Rows read per query while an in-process index loads or catches up. */
 const LOAD_BATCH = 5000;
@@ -133,41 +135,107 @@ export function followKeywordIndex(db: Db, keyword: KeywordIndex) {
 
 /**
  * The in-process vector index of one embedder, following search_documents. Another embedder (a
- * refit changes the built-in one's id) starts a new index from empty; null while it has no vector.
+ * remote model change) starts a new index from empty; null while it has no vector.
+ *
+ * The built-in embedder's rows are stored raw and projected with a fit (its common components) as
+ * they load. When the fit changes (a refit as the corpus grows), the index of the new fit is built
+ * in the background from the table while the index of the old fit keeps serving, queries projected
+ * with the old fit; the new one replaces it in one step once it has caught up. So a ranking never
+ * sees vectors of two fits, and the quality never dips while a refit loads.
  */
 export function followVectorIndex(db: Db) {
-  let index: VectorIndex | null = null;
+  interface Build {
+    fit: EmbedderFit | null;
+    index: VectorIndex | null;
+    follower: ReturnType<typeof followTable<VectorRow>>;
+  }
   let embedderId = '';
-  const follower = followTable<VectorRow>({
-    rowsSince: (afterSeq, afterDocId, limit) => vectorsSince(db, embedderId, afterSeq, afterDocId, limit),
-    apply: (r) => {
-      index ??= new VectorIndex(r.vector.byteLength - 4);
-      index.upsert(r.doc_id, r.brand_id, r.vector);
-    },
-  });
+  let serving: Build | null = null;
+  let pending: { build: Build; done: Promise<void> } | null = null;
+  let loads = 0;
+
+  const build = (fit: EmbedderFit | null): Build => {
+    const b: Build = {
+      fit,
+      index: null,
+      follower: followTable<VectorRow>({
+        rowsSince: (afterSeq, afterDocId, limit) => vectorsSince(db, embedderId, afterSeq, afterDocId, limit),
+        apply: (r) => {
+          b.index ??= new VectorIndex(r.vector.byteLength - 4);
+          b.index.upsert(r.doc_id, r.brand_id, fit ? projectStored(r.vector, fit.components) : r.vector);
+        },
+      }),
+    };
+    return b;
+  };
+  const sameFit = (a: EmbedderFit | null, b: EmbedderFit | null): boolean => (a?.id ?? null) === (b?.id ?? null);
+
+  /** The index serving `fit` (or, while that one loads in the background, the previous fit's) caught up to `seq`. */
+  async function catchUpFitted(forEmbedderId: string, seq: number, fit: EmbedderFit | null): Promise<{ index: VectorIndex | null; fit: EmbedderFit | null }> {
+    if (forEmbedderId !== embedderId) {
+      serving?.follower.restart();
+      pending?.build.follower.restart();
+      serving = null;
+      pending = null;
+      embedderId = forEmbedderId;
+    }
+    if (!serving) {
+      serving = build(fit);
+      loads++;
+    } else if (!sameFit(serving.fit, fit) && !(pending && sameFit(pending.build.fit, fit))) {
+      pending?.build.follower.restart();
+      const next = build(fit);
+      loads++;
+      const done = next.follower.catchUp(seq).then(
+        () => {
+          if (pending?.build !== next) return;
+          serving = next;
+          pending = null;
+        },
+        () => {
+          // A failed load is tried again by the next search that asks for this fit.
+          if (pending?.build === next) pending = null;
+        },
+      );
+      pending = { build: next, done };
+    }
+    const current = serving;
+    await current.follower.catchUp(seq);
+    return { index: current.index, fit: current.fit };
+  }
+
   return {
+    catchUpFitted,
+    /** The serving index of the stored vectors `forEmbedderId` (used as stored: no fit applied). */
     async catchUp(forEmbedderId: string, seq: number): Promise<VectorIndex | null> {
-      if (forEmbedderId !== embedderId) {
-        index = null;
-        embedderId = forEmbedderId;
-        follower.restart();
-      }
-      await follower.catchUp(seq);
-      return index;
+      return (await catchUpFitted(forEmbedderId, seq, serving && forEmbedderId === embedderId ? serving.fit : null)).index;
+    },
+    /** Waits for the index of a new fit, if one is loading in the background, to take over. */
+    async settled(): Promise<void> {
+      while (pending) await pending.done;
+    },
+    /** The fit of the serving index (null before a load or for a remote embedder). */
+    get fitId(): string | null {
+      return serving?.fit?.id ?? null;
     },
     get loads(): number {
-      return follower.loads;
+      return loads;
     },
     get size(): number {
-      return index?.size ?? 0;
+      return serving?.index?.size ?? 0;
     },
     get lastLoadMs(): number | undefined {
-      return follower.lastLoadMs;
+      return serving?.follower.lastLoadMs;
     },
     get seq(): number {
-      return follower.seq;
+      return serving?.follower.seq ?? -1;
     },
   };
+}
+
+/** A stored raw vector with the fit's components removed, re-encoded for the index. */
+function projectStored(stored: Uint8Array, components: Float32Array): Uint8Array {
+  return encodeVector(removeCommonComponent(decodeVector(stored), components));
 }
 
 export type KeywordFollower = ReturnType<typeof followKeywordIndex>;

@@ -1,7 +1,7 @@
 /**
  * Writing the search tables: a ticket's keyword entry and vector inside the transaction that
  * changes the ticket (so a change is searchable as soon as it commits), whole reindexes in
- * batches, and the fit of the built-in embedder's common components. With a remote embeddings
+ * batches, and the fits of the built-in embedder's common components. With a remote embeddings
  * endpoint the vector is not computed here but queued (embedding-queue.ts): no HTTP call may run
  * inside a transaction.
  */
@@ -9,8 +9,8 @@ import type { Db, DbOrTx } from '../db/schema.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import type { TicketIndexer } from '../tickets/service.js';
 import { componentToBuffer } from './embedding/embedder.js';
-import { WinkGloveEmbedder } from './embedding/wink-glove.js';
-import type { EmbedderProvider } from './embedder-provider.js';
+import { WinkGloveEmbedder, fingerprint } from './embedding/wink-glove.js';
+import { type EmbedderProvider, fitDocuments, isLegacyFitId } from './embedder-provider.js';
 import type { KeywordIndex } from './keyword-index.js';
 import * as store from './store.js';
 import { SEARCH_TUNING } from './tuning.js';
@@ -39,7 +39,7 @@ export function createIndexing(deps: IndexingDeps) {
   async function indexTickets(trx: DbOrTx, ticketIds: readonly string[]): Promise<number> {
     const texts = await store.loadTicketTexts(trx, ticketIds);
     if (texts.length === 0) return 0;
-    const { seq, componentsId } = await store.nextSeq(trx);
+    const { seq } = await store.nextSeq(trx);
     const at = toTimestamp(clock.now());
     let upserts: store.DocumentUpsert[];
     if (remote) {
@@ -50,12 +50,14 @@ export function createIndexing(deps: IndexingDeps) {
         at,
       );
     } else {
-      const embedder = (await embedderProvider.withComponents(trx, componentsId)) as WinkGloveEmbedder;
+      // Stored raw (no component removed): the fit is applied as the vectors load, so a refit
+      // never re-embeds a ticket and a ticket written before or after it reads the same.
+      const embedder = (await embedderProvider.load()) as WinkGloveEmbedder;
       upserts = texts.map((t) => ({
         ticketId: t.ticketId,
         brandId: t.brandId,
-        embedderId: embedder.id,
-        vector: encodeVector(embedder.embedOne(store.semanticTextOf(t))),
+        embedderId: embedder.rawId,
+        vector: encodeVector(embedder.embedRawOne(store.semanticTextOf(t))),
       }));
     }
     const docIds = await store.upsertDocuments(trx, upserts, seq, at, { keepVector: remote });
@@ -66,18 +68,22 @@ export function createIndexing(deps: IndexingDeps) {
     return texts.length;
   }
 
-  /** Fits SIF common components on a sample of tickets and stores them (built-in embedder). */
+  /**
+   * Fits the built-in embedder's common components on the general sample plus the newest
+   * `fitSample` tickets and stores them as the current fit (`corpus-<documents>-<fingerprint>`).
+   * No vector is rewritten: each process's index loads the new fit in the background and switches
+   * to it once complete.
+   */
   async function refitComponents(): Promise<void> {
     const embedder = await embedderProvider.load();
     if (!(embedder instanceof WinkGloveEmbedder)) return;
+    const documents = await store.countDocuments(db);
     const ids = await store.newestTicketIds(db, SEARCH_TUNING.fitSample);
     const texts = await store.loadTicketTexts(db, ids);
     const raw = await embedder.embedRaw(texts.map(store.semanticTextOf));
-    const usable = raw.filter((v) => v.some((x) => x !== 0));
-    if (usable.length === 0) return;
-    const components = embedder.fitCommonComponent(usable);
-    embedderProvider.installed(embedder.id);
-    await store.writeComponents(db, componentToBuffer(components), embedder.id, toTimestamp(clock.now()));
+    const components = embedder.fitGeneral(raw);
+    const fitId = `corpus-${documents}-${fingerprint(components)}`;
+    await store.writeComponents(db, componentToBuffer(components), fitId, toTimestamp(clock.now()));
   }
 
   /**
@@ -117,15 +123,20 @@ export function createIndexing(deps: IndexingDeps) {
     reindex,
 
     /**
-     * Fits the built-in embedder's common components (a full reindex) once the corpus reaches
-     * `autoFitDocuments` and none are fitted yet; returns the tickets reindexed.
+     * Refines the built-in embedder's fit as the corpus grows: a new corpus fit once the corpus
+     * has `refitFirstDocuments` documents and again each time it has grown `refitGrowth` times
+     * since the last fit (a few hundred ms of work; no vector is rewritten). A database whose
+     * vectors were stored fitted by an older version is reindexed once (vectors stored raw).
+     * Returns the documents of the new fit (or the tickets reindexed), 0 when nothing was due.
      */
-    async fitComponentsOnceLarge(): Promise<number> {
+    async refineFit(): Promise<number> {
       const state = await store.readState(db);
-      if (state.componentsId !== null) return 0;
-      if ((await store.countDocuments(db)) < SEARCH_TUNING.autoFitDocuments) return 0;
-      const { indexed } = await reindex({ refit: true });
-      return indexed;
+      if (isLegacyFitId(state.componentsId)) return (await reindex({ refit: true })).indexed;
+      const documents = await store.countDocuments(db);
+      const last = fitDocuments(state.componentsId);
+      if (documents < SEARCH_TUNING.refitFirstDocuments || documents < last * SEARCH_TUNING.refitGrowth || documents === last) return 0;
+      await refitComponents();
+      return documents;
     },
   };
 }

@@ -6,10 +6,11 @@
 import type { Static } from 'typebox';
 import type { Db } from '../db/schema.js';
 import { AppError, validationError } from '../http/problem.js';
+import { removeCommonComponent } from './embedding/embedder.js';
 import { rocchioExpand } from './embedding/feedback.js';
 import { EmbeddingEndpointError } from './embedding/openai-compatible.js';
 import { WinkGloveEmbedder } from './embedding/wink-glove.js';
-import type { EmbedderProvider } from './embedder-provider.js';
+import type { DomainReferences, EmbedderProvider } from './embedder-provider.js';
 import type { FilterFollower, FilterIndex } from './filter-index.js';
 import type { KeywordFollower, VectorFollower } from './index-follower.js';
 import type { KeywordIndex } from './keyword-index.js';
@@ -17,6 +18,7 @@ import type { InvertedIndex } from './keyword-memory.js';
 import type { SearchBody } from './schemas.js';
 import * as store from './store.js';
 import { type FusedHit, type FusionOptions, HYBRID_RECIPE, type ScoredHit, fuseResults } from './text/fusion.js';
+import { oneEditVariants, typoTolerant } from './text/typos.js';
 import { SEARCH_TUNING } from './tuning.js';
 import type { VectorIndex } from './vector-index.js';
 
@@ -43,6 +45,7 @@ interface SemanticQuery {
   vectors: VectorIndex | null;
   floor: number;
   builtIn: boolean;
+  references: DomainReferences | null;
 }
 
 type SideSearch<Q> = (query: Q, k: number) => Promise<ScoredHit<number>[]>;
@@ -58,13 +61,19 @@ export function createRanker(deps: RankerDeps) {
     hasTerms: boolean,
   ): Promise<SemanticQuery | null> {
     if (mode === 'keyword') return null;
-    const embedder = await embedderProvider.withComponents(db, state.componentsId);
+    const space = await embedderProvider.vectorSpace(db, state.componentsId);
+    const embedder = space.embedder;
+    const builtIn = embedder instanceof WinkGloveEmbedder;
+    // The index serving the fit `state` names, or the previous fit's while that one loads: the
+    // query is projected with the fit of the index it searches, never another.
+    const served = deps.vectorIndex.catchUpFitted(space.storedId, state.seq, space.fit);
     let v: Float32Array | undefined;
     try {
-      [v] = await embedder.embed([queryText]);
+      [v] = builtIn ? [embedder.embedRawOne(queryText)] : await embedder.embed([queryText]);
     } catch (err) {
       // A remote endpoint that fails (down, 5xx, timeout) must not fail the search: hybrid
       // degrades to the keyword side; with nothing else to rank by, a 503.
+      await served.catch(() => undefined);
       if (!(err instanceof EmbeddingEndpointError)) throw err;
       if (mode === 'semantic' || !hasTerms)
         throw new AppError('unavailable', 'Semantic search is unavailable: the embeddings endpoint did not answer; retry later or search with mode "keyword"', {
@@ -72,10 +81,11 @@ export function createRanker(deps: RankerDeps) {
         });
       return null;
     }
+    const { index, fit } = await served;
+    if (fit) v = removeCommonComponent(v!, fit.components);
     if (!v?.some((x) => x !== 0)) return null;
-    const builtIn = embedder instanceof WinkGloveEmbedder;
-    const floor = !builtIn ? -Infinity : embedderProvider.fitted ? SEARCH_TUNING.semanticFloor.fitted : SEARCH_TUNING.semanticFloor.plain;
-    return { vector: v, vectors: await deps.vectorIndex.catchUp(embedder.id, state.seq), floor, builtIn };
+    const references = fit ? await embedderProvider.domainReferences(fit) : null;
+    return { vector: v, vectors: index, floor: builtIn ? SEARCH_TUNING.semanticFloor : -Infinity, builtIn, references };
   }
 
   /** Runs the recipe; `depth` hits per side. */
@@ -90,16 +100,22 @@ export function createRanker(deps: RankerDeps) {
       semanticQuery(queryText, state, mode, terms.length > 0),
       store.filterCondition(filters).joinTickets ? deps.filterIndex.catchUp(state.seq) : null,
     ]);
-    const bounds = !query?.builtIn ? null : embedderProvider.fitted ? SEARCH_TUNING.semanticBounds.fitted : SEARCH_TUNING.semanticBounds.plain;
-    const fusion: FusionOptions = { ...HYBRID_RECIPE.fusion, semanticBounds: bounds ?? undefined };
+    const bounds = query?.builtIn ? SEARCH_TUNING.semanticBounds : null;
+    const fusion: FusionOptions = {
+      ...HYBRID_RECIPE.fusion,
+      semanticBounds: bounds ?? undefined,
+      keywordScaleAtLeast: words && terms.length ? SEARCH_TUNING.keywordIdealShare * idealBm25(words, terms) : undefined,
+    };
     if (terms.length === 0 && query === null) {
       throw validationError('/query', 'contains no searchable words');
     }
     const sides = filteredSides(filters, words, query?.vectors ?? null, fields);
 
-    const kwTerms = terms.length > 1 && words ? pruneCommonTerms(words, terms) : terms;
+    const kwTerms = words ? withTypoVariants(words, terms.length > 1 ? pruneCommonTerms(words, terms) : terms) : terms;
     const kw1 = await sides.keyword(kwTerms, depth);
     const semWide = query ? await sides.semantic(query.vector, Math.max(depth, SEARCH_TUNING.semanticShortlist)) : [];
+    // A query the corpus is not about gets no hit by meaning alone (see `aboutTheCorpus`).
+    if (query?.references && !aboutTheCorpus(query.vector, semWide, query.references)) query.floor = Infinity;
     const sem1 = semWide.slice(0, depth);
     if (mode === 'keyword') return { fused: fuseResults(kw1, [], { ...HYBRID_RECIPE.fusion, keywordWeight: 1 }), keyword: kw1, semantic: [] };
     if (mode === 'semantic') {
@@ -212,7 +228,10 @@ async function withFeedback(
       .slice(0, depth);
   }
   let sem2 = sem1;
-  if (qvec && vectors) {
+  // Like the keyword feedback, the vector feedback needs a keyword match: without one the fused
+  // top 5 is the semantic list's own, whose centroid adds nothing on Banking77 (+0.001) and
+  // drags a paraphrase away from its only match in a small brand (test/api/search-small-corpora).
+  if (qvec && vectors && kw1.length) {
     const fb = feedbackIds.map((id) => vectors.vectorOf(id)).filter((v): v is Float32Array => v !== undefined);
     // The expanded vector stays close to the query: rescore the first pass's wider shortlist
     // and the keyword hits instead of scanning every vector again.
@@ -222,7 +241,9 @@ async function withFeedback(
     // Every shortlisted id already passed the filters (both sides applied them).
     sem2 = vectors.searchAmong(expanded, shortlist, depth);
   }
-  return { fused: final(fuseResults(kw2, sem2, fusion)), keyword: kw2, semantic: sem2 };
+  // The expanded keyword scores count the query's own terms `originalRepeat` times: so does the full match.
+  const scale = kw2 !== kw1 && fusion.keywordScaleAtLeast ? fusion.keywordScaleAtLeast * HYBRID_RECIPE.originalRepeat : fusion.keywordScaleAtLeast;
+  return { fused: final(fuseResults(kw2, sem2, { ...fusion, keywordScaleAtLeast: scale })), keyword: kw2, semantic: sem2 };
 }
 
 /**
@@ -235,6 +256,69 @@ function pruneCommonTerms(words: InvertedIndex, terms: string[]): string[] {
   const limit = Math.max(SEARCH_TUNING.commonTermDocuments, total * SEARCH_TUNING.commonTermShare);
   const kept = terms.filter((t) => (df.get(t) ?? 0) <= limit);
   return kept.length ? kept : terms;
+}
+
+/**
+ * The bm25 of a document matching every query term once in its subject at the average length:
+ * the scale of a full match, against which a weak best match is measured (`keywordIdealShare`).
+ * Terms the corpus does not know count with the largest idf: a document lacks them too.
+ */
+function idealBm25(words: InvertedIndex, terms: readonly string[]): number {
+  const { total, df } = words.documentFrequencies(terms);
+  const { k1 } = { k1: 1.2 };
+  let ideal = 0;
+  for (const t of terms) {
+    const n = df.get(t) ?? 0;
+    const idf = Math.max(1e-6, Math.log((total - n + 0.5) / (n + 0.5)));
+    ideal += (idf * (k1 + 1) * 2) / (2 + k1);
+  }
+  return ideal;
+}
+
+/**
+ * Whether the corpus is about the query at all: the mean cosine of the query with its
+ * `domainNeighbours` nearest among the searched tickets and the shipped customer messages is
+ * above the same with the shipped everyday sentences about nothing a helpdesk handles (nature,
+ * food, sport, history). Cosines of short texts overlap too much for one floor to keep
+ * paraphrases ("can't sign on, the program quits") and drop unrelated queries ("zebra crossing");
+ * this comparison, made per query, separates them far better (test/api/search-small-corpora).
+ */
+function aboutTheCorpus(q: Float32Array, nearest: readonly ScoredHit<number>[], references: DomainReferences): boolean {
+  const m = SEARCH_TUNING.domainNeighbours;
+  const topMean = (scores: number[]): number => {
+    scores.sort((a, b) => b - a);
+    const top = scores.slice(0, m);
+    return top.length ? top.reduce((s, x) => s + x, 0) / top.length : -Infinity;
+  };
+  const corpus = topMean([...nearest.slice(0, m).map((h) => h.score), ...references.support.map((v) => dot(q, v))]);
+  const elsewhere = topMean(references.notSupport.map((v) => dot(q, v)));
+  return corpus > elsewhere + SEARCH_TUNING.domainMargin;
+}
+
+/**
+ * One edit of tolerance on the keyword side: a query term of `typoMinLength` letters or more
+ * (alphabetic: numbers and codes stay exact) that the corpus barely knows, when a term one edit
+ * away is found in more than `typoRatio` times as many documents, is searched together with that
+ * term ("pasword" also finds "password"). A term the corpus uses as much as its neighbours (an
+ * exact match) is left alone, so exact queries rank as before.
+ */
+function withTypoVariants(words: InvertedIndex, terms: readonly string[]): string[] {
+  const out = [...terms];
+  if (SEARCH_TUNING.typoRatio <= 0) return out;
+  for (const term of terms) {
+    if (!typoTolerant(term, SEARCH_TUNING.typoMinLength)) continue;
+    const variants = oneEditVariants(term);
+    const { df } = words.documentFrequencies([term, ...variants]);
+    const own = df.get(term) ?? 0;
+    let best = '';
+    let bestDf = 0;
+    for (const v of variants) {
+      const n = df.get(v) ?? 0;
+      if (n > bestDf || (n === bestDf && n > 0 && v < best)) [best, bestDf] = [v, n];
+    }
+    if (bestDf > 0 && bestDf > SEARCH_TUNING.typoRatio * own && !out.includes(best)) out.push(best);
+  }
+  return out;
 }
 
 /** RM3-lite: the most distinctive terms of the feedback documents (`termsByDoc`), not already in the query. */

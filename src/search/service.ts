@@ -124,11 +124,11 @@ export function createSearchService(deps: SearchServiceDeps) {
     reindex: indexing.reindex,
 
     /**
-     * Background upkeep: with a remote endpoint, embeds the queued tickets; otherwise fits the
-     * built-in embedder's components once the corpus is large enough.
+     * Background upkeep: with a remote endpoint, embeds the queued tickets; otherwise refines the
+     * built-in embedder's fit as the corpus grows (see `refineFit`).
      */
     maintain(): Promise<number> {
-      return remote ? embeddingQueue.drain() : indexing.fitComponentsOnceLarge();
+      return remote ? embeddingQueue.drain() : indexing.refineFit();
     },
 
     embedPending: embeddingQueue.embedPending,
@@ -146,8 +146,8 @@ export function createSearchService(deps: SearchServiceDeps) {
         keywordIndex.catchUp(state.seq),
         filterIndex.catchUp(state.seq),
         (async () => {
-          const embedder = await embedderProvider.withComponents(db, state.componentsId);
-          await vectorIndex.catchUp(embedder.id, state.seq);
+          const space = await embedderProvider.vectorSpace(db, state.componentsId);
+          await vectorIndex.catchUpFitted(space.storedId, state.seq, space.fit);
         })(),
       ]);
       return true;

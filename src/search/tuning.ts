@@ -13,30 +13,47 @@ export const SEARCH_TUNING = {
   overFetch: 10,
   /** Corpus size (documents in the process indexes) above which filtered searches over-fetch first. */
   overFetchFirstFrom: 250_000,
-  /** Corpus size at which the built-in embedder's common components are fitted automatically. */
-  autoFitDocuments: 1000,
-  fitSample: 5000,
+  /**
+   * The built-in embedder's fit is refined on the corpus (general sample + newest `fitSample`
+   * tickets) once it has `refitFirstDocuments` documents, then each time it has grown
+   * `refitGrowth` times since the last fit. Until the first, the general fit (shipped sample).
+   */
+  refitFirstDocuments: 300,
+  refitGrowth: 3,
+  fitSample: 1000,
   /** Feedback terms whose document frequency is looked up (the likeliest by rank-weighted occurrence). */
   feedbackCandidates: 30,
   /** First-pass semantic hits kept as the shortlist the feedback pass rescores. */
   semanticShortlist: 1000,
   commonTermDocuments: 5000,
+  /**
+   * Keyword typo tolerance: a query term (stemmed, alphabetic) of at least `typoMinLength` letters
+   * is also searched as the term one edit away found in the most documents, when that term is in
+   * more than `typoRatio` times as many documents as the query's own (0 turns it off).
+   */
+  typoMinLength: 5,
+  /**
+   * The keyword component is bm25 / max(best bm25 of the query, this share of a full match's
+   * bm25): one common word of a long query matched no longer counts as a perfect keyword match.
+   */
+  keywordIdealShare: 1,
+  typoRatio: 10,
   commonTermShare: 0.05,
   /**
-   * Semantic relevance floor of the built-in embedder: a hit without a match of the query's own
-   * words is returned only when the cosine of its vector with the query's (before feedback) is
-   * at least this. Measured on Banking77 (bench/search-quality/cosine-floor.ts, docs/search.md):
-   * `fitted` with the 2 common components removed, `plain` for plain SIF (fewer than 1,000
-   * tickets). Remote embedders have no floor (their cosine scale is the model's).
+   * Semantic relevance test of the built-in embedder: a hit without a match of the query's own
+   * words is returned only when the query is about the corpus (`domainNeighbours`, `domainMargin`:
+   * see `aboutTheCorpus` in ranking.ts) and the cosine of the hit's vector with the query's
+   * (before feedback) is at least `semanticFloor`. Chosen by cross-validation on Banking77 and
+   * the small-corpora set (docs/search.md). Remote embedders have neither (their cosine scale is
+   * the model's).
    */
-  semanticFloor: { fitted: 0.45, plain: 0.7 } as { fitted: number; plain: number },
+  semanticFloor: 0.1,
+  domainNeighbours: 3,
+  domainMargin: 0,
   /**
    * Fixed cosine bounds of the semantic component of the built-in embedder: (cos - low) / (high -
-   * low), clamped to [0, 1]; null: min-max over the query's semantic hits. Measured in
-   * docs/search.md: fitted, low = the floor and high = 1 (identical meaning).
+   * low), clamped to [0, 1]; null: min-max over the query's semantic hits. low = the floor, high =
+   * 1 (identical meaning).
    */
-  semanticBounds: { fitted: { low: 0.45, high: 1 }, plain: null } as {
-    fitted: { low: number; high: number } | null;
-    plain: { low: number; high: number } | null;
-  },
+  semanticBounds: { low: 0.1, high: 1 } as { low: number; high: number } | null,
 };

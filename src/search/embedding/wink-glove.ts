@@ -11,7 +11,17 @@
 import { tokenizeWords } from '../text/tokenize.js';
 import { computeCommonComponents, l2Normalize, removeCommonComponent } from './embedder.js';
 import type { CorpusFittedEmbedder } from './embedder.js';
+import { GENERAL_ENGLISH_SAMPLE } from './general-sample.js';
 import { addRow, ensureGloveCache, loadGloveCache } from './glove-cache.js';
+import { oneEditVariants, typoTolerant } from '../text/typos.js';
+
+/** Out-of-vocabulary words of at least this many letters get a stand-in (see `fallbackRows`). */
+const OOV_MIN_LENGTH = 4;
+/** Stand-ins are taken among the most frequent words only: rare rows are mostly noise and misspellings. */
+const OOV_COMMON_RANKS = 50_000;
+/** Rows from this rank on are treated like unknown words when a common word is one edit away. */
+const RARE_RANK = 150_000;
+const NONE: readonly number[] = [];
 import type { GloveTable } from './glove-cache.js';
 
 export interface WinkGloveOptions {
@@ -33,6 +43,8 @@ export class WinkGloveEmbedder implements CorpusFittedEmbedder {
   private readonly sifA: number;
   private component: Float32Array | null;
   private readonly componentCount: number;
+  private generalRaw: Float32Array[] | undefined;
+  private readonly fallbacks = new Map<string, readonly number[]>();
 
   constructor(table: GloveTable, options: WinkGloveOptions = {}) {
     this.table = table;
@@ -60,7 +72,25 @@ export class WinkGloveEmbedder implements CorpusFittedEmbedder {
   get id(): string {
     // The component changes the vector space, so it is part of the identity.
     const pc = this.component ? `+pc${fingerprint(this.component)}` : '';
-    return `wink-glove-6b-100d/sif-a${this.sifA}${pc}`;
+    return `${this.rawId}${pc}`;
+  }
+
+  /**
+   * Identity of the vectors `embedRaw` returns (no component removed): what the search tables
+   * store, so that a refit of the components never requires re-embedding a ticket.
+   */
+  get rawId(): string {
+    return `wink-glove-6b-100d/sif-a${this.sifA}`;
+  }
+
+  /**
+   * Common components fitted on the general English sample shipped with the code
+   * (general-sample.ts): deterministic, computed once per embedder (a few ms). `extra` raw
+   * vectors (a corpus sample) are fitted together with the sample when given.
+   */
+  fitGeneral(extra: readonly Float32Array[] = []): Float32Array {
+    this.generalRaw ??= GENERAL_ENGLISH_SAMPLE.map((t) => l2Normalize(this.poolTokens(tokenizeWords(t))));
+    return computeCommonComponents([...this.generalRaw, ...extra.filter((v) => v.some((x) => x !== 0))], this.componentCount);
   }
 
   async embed(texts: string[]): Promise<Float32Array[]> {
@@ -68,7 +98,12 @@ export class WinkGloveEmbedder implements CorpusFittedEmbedder {
   }
 
   async embedRaw(texts: string[]): Promise<Float32Array[]> {
-    return texts.map((t) => l2Normalize(this.poolTokens(tokenizeWords(t))));
+    return texts.map((t) => this.embedRawOne(t));
+  }
+
+  /** Synchronous `embedRaw` of one text. */
+  embedRawOne(text: string): Float32Array {
+    return l2Normalize(this.poolTokens(tokenizeWords(text)));
   }
 
   /** Synchronous variant; the pooling is pure CPU work of a few microseconds per text. */
@@ -109,14 +144,56 @@ export class WinkGloveEmbedder implements CorpusFittedEmbedder {
     const out = new Float32Array(this.dimensions);
     for (const tok of tokens) {
       const row = this.table.index.get(tok);
-      if (row !== undefined) addRow(this.table, row, this.weights[row]!, out);
+      // A very rare row is mostly a misspelling with a noisy vector ("acount"): a common word one
+      // edit away stands in for it when there is one.
+      const stand = row === undefined || row >= RARE_RANK ? this.fallbackRows(tok) : NONE;
+      if (stand.length) for (const r of stand) addRow(this.table, r, this.weights[r]!, out);
+      else if (row !== undefined) addRow(this.table, row, this.weights[row]!, out);
     }
     return out;
+  }
+
+  /**
+   * Rows standing in for a word outside the vocabulary: the most frequent common word one edit
+   * away ("pasword" -> "password"), else two common words it is made of ("signin" -> "sign",
+   * "in"), else none. Remembered per word (bounded).
+   */
+  fallbackRows(token: string): readonly number[] {
+    const known = this.fallbacks.get(token);
+    if (known) return known;
+    let rows: number[] = [];
+    if (typoTolerant(token, OOV_MIN_LENGTH)) {
+      // The most frequent candidate, weighted by how likely the typo is: a letter left out or two
+      // swapped (rank as is) before a wrong letter (2x) before a letter too many (4x): "acount"
+      // is "account" (rank 1439) rather than "amount" (1329).
+      let best = -1;
+      let bestCost = Infinity;
+      for (const variant of oneEditVariants(token)) {
+        const r = this.table.index.get(variant);
+        if (r === undefined || r >= OOV_COMMON_RANKS) continue;
+        const cost = r * typoWeight(token, variant);
+        if (cost < bestCost) [best, bestCost] = [r, cost];
+      }
+      if (best >= 0) rows = [best];
+      else {
+        let bestSplit: [number, number] | null = null;
+        for (let i = 2; i <= token.length - 2; i++) {
+          const a = this.table.index.get(token.slice(0, i));
+          const b = this.table.index.get(token.slice(i));
+          if (a === undefined || b === undefined || a >= OOV_COMMON_RANKS || b >= OOV_COMMON_RANKS) continue;
+          if (!bestSplit || Math.max(a, b) < Math.max(bestSplit[0], bestSplit[1])) bestSplit = [a, b];
+        }
+        if (bestSplit) rows = bestSplit;
+      }
+    }
+    if (this.fallbacks.size >= 50_000) this.fallbacks.clear();
+    this.fallbacks.set(token, rows);
+    return rows;
   }
 }
 
 /** Short stable hash of a component so the embedder id changes when it is refitted. */
-function fingerprint(v: Float32Array): string {
+export function fingerprint(v: Float32Array): string {
   let h = 0x811c9dc5;
   const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   for (let i = 0; i < bytes.length; i++) {
@@ -124,4 +201,12 @@ function fingerprint(v: Float32Array): string {
     h = Math.imul(h, 0x01000193);
   }
   return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/** How much less likely than a left-out letter the edit from `typed` to `word` is (see `fallbackRows`). */
+function typoWeight(typed: string, word: string): number {
+  if (word.length > typed.length) return 1;
+  if (word.length < typed.length) return 4;
+  const sorted = (w: string) => [...w].sort().join('');
+  return sorted(word) === sorted(typed) ? 1 : 2;
 }

@@ -58,6 +58,11 @@ export interface FusionOptions {
    * (high - low), 0, 1), instead of min-max over this query's hits.
    */
   readonly semanticBounds?: { readonly low: number; readonly high: number } | undefined;
+  /**
+   * Blend only: the keyword side is normalised by max(best bm25 of the query's hits, this), so a
+   * weak best match (one common word of a long query) does not count as a perfect one.
+   */
+  readonly keywordScaleAtLeast?: number | undefined;
 }
 
 /** Default weight chosen on the Banking77 bench (see docs/search-research.md). */
@@ -69,7 +74,7 @@ export function fuseResults<Id>(keyword: readonly ScoredHit<Id>[], semantic: rea
   const wS = 1 - wK;
   const k = options.rrfK ?? 60;
 
-  const kwNorm = method === 'blend' ? maxNormalizer(keyword) : rrfNormalizer(k);
+  const kwNorm = method === 'blend' ? maxNormalizer(keyword, options.keywordScaleAtLeast ?? 0) : rrfNormalizer(k);
   const bounds = options.semanticBounds;
   const semNorm = method !== 'blend' ? rrfNormalizer(k) : bounds ? fixedNormalizer(bounds.low, bounds.high) : minMaxNormalizer(semantic);
 
@@ -113,14 +118,14 @@ type Normalizer = (raw: number, rank: number) => number;
 export const HYBRID_RECIPE = {
   depth: 100,
   fusion: { method: 'blend', keywordWeight: DEFAULT_KEYWORD_WEIGHT } as const satisfies FusionOptions,
-  feedbackDocuments: 5,
+  feedbackDocuments: 3,
   semanticBeta: 1,
   keywordTerms: 3,
   originalRepeat: 2,
 } as const;
 
-function maxNormalizer<Id>(hits: readonly ScoredHit<Id>[]): Normalizer {
-  let max = 0;
+function maxNormalizer<Id>(hits: readonly ScoredHit<Id>[], atLeast = 0): Normalizer {
+  let max = atLeast > 0 && Number.isFinite(atLeast) ? atLeast : 0;
   for (const h of hits) if (Number.isFinite(h.score) && h.score > max) max = h.score;
   return (raw) => (max > 0 && Number.isFinite(raw) ? clamp01(raw / max) : 0);
 }
