@@ -111,7 +111,7 @@ describe('nexus usage', () => {
     assert.equal(unknownAction.code, 2);
     assert.equal(
       unknownAction.err,
-      'nexus: unknown command "tokens delete"\n\nUsage: nexus tokens create --name N --scopes S[,S] [--brands B[,B]] [--expires-at T]\nUsage: nexus tokens list\nUsage: nexus tokens revoke <token_id>',
+      'nexus: unknown command "tokens delete"\n\nUsage: nexus tokens create --name N --scopes S[,S] [--brands B[,B]] [--expires-at T] [--agent agt_…]\nUsage: nexus tokens list\nUsage: nexus tokens revoke <token_id>',
     );
     const groupHelp = await nexus('brands', '--help');
     assert.equal(groupHelp.code, 0);
