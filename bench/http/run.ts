@@ -4,6 +4,7 @@
  *   npm run bench:http -- [--tickets 10000[,100000,…]] [--dialect sqlite|postgres] [--duration 10s]
  *                         [--connections 32] [--rounds 3] [--warmup 5s] [--paths get,list,search,create,reply,patch]
  *                         [--soak 10m] [--profile [get,create]] [--quiet-wait 20] [--startups 3] [--keep]
+ *                         [--seeded DIR]
  *
  * For each N: seeds NexusCore's database through its ticket service (bench/http/seed-product.ts)
  * and the ideal server's with the same tickets (seed-ideal.mjs); starts `npm start` (SQLite in a
@@ -16,6 +17,10 @@
  * and server CPU per request of each server, the ratio and the issue's bars; the server's RSS at
  * the end; with --soak, a long mixed-load run and the RSS after it; with --profile, a
  * `node --cpu-prof` profile of NexusCore under the given paths' loads, summarised.
+ *
+ * --seeded DIR (SQLite): seed into DIR/n<N>/ and keep it there; a later run with the same DIR reuses
+ * a complete seed instead of seeding again (1M tickets take half an hour to seed). The runs write to
+ * it (creates, replies, updates), so a reused seed holds those extra rows too.
  *
  * Output: the markdown tables on stdout, also saved with the raw wrk outputs under
  * bench/http/results/<timestamp>/ (gitignored). Every process it starts runs in its own process
@@ -100,6 +105,7 @@ const known = new Set([
   'quiet-wait',
   'startups',
   'keep',
+  'seeded',
   'database-url',
 ]);
 for (const a of args) if (a.startsWith('--') && !known.has(a.slice(2))) usage(`unknown option ${a}`);
@@ -120,10 +126,13 @@ const o = {
   quietWait: Number(opt('quiet-wait') || 20),
   startups: Math.max(1, Number(opt('startups') || 3)),
   keep: opt('keep') !== undefined,
+  /** A directory whose seeds are reused and never deleted (SQLite only). */
+  seeded: opt('seeded') ? path.resolve(opt('seeded')!) : undefined,
   /** The PostgreSQL server the bench creates its databases on. */
   pgBase: opt('database-url') || 'postgres://postgres@127.0.0.1:5432/postgres',
 };
 if (!['sqlite', 'postgres'].includes(o.dialect)) usage(`--dialect must be sqlite or postgres`);
+if (o.seeded && o.dialect !== 'sqlite') usage('--seeded works with SQLite only');
 for (const p of [...o.paths, ...o.profile]) if (!PATHS.includes(p)) usage(`unknown path ${p}; paths: ${PATHS.join(', ')}`);
 if (!(o.connections > 0 && o.rounds > 0)) usage('--connections and --rounds must be positive');
 
@@ -505,9 +514,15 @@ async function databaseBytes(seed: Seeded, target: Target): Promise<number> {
 }
 
 async function seedBoth(n: number): Promise<Seeded & { nexusSeedS: number; idealSeedS: number }> {
-  const dir = path.join(workDir, `n${n}`);
-  fs.mkdirSync(dir, { recursive: true });
+  const dir = path.join(o.seeded ?? workDir, `n${n}`);
+  const secondsOf = (file: string) => (JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { seconds: number }).seconds;
   const seed: Seeded = { n, dir, nexusDataDir: path.join(dir, 'nexus-data'), idealDb: path.join(dir, 'ideal.sqlite') };
+  if (o.seeded && ['product.seed.json', 'ideal.seed.json'].every((f) => fs.existsSync(path.join(dir, f)))) {
+    log(`== N = ${n.toLocaleString('en')}: reusing the seed in ${dir}`);
+    return { ...seed, nexusSeedS: secondsOf('product.seed.json'), idealSeedS: secondsOf('ideal.seed.json') };
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
   if (o.dialect === 'postgres') {
     const base = `nexus_bench_http_${stamp.toLowerCase()}_${n}`;
     seed.nexusUrl = await createDatabase(`${base}_nexus`);
@@ -534,7 +549,6 @@ async function seedBoth(n: number): Promise<Seeded & { nexusSeedS: number; ideal
     await vacuumAnalyze(seed.nexusUrl);
     await vacuumAnalyze(seed.idealUrl);
   }
-  const secondsOf = (file: string) => (JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { seconds: number }).seconds;
   for (const f of ['product.seed.json', 'ideal.seed.json']) fs.copyFileSync(path.join(dir, f), path.join(resultsDir, `n${n}-${f}`));
   return { ...seed, nexusSeedS: secondsOf('product.seed.json'), idealSeedS: secondsOf('ideal.seed.json') };
 }
@@ -758,7 +772,7 @@ async function benchAt(n: number): Promise<void> {
   }
 
   await dropDatabases([...pgDatabases].filter((d) => d.endsWith(`_${n}_nexus`) || d.endsWith(`_${n}_ideal`)));
-  if (!o.keep) fs.rmSync(seed.dir, { recursive: true, force: true });
+  if (!o.keep && !o.seeded) fs.rmSync(seed.dir, { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------- main

@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 
@@ -29,3 +29,16 @@ export const NullableCursor = Type.Union([Type.String(), Type.Null()], {
 
 /** The shape of every paginated list: `{data, next_cursor}`. */
 export const pageSchema = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item), next_cursor: NullableCursor });
+
+/**
+ * A serializer of the route for a schema of its own (fast-json-stringify, compiled on first use and
+ * kept per route): for a route that assembles its response from parts serialized separately.
+ */
+export function serializerOf(reply: FastifyReply, schema: TSchema): (doc: unknown) => string {
+  return reply.compileSerializationSchema(schema as unknown as Record<string, unknown>) as (doc: unknown) => string;
+}
+
+/** Sends JSON text that the route's schemas have already produced, as it is. */
+export function sendSerialized(reply: FastifyReply, json: string): FastifyReply {
+  return reply.type('application/json; charset=utf-8').send(json);
+}

@@ -114,7 +114,11 @@ export function createIndexing(deps: IndexingDeps) {
   }
 
   const indexer: TicketIndexer & { ticketsChanged(trx: DbOrTx, ticketIds: readonly string[]): Promise<number> } = {
-    ticketChanged: async (trx, ticketId) => void (await indexTickets(trx, [ticketId])),
+    ticketChanged: async (trx, ticketId, what = 'text') => {
+      // Same text: a new seq makes the followers re-read the document's filter fields.
+      if (what === 'filters' && (await store.touchDocument(trx, ticketId, (await store.nextSeq(trx)).seq, toTimestamp(clock.now())))) return;
+      await indexTickets(trx, [ticketId]);
+    },
     ticketsChanged: indexTickets,
   };
 

@@ -157,6 +157,15 @@ export async function upsertDocuments(
   return out;
 }
 
+/**
+ * Gives a ticket's document a new `seq` without touching its text or vector, so that whatever
+ * follows the documents re-reads its filter fields. False when the ticket has no document yet.
+ */
+export async function touchDocument(trx: DbOrTx, ticketId: string, seq: number, at: string): Promise<boolean> {
+  const result = await trx.updateTable('search_documents').set({ seq, indexed_at: at }).where('ticket_id', '=', ticketId).executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
 /** Sets the vector a remote endpoint returned for a ticket's document. */
 export async function writeDocumentVector(trx: DbOrTx, ticketId: string, vector: Buffer, embedderId: string, seq: number, at: string): Promise<void> {
   await trx.updateTable('search_documents').set({ vector, embedder_id: embedderId, seq, indexed_at: at }).where('ticket_id', '=', ticketId).execute();

@@ -12,8 +12,16 @@ import * as store from './store.js';
  * so a ticket is searchable exactly when its change is committed.
  */
 export interface TicketIndexer {
-  ticketChanged(trx: DbOrTx, ticketId: string): Promise<void>;
+  /**
+   * `what` says what changed: `text` (the default) for anything the search index holds text of,
+   * `filters` when only fields that searches filter on changed (status, priority, assignee, queue,
+   * snooze), whose document need not be embedded or tokenized again.
+   */
+  ticketChanged(trx: DbOrTx, ticketId: string, what?: 'text' | 'filters'): Promise<void>;
 }
+
+/** Fields a search filters on but never reads text from: a change of these alone reindexes no text. */
+const FILTER_ONLY_FIELDS: ReadonlySet<string> = new Set(['status', 'priority', 'assigned_to', 'snoozed_until', 'queue_id']);
 
 interface ChangeOf {
   /** The ticket as it is after the change. */
@@ -65,7 +73,9 @@ export async function recordChange(trx: DbOrTx, indexer: TicketIndexer | undefin
     }
     if (Object.keys(changes).length) await recordUpdateEvents(trx, about, ticket, changes);
   }
-  await indexer?.ticketChanged(trx, row.id);
+  const filtersOnly =
+    (change.action === 'ticket.updated' || change.action === 'ticket.woke_up') && Object.keys(changes).every((field) => FILTER_ONLY_FIELDS.has(field));
+  await indexer?.ticketChanged(trx, row.id, filtersOnly ? 'filters' : 'text');
 }
 
 /** Events of a change of fields: one ticket.updated with every change, plus the specific ones. */

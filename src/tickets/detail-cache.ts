@@ -1,42 +1,44 @@
-import type { AuditEntryView, MessageView, Participant } from './model.js';
-
-/** What a ticket's detail holds besides its own fields and queue place: fixed for one version. */
-export interface VersionedDetail {
-  version: number;
-  messages: MessageView[];
-  participants: Participant[];
-  audit_trail: AuditEntryView[];
-}
-
 /**
- * The conversation, participants and audit trail of recently read tickets, by ticket id.
+ * The serialized conversation (messages, participants, audit trail) of recently read tickets, by
+ * ticket id, kept by the retrieve route.
  *
  * A ticket's `version` changes with everything in its representation (a message, an attachment
  * linked with it, an update: see `etagOf`), so an entry is good exactly while the version read
- * from the database matches: the ticket row is read on every request anyway, and a write made
- * by any process (or directly in the database through the services) bumps it. Reading the
- * ticket then costs its row and its queue place, not its whole history. Entries are never served
- * for another version, only replaced; the least recently used go first.
+ * from the database matches: the ticket row is read on every request anyway, and a write made by
+ * any process (or directly in the database through the services) bumps it. A read then costs the
+ * ticket row and its queue place, neither the conversation's rows nor its serialization. Entries
+ * are never served for another version, only replaced; the least recently used go first once the
+ * budget (in UTF-16 code units, what the strings occupy at most) is spent.
  *
- * Attachments are left out: their views carry download URLs signed with an expiry at read time.
+ * Conversations with attachments are not kept: their download URLs are signed per read.
  */
-export class DetailCache {
-  readonly #entries = new Map<string, VersionedDetail>();
+export class ConversationCache {
+  readonly #entries = new Map<string, { version: number; json: string }>();
+  #size = 0;
 
-  constructor(readonly capacity = 2000) {}
+  constructor(readonly budget = 16 * 1024 * 1024) {}
 
-  get(ticketId: string, version: number): VersionedDetail | undefined {
+  get(ticketId: string, version: number): string | undefined {
     const entry = this.#entries.get(ticketId);
     if (!entry || entry.version !== version) return undefined;
     // Re-inserted: the Map's order is least recently used first.
     this.#entries.delete(ticketId);
     this.#entries.set(ticketId, entry);
-    return entry;
+    return entry.json;
   }
 
-  set(ticketId: string, entry: VersionedDetail): void {
+  set(ticketId: string, version: number, json: string): void {
+    if (json.length > this.budget / 16) return;
+    this.#drop(ticketId);
+    this.#entries.set(ticketId, { version, json });
+    this.#size += json.length;
+    while (this.#size > this.budget) this.#drop(this.#entries.keys().next().value!);
+  }
+
+  #drop(ticketId: string): void {
+    const entry = this.#entries.get(ticketId);
+    if (!entry) return;
     this.#entries.delete(ticketId);
-    this.#entries.set(ticketId, entry);
-    if (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#size -= entry.json.length;
   }
 }

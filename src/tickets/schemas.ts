@@ -133,15 +133,19 @@ export const ParticipantSchema = Type.Object({
 
 export const TicketWithQueue = Type.Intersect([Type.Ref('Ticket'), Type.Object({ queue: Type.Ref('QueuePlacement') })]);
 
-export const TicketDetailSchema = Type.Intersect([
-  Type.Ref('Ticket'),
-  Type.Object({
-    queue: Type.Ref('QueuePlacement'),
-    messages: Type.Array(Type.Ref('Message')),
-    participants: Type.Array(ParticipantSchema),
-    audit_trail: Type.Array(Type.Ref('AuditEntry')),
-  }),
-]);
+const conversationProperties = {
+  messages: Type.Array(Type.Ref('Message')),
+  participants: Type.Array(ParticipantSchema),
+  audit_trail: Type.Array(Type.Ref('AuditEntry')),
+};
+
+export const TicketDetailSchema = Type.Intersect([Type.Ref('Ticket'), Type.Object({ queue: Type.Ref('QueuePlacement'), ...conversationProperties })]);
+
+/**
+ * The conversation half of TicketDetailSchema, serialized on its own: the retrieve route keeps it
+ * serialized per ticket version and joins it to the ticket's own fields, serialized per read.
+ */
+export const ConversationSchema = Type.Object(conversationProperties);
 
 export const CreateTicketBody = Type.Object(
   {

@@ -41,7 +41,6 @@ import {
   createMessageService,
   noAttachments,
 } from './messages.js';
-import { DetailCache } from './detail-cache.js';
 import * as store from './store.js';
 import type { TicketOrder } from './store.js';
 import { type UpdateTicketInput, diffTicketUpdate } from './update-diff.js';
@@ -102,11 +101,31 @@ export interface CreateTicketInput {
   first_message?: { cc?: string[] | undefined; attachments?: string[] | undefined; email?: MessageEmailFields | undefined } | undefined;
 }
 
-export interface TicketDetail extends TicketView {
-  queue: QueuePlacement;
+/** What a ticket's detail holds besides its own fields and queue place: fixed for one version. */
+export interface Conversation {
   messages: MessageView[];
   participants: Participant[];
   audit_trail: AuditEntryView[];
+}
+
+export interface TicketDetail extends TicketView, Conversation {
+  queue: QueuePlacement;
+}
+
+/**
+ * One read of a ticket: its fields and queue place, read now, and its conversation, which is the
+ * same for as long as `version` stands. A caller that kept the conversation of this version (the
+ * route keeps it serialized) need not load it again.
+ */
+export interface TicketRead {
+  ticket: TicketView & { queue: QueuePlacement };
+  etag: string;
+  version: number;
+  /**
+   * Loads the conversation. `reusable` is false when it carries attachment download URLs: they
+   * are signed with an expiry at read time, so they belong to this read alone.
+   */
+  conversation(): Promise<Conversation & { reusable: boolean }>;
 }
 
 export interface TicketServiceDeps {
@@ -189,7 +208,26 @@ export function createTicketService(deps: TicketServiceDeps) {
   const people = deps.people ?? noPeople;
   const messageService = createMessageService({ db, clock, cursors, transactions, attachments, indexer: deps.indexer, mailer: deps.mailer, people });
   const { messageViews } = messageService;
-  const details = new DetailCache();
+
+  /** A ticket the principal may see, without its conversation yet (see TicketRead). */
+  async function readTicket(principal: Principal | null, id: string): Promise<TicketRead> {
+    const row = await getVisibleRow(db, principal, id);
+    const queue = await queuePlacement(db, row);
+    return {
+      ticket: { ...toTicketView(row), queue },
+      etag: etagOf(row),
+      version: row.version,
+      conversation: async () => {
+        const [messageRows, linked, auditRows] = await Promise.all([
+          store.listMessages(db, id),
+          attachments.listForTicket(db, id),
+          store.listAuditEntries(db, id),
+        ]);
+        const messages = await messageViews(db, messageRows, linked);
+        return { messages, participants: participantsOf(row, messages), audit_trail: auditRows.map(toAuditView), reusable: linked.size === 0 };
+      },
+    };
+  }
 
   /** Where a ticket list continues from, by `order`; a cursor of another order or other filters is a 400. */
   async function readTicketCursor(
@@ -386,23 +424,14 @@ export function createTicketService(deps: TicketServiceDeps) {
     },
 
     /** The ticket with its queue placement, full conversation, participants and audit trail. */
+    /** A ticket the principal may see, without its conversation yet (see TicketRead). */
+    read: readTicket,
+
+    /** A ticket with its whole conversation. */
     async get(principal: Principal | null, id: string): Promise<TicketDetail & { etag: string }> {
-      const row = await getVisibleRow(db, principal, id);
-      const cached = details.get(id, row.version);
-      if (cached) {
-        const { version: _version, ...detail } = cached;
-        return { ...toTicketView(row), queue: await queuePlacement(db, row), ...detail, etag: etagOf(row) };
-      }
-      const [messageRows, linked, auditRows, queue] = await Promise.all([
-        store.listMessages(db, id),
-        attachments.listForTicket(db, id),
-        store.listAuditEntries(db, id),
-        queuePlacement(db, row),
-      ]);
-      const messages = await messageViews(db, messageRows, linked);
-      const detail = { messages, participants: participantsOf(row, messages), audit_trail: auditRows.map(toAuditView) };
-      if (linked.size === 0) details.set(id, { version: row.version, ...detail });
-      return { ...toTicketView(row), queue, ...detail, etag: etagOf(row) };
+      const { ticket, etag, conversation } = await readTicket(principal, id);
+      const { reusable: _reusable, ...detail } = await conversation();
+      return { ...ticket, ...detail, etag };
     },
 
     /**

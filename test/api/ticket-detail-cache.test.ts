@@ -39,3 +39,30 @@ it('a ticket read again after each kind of change shows the change', async (t) =
   assert.equal(detail.audit_trail[2].action, 'ticket.updated');
   assert.equal(detail.queue.position, null);
 });
+
+/**
+ * The route joins the ticket's fields (serialized per read) to its conversation (serialized once per
+ * version): the result must be the document the whole detail schema gives, in its property order.
+ */
+it('the joined response is the detail document, field for field and in order, cached or not', async (t) => {
+  const app = await build(t);
+  const brand = await createBrand(app);
+  const ticket = await createTicket(app, brand.id, { description: 'Printer says "paper jam" — ünïcode ✓', tags: ['a', 'b'] });
+  const reply = await app.request({
+    method: 'POST',
+    url: `/v1/tickets/${ticket.id}/messages`,
+    body: { author_type: 'agent', body: 'Line one\nline two', author: { email: 'agent@example.com', name: null } },
+  });
+  assert.equal(reply.statusCode, 201, reply.body);
+  const expected = await app.runtime.services.tickets.get(null, ticket.id);
+  const { etag, ...document } = expected;
+  for (const round of ['first read', 'cached read']) {
+    const res = await app.request({ method: 'GET', url: `/v1/tickets/${ticket.id}` });
+    assert.equal(res.statusCode, 200, `${round}: ${res.body}`);
+    assert.match(String(res.headers['content-type']), /^application\/json; charset=utf-8$/);
+    assert.equal(res.headers.etag, etag);
+    const body = res.json();
+    assert.deepEqual(body, JSON.parse(JSON.stringify(document)), round);
+    assert.deepEqual(Object.keys(body), [...Object.keys(document).filter((k) => k !== 'queue' && !['messages', 'participants', 'audit_trail'].includes(k)), 'queue', 'messages', 'participants', 'audit_trail'], round);
+  }
+});
