@@ -63,6 +63,16 @@ it('the joined response is the detail document, field for field and in order, ca
     assert.equal(res.headers.etag, etag);
     const body = res.json();
     assert.deepEqual(body, JSON.parse(JSON.stringify(document)), round);
-    assert.deepEqual(Object.keys(body), [...Object.keys(document).filter((k) => k !== 'queue' && !['messages', 'participants', 'audit_trail'].includes(k)), 'queue', 'messages', 'participants', 'audit_trail'], round);
+    assert.deepEqual(
+      Object.keys(body),
+      [
+        ...Object.keys(document).filter((k) => k !== 'queue' && !['messages', 'participants', 'audit_trail'].includes(k)),
+        'queue',
+        'messages',
+        'participants',
+        'audit_trail',
+      ],
+      round,
+    );
   }
 });
