@@ -125,3 +125,9 @@ export function isTyping(target: EventTarget | null): boolean {
   if (el.closest('textarea, select, [contenteditable=""], [contenteditable="true"]')) return true;
   return el instanceof HTMLElement && el.isContentEditable;
 }
+
+// Relative dates stay true while a page is left open: each is reworded once a minute.
+window.setInterval(() => {
+  const now = Date.now();
+  for (const el of document.querySelectorAll<HTMLTimeElement>('time.rel[datetime]')) el.textContent = relativeTime(el.dateTime, now);
+}, 60_000);

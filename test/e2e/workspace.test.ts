@@ -323,6 +323,13 @@ suite("an agent's day in the dashboard", () => {
     await audit.getByText('assignee: ∅ → Bob Builder <bob@acme.example>').waitFor();
     await audit.getByText('queue: ∅ → Default').waitFor();
     assert.equal(await audit.getByText(/queue_/).count(), 0, 'no raw queue id');
+    // A message in the trail links to it in the conversation; following it keeps the page (and a draft) as it is.
+    const composer = page.getByRole('form', { name: 'Reply or internal note' }).getByLabel('Message');
+    await composer.fill('a draft in progress');
+    await audit.getByRole('link', { name: 'note by agent' }).click();
+    await page.waitForURL(/#msg_/);
+    assert.equal(await composer.inputValue(), 'a draft in progress');
+    await composer.fill('');
     const styles = (await audit
       .locator('code.action')
       .first()

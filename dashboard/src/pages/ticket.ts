@@ -115,7 +115,7 @@ export async function ticketPage(main: HTMLElement, params: Record<string, strin
           conversation(t.messages),
           composer?.form ?? h('p', { className: 'muted' }, 'This token can read but not reply (it lacks tickets:write).'),
           h('h2', {}, 'Audit trail'),
-          auditTable(t.audit_trail, agents, queues),
+          auditTable(t.audit_trail, { agents, queues, messages: t.messages }),
         ),
         h(
           'aside',
@@ -515,7 +515,7 @@ function conversation(messages: Message[]): HTMLElement {
     messages.map((m) =>
       h(
         'li',
-        { className: `message ${m.author_type}${m.visibility === 'internal' ? ' internal' : ''}` },
+        { className: `message ${m.author_type}${m.visibility === 'internal' ? ' internal' : ''}`, id: m.id },
         h(
           'article',
           { 'aria-label': m.visibility === 'internal' ? 'Internal note' : `${m.author_type === 'agent' ? 'Agent' : 'Customer'} message` },
@@ -614,23 +614,36 @@ const FIELD_NAMES: Record<string, string> = {
   queue_id: 'queue',
   merged_into: 'merged into',
   merged_from: 'merged from',
+  message_id: 'message',
   snoozed_until: 'snoozed until',
   first_response_at: 'first response',
 };
 
-/** A changed value in words: agents and queues by name, tickets as links, the rest as text. */
-function auditValue(key: string, v: unknown, agents: Agent[], queues: Queue[]): Node | string {
+interface Names {
+  agents: Agent[];
+  queues: Queue[];
+  messages: Message[];
+}
+
+/** A changed value in words: agents and queues by name, messages by author, tickets as links, the rest as text. */
+function auditValue(key: string, v: unknown, names: Names): Node | string {
   if (v === null || v === undefined) return '∅';
-  if (key === 'assigned_to' && typeof v === 'string') return h('span', { title: v }, agentLabel(v, agents));
+  if (key === 'assigned_to' && typeof v === 'string') return h('span', { title: v }, agentLabel(v, names.agents));
   if (key === 'queue_id' && typeof v === 'string') {
-    const q = queues.find((x) => x.id === v);
+    const q = names.queues.find((x) => x.id === v);
     return q ? h('span', { title: v }, q.name) : v;
+  }
+  if (key === 'message_id' && typeof v === 'string') {
+    const m = names.messages.find((x) => x.id === v);
+    if (!m) return v;
+    const who = m.author?.name || m.author?.email || m.author_type;
+    return h('a', { href: `#${v}`, title: v }, `${m.visibility === 'internal' ? 'note' : 'message'} by ${who}`);
   }
   if ((key === 'merged_into' || key === 'merged_from') && typeof v === 'string') return h('a', { href: href(`/tickets/${enc(v)}`) }, v);
   return describeValue(v);
 }
 
-function auditTable(entries: AuditEntry[], agents: Agent[], queues: Queue[]): HTMLElement {
+function auditTable(entries: AuditEntry[], names: Names): HTMLElement {
   if (!entries.length) return empty('No audit entries.');
   const t = table(
     ['When', 'Action', 'By', 'Changes'],
@@ -648,9 +661,9 @@ function auditTable(entries: AuditEntry[], agents: Agent[], queues: Queue[]): HT
                 {},
                 h('strong', {}, FIELD_NAMES[k] ?? k.replaceAll('_', ' ')),
                 ': ',
-                h('span', { className: 'value' }, auditValue(k, c.from, agents, queues)),
+                h('span', { className: 'value' }, auditValue(k, c.from, names)),
                 ' → ',
-                h('span', { className: 'value' }, auditValue(k, c.to, agents, queues)),
+                h('span', { className: 'value' }, auditValue(k, c.to, names)),
               ),
             ),
           )
