@@ -375,6 +375,15 @@ suite("an agent's day in the dashboard", () => {
     const tickets = page.getByRole('region', { name: 'Tickets of this customer' });
     await tickets.getByRole('link', { name: 'Invoice copy for March' }).waitFor();
     await tickets.getByRole('link', { name: 'Refund for order 10021' }).waitFor();
+    const edit = page.getByRole('form', { name: 'Edit details' });
+    await edit.getByLabel('External id').fill('crm-4711');
+    await edit.getByLabel('Notes').fill('Prefers e-mail; VIP since 2021.');
+    await edit.getByRole('button', { name: 'Save details' }).click();
+    await edit.getByRole('status').filter({ hasText: 'Details saved.' }).waitFor();
+    const casey = (await apiCall('GET', '/v1/customers?q=casey')).json.data[0];
+    assert.equal(casey.external_id, 'crm-4711');
+    assert.equal(casey.notes, 'Prefers e-mail; VIP since 2021.');
+    assert.equal(casey.name, 'Casey Customer');
     await axeCheck(t, 'customer');
     await shot('customer-1280');
 

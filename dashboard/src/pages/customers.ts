@@ -115,9 +115,9 @@ export async function customerPage(main: HTMLElement, params: Record<string, str
       h('dt', {}, 'Brand'),
       h('dd', {}, brandName(c.brand_id)),
       h('dt', {}, 'External id'),
-      h('dd', {}, c.external_id ?? '—'),
+      h('dd', { 'data-field': 'external_id' }, c.external_id ?? '—'),
       h('dt', {}, 'Notes'),
-      h('dd', { className: 'notes' }, c.notes ?? '—'),
+      h('dd', { className: 'notes', 'data-field': 'notes' }, c.notes ?? '—'),
       h('dt', {}, 'Tickets'),
       h('dd', {}, `${c.ticket_count} (${c.open_ticket_count} not resolved)`),
       h('dt', {}, 'Last activity'),
@@ -125,6 +125,7 @@ export async function customerPage(main: HTMLElement, params: Record<string, str
       h('dt', {}, 'Customer since'),
       h('dd', {}, relTimeEl(c.created_at)),
     ),
+    can('tickets:write') ? editForm(c) : '',
     h('h2', {}, 'Tickets'),
     tickets.el,
     erase
@@ -167,6 +168,44 @@ export async function customerPage(main: HTMLElement, params: Record<string, str
       }
     });
   });
+}
+
+/** Name, external id and notes: what an agent may correct about a person (PATCH /v1/customers/{id}). */
+function editForm(c: Customer): HTMLFormElement {
+  const out = notice();
+  const name = h('input', { type: 'text', name: 'name', value: c.name ?? '', autocomplete: 'off', maxlength: 200 });
+  const external = h('input', { type: 'text', name: 'external_id', value: c.external_id ?? '', autocomplete: 'off', spellcheck: 'false' });
+  const notes = h('textarea', { name: 'notes', rows: 3 }, c.notes ?? '');
+  const form = h(
+    'form',
+    { className: 'card', 'aria-labelledby': 'edit-customer-title' },
+    h('h2', { id: 'edit-customer-title' }, 'Edit details'),
+    h('div', { className: 'grid2' }, field('Name', name), field('External id', external, 'Your id for this person (CRM, shop).')),
+    field('Notes', notes, 'Seen by agents only.'),
+    out.el,
+    h('button', { type: 'submit', className: 'secondary' }, 'Save details'),
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    await busy(form, async () => {
+      try {
+        const saved = await api.patch<Customer>(`/v1/customers/${enc(c.id)}`, {
+          name: name.value.trim() || null,
+          external_id: external.value.trim() || null,
+          notes: notes.value.trim() || null,
+        });
+        Object.assign(c, saved);
+        for (const key of ['external_id', 'notes'] as const) {
+          const dd = document.querySelector(`dd[data-field="${key}"]`);
+          if (dd) dd.textContent = saved[key] ?? '—';
+        }
+        out.ok('Details saved.');
+      } catch (err) {
+        out.error(err);
+      }
+    });
+  });
+  return form;
 }
 
 function describeCounts(counts: Record<string, number> | undefined): string {
