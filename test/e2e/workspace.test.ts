@@ -394,7 +394,7 @@ suite("an agent's day in the dashboard", () => {
     await page.getByRole('link', { name: 'Pat Printer' }).click();
     await page.getByRole('heading', { level: 1, name: 'Pat Printer' }).waitFor();
     await page.getByRole('button', { name: 'Erase this customer…' }).click();
-    if (!paths['/v1/customers/{customer_id}/erase']) {
+    if (!Object.keys(paths).some((p) => /^\/v1\/customers\/\{[^}]+\}\/erase$/.test(p))) {
       t.diagnostic('POST /v1/customers/{id}/erase is not in /v1/openapi.json yet: checked that the page says so');
       await page
         .getByRole('alert')
