@@ -83,3 +83,51 @@ export function announce(message: string): void {
   live.textContent = '';
   window.setTimeout(() => (live.textContent = message), 30);
 }
+
+/** "just now", "5 min ago", "3 h ago", "2 d ago", then the date: short enough for a list column. */
+export function relativeTime(iso: string, now = Date.now()): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  const s = Math.round((now - t) / 1000);
+  const future = s < 0;
+  const a = Math.abs(s);
+  const say = (n: number, unit: string) => (future ? `in ${n} ${unit}` : `${n} ${unit} ago`);
+  if (a < 45) return future ? 'in a moment' : 'just now';
+  if (a < 3600) return say(Math.max(1, Math.round(a / 60)), 'min');
+  if (a < 86_400) return say(Math.round(a / 3600), 'h');
+  if (a < 30 * 86_400) return say(Math.round(a / 86_400), 'd');
+  return new Date(t).toLocaleDateString(undefined, { dateStyle: 'medium' });
+}
+
+/** A span of time in words, as "2 h 5 min" or "3 d 4 h": how long someone has waited. */
+export function duration(ms: number): string {
+  const m = Math.max(0, Math.floor(ms / 60_000));
+  if (m < 1) return 'under 1 min';
+  if (m < 60) return `${m} min`;
+  const hours = Math.floor(m / 60);
+  if (hours < 24) return m % 60 ? `${hours} h ${m % 60} min` : `${hours} h`;
+  const days = Math.floor(hours / 24);
+  return hours % 24 ? `${days} d ${hours % 24} h` : `${days} d`;
+}
+
+/** A <time> with the relative wording, and the absolute local date and time on hover. */
+export const relTimeEl = (iso: string | null | undefined): HTMLElement | string =>
+  iso ? h('time', { datetime: iso, title: formatTime(iso), className: 'rel' }, relativeTime(iso)) : '—';
+
+const NOT_TYPED = new Set(['checkbox', 'radio', 'button', 'submit', 'reset', 'file', 'range', 'color']);
+
+/** True while the user types: key shortcuts stay quiet in inputs, text areas, selects and editable content. */
+export function isTyping(target: EventTarget | null): boolean {
+  const el = target instanceof Element ? target : null;
+  if (!el) return false;
+  // Ticking a checkbox or pressing a button is not typing: j/k keep working after selecting a row.
+  if (el instanceof HTMLInputElement) return !NOT_TYPED.has(el.type);
+  if (el.closest('textarea, select, [contenteditable=""], [contenteditable="true"]')) return true;
+  return el instanceof HTMLElement && el.isContentEditable;
+}
+
+// Relative dates stay true while a page is left open: each is reworded once a minute.
+window.setInterval(() => {
+  const now = Date.now();
+  for (const el of document.querySelectorAll<HTMLTimeElement>('time.rel[datetime]')) el.textContent = relativeTime(el.dateTime, now);
+}, 60_000);

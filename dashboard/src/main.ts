@@ -5,10 +5,13 @@ import { BASE, href, match, navigate, onNavigate, route } from './router.js';
 import { can, loadSession, session, setSession } from './session.js';
 import { errorBox, loading, notice } from './ui.js';
 import { brandsPage, queuePage } from './pages/brands.js';
+import { customerPage, customersPage } from './pages/customers.js';
 import { inboxPage } from './pages/inbox.js';
 import { ticketPage } from './pages/ticket.js';
 import { tokensPage } from './pages/tokens.js';
 import { webhookPage, webhooksPage } from './pages/webhooks.js';
+import { forgetAgents } from './people.js';
+import { setShortcuts } from './shortcuts.js';
 import type { Scope } from './types.js';
 
 const main = document.getElementById('main')!;
@@ -17,6 +20,7 @@ const whoami = document.getElementById('whoami')!;
 
 const sections: { path: string; label: string; scope: Scope }[] = [
   { path: '/tickets', label: 'Tickets', scope: 'tickets:read' },
+  { path: '/customers', label: 'Customers', scope: 'tickets:read' },
   { path: '/brands', label: 'Brands and queues', scope: 'tickets:read' },
   { path: '/webhooks', label: 'Webhooks', scope: 'webhooks:manage' },
   { path: '/tokens', label: 'Tokens', scope: 'admin' },
@@ -27,6 +31,8 @@ let signInMessage = '';
 route('/sign-in', 'Sign in', signInPage);
 route('/tickets', 'Tickets', guard('tickets:read', inboxPage));
 route('/tickets/:id', 'Ticket', guard('tickets:read', ticketPage));
+route('/customers', 'Customers', guard('tickets:read', customersPage));
+route('/customers/:id', 'Customer', guard('tickets:read', customerPage));
 route('/brands', 'Brands and queues', guard('tickets:read', brandsPage));
 route('/queues/:id', 'Queue', guard('tickets:read', queuePage));
 route('/webhooks', 'Webhooks', guard('webhooks:manage', webhooksPage));
@@ -113,6 +119,9 @@ async function render(): Promise<void> {
   }
   renderChrome();
   main.replaceChildren();
+  // Each page registers its own shortcuts, and sees agents added or deactivated since the last one.
+  setShortcuts([]);
+  forgetAgents();
   if (!found) {
     document.title = 'Not found · NexusCore';
     main.append(h('h1', {}, 'Page not found'), h('p', {}, 'Nothing lives at this address. '), h('a', { href: href(firstSection()) }, 'Go to the dashboard'));

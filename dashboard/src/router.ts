@@ -43,10 +43,22 @@ export function navigate(path: string, options: { replace?: boolean } = {}): voi
   const url = path.startsWith(BASE) ? path : href(path);
   if (options.replace) history.replaceState(null, '', url);
   else history.pushState(null, '', url);
+  shown = location.pathname + location.search;
+  hash = location.hash;
   render();
 }
 
-window.addEventListener('popstate', () => render());
+// A link to an anchor on the page (#msg_…) changes only the hash: that scrolls, it does not re-render.
+let shown = location.pathname + location.search;
+let hash = location.hash;
+window.addEventListener('popstate', () => {
+  const now = location.pathname + location.search;
+  const onlyHash = now === shown && (location.hash !== '' || hash !== '');
+  hash = location.hash;
+  if (onlyHash) return;
+  shown = now;
+  render();
+});
 document.addEventListener('click', (e) => {
   const a = (e.target as Element | null)?.closest?.('a');
   if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;

@@ -105,7 +105,8 @@ export function table(headers: string[], rows: (Node | string)[][], caption?: st
         h(
           'tr',
           {},
-          r.map((c) => h('td', {}, c)),
+          // data-label names the column when narrow screens show each row as a list (styles.css).
+          r.map((c, i) => h('td', { 'data-label': headers[i] || null }, c)),
         ),
       ),
     ),

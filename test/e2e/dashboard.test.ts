@@ -318,7 +318,7 @@ suite('the dashboard in a real browser', () => {
     await check('08-inbox');
 
     // The list filters.
-    await page.getByLabel('Tag').fill('billing');
+    await page.getByLabel('Tag', { exact: true }).fill('billing');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.getByRole('link', { name: 'Refund request for order 10021' }).waitFor();
     await waitUntil('the filtered list', async () => (await page.getByRole('link', { name: 'Printer on fire' }).count()) === 0);
@@ -378,7 +378,7 @@ suite('the dashboard in a real browser', () => {
   });
 
   it('replies with a cc and sees it in the conversation', async () => {
-    const form = page.getByRole('form', { name: 'Reply as an agent' });
+    const form = page.getByRole('form', { name: 'Reply or internal note' });
     await form.getByLabel('Message').fill('Sorry about that: the refund is on its way.');
     await form.getByLabel('Cc').fill('finance@example.com');
     await form.getByRole('button', { name: 'Send reply' }).click();
@@ -389,7 +389,7 @@ suite('the dashboard in a real browser', () => {
   });
 
   it('adds an internal note, shown apart from replies', async () => {
-    const form = page.getByRole('form', { name: 'Reply as an agent' });
+    const form = page.getByRole('form', { name: 'Reply or internal note' });
     await form.getByLabel('Message').fill('Checked with the warehouse: parcel lost.');
     await form.getByLabel(/Internal note/).check();
     await form.getByRole('button', { name: 'Add internal note' }).click();
