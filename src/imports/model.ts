@@ -93,7 +93,7 @@ export function brandIdFor(source: string, sourceBrand: string | null): string {
 
 /**
  * The ticket's metadata with the source's custom fields under `key` (field id or name → value; empty
- * values left out). When they would break the metadata limits (4 KiB of JSON, 8 levels deep), the
+ * values left out). When they would break the metadata limits (4 KiB of JSON, 32 levels deep), the
  * ticket is imported without them, and the summary counts it under "left out".
  */
 export function withCustomFields(metadata: Record<string, unknown>, key: string, fields: [string, unknown][], dropped: string[]): Record<string, unknown> {

@@ -207,6 +207,37 @@ describe('ticket import', () => {
     assert.deepEqual(await counts(app), before, 'a second run adds nothing, events included');
   });
 
+  it('custom fields that would take the metadata over its limit are left out, counted, and the ticket imported without them', async (t) => {
+    const app = await build(t);
+    const file = path.join(scratch(t), 'zendesk-big-fields.jsonl');
+    const ticket = (id: number, fields: unknown[]) => ({
+      url: `https://acme.zendesk.com/api/v2/tickets/${id}.json`,
+      id,
+      via: { channel: 'email', source: { from: { address: 'kim@example.com', name: 'Kim' } } },
+      created_at: '2023-07-01T10:00:00Z',
+      updated_at: '2023-07-01T10:00:00Z',
+      subject: `Ticket ${id}`,
+      description: 'Hello',
+      status: 'open',
+      requester_id: 7001,
+      brand_id: 360011,
+      tags: [],
+      custom_fields: fields,
+      comments: [{ id: id * 10, author_id: 7001, body: 'Hello', plain_body: 'Hello', public: true, created_at: '2023-07-01T10:00:00Z' }],
+    });
+    fs.writeFileSync(
+      file,
+      [ticket(201, [{ id: 1, value: 'x'.repeat(5000) }]), ticket(202, [{ id: 2, value: 'small' }])].map((r) => JSON.stringify(r)).join('\n'),
+    );
+    const summary = await app.runtime.services.imports.run({ source: 'zendesk', file });
+    assert.equal(summary.imported, 2);
+    assert.deepEqual(summary.dropped_by_reason, { 'custom fields left out: with them the metadata would exceed its limits (4096 bytes, 32 levels)': 1 });
+    const tickets = (await getJson(app, '/v1/tickets?brand_id=brand_zendesk_360011')).data;
+    const bySubject = Object.fromEntries(tickets.map((x: Json) => [x.subject, x.metadata]));
+    assert.deepEqual(bySubject['Ticket 201'], { imported_from: 'zendesk', zendesk_id: '201' });
+    assert.deepEqual(bySubject['Ticket 202'], { imported_from: 'zendesk', zendesk_id: '202', zendesk_custom_fields: { '2': 'small' } });
+  });
+
   it('round trip: our jsonl export imported into an empty database reproduces the tickets byte for byte; into the same database it adds nothing', async (t) => {
     const source = await build(t);
     const brand = await createBrand(source, { name: 'Round Trip' });
