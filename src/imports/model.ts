@@ -1,5 +1,5 @@
 import type { HistoricTicketInput } from '../tickets/service.js';
-import { LIMITS, normalizeTag, textLength } from '../tickets/model.js';
+import { LIMITS, checkMetadata, normalizeTag, textLength } from '../tickets/model.js';
 
 export const IMPORT_SOURCES = ['zendesk', 'freshdesk', 'jsonl'] as const;
 export type ImportSource = (typeof IMPORT_SOURCES)[number];
@@ -27,7 +27,7 @@ export type MappedRecord =
       /** The brand to create when missing (a deterministic id, so a rerun finds it). */
       brand: { id: string; name: string };
       ticket: HistoricTicketInput;
-      /** Parts of the record left out, each a reason ("private note skipped"): counted in the summary. */
+      /** Parts of the record left out, each a reason ("comment without text skipped"): counted in the summary. */
       dropped: string[];
     }
   | { kind: 'skip'; externalId: string | null; reason: string };
@@ -89,4 +89,24 @@ export function tagsOf(value: unknown, dropped: string[]): string[] {
 /** A brand id our API accepts (`brand_[A-Za-z0-9_]{1,64}`) made from a source's name and brand id. */
 export function brandIdFor(source: string, sourceBrand: string | null): string {
   return `brand_${source}_${(sourceBrand ?? 'default').replace(/[^A-Za-z0-9_]/g, '_')}`.slice(0, 70);
+}
+
+/**
+ * The ticket's metadata with the source's custom fields under `key` (field id or name → value; empty
+ * values left out). When they would break the metadata limits (4 KiB of JSON, 32 levels deep), the
+ * ticket is imported without them, and the summary counts it under "left out".
+ */
+export function withCustomFields(metadata: Record<string, unknown>, key: string, fields: [string, unknown][], dropped: string[]): Record<string, unknown> {
+  const kept = fields.filter(([, v]) => v !== null && v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0));
+  if (kept.length === 0) return metadata;
+  const withFields = { ...metadata, [key]: Object.fromEntries(kept) };
+  try {
+    checkMetadata(withFields);
+    return withFields;
+  } catch {
+    dropped.push(
+      `custom fields left out: with them the metadata would exceed its limits (${LIMITS.metadataMaxBytes} bytes, ${LIMITS.metadataMaxDepth} levels)`,
+    );
+    return metadata;
+  }
 }

@@ -21,7 +21,10 @@ export interface ImportOptions {
   usersFile?: string | undefined;
   /** Every ticket into this existing brand, instead of one brand per source brand. */
   brandId?: string | undefined;
-  /** Record a ticket.created event (so webhooks fire) for each imported ticket. Off: history is not news. */
+  /**
+   * Record the events a live create and its replies would (ticket.created, then ticket.message_created
+   * per later message; src/tickets/historic.ts says exactly which), so webhooks fire. Off: history is not news.
+   */
   emitEvents?: boolean | undefined;
   /** Tickets per transaction (default 200). */
   batchSize?: number | undefined;
@@ -45,7 +48,7 @@ export interface ImportSummary {
   skipped_by_reason: Record<string, number>;
   /** The first skipped records, to look at. */
   skipped_examples: SkippedRecord[];
-  /** Parts of imported tickets left out (private notes, attachments, over-long tags), by reason. */
+  /** Parts of imported tickets left out (attachments, customers' comments made private, over-long tags, custom fields over the metadata limit), by reason. */
   dropped_by_reason: Record<string, number>;
   brands_created: string[];
   seconds: number;

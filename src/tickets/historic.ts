@@ -1,4 +1,4 @@
-import type { DbOrTx, TicketRow } from '../db/schema.js';
+import type { DbOrTx, MessageRow, TicketRow } from '../db/schema.js';
 import type { Actor } from '../auth/scopes.js';
 import { recordEvent } from '../events/outbox.js';
 import { AppError } from '../http/problem.js';
@@ -11,16 +11,20 @@ import {
   type AuthorType,
   type Changes,
   LIMITS,
+  type MessageView,
   type Origin,
   PRIORITY_RANK,
   type Priority,
   STATUSES,
   type Status,
+  VISIBILITIES,
+  type Visibility,
   byteLength,
   checkMetadata,
   checkTags,
   normalizeEmail,
   textLength,
+  toMessageView,
   toTicketView,
 } from './model.js';
 import * as store from './store.js';
@@ -38,6 +42,8 @@ export interface HistoricMessage {
   author: { email: string | null; name: string | null } | null;
   body: string;
   cc: string[];
+  /** `internal`: a note for agents only (a source's private comment); only an agent's message may be one. Default public. */
+  visibility?: Visibility | undefined;
   created_at: string;
 }
 
@@ -118,12 +124,18 @@ export function checkHistoricTicket(input: HistoricTicketInput): HistoricTicketI
     if (byteLength(m.body) > LIMITS.bodyMaxBytes) reject(`message ${i} is larger than ${LIMITS.bodyMaxBytes} bytes`);
     const cc = [...new Set(m.cc.map(normalizeEmail))];
     if (cc.length > LIMITS.ccMax) reject(`message ${i} has more than ${LIMITS.ccMax} cc addresses`);
+    const visibility = m.visibility ?? 'public';
+    if (!(VISIBILITIES as readonly string[]).includes(visibility)) reject(`message ${i} has an unknown visibility ${JSON.stringify(visibility)}`);
+    // The API's rule: a note for agents is written by an agent.
+    if (visibility === 'internal' && m.author_type !== 'agent')
+      reject(`message ${i} is an internal note by a customer (only an agent message can be internal)`);
     return {
       id: m.id,
       author_type: m.author_type,
       author: m.author ? { email: m.author.email ? normalizeEmail(m.author.email) : null, name: m.author.name?.trim() || null } : null,
       body: m.body,
       cc,
+      visibility,
       created_at: instant(m.created_at, `message ${i} created_at`),
     };
   });
@@ -131,7 +143,10 @@ export function checkHistoricTicket(input: HistoricTicketInput): HistoricTicketI
     if (!isId('aud', a.id)) reject(`audit entry ${i} id ${a.id} is not an aud_ id`);
     return { ...a, created_at: instant(a.created_at, `audit entry ${i} created_at`) };
   });
-  const firstAgent = messages.filter((m) => m.author_type === 'agent').sort((a, b) => a.created_at.localeCompare(b.created_at))[0];
+  // An internal note is not an answer to the customer, as for a live note.
+  const firstAgent = messages
+    .filter((m) => m.author_type === 'agent' && m.visibility !== 'internal')
+    .sort((a, b) => a.created_at.localeCompare(b.created_at))[0];
   return {
     ...input,
     subject,
@@ -152,9 +167,32 @@ export function checkHistoricTicket(input: HistoricTicketInput): HistoricTicketI
 }
 
 /**
+ * The events `--emit-events` records for one imported ticket: what a live create followed by live
+ * replies would have recorded, as far as history allows. `ticket.created`, then one
+ * `ticket.message_created` per message in time order (internal notes included, marked by their
+ * `visibility`, as live notes are), except the opening message: the earliest message, when it is
+ * the customer's and the ticket has a description, is the description itself, which a live create
+ * carries in `ticket.created` without a message event. Every payload carries the ticket as imported
+ * (its final state: the source does not say what it was between messages), so no `ticket.updated`,
+ * `ticket.status_changed` or `ticket.assigned` is made up; each message keeps its own `created_at`,
+ * while the events are dated at the import.
+ */
+async function recordHistoricEvents(trx: DbOrTx, row: TicketRow, messages: MessageView[], now: Date): Promise<void> {
+  const about = { brand_id: row.brand_id, ticket_id: row.id, at: now, created_at: toTimestamp(now) };
+  const ticket = toTicketView(row);
+  await recordEvent(trx, { ...about, type: 'ticket.created', data: { ticket } });
+  const ordered = [...messages].sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+  const opening = ordered[0];
+  const skip = row.description.trim() && opening?.author_type === 'customer' && opening.visibility === 'public' ? opening : undefined;
+  for (const message of ordered) {
+    if (message !== skip) await recordEvent(trx, { ...about, type: 'ticket.message_created', data: { ticket, message } });
+  }
+}
+
+/**
  * Writes one checked historic ticket in `trx`: routed to its brand's queue, with its messages, its
  * audit trail (or one `ticket.imported` entry by `actor` at `now`), the search index and, only
- * when `emitEvents`, a `ticket.created` event for webhooks.
+ * when `emitEvents`, the events of {@link recordHistoricEvents} for webhooks.
  */
 export async function writeHistoricTicket(
   trx: DbOrTx,
@@ -188,6 +226,7 @@ export async function writeHistoricTicket(
     },
     input.tags,
   );
+  const messages: MessageView[] = [];
   for (const m of input.messages) {
     let authorEmail = m.author?.email ?? null;
     let authorName = m.author?.name ?? null;
@@ -195,7 +234,7 @@ export async function writeHistoricTicket(
       authorEmail = row.customer_email;
       authorName ??= row.customer_name;
     }
-    await store.insertMessage(trx, {
+    const message: MessageRow = {
       id: m.id,
       ticket_id: row.id,
       author_type: m.author_type,
@@ -203,8 +242,16 @@ export async function writeHistoricTicket(
       author_name: authorName,
       body: m.body,
       cc: toJsonText(m.cc),
+      visibility: m.visibility ?? 'public',
+      email_message_id: null,
+      full_body: null,
+      delivery_status: null,
+      delivery_attempts: 0,
+      delivery_last_error: null,
       created_at: m.created_at,
-    });
+    };
+    await store.insertMessage(trx, message);
+    if (options.emitEvents) messages.push(toMessageView(message));
   }
   const at = toTimestamp(options.now);
   if (input.audit_trail) {
@@ -236,16 +283,7 @@ export async function writeHistoricTicket(
       created_at: at,
     });
   }
-  if (options.emitEvents) {
-    await recordEvent(trx, {
-      type: 'ticket.created',
-      brand_id: row.brand_id,
-      ticket_id: row.id,
-      data: { ticket: toTicketView(row) },
-      at: options.now,
-      created_at: at,
-    });
-  }
+  if (options.emitEvents) await recordHistoricEvents(trx, row, messages, options.now);
   await deps.indexer?.ticketChanged(trx, row.id);
   return row;
 }

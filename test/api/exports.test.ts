@@ -155,6 +155,9 @@ describe('ticket export', () => {
       const problem = assertProblem(bad, 400);
       assert.ok(problem.errors?.length, url);
     }
+    // The shared query validation answers an unknown parameter, as on every list: it names it and the known ones.
+    const unknown = assertProblem(await app.request({ method: 'GET', url: '/v1/exports/tickets.jsonl?brand=x&since=2025-01-01' }), 400);
+    assert.deepEqual(unknown.errors, [{ pointer: 'brand', message: 'is not a known query parameter (known parameters: brand_id, since)' }]);
     assert.deepEqual(
       { tickets: await countRows(app, 'tickets'), events: await countRows(app, 'events'), audit: await countRows(app, 'audit_entries') },
       before,

@@ -56,8 +56,10 @@ describe('ticket import', () => {
       { position: 3, external_id: 'acme.zendesk.com/103', reason: "the requester's email is unknown (pass Zendesk's users export with --users)" },
     ]);
     assert.deepEqual(summary.brands_created.sort(), ['brand_zendesk_360011', 'brand_zendesk_360012']);
-    assert.equal(summary.dropped_by_reason['private note skipped (NexusCore has no internal notes yet)'], 1);
-    assert.equal(summary.dropped_by_reason['attachment referenced but not imported (the export holds no bytes)'], 1);
+    assert.deepEqual(summary.dropped_by_reason, {
+      'attachment referenced but not imported (the export holds no bytes)': 1,
+      "private comment by the customer skipped (only an agent's message can be an internal note)": 1,
+    });
     assert.equal(await countRows(app, 'events'), eventsBefore, 'historic tickets fire no webhooks');
 
     const list = await getJson(app, '/v1/tickets?brand_id=brand_zendesk_360011');
@@ -74,12 +76,29 @@ describe('ticket import', () => {
     assert.deepEqual(refund.tags, ['refund', 'damaged_goods']);
     const detail = await getJson(app, `/v1/tickets/${refund.id}`);
     assert.deepEqual(
-      detail.messages.map((m: Json) => [m.author_type, m.created_at, m.body]),
+      detail.messages.map((m: Json) => [m.author_type, m.visibility, m.author?.email ?? null, m.created_at, m.body]),
       [
-        ['customer', '2023-03-01T09:15:00Z', 'My blender arrived with a cracked jug. I would like a refund.'],
-        ['agent', '2023-03-01T12:30:00Z', 'Sorry about that! Your refund of $89 is on its way.'],
-        ['customer', '2023-03-02T16:40:00Z', 'Thanks, received it.'],
+        ['customer', 'public', 'maria.gomez@example.com', '2023-03-01T09:15:00Z', 'My blender arrived with a cracked jug. I would like a refund.'],
+        ['agent', 'internal', 'sam@acme-support.example', '2023-03-01T11:00:00Z', 'Customer is a repeat buyer, approve the refund.'],
+        ['agent', 'public', 'sam@acme-support.example', '2023-03-01T12:30:00Z', 'Sorry about that! Your refund of $89 is on its way.'],
+        ['customer', 'public', 'maria.gomez@example.com', '2023-03-02T16:40:00Z', 'Thanks, received it.'],
       ],
+      'a private comment (public: false) is an internal note',
+    );
+    assert.deepEqual(
+      detail.messages.map((m: Json) => m.delivery),
+      [null, null, null, null],
+      'history is never e-mailed',
+    );
+    assert.deepEqual(
+      refund.metadata,
+      {
+        imported_from: 'zendesk',
+        zendesk_id: '101',
+        zendesk_type: 'problem',
+        zendesk_custom_fields: { '360002': 'blender', '360004': ['warranty', 'in_store'] },
+      },
+      'custom fields with a value are kept in metadata, by field id',
     );
     assert.deepEqual(
       detail.audit_trail.map((a: Json) => [a.action, a.actor.name]),
@@ -88,6 +107,15 @@ describe('ticket import', () => {
     const hold = list.data.find((x: Json) => x.subject === 'How do I reset the timer?');
     assert.equal(hold.status, 'pending');
     assert.equal(hold.priority, 'normal');
+    assert.equal(hold.metadata.zendesk_custom_fields, undefined, 'no custom field, no key');
+    assert.deepEqual(
+      (await getJson(app, `/v1/tickets/${hold.id}`)).messages.map((m: Json) => [m.author_type, m.visibility]),
+      [
+        ['customer', 'public'],
+        ['agent', 'public'],
+      ],
+      "the customer's comment an agent made private is left out, neither published nor turned into an agent's note",
+    );
     const toaster = (await getJson(app, '/v1/tickets?brand_id=brand_zendesk_360012')).data[0];
     assert.deepEqual(
       toaster.customer,
@@ -100,26 +128,26 @@ describe('ticket import', () => {
     assert.equal(search.json().data[0]?.ticket.id, refund.id, 'imported tickets are searchable');
 
     const before = await counts(app);
+    assert.equal(before.messages, 4 + 2 + 1);
     const again = await imports.run(options);
     assert.equal(again.imported, 0);
     assert.equal(again.already_imported, 3);
     assert.deepEqual(await counts(app), before, 'a second run adds nothing');
+    assert.deepEqual(
+      (await getJson(app, `/v1/tickets/${refund.id}`)).messages.map((m: Json) => m.visibility),
+      ['public', 'internal', 'public', 'public'],
+    );
   });
 
-  it('maps Freshdesk tickets with conversations (status and priority codes, incoming and outgoing, private notes left out); --emit-events records ticket.created', async (t) => {
+  it('maps Freshdesk tickets with conversations (status and priority codes, incoming and outgoing, private notes as internal notes, custom fields); --emit-events records what live writes would', async (t) => {
     const app = await build(t);
     const eventsBefore = await countRows(app, 'events');
-    const summary = await app.runtime.services.imports.run({ source: 'freshdesk', file: path.join(FIXTURES, 'freshdesk-tickets.json'), emitEvents: true });
+    const options = { source: 'freshdesk' as const, file: path.join(FIXTURES, 'freshdesk-tickets.json'), emitEvents: true };
+    const summary = await app.runtime.services.imports.run(options);
     assert.equal(summary.imported, 2);
     assert.deepEqual(
       summary.skipped_examples.map((s) => [s.external_id, s.reason]),
       [['22', "the requester's email is unknown (fetch tickets with include=requester, or pass contacts with --users)"]],
-    );
-    assert.equal(await countRows(app, 'events'), eventsBefore + 2, 'one ticket.created per imported ticket when asked');
-    const events = await getJson(app, '/v1/events?limit=10');
-    assert.deepEqual(
-      events.data.map((e: Json) => e.type),
-      ['ticket.created', 'ticket.created'],
     );
 
     const invoice = (await getJson(app, '/v1/tickets?brand_id=brand_freshdesk_default')).data[0];
@@ -127,21 +155,87 @@ describe('ticket import', () => {
     assert.equal(invoice.priority, 'normal');
     assert.equal(invoice.origin, 'email');
     assert.deepEqual(invoice.tags, ['billing', 'vat']);
-    assert.equal(invoice.metadata.freshdesk_id, '20');
+    assert.deepEqual(
+      invoice.metadata,
+      { imported_from: 'freshdesk', freshdesk_id: '20', freshdesk_type: 'Question' },
+      'a custom field without a value adds nothing',
+    );
+    assert.equal(invoice.first_response_at, '2023-08-01T14:00:00Z');
     const detail = await getJson(app, `/v1/tickets/${invoice.id}`);
     assert.deepEqual(
-      detail.messages.map((m: Json) => [m.author_type, m.author?.email ?? null, m.body, m.cc]),
+      detail.messages.map((m: Json) => [m.author_type, m.visibility, m.author?.email ?? null, m.body, m.cc]),
       [
-        ['customer', 'jonas@berg-logistics.example', 'Our invoice INV-3391 shows an old VAT number.', ['ap@berg-logistics.example']],
-        ['agent', 'billing@acme.example', 'Thanks Jonas, we have corrected it. The new invoice is attached.', []],
-        ['customer', 'jonas@berg-logistics.example', 'Perfect, thank you!', ['ap@berg-logistics.example']],
+        ['customer', 'public', 'jonas@berg-logistics.example', 'Our invoice INV-3391 shows an old VAT number.', ['ap@berg-logistics.example']],
+        ['agent', 'public', 'billing@acme.example', 'Thanks Jonas, we have corrected it. The new invoice is attached.', []],
+        ['agent', 'internal', null, 'Escalated to finance for the ledger fix.', []],
+        ['customer', 'public', 'jonas@berg-logistics.example', 'Perfect, thank you!', ['ap@berg-logistics.example']],
       ],
+      'a private conversation is an internal note',
     );
     const login = (await getJson(app, '/v1/tickets?brand_id=brand_freshdesk_43000077')).data[0];
     assert.equal(login.status, 'pending', 'a custom status (6) is pending');
     assert.equal(login.priority, 'urgent');
     assert.equal(login.origin, 'web');
     assert.equal(login.customer.email, 'priya.nair@example.com');
+    assert.deepEqual(login.metadata.freshdesk_custom_fields, { cf_order_number: 'ORD-5521', cf_warranty: true }, 'custom fields with a value, by name');
+
+    // A live create records ticket.created (its description is the opening message) and each later
+    // message a ticket.message_created: the import records the same, dated now, carrying the ticket as imported.
+    const events = (await getJson(app, '/v1/events?limit=20')).data;
+    assert.equal(await countRows(app, 'events'), eventsBefore + events.length);
+    const invoiceMessages = detail.messages.map((m: Json) => m.id);
+    const byTicket = (id: string) =>
+      events.filter((e: Json) => e.data.ticket.id === id).map((e: Json) => [e.type, e.data.message?.id ?? null, e.data.message?.visibility ?? null]);
+    assert.deepEqual(byTicket(invoice.id), [
+      ['ticket.created', null, null],
+      ['ticket.message_created', invoiceMessages[1], 'public'],
+      ['ticket.message_created', invoiceMessages[2], 'internal'],
+      ['ticket.message_created', invoiceMessages[3], 'public'],
+    ]);
+    assert.deepEqual(byTicket(login.id), [['ticket.created', null, null]], 'a ticket of its description only: one ticket.created');
+    assert.equal(events.length, 5);
+    for (const e of events) assert.equal(e.data.ticket.status, e.data.ticket.id === invoice.id ? 'resolved' : 'pending', 'the ticket as imported');
+    assert.equal(
+      events.find((e: Json) => e.data.message?.id === invoiceMessages[3]).data.message.created_at,
+      '2023-08-02T15:00:00Z',
+      'the message keeps its own time',
+    );
+
+    const before = await counts(app);
+    const again = await app.runtime.services.imports.run(options);
+    assert.equal(again.already_imported, 2);
+    assert.deepEqual(await counts(app), before, 'a second run adds nothing, events included');
+  });
+
+  it('custom fields that would take the metadata over its limit are left out, counted, and the ticket imported without them', async (t) => {
+    const app = await build(t);
+    const file = path.join(scratch(t), 'zendesk-big-fields.jsonl');
+    const ticket = (id: number, fields: unknown[]) => ({
+      url: `https://acme.zendesk.com/api/v2/tickets/${id}.json`,
+      id,
+      via: { channel: 'email', source: { from: { address: 'kim@example.com', name: 'Kim' } } },
+      created_at: '2023-07-01T10:00:00Z',
+      updated_at: '2023-07-01T10:00:00Z',
+      subject: `Ticket ${id}`,
+      description: 'Hello',
+      status: 'open',
+      requester_id: 7001,
+      brand_id: 360011,
+      tags: [],
+      custom_fields: fields,
+      comments: [{ id: id * 10, author_id: 7001, body: 'Hello', plain_body: 'Hello', public: true, created_at: '2023-07-01T10:00:00Z' }],
+    });
+    fs.writeFileSync(
+      file,
+      [ticket(201, [{ id: 1, value: 'x'.repeat(5000) }]), ticket(202, [{ id: 2, value: 'small' }])].map((r) => JSON.stringify(r)).join('\n'),
+    );
+    const summary = await app.runtime.services.imports.run({ source: 'zendesk', file });
+    assert.equal(summary.imported, 2);
+    assert.deepEqual(summary.dropped_by_reason, { 'custom fields left out: with them the metadata would exceed its limits (4096 bytes, 32 levels)': 1 });
+    const tickets = (await getJson(app, '/v1/tickets?brand_id=brand_zendesk_360011')).data;
+    const bySubject = Object.fromEntries(tickets.map((x: Json) => [x.subject, x.metadata]));
+    assert.deepEqual(bySubject['Ticket 201'], { imported_from: 'zendesk', zendesk_id: '201' });
+    assert.deepEqual(bySubject['Ticket 202'], { imported_from: 'zendesk', zendesk_id: '202', zendesk_custom_fields: { '2': 'small' } });
   });
 
   it('round trip: our jsonl export imported into an empty database reproduces the tickets byte for byte; into the same database it adds nothing', async (t) => {
@@ -153,6 +247,13 @@ describe('ticket import', () => {
       url: `/v1/tickets/${a.id}/messages`,
       body: { author_type: 'agent', body: 'Sending a new seal', author: { email: 'agent@rt.example', name: 'Agent' }, cc: ['cc@example.com'] },
     });
+    source.clock.advance(1000);
+    const note = await source.request({
+      method: 'POST',
+      url: `/v1/tickets/${a.id}/messages`,
+      body: { author_type: 'agent', visibility: 'internal', body: 'Seal out of stock until Friday', author: { email: 'agent@rt.example' } },
+    });
+    assert.equal(note.statusCode, 201, note.body);
     source.clock.advance(60_000);
     await source.request({
       method: 'PATCH',
@@ -172,6 +273,11 @@ describe('ticket import', () => {
     const reexported = (await target.request({ method: 'GET', url: '/v1/exports/tickets.jsonl' })).body;
     assert.equal(reexported, exported);
     const detail = await getJson(target, `/v1/tickets/${a.id}`);
+    assert.deepEqual(
+      detail.messages.map((m: Json) => m.visibility),
+      ['public', 'public', 'internal'],
+      'an internal note stays internal',
+    );
     assert.equal(detail.status, 'snoozed');
     assert.equal(detail.snoozed_until, '2026-02-01T00:00:00Z');
 
@@ -217,12 +323,26 @@ describe('ticket import', () => {
         ),
         JSON.stringify(good('tick_01hkmtq5g0aaaaaaaaaaaaaaaa')),
         JSON.stringify({ hello: 'world' }),
+        JSON.stringify(
+          good('tick_01hkmtq5g0eeeeeeeeeeeeeeee', {
+            messages: [
+              { id: 'msg_01hkmtq5g0eeeeeeeeeeeeeeee', author_type: 'customer', visibility: 'internal', body: 'x', cc: [], created_at: '2024-01-01T00:00:00Z' },
+            ],
+          }),
+        ),
+        JSON.stringify(
+          good('tick_01hkmtq5g0ffffffffffffffff', {
+            messages: [
+              { id: 'msg_01hkmtq5g0ffffffffffffffff', author_type: 'agent', visibility: 'secret', body: 'x', cc: [], created_at: '2024-01-01T00:00:00Z' },
+            ],
+          }),
+        ),
       ].join('\n'),
     );
     const summary = await app.runtime.services.imports.run({ source: 'jsonl', file });
-    assert.equal(summary.records, 7);
+    assert.equal(summary.records, 9);
     assert.equal(summary.imported, 1);
-    assert.equal(summary.skipped, 6);
+    assert.equal(summary.skipped, 8);
     assert.deepEqual(
       summary.skipped_examples.map((s) => [s.position, s.reason]),
       [
@@ -232,9 +352,12 @@ describe('ticket import', () => {
         [3, 'the subject is blank'],
         [4, 'the customer email "not-an-address" is not an address'],
         [5, 'message 0 is larger than 65536 bytes'],
+        [8, 'message 0 is an internal note by a customer (only an agent message can be internal)'],
+        [9, 'message 0 has an unknown visibility "secret"'],
       ],
     );
     assert.equal(await countRows(app, 'tickets'), 1);
+    assert.equal(await countRows(app, 'messages'), 0);
   });
 
   it('a process killed mid-import is completed by running it again, with every ticket exactly once', async (t) => {

@@ -14,6 +14,7 @@ import {
   subjectOf,
   tagsOf,
   text,
+  withCustomFields,
 } from '../model.js';
 
 /*
@@ -23,8 +24,9 @@ import {
  * 4 Resolved, 5 Closed, higher: custom), `priority` (1 Low, 2 Medium, 3 High, 4 Urgent), `source`
  * (1 Email, 2 Portal, 3 Phone, 7 Chat, 9 Feedback widget, 10 Outbound email), `type`,
  * `requester_id`, `requester.{email,name}`, `responder_id`, `product_id`, `tags`, `cc_emails`,
- * `created_at`, `updated_at`; conversation `id`, `body`, `body_text`, `incoming`, `private`,
- * `user_id`, `from_email`, `cc_emails`, `attachments`, `created_at`. People (--users): contacts
+ * `custom_fields` (`{ cf_name: value }`), `created_at`, `updated_at`; conversation `id`, `body`,
+ * `body_text`, `incoming`, `private` (a private one becomes an internal note), `user_id`,
+ * `from_email`, `cc_emails`, `attachments`, `created_at`. People (--users): contacts
  * `{ id, name, email }` or agents `{ id, contact: { name, email } }`.
  */
 
@@ -83,8 +85,11 @@ export function mapFreshdeskTicket(raw: unknown, ctx: MappingContext): MappedRec
     });
   }
   for (const c of conversations) {
-    if (c.private === true) {
-      dropped.push('private note skipped (NexusCore has no internal notes yet)');
+    const incoming = c.incoming === true;
+    const internal = c.private === true;
+    if (internal && incoming) {
+      // A private note is an agent's; one marked incoming came from the customer, and making it public would show what was hidden.
+      dropped.push("private conversation from the customer skipped (only an agent's message can be an internal note)");
       continue;
     }
     const body = text(c.body_text) ?? htmlToText(text(c.body) ?? '');
@@ -94,7 +99,6 @@ export function mapFreshdeskTicket(raw: unknown, ctx: MappingContext): MappedRec
     }
     if (Array.isArray(c.attachments) && c.attachments.length) dropped.push('attachment referenced but not imported (the export holds no bytes)');
     const at = parseInstant(text(c.created_at) ?? '') ?? created;
-    const incoming = c.incoming === true;
     const who = user(c.user_id);
     const from = parseAddress(c.from_email);
     // An agent's reply is sent from the support address: the agent is the user_id.
@@ -105,6 +109,7 @@ export function mapFreshdeskTicket(raw: unknown, ctx: MappingContext): MappedRec
       author,
       body,
       cc: (Array.isArray(c.cc_emails) ? c.cc_emails : []).map((a) => parseAddress(a)?.email).filter((a): a is string => !!a),
+      visibility: internal ? 'internal' : 'public',
       created_at: at.toISOString(),
     });
   }
@@ -128,7 +133,12 @@ export function mapFreshdeskTicket(raw: unknown, ctx: MappingContext): MappedRec
       tags: tagsOf(raw.tags, dropped),
       customer: { email: customerEmail, name: customerName },
       assigned_to: user(raw.responder_id)?.email ?? null,
-      metadata: { imported_from: 'freshdesk', freshdesk_id: externalId, ...(text(raw.type) ? { freshdesk_type: text(raw.type) } : {}) },
+      metadata: withCustomFields(
+        { imported_from: 'freshdesk', freshdesk_id: externalId, ...(text(raw.type) ? { freshdesk_type: text(raw.type) } : {}) },
+        'freshdesk_custom_fields',
+        isObject(raw.custom_fields) ? Object.entries(raw.custom_fields) : [],
+        dropped,
+      ),
       created_at: created.toISOString(),
       updated_at: text(raw.updated_at) ?? created.toISOString(),
       messages,

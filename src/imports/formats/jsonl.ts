@@ -1,5 +1,5 @@
 import type { HistoricAuditEntry, HistoricMessage } from '../../tickets/service.js';
-import { ORIGINS, PRIORITIES, STATUSES, type Origin, type Priority, type Status } from '../../tickets/model.js';
+import { ORIGINS, PRIORITIES, STATUSES, type Origin, type Priority, type Status, type Visibility } from '../../tickets/model.js';
 import { type MappedRecord, type MappingContext, isObject, text } from '../model.js';
 
 /*
@@ -28,6 +28,8 @@ export function mapJsonlTicket(raw: unknown, ctx: MappingContext): MappedRecord 
       author,
       body: text(m.body) ?? '',
       cc: Array.isArray(m.cc) ? m.cc.filter((c): c is string => typeof c === 'string') : [],
+      // Passed on as written: the ticket check refuses a value that is neither public nor internal.
+      visibility: m.visibility === undefined ? undefined : ((text(m.visibility) ?? '') as Visibility),
       created_at: text(m.created_at) ?? '',
     };
   });

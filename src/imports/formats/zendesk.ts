@@ -14,6 +14,7 @@ import {
   subjectOf,
   tagsOf,
   text,
+  withCustomFields,
 } from '../model.js';
 
 /*
@@ -23,7 +24,8 @@ import {
  * ticket `id`, `url`, `subject`, `raw_subject`, `description`, `status`, `priority`, `type`,
  * `requester_id`, `assignee_id`, `brand_id`, `tags`, `via.channel`, `via.source.from.address/name`,
  * `created_at`, `updated_at`; comment `id`, `author_id`, `body`, `plain_body`, `html_body`,
- * `public`, `attachments`, `created_at`; user `id`, `name`, `email`, `role` (end-user, agent, admin).
+ * `public`, `attachments`, `created_at`; `custom_fields` (`[{ id, value }]`); user `id`, `name`,
+ * `email`, `role` (end-user, agent, admin). A comment with `public: false` becomes an internal note.
  */
 
 const STATUS: Record<string, Status> = { new: 'open', open: 'open', pending: 'pending', hold: 'pending', solved: 'resolved', closed: 'resolved' };
@@ -74,10 +76,16 @@ export function mapZendeskTicket(raw: unknown, ctx: MappingContext): MappedRecor
   const description = text(raw.description) ?? '';
   const messages: HistoricMessage[] = [];
   const comments = Array.isArray(raw.comments) ? raw.comments : [];
+  let privateLeftOut = false;
   for (const c of comments) {
     if (!isObject(c)) continue;
-    if (c.public === false) {
-      dropped.push('private note skipped (NexusCore has no internal notes yet)');
+    const author = user(c.author_id);
+    const isCustomer = idText(c.author_id) === requesterId || author?.agent === false;
+    const internal = c.public === false;
+    if (internal && isCustomer) {
+      // An agent made the customer's own comment private; our notes are agents' only, and making it public would show what was hidden.
+      dropped.push("private comment by the customer skipped (only an agent's message can be an internal note)");
+      privateLeftOut = true;
       continue;
     }
     const body = text(c.plain_body) ?? text(c.body) ?? htmlToText(text(c.html_body) ?? '');
@@ -87,18 +95,19 @@ export function mapZendeskTicket(raw: unknown, ctx: MappingContext): MappedRecor
     }
     if (Array.isArray(c.attachments) && c.attachments.length) dropped.push('attachment referenced but not imported (the export holds no bytes)');
     const at = parseInstant(text(c.created_at) ?? '') ?? created;
-    const author = user(c.author_id);
-    const isCustomer = idText(c.author_id) === requesterId || author?.agent === false;
     messages.push({
       id: stableId('msg', at.getTime(), `zendesk:${externalId}:${idText(c.id) ?? messages.length}`),
       author_type: isCustomer ? 'customer' : 'agent',
       author: author ? { email: author.email, name: author.name } : null,
       body,
       cc: [],
+      visibility: internal ? 'internal' : 'public',
       created_at: at.toISOString(),
     });
   }
-  if (messages.length === 0 && description.trim()) {
+  // Zendesk's description is the first comment's text: stand it in only when no comment came at all,
+  // never for a private one left out (it would publish what was private).
+  if (messages.length === 0 && !privateLeftOut && description.trim()) {
     messages.push({
       id: stableId('msg', created.getTime(), `zendesk:${externalId}:description`),
       author_type: 'customer',
@@ -108,6 +117,12 @@ export function mapZendeskTicket(raw: unknown, ctx: MappingContext): MappedRecor
       created_at: created.toISOString(),
     });
   }
+  // Ticket fields an account defines itself: `custom_fields` (or `fields`), `[{ id, value }]`.
+  const fieldList = (Array.isArray(raw.custom_fields) ? raw.custom_fields : Array.isArray(raw.fields) ? raw.fields : []).filter(isObject);
+  const customFields = fieldList.flatMap((f): [string, unknown][] => {
+    const fieldId = idText(f.id);
+    return fieldId ? [[fieldId, f.value]] : [];
+  });
   const brand = idText(raw.brand_id);
   const brandId = ctx.brandId ?? brandIdFor('zendesk', brand);
   return {
@@ -126,7 +141,12 @@ export function mapZendeskTicket(raw: unknown, ctx: MappingContext): MappedRecor
       tags: tagsOf(raw.tags, dropped),
       customer: { email: customerEmail, name: customerName },
       assigned_to: user(raw.assignee_id)?.email ?? null,
-      metadata: { imported_from: 'zendesk', zendesk_id: id, ...(text(raw.type) ? { zendesk_type: text(raw.type) } : {}) },
+      metadata: withCustomFields(
+        { imported_from: 'zendesk', zendesk_id: id, ...(text(raw.type) ? { zendesk_type: text(raw.type) } : {}) },
+        'zendesk_custom_fields',
+        customFields,
+        dropped,
+      ),
       created_at: created.toISOString(),
       updated_at: text(raw.updated_at) ?? created.toISOString(),
       messages,
