@@ -12,6 +12,7 @@ import type { SqliteDatabase as KyselySqliteDatabase } from 'kysely';
  */
 export function statementCache(sqlite: SqliteDatabase, capacity = 500): (sql: string) => Statement {
   const cache = new Map<string, Statement>();
+  const prepareFast = (sql: string): Statement => withRowShape(sqlite.prepare(sql));
   return (sql) => {
     const cached = cache.get(sql);
     if (cached && !cached.busy) {
@@ -20,13 +21,44 @@ export function statementCache(sqlite: SqliteDatabase, capacity = 500): (sql: st
       cache.set(sql, cached);
       return cached;
     }
-    const statement = sqlite.prepare(sql);
+    const statement = prepareFast(sql);
     if (!cached) {
       cache.set(sql, statement);
       if (cache.size > capacity) cache.delete(cache.keys().next().value!);
     }
     return statement;
   };
+}
+
+/**
+ * Makes a reading statement return its rows through a row constructor compiled for its columns.
+ *
+ * better-sqlite3 builds each row object from C++, one property at a time, which costs about as much
+ * as SQLite's own work on a page of wide ticket rows. In raw mode it returns arrays, and a function
+ * made once per statement (`{"id": r[0], "subject": r[1], …}`) turns each into an object of one
+ * fixed shape: the same objects, in half the time for a 20-row page (measured on the tickets list).
+ * A repeated column name keeps its last value, as the object rows did.
+ */
+function withRowShape(statement: Statement): Statement {
+  if (!statement.reader) return statement;
+  const names = statement.columns().map((c) => c.name);
+  // A literal `"__proto__": …` would set the prototype, not a property.
+  if (names.includes('__proto__')) return statement;
+  const toRow = new Function('r', `return {${names.map((n, i) => `${JSON.stringify(n)}: r[${i}]`).join(', ')}};`) as (r: unknown[]) => unknown;
+  statement.raw(true);
+  const all = statement.all.bind(statement);
+  const get = statement.get.bind(statement);
+  const iterate = statement.iterate.bind(statement);
+  return Object.assign(statement, {
+    all: (...params: unknown[]) => (all(...params) as unknown[][]).map(toRow),
+    get: (...params: unknown[]) => {
+      const row = get(...params) as unknown[] | undefined;
+      return row === undefined ? undefined : toRow(row);
+    },
+    iterate: function* (...params: unknown[]) {
+      for (const row of iterate(...params) as IterableIterator<unknown[]>) yield toRow(row);
+    },
+  }) as Statement;
 }
 
 /**
