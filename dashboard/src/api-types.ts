@@ -729,25 +729,13 @@ export interface components {
         /** @description Tickets with at least one of these tags, comma-separated (tags_any=a,b) */
         tags_any?: string | string[];
         customer_email?: string;
-        /**
-         * Format: date-or-date-time
-         * @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused.
-         */
+        /** @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused. */
         created_after?: string;
-        /**
-         * Format: date-or-date-time
-         * @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused.
-         */
+        /** @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused. */
         created_before?: string;
-        /**
-         * Format: date-or-date-time
-         * @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused.
-         */
+        /** @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused. */
         updated_after?: string;
-        /**
-         * Format: date-or-date-time
-         * @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused.
-         */
+        /** @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused. */
         updated_before?: string;
       };
       sort: ("created_at" | "-created_at" | "updated_at" | "-updated_at") | null;

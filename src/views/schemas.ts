@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import { Timestamp } from '../http/types.js';
 import { ListTicketsQuery, TICKET_SORTS, type TicketSort } from '../tickets/schemas.js';
 import { BUILTIN_VIEW_IDS } from './service.js';
@@ -14,6 +14,14 @@ export const ViewFilters = Type.Omit(ListTicketsQuery, ['sort', 'limit', 'after'
     'The filters of GET /v1/tickets, as its query parameters would carry them (status "open,pending" or ["open","pending"], tag, tags, tags_any, priority, assigned_to, unassigned, customer_email, brand_id, created_/updated_ after/before). A brand’s view keeps to its brand.',
 });
 
+/**
+ * The filters as a response shows them: the same schema without the request-only `date-or-date-time`
+ * format, which the response serializer does not know (the values were checked when saved).
+ */
+const ShownFilters = Type.Unsafe<Static<typeof ViewFilters>>(
+  JSON.parse(JSON.stringify(ViewFilters), (key, value) => (key === 'format' && value === 'date-or-date-time' ? undefined : value)),
+);
+
 const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
 const ViewId = Type.String({ pattern: `^view_([0-9a-hjkmnp-tv-z]{26}|${BUILTIN_VIEW_IDS.map((id) => id.slice(5)).join('|')})$` });
 
@@ -26,7 +34,7 @@ export const ViewSchema = Type.Object(
     }),
     brand_id: Type.Union([Type.String(), Type.Null()], { description: 'The brand whose tokens see the view; null for a built-in or an agent’s view' }),
     agent_id: Type.Union([Type.String(), Type.Null()], { description: 'The agent whose tokens alone see the view; null for a built-in or a brand’s view' }),
-    filters: ViewFilters,
+    filters: ShownFilters,
     sort: Type.Union([Sort, Type.Null()]),
     created_at: Type.Union([Timestamp, Type.Null()], { description: 'null for a built-in view' }),
     updated_at: Type.Union([Timestamp, Type.Null()], { description: 'null for a built-in view' }),
