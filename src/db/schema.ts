@@ -366,7 +366,7 @@ export interface ViewTable {
   updated_at: string;
 }
 
-/** Tickets per brand, status and assignee ('' for none), kept by every ticket write (src/views/store.ts). */
+/** Tickets per brand, status and assignee ('' for none), kept by every ticket write (src/tickets/count-store.ts). */
 export interface TicketCountTable {
   brand_id: string;
   status: string;

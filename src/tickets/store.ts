@@ -2,7 +2,7 @@ import type { Insertable } from 'kysely';
 import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
 import { prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
-import { ticketCountsChanged } from '../views/store.js';
+import { ticketCountsChanged } from './count-store.js';
 
 /**
  * The place of a write in update order (migration 0012): the next `ticket_change_seq`, whose row

@@ -8,6 +8,7 @@ import { newId } from '../shared/ids.js';
 import { fromJsonText, toJsonText } from '../shared/json.js';
 import type { TicketView } from '../tickets/model.js';
 import type { TicketSort } from '../tickets/schemas.js';
+import * as ticketCounts from '../tickets/count-store.js';
 import { type TicketListFilterQuery, parseTicketListFilters } from '../tickets/service.js';
 import * as store from './store.js';
 
@@ -125,7 +126,7 @@ function queryOf(view: ViewView): TicketListFilterQuery {
  * Saved ticket filters (issue 15): built-in views everyone has, and views of a brand or of one
  * agent. A view's tickets are the ticket list under its filters and the token's brands; the counts
  * of every view a token sees come in one request, cheap enough to poll: built-in ones from the
- * ticket counters (store.ts), custom ones counted through an index up to a cap and remembered
+ * ticket counters (src/tickets/count-store.ts), custom ones counted through an index up to a cap and remembered
  * until the next ticket write.
  */
 export function createViewService(deps: { db: Db; clock: Clock; tickets: ViewTicketLister }) {
@@ -259,10 +260,10 @@ export function createViewService(deps: { db: Db; clock: Clock; tickets: ViewTic
      * between writes costs a lookup per view.
      */
     async counts(principal: Principal): Promise<ViewCount[]> {
-      const version = await store.ticketDataVersion(db);
+      const version = await ticketCounts.ticketDataVersion(db);
       const views = await this.list(principal);
       const me = principal.agent?.email ?? null;
-      const builtin = await store.builtinCounts(db, principal.brandIds, me);
+      const builtin = await ticketCounts.builtinCounts(db, principal.brandIds, me);
       const brandsKey = principal.brandIds ? [...principal.brandIds].sort().join(',') : '*';
       const out: ViewCount[] = [];
       for (const view of views) {
@@ -284,7 +285,7 @@ export function createViewService(deps: { db: Db; clock: Clock; tickets: ViewTic
         if (cached?.version !== version) {
           let count = 0;
           try {
-            count = await store.countTickets(db, parseTicketListFilters(principal, query), CUSTOM_COUNT_CAP);
+            count = await ticketCounts.countTickets(db, parseTicketListFilters(principal, query), CUSTOM_COUNT_CAP);
           } catch (err) {
             // Filters saved under an older rule that no longer parse: the view matches nothing until edited.
             if (!(err instanceof AppError) || err.code !== 'invalid_query') throw err;

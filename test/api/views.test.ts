@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { up as migrateViews } from '../../src/db/migrations/0015-views.js';
-import { allTicketCounts, recountTickets } from '../../src/views/store.js';
+import { allTicketCounts, recountTickets } from '../../src/tickets/count-store.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, createBrand, createTicket } from '../helpers/factories.js';
 

@@ -3,7 +3,7 @@ import { type Kysely, sql } from 'kysely';
 /**
  * Views (issue 15): saved ticket filters of a brand or of one agent, and `ticket_counts`, the number
  * of tickets per (brand, status, assignee) that every ticket write keeps exact in its own
- * transaction (src/views/store.ts), so the built-in views' counts are a sum over a few counter rows
+ * transaction (src/tickets/count-store.ts), so the built-in views' counts are a sum over a few counter rows
  * instead of a count over the tickets. `assigned_to` is '' for an unassigned ticket: a primary key
  * column cannot be null. The counters are backfilled from the tickets that exist, in one
  * grouped statement the database runs without the migration holding the rows.
