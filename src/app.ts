@@ -33,6 +33,8 @@ import { TokenSchema, tokenRoutes } from './auth/routes.js';
 import { ticketRoutes } from './tickets/routes.js';
 import { AgentSchema, agentRoutes } from './agents/routes.js';
 import { CustomerSchema, customerRoutes } from './customers/routes.js';
+import { viewRoutes } from './views/routes.js';
+import { ViewSchema } from './views/schemas.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { eventRoutes } from './events/routes.js';
 import { attachmentRoutes } from './attachments/routes.js';
@@ -82,6 +84,7 @@ const sharedSchemas = [
   InboundResultSchema,
   AgentSchema,
   CustomerSchema,
+  ViewSchema,
   ...eventComponentSchemas,
 ];
 
@@ -216,6 +219,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   ticketRoutes(app, services.tickets);
   agentRoutes(app, services.agents);
   customerRoutes(app, services.customers);
+  viewRoutes(app, services.views);
   webhookRoutes(app, services.webhooks);
   eventRoutes(app, services.events);
   attachmentRoutes(app, services.attachments);

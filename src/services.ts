@@ -8,6 +8,7 @@ import { groupCommit, transactionPerCall } from './db/transactions.js';
 import { createTokenService } from './auth/token-service.js';
 import { createAgentService } from './agents/service.js';
 import { createCustomerService } from './customers/service.js';
+import { createViewService } from './views/service.js';
 import { createAttachmentService, defaultBlobStore } from './attachments/service.js';
 import { createEventService } from './events/service.js';
 import { createWebhookService } from './webhooks/service.js';
@@ -88,6 +89,7 @@ export function createServices(deps: CoreDeps) {
     queues: createQueueService({ db, clock, cursors }),
     tickets,
     customers,
+    views: createViewService({ db, clock, tickets }),
     attachments,
     search,
     exports: createExportService({ db }),

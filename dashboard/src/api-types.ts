@@ -202,6 +202,46 @@ export interface paths {
      */
     get: operations["listCustomerTickets"];
   };
+  "/v1/views": {
+    /**
+     * List the views the token sees
+     * @description The built-in views (Mine, Unassigned, All open, Pending, Snoozed, always in that order), then the views of the token’s brands and of its agent, oldest first. One page: their number is capped per brand and agent.
+     */
+    get: operations["listViews"];
+    /**
+     * Save a view
+     * @description A view of a brand (`brand_id`: every token that can see the brand sees it) or a personal one (`agent_id`: the agent of the calling token; only tokens of that agent see it). `filters` are the query parameters of GET /v1/tickets, checked the same way (422 at /filters/…). At most 100 views per brand and per agent.
+     */
+    post: operations["createView"];
+  };
+  "/v1/views/counts": {
+    /**
+     * The ticket count of every view the token sees
+     * @description In the order of GET /v1/views, within the token’s brands; meant to be polled. Built-in views are counted from counters every ticket write keeps, at a cost that does not grow with the tickets; a custom view is counted through an index up to 10,000 (`exact: false` past that) and remembered until the next ticket write. Mine is 0 for a token without an agent.
+     */
+    get: operations["listViewCounts"];
+  };
+  "/v1/views/{view_id}": {
+    /** Retrieve a view */
+    get: operations["getView"];
+    /**
+     * Delete a view
+     * @description A built-in view cannot be deleted (409).
+     */
+    delete: operations["deleteView"];
+    /**
+     * Update a view
+     * @description Partial update: `filters` replaces the whole set; `sort: null` restores newest first. A built-in view cannot be changed (409).
+     */
+    patch: operations["updateView"];
+  };
+  "/v1/views/{view_id}/tickets": {
+    /**
+     * List the tickets of a view
+     * @description The ticket list (GET /v1/tickets) under the view’s filters and sort, within the token’s brands, paged the same way: pass next_cursor as `after`. A cursor from before the view was changed is a 400. Mine is empty for a token without an agent.
+     */
+    get: operations["listViewTickets"];
+  };
   "/v1/webhooks": {
     /** List webhook endpoints */
     get: operations["listWebhooks"];
@@ -657,6 +697,52 @@ export interface components {
        * @description RFC 3339 UTC instant, e.g. 2025-10-04T18:32:11Z
        */
       updated_at: string;
+    };
+    View: {
+      id: string;
+      name: string;
+      /** @description true for the views every token has (view_mine, view_unassigned, view_all_open, view_pending, view_snoozed): never changed nor deleted */
+      builtin: boolean;
+      /** @description The brand whose tokens see the view; null for a built-in or an agent’s view */
+      brand_id: string | null;
+      /** @description The agent whose tokens alone see the view; null for a built-in or a brand’s view */
+      agent_id: string | null;
+      /** @description The filters of GET /v1/tickets, as its query parameters would carry them (status "open,pending" or ["open","pending"], tag, tags, tags_any, priority, assigned_to, unassigned, customer_email, brand_id, created_/updated_ after/before). A brand’s view keeps to its brand. */
+      filters: {
+        /** @description Limit results to a single brand */
+        brand_id?: string;
+        /** @description open, pending, resolved, snoozed; several, comma-separated or repeated, for any of them (status=open,pending) */
+        status?: string | string[];
+        /**
+         * @description low, normal, high, urgent
+         * @enum {string}
+         */
+        priority?: "low" | "normal" | "high" | "urgent";
+        /** @description Email of the agent */
+        assigned_to?: string;
+        /** @description true: only tickets with no assignee; false: only assigned ones. Not with assigned_to */
+        unassigned?: boolean;
+        /** @description Tickets with this tag, matched exactly (a comma is part of the tag); repeated, tickets with all of them */
+        tag?: string | string[];
+        /** @description Tickets with all of these tags, comma-separated (tags=a,b); repeated, all of every list */
+        tags?: string | string[];
+        /** @description Tickets with at least one of these tags, comma-separated (tags_any=a,b) */
+        tags_any?: string | string[];
+        customer_email?: string;
+        /** @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused. */
+        created_after?: string;
+        /** @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused. */
+        created_before?: string;
+        /** @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused. */
+        updated_after?: string;
+        /** @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused. */
+        updated_before?: string;
+      };
+      sort: ("created_at" | "-created_at" | "updated_at" | "-updated_at") | null;
+      /** @description null for a built-in view */
+      created_at: string | null;
+      /** @description null for a built-in view */
+      updated_at: string | null;
     };
     /** @description A ticket was created (through the API, email or web). */
     TicketCreatedEvent: {
@@ -2076,6 +2162,8 @@ export interface operations {
         priority?: "low" | "normal" | "high" | "urgent";
         /** @description Email of the agent */
         assigned_to?: string;
+        /** @description true: only tickets with no assignee; false: only assigned ones. Not with assigned_to */
+        unassigned?: boolean;
         /** @description Tickets with this tag, matched exactly (a comma is part of the tag); repeated, tickets with all of them */
         tag?: string | string[];
         /** @description Tickets with all of these tags, comma-separated (tags=a,b); repeated, all of every list */
@@ -3851,6 +3939,675 @@ export interface operations {
       path: {
         /** @description A customer id, cus_… */
         customer_id: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": {
+            data: components["schemas"]["Ticket"][];
+            /** @description Pass as `after` to get the next page; null on the last page */
+            next_cursor: string | null;
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_query`, `invalid_cursor`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * List the views the token sees
+   * @description The built-in views (Mine, Unassigned, All open, Pending, Snoozed, always in that order), then the views of the token’s brands and of its agent, oldest first. One page: their number is capped per brand and agent.
+   */
+  listViews: {
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": {
+            data: components["schemas"]["View"][];
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Save a view
+   * @description A view of a brand (`brand_id`: every token that can see the brand sees it) or a personal one (`agent_id`: the agent of the calling token; only tokens of that agent see it). `filters` are the query parameters of GET /v1/tickets, checked the same way (422 at /filters/…). At most 100 views per brand and per agent.
+   */
+  createView: {
+    parameters: {
+      header?: {
+        /** @description Makes a retry safe: for 24 hours the first response is replayed for the same key and token (Idempotent-Replayed: true); the same key with another request is a 422 idempotency_key_reused. */
+        "Idempotency-Key"?: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          name: string;
+          /** @description A brand’s view, seen by every token of the brand */
+          brand_id?: string;
+          /** @description A personal view: the agent of the calling token (GET /v1/tokens/me), whose tokens alone see it */
+          agent_id?: string;
+          /** @description The filters of GET /v1/tickets, as its query parameters would carry them (status "open,pending" or ["open","pending"], tag, tags, tags_any, priority, assigned_to, unassigned, customer_email, brand_id, created_/updated_ after/before). A brand’s view keeps to its brand. */
+          filters?: {
+            /** @description Limit results to a single brand */
+            brand_id?: string;
+            /** @description open, pending, resolved, snoozed; several, comma-separated or repeated, for any of them (status=open,pending) */
+            status?: string | string[];
+            /**
+             * @description low, normal, high, urgent
+             * @enum {string}
+             */
+            priority?: "low" | "normal" | "high" | "urgent";
+            /** @description Email of the agent */
+            assigned_to?: string;
+            /** @description true: only tickets with no assignee; false: only assigned ones. Not with assigned_to */
+            unassigned?: boolean;
+            /** @description Tickets with this tag, matched exactly (a comma is part of the tag); repeated, tickets with all of them */
+            tag?: string | string[];
+            /** @description Tickets with all of these tags, comma-separated (tags=a,b); repeated, all of every list */
+            tags?: string | string[];
+            /** @description Tickets with at least one of these tags, comma-separated (tags_any=a,b) */
+            tags_any?: string | string[];
+            customer_email?: string;
+            /**
+             * Format: date-or-date-time
+             * @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused.
+             */
+            created_after?: string;
+            /**
+             * Format: date-or-date-time
+             * @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused.
+             */
+            created_before?: string;
+            /**
+             * Format: date-or-date-time
+             * @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused.
+             */
+            updated_after?: string;
+            /**
+             * Format: date-or-date-time
+             * @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused.
+             */
+            updated_before?: string;
+          };
+          sort?: ("created_at" | "-created_at" | "updated_at" | "-updated_at") | null;
+        };
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          /** @description The path of the created resource */
+          Location?: string;
+        };
+        content: {
+          "application/json": components["schemas"]["View"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `request_timeout` */
+      408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `conflict`, `idempotency_in_progress` */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `payload_too_large` */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unsupported_media_type` */
+      415: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `validation_failed`, `idempotency_key_reused` */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * The ticket count of every view the token sees
+   * @description In the order of GET /v1/views, within the token’s brands; meant to be polled. Built-in views are counted from counters every ticket write keeps, at a cost that does not grow with the tickets; a custom view is counted through an index up to 10,000 (`exact: false` past that) and remembered until the next ticket write. Mine is 0 for a token without an agent.
+   */
+  listViewCounts: {
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": {
+            data: {
+                view_id: string;
+                count: number;
+                /** @description false when a custom view matches more tickets than are counted (10,000): count is then that cap, a lower bound. Built-in views are always exact. */
+                exact: boolean;
+              }[];
+          };
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /** Retrieve a view */
+  getView: {
+    parameters: {
+      path: {
+        /** @description A view id: view_… or a built-in one such as view_mine */
+        view_id: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["View"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Delete a view
+   * @description A built-in view cannot be deleted (409).
+   */
+  deleteView: {
+    parameters: {
+      path: {
+        /** @description A view id: view_… or a built-in one such as view_mine */
+        view_id: string;
+      };
+    };
+    responses: {
+      /** @description No content */
+      204: {
+        content: never;
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `request_timeout` */
+      408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `conflict` */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `payload_too_large` */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unsupported_media_type` */
+      415: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `validation_failed` */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Update a view
+   * @description Partial update: `filters` replaces the whole set; `sort: null` restores newest first. A built-in view cannot be changed (409).
+   */
+  updateView: {
+    parameters: {
+      path: {
+        /** @description A view id: view_… or a built-in one such as view_mine */
+        view_id: string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": {
+          name?: string;
+          /** @description The filters of GET /v1/tickets, as its query parameters would carry them (status "open,pending" or ["open","pending"], tag, tags, tags_any, priority, assigned_to, unassigned, customer_email, brand_id, created_/updated_ after/before). A brand’s view keeps to its brand. */
+          filters?: {
+            /** @description Limit results to a single brand */
+            brand_id?: string;
+            /** @description open, pending, resolved, snoozed; several, comma-separated or repeated, for any of them (status=open,pending) */
+            status?: string | string[];
+            /**
+             * @description low, normal, high, urgent
+             * @enum {string}
+             */
+            priority?: "low" | "normal" | "high" | "urgent";
+            /** @description Email of the agent */
+            assigned_to?: string;
+            /** @description true: only tickets with no assignee; false: only assigned ones. Not with assigned_to */
+            unassigned?: boolean;
+            /** @description Tickets with this tag, matched exactly (a comma is part of the tag); repeated, tickets with all of them */
+            tag?: string | string[];
+            /** @description Tickets with all of these tags, comma-separated (tags=a,b); repeated, all of every list */
+            tags?: string | string[];
+            /** @description Tickets with at least one of these tags, comma-separated (tags_any=a,b) */
+            tags_any?: string | string[];
+            customer_email?: string;
+            /**
+             * Format: date-or-date-time
+             * @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused.
+             */
+            created_after?: string;
+            /**
+             * Format: date-or-date-time
+             * @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused.
+             */
+            created_before?: string;
+            /**
+             * Format: date-or-date-time
+             * @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused.
+             */
+            updated_after?: string;
+            /**
+             * Format: date-or-date-time
+             * @description A date (2025-09-01, midnight UTC) or an RFC 3339 date-time (seconds optional). Must be a real calendar day and time: 2025-02-30, 2025-13-01, 24:00:00 and 29 February of a common year are refused.
+             */
+            updated_before?: string;
+          };
+          sort?: ("created_at" | "-created_at" | "updated_at" | "-updated_at") | null;
+        };
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["View"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `request_timeout` */
+      408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `conflict` */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `payload_too_large` */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unsupported_media_type` */
+      415: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `validation_failed` */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * List the tickets of a view
+   * @description The ticket list (GET /v1/tickets) under the view’s filters and sort, within the token’s brands, paged the same way: pass next_cursor as `after`. A cursor from before the view was changed is a 400. Mine is empty for a token without an agent.
+   */
+  listViewTickets: {
+    parameters: {
+      query?: {
+        limit?: number;
+        /** @description The next_cursor of the previous page */
+        after?: string;
+      };
+      path: {
+        /** @description A view id: view_… or a built-in one such as view_mine */
+        view_id: string;
       };
     };
     responses: {

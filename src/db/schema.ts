@@ -351,6 +351,29 @@ export interface CustomerTable {
   updated_at: string;
 }
 
+/** A saved ticket filter of a brand or of one agent (src/views). */
+export interface ViewTable {
+  id: string;
+  /** Set on a brand's view, seen by every token of the brand; null on an agent's view. */
+  brand_id: string | null;
+  /** Set on an agent's own view, seen only by tokens of that agent; null on a brand's view. */
+  agent_id: string | null;
+  name: string;
+  /** JSON: the ticket list's filters (GET /v1/tickets query parameters but sort, limit, after). */
+  filters: string;
+  sort: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Tickets per brand, status and assignee ('' for none), kept by every ticket write (src/tickets/count-store.ts). */
+export interface TicketCountTable {
+  brand_id: string;
+  status: string;
+  assigned_to: string;
+  count: number;
+}
+
 export interface Database {
   brand_email_addresses: BrandEmailAddressTable;
   inbound_emails: InboundEmailTable;
@@ -380,6 +403,8 @@ export interface Database {
   search_embed_queue: SearchEmbedQueueTable;
   rate_limit_counters: RateLimitCounterTable;
   import_records: ImportRecordTable;
+  views: ViewTable;
+  ticket_counts: TicketCountTable;
 }
 
 export type Db = Kysely<Database>;
@@ -398,6 +423,7 @@ export type MessageRow = Selectable<MessageTable>;
 export type AuditEntryRow = Selectable<AuditEntryTable>;
 export type EventRow = Selectable<EventTable>;
 export type AttachmentRow = Selectable<AttachmentTable>;
+export type ViewRow = Selectable<ViewTable>;
 export type WebhookEndpointRow = Selectable<WebhookEndpointTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveryTable>;
 export type WebhookAttemptRow = Selectable<WebhookAttemptTable>;

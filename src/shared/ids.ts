@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /** Every id prefix the API hands out; ids are `<prefix>_<26 chars>` and sort by creation time. */
-export type IdPrefix = 'tick' | 'brand' | 'msg' | 'att' | 'evt' | 'tok' | 'que' | 'aud' | 'wh' | 'dlv' | 'atm' | 'blob' | 'inb' | 'agt' | 'cus';
+export type IdPrefix = 'tick' | 'brand' | 'msg' | 'att' | 'evt' | 'tok' | 'que' | 'aud' | 'wh' | 'dlv' | 'atm' | 'blob' | 'inb' | 'agt' | 'cus' | 'view';
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower-case as the seed shows
 let lastTime = 0;

@@ -228,6 +228,7 @@ export const ListTicketsQuery = Type.Object(
     ),
     priority: Type.Optional(PrioritySchema),
     assigned_to: Type.Optional(Type.String({ description: 'Email of the agent' })),
+    unassigned: Type.Optional(Type.Boolean({ description: 'true: only tickets with no assignee; false: only assigned ones. Not with assigned_to' })),
     tag: Type.Optional(oneOrMore(Tag, 'Tickets with this tag, matched exactly (a comma is part of the tag); repeated, tickets with all of them')),
     tags: Type.Optional(oneOrMore(TagList, 'Tickets with all of these tags, comma-separated (tags=a,b); repeated, all of every list')),
     tags_any: Type.Optional(oneOrMore(TagList, 'Tickets with at least one of these tags, comma-separated (tags_any=a,b)')),

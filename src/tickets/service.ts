@@ -193,6 +193,38 @@ function listFilter(
   return unique(out);
 }
 
+/** The ticket list's query without its order and page: what a view saves (src/views). */
+export type TicketListFilterQuery = Omit<Static<typeof ListTicketsQuery>, 'sort' | 'limit' | 'after'>;
+
+/**
+ * The ticket list's filters as the store applies them, parsed and checked (400 `invalid_query`
+ * naming the parameter), within the principal's brands: the ticket list and views share it, so a
+ * filter means the same wherever it is given.
+ */
+export function parseTicketListFilters(principal: Principal, filters: TicketListFilterQuery): Omit<store.TicketListFilters, 'order' | 'after' | 'limit'> {
+  let brandIds = principal.brandIds;
+  if (filters.brand_id) brandIds = canSeeBrand(principal, filters.brand_id) ? [filters.brand_id] : [];
+  if (filters.unassigned === true && filters.assigned_to !== undefined) throw invalidQuery('unassigned', 'cannot be true with assigned_to');
+  return {
+    brandIds,
+    statuses: listFilter('status', filters.status, { split: true, normalize: (t) => t }),
+    priority: filters.priority,
+    assigned_to: queryText('assigned_to', filters.assigned_to, normalizeEmail, 254),
+    unassigned: filters.unassigned,
+    // `tag` is matched whole (a tag may hold a comma); `tags` is a comma-separated list.
+    tagsAll: unique([
+      ...(listFilter('tag', filters.tag, { split: false, normalize: normalizeTag, max: LIMITS.tagMax }) ?? []),
+      ...(listFilter('tags', filters.tags, { split: true, normalize: normalizeTag, max: LIMITS.tagMax }) ?? []),
+    ]),
+    tagsAny: listFilter('tags_any', filters.tags_any, { split: true, normalize: normalizeTag, max: LIMITS.tagMax }),
+    customer_email: queryText('customer_email', filters.customer_email, normalizeEmail, 254),
+    created_after: instant('created_after', filters.created_after),
+    created_before: instant('created_before', filters.created_before),
+    updated_after: instant('updated_after', filters.updated_after),
+    updated_before: instant('updated_before', filters.updated_before),
+  };
+}
+
 /** The position values a ticket cursor holds in each order: the sort key(s), then the id. */
 function positionOf(order: TicketOrder, row: TicketRow): (string | number)[] {
   if (order === 'id_desc') return [row.id];
@@ -442,26 +474,11 @@ export function createTicketService(deps: TicketServiceDeps) {
      */
     async list(principal: Principal, query: Static<typeof ListTicketsQuery>): Promise<Page<TicketView>> {
       const { after, limit, ...filters } = query;
-      let brandIds = principal.brandIds;
-      if (filters.brand_id) brandIds = canSeeBrand(principal, filters.brand_id) ? [filters.brand_id] : [];
+      const { sort: _sort, ...filterQuery } = filters;
       const order: TicketOrder = filters.sort ?? 'id_desc';
       const position = await readTicketCursor(order, filters, after);
       const rows = await store.listTickets(db, {
-        brandIds,
-        statuses: listFilter('status', filters.status, { split: true, normalize: (t) => t }),
-        priority: filters.priority,
-        assigned_to: queryText('assigned_to', filters.assigned_to, normalizeEmail, 254),
-        // `tag` is matched whole (a tag may hold a comma); `tags` is a comma-separated list.
-        tagsAll: unique([
-          ...(listFilter('tag', filters.tag, { split: false, normalize: normalizeTag, max: LIMITS.tagMax }) ?? []),
-          ...(listFilter('tags', filters.tags, { split: true, normalize: normalizeTag, max: LIMITS.tagMax }) ?? []),
-        ]),
-        tagsAny: listFilter('tags_any', filters.tags_any, { split: true, normalize: normalizeTag, max: LIMITS.tagMax }),
-        customer_email: queryText('customer_email', filters.customer_email, normalizeEmail, 254),
-        created_after: instant('created_after', filters.created_after),
-        created_before: instant('created_before', filters.created_before),
-        updated_after: instant('updated_after', filters.updated_after),
-        updated_before: instant('updated_before', filters.updated_before),
+        ...parseTicketListFilters(principal, filterQuery),
         order,
         after: position,
         limit: limit + 1,

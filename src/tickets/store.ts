@@ -2,6 +2,7 @@ import type { Insertable } from 'kysely';
 import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
 import { prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
+import { ticketCountsChanged } from './count-store.js';
 
 /**
  * The place of a write in update order (migration 0012): the next `ticket_change_seq`, whose row
@@ -37,6 +38,7 @@ export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue
       .values(tags.map((tag) => ({ ticket_id: row.id, tag })))
       .execute();
   await queues.ticketWaitingChanged(db, undefined, row);
+  await ticketCountsChanged(db, undefined, row);
   return row;
 }
 
@@ -68,6 +70,7 @@ export async function updateTicket(db: DbOrTx, before: TicketRow, set: TicketRow
   const after = { ...before, ...set } as TicketRow;
   await db.updateTable('tickets').set(set).where('id', '=', id).execute();
   await queues.ticketWaitingChanged(db, before, after);
+  await ticketCountsChanged(db, before, after);
   if (tags) {
     await db.deleteFrom('ticket_tags').where('ticket_id', '=', id).execute();
     if (tags.length)
@@ -95,6 +98,8 @@ export interface TicketListFilters {
   statuses?: string[] | undefined;
   priority?: string | undefined;
   assigned_to?: string | undefined;
+  /** true: only tickets with no assignee; false: only assigned ones. */
+  unassigned?: boolean | undefined;
   /** Every one of these tags. */
   tagsAll?: string[] | undefined;
   /** At least one of these tags. */
@@ -135,6 +140,7 @@ interface ListShape {
   statuses: number;
   tagsAll: number;
   tagsAny: number;
+  unassigned: boolean | undefined;
   set: Record<'priority' | 'assigned_to' | 'customer_email' | 'created_after' | 'created_before' | 'updated_after' | 'updated_before' | 'after', boolean>;
   order: TicketOrder;
 }
@@ -148,6 +154,7 @@ function listQueryFor(shape: ListShape) {
     else if (shape.statuses > 1) q = q.where('status', 'in', slotList(p.statuses, shape.statuses));
     if (shape.set.priority) q = q.where('priority', '=', p.priority);
     if (shape.set.assigned_to) q = q.where('assigned_to', '=', p.assigned_to);
+    if (shape.unassigned !== undefined) q = q.where('assigned_to', shape.unassigned ? 'is' : 'is not', null);
     if (shape.set.customer_email) q = q.where('customer_email', '=', p.customer_email);
     if (shape.set.created_after) q = q.where('created_at', '>', p.created_after);
     if (shape.set.created_before) q = q.where('created_at', '<', p.created_before);
@@ -196,6 +203,7 @@ export async function listTickets(db: DbOrTx, f: TicketListFilters): Promise<Tic
     statuses: f.statuses?.length ?? 0,
     tagsAll: f.tagsAll?.length ?? 0,
     tagsAny: f.tagsAny?.length ?? 0,
+    unassigned: f.unassigned,
     set: {
       priority: !!f.priority,
       assigned_to: !!f.assigned_to,
@@ -214,7 +222,7 @@ export async function listTickets(db: DbOrTx, f: TicketListFilters): Promise<Tic
   if (f.after && f.order === '-updated_at') shape.set.updated_before = false;
   if (f.after && f.order === 'created_at') shape.set.created_after = false;
   if (f.after && f.order === '-created_at') shape.set.created_before = false;
-  const key = `${shape.brands ?? '*'}/${shape.statuses}/${shape.tagsAll}/${shape.tagsAny}/${Object.values(shape.set)
+  const key = `${shape.brands ?? '*'}/${shape.statuses}/${shape.unassigned ?? '-'}/${shape.tagsAll}/${shape.tagsAny}/${Object.values(shape.set)
     .map((x) => (x ? 1 : 0))
     .join('')}/${shape.order}`;
   const cacheable = Math.max(shape.brands ?? 0, shape.statuses, shape.tagsAll, shape.tagsAny) <= MAX_PREPARED_VALUES;

@@ -84,6 +84,7 @@ const TABLES = [
   'agents',
   'agent_brands',
   'customers',
+  'views',
 ] as const;
 
 /** A change of one character inside the signature: the URL then names the same attachment, unsigned. */
@@ -130,7 +131,8 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     const token = await t.runtime.services.tokens.create({ name: `reader of ${brand}`, scopes: ['tickets:read'], brand_ids: [brand] });
     const agent = await post('/v1/agents', { name: `Agent of ${brand}`, email: `agent-${brand}@example.com`, brand_ids: [brand] });
     const customer = (await t.request({ method: 'GET', url: `/v1/customers?brand_id=${brand}` })).json().data[0];
-    return { ticket, attachment, message, queue, webhook, delivery, token, agent, customer };
+    const view = await post('/v1/views', { name: `View of ${brand}`, brand_id: brand, filters: { tag: 'matrix' } });
+    return { ticket, attachment, message, queue, webhook, delivery, token, agent, customer, view };
   }
 
   async function snapshot(): Promise<Record<string, string[]>> {
@@ -235,6 +237,26 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     'GET /v1/customers/{customer_id}': { requests: () => [{ url: `/v1/customers/${fx.A.customer.id}` }] },
     'PATCH /v1/customers/{customer_id}': { requests: () => [{ url: `/v1/customers/${fx.A.customer.id}`, body: { notes: 'matrix' } }] },
     'GET /v1/customers/{customer_id}/tickets': { requests: () => [{ url: `/v1/customers/${fx.A.customer.id}/tickets` }] },
+
+    'POST /v1/views': { requests: () => [{ url: '/v1/views', body: { name: 'Matrix view', brand_id: A, filters: { status: 'open' } } }] },
+    'GET /v1/views': {
+      requests: () => [{ url: '/v1/views' }],
+      // Built-in views belong to no brand; a brand's views name theirs.
+      brandsOf: (b) => b.data.filter((x: Json) => x.brand_id !== null).map((x: Json) => [x.brand_id]),
+    },
+    'GET /v1/views/counts': { requests: () => [{ url: '/v1/views/counts' }] },
+    'GET /v1/views/{view_id}': { requests: () => [{ url: `/v1/views/${fx.A.view.id}` }] },
+    'PATCH /v1/views/{view_id}': { requests: () => [{ url: `/v1/views/${fx.A.view.id}`, body: { name: 'View A' } }] },
+    'DELETE /v1/views/{view_id}': {
+      async requests() {
+        const fresh = await post('/v1/views', { name: 'To delete', brand_id: A });
+        return [{ url: `/v1/views/${fresh.id}` }];
+      },
+    },
+    'GET /v1/views/{view_id}/tickets': {
+      requests: () => [{ url: `/v1/views/${fx.A.view.id}/tickets` }],
+      brandsOf: (b) => b.data.map((x: Json) => [x.brand_id]),
+    },
 
     'POST /v1/webhooks': { requests: () => [{ url: '/v1/webhooks', body: { url: 'http://127.0.0.1:9/new', events: ['*'], brand_ids: [A] } }] },
     'GET /v1/webhooks': { requests: () => [{ url: '/v1/webhooks' }], brandsOf: (b) => b.data.map((x: Json) => x.brand_ids) },

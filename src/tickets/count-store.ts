@@ -1,0 +1,158 @@
+import { type SelectQueryBuilder, sql } from 'kysely';
+import type { Database, DbOrTx, TicketRow } from '../db/schema.js';
+import type { TicketListFilters } from './store.js';
+
+/*
+ * Counting tickets without counting them (what views show, src/views): `ticket_counts` holds the
+ * number of tickets per (brand, status, assignee); `ticketCountsChanged` is called by the ticket
+ * store on every insert and update of a ticket row, inside the writing transaction, so the counters
+ * are exact at every commit. And the indexed, capped count of a ticket list's filters.
+ */
+
+type CountKey = Pick<TicketRow, 'brand_id' | 'status' | 'assigned_to'>;
+
+const keyOf = (row: CountKey): [string, string, string] => [row.brand_id, row.status, row.assigned_to ?? ''];
+
+/**
+ * Moves a ticket between counters: out of `before`'s (brand, status, assignee), into `after`'s.
+ * Undefined `before`: a new ticket. One statement, nothing when the three are unchanged; the rows
+ * are written in key order, so two writers on PostgreSQL take their locks in one order and cannot
+ * deadlock.
+ */
+export async function ticketCountsChanged(db: DbOrTx, before: CountKey | undefined, after: CountKey): Promise<void> {
+  const to = keyOf(after);
+  const from = before && keyOf(before);
+  if (from && from[0] === to[0] && from[1] === to[1] && from[2] === to[2]) return;
+  const rows = [{ key: to, delta: 1 }];
+  if (from) rows.push({ key: from, delta: -1 });
+  rows.sort((a, b) => (a.key.join('\n') < b.key.join('\n') ? -1 : 1));
+  await db
+    .insertInto('ticket_counts')
+    .values(rows.map(({ key: [brand_id, status, assigned_to], delta }) => ({ brand_id, status, assigned_to, count: delta })))
+    .onConflict((oc) =>
+      oc.columns(['brand_id', 'status', 'assigned_to']).doUpdateSet((eb) => ({ count: eb('ticket_counts.count', '+', eb.ref('excluded.count')) })),
+    )
+    .execute();
+}
+
+/** The built-in views' counts, for the tickets of `brandIds` (null: every brand). */
+export interface BuiltinCounts {
+  /** Open or pending, assigned to `me`. */
+  mine: number;
+  /** Open or pending, assigned to nobody. */
+  unassigned: number;
+  open: number;
+  pending: number;
+  snoozed: number;
+}
+
+/**
+ * Sums the counters of the brands: one indexed range per brand over its (status, assignee) rows of
+ * the three unresolved statuses. The work grows with brands × assignees, never with tickets.
+ * `me` null (a token without an agent): `mine` is 0.
+ */
+export async function builtinCounts(db: DbOrTx, brandIds: string[] | null, me: string | null): Promise<BuiltinCounts> {
+  const out: BuiltinCounts = { mine: 0, unassigned: 0, open: 0, pending: 0, snoozed: 0 };
+  if (brandIds?.length === 0) return out;
+  let q = db
+    .selectFrom('ticket_counts')
+    .select((eb) => [
+      'status',
+      eb
+        .case()
+        .when('assigned_to', '=', '')
+        .then('none')
+        .when('assigned_to', '=', me ?? '')
+        .then('me')
+        .else('other')
+        .end()
+        .as('who'),
+      sql<string | number>`sum(count)`.as('n'),
+    ])
+    .where('status', 'in', ['open', 'pending', 'snoozed'])
+    .groupBy(['status', 'who']);
+  if (brandIds) q = q.where('brand_id', 'in', brandIds);
+  for (const row of await q.execute()) {
+    const n = Number(row.n);
+    if (row.status === 'open') out.open += n;
+    if (row.status === 'pending') out.pending += n;
+    if (row.status === 'snoozed') out.snoozed += n;
+    if (row.status !== 'snoozed' && row.who === 'none') out.unassigned += n;
+    if (row.status !== 'snoozed' && row.who === 'me' && me) out.mine += n;
+  }
+  return out;
+}
+
+/** The ticket counters as a map `brand\nstatus\nassignee` → count, zeros left out: for consistency checks. */
+export async function allTicketCounts(db: DbOrTx): Promise<Map<string, number>> {
+  const rows = await db.selectFrom('ticket_counts').selectAll().execute();
+  return new Map(rows.filter((r) => Number(r.count) !== 0).map((r) => [`${r.brand_id}\n${r.status}\n${r.assigned_to}`, Number(r.count)]));
+}
+
+/** What a COUNT over the tickets says the counters should be, the same way: for consistency checks and repair. */
+export async function recountTickets(db: DbOrTx): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('tickets')
+    .select((eb) => ['brand_id', 'status', eb.fn.coalesce('assigned_to', sql.lit('')).as('who'), eb.fn.countAll().as('n')])
+    .groupBy(['brand_id', 'status', 'who'])
+    .execute();
+  return new Map(rows.map((r) => [`${r.brand_id}\n${r.status}\n${r.who}`, Number(r.n)]));
+}
+
+/**
+ * The value of the ticket write sequence (`ticket_change_seq`, migration 0012): every write of a
+ * ticket row that changes what a filter matches takes the next number, so an unchanged value means
+ * unchanged counts. Read before counting, a cached count is never newer than its version.
+ */
+export async function ticketDataVersion(db: DbOrTx): Promise<number> {
+  const row = await db.selectFrom('sequences').select('value').where('name', '=', 'ticket_change_seq').executeTakeFirst();
+  return Number(row?.value ?? 0);
+}
+
+/** The filters a count applies: the ticket list's, without its order and page. */
+export type TicketCountFilters = Omit<TicketListFilters, 'order' | 'after' | 'limit'>;
+
+/**
+ * How many tickets match, counting at most `cap + 1` of them: the work is that of reading up to
+ * `cap + 1` index entries (or rows, for filters no index covers), whatever the table's size. The
+ * same conditions as the ticket list's query (src/tickets/store.ts listTickets).
+ */
+export async function countTickets(db: DbOrTx, f: TicketCountFilters, cap: number): Promise<number> {
+  // Every filter of the ticket list is named here: one the list gains fails to compile until it is counted too.
+  const {
+    brandIds,
+    statuses,
+    priority,
+    assigned_to,
+    unassigned,
+    tagsAll,
+    tagsAny,
+    customer_email,
+    created_after,
+    created_before,
+    updated_after,
+    updated_before,
+    ...rest
+  } = f;
+  const none: Record<string, never> = rest;
+  void none;
+  let q: SelectQueryBuilder<Database, 'tickets', { one: number }> = db.selectFrom('tickets').select(sql<number>`1`.as('one'));
+  if (brandIds) q = brandIds.length ? q.where('brand_id', 'in', brandIds) : q.where('id', '=', '');
+  if (statuses?.length) q = statuses.length === 1 ? q.where('status', '=', statuses[0]!) : q.where('status', 'in', statuses);
+  if (priority) q = q.where('priority', '=', priority);
+  if (assigned_to) q = q.where('assigned_to', '=', assigned_to);
+  if (unassigned === true) q = q.where('assigned_to', 'is', null);
+  if (unassigned === false) q = q.where('assigned_to', 'is not', null);
+  if (customer_email) q = q.where('customer_email', '=', customer_email);
+  if (created_after) q = q.where('created_at', '>', created_after);
+  if (created_before) q = q.where('created_at', '<', created_before);
+  if (updated_after) q = q.where('updated_at', '>', updated_after);
+  if (updated_before) q = q.where('updated_at', '<', updated_before);
+  for (const tag of tagsAll ?? []) q = q.where('id', 'in', (eb) => eb.selectFrom('ticket_tags').select('ticket_id').where('tag', '=', tag));
+  if (tagsAny?.length) q = q.where('id', 'in', (eb) => eb.selectFrom('ticket_tags').select('ticket_id').where('tag', 'in', tagsAny));
+  const row = await db
+    .selectFrom(q.limit(cap + 1).as('matching'))
+    .select((eb) => eb.fn.countAll().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
