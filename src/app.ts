@@ -32,7 +32,8 @@ import { QueueSchema, queueRoutes } from './queues/routes.js';
 import { TokenSchema, tokenRoutes } from './auth/routes.js';
 import { ticketRoutes } from './tickets/routes.js';
 import { AgentSchema, agentRoutes } from './agents/routes.js';
-import { CustomerSchema, customerRoutes } from './customers/routes.js';
+import { CustomerSchema, ErasureResultSchema, customerRoutes } from './customers/routes.js';
+import { ErasureCountsSchema } from './customers/schemas.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { eventRoutes } from './events/routes.js';
 import { attachmentRoutes } from './attachments/routes.js';
@@ -82,6 +83,8 @@ const sharedSchemas = [
   InboundResultSchema,
   AgentSchema,
   CustomerSchema,
+  ErasureCountsSchema,
+  ErasureResultSchema,
   ...eventComponentSchemas,
 ];
 

@@ -30,6 +30,7 @@ const OPERATION_IDS = [
   'deactivateAgent',
   'deleteWebhook',
   'downloadAttachment',
+  'eraseCustomer',
   'exportTickets',
   'getAgent',
   'getAttachment',

@@ -12,6 +12,7 @@ import * as ticketSyncOrder from './0012-ticket-sync-order.js';
 import * as importRecords from './0013-import-records.js';
 import * as email from './0011-email.js';
 import * as people from './0014-people.js';
+import * as customerErasure from './0016-customer-erasure.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '0013-import-records': importRecords,
   '0011-email': email,
   '0014-people': people,
+  '0016-customer-erasure': customerErasure,
 };
