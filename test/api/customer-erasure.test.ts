@@ -8,6 +8,7 @@ import { type WebhookDispatcher, createWebhookDispatcher } from '../../src/webho
 import { buildTestApp, testPostgresUrl, type TestApp } from '../helpers/app.js';
 import { assertProblem, createBrand, createTicket } from '../helpers/factories.js';
 import { brandWithAddresses, postMail, rawMail } from '../helpers/email.js';
+import { startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { type WebhookReceiver, startWebhookReceiver } from '../helpers/webhook-receiver.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -398,5 +399,40 @@ describe('customer erasure, the same address in two brands', () => {
       search.json().data.map((h: Json) => h.ticket.id),
       [theirs.id],
     );
+  });
+});
+
+describe('customer erasure, attachments in an S3-compatible bucket', () => {
+  const BUCKET = 'erasure-files';
+  let s3: S3TestServer;
+  let t: TestApp;
+  before(async () => {
+    s3 = await startS3Server({ buckets: [BUCKET] });
+    t = await buildTestApp({ env: s3.env(BUCKET, 'files') });
+  });
+  after(async () => {
+    await t?.close();
+    await s3?.close();
+  });
+
+  it("deletes their objects (files and the raw mail) from the bucket and keeps everyone else's", async () => {
+    const mailbox = 'help@erasure-s3.test';
+    const brand = (await brandWithAddresses(t, [mailbox])).id;
+    const mine = await postMail(t, rawMail({ from: `${NAME} <${EMAIL}>`, to: mailbox, subject: 'Kettle', body: 'It leaks.' }));
+    assert.equal(mine.statusCode, 201, mine.body);
+    const theirs = await postMail(t, rawMail({ from: `${OTHER.name} <${OTHER.email}>`, to: mailbox, subject: 'Toaster', body: 'It burns.' }));
+    assert.equal(theirs.statusCode, 201, theirs.body);
+    const before = await s3.keys(BUCKET, 'files');
+    assert.equal(before.length, 2, 'one original.eml each');
+    const customer = (await t.request({ method: 'GET', url: `/v1/customers?brand_id=${brand}&email=${encodeURIComponent(EMAIL)}` })).json().data[0];
+    const res = await t.request({ method: 'POST', url: `/v1/customers/${customer.id}/erase` });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json().counts.attachments, 1);
+    const left = await s3.keys(BUCKET, 'files');
+    assert.equal(left.length, 1);
+    assert.ok(before.includes(left[0]!));
+    const other = (await t.request({ method: 'GET', url: `/v1/tickets/${theirs.json().ticket_id}` })).json();
+    assert.equal(other.messages[0].attachments[0].file_name, 'original.eml', 'the other sender keeps their raw mail');
+    assert.deepEqual(found((await t.request({ method: 'GET', url: `/v1/tickets/${mine.json().ticket_id}` })).body), []);
   });
 });
