@@ -32,9 +32,10 @@ import { QueueSchema, queueRoutes } from './queues/routes.js';
 import { TokenSchema, tokenRoutes } from './auth/routes.js';
 import { ticketRoutes } from './tickets/routes.js';
 import { AgentSchema, agentRoutes } from './agents/routes.js';
-import { CustomerSchema, customerRoutes } from './customers/routes.js';
 import { viewRoutes } from './views/routes.js';
 import { ViewSchema } from './views/schemas.js';
+import { CustomerSchema, ErasureResultSchema, customerRoutes } from './customers/routes.js';
+import { ErasureCountsSchema } from './customers/schemas.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { eventRoutes } from './events/routes.js';
 import { attachmentRoutes } from './attachments/routes.js';
@@ -85,6 +86,8 @@ const sharedSchemas = [
   AgentSchema,
   CustomerSchema,
   ViewSchema,
+  ErasureCountsSchema,
+  ErasureResultSchema,
   ...eventComponentSchemas,
 ];
 

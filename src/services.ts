@@ -9,6 +9,7 @@ import { createTokenService } from './auth/token-service.js';
 import { createAgentService } from './agents/service.js';
 import { createCustomerService } from './customers/service.js';
 import { createViewService } from './views/service.js';
+import { createCustomerErasure } from './customers/erasure.js';
 import { createAttachmentService, defaultBlobStore } from './attachments/service.js';
 import { createEventService } from './events/service.js';
 import { createWebhookService } from './webhooks/service.js';
@@ -58,7 +59,18 @@ export function createServices(deps: CoreDeps) {
   const brands = createBrandService({ db, clock });
   const agents = createAgentService({ db, clock, cursors });
   // Customers list their tickets through the ticket service, which keeps their counts: built in this order, joined by a closure.
-  const customers = createCustomerService({ db, clock, cursors, tickets: { list: (principal, query) => tickets.list(principal, query) } });
+  const erasure = createCustomerErasure({
+    db,
+    dialect: deps.dialect,
+    clock,
+    transactions,
+    secretBox,
+    reindex: search.indexer.ticketsChanged,
+    purgeSearchText: search.purgeReplacedText,
+    deleteBlobs: attachments.deleteBlobs,
+    warn: (message) => process.emitWarning(message, 'NexusErasureWarning'),
+  });
+  const customers = createCustomerService({ db, clock, cursors, tickets: { list: (principal, query) => tickets.list(principal, query) }, erasure });
   const tickets = createTicketService({
     db,
     clock,

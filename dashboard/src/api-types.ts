@@ -191,9 +191,16 @@ export interface paths {
     get: operations["getCustomer"];
     /**
      * Update a customer
-     * @description Only `name`, `external_id` and `notes`; null (or blank) clears one. Tickets keep the customer name they were created with.
+     * @description Only `name`, `external_id` and `notes`; null (or blank) clears one. Tickets keep the customer name they were created with. An erased customer cannot be changed (409).
      */
     patch: operations["updateCustomer"];
+  };
+  "/v1/customers/{customer_id}/erase": {
+    /**
+     * Erase a customer
+     * @description Irreversible. Redacts the customer’s address and name(s) in every ticket, message, cc list, audit entry, stored event and received-mail record of their brand, deletes their attachments (with the raw mails that carried them) from the blob store, re-indexes their tickets for search, cancels replies to them not yet mailed, and keeps the customer as a tombstone with `erased_at`. Each changed ticket gets a new version and a `customer.erased` audit entry (who and when, not what); a `customer.erased` event carries the id and counts. `dry_run=true` answers the same counts and changes nothing; a customer erased already answers `erased: true` with zero counts. See docs/api.md#erasing-a-customer for what it does not reach (backups, PostgreSQL old row versions, object versions).
+     */
+    post: operations["eraseCustomer"];
   };
   "/v1/customers/{customer_id}/tickets": {
     /**
@@ -409,6 +416,13 @@ export interface webhooks {
      */
     post: operations["onTicketMerged"];
   };
+  "customer.erased": {
+    /**
+     * A customer was erased (POST /v1/customers/{customer_id}/erase): their address and name were redacted everywhere and their attachments deleted. Carries only the customer id and the counts, never what was erased; drop your own copies of their data.
+     * @description Signed per Standard Webhooks; see docs/webhooks.md for verification, retries and ordering.
+     */
+    post: operations["onCustomerErased"];
+  };
   "webhook.test": {
     /**
      * Sent only by POST /v1/webhooks/{webhook_id}/test, to that endpoint alone; not in the event log.
@@ -542,7 +556,7 @@ export interface components {
     };
     AuditEntry: {
       id: string;
-      /** @description ticket.created, ticket.updated, message.created, ticket.woke_up, ticket.merged */
+      /** @description ticket.created, ticket.updated, message.created, ticket.woke_up, ticket.merged, customer.erased */
       action: string;
       actor: {
         /** @description token or system */
@@ -697,6 +711,8 @@ export interface components {
        * @description RFC 3339 UTC instant, e.g. 2025-10-04T18:32:11Z
        */
       updated_at: string;
+      /** @description When the customer was erased (POST /v1/customers/{customer_id}/erase); the row is then a tombstone: `email` is `<id>@erased.invalid`, name, external id and notes are null */
+      erased_at: string | null;
     };
     View: {
       id: string;
@@ -743,6 +759,35 @@ export interface components {
       created_at: string | null;
       /** @description null for a built-in view */
       updated_at: string | null;
+    };
+    ErasureCounts: {
+      /** @description Tickets changed: theirs (address and name replaced) and others that named them (cc, text); each re-indexed for search and given a new version */
+      tickets: number;
+      /** @description Messages redacted: written by them (author), copying them (cc) or naming them in the text */
+      messages: number;
+      /** @description Attachments deleted with their bytes: files on their messages, the raw mails (original.eml) that carried their address, files named after them */
+      attachments: number;
+      /** @description Audit entries redacted (not counting the customer.erased entries added) */
+      audit_entries: number;
+      /** @description Stored events redacted (GET /v1/events and webhook retries serve the redacted text) */
+      events: number;
+      /** @description Webhook attempt records whose stored response or error named them, redacted */
+      webhook_attempts: number;
+      /** @description Records of received mail redacted (sender), their raw mails deleted */
+      inbound_emails: number;
+      /** @description Replies to them still waiting to be e-mailed, cancelled (marked failed) */
+      outbox: number;
+      /** @description Responses kept for Idempotency-Key replays that held their data, dropped */
+      kept_responses: number;
+    };
+    ErasureResult: {
+      customer_id: string;
+      /** @description Whether the customer is erased now: false only for a dry run of a customer not erased yet */
+      erased: boolean;
+      dry_run: boolean;
+      /** @description When the customer was erased (by this call or an earlier one); null for a dry run */
+      erased_at: string | null;
+      counts: components["schemas"]["ErasureCounts"];
     };
     /** @description A ticket was created (through the API, email or web). */
     TicketCreatedEvent: {
@@ -878,6 +923,23 @@ export interface components {
       data: {
         ticket: components["schemas"]["Ticket"];
         into: components["schemas"]["Ticket"];
+      };
+    };
+    /** @description A customer was erased (POST /v1/customers/{customer_id}/erase): their address and name were redacted everywhere and their attachments deleted. Carries only the customer id and the counts, never what was erased; drop your own copies of their data. */
+    CustomerErasedEvent: {
+      /** @description The event id; also the webhook-id header of every delivery of it */
+      id: string;
+      /** @enum {string} */
+      type: "customer.erased";
+      /**
+       * Format: date-time
+       * @description When the event happened: RFC 3339 UTC
+       */
+      timestamp: string;
+      data: {
+        customer_id: string;
+        brand_id: string;
+        counts: components["schemas"]["ErasureCounts"];
       };
     };
     /** @description Sent only by POST /v1/webhooks/{webhook_id}/test, to that endpoint alone; not in the event log. */
@@ -3822,7 +3884,7 @@ export interface operations {
   };
   /**
    * Update a customer
-   * @description Only `name`, `external_id` and `notes`; null (or blank) clears one. Tickets keep the customer name they were created with.
+   * @description Only `name`, `external_id` and `notes`; null (or blank) clears one. Tickets keep the customer name they were created with. An erased customer cannot be changed (409).
    */
   updateCustomer: {
     parameters: {
@@ -3877,6 +3939,12 @@ export interface operations {
           "application/problem+json": components["schemas"]["Problem"];
         };
       };
+      /** @description Problem details (RFC 9457); `code` is `conflict` */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
       /** @description Problem details (RFC 9457); `code` is `payload_too_large` */
       413: {
         content: {
@@ -3896,6 +3964,116 @@ export interface operations {
         };
       };
       /** @description Problem details (RFC 9457); `code` is `validation_failed` */
+      422: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `rate_limited` */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          "Retry-After"?: number;
+        };
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `internal_error` */
+      500: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unavailable` */
+      503: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+    };
+  };
+  /**
+   * Erase a customer
+   * @description Irreversible. Redacts the customer’s address and name(s) in every ticket, message, cc list, audit entry, stored event and received-mail record of their brand, deletes their attachments (with the raw mails that carried them) from the blob store, re-indexes their tickets for search, cancels replies to them not yet mailed, and keeps the customer as a tombstone with `erased_at`. Each changed ticket gets a new version and a `customer.erased` audit entry (who and when, not what); a `customer.erased` event carries the id and counts. `dry_run=true` answers the same counts and changes nothing; a customer erased already answers `erased: true` with zero counts. See docs/api.md#erasing-a-customer for what it does not reach (backups, PostgreSQL old row versions, object versions).
+   */
+  eraseCustomer: {
+    parameters: {
+      query?: {
+        /** @description true: only count what would be erased */
+        dry_run?: boolean;
+      };
+      header?: {
+        /** @description Makes a retry safe: for 24 hours the first response is replayed for the same key and token (Idempotent-Replayed: true); the same key with another request is a 422 idempotency_key_reused. */
+        "Idempotency-Key"?: string;
+      };
+      path: {
+        /** @description A customer id, cus_… */
+        customer_id: string;
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        content: {
+          "application/json": components["schemas"]["ErasureResult"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `bad_request`, `invalid_json`, `invalid_query`, `invalid_url` */
+      400: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unauthorized` */
+      401: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `forbidden` */
+      403: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `not_found` */
+      404: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `request_timeout` */
+      408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `idempotency_in_progress` */
+      409: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `payload_too_large` */
+      413: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `uri_too_long` */
+      414: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `unsupported_media_type` */
+      415: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is one of `validation_failed`, `idempotency_key_reused` */
       422: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
@@ -4780,8 +4958,8 @@ export interface operations {
            * @description An absolute http or https URL that accepts POST, without credentials
            */
           url: string;
-          /** @description Event types to receive, or ["*"] for all: ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed, ticket.merged */
-          events: ("ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed" | "ticket.merged" | "*")[];
+          /** @description Event types to receive, or ["*"] for all: ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed, ticket.merged, customer.erased */
+          events: ("ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed" | "ticket.merged" | "customer.erased" | "*")[];
           /** @description Only events of these brands; omitted: every brand the token can see */
           brand_ids?: string[];
           description?: string | null;
@@ -5102,8 +5280,8 @@ export interface operations {
            * @description An absolute http or https URL that accepts POST, without credentials
            */
           url?: string;
-          /** @description Event types to receive, or ["*"] for all: ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed, ticket.merged */
-          events?: ("ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed" | "ticket.merged" | "*")[];
+          /** @description Event types to receive, or ["*"] for all: ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed, ticket.merged, customer.erased */
+          events?: ("ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed" | "ticket.merged" | "customer.erased" | "*")[];
           /** @description null: every brand (unrestricted tokens only) */
           brand_ids?: string[] | null;
           description?: string | null;
@@ -5888,8 +6066,8 @@ export interface operations {
   listEvents: {
     parameters: {
       query?: {
-        /** @description ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed, ticket.merged */
-        type?: "ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed" | "ticket.merged";
+        /** @description ticket.created, ticket.updated, ticket.status_changed, ticket.assigned, ticket.message_created, ticket.message_delivery_failed, ticket.merged, customer.erased */
+        type?: "ticket.created" | "ticket.updated" | "ticket.status_changed" | "ticket.assigned" | "ticket.message_created" | "ticket.message_delivery_failed" | "ticket.merged" | "customer.erased";
         /** @description A next_cursor, or the id of the last event you processed (evt_…) */
         after?: string;
         limit?: number;
@@ -5900,7 +6078,7 @@ export interface operations {
       200: {
         content: {
           "application/json": {
-            data: (components["schemas"]["TicketCreatedEvent"] | components["schemas"]["TicketUpdatedEvent"] | components["schemas"]["TicketStatusChangedEvent"] | components["schemas"]["TicketAssignedEvent"] | components["schemas"]["TicketMessageCreatedEvent"] | components["schemas"]["TicketMessageDeliveryFailedEvent"] | components["schemas"]["TicketMergedEvent"])[];
+            data: (components["schemas"]["TicketCreatedEvent"] | components["schemas"]["TicketUpdatedEvent"] | components["schemas"]["TicketStatusChangedEvent"] | components["schemas"]["TicketAssignedEvent"] | components["schemas"]["TicketMessageCreatedEvent"] | components["schemas"]["TicketMessageDeliveryFailedEvent"] | components["schemas"]["TicketMergedEvent"] | components["schemas"]["CustomerErasedEvent"])[];
             /** @description Pass as `after` to get the next page; null on the last page */
             next_cursor: string | null;
           };
@@ -7015,6 +7193,45 @@ export interface operations {
     requestBody: {
       content: {
         "application/json": components["schemas"]["TicketMergedEvent"];
+      };
+    };
+    responses: {
+      /** @description Gone: the endpoint is disabled at once */
+      410: {
+        content: never;
+      };
+      /** @description Retried after Retry-After (capped at 24 hours) instead of the scheduled delay; 503 is read the same way */
+      429: {
+        headers: {
+          /** @description Seconds, or an HTTP date */
+          "Retry-After"?: string;
+        };
+        content: never;
+      };
+      /** @description Any 2xx within 15 seconds acknowledges the event; anything else is retried on the schedule */
+      "2XX": {
+        content: never;
+      };
+    };
+  };
+  /**
+   * A customer was erased (POST /v1/customers/{customer_id}/erase): their address and name were redacted everywhere and their attachments deleted. Carries only the customer id and the counts, never what was erased; drop your own copies of their data.
+   * @description Signed per Standard Webhooks; see docs/webhooks.md for verification, retries and ordering.
+   */
+  onCustomerErased: {
+    parameters: {
+      header: {
+        /** @description The event id, the same on every attempt: drop duplicates by it */
+        "webhook-id": string;
+        /** @description When this attempt was signed, in unix seconds */
+        "webhook-timestamp": string;
+        /** @description v1,<base64 HMAC-SHA256>; two, space-separated, for 24 hours after a secret rotation */
+        "webhook-signature": string;
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["CustomerErasedEvent"];
       };
     };
     responses: {

@@ -369,6 +369,11 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       return key;
     },
 
+    /** Deletes these blobs from the store (a customer's erasure); a missing one is not an error. */
+    async deleteBlobs(keys: readonly string[]): Promise<void> {
+      for (const key of keys) await blobs.delete(key);
+    },
+
     /** The bytes of the attachments linked to a message, for sending it by mail. */
     async contentsOf(messageId: string): Promise<{ file_name: string; content_type: string; open: () => Promise<Readable> }[]> {
       const rows = await store.listForMessages(db, [messageId]);

@@ -1,5 +1,5 @@
 import type { CustomerRow, Db, DbOrTx, TicketRow } from '../db/schema.js';
-import { type Principal, canSeeBrand } from '../auth/scopes.js';
+import { type Principal, actorOf, canSeeBrand } from '../auth/scopes.js';
 import { type CursorCodec, cursorId } from '../http/cursor.js';
 import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
 import { AppError, notFound } from '../http/problem.js';
@@ -10,6 +10,7 @@ import type { TicketPeople } from '../tickets/people.js';
 import type { TicketView } from '../tickets/model.js';
 import type { Static } from 'typebox';
 import * as store from './store.js';
+import { type CustomerErasure, type ErasureCounts, zeroCounts } from './erasure.js';
 
 export interface CustomerView {
   id: string;
@@ -23,6 +24,18 @@ export interface CustomerView {
   last_activity_at: string;
   created_at: string;
   updated_at: string;
+  /** Set once erased: the row is a tombstone (address `<id>@erased.invalid`, no name, notes or external id). */
+  erased_at: string | null;
+}
+
+/** The answer of POST /v1/customers/{id}/erase. */
+export interface ErasureResult {
+  customer_id: string;
+  /** Whether the customer is erased now (false only for a dry run of a customer not erased yet). */
+  erased: boolean;
+  dry_run: boolean;
+  erased_at: string | null;
+  counts: ErasureCounts;
 }
 
 export interface ListCustomersQuery {
@@ -51,6 +64,7 @@ const toCustomerView = (row: CustomerRow): CustomerView => ({
   last_activity_at: row.last_activity_at,
   created_at: row.created_at,
   updated_at: row.updated_at,
+  erased_at: row.erased_at ?? null,
 });
 
 /** A ticket counts as open for its customer until it is resolved: open, pending and snoozed all wait on someone. */
@@ -63,7 +77,7 @@ const normalizeEmail = (email: string): string => email.trim().toLowerCase();
  * that address. Their counts are kept by the ticket writes (`ledger`, in each write's
  * transaction), so reading them costs one row.
  */
-export function createCustomerService(deps: { db: Db; clock: Clock; cursors: CursorCodec; tickets: Pick<TicketService, 'list'> }) {
+export function createCustomerService(deps: { db: Db; clock: Clock; cursors: CursorCodec; tickets: Pick<TicketService, 'list'>; erasure: CustomerErasure }) {
   const { db, clock, cursors } = deps;
 
   async function getVisible(principal: Principal, id: string): Promise<CustomerRow> {
@@ -157,6 +171,7 @@ export function createCustomerService(deps: { db: Db; clock: Clock; cursors: Cur
     /** Changes `name`, `external_id` and `notes`; null clears one. The address and counts are not the client's to set. */
     async update(principal: Principal, id: string, input: UpdateCustomerInput): Promise<CustomerView> {
       const row = await getVisible(principal, id);
+      if (row.erased_at) throw new AppError('conflict', `Customer ${id} was erased; an erased customer cannot be changed`);
       const set: Partial<CustomerRow> = {};
       const text = (value: string | null | undefined) => (value === undefined ? undefined : value === null ? null : value.trim() || null);
       const name = text(input.name);
@@ -168,6 +183,27 @@ export function createCustomerService(deps: { db: Db; clock: Clock; cursors: Cur
       set.updated_at = toTimestamp(clock.now());
       await store.updateCustomer(db, id, set);
       return toCustomerView({ ...row, ...set });
+    },
+
+    /**
+     * Erases the customer, irreversibly: their address and name(s) are redacted in every row of
+     * their brand that holds them (tickets, messages, cc lists, audit entries, events, webhook
+     * attempt records, received-mail records, kept Idempotency-Key answers), their files deleted
+     * from the blob store, their tickets re-indexed for search, replies not yet mailed to them
+     * cancelled; the row stays as a tombstone with `erased_at`. Each changed ticket gets a new
+     * version and a `customer.erased` audit entry naming who did it (not what was erased); one
+     * `customer.erased` event carries the id and counts. `dryRun` answers the same counts and
+     * changes nothing. A customer erased already answers `erased: true` with zero counts.
+     */
+    async erase(principal: Principal, id: string, options: { dryRun: boolean }): Promise<ErasureResult> {
+      const row = await getVisible(principal, id);
+      const dryRun = options.dryRun;
+      if (row.erased_at) {
+        return { customer_id: id, erased: !!row.erased_at, dry_run: dryRun, erased_at: row.erased_at, counts: zeroCounts() };
+      }
+      if (dryRun) return { customer_id: id, erased: false, dry_run: true, erased_at: null, counts: await deps.erasure.dryRun(row) };
+      const { counts, erased_at } = await deps.erasure.erase(row, actorOf(principal));
+      return { customer_id: id, erased: true, dry_run: false, erased_at, counts };
     },
 
     /** The customer's tickets, newest first: the ticket list narrowed to their brand and address. */

@@ -57,6 +57,10 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   }
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
+  // Deleted and overwritten rows are zeroed, not left in free space: an erased customer
+  // (src/customers/erasure.ts) must not stay readable in the file. Pages being written anyway carry
+  // the zeros, and a freed page is mostly reused in the same transaction, so it costs little I/O.
+  sqlite.pragma('secure_delete = ON');
   // Another process (a `nexus worker`, the CLI, the other API processes of --processes N) may hold
   // the write lock; on a loaded machine a commit can take seconds. Past this wait the request is a
   // 503 with Retry-After (src/db/busy.ts), never a 500.

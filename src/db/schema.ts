@@ -349,6 +349,8 @@ export interface CustomerTable {
   last_activity_at: string;
   created_at: string;
   updated_at: string;
+  /** Set when the customer was erased (migration 0016): the row is then a tombstone, its address and name replaced. */
+  erased_at: string | null;
 }
 
 /** A saved ticket filter of a brand or of one agent (src/views). */

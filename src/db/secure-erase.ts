@@ -32,3 +32,24 @@ export async function withSecureErase(db: Db, dialect: Dialect, table: keyof Dat
   await work();
   await sql`VACUUM FULL ${sql.table(table)}`.execute(db);
 }
+
+/**
+ * After rows were redacted or deleted (with `secure_delete` on, as every connection of
+ * src/db/open.ts has it), makes the files hold only the new bytes. SQLite: a TRUNCATE checkpoint
+ * copies the rewritten pages into the main file and empties the WAL, whose older frames still hold
+ * the old rows; readers of other processes can hold it up, so it is retried until `deadlineMs`.
+ * Returns false when the WAL could not be emptied by then (the next checkpoint overwrites it).
+ * PostgreSQL: nothing is done here; old row versions stay in the table files until VACUUM
+ * reclaims them and later writes reuse the space (VACUUM FULL rewrites the tables at once, under
+ * an exclusive lock), and in WAL segments until they are recycled: docs/api.md says so.
+ */
+export async function flushErased(db: Db, dialect: Dialect, deadlineMs = 15_000): Promise<boolean> {
+  if (dialect !== 'sqlite') return true;
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const { rows } = await sql<{ busy: number }>`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+    if (Number(rows[0]?.busy ?? 0) === 0) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

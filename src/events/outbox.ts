@@ -12,6 +12,7 @@ export const TICKET_EVENT_TYPES = [
   'ticket.message_created',
   'ticket.message_delivery_failed',
   'ticket.merged',
+  'customer.erased',
 ] as const;
 export type TicketEventType = (typeof TICKET_EVENT_TYPES)[number];
 

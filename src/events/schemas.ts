@@ -81,6 +81,17 @@ export const TicketMergedEventSchema = eventSchema(
   Type.Object({ ticket: Ticket, into: Type.Ref('Ticket', { description: 'The ticket merged into, as it is after the merge' }) }),
 );
 
+export const CustomerErasedEventSchema = eventSchema(
+  'CustomerErasedEvent',
+  'customer.erased',
+  'A customer was erased (POST /v1/customers/{customer_id}/erase): their address and name were redacted everywhere and their attachments deleted. Carries only the customer id and the counts, never what was erased; drop your own copies of their data.',
+  Type.Object({
+    customer_id: Type.String({ pattern: idPattern('cus') }),
+    brand_id: Type.String(),
+    counts: Type.Ref('ErasureCounts'),
+  }),
+);
+
 export const WebhookTestEventSchema = eventSchema(
   'WebhookTestEvent',
   TEST_EVENT_TYPE,
@@ -88,7 +99,7 @@ export const WebhookTestEventSchema = eventSchema(
   Type.Object({ webhook_id: Type.String(), message: Type.String() }),
 );
 
-/** Each ticket event type with its schema: the event log lists these, webhooks deliver them. */
+/** Each event type of the log with its schema (ticket events and customer.erased): the event log lists these, webhooks deliver them. */
 export const ticketEventSchemas: Record<TicketEventType, Component> = {
   'ticket.created': TicketCreatedEventSchema,
   'ticket.updated': TicketUpdatedEventSchema,
@@ -97,6 +108,7 @@ export const ticketEventSchemas: Record<TicketEventType, Component> = {
   'ticket.message_created': TicketMessageCreatedEventSchema,
   'ticket.message_delivery_failed': TicketMessageDeliveryFailedEventSchema,
   'ticket.merged': TicketMergedEventSchema,
+  'customer.erased': CustomerErasedEventSchema,
 };
 
 /** Every payload a webhook endpoint may receive, by event type. */
@@ -105,11 +117,11 @@ export const webhookEventSchemas: Record<string, Component> = {
   [TEST_EVENT_TYPE]: WebhookTestEventSchema,
 };
 
-/** An entry of the event log: one of the ticket events, told apart by `type`. */
+/** An entry of the event log: one of the ticket events or customer.erased, told apart by `type`. */
 export const EventSchema = Type.Unsafe<EventPayload>(
   Type.Union(
     Object.values(ticketEventSchemas).map((s) => Type.Ref(s.$id)),
-    { description: 'A ticket event, exactly as webhooks deliver it' },
+    { description: 'An event (a ticket event, or customer.erased), exactly as webhooks deliver it' },
   ),
 );
 

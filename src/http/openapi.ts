@@ -74,6 +74,7 @@ const OPERATION_IDS: Record<string, string> = {
   'POST /v1/tickets/bulk': 'bulkUpdateTickets',
   'POST /v1/tickets/{ticket_id}/merge': 'mergeTicket',
   'DELETE /v1/agents/{agent_id}': 'deactivateAgent',
+  'POST /v1/customers/{customer_id}/erase': 'eraseCustomer',
   'POST /v1/webhooks/{webhook_id}/rotate-secret': 'rotateWebhookSecret',
   'POST /v1/webhooks/{webhook_id}/test': 'sendWebhookTest',
   'POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry': 'retryWebhookDelivery',

@@ -126,6 +126,11 @@ export function createIndexing(deps: IndexingDeps) {
     indexer,
     reindex,
 
+    /** After text was redacted and re-indexed (a customer's erasure): nothing of the old text stays in the keyword index's storage. */
+    async purgeReplacedText(): Promise<void> {
+      await keyword.purgeReplaced?.(db);
+    },
+
     /**
      * Refines the built-in embedder's fit as the corpus grows: a new corpus fit once the corpus
      * has `refitFirstDocuments` documents and again each time it has grown `refitGrowth` times

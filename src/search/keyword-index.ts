@@ -73,6 +73,14 @@ export interface KeywordIndex {
   textsSince(db: DbOrTx, afterSeq: number, afterDocId: number, limit: number): Promise<KeywordTextRow[]>;
   /** Removes every entry (of one brand's documents when given). */
   clear(db: DbOrTx, brandId?: string): Promise<void>;
+  /**
+   * Rewrites the index's storage so that no replaced or removed entry is left in it: erasing a
+   * person must not leave their words behind. SQLite FTS5 keeps every earlier version of a
+   * document's terms in older segments, masked by delete markers, until the segments are merged;
+   * `optimize` merges them all into one (its cost grows with the whole index: docs/api.md). Absent
+   * on PostgreSQL, where replaced rows are dead tuples that VACUUM reclaims.
+   */
+  purgeReplaced?(db: DbOrTx): Promise<void>;
 }
 
 /** bm25 column weights: a word in the subject counts twice a word of the conversation. */

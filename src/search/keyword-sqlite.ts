@@ -60,6 +60,10 @@ export const sqliteKeywordIndex: KeywordIndex = {
     if (brandId === undefined) await sql`delete from search_fts`.execute(db);
     else await sql`delete from search_fts where rowid in (select doc_id from search_documents where brand_id = ${brandId})`.execute(db);
   },
+
+  async purgeReplaced(db) {
+    await sql`insert into search_fts (search_fts) values ('optimize')`.execute(db);
+  },
 };
 
 export type { ScoredHit, DbOrTx };

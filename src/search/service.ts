@@ -122,6 +122,7 @@ export function createSearchService(deps: SearchServiceDeps) {
     similar: similarTickets.similar,
 
     reindex: indexing.reindex,
+    purgeReplacedText: indexing.purgeReplacedText,
 
     /**
      * Background upkeep: with a remote endpoint, embeds the queued tickets; otherwise refines the

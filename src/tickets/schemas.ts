@@ -113,7 +113,7 @@ export const ChangesSchema = Type.Record(Type.String(), Change, { description: '
 export const AuditEntrySchema = Type.Object(
   {
     id: Type.String(),
-    action: Type.String({ description: 'ticket.created, ticket.updated, message.created, ticket.woke_up, ticket.merged' }),
+    action: Type.String({ description: 'ticket.created, ticket.updated, message.created, ticket.woke_up, ticket.merged, customer.erased' }),
     actor: Type.Object({
       type: Type.String({ description: 'token or system' }),
       id: Type.Union([Type.String(), Type.Null()], { description: 'The token id' }),

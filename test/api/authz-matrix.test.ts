@@ -237,6 +237,14 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     'GET /v1/customers/{customer_id}': { requests: () => [{ url: `/v1/customers/${fx.A.customer.id}` }] },
     'PATCH /v1/customers/{customer_id}': { requests: () => [{ url: `/v1/customers/${fx.A.customer.id}`, body: { notes: 'matrix' } }] },
     'GET /v1/customers/{customer_id}/tickets': { requests: () => [{ url: `/v1/customers/${fx.A.customer.id}/tickets` }] },
+    'POST /v1/customers/{customer_id}/erase': {
+      async requests() {
+        const email = `erase-${Math.random().toString(36).slice(2)}@example.com`;
+        await createTicket(t, A, { customer: { email, name: 'To erase' } });
+        const fresh = (await t.request({ method: 'GET', url: `/v1/customers?brand_id=${A}&email=${email}` })).json().data[0];
+        return [{ url: `/v1/customers/${fresh.id}/erase?dry_run=true` }, { url: `/v1/customers/${fresh.id}/erase` }];
+      },
+    },
 
     'POST /v1/views': { requests: () => [{ url: '/v1/views', body: { name: 'Matrix view', brand_id: A, filters: { status: 'open' } } }] },
     'GET /v1/views': {
@@ -277,7 +285,7 @@ describe('authorization matrix, generated from the OpenAPI document', () => {
     },
     'GET /v1/events': {
       requests: () => [{ url: '/v1/events?limit=500' }],
-      brandsOf: (b) => b.data.map((x: Json) => [x.data.ticket.brand_id]),
+      brandsOf: (b) => b.data.map((x: Json) => [x.data.ticket?.brand_id ?? x.data.brand_id]),
     },
 
     'POST /v1/attachments': { requests: () => [{ url: '/v1/attachments', body: { file_name: 'a.txt', content_type: 'text/plain', brand_id: A } }] },

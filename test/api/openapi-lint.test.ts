@@ -32,6 +32,7 @@ const OPERATION_IDS = [
   'deleteView',
   'deleteWebhook',
   'downloadAttachment',
+  'eraseCustomer',
   'exportTickets',
   'getAgent',
   'getAttachment',

@@ -13,6 +13,7 @@ import * as importRecords from './0013-import-records.js';
 import * as email from './0011-email.js';
 import * as people from './0014-people.js';
 import * as views from './0015-views.js';
+import * as customerErasure from './0016-customer-erasure.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '0011-email': email,
   '0014-people': people,
   '0015-views': views,
+  '0016-customer-erasure': customerErasure,
 };
