@@ -48,22 +48,9 @@ export type BulkChange = operations['bulkUpdateTickets']['requestBody']['content
 export type BulkResult = ResponseBody<'bulkUpdateTickets', 200>['results'][number];
 export type Attachment = ResponseBody<'createAttachment', 201>;
 
-/*
- * Views and erasure are being added to the API; until their schemas are in api-types.ts these are the
- * few fields the pages read, and every page that uses them checks that the endpoint exists first.
- */
-export interface SavedView {
-  id: string;
-  name: string;
-}
-export interface ViewCount {
-  view_id: string;
-  count: number;
-}
-export interface EraseOutcome {
-  dry_run?: boolean;
-  counts?: Record<string, number>;
-}
+export type SavedView = Schemas['View'];
+export type ViewCount = ResponseBody<'listViewCounts', 200>['data'][number];
+export type EraseOutcome = ResponseBody<'eraseCustomer', 200>;
 
 // The choices the pages offer, in display order; a typo, or a value the API no longer has, fails to compile.
 export const STATUSES = ['open', 'pending', 'resolved', 'snoozed'] as const satisfies readonly Ticket['status'][];

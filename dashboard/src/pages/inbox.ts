@@ -330,7 +330,7 @@ export function inboxPage(main: HTMLElement): void {
         for (const c of data) {
           const span = list.querySelector<HTMLElement>(`.count[data-view-id="${CSS.escape(c.view_id)}"]`);
           if (span) {
-            span.textContent = String(c.count);
+            span.textContent = c.exact ? String(c.count) : `${c.count}+`;
             span.closest('button')?.setAttribute('aria-label', `${known.find((v) => v.id === c.view_id)?.name ?? c.view_id}, ${c.count} tickets`);
           }
         }
