@@ -331,7 +331,8 @@ export function inboxPage(main: HTMLElement): void {
           const span = list.querySelector<HTMLElement>(`.count[data-view-id="${CSS.escape(c.view_id)}"]`);
           if (span) {
             span.textContent = c.exact ? String(c.count) : `${c.count}+`;
-            span.closest('button')?.setAttribute('aria-label', `${known.find((v) => v.id === c.view_id)?.name ?? c.view_id}, ${c.count} tickets`);
+            // No aria-label: the name and the count are the button's text, so what is read is what is seen.
+            span.title = `${c.count} tickets`;
           }
         }
         el.dataset.countsAt = new Date().toISOString();
@@ -351,7 +352,7 @@ export function inboxPage(main: HTMLElement): void {
 
     void (async () => {
       try {
-        known = (await api.get<Page<SavedView>>('/v1/views', { limit: 100 })).data;
+        known = (await api.get<{ data: SavedView[] }>('/v1/views')).data;
       } catch (err) {
         // A server without views (404) simply shows no sidebar; other failures say why.
         if (err instanceof ApiError && err.status === 404) return;
