@@ -1,4 +1,4 @@
-import type { ExportedTicket } from './service.js';
+import type { ExportedTicket } from './model.js';
 
 /** The CSV export's columns, in order: one row per ticket (docs/export-import.md says what each holds). */
 export const CSV_COLUMNS = [

@@ -2,37 +2,12 @@ import type { Db } from '../db/schema.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
 import { AppError } from '../http/problem.js';
 import { parseInstant, toTimestamp } from '../shared/clock.js';
-import {
-  type AuditEntryView,
-  type MessageView,
-  type Participant,
-  type TicketView,
-  participantsOf,
-  toAuditView,
-  toMessageView,
-  toTicketView,
-} from '../tickets/model.js';
+import { type MessageView, participantsOf, toAuditView, toMessageView, toTicketView } from '../tickets/model.js';
 import { CSV_COLUMNS, csvLine, csvRowOf } from './csv.js';
+import type { AttachmentReference, ExportedMessage, ExportedTicket } from './model.js';
 import * as store from './store.js';
 
-/** What an export says of an attachment: enough to find and check the file, never its bytes. */
-export interface AttachmentReference {
-  id: string;
-  file_name: string;
-  content_type: string;
-  size: number | null;
-  sha256: string | null;
-}
-
-export type ExportedMessage = Omit<MessageView, 'attachments'> & { attachments: AttachmentReference[] };
-
-/** One line of the jsonl export: the ticket as GET /v1/tickets/{id} shows it (less its queue placement), with its brand's name. */
-export interface ExportedTicket extends TicketView {
-  brand_name: string | null;
-  messages: ExportedMessage[];
-  participants: Participant[];
-  audit_trail: AuditEntryView[];
-}
+export type { AttachmentReference, ExportedMessage, ExportedTicket } from './model.js';
 
 export interface ExportOptions {
   /** One brand only; a brand the principal may not see exports nothing. */

@@ -1,6 +1,5 @@
 import { type SelectQueryBuilder, sql } from 'kysely';
 import type { Database, DbOrTx, TicketRow } from '../db/schema.js';
-import type { TicketListFilters } from './store.js';
 
 /*
  * Counting tickets without counting them (what views show, src/views): `ticket_counts` holds the
@@ -109,8 +108,25 @@ export async function ticketDataVersion(db: DbOrTx): Promise<number> {
   return Number(row?.value ?? 0);
 }
 
-/** The filters a count applies: the ticket list's, without its order and page. */
-export type TicketCountFilters = Omit<TicketListFilters, 'order' | 'after' | 'limit'>;
+/** The filters a count applies: the ticket list's (src/tickets/store.ts), without its order and page. */
+export interface TicketCountFilters {
+  brandIds: string[] | null;
+  /** Any of these. */
+  statuses?: string[] | undefined;
+  priority?: string | undefined;
+  assigned_to?: string | undefined;
+  /** true: only tickets with no assignee; false: only assigned ones. */
+  unassigned?: boolean | undefined;
+  /** Every one of these tags. */
+  tagsAll?: string[] | undefined;
+  /** At least one of these tags. */
+  tagsAny?: string[] | undefined;
+  customer_email?: string | undefined;
+  created_after?: string | undefined;
+  created_before?: string | undefined;
+  updated_after?: string | undefined;
+  updated_before?: string | undefined;
+}
 
 /**
  * How many tickets match, counting at most `cap + 1` of them: the work is that of reading up to

@@ -2,7 +2,7 @@ import type { Insertable } from 'kysely';
 import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
 import { prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
-import { ticketCountsChanged } from './count-store.js';
+import { type TicketCountFilters, ticketCountsChanged } from './count-store.js';
 
 /**
  * The place of a write in update order (migration 0012): the next `ticket_change_seq`, whose row
@@ -92,23 +92,8 @@ export interface TicketListPosition {
   changeSeq?: number | undefined;
 }
 
-export interface TicketListFilters {
-  brandIds: string[] | null;
-  /** Any of these. */
-  statuses?: string[] | undefined;
-  priority?: string | undefined;
-  assigned_to?: string | undefined;
-  /** true: only tickets with no assignee; false: only assigned ones. */
-  unassigned?: boolean | undefined;
-  /** Every one of these tags. */
-  tagsAll?: string[] | undefined;
-  /** At least one of these tags. */
-  tagsAny?: string[] | undefined;
-  customer_email?: string | undefined;
-  created_after?: string | undefined;
-  created_before?: string | undefined;
-  updated_after?: string | undefined;
-  updated_before?: string | undefined;
+/** The ticket list's filters, with its order and page. */
+export interface TicketListFilters extends TicketCountFilters {
   order: TicketOrder;
   /** The keyset that keeps pages stable while tickets are added and changed. */
   after?: TicketListPosition | undefined;
