@@ -18,7 +18,7 @@
  * the end; with --soak, a long mixed-load run and the RSS after it; with --profile, a
  * `node --cpu-prof` profile of NexusCore under the given paths' loads, summarised.
  *
- * --seeded DIR (SQLite): seed into DIR/n<N>/ and keep it there; a later run with the same DIR reuses
+ * --seeded DIR (SQLite; e.g. bench/http/seeds, gitignored): seed into DIR/n<N>/ and keep it there; a later run with the same DIR reuses
  * a complete seed instead of seeding again (1M tickets take half an hour to seed). The runs write to
  * it (creates, replies, updates), so a reused seed holds those extra rows too.
  *
