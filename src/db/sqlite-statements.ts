@@ -12,7 +12,6 @@ import type { SqliteDatabase as KyselySqliteDatabase } from 'kysely';
  */
 export function statementCache(sqlite: SqliteDatabase, capacity = 500): (sql: string) => Statement {
   const cache = new Map<string, Statement>();
-  const prepareFast = (sql: string): Statement => withRowShape(sqlite.prepare(sql));
   return (sql) => {
     const cached = cache.get(sql);
     if (cached && !cached.busy) {
@@ -21,7 +20,7 @@ export function statementCache(sqlite: SqliteDatabase, capacity = 500): (sql: st
       cache.set(sql, cached);
       return cached;
     }
-    const statement = prepareFast(sql);
+    const statement = withRowShape(sqlite.prepare(sql));
     if (!cached) {
       cache.set(sql, statement);
       if (cache.size > capacity) cache.delete(cache.keys().next().value!);

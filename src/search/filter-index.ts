@@ -11,7 +11,7 @@
 import type { Db } from '../db/schema.js';
 import { PRIORITIES, STATUSES } from '../shared/ticket-fields.js';
 import { type FilterFieldsRow, filterFieldsSince } from './filter-store.js';
-import { followTable } from './index-follower.js';
+import { followTable, followedIndex } from './index-follower.js';
 import type { SearchFilters } from './store.js';
 
 /** Whether a document passes a search's filters beyond brand. */
@@ -146,24 +146,7 @@ export function followFilterIndex(db: Db) {
     rowsSince: (afterSeq, afterDocId, limit) => filterFieldsSince(db, afterSeq, afterDocId, limit),
     apply: (r) => index.upsert(r),
   });
-  return {
-    async catchUp(seq: number): Promise<FilterIndex> {
-      await follower.catchUp(seq);
-      return index;
-    },
-    get loads(): number {
-      return follower.loads;
-    },
-    get size(): number {
-      return index.size;
-    },
-    get lastLoadMs(): number | undefined {
-      return follower.lastLoadMs;
-    },
-    get seq(): number {
-      return follower.seq;
-    },
-  };
+  return followedIndex(follower, index);
 }
 
 export type FilterFollower = ReturnType<typeof followFilterIndex>;

@@ -113,8 +113,19 @@ export function followKeywordIndex(db: Db, keyword: KeywordIndex) {
       if (rows >= COMPACT_AFTER) index.compact();
     },
   });
+  return followedIndex(follower, index);
+}
+
+/**
+ * What the search reads of an in-process index and the follower that keeps it: the index, caught
+ * up to a `seq`, and the follower's figures (for metrics and the warm-up).
+ */
+export function followedIndex<Index extends { readonly size: number }>(
+  follower: Pick<ReturnType<typeof followTable>, 'catchUp' | 'loads' | 'lastLoadMs' | 'seq'>,
+  index: Index,
+) {
   return {
-    async catchUp(seq: number): Promise<InvertedIndex> {
+    async catchUp(seq: number): Promise<Index> {
       await follower.catchUp(seq);
       return index;
     },

@@ -41,6 +41,7 @@ import {
   createMessageService,
   noAttachments,
 } from './messages.js';
+import type { TicketCountFilters } from './count-store.js';
 import * as store from './store.js';
 import type { TicketOrder } from './store.js';
 import { type UpdateTicketInput, diffTicketUpdate } from './update-diff.js';
@@ -201,7 +202,7 @@ export type TicketListFilterQuery = Omit<Static<typeof ListTicketsQuery>, 'sort'
  * naming the parameter), within the principal's brands: the ticket list and views share it, so a
  * filter means the same wherever it is given.
  */
-export function parseTicketListFilters(principal: Principal, filters: TicketListFilterQuery): Omit<store.TicketListFilters, 'order' | 'after' | 'limit'> {
+export function parseTicketListFilters(principal: Principal, filters: TicketListFilterQuery): TicketCountFilters {
   let brandIds = principal.brandIds;
   if (filters.brand_id) brandIds = canSeeBrand(principal, filters.brand_id) ? [filters.brand_id] : [];
   if (filters.unassigned === true && filters.assigned_to !== undefined) throw invalidQuery('unassigned', 'cannot be true with assigned_to');
