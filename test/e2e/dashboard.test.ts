@@ -4,10 +4,11 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import axe from 'axe-core';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
+import { CHROMIUM, browserSuite, waitUntil } from '../helpers/browser.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { freePort } from '../helpers/server-process.js';
 
@@ -15,28 +16,10 @@ import { freePort } from '../helpers/server-process.js';
  * The dashboard end to end: `npm start`'s server in a child process (real clock, real port, the
  * background dispatcher running), a local webhook receiver, and Debian's Chromium driven headless.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
-const skip = fs.existsSync(CHROMIUM) ? false : `chromium not installed: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does it)`;
 
-/** Without Chromium the whole suite is one skipped test, so the run's summary counts and names it. */
-function suite(name: string, fn: () => void): void {
-  if (skip) it(name, { skip }, () => {});
-  else describe(name, { timeout: 300_000 }, fn);
-}
-
-async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-suite('the dashboard in a real browser', () => {
+browserSuite('the dashboard in a real browser', () => {
   let server: ChildProcess;
   let serverLog = '';
   let base: string;
