@@ -50,6 +50,9 @@ function amplified(base: string, n: number): string {
   const db = new SqliteDatabase(path.join(dir, 'nexus.sqlite'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = OFF');
+  // A page cache big enough for the indexes being extended: with SQLite's default 2 MiB, every
+  // copied row misses on its index pages and the copy up to 1M takes about an hour.
+  db.pragma('cache_size = -2097152');
   const renamed = (column: string, k: number) => `${column} || printf('_%06d', ${k})`;
   const ticketColumns = (db.prepare('select name from pragma_table_info(?)').all('tickets') as { name: string }[]).map((c) => c.name);
   const messageColumns = (db.prepare('select name from pragma_table_info(?)').all('messages') as { name: string }[]).map((c) => c.name);
