@@ -501,6 +501,8 @@ export interface components {
       updated_at: string;
       /** @description Set once the ticket was merged into another (POST /v1/tickets/{id}/merge): that ticket’s id, which now holds the conversation */
       merged_into: string | null;
+      /** @description The first line of the latest message that is not an internal note, as plain text (an HTML body read as text), whitespace collapsed, cut to at most 200 characters without an ellipsis; null when the ticket has no such message (or was merged into another) */
+      last_message_preview: string | null;
     };
     QueuePlacement: {
       id: string;

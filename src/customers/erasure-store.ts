@@ -45,7 +45,9 @@ export async function findTickets(db: DbOrTx, brandId: string, email: string, pa
     .selectFrom('tickets')
     .selectAll()
     .where('brand_id', '=', brandId)
-    .where((eb) => eb.or([eb('customer_email', '=', email), anyColumn(['subject', 'description', 'metadata', 'customer_name'], patterns)]))
+    .where((eb) =>
+      eb.or([eb('customer_email', '=', email), anyColumn(['subject', 'description', 'metadata', 'customer_name', 'last_message_preview'], patterns)]),
+    )
     .orderBy('id')
     .execute();
 }

@@ -8,6 +8,7 @@ import { type Actor, systemActor } from '../auth/scopes.js';
 import { recordEvent } from '../events/outbox.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
+import { clipPreview } from '../shared/message-preview.js';
 import { fromJsonText, toJsonText } from '../shared/json.js';
 import type { SecretBox } from '../shared/secret-box.js';
 import * as tickets from '../tickets/store.js';
@@ -101,6 +102,11 @@ function redactTicket(r: Redactor, t: TicketRow, connected: boolean): TicketRowU
   if (description !== t.description) set.description = description;
   const metadata = r.json(t.metadata, connected);
   if (metadata !== undefined) set.metadata = metadata;
+  if (t.last_message_preview !== null) {
+    // The replacement may be longer than what it replaces.
+    const preview = clipPreview(r.text(t.last_message_preview, connected));
+    if (preview !== t.last_message_preview) set.last_message_preview = preview;
+  }
   return set;
 }
 
@@ -304,11 +310,21 @@ export function createCustomerErasure(deps: ErasureDeps) {
     const at = toTimestamp(now);
     const touched = ticketsTouched(p);
     for (const id of touched) await tickets.lockTicket(trx, id);
+    // Messages first: each ticket's preview is then made again from its redacted conversation.
+    for (const [id, set] of p.messages) await store.updateMessage(trx, id, set);
     for (const id of touched) {
       // Read again under the lock: a change committed since the plan was read is kept.
       const fresh = await tickets.findTicket(trx, id);
       if (!fresh) continue;
-      const set = { ...redactTicket(p.redactor, fresh, p.connected.has(id)), version: fresh.version + 1, updated_at: at };
+      const connected = p.connected.has(id);
+      const preview = await tickets.lastMessagePreview(trx, id);
+      // Redacted as well: an HTML body's entities (`Jos&eacute;`) hide a name from the search for it until read as text.
+      const set = {
+        ...redactTicket(p.redactor, fresh, connected),
+        last_message_preview: preview === null ? null : clipPreview(p.redactor.text(preview, connected)),
+        version: fresh.version + 1,
+        updated_at: at,
+      };
       await tickets.updateTicket(trx, fresh, set);
       await tickets.insertAuditEntry(trx, {
         id: newId('aud', now.getTime()),
@@ -322,7 +338,6 @@ export function createCustomerErasure(deps: ErasureDeps) {
         created_at: at,
       });
     }
-    for (const [id, set] of p.messages) await store.updateMessage(trx, id, set);
     await store.deleteOutboxEntries(trx, p.outbox);
     await store.deleteAttachments(trx, [...p.attachments.keys()]);
     for (const [id, set] of p.audit) await store.updateAuditEntry(trx, id, set);

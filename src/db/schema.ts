@@ -69,6 +69,11 @@ export interface TicketTable {
   updated_at: string;
   /** Set when the ticket was merged into another: that ticket's id. */
   merged_into: string | null;
+  /**
+   * The first line of the latest message that is not an internal note (src/shared/message-preview.ts),
+   * kept by every write of a message (migration 0017); null when there is none.
+   */
+  last_message_preview: string | null;
 }
 
 /** Named counters: `UPDATE … SET value = value + 1 RETURNING value` hands out the next number. */

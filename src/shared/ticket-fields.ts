@@ -56,6 +56,8 @@ export interface TicketView {
   updated_at: string;
   /** The ticket this one was merged into; null unless merged. */
   merged_into: string | null;
+  /** The first line of the latest message that is not an internal note, at most 200 characters; null when none. */
+  last_message_preview: string | null;
 }
 
 export function toTicketView(row: TicketRow): TicketView {
@@ -76,6 +78,7 @@ export function toTicketView(row: TicketRow): TicketView {
     created_at: row.created_at,
     updated_at: row.updated_at,
     merged_into: row.merged_into ?? null,
+    last_message_preview: row.last_message_preview ?? null,
   };
 }
 

@@ -6,6 +6,7 @@ import { routeTicket } from '../queues/service.js';
 import { parseInstant, toTimestamp } from '../shared/clock.js';
 import { isId, newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
+import { messagePreview } from '../shared/message-preview.js';
 import type { TicketIndexer } from './changes.js';
 import {
   type AuthorType,
@@ -189,6 +190,16 @@ async function recordHistoricEvents(trx: DbOrTx, row: TicketRow, messages: Messa
   }
 }
 
+/** The preview of the latest message that is not an internal note, in the conversation's order (created_at, then id). */
+function previewOf(messages: readonly HistoricMessage[]): string | null {
+  let latest: HistoricMessage | undefined;
+  for (const m of messages) {
+    if (m.visibility === 'internal') continue;
+    if (!latest || m.created_at > latest.created_at || (m.created_at === latest.created_at && m.id > latest.id)) latest = m;
+  }
+  return latest ? messagePreview(latest.body) : null;
+}
+
 /**
  * Writes one checked historic ticket in `trx`: routed to its brand's queue, with its messages, its
  * audit trail (or one `ticket.imported` entry by `actor` at `now`), the search index and, only
@@ -223,6 +234,7 @@ export async function writeHistoricTicket(
       version: 1,
       created_at: input.created_at,
       updated_at: input.updated_at,
+      last_message_preview: previewOf(input.messages),
     },
     input.tags,
   );

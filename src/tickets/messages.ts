@@ -176,6 +176,8 @@ export function createMessageService(deps: MessageServiceDeps) {
         const { set, changes } = imported ? { set: {}, changes: {} as Changes } : sideEffectsOfMessage(row, input.author_type, visibility, now);
         set.version = row.version + 1;
         set.updated_at = toTimestamp(now);
+        // Read back rather than taken from this body: an imported message may be dated before the latest one.
+        if (visibility !== 'internal') set.last_message_preview = await store.lastMessagePreview(trx, ticketId);
         const updated = await store.updateTicket(trx, row, set);
         if (set.status) await deps.people.ticketStatusChanged(trx, updated, row.status, set.status);
         await deps.people.messageAdded(trx, updated, messageRow);

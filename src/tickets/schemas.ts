@@ -2,6 +2,7 @@ import { type TSchema, Type } from 'typebox';
 import { Cursor, DateOrTimestamp, Email, Limit, Timestamp } from '../http/types.js';
 import { JsonValue } from '../http/json-value.js';
 import { idPattern } from '../shared/ids.js';
+import { PREVIEW_MAX_CHARS } from '../shared/message-preview.js';
 import { OriginSchema, PrioritySchema, STATUSES, StatusSchema } from '../shared/ticket-fields.js';
 import { AUTHOR_TYPES, DELIVERY_STATUSES, LIMITS, VISIBILITIES } from './model.js';
 
@@ -50,6 +51,9 @@ export const TicketSchema = Type.Object(
     updated_at: Timestamp,
     merged_into: Type.Union([Type.String({ pattern: idPattern('tick') }), Type.Null()], {
       description: 'Set once the ticket was merged into another (POST /v1/tickets/{id}/merge): that ticket’s id, which now holds the conversation',
+    }),
+    last_message_preview: Type.Union([Type.String({ maxLength: PREVIEW_MAX_CHARS }), Type.Null()], {
+      description: `The first line of the latest message that is not an internal note, as plain text (an HTML body read as text), whitespace collapsed, cut to at most ${PREVIEW_MAX_CHARS} characters without an ellipsis; null when the ticket has no such message (or was merged into another)`,
     }),
   },
   { $id: 'Ticket' },

@@ -10,6 +10,7 @@ import { type QueuePlacement, queuePlacement, routeTicket } from '../queues/serv
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
+import { messagePreview } from '../shared/message-preview.js';
 import { type TicketIndexer, recordChange } from './changes.js';
 import {
   type AuditEntryView,
@@ -334,6 +335,8 @@ export function createTicketService(deps: TicketServiceDeps) {
         created_at: at,
         updated_at: at,
         merged_into: null,
+        // The description is the first message, the customer's.
+        last_message_preview: messagePreview(description),
       },
       tags,
     );
@@ -580,7 +583,8 @@ export function createTicketService(deps: TicketServiceDeps) {
 
         const moved = await store.moveConversation(trx, source.id, target.id);
         const sourceChanges: Changes = { merged_into: { from: null, to: target.id } };
-        const sourceSet: Partial<TicketRow> = { merged_into: target.id, version: source.version + 1, updated_at: at };
+        // The source keeps no message to preview; the target's latest may now be one of the source's.
+        const sourceSet: Partial<TicketRow> = { merged_into: target.id, last_message_preview: null, version: source.version + 1, updated_at: at };
         if (source.status !== 'resolved') {
           sourceSet.status = 'resolved';
           sourceChanges.status = { from: source.status, to: 'resolved' };
@@ -591,7 +595,11 @@ export function createTicketService(deps: TicketServiceDeps) {
         }
         const merged = await store.updateTicket(trx, source, sourceSet);
         if (sourceSet.status) await people.ticketStatusChanged(trx, merged, source.status, 'resolved');
-        const grown = await store.updateTicket(trx, target, { version: target.version + 1, updated_at: at });
+        const grown = await store.updateTicket(trx, target, {
+          last_message_preview: await store.lastMessagePreview(trx, target.id),
+          version: target.version + 1,
+          updated_at: at,
+        });
         await recordChange(trx, deps.indexer, { action: 'ticket.merged', ticket: merged, into: grown, actor, changes: sourceChanges, at: now });
         await recordChange(trx, deps.indexer, {
           action: 'ticket.merged',

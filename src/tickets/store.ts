@@ -2,6 +2,7 @@ import type { Insertable } from 'kysely';
 import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
 import { prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
+import { messagePreview } from '../shared/message-preview.js';
 import { type TicketCountFilters, ticketCountsChanged } from './count-store.js';
 
 /**
@@ -260,6 +261,26 @@ export async function listMessages(db: DbOrTx, ticketId: string, page?: { after?
     q = q.where((eb) => eb.or([eb('created_at', '>', at), eb.and([eb('created_at', '=', at), eb('id', '>', id)])]));
   }
   return q.orderBy('created_at').orderBy('id').limit(page.limit).execute();
+}
+
+const latestShownBody = prepareQuery((db, p: { ticketId: string }) =>
+  db
+    .selectFrom('messages')
+    .select('body')
+    .where('ticket_id', '=', p.ticketId)
+    .where('visibility', '<>', 'internal')
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1),
+);
+
+/**
+ * The `last_message_preview` the ticket's conversation makes, as it is in this transaction: of its
+ * latest message that is not an internal note (messages_ticket, read backwards), null when none.
+ */
+export async function lastMessagePreview(db: DbOrTx, ticketId: string): Promise<string | null> {
+  const latest = await latestShownBody.first(db, { ticketId });
+  return latest ? messagePreview(latest.body) : null;
 }
 
 export async function insertAuditEntry(db: DbOrTx, row: Insertable<AuditEntryTable>): Promise<void> {

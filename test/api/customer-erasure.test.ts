@@ -172,6 +172,14 @@ describe('customer erasure', () => {
       attachments: [attachmentId],
     });
     assert.equal(own.statusCode, 201, own.body);
+    // The latest message, so the ticket's last_message_preview: their name and address on its first
+    // line, in HTML whose entities hide the name from a search of the stored body (`&#104;` is `h`).
+    const html = await post(`/v1/tickets/${t1.id}/messages`, {
+      author_type: 'agent',
+      body: `<p>Dear&nbsp;${NAME.replace(/h/, '&#104;')} &lt;${EMAIL}&gt;,</p><p>your refund is on its way.</p>`,
+    });
+    assert.equal(html.statusCode, 201, html.body);
+    assert.equal((await get(`/v1/tickets/${t1.id}`)).json().last_message_preview, `Dear ${NAME} <${EMAIL}>,`);
     assert.equal(
       (await t.request({ method: 'PATCH', url: `/v1/tickets/${t1.id}`, body: { status: 'pending', tags: ['refund'], subject: `Refund for ${NAME}!` } }))
         .statusCode,
@@ -299,6 +307,7 @@ describe('customer erasure', () => {
     const t1 = (await get(`/v1/tickets/${ids.t1}`)).json();
     assert.deepEqual(t1.customer, { email: `${person.id}@erased.invalid`, name: null });
     assert.equal(t1.subject, 'Refund for [erased]!');
+    assert.equal(t1.last_message_preview, 'Dear [erased] <[erased]>,');
     assert.deepEqual(t1.metadata, { contact: `${person.id}@erased.invalid`, nested: { who: '[erased]' } });
     assert.deepEqual(t1.tags, ['refund']);
     assert.equal(t1.status, 'pending');

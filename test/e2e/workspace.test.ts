@@ -22,6 +22,9 @@ const require = createRequire(import.meta.url);
 
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
+const LONG_LINE =
+  'The login page says my password expired, but the reset e-mail never arrives, not even in spam; I tried three browsers and two laptops since Monday morning.';
+
 browserSuite("an agent's day in the dashboard", () => {
   let server: ServerProcess;
   let dataDir: string;
@@ -72,6 +75,25 @@ browserSuite("an agent's day in the dashboard", () => {
     assert.ok(width <= 390, `${where}: the page is ${width} px wide at 390 px`);
   }
 
+  /** The preview of a long first line: all of it in the element and its title, shown on one line cut with an ellipsis, within the page. */
+  async function assertPreviewCut(ticketId: string): Promise<void> {
+    const preview = page.locator(`tr[data-ticket-id="${ticketId}"] .preview`);
+    assert.equal(await preview.textContent(), LONG_LINE);
+    assert.equal(await preview.getAttribute('title'), LONG_LINE);
+    const box = await preview.evaluate((el) => {
+      const style = getComputedStyle(el);
+      return {
+        cut: el.scrollWidth > el.clientWidth,
+        lines: Math.round(el.getBoundingClientRect().height / Number.parseFloat(style.lineHeight)),
+        ellipsis: style.textOverflow,
+        right: el.getBoundingClientRect().right,
+        viewport: document.documentElement.clientWidth,
+      };
+    });
+    assert.deepEqual([box.cut, box.lines, box.ellipsis], [true, 1, 'ellipsis'], JSON.stringify(box));
+    assert.ok(box.right <= box.viewport, `the preview ends inside the page: ${JSON.stringify(box)}`);
+  }
+
   async function openTicket(id: string, subject: string): Promise<void> {
     await page.goto(`${base}/dashboard/tickets/${id}`);
     await page.getByRole('heading', { level: 1, name: subject }).waitFor();
@@ -114,6 +136,8 @@ browserSuite("an agent's day in the dashboard", () => {
     await ticket('refund', 'brand_acme', 'Refund for order 10021', 'casey@example.com', 'Casey Customer');
     await ticket('globex', 'brand_globex', 'Globex login broken', 'gus@example.com');
     await ticket('dupe', 'brand_acme', 'Refund again (duplicate)', 'casey@example.com', 'Casey Customer');
+    // A first line longer than the inbox has room for: shown cut, on one line.
+    await created('POST', `/v1/tickets/${ids.globex}/messages`, { author_type: 'customer', body: `${LONG_LINE}\nSecond line, never shown in the inbox.` });
     // The oldest ticket gets the latest activity: sorting by last activity puts it first.
     await created('POST', `/v1/tickets/${ids.old}/messages`, { author_type: 'customer', body: 'Any news on the invoice?' });
 
@@ -163,6 +187,12 @@ browserSuite("an agent's day in the dashboard", () => {
     assert.ok(await when.getAttribute('datetime'), 'a machine-readable date');
     assert.ok(await when.getAttribute('title'), 'the absolute date on hover');
     assert.match((await row.locator('td[data-label="Waiting"]').textContent()) ?? '', /min/);
+    // The last message's first line under the subject; whole on hover.
+    const preview = row.locator('td[data-label="Subject"] .preview');
+    assert.equal(await preview.textContent(), 'Any news on the invoice?');
+    assert.equal(await preview.getAttribute('title'), 'Any news on the invoice?');
+    assert.equal(await page.locator(`tr[data-ticket-id="${ids.printer}"] .preview`).textContent(), 'Printer on fire: details from the customer.');
+    await assertPreviewCut(ids.globex);
     await axeCheck(t, 'inbox');
     await shot('inbox-1280');
   });
@@ -407,6 +437,7 @@ browserSuite("an agent's day in the dashboard", () => {
         'rows are cards',
       );
       await noSidewaysScroll('inbox');
+      await assertPreviewCut(ids.globex);
       await axeCheck(t, 'inbox-390');
       await shot('inbox-390');
 

@@ -30,6 +30,7 @@ function ticket(fields: Partial<TicketRow> = {}): TicketRow {
     created_at: '2026-01-14T09:00:00Z',
     updated_at: '2026-01-14T09:00:00Z',
     merged_into: null,
+    last_message_preview: null,
     ...fields,
   };
 }

@@ -537,6 +537,8 @@ function ticketTable(rows: Row[], agents: Agent[], onSelect: () => void): HTMLEl
               'div',
               {},
               h('a', { href: href(`/tickets/${enc(t.id)}`), className: 'subject' }, t.subject),
+              // The last message's first line, cut to the column by CSS; whole on hover.
+              t.last_message_preview ? h('div', { className: 'preview small', title: t.last_message_preview }, t.last_message_preview) : null,
               h('div', { className: 'muted small' }, t.customer.name ? `${t.customer.name} <${t.customer.email}>` : t.customer.email),
               highlightsEl(highlights),
             ),

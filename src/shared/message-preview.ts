@@ -1,0 +1,59 @@
+import { convert } from 'html-to-text';
+
+/** The longest preview, in code points (what JSON Schema's `maxLength` counts). */
+export const PREVIEW_MAX_CHARS = 200;
+
+// A closing tag, or one of the elements that end a line: enough to tell an HTML body from text
+// that merely holds a `<` (`a<b`, `<3`, `<tick_…>`).
+const HTML_HINT = /<\/[a-z][a-z0-9]*\s*>|<(?:br|hr|p|div|html|body|table|img)\b[^<>]*>/i;
+const LINE_BREAK = /\r\n|[\n\r\u2028\u2029\v\f]/;
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** An HTML body as text, one line per block; links and images are left out, as a preview has no room for them. */
+function htmlText(html: string): string {
+  return convert(html, {
+    wordwrap: false,
+    selectors: [
+      { selector: 'a', options: { ignoreHref: true } },
+      { selector: 'img', format: 'skip' },
+      { selector: 'style', format: 'skip' },
+      { selector: 'script', format: 'skip' },
+      { selector: 'head', format: 'skip' },
+      // Headings and table headers keep their case (html-to-text shouts them by default).
+      ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
+      { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false } },
+    ],
+  });
+}
+
+/** The text cut to at most `max` code points at a grapheme boundary (an emoji or an accented letter is never split). */
+export function clipPreview(text: string, max = PREVIEW_MAX_CHARS): string {
+  let length = 0;
+  for (const _ of text) if (++length > max) break;
+  if (length <= max) return text;
+  let out = '';
+  let used = 0;
+  for (const { segment } of graphemes.segment(text)) {
+    const size = [...segment].length;
+    if (used + size > max) break;
+    out += segment;
+    used += size;
+  }
+  return out.trimEnd();
+}
+
+/**
+ * A ticket's `last_message_preview` for a message body: its first line that is not blank, with
+ * runs of whitespace made one space and the ends trimmed, cut to {@link PREVIEW_MAX_CHARS} code
+ * points at a grapheme boundary, with no ellipsis added (a client shortens it further to fit and
+ * adds its own). A body that looks like HTML is read as text first (tags dropped, entities
+ * decoded, blocks and `<br>` as line breaks). Null when no line holds anything but whitespace.
+ */
+export function messagePreview(body: string): string | null {
+  const text = HTML_HINT.test(body) ? htmlText(body) : body;
+  for (const line of text.split(LINE_BREAK)) {
+    const collapsed = line.replace(/\s+/gu, ' ').trim();
+    if (collapsed) return clipPreview(collapsed);
+  }
+  return null;
+}
