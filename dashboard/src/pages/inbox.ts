@@ -495,9 +495,7 @@ function ticketTable(rows: Row[], agents: Agent[], onSelect: () => void): HTMLEl
     'Assignee',
     'Waiting',
     'Last activity',
-    'Created',
     'Brand',
-    'Tags',
     ...(scored ? ['Score', 'Matched by'] : []),
   ];
   const selectAll = selectable ? h('input', { type: 'checkbox', name: 'select-all', 'aria-label': 'Select every ticket shown' }) : null;
@@ -539,7 +537,15 @@ function ticketTable(rows: Row[], agents: Agent[], onSelect: () => void): HTMLEl
               h('a', { href: href(`/tickets/${enc(t.id)}`), className: 'subject' }, t.subject),
               // The last message's first line, cut to the column by CSS; whole on hover.
               t.last_message_preview ? h('div', { className: 'preview small', title: t.last_message_preview }, t.last_message_preview) : null,
-              h('div', { className: 'muted small' }, t.customer.name ? `${t.customer.name} <${t.customer.email}>` : t.customer.email),
+              h(
+                'div',
+                { className: 'muted small' },
+                t.customer.name ? `${t.customer.name} <${t.customer.email}>` : t.customer.email,
+                ' · opened ',
+                relTimeEl(t.created_at),
+              ),
+              // Tags ride under the subject rather than in a column of their own: the table fits 1280 px.
+              t.tags.length ? h('div', { className: 'tags small', 'aria-label': 'Tags' }, t.tags.map((tag) => badge(tag, 'tag'))) : null,
               highlightsEl(highlights),
             ),
           ),
@@ -551,9 +557,7 @@ function ticketTable(rows: Row[], agents: Agent[], onSelect: () => void): HTMLEl
           ),
           cell('Waiting', waiting(t)),
           cell('Last activity', relTimeEl(t.updated_at)),
-          cell('Created', relTimeEl(t.created_at)),
           cell('Brand', brandName(t.brand_id)),
-          cell('Tags', t.tags.length ? t.tags.join(', ') : '—'),
           ...(scored
             ? [cell('Score', h('span', { className: 'score' }, score === undefined ? '—' : score.toFixed(3))), cell('Matched by', matchEl(match))]
             : []),
