@@ -8,11 +8,6 @@ export const SEARCH_TUNING = {
   ...HYBRID_RECIPE,
   /** Deepest position pagination reaches (each side fetches up to this many). */
   maxDepth: 1000,
-  /** With filters beyond brand: scan exactly among at most this many SQL candidates, else over-fetch. */
-  maxCandidates: 50_000,
-  overFetch: 10,
-  /** Corpus size (documents in the process indexes) above which filtered searches over-fetch first. */
-  overFetchFirstFrom: 250_000,
   /**
    * The built-in embedder's fit is refined on the corpus (general sample + newest `fitSample`
    * tickets) once it has `refitFirstDocuments` documents, then each time it has grown
