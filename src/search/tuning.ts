@@ -43,6 +43,17 @@ export const SEARCH_TUNING = {
    * the model's).
    */
   semanticFloor: 0.1,
+  /**
+   * Soft word matching on small corpora (embedding/soft-match.ts): when the brands searched hold
+   * at most `softMatchDocuments` documents, each semantic hit's cosine becomes (cosine + w x soft
+   * match) / (1 + w), w = `softMatchWeight`, the soft match being the query words' best word-to-word
+   * similarity with the ticket's words; a hit without a word match then needs that blended score
+   * at `softMatchFloor` (instead of its cosine at `semanticFloor`). `softMatchDocuments` 0 turns
+   * it off (docs/search.md, "Small corpora").
+   */
+  softMatchDocuments: 200,
+  softMatchWeight: 2,
+  softMatchFloor: 0.3,
   domainNeighbours: 3,
   domainMargin: 0,
   /**
