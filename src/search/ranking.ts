@@ -47,8 +47,8 @@ interface SemanticQuery {
   floor: number;
   builtIn: boolean;
   references: DomainReferences | null;
-  /** The query's words for the soft match of small corpora (built-in embedder only). */
-  soft: { matcher: SoftMatcher; text: SoftText } | null;
+  /** The soft word matcher of small corpora (built-in embedder only). */
+  soft: SoftMatcher | null;
 }
 
 type SideSearch<Q> = (query: Q, k: number) => Promise<ScoredHit<number>[]>;
@@ -88,11 +88,7 @@ export function createRanker(deps: RankerDeps) {
     if (fit) v = removeCommonComponent(v!, fit.components);
     if (!v?.some((x) => x !== 0)) return null;
     const references = fit ? await embedderProvider.domainReferences(fit) : null;
-    let soft: SemanticQuery['soft'] = null;
-    if (builtIn && SEARCH_TUNING.softMatchDocuments > 0) {
-      const matcher = softMatcherOf(embedder);
-      soft = { matcher, text: matcher.prepare(queryText) };
-    }
+    const soft = builtIn && SEARCH_TUNING.softMatchDocuments > 0 ? softMatcherOf(embedder) : null;
     return { vector: v, vectors: index, floor: builtIn ? SEARCH_TUNING.semanticFloor : -Infinity, builtIn, references, soft };
   }
 
@@ -132,7 +128,7 @@ export function createRanker(deps: RankerDeps) {
     // is rarely near 0; calibrated on the small-corpora set, docs/search.md).
     let relevance = new Map(semWide.map((h) => [h.id, h.score]));
     if (query?.soft && semWide.length < wide && semWide.length <= SEARCH_TUNING.softMatchDocuments) {
-      softScores = await softMatchScores(db, query.soft, semWide);
+      softScores = await softMatchScores(db, query.soft, query.soft.prepare(queryText), semWide);
       semWide = withSoftMatch(semWide, softScores);
       relevance = new Map(semWide.map((h) => [h.id, h.score]));
       if (query.floor !== Infinity) query.floor = SEARCH_TUNING.softMatchFloor;
@@ -280,7 +276,7 @@ function softMatcherOf(embedder: WinkGloveEmbedder): SoftMatcher {
 }
 
 /** The soft word match of the query with each hit's ticket text (subject and body), read from the tables. */
-async function softMatchScores(db: Db, soft: NonNullable<SemanticQuery['soft']>, hits: readonly ScoredHit<number>[]): Promise<Map<number, number>> {
+async function softMatchScores(db: Db, matcher: SoftMatcher, query: SoftText, hits: readonly ScoredHit<number>[]): Promise<Map<number, number>> {
   const ticketByDoc = await store.ticketIdsOf(
     db,
     hits.map((h) => h.id),
@@ -289,7 +285,7 @@ async function softMatchScores(db: Db, soft: NonNullable<SemanticQuery['soft']>,
   const out = new Map<number, number>();
   for (const [docId, ticketId] of ticketByDoc) {
     const text = texts.get(ticketId);
-    if (text) out.set(docId, soft.matcher.score(soft.text, soft.matcher.prepare(store.semanticTextOf(text))));
+    if (text) out.set(docId, matcher.score(query, matcher.prepare(store.semanticTextOf(text))));
   }
   return out;
 }
