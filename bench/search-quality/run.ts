@@ -10,7 +10,7 @@
  * as queries through the search service, keyword-only, semantic-only and hybrid, measured twice:
  * "right after" the last create (whatever fit the background had reached) and "settled" (the
  * job's last due refit done and the in-process index switched to it). `--reindex` adds a third
- * measurement after `search.reindex()` (a fit on the newest 5,000 tickets, everything
+ * measurement after `search.reindex()` (a fit on the general sample + the newest `fitSample` tickets, everything
  * re-embedded). A result is relevant when its intent equals the query's.
  *
  * `--end-on-refit`: stop creating at the first ticket (from `--min-docs=2000` on) after which the
