@@ -10,8 +10,16 @@
  * as queries through the search service, keyword-only, semantic-only and hybrid, measured twice:
  * "right after" the last create (whatever fit the background had reached) and "settled" (the
  * job's last due refit done and the in-process index switched to it). `--reindex` adds a third
- * measurement after `search.reindex()` (a fit on the newest 5,000 tickets, everything
+ * measurement after `search.reindex()` (a fit on the general sample + the newest `fitSample` tickets, everything
  * re-embedded). A result is relevant when its intent equals the query's.
+ *
+ * `--end-on-refit`: stop creating at the first ticket (from `--min-docs=2000` on) after which the
+ * job's next refit is due (the corpus has grown `refitGrowth` times since the stored fit), so that
+ * "right after" is measured with the refit due but not done and "settled" after it: the case where
+ * the two can differ. The job is stopped at that create, so that the whole "right after"
+ * measurement runs on the fit before the refit (with the job running, the refit would land part
+ * way through it). The printed fits say which one served each measurement, at its start and end.
+ * `--no-typos` skips the typo section.
  *
  * Typos: the same queries with one edit in one word of 5+ letters (seeded: a letter dropped,
  * doubled, replaced or two swapped), keyword and hybrid, with the typo tolerance on and off; the
@@ -29,7 +37,8 @@ import { openRuntime } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';
 import type { Principal } from '../../src/auth/scopes.js';
 import { SEARCH_TUNING, type SearchMode, type SearchService } from '../../src/search/service.js';
-import { readState } from '../../src/search/store.js';
+import { countDocuments, readState } from '../../src/search/store.js';
+import { fitDocuments } from '../../src/search/embedder-provider.js';
 import { coreJobs, startJobs } from '../../src/workers.js';
 import { banking77Path, type LabelledText, loadBanking77, splitDataset } from './dataset.js';
 import { withTypos } from './typos.js';
@@ -45,6 +54,9 @@ if (boundsArg) {
   SEARCH_TUNING.semanticBounds = boundsArg === 'none' ? null : { low: low!, high: high! };
 }
 const withReindex = args.includes('--reindex');
+const endOnRefit = args.includes('--end-on-refit');
+const minDocs = Number(args.find((a) => a.startsWith('--min-docs='))?.slice('--min-docs='.length) ?? 2000);
+const withTyposSection = !args.includes('--no-typos');
 const seedArgs = args.filter((a) => !a.startsWith('--'));
 const seeds = seedArgs.length ? seedArgs.map(Number) : [1];
 const rows = loadBanking77();
@@ -93,6 +105,7 @@ for (const seed of seeds) {
     const brand = await services.brands.create({ name: `Banking77 seed ${seed}` });
     let started = performance.now();
     const labelByTicket = new Map<string, string>();
+    let created = 0;
     for (const [i, doc] of documents.entries()) {
       const ticket = await services.tickets.create(principal, {
         brand_id: brand.id,
@@ -100,14 +113,27 @@ for (const seed of seeds) {
         customer: { email: `customer${i}@example.com` },
       });
       labelByTicket.set(ticket.id, doc.label);
+      created++;
+      if (endOnRefit && created >= minDocs) {
+        // The job's own condition (indexing.ts, refineFit): stop at the create that makes a refit due.
+        const last = fitDocuments((await readState(db)).componentsId);
+        const count = await countDocuments(db);
+        if (count >= SEARCH_TUNING.refitFirstDocuments && count >= last * SEARCH_TUNING.refitGrowth && count !== last) {
+          console.log(`\nstopped at ${count} tickets: the stored fit is of ${last} documents, a refit is due (growth ${SEARCH_TUNING.refitGrowth}x)`);
+          await stopJobs();
+          jobsStopped = true;
+          break;
+        }
+      }
     }
+    const corpus = documents.slice(0, created);
     const createMs = performance.now() - started;
     const docRows = await db.selectFrom('search_documents').select(['doc_id', 'ticket_id']).execute();
     const labelByDoc = new Map(docRows.map((r) => [Number(r.doc_id), labelByTicket.get(r.ticket_id)!]));
     const labelCounts = new Map<string, number>();
-    for (const d of documents) labelCounts.set(d.label, (labelCounts.get(d.label) ?? 0) + 1);
+    for (const d of corpus) labelCounts.set(d.label, (labelCounts.get(d.label) ?? 0) + 1);
     console.log(
-      `\nseed ${seed}: ${documents.length} tickets created in ${(createMs / 1000).toFixed(1)} s (${Math.round(documents.length / (createMs / 1000))}/s), ${queries.length} queries`,
+      `\nseed ${seed}: ${corpus.length} tickets created in ${(createMs / 1000).toFixed(1)} s (${Math.round(corpus.length / (createMs / 1000))}/s), ${queries.length} queries`,
     );
 
     const table = async (label: string): Promise<Record<SearchMode, RankingMetrics>> => {
@@ -120,6 +146,8 @@ for (const seed of seeds) {
         out[mode] = metrics;
         console.log(`${mode.padEnd(10)} ${fmt(metrics)}   ${ms.toFixed(1)}`);
       }
+      const after = await readState(db);
+      console.log(`(at the end: stored fit ${after.componentsId ?? 'none: general'}; index serving ${search.vectorIndex.fitId ?? '-'})`);
       const gap = out.hybrid.ndcg - out.keyword.ndcg;
       console.log(
         `hybrid - keyword nDCG@10 = ${gap >= 0 ? '+' : ''}${gap.toFixed(4)}; hybrid / keyword ${(out.hybrid.ndcg / out.keyword.ndcg).toFixed(3)}, hybrid / semantic ${(out.hybrid.ndcg / out.semantic.ndcg).toFixed(3)}`,
@@ -130,7 +158,7 @@ for (const seed of seeds) {
     // Right after the last create: no waiting, whatever the background job has done so far.
     const right = await table('right after the bulk create');
     // Settled: the job's due refit (if any) done, and the index of the new fit serving.
-    await stopJobs();
+    if (!jobsStopped) await stopJobs();
     jobsStopped = true;
     await search.maintain();
     await search.ranker.rank('warm', { brandIds: null }, 'semantic', 10).catch(() => undefined);
@@ -150,25 +178,27 @@ for (const seed of seeds) {
     }
 
     // Typos: keyword and hybrid on the typo'd queries, tolerance on and off; clean queries off.
-    const typos = withTypos(queries, seed);
-    console.log(
-      `\ntypos: ${typos.changed} of ${queries.length} queries with one edit (e.g. "${typos.queries.find((q, i) => q.text !== queries[i]!.text)?.text}")`,
-    );
-    console.log(`${'queries / mode'.padEnd(28)} ${'P@10'.padStart(8)} ${'nDCG@10'.padStart(8)} ${'MRR@10'.padStart(8)}`);
-    const ratio = SEARCH_TUNING.typoRatio;
-    for (const [label, qs, r] of [
-      ['typos, tolerance on', typos.queries, ratio],
-      ['typos, tolerance off', typos.queries, 0],
-      ['clean, tolerance on', queries, ratio],
-      ['clean, tolerance off', queries, 0],
-    ] as const) {
-      SEARCH_TUNING.typoRatio = r;
-      for (const mode of ['keyword', 'hybrid'] as const) {
-        const { metrics } = await evaluate(search, qs, mode, labelByDoc, labelCounts);
-        console.log(`${`${label}, ${mode}`.padEnd(28)} ${fmt(metrics)}`);
+    if (withTyposSection) {
+      const typos = withTypos(queries, seed);
+      console.log(
+        `\ntypos: ${typos.changed} of ${queries.length} queries with one edit (e.g. "${typos.queries.find((q, i) => q.text !== queries[i]!.text)?.text}")`,
+      );
+      console.log(`${'queries / mode'.padEnd(28)} ${'P@10'.padStart(8)} ${'nDCG@10'.padStart(8)} ${'MRR@10'.padStart(8)}`);
+      const ratio = SEARCH_TUNING.typoRatio;
+      for (const [label, qs, r] of [
+        ['typos, tolerance on', typos.queries, ratio],
+        ['typos, tolerance off', typos.queries, 0],
+        ['clean, tolerance on', queries, ratio],
+        ['clean, tolerance off', queries, 0],
+      ] as const) {
+        SEARCH_TUNING.typoRatio = r;
+        for (const mode of ['keyword', 'hybrid'] as const) {
+          const { metrics } = await evaluate(search, qs, mode, labelByDoc, labelCounts);
+          console.log(`${`${label}, ${mode}`.padEnd(28)} ${fmt(metrics)}`);
+        }
       }
+      SEARCH_TUNING.typoRatio = ratio;
     }
-    SEARCH_TUNING.typoRatio = ratio;
 
     // Queries unrelated to banking: how many hits each returns (of at most 100).
     const offTopic = ['zebra crossing', 'printer on fire', 'recipe for chocolate cake', 'my cat is sick', 'guitar lessons for beginners', 'elephant'];

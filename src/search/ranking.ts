@@ -8,6 +8,7 @@ import type { Db } from '../db/schema.js';
 import { AppError, validationError } from '../http/problem.js';
 import { removeCommonComponent } from './embedding/embedder.js';
 import { rocchioExpand } from './embedding/feedback.js';
+import { type SoftMatcher, type SoftText, softMatcher } from './embedding/soft-match.js';
 import { EmbeddingEndpointError } from './embedding/openai-compatible.js';
 import { WinkGloveEmbedder } from './embedding/wink-glove.js';
 import type { DomainReferences, EmbedderProvider } from './embedder-provider.js';
@@ -46,6 +47,8 @@ interface SemanticQuery {
   floor: number;
   builtIn: boolean;
   references: DomainReferences | null;
+  /** The soft word matcher of small corpora (built-in embedder only). */
+  soft: SoftMatcher | null;
 }
 
 type SideSearch<Q> = (query: Q, k: number) => Promise<ScoredHit<number>[]>;
@@ -85,7 +88,8 @@ export function createRanker(deps: RankerDeps) {
     if (fit) v = removeCommonComponent(v!, fit.components);
     if (!v?.some((x) => x !== 0)) return null;
     const references = fit ? await embedderProvider.domainReferences(fit) : null;
-    return { vector: v, vectors: index, floor: builtIn ? SEARCH_TUNING.semanticFloor : -Infinity, builtIn, references };
+    const soft = builtIn && SEARCH_TUNING.softMatchDocuments > 0 ? softMatcherOf(embedder) : null;
+    return { vector: v, vectors: index, floor: builtIn ? SEARCH_TUNING.semanticFloor : -Infinity, builtIn, references, soft };
   }
 
   /** Runs the recipe; `depth` hits per side. */
@@ -113,17 +117,30 @@ export function createRanker(deps: RankerDeps) {
 
     const kwTerms = words ? withTypoVariants(words, terms.length > 1 ? pruneCommonTerms(words, terms) : terms) : terms;
     const kw1 = await sides.keyword(kwTerms, depth);
-    const semWide = query ? await sides.semantic(query.vector, Math.max(depth, SEARCH_TUNING.semanticShortlist)) : [];
+    const wide = Math.max(depth, SEARCH_TUNING.semanticShortlist);
+    let semWide = query ? await sides.semantic(query.vector, wide) : [];
     // A query the corpus is not about gets no hit by meaning alone (see `aboutTheCorpus`).
     if (query?.references && !aboutTheCorpus(query.vector, semWide, query.references)) query.floor = Infinity;
+    // A small corpus (all of it in the shortlist) is ranked with the soft word match too.
+    let softScores: Map<number, number> | null = null;
+    // What the relevance floor reads: the query's own cosine, or on a small corpus the cosine
+    // blended with the soft word match, against its own floor (the soft match of unrelated words
+    // is rarely near 0; calibrated on the small-corpora set, docs/search.md).
+    let relevance = new Map(semWide.map((h) => [h.id, h.score]));
+    if (query?.soft && semWide.length < wide && semWide.length <= SEARCH_TUNING.softMatchDocuments) {
+      softScores = await softMatchScores(db, query.soft, query.soft.prepare(queryText), semWide);
+      semWide = withSoftMatch(semWide, softScores);
+      relevance = new Map(semWide.map((h) => [h.id, h.score]));
+      if (query.floor !== Infinity) query.floor = SEARCH_TUNING.softMatchFloor;
+    }
     const sem1 = semWide.slice(0, depth);
     if (mode === 'keyword') return { fused: fuseResults(kw1, [], { ...HYBRID_RECIPE.fusion, keywordWeight: 1 }), keyword: kw1, semantic: [] };
     if (mode === 'semantic') {
-      const above = sem1.filter((h) => h.score >= (query?.floor ?? -Infinity));
+      const above = sem1.filter((h) => (relevance.get(h.id) ?? -Infinity) >= (query?.floor ?? -Infinity));
       return { fused: relevantOnly(fuseResults([], above, { ...fusion, keywordWeight: 0 })), keyword: [], semantic: above };
     }
     return withFeedback(
-      { terms, words, query, keyword: kw1, semanticWide: semWide, semantic: sem1 },
+      { terms, words, query, keyword: kw1, semanticWide: semWide, semantic: sem1, softScores, relevance },
       {
         fusion,
         depth,
@@ -172,6 +189,10 @@ interface FirstPass {
   /** The semantic shortlist (`semanticShortlist` deep); `semantic` is its top `depth`. */
   semanticWide: ScoredHit<number>[];
   semantic: ScoredHit<number>[];
+  /** Soft word match of each document of a small corpus (`softMatchDocuments`), else null. */
+  softScores: Map<number, number> | null;
+  /** What the relevance floor is compared with, per shortlisted document: the query's own cosine (blended on a small corpus). */
+  relevance: Map<number, number>;
 }
 
 /**
@@ -194,7 +215,7 @@ async function withFeedback(
   const vectors = first.query?.vectors ?? null;
   const floor = first.query?.floor ?? -Infinity;
   const matchedWords = new Set(kw1.map((h) => h.id));
-  const queryCosine = new Map(semWide.map((h) => [h.id, h.score]));
+  const queryCosine = first.relevance;
   const relevant = (id: number): boolean => {
     if (matchedWords.has(id)) return true;
     if (!qvec || !vectors) return false;
@@ -240,10 +261,39 @@ async function withFeedback(
     const expanded = rocchioExpand(qvec, fb, HYBRID_RECIPE.semanticBeta);
     // Every shortlisted id already passed the filters (both sides applied them).
     sem2 = vectors.searchAmong(expanded, shortlist, depth);
+    if (first.softScores) sem2 = withSoftMatch(sem2, first.softScores);
   }
   // The expanded keyword scores count the query's own terms `originalRepeat` times: so does the full match.
   const scale = kw2 !== kw1 && fusion.keywordScaleAtLeast ? fusion.keywordScaleAtLeast * HYBRID_RECIPE.originalRepeat : fusion.keywordScaleAtLeast;
   return { fused: final(fuseResults(kw2, sem2, { ...fusion, keywordScaleAtLeast: scale })), keyword: kw2, semantic: sem2 };
+}
+
+const matchers = new WeakMap<WinkGloveEmbedder, SoftMatcher>();
+function softMatcherOf(embedder: WinkGloveEmbedder): SoftMatcher {
+  let m = matchers.get(embedder);
+  if (!m) matchers.set(embedder, (m = softMatcher(embedder)));
+  return m;
+}
+
+/** The soft word match of the query with each hit's ticket text (subject and body), read from the tables. */
+async function softMatchScores(db: Db, matcher: SoftMatcher, query: SoftText, hits: readonly ScoredHit<number>[]): Promise<Map<number, number>> {
+  const ticketByDoc = await store.ticketIdsOf(
+    db,
+    hits.map((h) => h.id),
+  );
+  const texts = new Map((await store.loadTicketTexts(db, [...ticketByDoc.values()])).map((t) => [t.ticketId, t]));
+  const out = new Map<number, number>();
+  for (const [docId, ticketId] of ticketByDoc) {
+    const text = texts.get(ticketId);
+    if (text) out.set(docId, matcher.score(query, matcher.prepare(store.semanticTextOf(text))));
+  }
+  return out;
+}
+
+/** Cosines blended with the soft word match, (cos + w soft) / (1 + w), best first. */
+function withSoftMatch(hits: readonly ScoredHit<number>[], softScores: ReadonlyMap<number, number>): ScoredHit<number>[] {
+  const w = SEARCH_TUNING.softMatchWeight;
+  return hits.map((h) => ({ id: h.id, score: (h.score + w * (softScores.get(h.id) ?? 0)) / (1 + w) })).sort((a, b) => b.score - a.score || a.id - b.id);
 }
 
 /**

@@ -240,21 +240,6 @@ export function filterCondition(f: SearchFilters): { where: RawBuilder<unknown> 
   return { where: parts.length ? sql.join(parts, sql` and `) : null, joinTickets };
 }
 
-/** Doc ids satisfying the filters, at most `limit` (pass limit + 1 to learn whether there are more). */
-export async function filteredDocIds(db: DbOrTx, f: SearchFilters, limit: number, among?: readonly number[]): Promise<number[]> {
-  const { where, joinTickets } = filterCondition(f);
-  const amongSql = among ? sql`and d.doc_id in (${sql.join(among.length ? [...among] : [-1])})` : sql``;
-  // With a doc_id list, the list must drive the join: left to itself, SQLite walks a tickets
-  // index by status and probes the list per ticket (21 s instead of 17 ms at 1M tickets). CROSS
-  // JOIN fixes the loop order on SQLite and is a plain inner join for PostgreSQL's planner.
-  const join = !joinTickets ? sql`` : among ? sql`cross join tickets t` : sql`join tickets t on t.id = d.ticket_id`;
-  const joinCond = joinTickets && among ? sql`and t.id = d.ticket_id` : sql``;
-  const { rows } = await sql<{ doc_id: number }>`
-    select d.doc_id from search_documents d ${join}
-    where ${where ?? sql`1 = 1`} ${joinCond} ${amongSql} limit ${limit}`.execute(db);
-  return rows.map((r) => Number(r.doc_id));
-}
-
 /** Ticket rows by id, in no particular order (missing ids are skipped). */
 export async function ticketRowsByIds(db: DbOrTx, ticketIds: readonly string[]): Promise<TicketRow[]> {
   if (ticketIds.length === 0) return [];

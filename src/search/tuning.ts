@@ -8,11 +8,6 @@ export const SEARCH_TUNING = {
   ...HYBRID_RECIPE,
   /** Deepest position pagination reaches (each side fetches up to this many). */
   maxDepth: 1000,
-  /** With filters beyond brand: scan exactly among at most this many SQL candidates, else over-fetch. */
-  maxCandidates: 50_000,
-  overFetch: 10,
-  /** Corpus size (documents in the process indexes) above which filtered searches over-fetch first. */
-  overFetchFirstFrom: 250_000,
   /**
    * The built-in embedder's fit is refined on the corpus (general sample + newest `fitSample`
    * tickets) once it has `refitFirstDocuments` documents, then each time it has grown
@@ -48,6 +43,17 @@ export const SEARCH_TUNING = {
    * the model's).
    */
   semanticFloor: 0.1,
+  /**
+   * Soft word matching on small corpora (embedding/soft-match.ts): when the brands searched hold
+   * at most `softMatchDocuments` documents, each semantic hit's cosine becomes (cosine + w x soft
+   * match) / (1 + w), w = `softMatchWeight`, the soft match being the query words' best word-to-word
+   * similarity with the ticket's words; a hit without a word match then needs that blended score
+   * at `softMatchFloor` (instead of its cosine at `semanticFloor`). `softMatchDocuments` 0 turns
+   * it off (docs/search.md, "Small corpora").
+   */
+  softMatchDocuments: 200,
+  softMatchWeight: 2,
+  softMatchFloor: 0.3,
   domainNeighbours: 3,
   domainMargin: 0,
   /**

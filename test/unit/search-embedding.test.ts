@@ -17,6 +17,7 @@ import {
 import { rocchioExpand } from '../../src/search/embedding/feedback.js';
 import { buildGloveCache, ensureGloveCache, loadGloveCache } from '../../src/search/embedding/glove-cache.js';
 import { EmbeddingEndpointError, OpenAICompatibleEmbedder, embeddingsEndpoint } from '../../src/search/embedding/openai-compatible.js';
+import { softMatcher } from '../../src/search/embedding/soft-match.js';
 import { WinkGloveEmbedder } from '../../src/search/embedding/wink-glove.js';
 import { analyzeKeywordTerms } from '../../src/search/text/tokenize.js';
 
@@ -156,6 +157,23 @@ describe('WinkGloveEmbedder', () => {
     assert.ok(dot(expanded, f2) > dot(q, f2));
     assert.ok(dot(expanded, other) < dot(expanded, f2));
     assert.deepEqual(rocchioExpand(q, []), q);
+  });
+});
+
+describe('soft word match', () => {
+  it('scores a paraphrase with no word in common above an unrelated text, and stays in [-1, 1]', async () => {
+    const soft = softMatcher(await WinkGloveEmbedder.load(CACHE_DIR));
+    const query = soft.prepare('duplicate payment taken from my account');
+    const ticket = soft.prepare('Charged twice\nMy card was billed two times for one purchase.');
+    const other = soft.prepare('Parcel never arrived\nMy package was supposed to come last week.');
+    const s = soft.score(query, ticket);
+    assert.ok(s > soft.score(query, other), `${s} vs ${soft.score(query, other)}`);
+    assert.ok(s <= 1 && s >= -1);
+    // A text with only stopwords or unknown words has nothing to match.
+    assert.equal(soft.score(soft.prepare('the of and'), ticket), 0);
+    assert.equal(soft.score(query, soft.prepare('')), 0);
+    // Identical words match fully.
+    assert.ok(Math.abs(soft.score(ticket, ticket) - 1) < 1e-5);
   });
 });
 

@@ -123,6 +123,31 @@ export class WinkGloveEmbedder implements CorpusFittedEmbedder {
     return this.table.index.has(token);
   }
 
+  /**
+   * Rows and SIF weights of the words of `text` the vocabulary knows (a typo or a compound through
+   * the same stand-ins as the pooling); the soft word match reads them (soft-match.ts).
+   */
+  wordRows(tokens: readonly string[]): { rows: number[]; weights: number[] } {
+    const rows: number[] = [];
+    const weights: number[] = [];
+    for (const tok of tokens) {
+      const row = this.table.index.get(tok);
+      const stand = row === undefined || row >= RARE_RANK ? this.fallbackRows(tok) : NONE;
+      for (const r of stand.length ? stand : row !== undefined ? [row] : NONE) {
+        rows.push(r);
+        weights.push(this.weights[r]!);
+      }
+    }
+    return { rows, weights };
+  }
+
+  /** Unit vector of vocabulary row `row`. */
+  rowVector(row: number): Float32Array {
+    const v = new Float32Array(this.dimensions);
+    addRow(this.table, row, 1, v);
+    return l2Normalize(v);
+  }
+
   fitCommonComponent(vectors: readonly Float32Array[]): Float32Array {
     const pc = computeCommonComponents(vectors, this.componentCount);
     this.component = pc;
