@@ -488,16 +488,7 @@ function waiting(t: Ticket, now = Date.now()): HTMLElement | string {
 function ticketTable(rows: Row[], agents: Agent[], onSelect: () => void): HTMLElement {
   const scored = rows.some((r) => r.score !== undefined);
   const selectable = can('tickets:write');
-  const headers = [
-    'Subject',
-    'Status',
-    'Priority',
-    'Assignee',
-    'Waiting',
-    'Last activity',
-    'Brand',
-    ...(scored ? ['Score', 'Matched by'] : []),
-  ];
+  const headers = ['Subject', 'Status', 'Priority', 'Assignee', 'Waiting', 'Last activity', 'Brand', ...(scored ? ['Score', 'Matched by'] : [])];
   const selectAll = selectable ? h('input', { type: 'checkbox', name: 'select-all', 'aria-label': 'Select every ticket shown' }) : null;
   selectAll?.addEventListener('change', () => {
     const container = selectAll.closest('.ticket-results') ?? document;
@@ -545,7 +536,13 @@ function ticketTable(rows: Row[], agents: Agent[], onSelect: () => void): HTMLEl
                 relTimeEl(t.created_at),
               ),
               // Tags ride under the subject rather than in a column of their own: the table fits 1280 px.
-              t.tags.length ? h('div', { className: 'tags small', 'aria-label': 'Tags' }, t.tags.map((tag) => badge(tag, 'tag'))) : null,
+              t.tags.length
+                ? h(
+                    'div',
+                    { className: 'tags small', 'aria-label': 'Tags' },
+                    t.tags.map((tag) => badge(tag, 'tag')),
+                  )
+                : null,
               highlightsEl(highlights),
             ),
           ),
