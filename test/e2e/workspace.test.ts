@@ -197,7 +197,7 @@ browserSuite("an agent's day in the dashboard", () => {
     await shot('inbox-1280');
   });
 
-  it('changes tickets in bulk and shows the result of each', async () => {
+  it('changes tickets in bulk and shows the result of each', async (t) => {
     await page.goto(`${base}/dashboard/tickets`);
     await page.getByRole('link', { name: 'Globex login broken' }).waitFor();
     const bulk = page.getByRole('form', { name: 'Bulk actions' });
@@ -219,6 +219,10 @@ browserSuite("an agent's day in the dashboard", () => {
     assert.equal((await apiCall('GET', `/v1/tickets/${ids.globex}`)).json.assigned_to, null);
     // The list shows the assignee by name.
     await page.locator(`tr[data-ticket-id="${ids.printer}"] td[data-label="Assignee"]`).getByText('Alice Agent').waitFor();
+    // Tags show as badges under the subject (the table has no tags column).
+    const tags = page.locator(`tr[data-ticket-id="${ids.printer}"] td[data-label="Subject"] .tags .badge`);
+    await waitUntil('the new tags under the subject', async () => (await tags.allTextContents()).join(',') === 'hardware,urgent-fix');
+    await axeCheck(t, 'inbox with tags');
   });
 
   it('moves with j/k, resolves with e, opens the composer with r and n, and shows help with ?, never while typing', async () => {

@@ -539,7 +539,9 @@ function ticketTable(rows: Row[], agents: Agent[], onSelect: () => void): HTMLEl
               t.tags.length
                 ? h(
                     'div',
-                    { className: 'tags small', 'aria-label': 'Tags' },
+                    { className: 'tags small' },
+                    // aria-label is not allowed on a plain div; a hidden word names the list instead.
+                    h('span', { className: 'visually-hidden' }, 'Tags: '),
                     t.tags.map((tag) => badge(tag, 'tag')),
                   )
                 : null,
