@@ -13,8 +13,14 @@ export async function findQueue(db: DbOrTx, id: string): Promise<QueueRow | unde
   return queueById.first(db, { id });
 }
 
+const queuesOfBrand = prepareQuery((db, p: { brandId: string }) =>
+  db.selectFrom('queues').selectAll().where('brand_id', '=', p.brandId).orderBy('is_default').orderBy('sort_order').orderBy('id'),
+);
+
 /** The brand's queues in routing order: routing queues by sort_order, the default queue last. */
 export async function listQueues(db: DbOrTx, brandIds: string[] | null): Promise<QueueRow[]> {
+  // One brand (routing a new ticket): the statement built once.
+  if (brandIds?.length === 1) return queuesOfBrand.all(db, { brandId: brandIds[0]! });
   let q = db.selectFrom('queues').selectAll().orderBy('brand_id').orderBy('is_default').orderBy('sort_order').orderBy('id');
   if (brandIds) q = brandIds.length ? q.where('brand_id', 'in', brandIds) : q.where('id', '=', '');
   return q.execute();
@@ -39,17 +45,6 @@ export async function maxRoutingOrder(db: DbOrTx, brandId: string): Promise<numb
 export async function listDefaultQueues(db: DbOrTx, brandIds: string[]): Promise<Pick<QueueRow, 'id' | 'brand_id'>[]> {
   if (brandIds.length === 0) return [];
   return db.selectFrom('queues').select(['id', 'brand_id']).where('brand_id', 'in', brandIds).where('is_default', '=', 1).execute();
-}
-
-/** The next ticket arrival number. The row lock it takes orders concurrent creators on PostgreSQL. */
-export async function nextTicketSeq(db: DbOrTx): Promise<number> {
-  const row = await db
-    .updateTable('sequences')
-    .set((eb) => ({ value: eb('value', '+', 1) }))
-    .where('name', '=', 'ticket_queue_seq')
-    .returning('value')
-    .executeTakeFirstOrThrow();
-  return Number(row.value);
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Static } from 'typebox';
+import { prepareQuery } from '../db/prepared.js';
 import type { DbOrTx, SearchEmbedQueueTable, TicketRow } from '../db/schema.js';
 import { analyzeKeywordTerms, toKeywordIndexText } from './text/tokenize.js';
 import type { KeywordFields } from './keyword-index.js';
@@ -21,6 +22,24 @@ export interface TicketText {
   body: string;
   /** Tags, customer name and email. */
   meta: string;
+}
+
+/** What a new ticket is searched by, from its row: its one message is its description. */
+export function newTicketText(t: Pick<TicketRow, 'id' | 'brand_id' | 'subject' | 'description' | 'tags' | 'customer_name' | 'customer_email'>): TicketText {
+  return textOf(t, t.description ? [t.description] : []);
+}
+
+function textOf(t: Pick<TicketRow, 'id' | 'brand_id' | 'subject' | 'description' | 'tags' | 'customer_name' | 'customer_email'>, parts: string[]): TicketText {
+  // The description is also the first customer message; index it once.
+  if (t.description && !parts.includes(t.description)) parts.unshift(t.description);
+  const tags = JSON.parse(t.tags) as string[];
+  return {
+    ticketId: t.id,
+    brandId: t.brand_id,
+    subject: t.subject,
+    body: parts.join('\n').slice(0, MAX_COLUMN_CHARS),
+    meta: [...tags, t.customer_name ?? '', t.customer_email].join(' ').slice(0, MAX_COLUMN_CHARS),
+  };
 }
 
 /** Loads the searchable text of tickets (missing ids are skipped). */
@@ -48,19 +67,7 @@ export async function loadTicketTexts(db: DbOrTx, ticketIds: readonly string[]):
       if (list) list.push(m.body);
       else bodies.set(m.ticket_id, [m.body]);
     }
-    for (const t of tickets) {
-      const parts = bodies.get(t.id) ?? [];
-      // The description is also the first customer message; index it once.
-      if (t.description && !parts.includes(t.description)) parts.unshift(t.description);
-      const tags = JSON.parse(t.tags) as string[];
-      out.push({
-        ticketId: t.id,
-        brandId: t.brand_id,
-        subject: t.subject,
-        body: parts.join('\n').slice(0, MAX_COLUMN_CHARS),
-        meta: [...tags, t.customer_name ?? '', t.customer_email].join(' ').slice(0, MAX_COLUMN_CHARS),
-      });
-    }
+    for (const t of tickets) out.push(textOf(t, bodies.get(t.id) ?? []));
   }
   return out;
 }
@@ -88,13 +95,37 @@ export function queryTerms(text: string): string[] {
 
 /** Advances the change counter inside the caller's transaction; returns the new value and the fitted components' id. */
 export async function nextSeq(trx: DbOrTx): Promise<{ seq: number; componentsId: string | null }> {
-  const row = await trx
+  const row = (await advanceSeq.first(trx, {}))!;
+  return { seq: Number(row.seq), componentsId: row.components_id };
+}
+
+const advanceSeq = prepareQuery((db) =>
+  db
     .updateTable('search_state')
     .set((eb) => ({ seq: eb('seq', '+', 1) }))
     .where('id', '=', 1)
-    .returning(['seq', 'components_id'])
-    .executeTakeFirstOrThrow();
-  return { seq: Number(row.seq), componentsId: row.components_id };
+    .returning(['seq', 'components_id']),
+);
+
+const insertDocument = prepareQuery(
+  (db, p: { ticket_id: string; brand_id: string; embedder_id: string | null; vector: Buffer | null; seq: number; indexed_at: string }) =>
+    db
+      .insertInto('search_documents')
+      .values({ ticket_id: p.ticket_id, brand_id: p.brand_id, embedder_id: p.embedder_id, vector: p.vector, seq: p.seq, indexed_at: p.indexed_at })
+      .returning('doc_id'),
+);
+
+/** Inserts the document of a ticket that has none (one just created); returns its doc_id. */
+export async function insertNewDocument(trx: DbOrTx, doc: DocumentUpsert, seq: number, at: string): Promise<number> {
+  const row = await insertDocument.first(trx, {
+    ticket_id: doc.ticketId,
+    brand_id: doc.brandId,
+    embedder_id: doc.embedderId,
+    vector: doc.vector,
+    seq,
+    indexed_at: at,
+  });
+  return Number(row!.doc_id);
 }
 
 export async function readState(db: DbOrTx): Promise<{ seq: number; componentsId: string | null }> {
