@@ -171,3 +171,37 @@ export function preparedInsert<T extends keyof Database & string>(table: T): (db
     await query.run(db, values);
   };
 }
+
+/**
+ * A statement over a list of rows (a multi-row insert), prepared once per number of rows: `build`
+ * gets rows whose values are placeholders named by column and index. More than `maxRows` rows are
+ * built and compiled for the call, as Kysely does, rather than kept.
+ */
+export function preparedForRows<Row extends Record<string, unknown>>(
+  columns: readonly (keyof Row & string)[],
+  build: (db: Kysely<Database>, rows: Row[]) => Compilable<unknown>,
+  maxRows = 64,
+): (db: DbOrTx, rows: readonly Row[]) => Promise<void> {
+  const byCount = new Map<number, PreparedQuery<Record<string, unknown>, unknown>>();
+  return async (db, rows) => {
+    if (rows.length === 0) return;
+    if (rows.length > maxRows) {
+      await db.executeQuery(build(db as Kysely<Database>, rows as Row[]).compile());
+      return;
+    }
+    const n = rows.length;
+    let query = byCount.get(n);
+    if (!query) {
+      query = prepareQuery((qb, slots: Record<string, unknown>) =>
+        build(
+          qb,
+          Array.from({ length: n }, (_, i) => Object.fromEntries(columns.map((c) => [c, slots[`${c}${i}`]])) as Row),
+        ),
+      );
+      byCount.set(n, query);
+    }
+    const params: Record<string, unknown> = {};
+    for (let i = 0; i < n; i++) for (const c of columns) params[`${c}${i}`] = rows[i]![c];
+    await query.run(db, params);
+  };
+}

@@ -1,6 +1,6 @@
 import type { Insertable } from 'kysely';
 import type { DbOrTx, QueueRow, QueueTable, TicketRow } from '../db/schema.js';
-import { prepareQuery, slotList } from '../db/prepared.js';
+import { preparedForRows, prepareQuery, slotList } from '../db/prepared.js';
 import { MAX_SUM_NODES, type WaitingState, nodesToSum, nodesToUpdate, waitingKey } from './position-index.js';
 
 export async function insertQueue(db: DbOrTx, row: Insertable<QueueTable>): Promise<void> {
@@ -65,13 +65,16 @@ async function addToTrees(db: DbOrTx, changes: { queueId: string; key: number; d
   const rows = [...deltas.values()]
     .filter((r) => r.waiting !== 0)
     .sort((a, b) => (a.queue_id < b.queue_id ? -1 : a.queue_id > b.queue_id ? 1 : a.node - b.node));
-  if (rows.length === 0) return;
-  await db
+  await addToNodes(db, rows);
+}
+
+// Prepared per number of nodes (at most 35 per ticket that moves).
+const addToNodes = preparedForRows(['queue_id', 'node', 'waiting'], (db, rows: { queue_id: string; node: number; waiting: number }[]) =>
+  db
     .insertInto('queue_positions')
     .values(rows)
-    .onConflict((oc) => oc.columns(['queue_id', 'node']).doUpdateSet((eb) => ({ waiting: eb('queue_positions.waiting', '+', eb.ref('excluded.waiting')) })))
-    .execute();
-}
+    .onConflict((oc) => oc.columns(['queue_id', 'node']).doUpdateSet((eb) => ({ waiting: eb('queue_positions.waiting', '+', eb.ref('excluded.waiting')) }))),
+);
 
 /**
  * Keeps the queue trees in step with one ticket write: `before` is the row as it was (undefined

@@ -1,6 +1,6 @@
 import type { Insertable } from 'kysely';
 import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
-import { preparedInsert, prepareQuery, slotList } from '../db/prepared.js';
+import { preparedForRows, preparedInsert, prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
 import { type TicketCountFilters, ticketCountsChanged } from './count-store.js';
 
@@ -42,6 +42,7 @@ const nextCreateSeqs = prepareQuery((db) =>
     .returning(['name', 'value']),
 );
 const insertTicketRow = preparedInsert('tickets');
+const insertTags = preparedForRows(['ticket_id', 'tag'], (db, rows: { ticket_id: string; tag: string }[]) => db.insertInto('ticket_tags').values(rows));
 
 /** Inserts a ticket with the next arrival number and, when it waits, counts it into its queue. */
 export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue_seq' | 'change_seq'>, tags: string[]): Promise<TicketRow> {
@@ -49,11 +50,10 @@ export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue
   const seqOf = (name: string) => Number(seqs.find((s) => s.name === name)!.value);
   const row = { ...fields, queue_seq: seqOf('ticket_queue_seq'), ...(await nextChange(db, fields.updated_at, seqOf('ticket_change_seq'))) } as TicketRow;
   await insertTicketRow(db, row);
-  if (tags.length)
-    await db
-      .insertInto('ticket_tags')
-      .values(tags.map((tag) => ({ ticket_id: row.id, tag })))
-      .execute();
+  await insertTags(
+    db,
+    tags.map((tag) => ({ ticket_id: row.id, tag })),
+  );
   await queues.ticketWaitingChanged(db, undefined, row);
   await ticketCountsChanged(db, undefined, row);
   return row;
@@ -90,11 +90,10 @@ export async function updateTicket(db: DbOrTx, before: TicketRow, set: TicketRow
   await ticketCountsChanged(db, before, after);
   if (tags) {
     await db.deleteFrom('ticket_tags').where('ticket_id', '=', id).execute();
-    if (tags.length)
-      await db
-        .insertInto('ticket_tags')
-        .values(tags.map((tag) => ({ ticket_id: id, tag })))
-        .execute();
+    await insertTags(
+      db,
+      tags.map((tag) => ({ ticket_id: id, tag })),
+    );
   }
   return after;
 }
