@@ -16,13 +16,19 @@ const insertOne = prepareQuery((db, p: { docId: number; subject: string; body: s
   return { compile: () => raw.compile(db) };
 });
 
+const deleteOne = prepareQuery((db, p: { docId: number }) => {
+  const raw = sql`delete from search_fts where rowid = ${p.docId}`;
+  return { compile: () => raw.compile(db) };
+});
+
 const W = sql.raw(`${COLUMN_WEIGHTS.subject}, ${COLUMN_WEIGHTS.body}, ${COLUMN_WEIGHTS.meta}`);
 
 export const sqliteKeywordIndex: KeywordIndex = {
   async upsert(trx, docs, options) {
     if (docs.length === 0) return;
-    if (docs.length === 1 && options?.fresh) {
+    if (docs.length === 1) {
       const [d] = docs;
+      if (!options?.fresh) await deleteOne.run(trx, { docId: d!.docId });
       await insertOne.run(trx, { docId: d!.docId, subject: d!.fields.subject, body: d!.fields.body, meta: d!.fields.meta });
       return;
     }

@@ -42,9 +42,27 @@ function textOf(t: Pick<TicketRow, 'id' | 'brand_id' | 'subject' | 'description'
   };
 }
 
+const ticketTextRow = prepareQuery((db, p: { id: string }) =>
+  db.selectFrom('tickets').select(['id', 'brand_id', 'subject', 'description', 'tags', 'customer_name', 'customer_email']).where('id', '=', p.id),
+);
+const messageBodies = prepareQuery((db, p: { id: string }) =>
+  db.selectFrom('messages').select('body').where('ticket_id', '=', p.id).orderBy('created_at').orderBy('id'),
+);
+
 /** Loads the searchable text of tickets (missing ids are skipped). */
 export async function loadTicketTexts(db: DbOrTx, ticketIds: readonly string[]): Promise<TicketText[]> {
   if (ticketIds.length === 0) return [];
+  // One ticket (a reply, an update of its text): two statements built once.
+  if (ticketIds.length === 1) {
+    const ticket = await ticketTextRow.first(db, { id: ticketIds[0]! });
+    if (!ticket) return [];
+    return [
+      textOf(
+        ticket,
+        (await messageBodies.all(db, { id: ticketIds[0]! })).map((m) => m.body),
+      ),
+    ];
+  }
   const out: TicketText[] = [];
   for (let i = 0; i < ticketIds.length; i += 500) {
     const ids = ticketIds.slice(i, i + 500);
@@ -153,6 +171,27 @@ export interface DocumentUpsert {
   vector: Buffer | null;
 }
 
+type DocumentParams = { ticket_id: string; brand_id: string; embedder_id: string | null; vector: Buffer | null; seq: number; indexed_at: string };
+const documentUpsert = (db: DbOrTx, p: DocumentParams, keepVector: boolean) =>
+  db
+    .insertInto('search_documents')
+    .values({ ticket_id: p.ticket_id, brand_id: p.brand_id, embedder_id: p.embedder_id, vector: p.vector, seq: p.seq, indexed_at: p.indexed_at })
+    .onConflict((oc) =>
+      oc.column('ticket_id').doUpdateSet((eb) =>
+        keepVector
+          ? { seq: eb.ref('excluded.seq'), indexed_at: eb.ref('excluded.indexed_at') }
+          : {
+              embedder_id: eb.ref('excluded.embedder_id'),
+              vector: eb.ref('excluded.vector'),
+              seq: eb.ref('excluded.seq'),
+              indexed_at: eb.ref('excluded.indexed_at'),
+            },
+      ),
+    )
+    .returning(['doc_id', 'ticket_id']);
+const upsertOne = prepareQuery((db, p: DocumentParams) => documentUpsert(db, p, false));
+const upsertOneKeepingVector = prepareQuery((db, p: DocumentParams) => documentUpsert(db, p, true));
+
 /** Inserts or updates document rows; returns ticket_id -> doc_id. */
 export async function upsertDocuments(
   trx: DbOrTx,
@@ -162,6 +201,19 @@ export async function upsertDocuments(
   options: { keepVector?: boolean } = {},
 ): Promise<Map<string, number>> {
   const out = new Map<string, number>();
+  if (docs.length === 1) {
+    const [d] = docs;
+    const row = await (options.keepVector ? upsertOneKeepingVector : upsertOne).first(trx, {
+      ticket_id: d!.ticketId,
+      brand_id: d!.brandId,
+      embedder_id: d!.embedderId,
+      vector: d!.vector,
+      seq,
+      indexed_at: at,
+    });
+    out.set(row!.ticket_id, Number(row!.doc_id));
+    return out;
+  }
   for (let i = 0; i < docs.length; i += 300) {
     const chunk = docs.slice(i, i + 300);
     if (chunk.length === 0) continue;
