@@ -1,4 +1,5 @@
 import type { Insertable } from 'kysely';
+import { prepareQuery } from '../db/prepared.js';
 import type { BrandRow, BrandTable, DbOrTx } from '../db/schema.js';
 
 export async function insertBrand(db: DbOrTx, row: Insertable<BrandTable>): Promise<void> {
@@ -20,7 +21,12 @@ export async function updateBrandName(db: DbOrTx, id: string, name: string, at: 
 }
 
 /** Which of `ids` name a brand; in batches that stay under every dialect's parameter limit. */
+const brandIdById = prepareQuery((db, p: { id: string }) => db.selectFrom('brands').select('id').where('id', '=', p.id));
+
 export async function listExistingBrandIds(db: DbOrTx, ids: readonly string[]): Promise<string[]> {
+  // One brand (every ticket create checks its brand_id): built once, and outside a transaction read
+  // on the read connection rather than behind the writer's open group commit.
+  if (ids.length === 1) return (await brandIdById.all(db, { id: ids[0]! })).map((row) => row.id);
   const out: string[] = [];
   for (let i = 0; i < ids.length; i += 500) {
     const rows = await db

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { prepareQuery } from '../db/prepared.js';
 import type { CustomerRow, DbOrTx } from '../db/schema.js';
 
 /** What some writes add to one customer's row: created with it when the customer is new. */
@@ -19,7 +20,18 @@ export interface CustomerTally {
  */
 export async function addToCustomers(db: DbOrTx, tallies: readonly CustomerTally[]): Promise<void> {
   if (tallies.length === 0) return;
-  await db
+  // One tally (a create or a reply): the statement built once.
+  if (tallies.length === 1) {
+    await addToOneCustomer.run(db, { ...tallies[0]! });
+    return;
+  }
+  await customerUpsert(db, tallies).execute();
+}
+
+const addToOneCustomer = prepareQuery((db, p: CustomerTally & Record<string, unknown>) => customerUpsert(db, [p]));
+
+function customerUpsert(db: DbOrTx, tallies: readonly CustomerTally[]) {
+  return db
     .insertInto('customers')
     .values(
       tallies.map((t) => ({
@@ -43,8 +55,7 @@ export async function addToCustomers(db: DbOrTx, tallies: readonly CustomerTally
         open_ticket_count: sql`customers.open_ticket_count + excluded.open_ticket_count`,
         last_activity_at: sql`case when excluded.last_activity_at > customers.last_activity_at then excluded.last_activity_at else customers.last_activity_at end`,
       }),
-    )
-    .execute();
+    );
 }
 
 export async function addToOpenCount(db: DbOrTx, brandId: string, email: string, delta: number): Promise<void> {

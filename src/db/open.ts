@@ -6,7 +6,7 @@ import pg from 'pg';
 import { PRIVATE_FILE_MODE, createPrivateFile, ensurePrivateDir } from '../shared/private-files.js';
 import type { Database } from './schema.js';
 import { migrations } from './migrations/index.js';
-import { type SqlReader, registerReader } from './prepared.js';
+import { type SqlReader, registerReader, registerWriter } from './prepared.js';
 import { cachingStatements, statementCache } from './sqlite-statements.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -66,7 +66,9 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   // 503 with Retry-After (src/db/busy.ts), never a 500.
   sqlite.pragma('busy_timeout = 15000');
   sqlite.pragma(`cache_size = ${PAGE_CACHE}`);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+  const connection = cachingStatements(sqlite);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  registerWriter(db, connection);
   const reader = file === ':memory:' ? undefined : openReader(file);
   if (reader) registerReader(db, reader);
   return {

@@ -1,4 +1,4 @@
-import { type Compilable, type CompiledQuery, type DialectAdapter, type Kysely, type QueryResult, createQueryId } from 'kysely';
+import { type Compilable, type CompiledQuery, type DialectAdapter, type Insertable, type Kysely, type QueryResult, createQueryId } from 'kysely';
 import { type RecordDuration, recorderFor } from './query-timing.js';
 import type { Database, DbOrTx } from './schema.js';
 
@@ -21,11 +21,18 @@ import type { Database, DbOrTx } from './schema.js';
 export interface PreparedQuery<P, R> {
   all(db: DbOrTx, params: P): Promise<R[]>;
   first(db: DbOrTx, params: P): Promise<R | undefined>;
+  /** Runs a write; resolves to the number of rows it changed. */
+  run(db: DbOrTx, params: P): Promise<number>;
 }
 
 /** Runs SQL synchronously on a connection that only reads. */
 export interface SqlReader {
   all(sql: string, parameters: readonly unknown[]): unknown[];
+}
+
+/** Runs SQL synchronously on the connection that writes: the rows of a statement that returns any, and the rows it changed. */
+export interface SqlWriter {
+  execute(sql: string, parameters: readonly unknown[]): { rows: unknown[]; changes: number };
 }
 
 class Slot {
@@ -45,10 +52,22 @@ export function slotList<T>(list: readonly T[], length: number): T[] {
 
 // By dialect adapter, one per database: shared by the same database seen through a plugin (query-timing.ts).
 const readers = new WeakMap<DialectAdapter, SqlReader>();
+const writers = new WeakMap<DialectAdapter, SqlWriter>();
 
 /** Routes prepared queries made on `db` outside transactions to `reader` (SQLite's read connection). */
 export function registerReader(db: Kysely<Database>, reader: SqlReader): void {
   readers.set(db.getExecutor().adapter, reader);
+}
+
+/**
+ * Runs prepared queries made in a transaction of `db` on `writer`, the connection that transaction
+ * holds (SQLite has one), without going through Kysely's executor: on a ticket create, passing a
+ * dozen statements through the executor's connection provider and promise chain cost as much CPU
+ * as SQLite's own work. Only in a transaction: there the caller holds the one connection, so
+ * nothing else can be running a statement on it.
+ */
+export function registerWriter(db: Kysely<Database>, writer: SqlWriter): void {
+  writers.set(db.getExecutor().adapter, writer);
 }
 
 export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: Kysely<Database>, slots: Readonly<P>) => Compilable<R>): PreparedQuery<P, R> {
@@ -94,25 +113,95 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
     return out;
   }
 
-  async function all(db: DbOrTx, params: P): Promise<R[]> {
+  /** The rows and changed-row count of one run. */
+  async function execute(db: DbOrTx, params: P): Promise<{ rows: R[]; changes: number }> {
     const entry = compiledFor(db);
     const parameters = parametersOf(entry, params);
     const { record } = entry;
     const started = record ? performance.now() : 0;
-    const reader = entry.reads && !db.isTransaction ? readers.get(db.getExecutor().adapter) : undefined;
+    const adapter = db.getExecutor().adapter;
+    const direct = db.isTransaction ? writers.get(adapter) : undefined;
+    if (direct) {
+      const result = direct.execute(entry.query.sql, parameters) as { rows: R[]; changes: number };
+      record?.((performance.now() - started) / 1000);
+      return result;
+    }
+    const reader = entry.reads && !db.isTransaction ? readers.get(adapter) : undefined;
     if (reader) {
       const rows = reader.all(entry.query.sql, parameters) as R[];
       record?.((performance.now() - started) / 1000);
-      return rows;
+      return { rows, changes: 0 };
     }
     // A query id of its own: the compiled one's was timed once, at compile, by the timing plugin.
     const result: QueryResult<R> = await db.executeQuery({ ...entry.query, parameters, queryId: createQueryId() });
     record?.((performance.now() - started) / 1000);
-    return result.rows;
+    return { rows: result.rows, changes: Number(result.numAffectedRows ?? 0) };
+  }
+
+  async function all(db: DbOrTx, params: P): Promise<R[]> {
+    return (await execute(db, params)).rows;
   }
 
   return {
     all,
     first: async (db, params) => (await all(db, params))[0],
+    run: async (db, params) => (await execute(db, params)).changes,
+  };
+}
+
+/**
+ * An insert of one row into `table`, prepared once per set of columns: the columns are the row's
+ * keys whose value is not undefined (undefined leaves a column to its default, as Kysely's
+ * `values` does). For the rows every write path inserts (tickets, messages, audit entries, events).
+ */
+export function preparedInsert<T extends keyof Database & string>(table: T): (db: DbOrTx, row: Insertable<Database[T]>) => Promise<void> {
+  const byColumns = new Map<string, PreparedQuery<Record<string, unknown>, unknown>>();
+  return async (db, row) => {
+    const values = row as Record<string, unknown>;
+    const columns = Object.keys(values).filter((c) => values[c] !== undefined);
+    const key = columns.join(',');
+    let query = byColumns.get(key);
+    if (!query) {
+      query = prepareQuery((qb, slots: Record<string, unknown>) =>
+        // biome-ignore lint/suspicious/noExplicitAny: the row's columns are the table's, checked by the signature
+        qb.insertInto(table).values(Object.fromEntries(columns.map((c) => [c, slots[c]])) as any),
+      );
+      byColumns.set(key, query);
+    }
+    await query.run(db, values);
+  };
+}
+
+/**
+ * A statement over a list of rows (a multi-row insert), prepared once per number of rows: `build`
+ * gets rows whose values are placeholders named by column and index. More than `maxRows` rows are
+ * built and compiled for the call, as Kysely does, rather than kept.
+ */
+export function preparedForRows<Row extends Record<string, unknown>>(
+  columns: readonly (keyof Row & string)[],
+  build: (db: Kysely<Database>, rows: Row[]) => Compilable<unknown>,
+  maxRows = 64,
+): (db: DbOrTx, rows: readonly Row[]) => Promise<void> {
+  const byCount = new Map<number, PreparedQuery<Record<string, unknown>, unknown>>();
+  return async (db, rows) => {
+    if (rows.length === 0) return;
+    if (rows.length > maxRows) {
+      await db.executeQuery(build(db as Kysely<Database>, rows as Row[]).compile());
+      return;
+    }
+    const n = rows.length;
+    let query = byCount.get(n);
+    if (!query) {
+      query = prepareQuery((qb, slots: Record<string, unknown>) =>
+        build(
+          qb,
+          Array.from({ length: n }, (_, i) => Object.fromEntries(columns.map((c) => [c, slots[`${c}${i}`]])) as Row),
+        ),
+      );
+      byCount.set(n, query);
+    }
+    const params: Record<string, unknown> = {};
+    for (let i = 0; i < n; i++) for (const c of columns) params[`${c}${i}`] = rows[i]![c];
+    await query.run(db, params);
   };
 }

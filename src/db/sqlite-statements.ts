@@ -1,5 +1,6 @@
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import type { SqliteDatabase as KyselySqliteDatabase } from 'kysely';
+import type { SqlWriter } from './prepared.js';
 
 /**
  * Kysely prepares every query it runs (`db.prepare(sql)`), and preparing costs more than running
@@ -74,7 +75,16 @@ function withRowShape(statement: Statement): Statement {
  * opened here writes, so nothing that could have run beside a writer is held back; reads outside
  * transactions go to the read connection (src/db/prepared.ts).
  */
-export function cachingStatements(sqlite: SqliteDatabase, capacity = 500): KyselySqliteDatabase {
+export function cachingStatements(sqlite: SqliteDatabase, capacity = 500): KyselySqliteDatabase & SqlWriter {
   const prepare = statementCache(sqlite, capacity);
-  return { close: () => sqlite.close(), prepare: (sql) => prepare(sql === 'begin' ? 'begin immediate' : sql) };
+  return {
+    close: () => sqlite.close(),
+    prepare: (sql) => prepare(sql === 'begin' ? 'begin immediate' : sql),
+    // As Kysely's SQLite driver runs a statement: rows from one that returns any, else the changes.
+    execute: (sql, parameters) => {
+      const statement = prepare(sql);
+      if (statement.reader) return { rows: statement.all(parameters), changes: 0 };
+      return { rows: [], changes: statement.run(parameters).changes };
+    },
+  };
 }

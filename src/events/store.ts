@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { dialectOf } from '../db/dialect-of.js';
+import { preparedInsert } from '../db/prepared.js';
 import type { DbOrTx, EventRow } from '../db/schema.js';
 
 /** The PostgreSQL notification channel that tells webhook dispatchers an event awaits fan-out. */
@@ -25,8 +26,11 @@ export async function listEvents(db: DbOrTx, f: EventListFilters): Promise<Event
   return q.orderBy('id', 'asc').limit(f.limit).execute();
 }
 
+const insertEventRow = preparedInsert('events');
+const insertDispatchMark = preparedInsert('event_dispatch_queue');
+
 export async function insertEvent(db: DbOrTx, row: EventRow): Promise<void> {
-  await db.insertInto('events').values(row).execute();
+  await insertEventRow(db, row);
 }
 
 /**
@@ -49,7 +53,7 @@ export async function queueForDispatch(db: DbOrTx, event: Pick<EventRow, 'id' | 
       .execute();
     return;
   }
-  await db.insertInto('event_dispatch_queue').values(row).execute();
+  await insertDispatchMark(db, row);
 }
 
 export async function findEvent(db: DbOrTx, id: string): Promise<EventRow | undefined> {

@@ -1,6 +1,6 @@
 import type { Insertable } from 'kysely';
 import type { DbOrTx, QueueRow, QueueTable, TicketRow } from '../db/schema.js';
-import { prepareQuery, slotList } from '../db/prepared.js';
+import { preparedForRows, prepareQuery, slotList } from '../db/prepared.js';
 import { MAX_SUM_NODES, type WaitingState, nodesToSum, nodesToUpdate, waitingKey } from './position-index.js';
 
 export async function insertQueue(db: DbOrTx, row: Insertable<QueueTable>): Promise<void> {
@@ -13,8 +13,14 @@ export async function findQueue(db: DbOrTx, id: string): Promise<QueueRow | unde
   return queueById.first(db, { id });
 }
 
+const queuesOfBrand = prepareQuery((db, p: { brandId: string }) =>
+  db.selectFrom('queues').selectAll().where('brand_id', '=', p.brandId).orderBy('is_default').orderBy('sort_order').orderBy('id'),
+);
+
 /** The brand's queues in routing order: routing queues by sort_order, the default queue last. */
 export async function listQueues(db: DbOrTx, brandIds: string[] | null): Promise<QueueRow[]> {
+  // One brand (routing a new ticket): the statement built once.
+  if (brandIds?.length === 1) return queuesOfBrand.all(db, { brandId: brandIds[0]! });
   let q = db.selectFrom('queues').selectAll().orderBy('brand_id').orderBy('is_default').orderBy('sort_order').orderBy('id');
   if (brandIds) q = brandIds.length ? q.where('brand_id', 'in', brandIds) : q.where('id', '=', '');
   return q.execute();
@@ -41,17 +47,6 @@ export async function listDefaultQueues(db: DbOrTx, brandIds: string[]): Promise
   return db.selectFrom('queues').select(['id', 'brand_id']).where('brand_id', 'in', brandIds).where('is_default', '=', 1).execute();
 }
 
-/** The next ticket arrival number. The row lock it takes orders concurrent creators on PostgreSQL. */
-export async function nextTicketSeq(db: DbOrTx): Promise<number> {
-  const row = await db
-    .updateTable('sequences')
-    .set((eb) => ({ value: eb('value', '+', 1) }))
-    .where('name', '=', 'ticket_queue_seq')
-    .returning('value')
-    .executeTakeFirstOrThrow();
-  return Number(row.value);
-}
-
 /**
  * Adds the deltas to the trees' nodes in one statement, in (queue, node) order: every writer
  * takes the node rows' locks in that one order, so two moves in the same tree cannot deadlock on
@@ -70,13 +65,16 @@ async function addToTrees(db: DbOrTx, changes: { queueId: string; key: number; d
   const rows = [...deltas.values()]
     .filter((r) => r.waiting !== 0)
     .sort((a, b) => (a.queue_id < b.queue_id ? -1 : a.queue_id > b.queue_id ? 1 : a.node - b.node));
-  if (rows.length === 0) return;
-  await db
+  await addToNodes(db, rows);
+}
+
+// Prepared per number of nodes (at most 35 per ticket that moves).
+const addToNodes = preparedForRows(['queue_id', 'node', 'waiting'], (db, rows: { queue_id: string; node: number; waiting: number }[]) =>
+  db
     .insertInto('queue_positions')
     .values(rows)
-    .onConflict((oc) => oc.columns(['queue_id', 'node']).doUpdateSet((eb) => ({ waiting: eb('queue_positions.waiting', '+', eb.ref('excluded.waiting')) })))
-    .execute();
-}
+    .onConflict((oc) => oc.columns(['queue_id', 'node']).doUpdateSet((eb) => ({ waiting: eb('queue_positions.waiting', '+', eb.ref('excluded.waiting')) }))),
+);
 
 /**
  * Keeps the queue trees in step with one ticket write: `before` is the row as it was (undefined

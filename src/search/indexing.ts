@@ -41,6 +41,26 @@ export function createIndexing(deps: IndexingDeps) {
     if (texts.length === 0) return 0;
     const { seq } = await store.nextSeq(trx);
     const at = toTimestamp(clock.now());
+    const upserts = await documentsOf(trx, texts, at);
+    const docIds = await store.upsertDocuments(trx, upserts, seq, at, { keepVector: remote });
+    await keyword.upsert(
+      trx,
+      texts.map((t) => ({ docId: docIds.get(t.ticketId)!, fields: store.keywordFieldsOf(t) })),
+    );
+    return texts.length;
+  }
+
+  /** Indexes a ticket just created in `trx` from its text as written: its document and keyword entry are new. */
+  async function indexNewTicket(trx: DbOrTx, text: store.TicketText): Promise<void> {
+    const { seq } = await store.nextSeq(trx);
+    const at = toTimestamp(clock.now());
+    const [doc] = await documentsOf(trx, [text], at);
+    const docId = await store.insertNewDocument(trx, doc!, seq, at);
+    await keyword.upsert(trx, [{ docId, fields: store.keywordFieldsOf(text) }], { fresh: true });
+  }
+
+  /** The document rows of these texts: with their vector, or queued for the remote endpoint. */
+  async function documentsOf(trx: DbOrTx, texts: store.TicketText[], at: string): Promise<store.DocumentUpsert[]> {
     let upserts: store.DocumentUpsert[];
     if (remote) {
       upserts = texts.map((t) => ({ ticketId: t.ticketId, brandId: t.brandId, embedderId: null, vector: null }));
@@ -60,12 +80,7 @@ export function createIndexing(deps: IndexingDeps) {
         vector: encodeVector(embedder.embedRawOne(store.semanticTextOf(t))),
       }));
     }
-    const docIds = await store.upsertDocuments(trx, upserts, seq, at, { keepVector: remote });
-    await keyword.upsert(
-      trx,
-      texts.map((t) => ({ docId: docIds.get(t.ticketId)!, fields: store.keywordFieldsOf(t) })),
-    );
-    return texts.length;
+    return upserts;
   }
 
   /**
@@ -119,6 +134,7 @@ export function createIndexing(deps: IndexingDeps) {
       if (what === 'filters' && (await store.touchDocument(trx, ticketId, (await store.nextSeq(trx)).seq, toTimestamp(clock.now())))) return;
       await indexTickets(trx, [ticketId]);
     },
+    ticketCreated: (trx, ticket) => indexNewTicket(trx, store.newTicketText(ticket)),
     ticketsChanged: indexTickets,
   };
 

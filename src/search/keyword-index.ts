@@ -58,8 +58,11 @@ export interface KeywordSearch {
 }
 
 export interface KeywordIndex {
-  /** Replaces the entries of these documents (doc_id -> fields). */
-  upsert(trx: DbOrTx, docs: ReadonlyArray<{ docId: number; fields: KeywordFields }>): Promise<void>;
+  /**
+   * Replaces the entries of these documents (doc_id -> fields). `fresh`: the documents were just
+   * inserted (doc ids are never reused), so there is no old entry to remove.
+   */
+  upsert(trx: DbOrTx, docs: ReadonlyArray<{ docId: number; fields: KeywordFields }>, options?: { fresh?: boolean }): Promise<void>;
   /** Best matches first; `score` is positive, higher is better. */
   search(db: DbOrTx, query: KeywordSearch): Promise<ScoredHit<number>[]>;
   /** The analysed terms of each document (for query feedback). */

@@ -4,19 +4,38 @@
  * weights. Every query term is a quoted FTS5 string, so user text never becomes query syntax.
  */
 import { sql } from 'kysely';
+import { prepareQuery } from '../db/prepared.js';
 import type { DbOrTx } from '../db/schema.js';
 import { COLUMN_WEIGHTS, type KeywordIndex, type KeywordTextSqlRow, toKeywordTextRow } from './keyword-index.js';
 import { quoteFtsTerm } from './text/fts-query.js';
 import type { ScoredHit } from './text/fusion.js';
 
+/** One new document's entry (a ticket create), compiled once. The FTS5 table is not in the schema's types: raw SQL. */
+const insertOne = prepareQuery((db, p: { docId: number; subject: string; body: string; meta: string }) => {
+  const raw = sql`insert into search_fts (rowid, subject, body, meta) values (${p.docId}, ${p.subject}, ${p.body}, ${p.meta})`;
+  return { compile: () => raw.compile(db) };
+});
+
+const deleteOne = prepareQuery((db, p: { docId: number }) => {
+  const raw = sql`delete from search_fts where rowid = ${p.docId}`;
+  return { compile: () => raw.compile(db) };
+});
+
 const W = sql.raw(`${COLUMN_WEIGHTS.subject}, ${COLUMN_WEIGHTS.body}, ${COLUMN_WEIGHTS.meta}`);
 
 export const sqliteKeywordIndex: KeywordIndex = {
-  async upsert(trx, docs) {
+  async upsert(trx, docs, options) {
     if (docs.length === 0) return;
+    if (docs.length === 1) {
+      const [d] = docs;
+      if (!options?.fresh) await deleteOne.run(trx, { docId: d!.docId });
+      await insertOne.run(trx, { docId: d!.docId, subject: d!.fields.subject, body: d!.fields.body, meta: d!.fields.meta });
+      return;
+    }
     for (let i = 0; i < docs.length; i += 300) {
       const chunk = docs.slice(i, i + 300);
-      await sql`delete from search_fts where rowid in (${sql.join(chunk.map((d) => d.docId))})`.execute(trx);
+      // An FTS5 delete of a rowid it does not hold still costs a lookup in each of its segments.
+      if (!options?.fresh) await sql`delete from search_fts where rowid in (${sql.join(chunk.map((d) => d.docId))})`.execute(trx);
       await sql`insert into search_fts (rowid, subject, body, meta) values ${sql.join(
         chunk.map((d) => sql`(${d.docId}, ${d.fields.subject}, ${d.fields.body}, ${d.fields.meta})`),
       )}`.execute(trx);

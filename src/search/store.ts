@@ -4,6 +4,7 @@
  */
 import { type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Static } from 'typebox';
+import { prepareQuery } from '../db/prepared.js';
 import type { DbOrTx, SearchEmbedQueueTable, TicketRow } from '../db/schema.js';
 import { analyzeKeywordTerms, toKeywordIndexText } from './text/tokenize.js';
 import type { KeywordFields } from './keyword-index.js';
@@ -23,9 +24,45 @@ export interface TicketText {
   meta: string;
 }
 
+/** What a new ticket is searched by, from its row: its one message is its description. */
+export function newTicketText(t: Pick<TicketRow, 'id' | 'brand_id' | 'subject' | 'description' | 'tags' | 'customer_name' | 'customer_email'>): TicketText {
+  return textOf(t, t.description ? [t.description] : []);
+}
+
+function textOf(t: Pick<TicketRow, 'id' | 'brand_id' | 'subject' | 'description' | 'tags' | 'customer_name' | 'customer_email'>, parts: string[]): TicketText {
+  // The description is also the first customer message; index it once.
+  if (t.description && !parts.includes(t.description)) parts.unshift(t.description);
+  const tags = JSON.parse(t.tags) as string[];
+  return {
+    ticketId: t.id,
+    brandId: t.brand_id,
+    subject: t.subject,
+    body: parts.join('\n').slice(0, MAX_COLUMN_CHARS),
+    meta: [...tags, t.customer_name ?? '', t.customer_email].join(' ').slice(0, MAX_COLUMN_CHARS),
+  };
+}
+
+const ticketTextRow = prepareQuery((db, p: { id: string }) =>
+  db.selectFrom('tickets').select(['id', 'brand_id', 'subject', 'description', 'tags', 'customer_name', 'customer_email']).where('id', '=', p.id),
+);
+const messageBodies = prepareQuery((db, p: { id: string }) =>
+  db.selectFrom('messages').select('body').where('ticket_id', '=', p.id).orderBy('created_at').orderBy('id'),
+);
+
 /** Loads the searchable text of tickets (missing ids are skipped). */
 export async function loadTicketTexts(db: DbOrTx, ticketIds: readonly string[]): Promise<TicketText[]> {
   if (ticketIds.length === 0) return [];
+  // One ticket (a reply, an update of its text): two statements built once.
+  if (ticketIds.length === 1) {
+    const ticket = await ticketTextRow.first(db, { id: ticketIds[0]! });
+    if (!ticket) return [];
+    return [
+      textOf(
+        ticket,
+        (await messageBodies.all(db, { id: ticketIds[0]! })).map((m) => m.body),
+      ),
+    ];
+  }
   const out: TicketText[] = [];
   for (let i = 0; i < ticketIds.length; i += 500) {
     const ids = ticketIds.slice(i, i + 500);
@@ -48,19 +85,7 @@ export async function loadTicketTexts(db: DbOrTx, ticketIds: readonly string[]):
       if (list) list.push(m.body);
       else bodies.set(m.ticket_id, [m.body]);
     }
-    for (const t of tickets) {
-      const parts = bodies.get(t.id) ?? [];
-      // The description is also the first customer message; index it once.
-      if (t.description && !parts.includes(t.description)) parts.unshift(t.description);
-      const tags = JSON.parse(t.tags) as string[];
-      out.push({
-        ticketId: t.id,
-        brandId: t.brand_id,
-        subject: t.subject,
-        body: parts.join('\n').slice(0, MAX_COLUMN_CHARS),
-        meta: [...tags, t.customer_name ?? '', t.customer_email].join(' ').slice(0, MAX_COLUMN_CHARS),
-      });
-    }
+    for (const t of tickets) out.push(textOf(t, bodies.get(t.id) ?? []));
   }
   return out;
 }
@@ -88,13 +113,37 @@ export function queryTerms(text: string): string[] {
 
 /** Advances the change counter inside the caller's transaction; returns the new value and the fitted components' id. */
 export async function nextSeq(trx: DbOrTx): Promise<{ seq: number; componentsId: string | null }> {
-  const row = await trx
+  const row = (await advanceSeq.first(trx, {}))!;
+  return { seq: Number(row.seq), componentsId: row.components_id };
+}
+
+const advanceSeq = prepareQuery((db) =>
+  db
     .updateTable('search_state')
     .set((eb) => ({ seq: eb('seq', '+', 1) }))
     .where('id', '=', 1)
-    .returning(['seq', 'components_id'])
-    .executeTakeFirstOrThrow();
-  return { seq: Number(row.seq), componentsId: row.components_id };
+    .returning(['seq', 'components_id']),
+);
+
+const insertDocument = prepareQuery(
+  (db, p: { ticket_id: string; brand_id: string; embedder_id: string | null; vector: Buffer | null; seq: number; indexed_at: string }) =>
+    db
+      .insertInto('search_documents')
+      .values({ ticket_id: p.ticket_id, brand_id: p.brand_id, embedder_id: p.embedder_id, vector: p.vector, seq: p.seq, indexed_at: p.indexed_at })
+      .returning('doc_id'),
+);
+
+/** Inserts the document of a ticket that has none (one just created); returns its doc_id. */
+export async function insertNewDocument(trx: DbOrTx, doc: DocumentUpsert, seq: number, at: string): Promise<number> {
+  const row = await insertDocument.first(trx, {
+    ticket_id: doc.ticketId,
+    brand_id: doc.brandId,
+    embedder_id: doc.embedderId,
+    vector: doc.vector,
+    seq,
+    indexed_at: at,
+  });
+  return Number(row!.doc_id);
 }
 
 export async function readState(db: DbOrTx): Promise<{ seq: number; componentsId: string | null }> {
@@ -122,6 +171,27 @@ export interface DocumentUpsert {
   vector: Buffer | null;
 }
 
+type DocumentParams = { ticket_id: string; brand_id: string; embedder_id: string | null; vector: Buffer | null; seq: number; indexed_at: string };
+const documentUpsert = (db: DbOrTx, p: DocumentParams, keepVector: boolean) =>
+  db
+    .insertInto('search_documents')
+    .values({ ticket_id: p.ticket_id, brand_id: p.brand_id, embedder_id: p.embedder_id, vector: p.vector, seq: p.seq, indexed_at: p.indexed_at })
+    .onConflict((oc) =>
+      oc.column('ticket_id').doUpdateSet((eb) =>
+        keepVector
+          ? { seq: eb.ref('excluded.seq'), indexed_at: eb.ref('excluded.indexed_at') }
+          : {
+              embedder_id: eb.ref('excluded.embedder_id'),
+              vector: eb.ref('excluded.vector'),
+              seq: eb.ref('excluded.seq'),
+              indexed_at: eb.ref('excluded.indexed_at'),
+            },
+      ),
+    )
+    .returning(['doc_id', 'ticket_id']);
+const upsertOne = prepareQuery((db, p: DocumentParams) => documentUpsert(db, p, false));
+const upsertOneKeepingVector = prepareQuery((db, p: DocumentParams) => documentUpsert(db, p, true));
+
 /** Inserts or updates document rows; returns ticket_id -> doc_id. */
 export async function upsertDocuments(
   trx: DbOrTx,
@@ -131,6 +201,19 @@ export async function upsertDocuments(
   options: { keepVector?: boolean } = {},
 ): Promise<Map<string, number>> {
   const out = new Map<string, number>();
+  if (docs.length === 1) {
+    const [d] = docs;
+    const row = await (options.keepVector ? upsertOneKeepingVector : upsertOne).first(trx, {
+      ticket_id: d!.ticketId,
+      brand_id: d!.brandId,
+      embedder_id: d!.embedderId,
+      vector: d!.vector,
+      seq,
+      indexed_at: at,
+    });
+    out.set(row!.ticket_id, Number(row!.doc_id));
+    return out;
+  }
   for (let i = 0; i < docs.length; i += 300) {
     const chunk = docs.slice(i, i + 300);
     if (chunk.length === 0) continue;

@@ -18,6 +18,11 @@ export interface TicketIndexer {
    * snooze), whose document need not be embedded or tokenized again.
    */
   ticketChanged(trx: DbOrTx, ticketId: string, what?: 'text' | 'filters'): Promise<void>;
+  /**
+   * A ticket just inserted in `trx`, whose only message is its description: indexed from the row
+   * itself, without reading back what the transaction just wrote. Absent: `ticketChanged`.
+   */
+  ticketCreated?(trx: DbOrTx, ticket: TicketRow): Promise<void>;
 }
 
 /** Fields a search filters on but never reads text from: a change of these alone reindexes no text. */
@@ -32,7 +37,11 @@ interface ChangeOf {
   at: Date;
 }
 
-/** A change to a ticket, by its audit action; a message carries the message it added. */
+/**
+ * A change to a ticket, by its audit action; a message carries the message it added. `ticket.created`
+ * is recorded right after the insert of the ticket and its first message (the description), and
+ * nothing else: the search index takes its text from the row.
+ */
 export type TicketChange =
   | (ChangeOf & { action: 'ticket.created' | 'ticket.updated' | 'ticket.woke_up' })
   /** A merge, on each side: the source carries `into` (the target as it is after), and gets the ticket.merged event. */
@@ -72,6 +81,10 @@ export async function recordChange(trx: DbOrTx, indexer: TicketIndexer | undefin
       await recordEvent(trx, { ...about, type: 'ticket.merged', data: { ticket, into: toTicketView(change.into) } });
     }
     if (Object.keys(changes).length) await recordUpdateEvents(trx, about, ticket, changes);
+  }
+  if (change.action === 'ticket.created' && indexer?.ticketCreated) {
+    await indexer.ticketCreated(trx, row);
+    return;
   }
   const filtersOnly =
     (change.action === 'ticket.updated' || change.action === 'ticket.woke_up') && Object.keys(changes).every((field) => FILTER_ONLY_FIELDS.has(field));

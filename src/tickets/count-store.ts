@@ -1,4 +1,5 @@
 import { type SelectQueryBuilder, sql } from 'kysely';
+import { prepareQuery } from '../db/prepared.js';
 import type { Database, DbOrTx, TicketRow } from '../db/schema.js';
 
 /*
@@ -25,14 +26,32 @@ export async function ticketCountsChanged(db: DbOrTx, before: CountKey | undefin
   const rows = [{ key: to, delta: 1 }];
   if (from) rows.push({ key: from, delta: -1 });
   rows.sort((a, b) => (a.key.join('\n') < b.key.join('\n') ? -1 : 1));
-  await db
+  const params: Record<string, string | number> = {};
+  for (const [i, { key, delta }] of rows.entries()) {
+    params[`b${i}`] = key[0];
+    params[`s${i}`] = key[1];
+    params[`a${i}`] = key[2];
+    params[`c${i}`] = delta;
+  }
+  await (rows.length === 1 ? addToOneCount : addToTwoCounts).run(db, params);
+}
+
+type CountDelta = { brand_id: string; status: string; assigned_to: string; count: number };
+// Built once each: a new ticket moves one counter, a change of brand, status or assignee two.
+const countUpsert = (db: DbOrTx, slots: Record<string, unknown>, n: number) =>
+  db
     .insertInto('ticket_counts')
-    .values(rows.map(({ key: [brand_id, status, assigned_to], delta }) => ({ brand_id, status, assigned_to, count: delta })))
+    .values(
+      Array.from(
+        { length: n },
+        (_, i): CountDelta => ({ brand_id: slots[`b${i}`], status: slots[`s${i}`], assigned_to: slots[`a${i}`], count: slots[`c${i}`] }) as CountDelta,
+      ),
+    )
     .onConflict((oc) =>
       oc.columns(['brand_id', 'status', 'assigned_to']).doUpdateSet((eb) => ({ count: eb('ticket_counts.count', '+', eb.ref('excluded.count')) })),
-    )
-    .execute();
-}
+    );
+const addToOneCount = prepareQuery((db, slots: Record<string, unknown>) => countUpsert(db, slots, 1));
+const addToTwoCounts = prepareQuery((db, slots: Record<string, unknown>) => countUpsert(db, slots, 2));
 
 /** The built-in views' counts, for the tickets of `brandIds` (null: every brand). */
 export interface BuiltinCounts {

@@ -1,6 +1,6 @@
 import type { Insertable } from 'kysely';
 import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
-import { prepareQuery, slotList } from '../db/prepared.js';
+import { preparedForRows, preparedInsert, prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
 import { messagePreview } from '../shared/message-preview.js';
 import { type TicketCountFilters, ticketCountsChanged } from './count-store.js';
@@ -13,31 +13,48 @@ import { type TicketCountFilters, ticketCountsChanged } from './count-store.js';
  * waiting for the lock; a stamp further behind than `MAX_STAMP_LAG_MS` is taken as deliberate
  * (an import keeping its original time) and kept.
  */
-async function nextChange(db: DbOrTx, updatedAt: string): Promise<{ change_seq: number; updated_at: string }> {
-  const seq = await db
-    .updateTable('sequences')
-    .set((eb) => ({ value: eb('value', '+', 1) }))
-    .where('name', '=', 'ticket_change_seq')
-    .returning('value')
-    .executeTakeFirstOrThrow();
+async function nextChange(db: DbOrTx, updatedAt: string, changeSeq?: number): Promise<{ change_seq: number; updated_at: string }> {
+  const seq = changeSeq ?? Number((await nextChangeSeq.first(db, {}))!.value);
   const latest = await latestUpdate.first(db, {});
   const last = latest?.updated_at;
   const lagging = last !== undefined && last !== null && last > updatedAt && Date.parse(last) - Date.parse(updatedAt) <= MAX_STAMP_LAG_MS;
-  return { change_seq: Number(seq.value), updated_at: lagging ? last : updatedAt };
+  return { change_seq: seq, updated_at: lagging ? last : updatedAt };
 }
 
 const MAX_STAMP_LAG_MS = 60_000;
 const latestUpdate = prepareQuery((db) => db.selectFrom('tickets').select('updated_at').orderBy('updated_at', 'desc').limit(1));
+const nextChangeSeq = prepareQuery((db) =>
+  db
+    .updateTable('sequences')
+    .set((eb) => ({ value: eb('value', '+', 1) }))
+    .where('name', '=', 'ticket_change_seq')
+    .returning('value'),
+);
+/**
+ * A create's two numbers in one statement: its arrival number (`ticket_queue_seq`) and its place in
+ * update order (`ticket_change_seq`). On PostgreSQL it takes both rows' locks, as the two
+ * statements it replaces did one after the other.
+ */
+const nextCreateSeqs = prepareQuery((db) =>
+  db
+    .updateTable('sequences')
+    .set((eb) => ({ value: eb('value', '+', 1) }))
+    .where('name', 'in', ['ticket_queue_seq', 'ticket_change_seq'])
+    .returning(['name', 'value']),
+);
+const insertTicketRow = preparedInsert('tickets');
+const insertTags = preparedForRows(['ticket_id', 'tag'], (db, rows: { ticket_id: string; tag: string }[]) => db.insertInto('ticket_tags').values(rows));
 
 /** Inserts a ticket with the next arrival number and, when it waits, counts it into its queue. */
 export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue_seq' | 'change_seq'>, tags: string[]): Promise<TicketRow> {
-  const row = { ...fields, queue_seq: await queues.nextTicketSeq(db), ...(await nextChange(db, fields.updated_at)) } as TicketRow;
-  await db.insertInto('tickets').values(row).execute();
-  if (tags.length)
-    await db
-      .insertInto('ticket_tags')
-      .values(tags.map((tag) => ({ ticket_id: row.id, tag })))
-      .execute();
+  const seqs = await nextCreateSeqs.all(db, {});
+  const seqOf = (name: string) => Number(seqs.find((s) => s.name === name)!.value);
+  const row = { ...fields, queue_seq: seqOf('ticket_queue_seq'), ...(await nextChange(db, fields.updated_at, seqOf('ticket_change_seq'))) } as TicketRow;
+  await insertTicketRow(db, row);
+  await insertTags(
+    db,
+    tags.map((tag) => ({ ticket_id: row.id, tag })),
+  );
   await queues.ticketWaitingChanged(db, undefined, row);
   await ticketCountsChanged(db, undefined, row);
   return row;
@@ -74,11 +91,10 @@ export async function updateTicket(db: DbOrTx, before: TicketRow, set: TicketRow
   await ticketCountsChanged(db, before, after);
   if (tags) {
     await db.deleteFrom('ticket_tags').where('ticket_id', '=', id).execute();
-    if (tags.length)
-      await db
-        .insertInto('ticket_tags')
-        .values(tags.map((tag) => ({ ticket_id: id, tag })))
-        .execute();
+    await insertTags(
+      db,
+      tags.map((tag) => ({ ticket_id: id, tag })),
+    );
   }
   return after;
 }
@@ -244,8 +260,10 @@ export async function findMessage(db: DbOrTx, ticketId: string, id: string): Pro
   return messageOfTicket.first(db, { ticketId, id });
 }
 
+const insertMessageRow = preparedInsert('messages');
+
 export async function insertMessage(db: DbOrTx, row: Insertable<MessageTable>): Promise<void> {
-  await db.insertInto('messages').values(row).execute();
+  await insertMessageRow(db, row);
 }
 
 const messagesOfTicket = prepareQuery((db, p: { ticketId: string }) =>
@@ -283,8 +301,10 @@ export async function lastMessagePreview(db: DbOrTx, ticketId: string): Promise<
   return latest ? messagePreview(latest.body) : null;
 }
 
+const insertAuditRow = preparedInsert('audit_entries');
+
 export async function insertAuditEntry(db: DbOrTx, row: Insertable<AuditEntryTable>): Promise<void> {
-  await db.insertInto('audit_entries').values(row).execute();
+  await insertAuditRow(db, row);
 }
 
 const auditOfTicket = prepareQuery((db, p: { ticketId: string }) =>

@@ -165,6 +165,13 @@ describe('customer erasure', () => {
       payload: Buffer.from(`Receipt for ${NAME} <${EMAIL}>`),
     });
     assert.equal(put.statusCode, 200, put.body);
+    // Longer than a page: its text lives in overflow pages, which a rewrite frees whole. Only
+    // secure_delete=ON zeroes freed pages (FAST leaves them as they were, in the free list).
+    const long = await post(`/v1/tickets/${t1.id}/messages`, {
+      author_type: 'agent',
+      body: Array.from({ length: 200 }, (_, i) => `Call ${i} with ${NAME} about order 10021, nothing new.`).join('\n'),
+    });
+    assert.equal(long.statusCode, 201, long.body);
     const own = await post(`/v1/tickets/${t1.id}/messages`, {
       author_type: 'customer',
       author: { email: EMAIL, name: NAME },
