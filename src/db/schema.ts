@@ -376,6 +376,13 @@ export interface TicketCountTable {
   count: number;
 }
 
+/** A custom view's tickets of one brand (migration 0018, src/views/count-store.ts). */
+export interface ViewCountTable {
+  view_id: string;
+  brand_id: string;
+  count: number;
+}
+
 export interface Database {
   brand_email_addresses: BrandEmailAddressTable;
   inbound_emails: InboundEmailTable;
@@ -407,6 +414,7 @@ export interface Database {
   import_records: ImportRecordTable;
   views: ViewTable;
   ticket_counts: TicketCountTable;
+  view_counts: ViewCountTable;
 }
 
 export type Db = Kysely<Database>;

@@ -2,6 +2,7 @@ import type { Insertable } from 'kysely';
 import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
 import { prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
+import { viewCountsChanged } from '../views/count-store.js';
 import { type TicketCountFilters, ticketCountsChanged } from './count-store.js';
 
 /**
@@ -39,6 +40,7 @@ export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue
       .execute();
   await queues.ticketWaitingChanged(db, undefined, row);
   await ticketCountsChanged(db, undefined, row);
+  await viewCountsChanged(db, undefined, row);
   return row;
 }
 
@@ -71,6 +73,7 @@ export async function updateTicket(db: DbOrTx, before: TicketRow, set: TicketRow
   await db.updateTable('tickets').set(set).where('id', '=', id).execute();
   await queues.ticketWaitingChanged(db, before, after);
   await ticketCountsChanged(db, before, after);
+  await viewCountsChanged(db, before, after);
   if (tags) {
     await db.deleteFrom('ticket_tags').where('ticket_id', '=', id).execute();
     if (tags.length)

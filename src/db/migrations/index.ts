@@ -14,6 +14,7 @@ import * as email from './0011-email.js';
 import * as people from './0014-people.js';
 import * as views from './0015-views.js';
 import * as customerErasure from './0016-customer-erasure.js';
+import * as viewCounts from './0018-view-counts.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '0014-people': people,
   '0015-views': views,
   '0016-customer-erasure': customerErasure,
+  '0018-view-counts': viewCounts,
 };
