@@ -224,7 +224,7 @@ export interface paths {
   "/v1/views/counts": {
     /**
      * The ticket count of every view the token sees
-     * @description In the order of GET /v1/views, within the token’s brands; meant to be polled. Built-in views are counted from counters every ticket write keeps, at a cost that does not grow with the tickets; a custom view is counted through an index up to 10,000 (`exact: false` past that) and remembered until the next ticket write. Mine is 0 for a token without an agent.
+     * @description In the order of GET /v1/views, within the token’s brands; meant to be polled. Every view, built-in or custom, is summed from counters every ticket write keeps exact in its own transaction, at a cost that does not grow with the tickets; creating a view or changing its filters counts it once. Mine is 0 for a token without an agent.
      */
     get: operations["listViewCounts"];
   };
@@ -4391,7 +4391,7 @@ export interface operations {
   };
   /**
    * The ticket count of every view the token sees
-   * @description In the order of GET /v1/views, within the token’s brands; meant to be polled. Built-in views are counted from counters every ticket write keeps, at a cost that does not grow with the tickets; a custom view is counted through an index up to 10,000 (`exact: false` past that) and remembered until the next ticket write. Mine is 0 for a token without an agent.
+   * @description In the order of GET /v1/views, within the token’s brands; meant to be polled. Every view, built-in or custom, is summed from counters every ticket write keeps exact in its own transaction, at a cost that does not grow with the tickets; creating a view or changing its filters counts it once. Mine is 0 for a token without an agent.
    */
   listViewCounts: {
     responses: {
@@ -4402,7 +4402,7 @@ export interface operations {
             data: {
                 view_id: string;
                 count: number;
-                /** @description false when a custom view matches more tickets than are counted (10,000): count is then that cap, a lower bound. Built-in views are always exact. */
+                /** @description Always true: every view’s count, built-in or custom, is kept exact by the ticket writes themselves. Kept for clients written when a large custom view’s count could be a lower bound. */
                 exact: boolean;
               }[];
           };
