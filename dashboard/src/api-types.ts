@@ -116,7 +116,7 @@ export interface paths {
     get: operations["getTicket"];
     /**
      * Update a ticket
-     * @description Partial update: include only the fields you want to change. Send If-Match with the ETag of your last read to avoid overwriting a concurrent change (412).
+     * @description Partial update: include only the fields you want to change. Send If-Match with the ETag of your last read to avoid overwriting a concurrent change (412). A ticket merged into another (`merged_into` set) takes no changes: 409, naming the ticket to change instead.
      */
     patch: operations["updateTicket"];
   };
@@ -128,7 +128,7 @@ export interface paths {
     get: operations["listTicketMessages"];
     /**
      * Post a reply
-     * @description Use author_type "customer" (with created_at) when importing historic email threads.
+     * @description Use author_type "customer" (with created_at) when importing historic email threads. A ticket merged into another (`merged_into` set) takes no messages: 409, naming the ticket to write to (a mail reply to its thread is added there).
      */
     post: operations["createTicketMessage"];
   };
@@ -2649,7 +2649,7 @@ export interface operations {
   };
   /**
    * Update a ticket
-   * @description Partial update: include only the fields you want to change. Send If-Match with the ETag of your last read to avoid overwriting a concurrent change (412).
+   * @description Partial update: include only the fields you want to change. Send If-Match with the ETag of your last read to avoid overwriting a concurrent change (412). A ticket merged into another (`merged_into` set) takes no changes: 409, naming the ticket to change instead.
    */
   updateTicket: {
     parameters: {
@@ -2727,6 +2727,12 @@ export interface operations {
       };
       /** @description Problem details (RFC 9457); `code` is `request_timeout` */
       408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `conflict` */
+      409: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
         };
@@ -2868,7 +2874,7 @@ export interface operations {
   };
   /**
    * Post a reply
-   * @description Use author_type "customer" (with created_at) when importing historic email threads.
+   * @description Use author_type "customer" (with created_at) when importing historic email threads. A ticket merged into another (`merged_into` set) takes no messages: 409, naming the ticket to write to (a mail reply to its thread is added there).
    */
   createTicketMessage: {
     parameters: {

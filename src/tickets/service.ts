@@ -37,6 +37,7 @@ import {
   type MessageMailer,
   type MessageWriteHook,
   createMessageService,
+  mergedTicketConflict,
   noAttachments,
 } from './messages.js';
 import * as store from './store.js';
@@ -434,6 +435,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         // Locked before it is read: concurrent updates (tags_add from two clients) apply one after the other.
         await store.lockTicket(trx, id);
         const row = await getVisibleRow(trx, principal, id);
+        if (row.merged_into) throw mergedTicketConflict(row);
         checkIfMatch(row, options.ifMatch);
         const { set, changes, tags } = diffTicketUpdate(row, input, now);
         if (set.assigned_to) await people.checkAssignee(trx, row.brand_id, set.assigned_to, '/assigned_to');
