@@ -116,6 +116,9 @@ export interface AuditEntryTable {
   actor_type: string;
   actor_id: string | null;
   actor_name: string;
+  /** The agent the acting token belonged to, and their name then (migration 0018); null otherwise. */
+  actor_agent_id: string | null;
+  actor_agent_name: string | null;
   action: string;
   changes: string;
   created_at: string;

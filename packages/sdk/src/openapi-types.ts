@@ -565,6 +565,13 @@ export interface components {
         id: string | null;
         /** @description The token name */
         name: string;
+        /** @description The agent the token belongs to (`agent_id` on the token), when it does: the person who made the change. Null for a token of no agent, the system, and entries written before agents were recorded. Always present in responses. */
+        agent?: {
+          /** @description agt_… */
+          id: string;
+          /** @description The agent’s name when the entry was written */
+          name: string;
+        } | null;
       };
       /** @description {field: {from, to}} */
       changes: {
