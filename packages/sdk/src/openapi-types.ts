@@ -182,7 +182,7 @@ export interface paths {
   "/v1/customers": {
     /**
      * List customers
-     * @description Newest first. `q` finds a text anywhere in the name, address or external id, regardless of case.
+     * @description Newest first. `q` finds a text anywhere in the name, address or external id, regardless of case; without `email`, one request reads at most 5,000 customers, so a page may be short or empty while `next_cursor` continues the search (null once every customer was read).
      */
     get: operations["listCustomers"];
   };
@@ -3758,7 +3758,7 @@ export interface operations {
   };
   /**
    * List customers
-   * @description Newest first. `q` finds a text anywhere in the name, address or external id, regardless of case.
+   * @description Newest first. `q` finds a text anywhere in the name, address or external id, regardless of case; without `email`, one request reads at most 5,000 customers, so a page may be short or empty while `next_cursor` continues the search (null once every customer was read).
    */
   listCustomers: {
     parameters: {
