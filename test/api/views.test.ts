@@ -535,6 +535,9 @@ describe('views', () => {
     await createView({ name: 'Old and high', brand_id: brand, filters: { tag: 'old', priority: 'high' } });
     const before = await counts();
     await t.runtime.db.schema.dropTable('view_counts').execute();
+    // The migration's other part, undone too so that it can run again.
+    await t.runtime.db.schema.alterTable('audit_entries').dropColumn('actor_agent_id').execute();
+    await t.runtime.db.schema.alterTable('audit_entries').dropColumn('actor_agent_name').execute();
     await migrateViewCounts(t.runtime.db);
     await assertViewCountersConsistent();
     assert.deepEqual(await counts(), before);
