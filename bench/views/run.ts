@@ -5,9 +5,9 @@
  * against a baseline in the same run, alternating request by request through the real app
  * (`inject`, so no network noise): `GET /v1/tokens/me` (authentication and serialization only) and
  * `GET /v1/tickets?limit=1` (one indexed read). Counts are timed three ways: with the built-in views
- * only; with the custom views as well, between writes (their counts remembered); and right after a
- * ticket write (every custom view counted again). Prints medians and p95, and the ratios. Not part
- * of npm test.
+ * only; with the custom views as well, between writes; and right after a ticket write (which moved
+ * the custom views' counters in its transaction: nothing is counted again). Prints medians and p95,
+ * and the ratios. Not part of npm test.
  *
  *   npm run bench:views [-- --tickets 100000 --batch 1000 --rounds 2000]
  */
@@ -113,7 +113,7 @@ try {
   const [me2, list2, withCustom] = await time([...baselineUrls, '/v1/views/counts'], ROUNDS);
   const customBody = (await get('/v1/views/counts')).json();
 
-  // After each write every custom view is counted again: the uncached cost.
+  // A write before each round: the counts must cost the same right after one.
   let n = 0;
   const write = async () => {
     await services.tickets.update(admin, ids[n++ % ids.length]!, { priority: n % 2 ? 'high' : 'normal' });

@@ -116,7 +116,7 @@ export interface paths {
     get: operations["getTicket"];
     /**
      * Update a ticket
-     * @description Partial update: include only the fields you want to change. Send If-Match with the ETag of your last read to avoid overwriting a concurrent change (412).
+     * @description Partial update: include only the fields you want to change. Send If-Match with the ETag of your last read to avoid overwriting a concurrent change (412). A ticket merged into another (`merged_into` set) takes no changes: 409, naming the ticket to change instead.
      */
     patch: operations["updateTicket"];
   };
@@ -128,7 +128,7 @@ export interface paths {
     get: operations["listTicketMessages"];
     /**
      * Post a reply
-     * @description Use author_type "customer" (with created_at) when importing historic email threads.
+     * @description Use author_type "customer" (with created_at) when importing historic email threads. A ticket merged into another (`merged_into` set) takes no messages: 409, naming the ticket to write to (a mail reply to its thread is added there).
      */
     post: operations["createTicketMessage"];
   };
@@ -182,7 +182,7 @@ export interface paths {
   "/v1/customers": {
     /**
      * List customers
-     * @description Newest first. `q` finds a text anywhere in the name, address or external id, regardless of case.
+     * @description Newest first. `q` finds a text anywhere in the name, address or external id, regardless of case; without `email`, one request reads at most 5,000 customers, so a page may be short or empty while `next_cursor` continues the search (null once every customer was read).
      */
     get: operations["listCustomers"];
   };
@@ -224,7 +224,7 @@ export interface paths {
   "/v1/views/counts": {
     /**
      * The ticket count of every view the token sees
-     * @description In the order of GET /v1/views, within the token’s brands; meant to be polled. Built-in views are counted from counters every ticket write keeps, at a cost that does not grow with the tickets; a custom view is counted through an index up to 10,000 (`exact: false` past that) and remembered until the next ticket write. Mine is 0 for a token without an agent.
+     * @description In the order of GET /v1/views, within the token’s brands; meant to be polled. Every view, built-in or custom, is summed from counters every ticket write keeps exact in its own transaction, at a cost that does not grow with the tickets; creating a view or changing its filters counts it once. Mine is 0 for a token without an agent.
      */
     get: operations["listViewCounts"];
   };
@@ -567,6 +567,13 @@ export interface components {
         id: string | null;
         /** @description The token name */
         name: string;
+        /** @description The agent the token belongs to (`agent_id` on the token), when it does: the person who made the change. Null for a token of no agent, the system, and entries written before agents were recorded. Always present in responses. */
+        agent?: {
+          /** @description agt_… */
+          id: string;
+          /** @description The agent’s name when the entry was written */
+          name: string;
+        } | null;
       };
       /** @description {field: {from, to}} */
       changes: {
@@ -2651,7 +2658,7 @@ export interface operations {
   };
   /**
    * Update a ticket
-   * @description Partial update: include only the fields you want to change. Send If-Match with the ETag of your last read to avoid overwriting a concurrent change (412).
+   * @description Partial update: include only the fields you want to change. Send If-Match with the ETag of your last read to avoid overwriting a concurrent change (412). A ticket merged into another (`merged_into` set) takes no changes: 409, naming the ticket to change instead.
    */
   updateTicket: {
     parameters: {
@@ -2729,6 +2736,12 @@ export interface operations {
       };
       /** @description Problem details (RFC 9457); `code` is `request_timeout` */
       408: {
+        content: {
+          "application/problem+json": components["schemas"]["Problem"];
+        };
+      };
+      /** @description Problem details (RFC 9457); `code` is `conflict` */
+      409: {
         content: {
           "application/problem+json": components["schemas"]["Problem"];
         };
@@ -2870,7 +2883,7 @@ export interface operations {
   };
   /**
    * Post a reply
-   * @description Use author_type "customer" (with created_at) when importing historic email threads.
+   * @description Use author_type "customer" (with created_at) when importing historic email threads. A ticket merged into another (`merged_into` set) takes no messages: 409, naming the ticket to write to (a mail reply to its thread is added there).
    */
   createTicketMessage: {
     parameters: {
@@ -3747,7 +3760,7 @@ export interface operations {
   };
   /**
    * List customers
-   * @description Newest first. `q` finds a text anywhere in the name, address or external id, regardless of case.
+   * @description Newest first. `q` finds a text anywhere in the name, address or external id, regardless of case; without `email`, one request reads at most 5,000 customers, so a page may be short or empty while `next_cursor` continues the search (null once every customer was read).
    */
   listCustomers: {
     parameters: {
@@ -4393,7 +4406,7 @@ export interface operations {
   };
   /**
    * The ticket count of every view the token sees
-   * @description In the order of GET /v1/views, within the token’s brands; meant to be polled. Built-in views are counted from counters every ticket write keeps, at a cost that does not grow with the tickets; a custom view is counted through an index up to 10,000 (`exact: false` past that) and remembered until the next ticket write. Mine is 0 for a token without an agent.
+   * @description In the order of GET /v1/views, within the token’s brands; meant to be polled. Every view, built-in or custom, is summed from counters every ticket write keeps exact in its own transaction, at a cost that does not grow with the tickets; creating a view or changing its filters counts it once. Mine is 0 for a token without an agent.
    */
   listViewCounts: {
     responses: {
@@ -4404,7 +4417,7 @@ export interface operations {
             data: {
                 view_id: string;
                 count: number;
-                /** @description false when a custom view matches more tickets than are counted (10,000): count is then that cap, a lower bound. Built-in views are always exact. */
+                /** @description Always true: every view’s count, built-in or custom, is kept exact by the ticket writes themselves. Kept for clients written when a large custom view’s count could be a lower bound. */
                 exact: boolean;
               }[];
           };

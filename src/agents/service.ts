@@ -1,3 +1,4 @@
+import { isUniqueViolation } from '../db/errors.js';
 import type { AgentRow, Db, DbOrTx } from '../db/schema.js';
 import { type Principal, canSeeBrand, coversBrands } from '../auth/scopes.js';
 import { unknownBrand, visibleBrandIds } from '../brands/visibility.js';
@@ -99,12 +100,23 @@ export function createAgentService(deps: { db: Db; clock: Clock; cursors: Cursor
     return unique;
   }
 
+  const emailTaken = (email: string) =>
+    new AppError('conflict', `An agent with the e-mail address ${email} exists already`, {
+      errors: [{ pointer: '/email', message: 'is the address of another agent' }],
+    });
+
   async function checkEmailFree(dbx: DbOrTx, email: string, exceptId?: string): Promise<void> {
     const other = await store.findAgentByEmail(dbx, email);
-    if (other && other.id !== exceptId) {
-      throw new AppError('conflict', `An agent with the e-mail address ${email} exists already`, {
-        errors: [{ pointer: '/email', message: 'is the address of another agent' }],
-      });
+    if (other && other.id !== exceptId) throw emailTaken(email);
+  }
+
+  /** The work of a write that may claim an address: a concurrent claim the check did not see is the same 409. */
+  async function claimingEmail<T>(email: string | undefined, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (email !== undefined && isUniqueViolation(err)) throw emailTaken(email);
+      throw err;
     }
   }
 
@@ -136,10 +148,12 @@ export function createAgentService(deps: { db: Db; clock: Clock; cursors: Cursor
         created_at: at,
         updated_at: at,
       };
-      await db.transaction().execute(async (trx) => {
-        await checkEmailFree(trx, email);
-        await store.insertAgent(trx, row, brandIds);
-      });
+      await claimingEmail(email, () =>
+        db.transaction().execute(async (trx) => {
+          await checkEmailFree(trx, email);
+          await store.insertAgent(trx, row, brandIds);
+        }),
+      );
       return toAgentView(row, principal);
     },
 
@@ -192,11 +206,13 @@ export function createAgentService(deps: { db: Db; clock: Clock; cursors: Cursor
         set.brand_ids = brandIds ? toJsonText(brandIds) : null;
       }
       set.updated_at = toTimestamp(clock.now());
-      await db.transaction().execute(async (trx) => {
-        if (set.email !== undefined) await checkEmailFree(trx, set.email, id);
-        await store.updateAgent(trx, id, set);
-        if (brandIds !== undefined) await store.setAgentBrands(trx, id, brandIds);
-      });
+      await claimingEmail(set.email, () =>
+        db.transaction().execute(async (trx) => {
+          if (set.email !== undefined) await checkEmailFree(trx, set.email, id);
+          await store.updateAgent(trx, id, set);
+          if (brandIds !== undefined) await store.setAgentBrands(trx, id, brandIds);
+        }),
+      );
       return toAgentView({ ...row, ...set }, principal);
     },
 

@@ -40,11 +40,28 @@ export interface Actor {
   type: 'token' | 'system';
   id: string | null;
   name: string;
+  /** The agent the token belongs to, when it does: the person behind the token, for the audit trail. */
+  agent?: { id: string; name: string } | null | undefined;
 }
 
 export const systemActor: Actor = { type: 'system', id: null, name: 'system' };
 
-export const actorOf = (principal: Principal): Actor => principal.actor ?? { type: 'token', id: principal.tokenId, name: principal.tokenName };
+export const actorOf = (principal: Principal): Actor =>
+  principal.actor ?? {
+    type: 'token',
+    id: principal.tokenId,
+    name: principal.tokenName,
+    agent: principal.agent ? { id: principal.agent.id, name: principal.agent.name } : null,
+  };
+
+/** The audit columns of an actor (`actor_agent_*`, migration 0018, null when no agent acted). */
+export const auditActorColumns = (actor: Actor) => ({
+  actor_type: actor.type,
+  actor_id: actor.id,
+  actor_name: actor.name,
+  actor_agent_id: actor.agent?.id ?? null,
+  actor_agent_name: actor.agent?.name ?? null,
+});
 
 /** The server acting on its own behalf for every brand (mail received by the SMTP listener), named `name` in the audit trail. */
 export const systemPrincipal = (name: string): Principal => ({

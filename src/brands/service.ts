@@ -1,3 +1,4 @@
+import { isUniqueViolation } from '../db/errors.js';
 import type { BrandRow, Db, DbOrTx } from '../db/schema.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
 import { AppError, notFound, validationError } from '../http/problem.js';
@@ -28,12 +29,6 @@ export function checkBrandAddresses(addresses: readonly string[]): string[] {
   }
   return out;
 }
-
-/** A unique-key violation on either dialect (two requests claiming one address at once). */
-const isUniqueViolation = (err: unknown): boolean => {
-  const e = err as { code?: string; message?: string };
-  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || /UNIQUE constraint failed/.test(e?.message ?? '');
-};
 
 export interface BrandView {
   id: string;
@@ -93,10 +88,11 @@ export function createBrandService(deps: { db: Db; clock: Clock }) {
       const now = clock.now();
       const id = input.id ?? newId('brand', now.getTime());
       const at = toTimestamp(now);
+      const exists = () => new AppError('conflict', `Brand ${id} already exists`);
       return db
         .transaction()
         .execute(async (trx) => {
-          if (await store.findBrand(trx, id)) throw new AppError('conflict', `Brand ${id} already exists`);
+          if (await store.findBrand(trx, id)) throw exists();
           await store.insertBrand(trx, { id, name, created_at: at, updated_at: at });
           await queueStore.insertQueue(trx, {
             id: newId('que', now.getTime()),
@@ -110,6 +106,10 @@ export function createBrandService(deps: { db: Db; clock: Clock }) {
           });
           await setAddresses(trx, id, addresses);
           return { id, name, created_at: at, updated_at: at };
+        })
+        .catch((err: unknown) => {
+          // Two creates of one chosen id at once: both found none; the primary key decides.
+          throw isUniqueViolation(err) ? exists() : err;
         })
         .then(async (created) => (await views([created]))[0]!);
     },

@@ -4,7 +4,7 @@ import type { CustomerRow, Db, DbOrTx, MessageRow, MessageTable, TicketRow, Tick
 import type { Dialect } from '../db/open.js';
 import type { Transactions } from '../db/transactions.js';
 import { flushErased } from '../db/secure-erase.js';
-import { type Actor, systemActor } from '../auth/scopes.js';
+import { type Actor, auditActorColumns, systemActor } from '../auth/scopes.js';
 import { recordEvent } from '../events/outbox.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
@@ -329,9 +329,7 @@ export function createCustomerErasure(deps: ErasureDeps) {
       await tickets.insertAuditEntry(trx, {
         id: newId('aud', now.getTime()),
         ticket_id: id,
-        actor_type: actor.type,
-        actor_id: actor.id,
-        actor_name: actor.name,
+        ...auditActorColumns(actor),
         action: 'customer.erased',
         // Whom, not what: the customer's id only.
         changes: toJsonText({ erased_customer: { from: null, to: customer.id } }),

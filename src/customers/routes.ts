@@ -50,7 +50,8 @@ export function customerRoutes(app: App, customers: CustomerService): void {
       schema: {
         tags: ['Customers'],
         summary: 'List customers',
-        description: 'Newest first. `q` finds a text anywhere in the name, address or external id, regardless of case.',
+        description:
+          'Newest first. `q` finds a text anywhere in the name, address or external id, regardless of case; without `email`, one request reads at most 5,000 customers, so a page may be short or empty while `next_cursor` continues the search (null once every customer was read).',
         querystring: Type.Object(
           {
             brand_id: Type.Optional(Type.String({ description: 'Limit results to a single brand' })),

@@ -77,6 +77,13 @@ const normalizeEmail = (email: string): string => email.trim().toLowerCase();
  * that address. Their counts are kept by the ticket writes (`ledger`, in each write's
  * transaction), so reading them costs one row.
  */
+/**
+ * How many customers one `q` search reads before it answers: a substring match anywhere in three
+ * fields has no index on either dialect, so the work of a request is bounded instead, and the cursor
+ * carries the scan on.
+ */
+export const CUSTOMER_SCAN_ROWS = 5000;
+
 export function createCustomerService(deps: { db: Db; clock: Clock; cursors: CursorCodec; tickets: Pick<TicketService, 'list'>; erasure: CustomerErasure }) {
   const { db, clock, cursors } = deps;
 
@@ -148,7 +155,11 @@ export function createCustomerService(deps: { db: Db; clock: Clock; cursors: Cur
       return toCustomerView(await getVisible(principal, id));
     },
 
-    /** Newest first; `q` matches anywhere in the name, address or external id, regardless of case. */
+    /**
+     * Newest first; `q` matches anywhere in the name, address or external id, regardless of case.
+     * With `q` (and no `email`) one request reads at most CUSTOMER_SCAN_ROWS customers: a page may
+     * then be short, or empty, with a `next_cursor` that scans on; null once the customers end.
+     */
     async list(principal: Principal, query: ListCustomersQuery): Promise<Page<CustomerView>> {
       const { after, limit, ...filters } = query;
       let brandIds = principal.brandIds;
@@ -158,14 +169,14 @@ export function createCustomerService(deps: { db: Db; clock: Clock; cursors: Cur
         throw new AppError('invalid_query', 'q must not be blank', { errors: [{ pointer: 'q', message: 'must not be blank' }] });
       }
       const beforeId = (await readCursor(cursors, 'customers', filters, after, [cursorId('cus')]))?.[0];
-      const rows = await store.listCustomers(db, {
-        brandIds,
-        email: filters.email !== undefined ? normalizeEmail(filters.email) : undefined,
-        q,
-        beforeId,
-        limit: limit + 1,
-      });
-      return pageOf(rows, limit, toCustomerView, (last) => cursors.encode('customers', filters, [last.id]));
+      const email = filters.email !== undefined ? normalizeEmail(filters.email) : undefined;
+      // A text search no index serves reads a bounded window of customers per request (an exact email is indexed).
+      const fromId = q !== undefined && email === undefined ? await store.scanBoundary(db, brandIds, beforeId, CUSTOMER_SCAN_ROWS) : undefined;
+      const rows = await store.listCustomers(db, { brandIds, email, q, beforeId, fromId, limit: limit + 1 });
+      const page = await pageOf(rows, limit, toCustomerView, (last) => cursors.encode('customers', filters, [last.id]));
+      // Not full, but the window ended before the customers did: the next request scans on from there.
+      if (page.next_cursor === null && fromId !== undefined) page.next_cursor = await cursors.encode('customers', filters, [fromId]);
+      return page;
     },
 
     /** Changes `name`, `external_id` and `notes`; null clears one. The address and counts are not the client's to set. */

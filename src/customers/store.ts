@@ -82,6 +82,8 @@ export interface CustomerListFilters {
   /** Lower-cased; matched anywhere in the name, address or external id. */
   q?: string | undefined;
   beforeId?: string | undefined;
+  /** Only customers at or after this id (the end of a bounded scan for `q`). */
+  fromId?: string | undefined;
   limit: number;
 }
 
@@ -103,5 +105,24 @@ export async function listCustomers(db: DbOrTx, f: CustomerListFilters): Promise
     );
   }
   if (f.beforeId) q = q.where('id', '<', f.beforeId);
+  if (f.fromId) q = q.where('id', '>=', f.fromId);
   return q.orderBy('id', 'desc').limit(f.limit).execute();
+}
+
+/**
+ * Where a scan of `rows` customers, newest first from before `beforeId`, ends: the id of the last
+ * one, or undefined when fewer remain. One brand reads its range of customers_brand_id; several or
+ * every brand read the primary key (their customers among all), so the work is `rows` index entries
+ * either way, whatever the table holds.
+ */
+export async function scanBoundary(db: DbOrTx, brandIds: string[] | null, beforeId: string | undefined, rows: number): Promise<string | undefined> {
+  let q = db.selectFrom('customers').select('id');
+  if (brandIds?.length === 1) q = q.where('brand_id', '=', brandIds[0]!);
+  if (beforeId) q = q.where('id', '<', beforeId);
+  const row = await q
+    .orderBy('id', 'desc')
+    .limit(1)
+    .offset(rows - 1)
+    .executeTakeFirst();
+  return row?.id;
 }

@@ -121,6 +121,9 @@ export interface AuditEntryTable {
   actor_type: string;
   actor_id: string | null;
   actor_name: string;
+  /** The agent the acting token belonged to, and their name then (migration 0018); null otherwise. */
+  actor_agent_id: string | null;
+  actor_agent_name: string | null;
   action: string;
   changes: string;
   created_at: string;
@@ -381,6 +384,13 @@ export interface TicketCountTable {
   count: number;
 }
 
+/** A custom view's tickets of one brand (migration 0018, src/views/count-store.ts). */
+export interface ViewCountTable {
+  view_id: string;
+  brand_id: string;
+  count: number;
+}
+
 export interface Database {
   brand_email_addresses: BrandEmailAddressTable;
   inbound_emails: InboundEmailTable;
@@ -412,6 +422,7 @@ export interface Database {
   import_records: ImportRecordTable;
   views: ViewTable;
   ticket_counts: TicketCountTable;
+  view_counts: ViewCountTable;
 }
 
 export type Db = Kysely<Database>;

@@ -236,9 +236,10 @@ export function createInboundMail(deps: InboundDeps) {
 
       if (ticketId) {
         let result: InboundResult | undefined;
+        // The message's ticket: the one the mail answered, or the one that ticket was merged into.
         const onWrite: MessageWriteHook = async (trx, message) => {
-          await store.insertInboundEmail(trx, row('message_added', ticketId, message.id));
-          result = { id, outcome: 'message_added', reason: null, brand_id: brandId, ticket_id: ticketId, message_id: message.id };
+          await store.insertInboundEmail(trx, row('message_added', message.ticket_id, message.id));
+          result = { id, outcome: 'message_added', reason: null, brand_id: brandId, ticket_id: message.ticket_id, message_id: message.id };
         };
         await tickets.addMessage(principal, ticketId, { author_type: 'customer', body, cc, author: customer, attachments: attachmentIds, email }, onWrite);
         return result!;

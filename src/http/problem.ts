@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { isDatabaseBusy } from '../db/busy.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { type RoutePattern, type RouteTable, createRouteTable, keepRouteTable } from './allow.js';
 
 /**
@@ -195,6 +196,8 @@ export function toAppError(error: unknown, request?: FastifyRequest): AppError {
     return new AppError(codeForStatus[status] ?? 'bad_request', fe.message || 'The request could not be processed');
   }
   if (status === 503) return new AppError('unavailable', 'The service is unavailable; retry later');
+  // A unique key the service did not expect to be raced for: still the client's conflict, not our 500.
+  if (isUniqueViolation(error)) return new AppError('conflict', 'The request conflicts with a resource that was created or changed at the same time; retry');
   if (isDatabaseBusy(error)) return new AppError('unavailable', 'The database is busy; retry shortly', { headers: { 'Retry-After': '1' } });
   return new AppError('internal_error', 'An unexpected error occurred; it has been logged');
 }

@@ -1,5 +1,5 @@
 import type { DbOrTx, TicketRow } from '../db/schema.js';
-import type { Actor } from '../auth/scopes.js';
+import { type Actor, auditActorColumns } from '../auth/scopes.js';
 import { recordEvent } from '../events/outbox.js';
 import { toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
@@ -62,9 +62,7 @@ export async function recordChange(trx: DbOrTx, indexer: TicketIndexer | undefin
   await store.insertAuditEntry(trx, {
     id: newId('aud', at.getTime()),
     ticket_id: row.id,
-    actor_type: actor.type,
-    actor_id: actor.id,
-    actor_name: actor.name,
+    ...auditActorColumns(actor),
     action: change.action,
     changes: toJsonText(change.action === 'message.created' ? { message_id: { from: null, to: change.message.id }, ...changes } : changes),
     created_at: createdAt,

@@ -6,7 +6,8 @@ import type { Database, DbOrTx, TicketRow } from '../db/schema.js';
  * Counting tickets without counting them (what views show, src/views): `ticket_counts` holds the
  * number of tickets per (brand, status, assignee); `ticketCountsChanged` is called by the ticket
  * store on every insert and update of a ticket row, inside the writing transaction, so the counters
- * are exact at every commit. And the indexed, capped count of a ticket list's filters.
+ * are exact at every commit. And the tickets that meet a ticket list's filters, as a query (what a
+ * custom view is counted with when it is created or re-filtered, src/views/count-store.ts).
  */
 
 type CountKey = Pick<TicketRow, 'brand_id' | 'status' | 'assigned_to'>;
@@ -117,16 +118,6 @@ export async function recountTickets(db: DbOrTx): Promise<Map<string, number>> {
   return new Map(rows.map((r) => [`${r.brand_id}\n${r.status}\n${r.who}`, Number(r.n)]));
 }
 
-/**
- * The value of the ticket write sequence (`ticket_change_seq`, migration 0012): every write of a
- * ticket row that changes what a filter matches takes the next number, so an unchanged value means
- * unchanged counts. Read before counting, a cached count is never newer than its version.
- */
-export async function ticketDataVersion(db: DbOrTx): Promise<number> {
-  const row = await db.selectFrom('sequences').select('value').where('name', '=', 'ticket_change_seq').executeTakeFirst();
-  return Number(row?.value ?? 0);
-}
-
 /** The filters a count applies: the ticket list's (src/tickets/store.ts), without its order and page. */
 export interface TicketCountFilters {
   brandIds: string[] | null;
@@ -148,11 +139,10 @@ export interface TicketCountFilters {
 }
 
 /**
- * How many tickets match, counting at most `cap + 1` of them: the work is that of reading up to
- * `cap + 1` index entries (or rows, for filters no index covers), whatever the table's size. The
- * same conditions as the ticket list's query (src/tickets/store.ts listTickets).
+ * The tickets that match, as a query to select from: the same conditions as the ticket list's
+ * query (src/tickets/store.ts listTickets), and in code as `ticketMatches` (src/tickets/filters.ts).
  */
-export async function countTickets(db: DbOrTx, f: TicketCountFilters, cap: number): Promise<number> {
+export function ticketsMatching(db: DbOrTx, f: TicketCountFilters): SelectQueryBuilder<Database, 'tickets', object> {
   // Every filter of the ticket list is named here: one the list gains fails to compile until it is counted too.
   const {
     brandIds,
@@ -171,7 +161,7 @@ export async function countTickets(db: DbOrTx, f: TicketCountFilters, cap: numbe
   } = f;
   const none: Record<string, never> = rest;
   void none;
-  let q: SelectQueryBuilder<Database, 'tickets', { one: number }> = db.selectFrom('tickets').select(sql<number>`1`.as('one'));
+  let q: SelectQueryBuilder<Database, 'tickets', object> = db.selectFrom('tickets');
   if (brandIds) q = brandIds.length ? q.where('brand_id', 'in', brandIds) : q.where('id', '=', '');
   if (statuses?.length) q = statuses.length === 1 ? q.where('status', '=', statuses[0]!) : q.where('status', 'in', statuses);
   if (priority) q = q.where('priority', '=', priority);
@@ -185,9 +175,5 @@ export async function countTickets(db: DbOrTx, f: TicketCountFilters, cap: numbe
   if (updated_before) q = q.where('updated_at', '<', updated_before);
   for (const tag of tagsAll ?? []) q = q.where('id', 'in', (eb) => eb.selectFrom('ticket_tags').select('ticket_id').where('tag', '=', tag));
   if (tagsAny?.length) q = q.where('id', 'in', (eb) => eb.selectFrom('ticket_tags').select('ticket_id').where('tag', 'in', tagsAny));
-  const row = await db
-    .selectFrom(q.limit(cap + 1).as('matching'))
-    .select((eb) => eb.fn.countAll().as('n'))
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+  return q;
 }

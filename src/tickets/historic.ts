@@ -1,5 +1,5 @@
 import type { DbOrTx, MessageRow, TicketRow } from '../db/schema.js';
-import type { Actor } from '../auth/scopes.js';
+import { type Actor, auditActorColumns } from '../auth/scopes.js';
 import { recordEvent } from '../events/outbox.js';
 import { AppError } from '../http/problem.js';
 import { routeTicket } from '../queues/service.js';
@@ -51,7 +51,7 @@ export interface HistoricMessage {
 export interface HistoricAuditEntry {
   id: string;
   action: string;
-  actor: { type: string; id: string | null; name: string };
+  actor: { type: string; id: string | null; name: string; agent?: { id: string; name: string } | null | undefined };
   changes: Changes;
   created_at: string;
 }
@@ -274,6 +274,8 @@ export async function writeHistoricTicket(
         actor_type: a.actor.type,
         actor_id: a.actor.id,
         actor_name: a.actor.name,
+        actor_agent_id: a.actor.agent?.id ?? null,
+        actor_agent_name: a.actor.agent?.name ?? null,
         action: a.action,
         changes: toJsonText(a.changes),
         created_at: a.created_at,
@@ -283,9 +285,7 @@ export async function writeHistoricTicket(
     await store.insertAuditEntry(trx, {
       id: newId('aud', options.now.getTime()),
       ticket_id: row.id,
-      actor_type: options.actor.type,
-      actor_id: options.actor.id,
-      actor_name: options.actor.name,
+      ...auditActorColumns(options.actor),
       action: 'ticket.imported',
       changes: toJsonText({
         source: { from: null, to: options.source },

@@ -4,7 +4,7 @@ import type { Transactions } from '../db/transactions.js';
 import { type Principal, actorOf } from '../auth/scopes.js';
 import { type CursorCodec, cursorId, cursorTimestamp } from '../http/cursor.js';
 import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
-import { notFound, validationError } from '../http/problem.js';
+import { AppError, notFound, validationError } from '../http/problem.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
@@ -59,6 +59,17 @@ export interface MessageEmailFields {
 }
 
 /** Runs in the message's transaction, so that what it records commits with the message or not at all. */
+/** Merges a mail reply follows before giving up: merges chain only when a target is merged later. */
+const MAX_MERGE_HOPS = 10;
+
+/**
+ * The 409 for a write to a merged ticket (`merged_into` set): it is kept, readable and findable,
+ * but its conversation and fields are closed; writes go to the ticket it was merged into.
+ */
+export function mergedTicketConflict(row: Pick<TicketRow, 'id' | 'merged_into'>): AppError {
+  return new AppError('conflict', `Ticket ${row.id} was merged into ${row.merged_into} and takes no more changes or messages; write to ${row.merged_into}`);
+}
+
 export type MessageWriteHook = (trx: DbOrTx, message: MessageView, ticket: TicketRow) => Promise<void>;
 
 export interface CreateMessageInput {
@@ -139,7 +150,15 @@ export function createMessageService(deps: MessageServiceDeps) {
         createdAt = toTimestamp(at);
       }
       return transactions.run(async (trx) => {
-        const row = await getVisibleRow(trx, principal, ticketId);
+        let row = await getVisibleRow(trx, principal, ticketId);
+        if (row.merged_into) {
+          // Mail answering a merged ticket's thread follows the merge, where the conversation now is;
+          // a client writing to the merged ticket is told where to write instead.
+          if (!input.email) throw mergedTicketConflict(row);
+          for (let hops = 0; row.merged_into && hops < MAX_MERGE_HOPS; hops++) row = await getVisibleRow(trx, principal, row.merged_into);
+          if (row.merged_into) throw mergedTicketConflict(row);
+        }
+        const targetId = row.id;
         let authorEmail = input.author?.email ? normalizeEmail(input.author.email) : null;
         let authorName = input.author?.name?.trim() || null;
         // A token that belongs to an agent writes as that agent, unless the body names an author itself.
@@ -156,7 +175,7 @@ export function createMessageService(deps: MessageServiceDeps) {
         const mailed = input.author_type === 'agent' && visibility === 'public' && !imported ? deps.mailer?.messageIdFor(row, messageId) : undefined;
         const messageRow: MessageRow = {
           id: messageId,
-          ticket_id: ticketId,
+          ticket_id: targetId,
           author_type: input.author_type,
           author_email: authorEmail,
           author_name: authorName,
@@ -171,7 +190,7 @@ export function createMessageService(deps: MessageServiceDeps) {
           delivery_last_error: null,
         };
         await store.insertMessage(trx, messageRow);
-        if (mailed) await deps.mailer!.enqueue(trx, { ticket_id: ticketId, message_id: messageId, at: toTimestamp(now) });
+        if (mailed) await deps.mailer!.enqueue(trx, { ticket_id: targetId, message_id: messageId, at: toTimestamp(now) });
         await attachments.link(trx, { principal, ticket: row, messageId, attachmentIds: input.attachments ?? [], at: createdAt });
         const { set, changes } = imported ? { set: {}, changes: {} as Changes } : sideEffectsOfMessage(row, input.author_type, visibility, now);
         set.version = row.version + 1;

@@ -97,7 +97,7 @@ export interface Participant {
 export interface AuditEntryView {
   id: string;
   action: string;
-  actor: { type: string; id: string | null; name: string };
+  actor: { type: string; id: string | null; name: string; agent: { id: string; name: string } | null };
   changes: Changes;
   created_at: string;
 }
@@ -123,7 +123,12 @@ export function participantsOf(row: TicketRow, messages: MessageView[]): Partici
 export const toAuditView = (r: AuditEntryRow): AuditEntryView => ({
   id: r.id,
   action: r.action,
-  actor: { type: r.actor_type, id: r.actor_id, name: r.actor_name },
+  actor: {
+    type: r.actor_type,
+    id: r.actor_id,
+    name: r.actor_name,
+    agent: r.actor_agent_id ? { id: r.actor_agent_id, name: r.actor_agent_name ?? '' } : null,
+  },
   changes: JSON.parse(r.changes) as Changes,
   created_at: r.created_at,
 });

@@ -110,11 +110,11 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
         tags: ['Tickets'],
         summary: 'Update a ticket',
         description:
-          'Partial update: include only the fields you want to change. Send If-Match with the ETag of your last read to avoid overwriting a concurrent change (412).',
+          'Partial update: include only the fields you want to change. Send If-Match with the ETag of your last read to avoid overwriting a concurrent change (412). A ticket merged into another (`merged_into` set) takes no changes: 409, naming the ticket to change instead.',
         params: TicketIdParams,
         headers: Type.Object({ 'if-match': Type.Optional(Type.String()) }),
         body: UpdateTicketBody,
-        response: { 200: TicketWithQueue, ...errorResponses(404, 412, 422) },
+        response: { 200: TicketWithQueue, ...errorResponses(404, 409, 412, 422) },
       },
     },
     async (request, reply) => {
@@ -136,7 +136,8 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       schema: {
         tags: ['Tickets'],
         summary: 'Post a reply',
-        description: 'Use author_type "customer" (with created_at) when importing historic email threads.',
+        description:
+          'Use author_type "customer" (with created_at) when importing historic email threads. A ticket merged into another (`merged_into` set) takes no messages: 409, naming the ticket to write to (a mail reply to its thread is added there).',
         params: TicketIdParams,
         body: CreateMessageBody,
         response: { 201: Ref('Message'), ...errorResponses(404, 409, 422) },

@@ -122,6 +122,21 @@ export const AuditEntrySchema = Type.Object(
       type: Type.String({ description: 'token or system' }),
       id: Type.Union([Type.String(), Type.Null()], { description: 'The token id' }),
       name: Type.String({ description: 'The token name' }),
+      agent: Type.Optional(
+        Type.Union(
+          [
+            Type.Object({
+              id: Type.String({ description: 'agt_…' }),
+              name: Type.String({ description: 'The agent’s name when the entry was written' }),
+            }),
+            Type.Null(),
+          ],
+          {
+            description:
+              'The agent the token belongs to (`agent_id` on the token), when it does: the person who made the change. Null for a token of no agent, the system, and entries written before agents were recorded. Always present in responses.',
+          },
+        ),
+      ),
     }),
     changes: ChangesSchema,
     created_at: Timestamp,

@@ -7,7 +7,7 @@ import { type CursorCodec, cursorId, cursorInteger, cursorTimestamp } from '../h
 import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
 import { AppError, validationError } from '../http/problem.js';
 import { type QueuePlacement, queuePlacement, routeTicket } from '../queues/service.js';
-import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
+import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
 import { messagePreview } from '../shared/message-preview.js';
@@ -26,13 +26,11 @@ import {
   checkMetadata,
   normalizeEmail,
   checkTags,
-  normalizeTag,
   participantsOf,
-  textLength,
   toAuditView,
   toTicketView,
 } from './model.js';
-import { type ListTicketsQuery, MAX_FILTER_VALUES } from './schemas.js';
+import type { ListTicketsQuery } from './schemas.js';
 import {
   type CreateMessageInput,
   type MessageAttachments,
@@ -40,9 +38,9 @@ import {
   type MessageMailer,
   type MessageWriteHook,
   createMessageService,
+  mergedTicketConflict,
   noAttachments,
 } from './messages.js';
-import type { TicketCountFilters } from './count-store.js';
 import * as store from './store.js';
 import type { TicketOrder } from './store.js';
 import { type UpdateTicketInput, diffTicketUpdate } from './update-diff.js';
@@ -157,75 +155,9 @@ function checkIfMatch(row: TicketRow, ifMatch: string | undefined): void {
   }
 }
 
-/** A 400 invalid_query naming the parameter. */
-const invalidQuery = (name: string, message: string) => new AppError('invalid_query', `${name} ${message}`, { errors: [{ pointer: name, message }] });
+import { type TicketListFilterQuery, parseTicketListFilters } from './filters.js';
 
-/** A date filter as a stored instant; the schema has checked its form. */
-function instant(name: string, text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
-  const at = parseInstant(text);
-  if (!at) throw invalidQuery(name, 'must be a date or an RFC 3339 date-time');
-  return toTimestamp(at);
-}
-
-/** A text filter, normalised; one that normalises to nothing (`tag=%20`) would otherwise be dropped, listing everything. */
-function queryText(name: string, text: string | undefined, normalize: (t: string) => string, max: number): string | undefined {
-  if (text === undefined) return undefined;
-  const value = normalize(text);
-  if (textLength(value) < 1 || textLength(value) > max) throw invalidQuery(name, `must be 1-${max} characters after trimming`);
-  return value;
-}
-
-const unique = (values: string[]): string[] | undefined => (values.length ? [...new Set(values)].sort() : undefined);
-
-/**
- * The values of a multi-value filter: sent once or repeated (`tag=a&tag=b`), each split at commas
- * when `split`, normalised, de-duplicated and sorted (so that `a,b` and `b,a` share a prepared
- * query). An empty value is a 400, as is more than MAX_FILTER_VALUES of them.
- */
-function listFilter(
-  name: string,
-  sent: string | string[] | undefined,
-  how: { split: boolean; normalize: (t: string) => string; max?: number },
-): string[] | undefined {
-  if (sent === undefined) return undefined;
-  const values = [sent].flat().flatMap((text) => (how.split ? text.split(',') : [text]));
-  const out = values.map((text) => queryText(name, text, how.normalize, how.max ?? 254)!);
-  if (out.length > MAX_FILTER_VALUES) throw invalidQuery(name, `takes at most ${MAX_FILTER_VALUES} values`);
-  return unique(out);
-}
-
-/** The ticket list's query without its order and page: what a view saves (src/views). */
-export type TicketListFilterQuery = Omit<Static<typeof ListTicketsQuery>, 'sort' | 'limit' | 'after'>;
-
-/**
- * The ticket list's filters as the store applies them, parsed and checked (400 `invalid_query`
- * naming the parameter), within the principal's brands: the ticket list and views share it, so a
- * filter means the same wherever it is given.
- */
-export function parseTicketListFilters(principal: Principal, filters: TicketListFilterQuery): TicketCountFilters {
-  let brandIds = principal.brandIds;
-  if (filters.brand_id) brandIds = canSeeBrand(principal, filters.brand_id) ? [filters.brand_id] : [];
-  if (filters.unassigned === true && filters.assigned_to !== undefined) throw invalidQuery('unassigned', 'cannot be true with assigned_to');
-  return {
-    brandIds,
-    statuses: listFilter('status', filters.status, { split: true, normalize: (t) => t }),
-    priority: filters.priority,
-    assigned_to: queryText('assigned_to', filters.assigned_to, normalizeEmail, 254),
-    unassigned: filters.unassigned,
-    // `tag` is matched whole (a tag may hold a comma); `tags` is a comma-separated list.
-    tagsAll: unique([
-      ...(listFilter('tag', filters.tag, { split: false, normalize: normalizeTag, max: LIMITS.tagMax }) ?? []),
-      ...(listFilter('tags', filters.tags, { split: true, normalize: normalizeTag, max: LIMITS.tagMax }) ?? []),
-    ]),
-    tagsAny: listFilter('tags_any', filters.tags_any, { split: true, normalize: normalizeTag, max: LIMITS.tagMax }),
-    customer_email: queryText('customer_email', filters.customer_email, normalizeEmail, 254),
-    created_after: instant('created_after', filters.created_after),
-    created_before: instant('created_before', filters.created_before),
-    updated_after: instant('updated_after', filters.updated_after),
-    updated_before: instant('updated_before', filters.updated_before),
-  };
-}
+export { type TicketListFilterQuery, parseTicketListFilters };
 
 /** The position values a ticket cursor holds in each order: the sort key(s), then the id. */
 function positionOf(order: TicketOrder, row: TicketRow): (string | number)[] {
@@ -506,6 +438,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         // Locked before it is read: concurrent updates (tags_add from two clients) apply one after the other.
         await store.lockTicket(trx, id);
         const row = await getVisibleRow(trx, principal, id);
+        if (row.merged_into) throw mergedTicketConflict(row);
         checkIfMatch(row, options.ifMatch);
         const { set, changes, tags } = diffTicketUpdate(row, input, now);
         if (set.assigned_to) await people.checkAssignee(trx, row.brand_id, set.assigned_to, '/assigned_to');

@@ -3,6 +3,7 @@ import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, 
 import { preparedForRows, preparedInsert, prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
 import { messagePreview } from '../shared/message-preview.js';
+import { viewCountsChanged } from '../views/count-store.js';
 import { type TicketCountFilters, ticketCountsChanged } from './count-store.js';
 
 /**
@@ -57,6 +58,7 @@ export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue
   );
   await queues.ticketWaitingChanged(db, undefined, row);
   await ticketCountsChanged(db, undefined, row);
+  await viewCountsChanged(db, undefined, row);
   return row;
 }
 
@@ -89,6 +91,7 @@ export async function updateTicket(db: DbOrTx, before: TicketRow, set: TicketRow
   await db.updateTable('tickets').set(set).where('id', '=', id).execute();
   await queues.ticketWaitingChanged(db, before, after);
   await ticketCountsChanged(db, before, after);
+  await viewCountsChanged(db, before, after);
   if (tags) {
     await db.deleteFrom('ticket_tags').where('ticket_id', '=', id).execute();
     await insertTags(

@@ -50,7 +50,7 @@ export function viewRoutes(app: App, views: ViewService): void {
         tags,
         summary: 'The ticket count of every view the token sees',
         description:
-          'In the order of GET /v1/views, within the token’s brands; meant to be polled. Built-in views are counted from counters every ticket write keeps, at a cost that does not grow with the tickets; a custom view is counted through an index up to 10,000 (`exact: false` past that) and remembered until the next ticket write. Mine is 0 for a token without an agent.',
+          'In the order of GET /v1/views, within the token’s brands; meant to be polled. Every view, built-in or custom, is summed from counters every ticket write keeps exact in its own transaction, at a cost that does not grow with the tickets; creating a view or changing its filters counts it once. Mine is 0 for a token without an agent.',
         response: { 200: Type.Object({ data: Type.Array(ViewCountSchema) }), ...errorResponses(400) },
       },
     },

@@ -75,6 +75,6 @@ export const ViewCountSchema = Type.Object({
   count: Type.Integer({ minimum: 0 }),
   exact: Type.Boolean({
     description:
-      'false when a custom view matches more tickets than are counted (10,000): count is then that cap, a lower bound. Built-in views are always exact.',
+      'Always true: every view’s count, built-in or custom, is kept exact by the ticket writes themselves. Kept for clients written when a large custom view’s count could be a lower bound.',
   }),
 });

@@ -10,19 +10,11 @@ import type { TicketView } from '../tickets/model.js';
 import type { TicketSort } from '../tickets/schemas.js';
 import * as ticketCounts from '../tickets/count-store.js';
 import { type TicketListFilterQuery, parseTicketListFilters } from '../tickets/service.js';
+import * as viewCounts from './count-store.js';
 import * as store from './store.js';
 
 /** The most views one brand, or one agent, may have: what a token can see stays a short list, and its counts one request. */
 export const MAX_VIEWS_PER_OWNER = 100;
-
-/**
- * A custom view's count stops at this many tickets (the answer then says `exact: false`): counting
- * reads the matching index entries, so the cap bounds the work of one count whatever the data.
- */
-export const CUSTOM_COUNT_CAP = 10_000;
-
-/** Counts of custom views kept per data version: entries (view × brands × agent) before the oldest go. */
-const COUNT_CACHE_ENTRIES = 10_000;
 
 export const BUILTIN_VIEW_IDS = ['view_mine', 'view_unassigned', 'view_all_open', 'view_pending', 'view_snoozed'] as const;
 export type BuiltinViewId = (typeof BUILTIN_VIEW_IDS)[number];
@@ -126,13 +118,11 @@ function queryOf(view: ViewView): TicketListFilterQuery {
  * Saved ticket filters (issue 15): built-in views everyone has, and views of a brand or of one
  * agent. A view's tickets are the ticket list under its filters and the token's brands; the counts
  * of every view a token sees come in one request, cheap enough to poll: built-in ones from the
- * ticket counters (src/tickets/count-store.ts), custom ones counted through an index up to a cap and remembered
- * until the next ticket write.
+ * ticket counters (src/tickets/count-store.ts), custom ones from counters per view and brand that
+ * every ticket write moves (src/views/count-store.ts).
  */
 export function createViewService(deps: { db: Db; clock: Clock; tickets: ViewTicketLister }) {
   const { db, clock } = deps;
-  /** Custom view counts by view, version, brands and agent; see `counts`. */
-  const countCache = new Map<string, { version: number; count: number }>();
 
   /** The filters, checked as the ticket list checks its query: a problem there is a 422 here, at /filters/<name>. */
   async function checkFilters(principal: Principal, filters: TicketListFilterQuery, brandId: string | null): Promise<void> {
@@ -200,11 +190,14 @@ export function createViewService(deps: { db: Db; clock: Clock; tickets: ViewTic
         updated_at: at,
       };
       await db.transaction().execute(async (trx) => {
+        // Counted with ticket writes held off: none can land between the count and the view's first write.
+        await viewCounts.holdTicketWrites(trx);
         const owner = row.brand_id !== null ? { brand_id: row.brand_id } : { agent_id: row.agent_id! };
         if ((await store.countViewsOf(trx, owner)) >= MAX_VIEWS_PER_OWNER) {
           throw new AppError('conflict', `${row.brand_id ?? row.agent_id} has ${MAX_VIEWS_PER_OWNER} views already, the most allowed; delete one first`);
         }
         await store.insertView(trx, row);
+        await viewCounts.recountView(trx, row);
       });
       return toView(row);
     },
@@ -229,7 +222,15 @@ export function createViewService(deps: { db: Db; clock: Clock; tickets: ViewTic
       }
       if (input.sort !== undefined) set.sort = input.sort;
       set.updated_at = toTimestamp(clock.now());
-      await store.updateView(db, id, set);
+      if (set.filters === undefined) {
+        await store.updateView(db, id, set);
+      } else {
+        await db.transaction().execute(async (trx) => {
+          await viewCounts.holdTicketWrites(trx);
+          await store.updateView(trx, id, set);
+          await viewCounts.recountView(trx, { ...row, ...set });
+        });
+      }
       return toView({ ...row, ...set });
     },
 
@@ -237,7 +238,11 @@ export function createViewService(deps: { db: Db; clock: Clock; tickets: ViewTic
     async remove(principal: Principal, id: string): Promise<void> {
       if (isBuiltin(id)) throw refuseBuiltin(id);
       await getVisibleRow(principal, id);
-      await store.deleteView(db, id);
+      await db.transaction().execute(async (trx) => {
+        await viewCounts.holdTicketWrites(trx);
+        await store.deleteView(trx, id);
+        await viewCounts.deleteViewCounts(trx, id);
+      });
     },
 
     /**
@@ -253,51 +258,32 @@ export function createViewService(deps: { db: Db; clock: Clock; tickets: ViewTic
     },
 
     /**
-     * The ticket count of every view the token sees, in `list`'s order. Built-in views: sums of
-     * the ticket counters of the token's brands (exact; the work grows with brands × assignees,
-     * not tickets). Custom views: an indexed count of the matching tickets, stopping at
-     * CUSTOM_COUNT_CAP (then `exact: false`), remembered until the next ticket write, so polling
-     * between writes costs a lookup per view.
+     * The ticket count of every view the token sees, in `list`'s order, all exact. Built-in views:
+     * sums of the ticket counters of the token's brands (the work grows with brands × assignees).
+     * Custom views: sums of their counters over the token's brands (src/views/count-store.ts; the
+     * work grows with views × brands). Never a count over the tickets, so a poll costs the same
+     * right after a write as between writes, at any number of tickets.
      */
     async counts(principal: Principal): Promise<ViewCount[]> {
-      const version = await ticketCounts.ticketDataVersion(db);
       const views = await this.list(principal);
       const me = principal.agent?.email ?? null;
       const builtin = await ticketCounts.builtinCounts(db, principal.brandIds, me);
-      const brandsKey = principal.brandIds ? [...principal.brandIds].sort().join(',') : '*';
-      const out: ViewCount[] = [];
-      for (const view of views) {
-        if (view.builtin) {
-          const count = {
-            view_mine: builtin.mine,
-            view_unassigned: builtin.unassigned,
-            view_all_open: builtin.open,
-            view_pending: builtin.pending,
-            view_snoozed: builtin.snoozed,
-          }[view.id as BuiltinViewId];
-          out.push({ view_id: view.id, count, exact: true });
-          continue;
-        }
-        // The filters are part of the key: an edited view is counted afresh, however soon after.
-        const query = queryOf(view);
-        const key = `${view.id}\n${JSON.stringify(query)}\n${brandsKey}\n${me ?? ''}`;
-        let cached = countCache.get(key);
-        if (cached?.version !== version) {
-          let count = 0;
-          try {
-            count = await ticketCounts.countTickets(db, parseTicketListFilters(principal, query), CUSTOM_COUNT_CAP);
-          } catch (err) {
-            // Filters saved under an older rule that no longer parse: the view matches nothing until edited.
-            if (!(err instanceof AppError) || err.code !== 'invalid_query') throw err;
-          }
-          cached = { version, count };
-          countCache.delete(key);
-          countCache.set(key, cached);
-          if (countCache.size > COUNT_CACHE_ENTRIES) countCache.delete(countCache.keys().next().value!);
-        }
-        out.push({ view_id: view.id, count: Math.min(cached.count, CUSTOM_COUNT_CAP), exact: cached.count <= CUSTOM_COUNT_CAP });
-      }
-      return out;
+      const custom = await viewCounts.viewCounts(
+        db,
+        views.filter((v) => !v.builtin).map((v) => v.id),
+        principal.brandIds,
+      );
+      return views.map((view) => {
+        if (!view.builtin) return { view_id: view.id, count: custom.get(view.id) ?? 0, exact: true };
+        const count = {
+          view_mine: builtin.mine,
+          view_unassigned: builtin.unassigned,
+          view_all_open: builtin.open,
+          view_pending: builtin.pending,
+          view_snoozed: builtin.snoozed,
+        }[view.id as BuiltinViewId];
+        return { view_id: view.id, count, exact: true };
+      });
     },
   };
 }

@@ -276,6 +276,30 @@ describe('agents', () => {
     assert.equal((await t.request({ method: 'GET', url: '/v1/tokens/me', token })).statusCode, 200);
   });
 
+  it('audit entries written with an agent’s token name the agent as well as the token', async () => {
+    const agent = await createAgent({ name: 'Audra Audit', email: email('audra'), brand_ids: [A] });
+    const created = await t.request({ method: 'POST', url: '/v1/tokens', body: { name: 'audra laptop', scopes: ['tickets:write'], agent_id: agent.id } });
+    assert.equal(created.statusCode, 201, created.body);
+    const token = created.json().token;
+    const tokenId = (await t.request({ method: 'GET', url: '/v1/tokens/me', token })).json().id;
+    const ticket = await createTicket(t, A);
+    assert.equal((await t.request({ method: 'PATCH', url: `/v1/tickets/${ticket.id}`, token, body: { priority: 'high' } })).statusCode, 200);
+    assert.equal(
+      (await t.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, token, body: { author_type: 'agent', body: 'Looking.' } })).statusCode,
+      201,
+    );
+    const trail = (await t.request({ method: 'GET', url: `/v1/tickets/${ticket.id}/audit` })).json().data;
+    const [byTicketCreate, ...byAgent] = trail;
+    assert.equal(byTicketCreate.actor.agent, null, 'the admin token of the test belongs to no agent');
+    assert.equal(byAgent.length, 2);
+    for (const entry of byAgent) {
+      assert.deepEqual(entry.actor, { type: 'token', id: tokenId, name: 'audra laptop', agent: { id: agent.id, name: 'Audra Audit' } });
+    }
+    // The ticket's own representation shows the same trail.
+    const detail = (await t.request({ method: 'GET', url: `/v1/tickets/${ticket.id}` })).json();
+    assert.deepEqual(detail.audit_trail.at(-1).actor.agent, { id: agent.id, name: 'Audra Audit' });
+  });
+
   it('refuses a token for an agent that is unknown, deactivated or outside the grantor’s brands, storing nothing', async () => {
     const inactive = await createAgent({ name: 'Gone', email: email(), brand_ids: [A] });
     await t.request({ method: 'DELETE', url: `/v1/agents/${inactive.id}` });

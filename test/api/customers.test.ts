@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { backfillCustomers } from '../../src/db/migrations/0014-people.js';
+import { CUSTOMER_SCAN_ROWS } from '../../src/customers/service.js';
+import { newId } from '../../src/shared/ids.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, createBrand, createTicket } from '../helpers/factories.js';
 
@@ -130,6 +132,49 @@ describe('customers', () => {
     assertProblem(await t.request({ method: 'GET', url: `/v1/customers?brand_id=${A}&limit=2&after=${page1.next_cursor}` }), 400, 'invalid_cursor');
     assertProblem(await t.request({ method: 'GET', url: `/v1/customers?brand_id=${brand}&q=%20%20` }), 400, 'invalid_query');
     assertProblem(await t.request({ method: 'GET', url: `/v1/customers?limit=0` }), 400);
+  });
+
+  it('q reads a bounded window of customers per request; a short or empty page carries the cursor that scans on', async () => {
+    const brand = (await createBrand(t)).id;
+    const at = '2026-01-01T00:00:00.000Z';
+    const start = Date.now();
+    const rows = Array.from({ length: CUSTOMER_SCAN_ROWS + 10 }, (_, i) => ({
+      id: newId('cus', start + i),
+      brand_id: brand,
+      email: i === 0 ? 'needle@oldest.example' : `filler${i}@scan.example`,
+      name: null,
+      external_id: null,
+      notes: null,
+      ticket_count: 0,
+      open_ticket_count: 0,
+      last_activity_at: at,
+      created_at: at,
+      updated_at: at,
+      erased_at: null,
+    }));
+    for (let i = 0; i < rows.length; i += 500)
+      await t.runtime.db
+        .insertInto('customers')
+        .values(rows.slice(i, i + 500))
+        .execute();
+    for (const scope of [`brand_id=${brand}&`, '']) {
+      // The oldest customer lies beyond the first window of the newest CUSTOMER_SCAN_ROWS.
+      const first = await t.request({ method: 'GET', url: `/v1/customers?${scope}q=needle&limit=5` });
+      assert.equal(first.statusCode, 200, first.body);
+      assert.deepEqual(first.json().data, []);
+      assert.ok(first.json().next_cursor, 'the scan goes on');
+      const second = await t.request({ method: 'GET', url: `/v1/customers?${scope}q=needle&limit=5&after=${first.json().next_cursor}` });
+      assert.equal(second.statusCode, 200, second.body);
+      assert.deepEqual(
+        second.json().data.map((c: Json) => c.email),
+        ['needle@oldest.example'],
+      );
+      assert.equal(second.json().next_cursor, null, 'the customers ended');
+    }
+    // A full page within the window answers as any list does.
+    const full = (await t.request({ method: 'GET', url: `/v1/customers?brand_id=${brand}&q=filler&limit=3` })).json();
+    assert.equal(full.data.length, 3);
+    assert.ok(full.next_cursor);
   });
 
   it('updates name, external_id and notes; refuses anything else, storing nothing', async () => {

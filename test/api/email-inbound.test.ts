@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { build } from '../helpers/app.js';
 import { brandWithAddresses, postMail, rawMail } from '../helpers/email.js';
-import { assertProblem, countRows, createBrand } from '../helpers/factories.js';
+import { assertProblem, countRows, createBrand, createTicket } from '../helpers/factories.js';
 
 describe('brand e-mail addresses', () => {
   it('are set on create and replaced with PATCH, stored lower-cased', async (t) => {
@@ -63,6 +63,26 @@ describe('brand e-mail addresses', () => {
 });
 
 describe('POST /v1/inbound/email', () => {
+  it('a reply to the thread of a merged ticket is added to the ticket it was merged into', async (t) => {
+    const app = await build(t);
+    const brand = await brandWithAddresses(app, ['support@acme.test']);
+    const mail = (id: string, extra: string[]) =>
+      Buffer.from(
+        ['From: Casey <casey@example.net>', 'To: support@acme.test', 'Subject: Printer', `Message-ID: <${id}>`, ...extra, '', 'Text', ''].join('\r\n'),
+      );
+    const first = await postMail(app, mail('merge-1@example.net', []));
+    assert.equal(first.statusCode, 201, first.body);
+    const source = first.json().ticket_id;
+    const target = await createTicket(app, brand.id);
+    assert.equal((await app.request({ method: 'POST', url: `/v1/tickets/${source}/merge`, body: { into: target.id } })).statusCode, 200);
+    const reply = await postMail(app, mail('merge-2@example.net', ['In-Reply-To: <merge-1@example.net>', 'References: <merge-1@example.net>']));
+    assert.equal(reply.statusCode, 201, reply.body);
+    assert.equal(reply.json().outcome, 'message_added');
+    assert.equal(reply.json().ticket_id, target.id);
+    const messages = (await app.request({ method: 'GET', url: `/v1/tickets/${target.id}/messages` })).json().data;
+    assert.ok(messages.some((m: { id: string }) => m.id === reply.json().message_id));
+  });
+
   it('turns a mail into an email ticket: subject, text, customer, participants, attachments and the raw message', async (t) => {
     const app = await build(t);
     const brand = await brandWithAddresses(app, ['support@acme.test']);

@@ -36,7 +36,7 @@ describe('status rules, ETags and idempotency', () => {
     assert.equal(woke.queue.position !== null, true);
     const last = woke.audit_trail.at(-1);
     assert.equal(last.action, 'ticket.woke_up');
-    assert.deepEqual(last.actor, { type: 'system', id: null, name: 'system' });
+    assert.deepEqual(last.actor, { type: 'system', id: null, name: 'system', agent: null });
     assert.deepEqual(last.changes.status, { from: 'snoozed', to: 'open' });
     const events = await t.runtime.db.selectFrom('events').select('type').where('ticket_id', '=', ticket.id).orderBy('id').execute();
     assert.deepEqual(events.map((e) => e.type).slice(-2), ['ticket.updated', 'ticket.status_changed']);

@@ -125,4 +125,37 @@ describe('POST /v1/tickets/{id}/merge', () => {
     assert.deepEqual(await counts(), before);
     assert.deepEqual([(await get(source.id)).merged_into, (await get(source.id)).status], [null, 'open']);
   });
+
+  it('a merged ticket is read-only: PATCH, bulk and messages are 409 problems naming the target, nothing changes; reads still work', async () => {
+    const source = await createTicket(t, A, { subject: 'Merged away' });
+    const target = await createTicket(t, A, { subject: 'Kept' });
+    assert.equal((await merge(source.id, target.id)).statusCode, 200);
+    const before = await t.runtime.db.selectFrom('tickets').selectAll().where('id', '=', source.id).executeTakeFirstOrThrow();
+    const messagesBefore = await countRows(t, 'messages');
+
+    const patched = assertProblem(await t.request({ method: 'PATCH', url: `/v1/tickets/${source.id}`, body: { status: 'open' } }), 409, 'conflict');
+    assert.match(patched.detail, new RegExp(`merged into ${target.id}`));
+    assertProblem(await t.request({ method: 'PATCH', url: `/v1/tickets/${source.id}`, body: { tags_add: ['late'] } }), 409, 'conflict');
+    const replied = assertProblem(
+      await t.request({ method: 'POST', url: `/v1/tickets/${source.id}/messages`, body: { author_type: 'agent', body: 'Too late' } }),
+      409,
+      'conflict',
+    );
+    assert.match(replied.detail, new RegExp(target.id));
+    const bulk = await t.request({ method: 'POST', url: '/v1/tickets/bulk', body: { ids: [source.id, target.id], change: { priority: 'high' } } });
+    assert.equal(bulk.statusCode, 200, bulk.body);
+    const [first, second] = bulk.json().results;
+    assert.equal(first.status, 409);
+    assert.equal(first.error.code, 'conflict');
+    assert.equal(second.status, 200);
+
+    const after = await t.runtime.db.selectFrom('tickets').selectAll().where('id', '=', source.id).executeTakeFirstOrThrow();
+    assert.deepEqual(after, before, 'the merged ticket is unchanged');
+    assert.equal(await countRows(t, 'messages'), messagesBefore);
+    // Reading stays allowed: the ticket, its (now empty) conversation, and the pointer.
+    const read = await t.request({ method: 'GET', url: `/v1/tickets/${source.id}` });
+    assert.equal(read.statusCode, 200);
+    assert.equal(read.json().merged_into, target.id);
+    assert.equal((await t.request({ method: 'GET', url: `/v1/tickets/${source.id}/messages` })).statusCode, 200);
+  });
 });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { up as migrateViews } from '../../src/db/migrations/0015-views.js';
+import { up as migrateViewCounts } from '../../src/db/migrations/0018-view-counts.js';
 import { allTicketCounts, recountTickets } from '../../src/tickets/count-store.js';
+import { countView, keptViewCounts } from '../../src/views/count-store.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, createBrand, createTicket } from '../helpers/factories.js';
 
@@ -86,6 +88,24 @@ describe('views', () => {
       Object.fromEntries([...counted].sort()),
       'ticket_counts equals a COUNT(*) per brand, status and assignee',
     );
+  }
+
+  /** Every custom view's kept counters equal a grouped COUNT(*) of its filters over the tickets. */
+  async function assertViewCountersConsistent(): Promise<void> {
+    const views = await t.runtime.db.selectFrom('views').select(['id', 'brand_id', 'filters']).execute();
+    for (const view of views) {
+      assert.deepEqual(
+        Object.fromEntries([...(await keptViewCounts(t.runtime.db, view.id))].sort()),
+        Object.fromEntries([...(await countView(t.runtime.db, view))].sort()),
+        `view_counts of ${view.filters} equal a COUNT(*) per brand`,
+      );
+    }
+    const orphans = await t.runtime.db
+      .selectFrom('view_counts')
+      .select('view_id')
+      .where('view_id', 'not in', (eb) => eb.selectFrom('views').select('id'))
+      .execute();
+    assert.deepEqual(orphans, [], 'no counters of a deleted view');
   }
 
   it('built-in views: listed first, in a fixed order, with stable ids, filters as on the ticket list', async () => {
@@ -345,6 +365,101 @@ describe('views', () => {
     await expect({ view_mine: 3, view_unassigned: 2, view_all_open: 4, view_pending: 1 });
   });
 
+  it('custom view counts are exact at once after creates, tag and field updates, bulk, merge, erasure, and view edits', async () => {
+    const X = (await createBrand(t)).id;
+    const Y = (await createBrand(t)).id;
+    await t.request({ method: 'PATCH', url: `/v1/agents/${alice.id}`, body: { brand_ids: [A, B, X, Y] } });
+    const tokens = t.runtime.services.tokens;
+    const aliceAll = (await tokens.create({ name: 'alice x y', scopes: ['tickets:write'], brand_ids: [X, Y], agent_id: alice.id })).token;
+    const aliceX = (await tokens.create({ name: 'alice x', scopes: ['tickets:read'], brand_ids: [X], agent_id: alice.id })).token;
+    const me = 'alice@support.example.com';
+    const start = t.clock.now().toISOString();
+    const vip = await createView({ name: 'VIP', brand_id: X, filters: { tag: 'vip' } });
+    const urgent = await createView({ name: 'Urgent', brand_id: X, filters: { status: 'open,pending', priority: 'urgent' } });
+    const loose = await createView({ name: 'A or B, unassigned', brand_id: X, filters: { tags_any: 'a,b', unassigned: true } });
+    const mineOpen = await createView({ name: 'My open', agent_id: alice.id, filters: { assigned_to: me, status: 'open' } }, aliceAll);
+    const person = await createView(
+      { name: 'One person in Y', agent_id: alice.id, filters: { brand_id: Y, customer_email: 'erase-me@example.com' } },
+      aliceAll,
+    );
+    const recent = await createView({ name: 'Created since', brand_id: Y, filters: { created_after: start } });
+    const check = async (want: Record<string, number>) => {
+      await assertViewCountersConsistent();
+      const got = await assertCountsMatchListings(aliceAll);
+      for (const [id, n] of Object.entries(want)) assert.equal(got[id], n, id);
+      await assertCountsMatchListings();
+    };
+    await check({ [vip.id]: 0, [urgent.id]: 0, [loose.id]: 0, [mineOpen.id]: 0, [person.id]: 0, [recent.id]: 0 });
+
+    const x1 = await createTicket(t, X, { tags: ['vip', 'a'] });
+    const x2 = await createTicket(t, X, { priority: 'urgent', assigned_to: me });
+    const x3 = await createTicket(t, X, { tags: ['b'] });
+    t.clock.advance(1000);
+    const y1 = await createTicket(t, Y, { customer: { email: 'erase-me@example.com', name: 'Erin Erase' }, assigned_to: me });
+    const y2 = await createTicket(t, Y, { customer: { email: 'erase-me@example.com', name: 'Erin Erase' } });
+    await check({ [vip.id]: 1, [urgent.id]: 1, [loose.id]: 2, [mineOpen.id]: 2, [person.id]: 2, [recent.id]: 2 });
+    // The same agent's token of brand X alone counts its agent views within X.
+    const onlyX = await counts(aliceX);
+    assert.equal(onlyX[mineOpen.id], 1);
+    assert.equal(onlyX[person.id], 0);
+    assert.equal(onlyX[recent.id], undefined, 'a view of brand Y is not seen by a token of X');
+
+    const patch = async (id: string, body: Json) => assert.equal((await t.request({ method: 'PATCH', url: `/v1/tickets/${id}`, body })).statusCode, 200);
+    await patch(x1.id, { tags_remove: ['vip'] });
+    await patch(x3.id, { tags_add: ['vip'], assigned_to: me });
+    await patch(x2.id, { status: 'pending' });
+    await check({ [vip.id]: 1, [urgent.id]: 1, [loose.id]: 1, [mineOpen.id]: 2 });
+    await patch(x2.id, { priority: 'low' });
+    await patch(x1.id, { tags: ['b'] });
+    await check({ [urgent.id]: 0, [loose.id]: 1, [mineOpen.id]: 2 });
+
+    const bulk = await t.request({ method: 'POST', url: '/v1/tickets/bulk', body: { ids: [x1.id, x2.id, x3.id], change: { tags_add: ['vip'] } } });
+    assert.equal(bulk.statusCode, 200, bulk.body);
+    await check({ [vip.id]: 3 });
+    const bulkStatus = await t.request({ method: 'POST', url: '/v1/tickets/bulk', body: { ids: [x3.id, y1.id], change: { status: 'resolved' } } });
+    assert.equal(bulkStatus.statusCode, 200, bulkStatus.body);
+    await check({ [vip.id]: 3, [mineOpen.id]: 0 });
+
+    const merged = await t.request({ method: 'POST', url: `/v1/tickets/${x1.id}/merge`, body: { into: x2.id } });
+    assert.equal(merged.statusCode, 200, merged.body);
+    await check({ [vip.id]: 3, [loose.id]: 1 });
+
+    const customer = (await t.request({ method: 'GET', url: `/v1/customers?brand_id=${Y}&email=erase-me@example.com` })).json().data[0];
+    const erased = await t.request({ method: 'POST', url: `/v1/customers/${customer.id}/erase` });
+    assert.equal(erased.statusCode, 200, erased.body);
+    await check({ [person.id]: 0, [recent.id]: 2 });
+
+    // Re-filtered: counted afresh in the same request; renamed only: the counters stay.
+    const edited = await t.request({ method: 'PATCH', url: `/v1/views/${vip.id}`, body: { filters: { tag: 'vip', status: 'resolved' } } });
+    assert.equal(edited.statusCode, 200, edited.body);
+    await check({ [vip.id]: 2 }); // x3, and x1, resolved by the merge
+    assert.equal((await t.request({ method: 'PATCH', url: `/v1/views/${vip.id}`, body: { name: 'VIP, resolved' } })).statusCode, 200);
+    await check({ [vip.id]: 2 });
+    // A view created over tickets that exist counts them at once.
+    const all = await createView({ name: 'Everything in X', brand_id: X });
+    await check({ [all.id]: 3 });
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/views/${urgent.id}` })).statusCode, 204);
+    await check({});
+    assert.equal((await keptViewCounts(t.runtime.db, urgent.id)).size, 0);
+    void y2;
+  });
+
+  it('views created and re-filtered while tickets are written concurrently count every ticket once', async () => {
+    const brand = (await createBrand(t)).id;
+    for (let i = 0; i < 6; i++) await createTicket(t, brand, { tags: i % 2 ? ['hot'] : [] });
+    const writes = Array.from({ length: 24 }, (_, i) => createTicket(t, brand, { tags: i % 3 ? ['hot'] : ['cold'], priority: i % 2 ? 'high' : 'low' }));
+    const views = [
+      createView({ name: 'Hot', brand_id: brand, filters: { tag: 'hot' } }),
+      createView({ name: 'High', brand_id: brand, filters: { priority: 'high' } }).then((v) =>
+        t.request({ method: 'PATCH', url: `/v1/views/${v.id}`, body: { filters: { priority: 'low', tag: 'cold' } } }),
+      ),
+      createView({ name: 'All', brand_id: brand }),
+    ];
+    await Promise.all([...writes, ...views]);
+    await assertViewCountersConsistent();
+    await assertCountsMatchListings();
+  });
+
   it('the counters equal a COUNT(*) after a random mix of writes', async () => {
     const brands = [(await createBrand(t)).id, (await createBrand(t)).id];
     const agents = ['alice@support.example.com', 'bob@support.example.com'];
@@ -357,6 +472,11 @@ describe('views', () => {
     };
     const ids: string[] = [];
     const statuses = ['open', 'pending', 'resolved', 'snoozed'];
+    const tagsUsed = ['red', 'green', 'blue'];
+    await createView({ name: 'Red', brand_id: brands[0], filters: { tag: 'red' } });
+    await createView({ name: 'Red or green, open', brand_id: brands[1], filters: { tags_any: 'red,green', status: 'open' } });
+    await createView({ name: 'Bob’s unresolved', agent_id: alice.id, filters: { assigned_to: agents[1], status: 'open,pending,snoozed' } }, aliceToken);
+    await createView({ name: 'Assigned, not blue', brand_id: brands[0], filters: { unassigned: false, tags: 'green' } });
     for (let step = 0; step < 120; step++) {
       const op = ids.length < 5 ? 0 : rand(6);
       const id = ids[rand(ids.length)]!;
@@ -368,7 +488,8 @@ describe('views', () => {
         if (status === 'snoozed') body.snoozed_until = '2030-01-01T00:00:00Z';
         await t.request({ method: 'PATCH', url: `/v1/tickets/${id}`, body });
       } else if (op === 3) {
-        await t.request({ method: 'PATCH', url: `/v1/tickets/${id}`, body: { assigned_to: rand(3) ? agents[rand(2)] : null } });
+        const body: Json = rand(2) ? { assigned_to: rand(3) ? agents[rand(2)] : null } : { [rand(2) ? 'tags_add' : 'tags_remove']: [tagsUsed[rand(3)]] };
+        await t.request({ method: 'PATCH', url: `/v1/tickets/${id}`, body });
       } else if (op === 4) {
         const some = [...new Set([ids[rand(ids.length)]!, ids[rand(ids.length)]!, id])];
         await t.request({
@@ -381,6 +502,7 @@ describe('views', () => {
       }
     }
     await assertCountersConsistent();
+    await assertViewCountersConsistent();
     await assertCountsMatchListings(aliceToken);
     await assertCountsMatchListings();
   });
@@ -403,5 +525,21 @@ describe('views', () => {
     await t.runtime.db.schema.dropTable('views').execute();
     await migrateViews(t.runtime.db);
     await assertCountersConsistent();
+  });
+
+  it('migration 0018 counts the views that exist', async () => {
+    const brand = (await createBrand(t)).id;
+    await createTicket(t, brand, { tags: ['old'] });
+    await createTicket(t, brand, { tags: ['old'], priority: 'high' });
+    await createView({ name: 'Old', brand_id: brand, filters: { tag: 'old' } });
+    await createView({ name: 'Old and high', brand_id: brand, filters: { tag: 'old', priority: 'high' } });
+    const before = await counts();
+    await t.runtime.db.schema.dropTable('view_counts').execute();
+    // The migration's other part, undone too so that it can run again.
+    await t.runtime.db.schema.alterTable('audit_entries').dropColumn('actor_agent_id').execute();
+    await t.runtime.db.schema.alterTable('audit_entries').dropColumn('actor_agent_name').execute();
+    await migrateViewCounts(t.runtime.db);
+    await assertViewCountersConsistent();
+    assert.deepEqual(await counts(), before);
   });
 });

@@ -35,9 +35,12 @@ test('a write refused because another connection holds the lock is a 503 with Re
   holder.exec('ROLLBACK');
 });
 
-test('other errors stay 500s, PostgreSQL load refusals are busy', () => {
+test('other errors stay 500s, unique violations are conflicts, PostgreSQL load refusals are busy', () => {
   assert.equal(toAppError(new Error('boom')).status, 500);
-  assert.equal(toAppError(Object.assign(new Error('constraint'), { code: 'SQLITE_CONSTRAINT_UNIQUE' })).status, 500);
+  assert.equal(toAppError(Object.assign(new Error('constraint'), { code: 'SQLITE_CONSTRAINT_NOTNULL' })).status, 500);
+  // Two requests racing for one unique key: the loser's 409, on either dialect.
+  assert.equal(toAppError(Object.assign(new Error('constraint'), { code: 'SQLITE_CONSTRAINT_UNIQUE' })).code, 'conflict');
+  assert.equal(toAppError(Object.assign(new Error('duplicate key'), { code: '23505' })).status, 409);
   assert.equal(isDatabaseBusy(Object.assign(new Error('too many clients'), { code: '53300' })), true);
   assert.equal(isDatabaseBusy(null), false);
 });

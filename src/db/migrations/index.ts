@@ -15,6 +15,7 @@ import * as people from './0014-people.js';
 import * as views from './0015-views.js';
 import * as customerErasure from './0016-customer-erasure.js';
 import * as lastMessagePreview from './0017-last-message-preview.js';
+import * as viewCounts from './0018-view-counts.js';
 import * as dropTicketsCreatedAt from './0020-drop-tickets-created-at.js';
 
 /**
@@ -37,5 +38,6 @@ export const migrations: Record<string, Migration> = {
   '0015-views': views,
   '0016-customer-erasure': customerErasure,
   '0017-last-message-preview': lastMessagePreview,
+  '0018-view-counts': viewCounts,
   '0020-drop-tickets-created-at': dropTicketsCreatedAt,
 };

@@ -33,12 +33,18 @@ export function mapJsonlTicket(raw: unknown, ctx: MappingContext): MappedRecord 
       created_at: text(m.created_at) ?? '',
     };
   });
+  // An export's audit entry names the agent behind the token when there was one: kept as written.
+  const agentOf = (v: unknown): { id: string; name: string } | null => {
+    if (!isObject(v)) return null;
+    const id = text(v.id);
+    return id ? { id, name: text(v.name) ?? '' } : null;
+  };
   const audit: HistoricAuditEntry[] = (Array.isArray(raw.audit_trail) ? raw.audit_trail : []).filter(isObject).map((a) => {
     const actor = isObject(a.actor) ? a.actor : {};
     return {
       id: text(a.id) ?? '',
       action: text(a.action) ?? 'unknown',
-      actor: { type: text(actor.type) ?? 'system', id: text(actor.id), name: text(actor.name) ?? 'unknown' },
+      actor: { type: text(actor.type) ?? 'system', id: text(actor.id), name: text(actor.name) ?? 'unknown', agent: agentOf(actor.agent) },
       changes: (isObject(a.changes) ? a.changes : {}) as HistoricAuditEntry['changes'],
       created_at: text(a.created_at) ?? '',
     };
