@@ -65,9 +65,15 @@ export function pagedList<T>(options: {
       const page = await options.load(first ? null : cursor);
       if (mine !== generation) return;
       if (first) body.replaceChildren();
-      if (first && page.data.length === 0) body.replaceChildren(empty(options.emptyText));
-      else if (page.data.length) body.appendChild(options.render(page.data));
       cursor = page.next_cursor;
+      if (page.data.length) {
+        body.querySelector('.empty')?.remove();
+        body.appendChild(options.render(page.data));
+      } else if (first) {
+        // A bounded search (the customers' `q`) can answer an empty page that still has a cursor:
+        // nothing matched among the rows read so far, and older rows remain.
+        body.replaceChildren(empty(cursor ? 'Nothing found so far; load more to search further.' : options.emptyText));
+      }
       footer.replaceChildren(cursor ? more : '');
       if (!first) announce(`${page.data.length} more loaded`);
     } catch (err) {
