@@ -1,6 +1,8 @@
 import { PostgresAdapter } from 'kysely';
-import type { Dialect } from './open.js';
 import type { DbOrTx } from './schema.js';
+
+/** The SQL dialects the stores speak. */
+export type Dialect = 'sqlite' | 'postgres';
 
 /**
  * The dialect a database or transaction speaks, for the few store functions whose SQL differs

@@ -4,12 +4,13 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationResultSet } from 'kysely';
 import pg from 'pg';
 import { PRIVATE_FILE_MODE, createPrivateFile, ensurePrivateDir } from '../shared/private-files.js';
+import type { Dialect } from './dialect-of.js';
 import type { Database } from './schema.js';
 import { migrations } from './migrations/index.js';
 import { type SqlReader, registerReader, registerWriter } from './prepared.js';
 import { cachingStatements, statementCache } from './sqlite-statements.js';
 
-export type Dialect = 'sqlite' | 'postgres';
+export type { Dialect };
 
 /**
  * SQLite's page cache per connection, in KiB when negative: 64 MiB instead of the default 2 MiB.
