@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { dialectOf } from '../db/dialect-of.js';
+import { prepareQuery } from '../db/prepared.js';
 import type { DbOrTx, TicketRow, ViewRow } from '../db/schema.js';
 import { fromJsonText } from '../shared/json.js';
 import { ticketsMatching } from '../tickets/count-store.js';
@@ -53,6 +54,14 @@ const holds = (v: CompiledView, t: MatchedTicket & { brand_id: string }): boolea
 /** The fields a view's filters or brand read: a write that changes none of them moves no counter. */
 const MATCHED_FIELDS = ['brand_id', 'status', 'priority', 'assigned_to', 'tags', 'customer_email', 'created_at', 'updated_at'] as const;
 
+/** The views that may hold a ticket of either brand: theirs, and every agent's. Prepared: every ticket write reads it. */
+const viewsHolding = prepareQuery((db, p: { brandA: string; brandB: string }) =>
+  db
+    .selectFrom('views')
+    .select(['id', 'brand_id', 'filters'])
+    .where((eb) => eb.or([eb('brand_id', '=', p.brandA), eb('brand_id', '=', p.brandB), eb('agent_id', 'is not', null)])),
+);
+
 /**
  * Moves the ticket between the counters of the views it leaves and enters: `before` is the row as
  * it was (undefined: a new ticket), `after` as it is now. Called by the ticket store after it wrote
@@ -64,11 +73,7 @@ const MATCHED_FIELDS = ['brand_id', 'status', 'priority', 'assigned_to', 'tags',
 export async function viewCountsChanged(db: DbOrTx, before: TicketRow | undefined, after: TicketRow): Promise<void> {
   if (before && MATCHED_FIELDS.every((f) => before[f] === after[f])) return;
   const brands = before && before.brand_id !== after.brand_id ? [before.brand_id, after.brand_id] : [after.brand_id];
-  const views = await db
-    .selectFrom('views')
-    .select(['id', 'brand_id', 'filters'])
-    .where((eb) => eb.or([eb('brand_id', 'in', brands), eb('agent_id', 'is not', null)]))
-    .execute();
+  const views = await viewsHolding.all(db, { brandA: brands[0]!, brandB: brands[1] ?? brands[0]! });
   const deltas = new Map<string, { view_id: string; brand_id: string; count: number }>();
   const add = (viewId: string, brandId: string, delta: number) => {
     const key = `${viewId}\n${brandId}`;
