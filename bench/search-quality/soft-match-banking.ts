@@ -8,7 +8,7 @@
  */
 import { DEFAULT_EMBEDDINGS_CACHE_DIR } from '../../src/search/embedder-provider.js';
 import { dot, removeCommonComponent } from '../../src/search/embedding/embedder.js';
-import { softMatcher } from '../../src/search/embedding/soft-match.js';
+import { distinctiveness, softMatcher, weightedMean } from '../../src/search/embedding/soft-match.js';
 import { WinkGloveEmbedder } from '../../src/search/embedding/wink-glove.js';
 import { loadBanking77, seededRandom } from './dataset.js';
 
@@ -16,7 +16,9 @@ const sizes = process.argv
   .slice(2)
   .filter((a) => /^\d+$/.test(a))
   .map(Number);
-const lambdas = [0, 0.5, 1, 2, 4];
+// `--z=a,b`: the shipped weight 2 with the per-word distinctiveness term (soft-match.ts) at each weight instead.
+const zArg = process.argv.find((a) => a.startsWith('--z='))?.slice(4);
+const configs: { w: number; z: number }[] = zArg ? zArg.split(',').map((z) => ({ w: 2, z: Number(z) })) : [0, 0.5, 1, 2, 4].map((w) => ({ w, z: 0 }));
 const embedder = await WinkGloveEmbedder.load(DEFAULT_EMBEDDINGS_CACHE_DIR);
 const fit = embedder.fitGeneral();
 const soft = softMatcher(embedder);
@@ -48,10 +50,12 @@ for (const size of sizes) {
       }
       for (const q of queries) {
         const cos = docs.map((d) => dot(vec[q]!, vec[d]!));
-        const sm = docs.map((d) => soft.score(words[q]!, words[d]!));
+        const perWord = docs.map((d) => soft.wordScores(words[q]!, words[d]!));
+        const sm = perWord.map((b) => weightedMean(b, words[q]!.weights));
+        const zs = zArg ? distinctiveness(perWord, words[q]!.weights) : sm.map(() => 0);
         const rel = intents.get(rows[q]!.label)!;
-        for (const l of lambdas) {
-          const order = docs.map((d, i) => ({ d, s: cos[i]! + l * sm[i]! })).sort((a, b) => b.s - a.s);
+        for (const [l, c] of configs.entries()) {
+          const order = docs.map((d, i) => ({ d, s: cos[i]! + c.w * sm[i]! + c.z * zs[i]! })).sort((a, b) => b.s - a.s);
           let dcg = 0;
           let idcg = 0;
           for (let i = 0; i < 10; i++) {
@@ -75,6 +79,6 @@ for (const size of sizes) {
   }
   for (const [l, f] of perFold)
     console.log(
-      `size ${size}, cosine + ${l} x soft: nDCG@10 ${mean(f.ndcg).toFixed(4)} ± ${sd(f.ndcg).toFixed(4)}, same intent in the top 3 ${mean(f.top3).toFixed(4)} ± ${sd(f.top3).toFixed(4)}`,
+      `size ${size}, cosine + ${configs[l]!.w} x soft${configs[l]!.z ? ` + ${configs[l]!.z} x distinctiveness` : ''}: nDCG@10 ${mean(f.ndcg).toFixed(4)} ± ${sd(f.ndcg).toFixed(4)}, same intent in the top 3 ${mean(f.top3).toFixed(4)} ± ${sd(f.top3).toFixed(4)}`,
     );
 }

@@ -8,7 +8,7 @@ import type { Db } from '../db/schema.js';
 import { AppError, validationError } from '../http/problem.js';
 import { removeCommonComponent } from './embedding/embedder.js';
 import { rocchioExpand } from './embedding/feedback.js';
-import { type SoftMatcher, type SoftText, softMatcher } from './embedding/soft-match.js';
+import { type SoftMatcher, type SoftText, distinctiveness, softMatcher, weightedMean } from './embedding/soft-match.js';
 import { EmbeddingEndpointError } from './embedding/openai-compatible.js';
 import { WinkGloveEmbedder } from './embedding/wink-glove.js';
 import type { DomainReferences, EmbedderProvider } from './embedder-provider.js';
@@ -122,15 +122,15 @@ export function createRanker(deps: RankerDeps) {
     // A query the corpus is not about gets no hit by meaning alone (see `aboutTheCorpus`).
     if (query?.references && !aboutTheCorpus(query.vector, semWide, query.references)) query.floor = Infinity;
     // A small corpus (all of it in the shortlist) is ranked with the soft word match too.
-    let softScores: Map<number, number> | null = null;
+    let softScores: Map<number, SoftScore> | null = null;
     // What the relevance floor reads: the query's own cosine, or on a small corpus the cosine
     // blended with the soft word match, against its own floor (the soft match of unrelated words
     // is rarely near 0; calibrated on the small-corpora set, docs/search.md).
     let relevance = new Map(semWide.map((h) => [h.id, h.score]));
     if (query?.soft && semWide.length < wide && semWide.length <= SEARCH_TUNING.softMatchDocuments) {
       softScores = await softMatchScores(db, query.soft, query.soft.prepare(queryText), semWide);
-      semWide = withSoftMatch(semWide, softScores);
-      relevance = new Map(semWide.map((h) => [h.id, h.score]));
+      relevance = new Map(withSoftMatch(semWide, softScores, false).map((h) => [h.id, h.score]));
+      semWide = withSoftMatch(semWide, softScores, true);
       if (query.floor !== Infinity) query.floor = SEARCH_TUNING.softMatchFloor;
     }
     const sem1 = semWide.slice(0, depth);
@@ -190,7 +190,7 @@ interface FirstPass {
   semanticWide: ScoredHit<number>[];
   semantic: ScoredHit<number>[];
   /** Soft word match of each document of a small corpus (`softMatchDocuments`), else null. */
-  softScores: Map<number, number> | null;
+  softScores: Map<number, SoftScore> | null;
   /** What the relevance floor is compared with, per shortlisted document: the query's own cosine (blended on a small corpus). */
   relevance: Map<number, number>;
 }
@@ -261,7 +261,7 @@ async function withFeedback(
     const expanded = rocchioExpand(qvec, fb, HYBRID_RECIPE.semanticBeta);
     // Every shortlisted id already passed the filters (both sides applied them).
     sem2 = vectors.searchAmong(expanded, shortlist, depth);
-    if (first.softScores) sem2 = withSoftMatch(sem2, first.softScores);
+    if (first.softScores) sem2 = withSoftMatch(sem2, first.softScores, true);
   }
   // The expanded keyword scores count the query's own terms `originalRepeat` times: so does the full match.
   const scale = kw2 !== kw1 && fusion.keywordScaleAtLeast ? fusion.keywordScaleAtLeast * HYBRID_RECIPE.originalRepeat : fusion.keywordScaleAtLeast;
@@ -275,25 +275,45 @@ function softMatcherOf(embedder: WinkGloveEmbedder): SoftMatcher {
   return m;
 }
 
+/** A document's soft word match with the query, and how distinctively it matches the query's words among the documents scored. */
+interface SoftScore {
+  soft: number;
+  distinct: number;
+}
+
 /** The soft word match of the query with each hit's ticket text (subject and body), read from the tables. */
-async function softMatchScores(db: Db, matcher: SoftMatcher, query: SoftText, hits: readonly ScoredHit<number>[]): Promise<Map<number, number>> {
+async function softMatchScores(db: Db, matcher: SoftMatcher, query: SoftText, hits: readonly ScoredHit<number>[]): Promise<Map<number, SoftScore>> {
   const ticketByDoc = await store.ticketIdsOf(
     db,
     hits.map((h) => h.id),
   );
   const texts = new Map((await store.loadTicketTexts(db, [...ticketByDoc.values()])).map((t) => [t.ticketId, t]));
-  const out = new Map<number, number>();
+  const docs: number[] = [];
+  const perWord: number[][] = [];
   for (const [docId, ticketId] of ticketByDoc) {
     const text = texts.get(ticketId);
-    if (text) out.set(docId, matcher.score(query, matcher.prepare(store.semanticTextOf(text))));
+    if (!text) continue;
+    docs.push(docId);
+    perWord.push(matcher.wordScores(query, matcher.prepare(store.semanticTextOf(text))));
   }
-  return out;
+  const distinct = distinctiveness(perWord, query.weights);
+  return new Map(docs.map((id, i) => [id, { soft: weightedMean(perWord[i]!, query.weights), distinct: distinct[i]! }]));
 }
 
-/** Cosines blended with the soft word match, (cos + w soft) / (1 + w), best first. */
-function withSoftMatch(hits: readonly ScoredHit<number>[], softScores: ReadonlyMap<number, number>): ScoredHit<number>[] {
+/**
+ * Cosines blended with the soft word match, (cos + w soft) / (1 + w), best first; for ranking
+ * (`distinct`), plus `softMatchDistinctWeight` x the document's distinctiveness over (1 + w). The
+ * relevance floor reads the blend without it (calibrated before it; docs/search.md).
+ */
+function withSoftMatch(hits: readonly ScoredHit<number>[], softScores: ReadonlyMap<number, SoftScore>, distinct: boolean): ScoredHit<number>[] {
   const w = SEARCH_TUNING.softMatchWeight;
-  return hits.map((h) => ({ id: h.id, score: (h.score + w * (softScores.get(h.id) ?? 0)) / (1 + w) })).sort((a, b) => b.score - a.score || a.id - b.id);
+  const z = distinct ? SEARCH_TUNING.softMatchDistinctWeight : 0;
+  return hits
+    .map((h) => {
+      const s = softScores.get(h.id);
+      return { id: h.id, score: (h.score + w * (s?.soft ?? 0) + z * (s?.distinct ?? 0)) / (1 + w) };
+    })
+    .sort((a, b) => b.score - a.score || a.id - b.id);
 }
 
 /**

@@ -54,6 +54,14 @@ export const SEARCH_TUNING = {
   softMatchDocuments: 200,
   softMatchWeight: 2,
   softMatchFloor: 0.3,
+  /**
+   * Ranking only, on small corpora: plus this weight x how distinctively the ticket matches the
+   * query's words among the brand's tickets (per word, the z-score of its best cosine; see
+   * `distinctiveness` in soft-match.ts), over (1 + w). Off (0): at 0.1 it gains 1 pair of 46 on
+   * the small-corpora set but costs nDCG@10 on Banking77 brands of 25 tickets in all 3 samples
+   * measured (docs/search.md); kept for `bench/search-quality/small-brands-api.ts`.
+   */
+  softMatchDistinctWeight: 0,
   domainNeighbours: 3,
   domainMargin: 0,
   /**

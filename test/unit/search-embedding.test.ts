@@ -17,7 +17,7 @@ import {
 import { rocchioExpand } from '../../src/search/embedding/feedback.js';
 import { buildGloveCache, ensureGloveCache, loadGloveCache } from '../../src/search/embedding/glove-cache.js';
 import { EmbeddingEndpointError, OpenAICompatibleEmbedder, embeddingsEndpoint } from '../../src/search/embedding/openai-compatible.js';
-import { softMatcher } from '../../src/search/embedding/soft-match.js';
+import { distinctiveness, softMatcher, weightedMean } from '../../src/search/embedding/soft-match.js';
 import { WinkGloveEmbedder } from '../../src/search/embedding/wink-glove.js';
 import { analyzeKeywordTerms } from '../../src/search/text/tokenize.js';
 
@@ -174,6 +174,22 @@ describe('soft word match', () => {
     assert.equal(soft.score(query, soft.prepare('')), 0);
     // Identical words match fully.
     assert.ok(Math.abs(soft.score(ticket, ticket) - 1) < 1e-5);
+    assert.ok(Math.abs(soft.score(query, ticket) - weightedMean(soft.wordScores(query, ticket), query.weights)) < 1e-9);
+  });
+
+  it('distinctiveness: a word every document matches alike adds nothing; one document matching a word best ranks first', () => {
+    // Two query words (weights 1 and 1); the first is matched alike by all three documents.
+    const perDoc = [
+      [0.5, 0.9],
+      [0.5, 0.2],
+      [0.5, 0.1],
+    ];
+    const z = distinctiveness(perDoc, [1, 1]);
+    assert.ok(z[0]! > 0 && z[1]! < 0 && z[2]! < z[1]!, String(z));
+    assert.ok(Math.abs(z.reduce((a, b) => a + b, 0)) < 1e-9);
+    // Fewer than 2 documents, or no query word: 0.
+    assert.deepEqual(distinctiveness([[0.7]], [1]), [0]);
+    assert.deepEqual(distinctiveness([[], []], []), [0, 0]);
   });
 });
 

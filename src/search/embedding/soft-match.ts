@@ -34,6 +34,19 @@ export function softMatcher(embedder: WinkGloveEmbedder) {
     }
     return v;
   };
+  const wordScores = (q: SoftText, d: SoftText): number[] => {
+    if (!q.rows.length || !d.rows.length) return [];
+    const dv = d.rows.map(vectorOf);
+    return q.rows.map((row) => {
+      const qv = vectorOf(row);
+      let best = -1;
+      for (const v of dv) {
+        const c = dot(qv, v);
+        if (c > best) best = c;
+      }
+      return best;
+    });
+  };
   return {
     prepare(text: string): SoftText {
       let out = texts.get(text);
@@ -45,22 +58,42 @@ export function softMatcher(embedder: WinkGloveEmbedder) {
       return out;
     },
     /** Weighted mean over `q`'s words of their best cosine with a word of `d`, in [-1, 1]; 0 when either is empty. */
-    score(q: SoftText, d: SoftText): number {
-      if (!q.rows.length || !d.rows.length) return 0;
-      const dv = d.rows.map(vectorOf);
-      let sum = 0;
-      let weight = 0;
-      for (let i = 0; i < q.rows.length; i++) {
-        const qv = vectorOf(q.rows[i]!);
-        let best = -1;
-        for (const v of dv) {
-          const c = dot(qv, v);
-          if (c > best) best = c;
-        }
-        sum += q.weights[i]! * best;
-        weight += q.weights[i]!;
-      }
-      return weight > 0 ? sum / weight : 0;
-    },
+    score: (q: SoftText, d: SoftText): number => weightedMean(wordScores(q, d), q.weights),
+    /** Each word of `q`: its best cosine with a word of `d` (empty when either has no word). */
+    wordScores,
   };
+}
+
+/** Mean of `xs` weighted by `weights` (0 when empty or weightless). */
+export function weightedMean(xs: readonly number[], weights: readonly number[]): number {
+  let sum = 0;
+  let weight = 0;
+  for (let i = 0; i < xs.length; i++) {
+    sum += weights[i]! * xs[i]!;
+    weight += weights[i]!;
+  }
+  return weight > 0 ? sum / weight : 0;
+}
+
+/**
+ * How distinctively each document matches each query word, within the documents scored together:
+ * per query word, the z-score of its best cosine in a document among all the documents' (`perDoc`:
+ * one row per document, one column per query word), averaged with the words' weights. A word
+ * every ticket matches about as well ("problem", "want") adds nothing; a word one ticket matches
+ * much better than the others ("coupon"~"discount") counts. 0 for fewer than 2 documents.
+ */
+export function distinctiveness(perDoc: readonly (readonly number[])[], weights: readonly number[]): number[] {
+  const n = perDoc.length;
+  if (n < 2 || !weights.length) return perDoc.map(() => 0);
+  const z = perDoc.map(() => new Array<number>(weights.length).fill(0));
+  for (let w = 0; w < weights.length; w++) {
+    let m = 0;
+    for (const row of perDoc) m += row[w] ?? 0;
+    m /= n;
+    let v = 0;
+    for (const row of perDoc) v += ((row[w] ?? 0) - m) ** 2;
+    const sd = Math.sqrt(v / n);
+    if (sd > 0) for (let d = 0; d < n; d++) z[d]![w] = ((perDoc[d]![w] ?? 0) - m) / sd;
+  }
+  return z.map((row) => weightedMean(row, weights));
 }
