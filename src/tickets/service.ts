@@ -12,6 +12,7 @@ import { newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
 import { messagePreview } from '../shared/message-preview.js';
 import { type TicketIndexer, recordChange } from './changes.js';
+import { parseTicketListFilters } from './filters.js';
 import {
   type AuditEntryView,
   type Changes,
@@ -154,10 +155,6 @@ function checkIfMatch(row: TicketRow, ifMatch: string | undefined): void {
     throw new AppError('precondition_failed', `The ticket has changed; its current ETag is ${etagOf(row)}`);
   }
 }
-
-import { type TicketListFilterQuery, parseTicketListFilters } from './filters.js';
-
-export { type TicketListFilterQuery, parseTicketListFilters };
 
 /** The position values a ticket cursor holds in each order: the sort key(s), then the id. */
 function positionOf(order: TicketOrder, row: TicketRow): (string | number)[] {

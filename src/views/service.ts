@@ -9,7 +9,7 @@ import { fromJsonText, toJsonText } from '../shared/json.js';
 import type { TicketView } from '../tickets/model.js';
 import type { TicketSort } from '../tickets/schemas.js';
 import * as ticketCounts from '../tickets/count-store.js';
-import { type TicketListFilterQuery, parseTicketListFilters } from '../tickets/service.js';
+import { type TicketListFilterQuery, parseTicketListFilters } from '../tickets/filters.js';
 import * as viewCounts from './count-store.js';
 import * as store from './store.js';
 
