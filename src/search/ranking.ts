@@ -296,8 +296,9 @@ async function softMatchScores(db: Db, matcher: SoftMatcher, query: SoftText, hi
     docs.push(docId);
     perWord.push(matcher.wordScores(query, matcher.prepare(store.semanticTextOf(text))));
   }
-  const distinct = distinctiveness(perWord, query.weights);
-  return new Map(docs.map((id, i) => [id, { soft: weightedMean(perWord[i]!, query.weights), distinct: distinct[i]! }]));
+  // Only when it counts: the shipped weight is 0 (docs/search.md), and the bench sets it to compare.
+  const distinct = SEARCH_TUNING.softMatchDistinctWeight ? distinctiveness(perWord, query.weights) : undefined;
+  return new Map(docs.map((id, i) => [id, { soft: weightedMean(perWord[i]!, query.weights), distinct: distinct?.[i] ?? 0 }]));
 }
 
 /**
