@@ -59,17 +59,19 @@ const softAbout = (qs: ReturnType<typeof soft.prepare>, docs: Doc[], margin: num
   top3(notSupportSoft.map((s) => soft.score(qs, s))) + margin;
 
 const lambda = Number(process.argv.find((a) => a.startsWith('--lambda='))?.split('=')[1] ?? 1);
+/** The "about the corpus" test on cosine + lambda x soft match, as `cosineAbout` is on the cosine alone. */
+const blendAbout = (qv: Float32Array, qs: ReturnType<typeof soft.prepare>, docs: Doc[]) =>
+  top3([
+    ...docs.map((d) => dot(qv, d.vec) + lambda * soft.score(qs, d.soft)),
+    ...support.map((v, i) => dot(qv, v) + lambda * soft.score(qs, supportSoft[i]!)),
+  ]) > top3(notSupport.map((v, i) => dot(qv, v) + lambda * soft.score(qs, notSupportSoft[i]!)));
 const rules: Rule[] = [
   {
     name: `cosine + ${lambda} max(soft, soft subject), about by (cos+soft), no floor`,
     score: (_q, qv, qs, d) => dot(qv, d.vec) + lambda * Math.max(soft.score(qs, d.soft), soft.score(qs, d.subject)),
     keep: (_q, qv, qs, docs) => {
-      const c = top3([
-        ...docs.map((d) => dot(qv, d.vec) + lambda * soft.score(qs, d.soft)),
-        ...support.map((v, i) => dot(qv, v) + lambda * soft.score(qs, supportSoft[i]!)),
-      ]);
-      const n = top3(notSupport.map((v, i) => dot(qv, v) + lambda * soft.score(qs, notSupportSoft[i]!)));
-      return docs.map(() => c > n);
+      const about = blendAbout(qv, qs, docs);
+      return docs.map(() => about);
     },
   },
   {
@@ -124,12 +126,8 @@ const rules: Rule[] = [
     name: `cosine + ${lambda} soft, about by (cos+soft), no floor`,
     score: (_q, qv, qs, d) => dot(qv, d.vec) + lambda * soft.score(qs, d.soft),
     keep: (_q, qv, qs, docs) => {
-      const c = top3([
-        ...docs.map((d) => dot(qv, d.vec) + lambda * soft.score(qs, d.soft)),
-        ...support.map((v, i) => dot(qv, v) + lambda * soft.score(qs, supportSoft[i]!)),
-      ]);
-      const n = top3(notSupport.map((v, i) => dot(qv, v) + lambda * soft.score(qs, notSupportSoft[i]!)));
-      return docs.map(() => c > n);
+      const about = blendAbout(qv, qs, docs);
+      return docs.map(() => about);
     },
   },
 ];
