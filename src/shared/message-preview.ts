@@ -29,8 +29,18 @@ function htmlText(html: string): string {
 /** The text cut to at most `max` code points at a grapheme boundary (an emoji or an accented letter is never split). */
 export function clipPreview(text: string, max = PREVIEW_MAX_CHARS): string {
   let length = 0;
-  for (const _ of text) if (++length > max) break;
+  let cut = 0;
+  for (const c of text) {
+    if (++length > max) break;
+    cut += c.length;
+  }
   if (length <= max) return text;
+  // Between two ASCII characters other than CR LF there is always a grapheme boundary (no ASCII
+  // character extends or prepends to a cluster). Iterating the segmenter costs about 1.5 µs a
+  // grapheme: a third of a millisecond per message otherwise.
+  const before = text.charCodeAt(cut - 1);
+  const after = text.charCodeAt(cut);
+  if (before < 0x80 && after < 0x80 && !(before === 13 && after === 10)) return text.slice(0, cut).trimEnd();
   let out = '';
   let used = 0;
   for (const { segment } of graphemes.segment(text)) {
