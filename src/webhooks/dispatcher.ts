@@ -72,6 +72,13 @@ export interface WebhookDispatcher {
 }
 
 const FAN_OUT_BATCH = 500;
+/**
+ * Commits arrive hundreds a second under load, and each cycle is a fan-out transaction and a claim
+ * query whatever it finds: a commit's wake runs at once after a quiet spell, otherwise with the
+ * other commits of the next few milliseconds in one cycle (measured: the dispatcher took 5 % of a
+ * ticket create's CPU woken per commit).
+ */
+const COMMIT_WAKE_SPACING_MS = 10;
 
 /**
  * The webhook dispatcher. Two stages, both safe to run in several workers over one database:
@@ -111,6 +118,8 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
   let running: Promise<void> | null = null;
   let again = false;
   let timer: NodeJS.Timeout | null = null;
+  let commitTimer: NodeJS.Timeout | null = null;
+  let lastCycleAt = -Infinity;
   let unsubscribe: (() => Promise<void>) | null = null;
   let claims = 0;
   // Fan-out runs when a commit signalled events or the poll fires, not after every finished send.
@@ -361,6 +370,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
       again = true;
       return;
     }
+    lastCycleAt = performance.now();
     running = (async () => {
       try {
         await cycle();
@@ -379,14 +389,24 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
     })();
   }
 
+  function wakeForCommit(): void {
+    fanOutDue = true;
+    const since = performance.now() - lastCycleAt;
+    if (since >= COMMIT_WAKE_SPACING_MS) {
+      setImmediate(wake);
+      return;
+    }
+    commitTimer ??= setTimeout(() => {
+      commitTimer = null;
+      wake();
+    }, COMMIT_WAKE_SPACING_MS - since);
+  }
+
   return {
     start() {
       if (started) return;
       started = true;
-      unsubscribe = (deps.wakeups ?? inProcessWakeups)(() => {
-        fanOutDue = true;
-        setImmediate(wake);
-      });
+      unsubscribe = (deps.wakeups ?? inProcessWakeups)(wakeForCommit);
       wake();
     },
     wake,
@@ -408,6 +428,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
       stopped = true;
       await unsubscribe?.();
       if (timer) clearTimeout(timer);
+      if (commitTimer) clearTimeout(commitTimer);
       if (running) await running;
       if (inflight.size) {
         const grace = opts.graceMs ?? 5000;
