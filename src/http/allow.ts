@@ -87,14 +87,15 @@ function overlap(a: Segment[], b: Segment[]): boolean {
 
 export function createRouteTable() {
   const entries = new Map<string, Entry>();
-  const shadowable = new Map<string, boolean>();
+  /** By pattern: the patterns the router prefers over it for some path. */
+  const shadowers = new Map<string, Entry[]>();
 
   return {
     add(url: string, methods: string[]): void {
       const entry = entries.get(url) ?? { url, methods: [], segments: parsePattern(url) };
       for (const m of methods) if (!entry.methods.includes(m)) entry.methods.push(m);
       entries.set(url, entry);
-      shadowable.clear();
+      shadowers.clear();
     },
 
     /** Every pattern and its methods, in registration order. */
@@ -113,17 +114,26 @@ export function createRouteTable() {
     },
 
     /**
-     * Whether a request routed to `pattern` may belong to another, preferred pattern. False for
-     * most routes (every static one), so the per-request check is skipped for them.
+     * The pattern that owns this concrete path although the router sent the request to `pattern`
+     * (a static route of another method), or undefined when `pattern` owns it. Only the patterns
+     * the router prefers over `pattern` for some path are tried: none for most routes (every
+     * static one), a few for a parameter route such as `/v1/tickets/:ticket_id`; the whole
+     * table is not walked on every request.
      */
-    mayBeShadowed(pattern: string): boolean {
-      let known = shadowable.get(pattern);
-      if (known === undefined) {
+    ownerInstead(url: string, pattern: string): RoutePattern | undefined {
+      let preferred = shadowers.get(pattern);
+      if (preferred === undefined) {
         const own = entries.get(pattern);
-        known = own !== undefined && [...entries.values()].some((e) => e !== own && overlap(e.segments, own.segments) && compare(e.segments, own.segments) < 0);
-        shadowable.set(pattern, known);
+        preferred = own ? [...entries.values()].filter((e) => e !== own && overlap(e.segments, own.segments) && compare(e.segments, own.segments) < 0) : [];
+        shadowers.set(pattern, preferred);
       }
-      return known;
+      if (preferred.length === 0) return undefined;
+      const path = pathSegments(url);
+      let best: Entry | undefined;
+      for (const entry of preferred) {
+        if (matches(entry.segments, path) && (!best || compare(entry.segments, best.segments) < 0)) best = entry;
+      }
+      return best;
     },
   };
 }

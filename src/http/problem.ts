@@ -224,9 +224,8 @@ export function registerProblemHandlers(app: FastifyInstance, routes: RouteTable
   // /v1/tokens/:token_id), but the path belongs to a static route without that method.
   app.addHook('onRequest', (request, _reply, done) => {
     const matched = request.routeOptions.url;
-    if (matched === undefined || !routes.mayBeShadowed(matched)) return done();
-    const owner = routes.resolve(request.url);
-    done(owner && owner.url !== matched ? notAllowed(request, owner) : undefined);
+    const owner = matched === undefined ? undefined : routes.ownerInstead(request.url, matched);
+    done(owner ? notAllowed(request, owner) : undefined);
   });
 
   app.setNotFoundHandler((request, reply) => {
