@@ -3,8 +3,10 @@
  * the query string (signatures and cursors travel there).
  */
 export function redactUrl(url: string): string {
-  const path = url.split('?')[0] ?? '';
-  return path.replace(/\/(uploads|downloads)\/[^/]+/g, '/$1/[redacted]');
+  const query = url.indexOf('?');
+  const path = query < 0 ? url : url.slice(0, query);
+  // Every request's log line passes here: the replace runs only where a signed URL can be.
+  return path.includes('loads/') ? path.replace(/\/(uploads|downloads)\/[^/]+/g, '/$1/[redacted]') : path;
 }
 
 /** Pino options for the HTTP server: request lines without headers, bodies or query strings. */
