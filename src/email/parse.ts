@@ -1,5 +1,5 @@
-import { convert } from 'html-to-text';
 import { type AddressObject, type HeaderValue, simpleParser } from 'mailparser';
+import { htmlToText } from '../shared/html-text.js';
 
 /** A mailbox as a header names it. */
 export interface MailAddress {
@@ -77,22 +77,6 @@ const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f]|[\ud800-\udbff](?![\udc0
 
 /** Text as stored: line ends normalised, unprintable characters (a broken transfer encoding's debris) removed. */
 const cleanText = (text: string): string => text.replace(/\r\n?/g, '\n').replace(UNPRINTABLE, '');
-
-/**
- * HTML to readable text: paragraphs and line breaks kept, links as `text [url]`, images dropped
- * (an inline image is kept as an attachment instead), tables as lines.
- */
-export function htmlToText(html: string): string {
-  return convert(html, {
-    wordwrap: false,
-    selectors: [
-      { selector: 'img', format: 'skip' },
-      { selector: 'a', options: { hideLinkHrefIfSameAsText: true, ignoreHref: false } },
-      { selector: 'style', format: 'skip' },
-      { selector: 'script', format: 'skip' },
-    ],
-  }).trim();
-}
 
 /** A header's value as written (unfolded), parameters included: `multipart/report; report-type=…`. */
 function rawHeader(lines: readonly { key: string; line: string }[], name: string): string | undefined {

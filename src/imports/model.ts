@@ -47,20 +47,6 @@ export function parseAddress(value: unknown): { email: string; name: string | nu
   return /^[^\s@<>]+@[^\s@<>]+$/.test(s) ? { email: s, name: null } : null;
 }
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", apos: "'", nbsp: ' ' };
-
-/** Plain text of an HTML body, for a source that only has HTML: tags dropped, block ends as line breaks. */
-export function htmlToText(html: string): string {
-  return html
-    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, '')
-    .replace(/<br\s*\/?>/gi, '\n')
-    .replace(/<\/(p|div|li|h[1-6]|tr|blockquote)>/gi, '\n')
-    .replace(/<[^>]*>/g, '')
-    .replace(/&(amp|lt|gt|quot|#39|apos|nbsp);/g, (_, e: string) => ENTITIES[e]!)
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
-}
-
 /** A subject within our limit: the first line of the description when blank, cut at 300 characters. */
 export function subjectOf(subject: string | null, description: string, dropped: string[]): string {
   let s = (subject ?? '').trim() || description.trim().split('\n')[0]!.trim() || '(no subject)';

@@ -7,7 +7,6 @@ import {
   type MappingContext,
   type SourceUser,
   brandIdFor,
-  htmlToText,
   idText,
   isObject,
   parseAddress,
@@ -16,6 +15,7 @@ import {
   text,
   withCustomFields,
 } from '../model.js';
+import { htmlToText } from '../../shared/html-text.js';
 
 /*
  * Zendesk Support tickets, as its full JSON export writes them (one ticket per line, `comments`
