@@ -92,29 +92,37 @@ export async function ticketWaitingChanged(db: DbOrTx, before: WaitingState | un
 
 /**
  * The queue and how many tickets wait in it ahead of a key, in one statement: the tree nodes the
- * sum needs are at most 34 primary-key reads. One statement for every key: a slot per node the
- * sum may need, the unused ones 0, a node no tree has (they count from 1).
+ * sum needs are one primary-key read each (as many as the key has bits set, at most 34). One
+ * statement per number of nodes: SQLite builds a temporary index of an `IN` list's values, so 34
+ * slots padded with a node no tree has (they count from 1) cost a third more than the ~8 a key
+ * of a million tickets needs (measured: 55 against 40 µs).
  */
-const queueWithWaitingBefore = prepareQuery((db, p: { queueId: string; nodes: number[] }) =>
-  db
-    .selectFrom('queues')
-    .selectAll('queues')
-    .select((eb) =>
-      eb
-        .selectFrom('queue_positions')
-        .select((sub) => sub.fn.sum<number | string | null>('waiting').as('n'))
-        .where('queue_id', '=', p.queueId)
-        .where('node', 'in', slotList(p.nodes, MAX_SUM_NODES))
-        .as('waiting_before'),
-    )
-    .where('id', '=', p.queueId),
+const queueWithWaitingBefore = Array.from({ length: MAX_SUM_NODES + 1 }, (_, count) =>
+  prepareQuery((db, p: { queueId: string; nodes: number[] }) =>
+    db
+      .selectFrom('queues')
+      .selectAll('queues')
+      .select((eb) =>
+        eb
+          .selectFrom('queue_positions')
+          .select((sub) => sub.fn.sum<number | string | null>('waiting').as('n'))
+          .where('queue_id', '=', p.queueId)
+          .where('node', 'in', slotList(p.nodes, count))
+          .as('waiting_before'),
+      )
+      .where('id', '=', p.queueId),
+  ),
 );
 
 /** The queue, and how many tickets wait in it ahead of the key (0 for none). */
 export async function findQueueWithWaitingBefore(db: DbOrTx, queueId: string, key: number): Promise<{ queue: QueueRow; waitingBefore: number } | undefined> {
   const nodes = nodesToSum(key - 1);
-  while (nodes.length < MAX_SUM_NODES) nodes.push(0);
-  const row = await queueWithWaitingBefore.first(db, { queueId, nodes });
+  // The first key of the tree: nothing can be ahead of it.
+  if (nodes.length === 0) {
+    const queue = await findQueue(db, queueId);
+    return queue && { queue, waitingBefore: 0 };
+  }
+  const row = await queueWithWaitingBefore[nodes.length]!.first(db, { queueId, nodes });
   if (!row) return undefined;
   const { waiting_before, ...queue } = row;
   return { queue, waitingBefore: Number(waiting_before ?? 0) };
