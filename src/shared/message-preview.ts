@@ -41,6 +41,11 @@ export function clipPreview(text: string, max = PREVIEW_MAX_CHARS): string {
   const before = text.charCodeAt(cut - 1);
   const after = text.charCodeAt(cut);
   if (before < 0x80 && after < 0x80 && !(before === 13 && after === 10)) return text.slice(0, cut).trimEnd();
+  return clipAtGraphemes(text, max);
+}
+
+/** {@link clipPreview} by the segmenter alone, whatever the text: the slow path, and what the fast one must agree with. */
+export function clipAtGraphemes(text: string, max: number): string {
   let out = '';
   let used = 0;
   for (const { segment } of graphemes.segment(text)) {
