@@ -33,7 +33,13 @@ const ms = (x: number) => `${x.toFixed(1)} ms`;
 
 async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-bench-webhooks-'));
-  const config = loadConfig({ NEXUS_DATA_DIR: dataDir, NEXUS_WEBHOOK_ALLOW_PRIVATE: '1', NEXUS_LOG_LEVEL: 'silent' });
+  // The per-token quota (1,000 per 10 s by default) would refuse the backlog's creates: set out of reach.
+  const config = loadConfig({
+    NEXUS_DATA_DIR: dataDir,
+    NEXUS_WEBHOOK_ALLOW_PRIVATE: '1',
+    NEXUS_LOG_LEVEL: 'silent',
+    NEXUS_RATE_LIMIT_PER_TOKEN: '1000000000',
+  });
   const runtime = await openRuntime(config);
   const app = await buildApp({ db: runtime.db, clock: runtime.clock, config, services: runtime.services, secretBox: runtime.secretBox });
   await app.listen({ host: '127.0.0.1', port: 0 });
