@@ -1,4 +1,4 @@
-import { convert } from 'html-to-text';
+import { htmlToPreviewText } from './html-text.js';
 
 /** The longest preview, in code points (what JSON Schema's `maxLength` counts). */
 export const PREVIEW_MAX_CHARS = 200;
@@ -8,23 +8,6 @@ export const PREVIEW_MAX_CHARS = 200;
 const HTML_HINT = /<\/[a-z][a-z0-9]*\s*>|<(?:br|hr|p|div|html|body|table|img)\b[^<>]*>/i;
 const LINE_BREAK = /\r\n|[\n\r\u2028\u2029\v\f]/;
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
-
-/** An HTML body as text, one line per block; links and images are left out, as a preview has no room for them. */
-function htmlText(html: string): string {
-  return convert(html, {
-    wordwrap: false,
-    selectors: [
-      { selector: 'a', options: { ignoreHref: true } },
-      { selector: 'img', format: 'skip' },
-      { selector: 'style', format: 'skip' },
-      { selector: 'script', format: 'skip' },
-      { selector: 'head', format: 'skip' },
-      // Headings and table headers keep their case (html-to-text shouts them by default).
-      ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
-      { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false } },
-    ],
-  });
-}
 
 /** The text cut to at most `max` code points at a grapheme boundary (an emoji or an accented letter is never split). */
 export function clipPreview(text: string, max = PREVIEW_MAX_CHARS): string {
@@ -65,7 +48,7 @@ export function clipAtGraphemes(text: string, max: number): string {
  * decoded, blocks and `<br>` as line breaks). Null when no line holds anything but whitespace.
  */
 export function messagePreview(body: string): string | null {
-  const text = HTML_HINT.test(body) ? htmlText(body) : body;
+  const text = HTML_HINT.test(body) ? htmlToPreviewText(body) : body;
   for (const line of text.split(LINE_BREAK)) {
     const collapsed = line.replace(/\s+/gu, ' ').trim();
     if (collapsed) return clipPreview(collapsed);
