@@ -20,9 +20,9 @@ export async function updateBrandName(db: DbOrTx, id: string, name: string, at: 
   await db.updateTable('brands').set({ name, updated_at: at }).where('id', '=', id).execute();
 }
 
-/** Which of `ids` name a brand; in batches that stay under every dialect's parameter limit. */
 const brandIdById = prepareQuery((db, p: { id: string }) => db.selectFrom('brands').select('id').where('id', '=', p.id));
 
+/** Which of `ids` name a brand; in batches that stay under every dialect's parameter limit. */
 export async function listExistingBrandIds(db: DbOrTx, ids: readonly string[]): Promise<string[]> {
   // One brand (every ticket create checks its brand_id): built once, and outside a transaction read
   // on the read connection rather than behind the writer's open group commit.

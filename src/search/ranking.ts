@@ -215,11 +215,11 @@ async function withFeedback(
   const vectors = first.query?.vectors ?? null;
   const floor = first.query?.floor ?? -Infinity;
   const matchedWords = new Set(kw1.map((h) => h.id));
-  const queryCosine = first.relevance;
+  const relevance = first.relevance;
   const relevant = (id: number): boolean => {
     if (matchedWords.has(id)) return true;
     if (!qvec || !vectors) return false;
-    let cos = queryCosine.get(id);
+    let cos = relevance.get(id);
     if (cos === undefined) {
       const v = vectors.vectorOf(id);
       cos = v ? dot(qvec, v) : -Infinity;

@@ -125,27 +125,6 @@ const advanceSeq = prepareQuery((db) =>
     .returning(['seq', 'components_id']),
 );
 
-const insertDocument = prepareQuery(
-  (db, p: { ticket_id: string; brand_id: string; embedder_id: string | null; vector: Buffer | null; seq: number; indexed_at: string }) =>
-    db
-      .insertInto('search_documents')
-      .values({ ticket_id: p.ticket_id, brand_id: p.brand_id, embedder_id: p.embedder_id, vector: p.vector, seq: p.seq, indexed_at: p.indexed_at })
-      .returning('doc_id'),
-);
-
-/** Inserts the document of a ticket that has none (one just created); returns its doc_id. */
-export async function insertNewDocument(trx: DbOrTx, doc: DocumentUpsert, seq: number, at: string): Promise<number> {
-  const row = await insertDocument.first(trx, {
-    ticket_id: doc.ticketId,
-    brand_id: doc.brandId,
-    embedder_id: doc.embedderId,
-    vector: doc.vector,
-    seq,
-    indexed_at: at,
-  });
-  return Number(row!.doc_id);
-}
-
 export async function readState(db: DbOrTx): Promise<{ seq: number; componentsId: string | null }> {
   const row = await db.selectFrom('search_state').select(['seq', 'components_id']).where('id', '=', 1).executeTakeFirstOrThrow();
   return { seq: Number(row.seq), componentsId: row.components_id };
@@ -171,11 +150,29 @@ export interface DocumentUpsert {
   vector: Buffer | null;
 }
 
+/** A document row's values, as the prepared statements below take them (one slot each). */
 type DocumentParams = { ticket_id: string; brand_id: string; embedder_id: string | null; vector: Buffer | null; seq: number; indexed_at: string };
+const documentParams = (d: DocumentUpsert, seq: number, at: string): DocumentParams => ({
+  ticket_id: d.ticketId,
+  brand_id: d.brandId,
+  embedder_id: d.embedderId,
+  vector: d.vector,
+  seq,
+  indexed_at: at,
+});
+// Copied field by field: a slots object hands out a placeholder for any name asked of it.
+const documentValues = (p: DocumentParams): DocumentParams => ({
+  ticket_id: p.ticket_id,
+  brand_id: p.brand_id,
+  embedder_id: p.embedder_id,
+  vector: p.vector,
+  seq: p.seq,
+  indexed_at: p.indexed_at,
+});
 const documentUpsert = (db: DbOrTx, p: DocumentParams, keepVector: boolean) =>
   db
     .insertInto('search_documents')
-    .values({ ticket_id: p.ticket_id, brand_id: p.brand_id, embedder_id: p.embedder_id, vector: p.vector, seq: p.seq, indexed_at: p.indexed_at })
+    .values(documentValues(p))
     .onConflict((oc) =>
       oc.column('ticket_id').doUpdateSet((eb) =>
         keepVector
@@ -192,6 +189,14 @@ const documentUpsert = (db: DbOrTx, p: DocumentParams, keepVector: boolean) =>
 const upsertOne = prepareQuery((db, p: DocumentParams) => documentUpsert(db, p, false));
 const upsertOneKeepingVector = prepareQuery((db, p: DocumentParams) => documentUpsert(db, p, true));
 
+const insertDocument = prepareQuery((db, p: DocumentParams) => db.insertInto('search_documents').values(documentValues(p)).returning('doc_id'));
+
+/** Inserts the document of a ticket that has none (one just created); returns its doc_id. */
+export async function insertNewDocument(trx: DbOrTx, doc: DocumentUpsert, seq: number, at: string): Promise<number> {
+  const row = await insertDocument.first(trx, documentParams(doc, seq, at));
+  return Number(row!.doc_id);
+}
+
 /** Inserts or updates document rows; returns ticket_id -> doc_id. */
 export async function upsertDocuments(
   trx: DbOrTx,
@@ -203,14 +208,7 @@ export async function upsertDocuments(
   const out = new Map<string, number>();
   if (docs.length === 1) {
     const [d] = docs;
-    const row = await (options.keepVector ? upsertOneKeepingVector : upsertOne).first(trx, {
-      ticket_id: d!.ticketId,
-      brand_id: d!.brandId,
-      embedder_id: d!.embedderId,
-      vector: d!.vector,
-      seq,
-      indexed_at: at,
-    });
+    const row = await (options.keepVector ? upsertOneKeepingVector : upsertOne).first(trx, documentParams(d!, seq, at));
     out.set(row!.ticket_id, Number(row!.doc_id));
     return out;
   }
