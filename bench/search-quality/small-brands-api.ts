@@ -1,7 +1,7 @@
 /**
  * Small brands through the API (the real app over a temporary SQLite file, hybrid mode): for each
- * weight of the soft match's distinctiveness term (`--distinct=0,0.1`, SEARCH_TUNING is set in
- * process), (1) the small-corpora set of test/fixtures/search-paraphrases.ts: share of paraphrases
+ * weight of the soft match's distinctiveness term (`--distinct=0,0.1`) and each word-sense setting
+ * (`--senses=none,3:1:0.8`, see below; SEARCH_TUNING is set in process), (1) the small-corpora set of test/fixtures/search-paraphrases.ts: share of paraphrases
  * with their ticket in the top 3, share of off-topic queries with no hit found by meaning alone;
  * (2) Banking77 (BANKING77_CSV): `--brands` brands of `--size` tickets drawn per seed (`--seeds=3,4,5`),
  * 25 queries per brand from other rows of an intent the brand has, nDCG@10 and same intent in the
@@ -14,7 +14,22 @@ import { SEARCH_TUNING } from '../../src/search/tuning.js';
 import { loadBanking77, seededRandom } from './dataset.js';
 
 const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
-const weights = arg('distinct', '0,0.1').split(',').map(Number);
+// Each configuration: a distinctiveness weight, and the word senses as k:h:s (the first k senses, direct
+// hypernyms when h is 1, a shared concept scoring at least s) or "none".
+const configs = arg('distinct', '0,0.1')
+  .split(',')
+  .map(Number)
+  .flatMap((distinct) =>
+    arg('senses', 'none')
+      .split(',')
+      .map((senses) => ({ distinct, senses })),
+  );
+const configName = (c: (typeof configs)[number]) => `distinct ${c.distinct}${c.senses === 'none' ? '' : `, senses ${c.senses}`}`;
+function apply(c: (typeof configs)[number]): void {
+  SEARCH_TUNING.softMatchDistinctWeight = c.distinct;
+  const [k, h, score] = c.senses === 'none' ? [3, 0, 0] : c.senses.split(':').map(Number);
+  Object.assign(SEARCH_TUNING, { softMatchSenses: k, softMatchHypernyms: h === 1, softMatchSenseScore: score });
+}
 const seeds = arg('seeds', '3,4,5').split(',').map(Number);
 const size = Number(arg('size', '25'));
 const brandCount = Number(arg('brands', '8'));
@@ -41,8 +56,8 @@ async function paraphraseSet(): Promise<string> {
       }
     }
     const out: string[] = [];
-    for (const w of weights) {
-      SEARCH_TUNING.softMatchDistinctWeight = w;
+    for (const c of configs) {
+      apply(c);
       let top3 = 0;
       for (const c of cases) {
         const pos = (await search(t, c.paraphrase, c.brandId)).findIndex((h) => h.ticket.id === c.ticketId);
@@ -55,7 +70,7 @@ async function paraphraseSet(): Promise<string> {
         if (n === 0) empty++;
       }
       out.push(
-        `distinct ${w}: paraphrase top 3 ${top3}/${cases.length} (${((100 * top3) / cases.length).toFixed(1)} %), off-topic empty ${empty}/${OFF_TOPIC_QUERIES.length}`,
+        `${configName(c)}: paraphrase top 3 ${top3}/${cases.length} (${((100 * top3) / cases.length).toFixed(1)} %), off-topic empty ${empty}/${OFF_TOPIC_QUERIES.length}`,
       );
     }
     return out.join('\n');
@@ -95,8 +110,8 @@ async function banking(seed: number): Promise<string> {
         }
       }
     const out: string[] = [];
-    for (const w of weights) {
-      SEARCH_TUNING.softMatchDistinctWeight = w;
+    for (const c of configs) {
+      apply(c);
       let ndcg = 0;
       let top3 = 0;
       let n = 0;
@@ -115,7 +130,7 @@ async function banking(seed: number): Promise<string> {
           n++;
         }
       out.push(
-        `seed ${seed}, distinct ${w}: Banking77 ${brandCount} brands of ${size}, nDCG@10 ${(ndcg / n).toFixed(4)}, same intent in the top 3 ${(top3 / n).toFixed(4)} (${n} queries)`,
+        `seed ${seed}, ${configName(c)}: Banking77 ${brandCount} brands of ${size}, nDCG@10 ${(ndcg / n).toFixed(4)}, same intent in the top 3 ${(top3 / n).toFixed(4)} (${n} queries)`,
       );
     }
     return out.join('\n');

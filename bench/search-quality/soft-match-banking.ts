@@ -8,7 +8,8 @@
  */
 import { DEFAULT_EMBEDDINGS_CACHE_DIR } from '../../src/search/embedder-provider.js';
 import { dot, removeCommonComponent } from '../../src/search/embedding/embedder.js';
-import { distinctiveness, softMatcher, weightedMean } from '../../src/search/embedding/soft-match.js';
+import { type SoftMatcher, distinctiveness, softMatcher, weightedMean } from '../../src/search/embedding/soft-match.js';
+import { WordNet, wordnetDictionary } from '../../src/search/embedding/wordnet.js';
 import { WinkGloveEmbedder } from '../../src/search/embedding/wink-glove.js';
 import { loadBanking77, seededRandom } from './dataset.js';
 
@@ -18,10 +19,23 @@ const sizes = process.argv
   .map(Number);
 // `--z=a,b`: the shipped weight 2 with the per-word distinctiveness term (soft-match.ts) at each weight instead.
 const zArg = process.argv.find((a) => a.startsWith('--z='))?.slice(4);
-const configs: { w: number; z: number }[] = zArg ? zArg.split(',').map((z) => ({ w: 2, z: Number(z) })) : [0, 0.5, 1, 2, 4].map((w) => ({ w, z: 0 }));
+// `--senses=k:h:s,...`: the shipped weight 2 with WordNet senses (wordnet.ts) in the word match instead:
+// the first k senses, direct hypernyms when h is 1, shared concept scoring at least s; "none" for without.
+const sensesArg = process.argv.find((a) => a.startsWith('--senses='))?.slice(9);
 const embedder = await WinkGloveEmbedder.load(DEFAULT_EMBEDDINGS_CACHE_DIR);
+const wordnet = (k: number, h: boolean) => new WordNet(wordnetDictionary(), { senses: k, hypernyms: h });
+const configs: { w: number; z: number; senses: string; soft: SoftMatcher }[] = sensesArg
+  ? sensesArg.split(',').map((c) => {
+      const [k, h, score] = c.split(':').map(Number);
+      return { w: 2, z: 0, senses: c, soft: softMatcher(embedder, c === 'none' ? null : { wordnet: wordnet(k!, h === 1), score: score! }) };
+    })
+  : (zArg ? zArg.split(',').map((z) => ({ w: 2, z: Number(z) })) : [0, 0.5, 1, 2, 4].map((w) => ({ w, z: 0 }))).map((c) => ({
+      ...c,
+      senses: '',
+      soft: softMatcher(embedder),
+    }));
 const fit = embedder.fitGeneral();
-const soft = softMatcher(embedder);
+const soft = configs[0]!.soft;
 const rows = loadBanking77();
 const rand = seededRandom(7);
 const FOLDS = 5;
@@ -50,11 +64,11 @@ for (const size of sizes) {
       }
       for (const q of queries) {
         const cos = docs.map((d) => dot(vec[q]!, vec[d]!));
-        const perWord = docs.map((d) => soft.wordScores(words[q]!, words[d]!));
-        const sm = perWord.map((b) => weightedMean(b, words[q]!.weights));
-        const zs = zArg ? distinctiveness(perWord, words[q]!.weights) : sm.map(() => 0);
         const rel = intents.get(rows[q]!.label)!;
         for (const [l, c] of configs.entries()) {
+          const perWord = docs.map((d) => c.soft.wordScores(words[q]!, words[d]!));
+          const sm = perWord.map((b) => weightedMean(b, words[q]!.weights));
+          const zs = zArg ? distinctiveness(perWord, words[q]!.weights) : sm.map(() => 0);
           const order = docs.map((d, i) => ({ d, s: cos[i]! + c.w * sm[i]! + c.z * zs[i]! })).sort((a, b) => b.s - a.s);
           let dcg = 0;
           let idcg = 0;
@@ -79,6 +93,6 @@ for (const size of sizes) {
   }
   for (const [l, f] of perFold)
     console.log(
-      `size ${size}, cosine + ${configs[l]!.w} x soft${configs[l]!.z ? ` + ${configs[l]!.z} x distinctiveness` : ''}: nDCG@10 ${mean(f.ndcg).toFixed(4)} ± ${sd(f.ndcg).toFixed(4)}, same intent in the top 3 ${mean(f.top3).toFixed(4)} ± ${sd(f.top3).toFixed(4)}`,
+      `size ${size}, cosine + ${configs[l]!.w} x soft${configs[l]!.z ? ` + ${configs[l]!.z} x distinctiveness` : ''}${configs[l]!.senses ? ` senses ${configs[l]!.senses}` : ''}: nDCG@10 ${mean(f.ndcg).toFixed(4)} ± ${sd(f.ndcg).toFixed(4)}, same intent in the top 3 ${mean(f.top3).toFixed(4)} ± ${sd(f.top3).toFixed(4)}`,
     );
 }

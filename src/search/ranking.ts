@@ -8,6 +8,7 @@ import type { Db } from '../db/schema.js';
 import { AppError, validationError } from '../http/problem.js';
 import { removeCommonComponent } from './embedding/embedder.js';
 import { rocchioExpand } from './embedding/feedback.js';
+import { WordNet, wordnetDictionary } from './embedding/wordnet.js';
 import { type SoftMatcher, type SoftText, distinctiveness, softMatcher, weightedMean } from './embedding/soft-match.js';
 import { EmbeddingEndpointError } from './embedding/openai-compatible.js';
 import { WinkGloveEmbedder } from './embedding/wink-glove.js';
@@ -268,11 +269,17 @@ async function withFeedback(
   return { fused: final(fuseResults(kw2, sem2, { ...fusion, keywordScaleAtLeast: scale })), keyword: kw2, semantic: sem2 };
 }
 
-const matchers = new WeakMap<WinkGloveEmbedder, SoftMatcher>();
+const matchers = new WeakMap<WinkGloveEmbedder, { settings: string; matcher: SoftMatcher }>();
+/** The embedder's soft matcher with the word-sense settings of SEARCH_TUNING (a bench may change them). */
 function softMatcherOf(embedder: WinkGloveEmbedder): SoftMatcher {
-  let m = matchers.get(embedder);
-  if (!m) matchers.set(embedder, (m = softMatcher(embedder)));
-  return m;
+  const { softMatchSenseScore: score, softMatchSenses: senses, softMatchHypernyms: hypernyms } = SEARCH_TUNING;
+  const settings = `${score}:${senses}:${hypernyms}`;
+  const known = matchers.get(embedder);
+  if (known?.settings === settings) return known.matcher;
+  const wordnet = score > 0 ? new WordNet(wordnetDictionary(), { senses, hypernyms }) : null;
+  const matcher = softMatcher(embedder, wordnet && { wordnet, score });
+  matchers.set(embedder, { settings, matcher });
+  return matcher;
 }
 
 /** A document's soft word match with the query, and how distinctively it matches the query's words among the documents scored. */

@@ -62,6 +62,17 @@ export const SEARCH_TUNING = {
    * measured (docs/search.md); kept for `bench/search-quality/small-brands-api.ts`.
    */
   softMatchDistinctWeight: 0,
+  /**
+   * Word senses in the soft word match (embedding/wordnet.ts): two words sharing a WordNet synset
+   * among their first `softMatchSenses` senses ("parcel"~"package", "guarantee"~"warranty") match
+   * with at least `softMatchSenseScore` (1: as the same word; 0 turns senses off);
+   * `softMatchHypernyms` lets a sense's direct hypernyms count too. Chosen by 5-fold
+   * cross-validation on Banking77 brands of 10 to 200 tickets (docs/search.md, "Small corpora"):
+   * the score helps up to 1, the number of senses hardly matters, hypernyms cost.
+   */
+  softMatchSenseScore: 1,
+  softMatchSenses: 3,
+  softMatchHypernyms: false,
   domainNeighbours: 3,
   domainMargin: 0,
   /**

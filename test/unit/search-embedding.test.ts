@@ -19,6 +19,7 @@ import { buildGloveCache, ensureGloveCache, loadGloveCache } from '../../src/sea
 import { EmbeddingEndpointError, OpenAICompatibleEmbedder, embeddingsEndpoint } from '../../src/search/embedding/openai-compatible.js';
 import { distinctiveness, softMatcher, weightedMean } from '../../src/search/embedding/soft-match.js';
 import { WinkGloveEmbedder } from '../../src/search/embedding/wink-glove.js';
+import { WordNet, shareConcept, wordnetDictionary } from '../../src/search/embedding/wordnet.js';
 import { analyzeKeywordTerms } from '../../src/search/text/tokenize.js';
 
 // Shared, git-ignored cache: built once (~4 s) on the first run, loaded in ~0.2 s after.
@@ -190,6 +191,50 @@ describe('soft word match', () => {
     // Fewer than 2 documents, or no query word: 0.
     assert.deepEqual(distinctiveness([[0.7]], [1]), [0]);
     assert.deepEqual(distinctiveness([[], []], []), [0, 0]);
+  });
+
+  it('with word senses, words sharing a WordNet synset match as the same word; without, only as near as their vectors', async () => {
+    const embedder = await WinkGloveEmbedder.load(CACHE_DIR);
+    const wordnet = new WordNet(wordnetDictionary(), { senses: 3, hypernyms: false });
+    const plain = softMatcher(embedder);
+    const senses = softMatcher(embedder, { wordnet, score: 1 });
+    // "guarantee" and "warranty" share a noun synset; "parcels" is an inflection of "parcel", a
+    // synonym of "package"; GloVe puts each pair well under 1.
+    const query = plain.prepare('guarantee parcels');
+    const ticket = plain.prepare('warranty package');
+    const [g, p] = plain.wordScores(query, ticket);
+    assert.ok(g! < 0.9 && p! < 0.9, `${g} ${p}`);
+    assert.deepEqual(senses.wordScores(query, ticket), [1, 1]);
+    // Unrelated words keep their cosine; a word WordNet does not know is matched by its vector only.
+    const other = plain.prepare('zebra xbox');
+    assert.deepEqual(senses.wordScores(query, other), plain.wordScores(query, other));
+  });
+});
+
+describe('WordNet', () => {
+  const wordnet = new WordNet(wordnetDictionary(), { senses: 3, hypernyms: false });
+
+  it('finds a word through its inflections and shares a concept only between synonyms', () => {
+    assert.ok(wordnet.concepts('package').length > 0);
+    assert.deepEqual(wordnet.concepts('packages'), wordnet.concepts('package'));
+    assert.ok(shareConcept(wordnet.concepts('parcel'), wordnet.concepts('package')));
+    assert.ok(shareConcept(wordnet.concepts('guarantees'), wordnet.concepts('warranty')));
+    assert.ok(!shareConcept(wordnet.concepts('zebra'), wordnet.concepts('parcel')));
+    // Unknown words, and the first and last lemmas of the sorted index files, are found or not without error.
+    assert.deepEqual(wordnet.concepts('qzxv'), []);
+    assert.deepEqual(wordnet.concepts(''), []);
+    assert.ok(wordnet.concepts('zyrian').length > 0, 'last noun of the index');
+    assert.ok(wordnet.concepts('aah').length > 0, 'first verb of the index');
+  });
+
+  it('counts only the first senses, and direct hypernyms when asked', () => {
+    const one = new WordNet(wordnetDictionary(), { senses: 1, hypernyms: false });
+    assert.ok(one.concepts('present').length < wordnet.concepts('present').length);
+    // "present" (a gift, its second noun sense) is a kind of "gift": a hypernym, not a synonym.
+    assert.ok(!shareConcept(wordnet.concepts('present'), wordnet.concepts('gift')));
+    const withHypernyms = new WordNet(wordnetDictionary(), { senses: 3, hypernyms: true });
+    assert.ok(shareConcept(withHypernyms.concepts('present'), withHypernyms.concepts('gift')));
+    withHypernyms.close();
   });
 });
 

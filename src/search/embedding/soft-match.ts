@@ -4,12 +4,15 @@
  * GloVe vectors), and the similarities are averaged with the query words' SIF weights (the relaxed
  * word mover's distance of Kusner et al. 2015, one direction; BERTScore's greedy recall). Where a
  * pooled sentence vector blurs "can't sign on, the program quits" into the average of its words,
- * this keeps "sign"~"log" and "quits"~"closes". Used on small corpora only (ranking.ts).
+ * this keeps "sign"~"log" and "quits"~"closes". With word senses, two words WordNet calls
+ * synonyms match at least at the senses' score, however far apart their vectors are
+ * ("parcel"~"package"). Used on small corpora only (ranking.ts).
  */
 import { ENGLISH_STOPWORDS } from '../text/stopwords.js';
 import { tokenizeWords } from '../text/tokenize.js';
 import { dot } from './embedder.js';
 import type { WinkGloveEmbedder } from './wink-glove.js';
+import { type WordNet, shareConcept } from './wordnet.js';
 
 /** A text's content words as vocabulary rows, with their SIF weights. */
 export interface SoftText {
@@ -23,8 +26,23 @@ const ROW_CACHE = 50_000;
 
 export type SoftMatcher = ReturnType<typeof softMatcher>;
 
-export function softMatcher(embedder: WinkGloveEmbedder) {
+/** Word senses for the match: two words sharing a concept score at least `score`. */
+export interface SenseMatch {
+  readonly wordnet: WordNet;
+  readonly score: number;
+}
+
+export function softMatcher(embedder: WinkGloveEmbedder, senses: SenseMatch | null = null) {
   const texts = new Map<string, SoftText>();
+  const concepts = new Map<number, readonly number[]>();
+  const conceptsOf = (wordnet: WordNet, row: number): readonly number[] => {
+    let c = concepts.get(row);
+    if (!c) {
+      if (concepts.size >= ROW_CACHE) concepts.clear();
+      concepts.set(row, (c = wordnet.concepts(embedder.rowWord(row))));
+    }
+    return c;
+  };
   const vectors = new Map<number, Float32Array>();
   const vectorOf = (row: number): Float32Array => {
     let v = vectors.get(row);
@@ -39,9 +57,11 @@ export function softMatcher(embedder: WinkGloveEmbedder) {
     const dv = d.rows.map(vectorOf);
     return q.rows.map((row) => {
       const qv = vectorOf(row);
+      const qc = senses ? conceptsOf(senses.wordnet, row) : null;
       let best = -1;
-      for (const v of dv) {
-        const c = dot(qv, v);
+      for (let i = 0; i < dv.length; i++) {
+        let c = dot(qv, dv[i]!);
+        if (senses && qc && c < senses.score && shareConcept(qc, conceptsOf(senses.wordnet, d.rows[i]!))) c = senses.score;
         if (c > best) best = c;
       }
       return best;

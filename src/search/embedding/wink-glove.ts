@@ -44,6 +44,7 @@ export class WinkGloveEmbedder implements CorpusFittedEmbedder {
   private component: Float32Array | null;
   private readonly componentCount: number;
   private generalRaw: Float32Array[] | undefined;
+  private rowWords: string[] | undefined;
   private readonly fallbacks = new Map<string, readonly number[]>();
 
   constructor(table: GloveTable, options: WinkGloveOptions = {}) {
@@ -139,6 +140,15 @@ export class WinkGloveEmbedder implements CorpusFittedEmbedder {
       }
     }
     return { rows, weights };
+  }
+
+  /** The word of vocabulary row `row` (the reverse table is built on first use). */
+  rowWord(row: number): string {
+    if (!this.rowWords) {
+      this.rowWords = new Array<string>(this.table.count);
+      for (const [word, r] of this.table.index) this.rowWords[r] = word;
+    }
+    return this.rowWords[row] ?? '';
   }
 
   /** Unit vector of vocabulary row `row`. */
