@@ -5,7 +5,7 @@
  * to date by following the table's change sequence (see index-follower.ts). Vectors are partitioned by
  * brand, so a brand-scoped search never looks at another brand's rows. Up to 250,000 vectors
  * per search are scored exactly (an int32 dot product over packed int8 words, ~0.13 µs a
- * vector); above, a 2-bit code per dimension (25 bytes a vector) gives an approximate first pass
+ * vector); above, a 2-bit code per dimension (25 bytes a vector, stored in 28) gives an approximate first pass
  * by table lookup (~30 ms per 1M vectors) whose best 8k are then scored exactly.
  * Scans restricted to a candidate list (SQL filters) touch only those rows.
  */
@@ -39,6 +39,13 @@ export function decodeVector(buf: Uint8Array): Float32Array {
 
 /** Bytes of one 2-bit code (4 dimensions per byte) used by the approximate first pass. */
 const codeBytes = (dims: number): number => (dims + 3) >> 2;
+/**
+ * Bytes between two codes: rounded up to 4, so that the scan reads a code as 32-bit words (7 loads
+ * instead of 25 for 100 dimensions; ~15 % of the scan in a micro-bench over 1M codes).
+ */
+const codeStride = (dims: number): number => (codeBytes(dims) + 3) & ~3;
+/** The word scan takes byte b of a code from bits 8b.. of its word: true on every platform Node ships for. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** |int8 component| at or above this is coded as "large". */
 const CODE_THRESHOLD = 24;
 /** Values the 2-bit codes stand for (sign x small/large), in int8 units: about the bucket means. */
@@ -61,7 +68,7 @@ class Partition {
     capacity = 1024,
   ) {
     this.data = new Int8Array(capacity * dims);
-    this.codes = new Uint8Array(capacity * codeBytes(dims));
+    this.codes = new Uint8Array(capacity * codeStride(dims));
     this.scales = new Float32Array(capacity);
     this.docIds = new Int32Array(capacity);
   }
@@ -80,10 +87,11 @@ class Partition {
     const v = new Int8Array(buf.buffer, buf.byteOffset + 4, this.dims);
     this.data.set(v, slot * this.dims);
     const cb = codeBytes(this.dims);
+    const at = slot * codeStride(this.dims);
     for (let b = 0; b < cb; b++) {
       let byte = 0;
       for (let j = 0; j < 4 && 4 * b + j < this.dims; j++) byte |= codeOf(v[4 * b + j]!) << (2 * j);
-      this.codes[slot * cb + b] = byte;
+      this.codes[at + b] = byte;
     }
   }
 
@@ -91,7 +99,7 @@ class Partition {
     const cap = this.scales.length * 2;
     const data = new Int8Array(cap * this.dims);
     data.set(this.data);
-    const codes = new Uint8Array(cap * codeBytes(this.dims));
+    const codes = new Uint8Array(cap * codeStride(this.dims));
     codes.set(this.codes);
     this.codes = codes;
     const scales = new Float32Array(cap);
@@ -276,42 +284,52 @@ function codeTable(query: Float32Array): Float32Array {
 
 function scanCodes(part: Partition, table: Float32Array, top: TopK, accept: ((docId: number) => boolean) | null): void {
   const cb = codeBytes(part.dims);
+  const stride = codeStride(part.dims);
   const { codes, scales, docIds, count } = part;
-  if (cb === 25) {
-    // The built-in embedder's 100 dimensions: 25 lookups per vector.
-    for (let slot = 0, c = 0; slot < count; slot++, c += 25) {
+  if (cb === 25 && LITTLE_ENDIAN && codes.byteOffset === 0) {
+    // The built-in embedder's 100 dimensions: 25 lookups per vector, its code read as 7 words.
+    const t = table;
+    const words = new Uint32Array(codes.buffer, 0, count * 7);
+    for (let slot = 0, w = 0; slot < count; slot++, w += 7) {
+      const a = words[w]!;
+      const b = words[w + 1]!;
+      const c = words[w + 2]!;
+      const d = words[w + 3]!;
+      const e = words[w + 4]!;
+      const f = words[w + 5]!;
+      const g = words[w + 6]!;
       const s =
-        table[codes[c]!]! +
-        table[256 + codes[c + 1]!]! +
-        table[512 + codes[c + 2]!]! +
-        table[768 + codes[c + 3]!]! +
-        table[1024 + codes[c + 4]!]! +
-        table[1280 + codes[c + 5]!]! +
-        table[1536 + codes[c + 6]!]! +
-        table[1792 + codes[c + 7]!]! +
-        table[2048 + codes[c + 8]!]! +
-        table[2304 + codes[c + 9]!]! +
-        table[2560 + codes[c + 10]!]! +
-        table[2816 + codes[c + 11]!]! +
-        table[3072 + codes[c + 12]!]! +
-        table[3328 + codes[c + 13]!]! +
-        table[3584 + codes[c + 14]!]! +
-        table[3840 + codes[c + 15]!]! +
-        table[4096 + codes[c + 16]!]! +
-        table[4352 + codes[c + 17]!]! +
-        table[4608 + codes[c + 18]!]! +
-        table[4864 + codes[c + 19]!]! +
-        table[5120 + codes[c + 20]!]! +
-        table[5376 + codes[c + 21]!]! +
-        table[5632 + codes[c + 22]!]! +
-        table[5888 + codes[c + 23]!]! +
-        table[6144 + codes[c + 24]!]!;
+        t[a & 255]! +
+        t[256 + ((a >>> 8) & 255)]! +
+        t[512 + ((a >>> 16) & 255)]! +
+        t[768 + (a >>> 24)]! +
+        t[1024 + (b & 255)]! +
+        t[1280 + ((b >>> 8) & 255)]! +
+        t[1536 + ((b >>> 16) & 255)]! +
+        t[1792 + (b >>> 24)]! +
+        t[2048 + (c & 255)]! +
+        t[2304 + ((c >>> 8) & 255)]! +
+        t[2560 + ((c >>> 16) & 255)]! +
+        t[2816 + (c >>> 24)]! +
+        t[3072 + (d & 255)]! +
+        t[3328 + ((d >>> 8) & 255)]! +
+        t[3584 + ((d >>> 16) & 255)]! +
+        t[3840 + (d >>> 24)]! +
+        t[4096 + (e & 255)]! +
+        t[4352 + ((e >>> 8) & 255)]! +
+        t[4608 + ((e >>> 16) & 255)]! +
+        t[4864 + (e >>> 24)]! +
+        t[5120 + (f & 255)]! +
+        t[5376 + ((f >>> 8) & 255)]! +
+        t[5632 + ((f >>> 16) & 255)]! +
+        t[5888 + (f >>> 24)]! +
+        t[6144 + (g & 255)]!;
       const score = s * scales[slot]!;
       if (score > top.min && (accept === null || accept(docIds[slot]!))) top.push(score, docIds[slot]!);
     }
     return;
   }
-  for (let slot = 0, c = 0; slot < count; slot++, c += cb) {
+  for (let slot = 0, c = 0; slot < count; slot++, c += stride) {
     let s = 0;
     for (let b = 0; b < cb; b++) s += table[b * 256 + codes[c + b]!]!;
     const score = s * scales[slot]!;

@@ -55,36 +55,64 @@ describe('VectorIndex', () => {
     for (let i = 1; i < top.length; i++) assert.ok(top[i - 1]!.score >= top[i]!.score);
   });
 
-  it('approximate first pass (2-bit codes, exact rescoring) keeps recall >= 0.95 of the exact top k', () => {
-    let seed = 9;
-    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
-    const dims = 100;
-    const centres = Array.from({ length: 50 }, () => Array.from({ length: dims }, () => rand() - 0.5));
-    const idx = new VectorIndex(dims);
-    for (let i = 1; i <= 30_000; i++) idx.upsert(i, 'b', encodeVector(unit(centres[i % 50]!.map((x) => x + (rand() - 0.5) * 0.9))));
-    idx.upsert(30_001, 'other', encodeVector(unit(centres[0]!)));
-    const saved = VectorIndex.approximateFrom;
-    VectorIndex.approximateFrom = 1000;
-    try {
-      let recall = 0;
-      for (let q = 0; q < 10; q++) {
-        const query = unit(centres[q * 3]!.map((x) => x + (rand() - 0.5) * 0.5));
-        const exact = idx.search(query, ['b'], 500, { exact: true });
-        const approx = idx.search(query, ['b'], 500);
-        assert.equal(approx.length, 500);
-        // Scores of the approximate result are exact scores (rescored), in order.
-        const exactScore = new Map(exact.map((h) => [h.id, h.score]));
-        for (let i = 1; i < approx.length; i++) assert.ok(approx[i - 1]!.score >= approx[i]!.score);
-        for (const h of approx) if (exactScore.has(h.id)) assert.ok(Math.abs(exactScore.get(h.id)! - h.score) < 1e-4);
-        const got = new Set(approx.map((h) => h.id));
-        recall += exact.filter((h) => got.has(h.id)).length / exact.length;
-        assert.ok(!got.has(30_001), 'other brands stay out');
+  // 100 dimensions: the built-in embedder's, its codes read as 32-bit words; 42: 11 code bytes a
+  // vector stored 12 apart, read byte by byte.
+  for (const dims of [100, 42])
+    it(`approximate first pass ranks as the exact scan where the codes are exact: vectors of ±1 (${dims} dimensions)`, () => {
+      // Every component is "large" with its sign, so a vector's code score is the exact score
+      // times one constant: with the fewest candidates (8k = 80 for k = 10) the top k
+      // must come out identical. A code byte read from the wrong place breaks this.
+      let seed = 5;
+      const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
+      const idx = new VectorIndex(dims);
+      for (let i = 1; i <= 20_000; i++) idx.upsert(i, 'b', encodeVector(unit(Array.from({ length: dims }, () => (rand() < 0.5 ? -1 : 1)))));
+      const saved = [VectorIndex.approximateFrom, VectorIndex.minCandidates];
+      VectorIndex.approximateFrom = 1000;
+      VectorIndex.minCandidates = 0;
+      try {
+        for (let q = 0; q < 5; q++) {
+          const query = unit(Array.from({ length: dims }, () => rand() - 0.5));
+          const exact = idx.search(query, ['b'], 10, { exact: true });
+          assert.deepEqual(
+            idx.search(query, ['b'], 10).map((h) => h.id),
+            exact.map((h) => h.id),
+          );
+        }
+      } finally {
+        [VectorIndex.approximateFrom, VectorIndex.minCandidates] = saved as [number, number];
       }
-      assert.ok(recall / 10 >= 0.95, `recall ${recall / 10}`);
-    } finally {
-      VectorIndex.approximateFrom = saved;
-    }
-  });
+    });
+
+  for (const dims of [100, 42])
+    it(`approximate first pass (2-bit codes, exact rescoring) keeps recall >= 0.95 of the exact top k (${dims} dimensions)`, () => {
+      let seed = 9;
+      const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
+      const centres = Array.from({ length: 50 }, () => Array.from({ length: dims }, () => rand() - 0.5));
+      const idx = new VectorIndex(dims);
+      for (let i = 1; i <= 30_000; i++) idx.upsert(i, 'b', encodeVector(unit(centres[i % 50]!.map((x) => x + (rand() - 0.5) * 0.9))));
+      idx.upsert(30_001, 'other', encodeVector(unit(centres[0]!)));
+      const saved = VectorIndex.approximateFrom;
+      VectorIndex.approximateFrom = 1000;
+      try {
+        let recall = 0;
+        for (let q = 0; q < 10; q++) {
+          const query = unit(centres[q * 3]!.map((x) => x + (rand() - 0.5) * 0.5));
+          const exact = idx.search(query, ['b'], 500, { exact: true });
+          const approx = idx.search(query, ['b'], 500);
+          assert.equal(approx.length, 500);
+          // Scores of the approximate result are exact scores (rescored), in order.
+          const exactScore = new Map(exact.map((h) => [h.id, h.score]));
+          for (let i = 1; i < approx.length; i++) assert.ok(approx[i - 1]!.score >= approx[i]!.score);
+          for (const h of approx) if (exactScore.has(h.id)) assert.ok(Math.abs(exactScore.get(h.id)! - h.score) < 1e-4);
+          const got = new Set(approx.map((h) => h.id));
+          recall += exact.filter((h) => got.has(h.id)).length / exact.length;
+          assert.ok(!got.has(30_001), 'other brands stay out');
+        }
+        assert.ok(recall / 10 >= 0.95, `recall ${recall / 10}`);
+      } finally {
+        VectorIndex.approximateFrom = saved;
+      }
+    });
 });
 
 describe('highlightText', () => {
