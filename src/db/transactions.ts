@@ -64,9 +64,19 @@ export interface GroupCommitStats {
  *
  * The batch starts on `setImmediate`, after the event loop has read every request that arrived
  * meanwhile; `maxBatch` bounds how long one batch holds the database.
+ *
+ * The units of a batch run on a synchronous connection: without a pause the whole batch is one
+ * turn of the event loop (~2 ms a ticket create, so ~60 ms for 32), and the server accepts about
+ * one new connection a turn. So once a batch has held the loop for `yieldAfterMs` it lets the loop
+ * take a turn between two units: pending connections are accepted and requests read (measured:
+ * 32 new connections took ~1.1 s to be admitted under create load; docs/benchmarks.md, "create's
+ * p99"). The transaction stays open meanwhile, and nothing else runs on its connection: any
+ * other Kysely query waits for the connection's lock until the commit, and prepared reads outside
+ * a transaction go to the read connection, which sees only committed rows.
  */
-export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number } = {}): Transactions & { stats(): GroupCommitStats } {
+export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number; yieldAfterMs?: number } = {}): Transactions & { stats(): GroupCommitStats } {
   const maxBatch = options.maxBatch ?? 128;
+  const yieldAfterMs = options.yieldAfterMs ?? 5;
   const queue: Unit[] = [];
   let scheduled = false;
   const stats: GroupCommitStats = { commits: 0, units: 0 };
@@ -83,7 +93,12 @@ export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number }
     let trx: ControlledTransaction<Database> | undefined;
     try {
       trx = await db.startTransaction().execute();
+      let turnStarted = performance.now();
       for (const unit of batch) {
+        if (performance.now() - turnStarted >= yieldAfterMs) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          turnStarted = performance.now();
+        }
         const savepoint = await trx.savepoint('unit').execute();
         try {
           const value = await unit.work(savepoint as unknown as Transaction<Database>);

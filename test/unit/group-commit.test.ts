@@ -72,6 +72,47 @@ describe('group commit', () => {
     assert.deepEqual(tx.stats(), { commits: 2, units: 2 });
   });
 
+  it('lets the event loop take a turn inside a long batch, and still commits the batch once, whole', async (t) => {
+    const db = await freshDatabase(t);
+    const tx = groupCommit(db, { yieldAfterMs: 5 });
+    // Each unit holds the loop 4 ms (a synchronous connection's work): 10 units are ~40 ms.
+    const hold = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    const units = Array.from({ length: 10 }, (_, i) =>
+      tx.run(async (trx) => {
+        await trx
+          .insertInto('brands')
+          .values(brand(`brand_${i}`))
+          .execute();
+        hold(4);
+        return i;
+      }),
+    );
+    // Queued after the batch's own start: without a turn inside the batch it would run after the
+    // commit. A query on the database started then waits for the batch's connection (Kysely's
+    // mutex) and so sees all of it, never half.
+    const duringBatch = new Promise<{ commitsAtTurn: number; read: Promise<{ commits: number; rows: number }> }>((resolve) =>
+      setImmediate(() =>
+        resolve({
+          commitsAtTurn: tx.stats().commits,
+          read: db
+            .selectFrom('brands')
+            .select('id')
+            .execute()
+            .then((rows) => ({ commits: tx.stats().commits, rows: rows.length })),
+        }),
+      ),
+    );
+    const { commitsAtTurn, read } = await duringBatch;
+    assert.equal(commitsAtTurn, 0, 'the loop turned before the batch committed');
+    assert.deepEqual(await Promise.all(units), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(await read, { commits: 1, rows: 10 }, 'the query started meanwhile ran after the commit');
+    assert.deepEqual(tx.stats(), { commits: 1, units: 10 });
+    assert.equal((await db.selectFrom('brands').select('id').execute()).length, 10);
+  });
+
   it('fails every unit of a batch whose commit fails, and keeps none of it', async (t) => {
     const db = await freshDatabase(t);
     const tx = groupCommit(db);
