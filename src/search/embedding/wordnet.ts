@@ -5,7 +5,7 @@
  * Nothing is parsed up front; a process that never asks reads nothing.
  *
  * The soft word match (soft-match.ts) asks whether two words name the same thing in one of their
- * common senses ("parcel"~"package", "guarantee"~"warranty", "present"~"gift"), which word vectors
+ * common senses ("parcel"~"package", "guarantee"~"warranty", "coupon"~"voucher"), which word vectors
  * trained on co-occurrence often miss: GloVe puts "package" nearer "item" than "parcel".
  */
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
