@@ -34,15 +34,8 @@ export interface SenseMatch {
 
 export function softMatcher(embedder: WinkGloveEmbedder, senses: SenseMatch | null = null) {
   const texts = new Map<string, SoftText>();
-  const concepts = new Map<number, readonly number[]>();
-  const conceptsOf = (wordnet: WordNet, row: number): readonly number[] => {
-    let c = concepts.get(row);
-    if (!c) {
-      if (concepts.size >= ROW_CACHE) concepts.clear();
-      concepts.set(row, (c = wordnet.concepts(embedder.rowWord(row))));
-    }
-    return c;
-  };
+  // WordNet remembers each word's concepts itself.
+  const conceptsOf = senses ? (row: number) => senses.wordnet.concepts(embedder.rowWord(row)) : null;
   const vectors = new Map<number, Float32Array>();
   const vectorOf = (row: number): Float32Array => {
     let v = vectors.get(row);
@@ -55,13 +48,14 @@ export function softMatcher(embedder: WinkGloveEmbedder, senses: SenseMatch | nu
   const wordScores = (q: SoftText, d: SoftText): number[] => {
     if (!q.rows.length || !d.rows.length) return [];
     const dv = d.rows.map(vectorOf);
+    const dc = conceptsOf && d.rows.map(conceptsOf);
     return q.rows.map((row) => {
       const qv = vectorOf(row);
-      const qc = senses ? conceptsOf(senses.wordnet, row) : null;
+      const qc = conceptsOf?.(row);
       let best = -1;
       for (let i = 0; i < dv.length; i++) {
         let c = dot(qv, dv[i]!);
-        if (senses && qc && c < senses.score && shareConcept(qc, conceptsOf(senses.wordnet, d.rows[i]!))) c = senses.score;
+        if (senses && qc && dc && c < senses.score && shareConcept(qc, dc[i]!)) c = senses.score;
         if (c > best) best = c;
       }
       return best;
