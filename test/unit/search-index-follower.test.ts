@@ -1,0 +1,76 @@
+/**
+ * The follower that loads an in-process search index from its table: every row once, in order,
+ * across reads; and a load that lets the event loop run while it works, so the requests served
+ * beside a warm-up (or a refit's new index) wait one short slice, not the whole load.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { followTable } from '../../src/search/index-follower.js';
+
+interface Row {
+  seq: number;
+  doc_id: number;
+}
+
+/** A table of `n` rows, one change each, read as the follower reads the search tables. */
+function tableOf(n: number, applyRow: (row: Row) => void) {
+  const rows: Row[] = Array.from({ length: n }, (_, i) => ({ seq: i + 1, doc_id: i + 1 }));
+  const reads: number[] = [];
+  return {
+    reads,
+    rowsSince: async (afterSeq: number, afterDocId: number, limit: number) => {
+      const page = rows.filter((r) => r.seq > afterSeq || (r.seq === afterSeq && r.doc_id > afterDocId)).slice(0, limit);
+      reads.push(page.length);
+      return page;
+    },
+    apply: applyRow,
+  };
+}
+
+/** Holds the thread for `ms` of wall-clock time, as indexing a long conversation does. */
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // spin
+  }
+}
+
+describe('search index follower', () => {
+  it('applies every row once, in order, over several reads, and is caught up to the seq asked for', async () => {
+    const applied: number[] = [];
+    const table = tableOf(1234, (r) => applied.push(r.doc_id));
+    const follower = followTable(table);
+    await follower.catchUp(1234);
+    assert.deepEqual(
+      applied,
+      Array.from({ length: 1234 }, (_, i) => i + 1),
+    );
+    assert.ok(table.reads.length > 1, `read in batches: ${table.reads.join(', ')}`);
+    assert.equal(follower.seq, 1234);
+    assert.equal(follower.loads, 1);
+    // Caught up: asking again reads nothing more.
+    const readsBefore = table.reads.length;
+    await follower.catchUp(1234);
+    assert.equal(table.reads.length, readsBefore);
+  });
+
+  it('lets the event loop run every few milliseconds while a load works, whatever a row costs', async () => {
+    // 60 rows of 1 ms each: 60 ms of work in one read. A load must not hold the loop for all of it.
+    const table = tableOf(60, () => busy(1));
+    let turns = 0;
+    let counting = true;
+    const countTurns = () => {
+      turns++;
+      if (counting) setImmediate(countTurns);
+    };
+    setImmediate(countTurns);
+    try {
+      await followTable(table).catchUp(60);
+    } finally {
+      counting = false;
+    }
+    // A slice is a few ms of wall-clock time, so the 60 ms load gave the loop a turn at least every
+    // few rows (a preempted row only makes its slice end sooner).
+    assert.ok(turns >= 8, `the event loop ran ${turns} times during a 60 ms load`);
+  });
+});
