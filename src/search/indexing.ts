@@ -157,9 +157,13 @@ export function createIndexing(deps: IndexingDeps) {
     async refineFit(): Promise<number> {
       const state = await store.readState(db);
       if (isLegacyFitId(state.componentsId)) return (await reindex({ refit: true })).indexed;
-      const documents = await store.countDocuments(db);
       const last = fitDocuments(state.componentsId);
-      if (documents < SEARCH_TUNING.refitFirstDocuments || documents < last * SEARCH_TUNING.refitGrowth || documents === last) return 0;
+      const due = Math.max(SEARCH_TUNING.refitFirstDocuments, last * SEARCH_TUNING.refitGrowth, last + 1);
+      // This runs every few seconds: the exact count scans the corpus (~100 ms of blocked event
+      // loop at a million tickets), so it waits until the upper bound says a refit may be due.
+      if ((await store.maxDocId(db)) < due) return 0;
+      const documents = await store.countDocuments(db);
+      if (documents < due) return 0;
       await refitComponents();
       return documents;
     },

@@ -112,3 +112,22 @@ describe('search fits and typo tolerance', () => {
     assert.deepEqual(short, [], 'words under 5 letters need an exact match');
   });
 });
+
+describe('search fit upkeep', () => {
+  it('counts the corpus only when its largest document id says a refit may be due, and then counts exactly', async (t) => {
+    const app = await buildTestApp();
+    t.after(() => app.close());
+    const brand = (await createBrand(app)).id;
+    for (const [subject, description] of TOPICS.slice(0, 3)) await createTicket(app, brand, { subject, description });
+    const search = app.runtime.services.search;
+    assert.equal(await search.maintain(), 0, 'three documents: no fit due');
+    // Ids with a gap (documents deleted since, say): the largest id is past the first refit size,
+    // the corpus is not. The upper bound lets the exact count run, and that count says no.
+    const db = app.runtime.db;
+    const last = await db.selectFrom('search_documents').select('doc_id').orderBy('doc_id', 'desc').limit(1).executeTakeFirstOrThrow();
+    await db.updateTable('search_documents').set({ doc_id: 10_000 }).where('doc_id', '=', last.doc_id).execute();
+    assert.equal(await search.maintain(), 0, 'three documents under a large id: still no fit due');
+    const state = await db.selectFrom('search_state').select(['components_id']).executeTakeFirstOrThrow();
+    assert.equal(state.components_id, null);
+  });
+});
