@@ -30,6 +30,13 @@ export const BM25 = { k1: 1.2, b: 0.75 } as const;
 
 const MAX_CHUNK = 4096;
 const MIN_CHUNK = 4;
+/**
+ * A rebuild in steps copies at most this many postings (or slots) in a step, and stops a step at
+ * the end of an old chunk once it has run `REBUILD_STEP_MS`: the first steps run before V8 has
+ * optimized the copy (~40× slower than later ones).
+ */
+const REBUILD_STEP = 1 << 16;
+const REBUILD_STEP_MS = 2;
 
 function grow<T extends Int32Array | Uint8Array | Float32Array>(a: T, min: number): T {
   if (a.length >= min) return a;
@@ -103,9 +110,19 @@ export class InvertedIndex {
   private touched = new Int32Array(1024);
   /** Pool rebuilds done (for tests and diagnostics). */
   rebuilds = 0;
+  /** Upserts and removals that changed the index: a rebuild in steps gives up when it moves. */
+  private changes = 0;
+  /**
+   * A rebuild in steps is under way: it reads the postings chains between its steps, so a search
+   * meanwhile counts a term's live postings without compacting its chain in place (liveDf).
+   */
+  private rebuilding = false;
 
-  /** `rebuildAfterDead`: dead postings tolerated before a rebuild is considered (tests lower it). */
-  constructor(private readonly options: { rebuildAfterDead?: number } = {}) {}
+  /**
+   * `rebuildAfterDead`: dead postings tolerated before a rebuild is considered; `rebuildStep`:
+   * postings or slots a rebuild in steps copies between two (tests lower both).
+   */
+  constructor(private readonly options: { rebuildAfterDead?: number; rebuildStep?: number } = {}) {}
 
   /** Adds or replaces the text of a document. */
   upsert(docId: number, brandId: string, fields: KeywordFields): void {
@@ -129,6 +146,7 @@ export class InvertedIndex {
     add(fields.subject, COLUMN_WEIGHTS.subject);
     add(fields.body, COLUMN_WEIGHTS.body);
     add(fields.meta, COLUMN_WEIGHTS.meta);
+    this.changes++;
     const slot = this.slotCount++;
     if (slot >= this.slotDoc.length) {
       const n = slot + 1;
@@ -229,6 +247,8 @@ export class InvertedIndex {
       if (score < top.min) continue;
       if (brandOk !== null && brandOk[slotBrand[s]!] === 0) continue;
       const doc = slotDoc[s]!;
+      // A dead posting (only read while a rebuild in steps keeps the chains as they are).
+      if (doc < 0) continue;
       if (docs !== null && !docs.has(doc)) continue;
       if (accept !== null && !accept(doc)) continue;
       top.push(score, doc);
@@ -241,7 +261,15 @@ export class InvertedIndex {
    * after a bulk load, whose growing chunks and doubling pool leave up to half of it unused.
    */
   compact(): void {
-    if (this.poolSlot.length > this.livePostings * 1.1 + 65_536) this.rebuild();
+    for (const _ of this.compactSteps());
+  }
+
+  /**
+   * `compact` in steps of about `REBUILD_STEP` postings: a loader lets the event loop run between
+   * two (a million tickets' postings take ~2 s to rewrite). See `rebuildSteps`.
+   */
+  *compactSteps(): Generator<void, void, void> {
+    if (this.poolSlot.length > this.livePostings * 1.1 + 65_536) yield* this.rebuildSteps();
   }
 
   /** Memory held by the typed arrays, in bytes (terms' strings and map entries not counted). */
@@ -333,6 +361,7 @@ export class InvertedIndex {
   }
 
   private kill(slot: number): void {
+    this.changes++;
     const doc = this.slotDoc[slot]!;
     this.slotDoc[slot] = -1;
     if (doc >= 0 && this.docSlot[doc] === slot + 1) this.docSlot[doc] = 0;
@@ -349,6 +378,13 @@ export class InvertedIndex {
   /** Live postings of a term, after dropping the dead ones if any slot died since last time. */
   private liveDf(term: number): number {
     if (this.termStamp[term] === this.deaths) return this.termLen[term]!;
+    if (this.rebuilding) {
+      let live = 0;
+      for (let c = this.termHead[term]!; c >= 0; c = this.chunkNext[c]!) {
+        for (let p = this.chunkStart[c]!, e = p + this.chunkFill[c]!; p < e; p++) if (this.slotDoc[this.poolSlot[p]!]! >= 0) live++;
+      }
+      return live;
+    }
     const { poolSlot, poolTf, slotDoc, chunkStart, chunkFill, chunkCap, chunkNext } = this;
     let wc = this.termHead[term]!;
     let wp = wc >= 0 ? chunkStart[wc]! : 0;
@@ -384,59 +420,155 @@ export class InvertedIndex {
 
   /** Rewrites the pool with live postings only, one chunk per term, and renumbers the slots. */
   private rebuild(): void {
-    const renumber = new Int32Array(this.slotCount).fill(-1);
+    for (const _ of this.rebuildSteps());
+  }
+
+  /**
+   * The rebuild, in steps of about `REBUILD_STEP` postings or slots (a generator: the caller
+   * decides whether to let the event loop run between two steps). It writes new arrays beside the
+   * serving ones and swaps them in after the last step, so a search between two steps reads the
+   * index as it was; a change to the index between two steps abandons the rebuild (nothing
+   * swapped: the change may have written postings into the arrays being copied).
+   */
+  private *rebuildSteps(): Generator<void, void, void> {
+    this.rebuilding = true;
+    try {
+      yield* this.rebuildStepsWhileFlagged();
+    } finally {
+      this.rebuilding = false;
+    }
+  }
+
+  private *rebuildStepsWhileFlagged(): Generator<void, void, void> {
+    const changesAtStart = this.changes;
+    const step = this.options.rebuildStep ?? REBUILD_STEP;
+    // The copying loops are plain closures that the generator calls step by step (hot loops in a
+    // generator body ran several times slower).
+    const slotCount = this.slotCount;
+    const capacity = Math.max(1024, this.size);
+    const renumber = new Int32Array(slotCount).fill(-1);
+    const slotDoc = new Int32Array(capacity);
+    const slotLen = new Int32Array(capacity);
+    const slotBrand = new Int32Array(capacity);
+    const slotTerms = new Int32Array(capacity);
+    const slotHash = new Int32Array(capacity);
+    const docSlot = this.docSlot.slice();
     let live = 0;
-    for (let s = 0; s < this.slotCount; s++) {
-      const doc = this.slotDoc[s]!;
-      if (doc < 0) continue;
-      renumber[s] = live;
-      this.slotDoc[live] = doc;
-      this.slotLen[live] = this.slotLen[s]!;
-      this.slotBrand[live] = this.slotBrand[s]!;
-      this.slotTerms[live] = this.slotTerms[s]!;
-      this.slotHash[live] = this.slotHash[s]!;
-      this.docSlot[doc] = live + 1;
-      live++;
-    }
-    this.slotCount = live;
-    const oldSlot = this.poolSlot;
-    const oldTf = this.poolTf;
-    const oldStart = this.chunkStart;
-    const oldFill = this.chunkFill;
-    const oldNext = this.chunkNext;
-    const heads = this.termHead.slice(0, this.termCount);
-    this.chunkStart = new Int32Array(Math.max(1024, this.termCount));
-    this.chunkCap = new Int32Array(this.chunkStart.length);
-    this.chunkFill = new Int32Array(this.chunkStart.length);
-    this.chunkNext = new Int32Array(this.chunkStart.length);
-    this.chunkCount = 0;
-    this.poolSlot = new Int32Array(Math.max(1 << 16, this.livePostings));
-    this.poolTf = new Uint8Array(this.poolSlot.length);
-    this.poolUsed = 0;
-    for (let t = 0; t < this.termCount; t++) {
-      let n = 0;
-      for (let c = heads[t]!; c >= 0; c = oldNext[c]!) for (let p = oldStart[c]!, e = p + oldFill[c]!; p < e; p++) if (renumber[oldSlot[p]!]! >= 0) n++;
-      this.termHead[t] = -1;
-      this.termTail[t] = -1;
-      this.termLen[t] = 0;
-      this.termStamp[t] = this.deaths;
-      if (n === 0) continue;
-      const c = this.newChunk(n);
-      this.termHead[t] = c;
-      this.termTail[t] = c;
-      let w = this.chunkStart[c]!;
-      for (let c0 = heads[t]!; c0 >= 0; c0 = oldNext[c0]!) {
-        for (let p = oldStart[c0]!, e = p + oldFill[c0]!; p < e; p++) {
-          const s = renumber[oldSlot[p]!]!;
-          if (s < 0) continue;
-          this.poolSlot[w] = s;
-          this.poolTf[w] = oldTf[p]!;
-          w++;
-        }
+    const copySlots = (from: number, to: number): void => {
+      const old = { doc: this.slotDoc, len: this.slotLen, brand: this.slotBrand, terms: this.slotTerms, hash: this.slotHash };
+      for (let s = from; s < to; s++) {
+        const doc = old.doc[s]!;
+        if (doc < 0) continue;
+        renumber[s] = live;
+        slotDoc[live] = doc;
+        slotLen[live] = old.len[s]!;
+        slotBrand[live] = old.brand[s]!;
+        slotTerms[live] = old.terms[s]!;
+        slotHash[live] = old.hash[s]!;
+        docSlot[doc] = live + 1;
+        live++;
       }
-      this.chunkFill[c] = n;
-      this.termLen[t] = n;
+    };
+    for (let s = 0; s < slotCount; s += Math.min(step, 8192)) {
+      copySlots(s, Math.min(slotCount, s + Math.min(step, 8192)));
+      yield;
+      if (this.changes !== changesAtStart) return;
     }
+    const termCount = this.termCount;
+    const termHead = new Int32Array(this.termHead.length);
+    const termTail = new Int32Array(this.termTail.length);
+    const termLen = new Int32Array(this.termLen.length);
+    const termStamp = new Int32Array(this.termStamp.length);
+    const chunks = Math.max(1024, termCount);
+    const chunkStart = new Int32Array(chunks);
+    const chunkCap = new Int32Array(chunks);
+    const chunkFill = new Int32Array(chunks);
+    const chunkNext = new Int32Array(chunks);
+    let chunkCount = 0;
+    const poolSlot = new Int32Array(Math.max(1 << 16, this.livePostings));
+    const poolTf = new Uint8Array(poolSlot.length);
+    let poolUsed = 0;
+    // Where the copy stands: term `t`, and within it the old chunk `c0` at position `p` (a term of
+    // a common word holds a posting per document: it is copied over several steps).
+    let t = 0;
+    let c0 = -1;
+    let p = 0;
+    let termStart = 0;
+    let inTerm = false;
+    /** Copies about `step` live postings, in one pass: each term's go to the end of the new pool (sized for exactly the live ones). */
+    const copyPostings = (): void => {
+      const { poolSlot: oldSlot, poolTf: oldTf, chunkStart: oldStart, chunkFill: oldFill, chunkNext: oldNext, termHead: oldHead, deaths } = this;
+      const began = performance.now();
+      const spent = (work: number) => work >= step || performance.now() - began >= REBUILD_STEP_MS;
+      let work = 0;
+      while (t < termCount) {
+        if (!inTerm) {
+          c0 = oldHead[t]!;
+          p = c0 >= 0 ? oldStart[c0]! : 0;
+          termStart = poolUsed;
+          inTerm = true;
+          work++;
+        }
+        let w = poolUsed;
+        while (c0 >= 0) {
+          const e = oldStart[c0]! + oldFill[c0]!;
+          work += e - p;
+          for (; p < e; p++) {
+            const s = renumber[oldSlot[p]!]!;
+            if (s < 0) continue;
+            poolSlot[w] = s;
+            poolTf[w] = oldTf[p]!;
+            w++;
+          }
+          c0 = oldNext[c0]!;
+          if (c0 >= 0) p = oldStart[c0]!;
+          if (spent(work)) break;
+        }
+        poolUsed = w;
+        if (c0 >= 0) return;
+        const n = poolUsed - termStart;
+        termStamp[t] = deaths;
+        termHead[t] = -1;
+        termTail[t] = -1;
+        if (n > 0) {
+          const c = chunkCount++;
+          chunkStart[c] = termStart;
+          chunkCap[c] = n;
+          chunkFill[c] = n;
+          chunkNext[c] = -1;
+          termHead[t] = c;
+          termTail[t] = c;
+          termLen[t] = n;
+        }
+        t++;
+        inTerm = false;
+        if (spent(work)) return;
+      }
+    };
+    while (t < termCount) {
+      copyPostings();
+      yield;
+      if (this.changes !== changesAtStart) return;
+    }
+    this.slotDoc = slotDoc;
+    this.slotLen = slotLen;
+    this.slotBrand = slotBrand;
+    this.slotTerms = slotTerms;
+    this.slotHash = slotHash;
+    this.docSlot = docSlot;
+    this.slotCount = live;
+    this.termHead = termHead;
+    this.termTail = termTail;
+    this.termLen = termLen;
+    this.termStamp = termStamp;
+    this.chunkStart = chunkStart;
+    this.chunkCap = chunkCap;
+    this.chunkFill = chunkFill;
+    this.chunkNext = chunkNext;
+    this.chunkCount = chunkCount;
+    this.poolSlot = poolSlot;
+    this.poolTf = poolTf;
+    this.poolUsed = poolUsed;
     this.deadPostings = 0;
     this.rebuilds++;
   }

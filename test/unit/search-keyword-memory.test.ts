@@ -163,4 +163,57 @@ describe('InvertedIndex (in-process BM25)', () => {
       [7, 1, 4],
     );
   });
+
+  it('compacts in steps: searches between two steps read the index as it was, and a change between steps abandons the rebuild', () => {
+    const r = rng(7);
+    const build = () => {
+      const idx = new InvertedIndex({ rebuildStep: 5000 });
+      const docs = new Map<number, { brand: string; f: KeywordFields }>();
+      // Enough postings for several steps; removals leave dead postings for the rebuild to drop.
+      for (let id = 1; id <= 6000; id++) {
+        const d = { brand: id % 2 ? 'a' : 'b', f: randomDoc(r) };
+        docs.set(id, d);
+        idx.upsert(id, d.brand, d.f);
+      }
+      for (let id = 3; id <= 6000; id += 7) {
+        docs.delete(id);
+        idx.remove(id);
+      }
+      return { idx, docs };
+    };
+    const queries = Array.from({ length: 8 }, () => randomText(r, 1 + Math.floor(r() * 4)).split(' '));
+    const check = (idx: InvertedIndex, docs: Map<number, { brand: string; f: KeywordFields }>) => {
+      for (const [q, terms] of queries.entries()) {
+        const allowed = q % 2 ? ['a'] : null;
+        assertSameRanking(idx.search(terms, { brandIds: allowed }, 20), bruteForce(docs, terms, allowed, 20));
+      }
+    };
+
+    const { idx, docs } = build();
+    const before = idx.bytes;
+    let steps = 0;
+    for (const _ of idx.compactSteps()) {
+      steps++;
+      check(idx, docs);
+    }
+    assert.ok(steps >= 5, `${steps} steps`);
+    assert.equal(idx.rebuilds, 1);
+    assert.ok(idx.bytes < before, `pool trimmed: ${before} -> ${idx.bytes} bytes`);
+    check(idx, docs);
+    // The renumbered index keeps taking changes.
+    idx.upsert(9001, 'a', { subject: 'w1 w2', body: '', meta: '' });
+    docs.set(9001, { brand: 'a', f: { subject: 'w1 w2', body: '', meta: '' } });
+    idx.remove(10);
+    docs.delete(10);
+    check(idx, docs);
+
+    const second = build();
+    const steps2 = second.idx.compactSteps();
+    steps2.next();
+    second.idx.upsert(9001, 'b', { subject: 'w3', body: 'w3 w4', meta: '' });
+    second.docs.set(9001, { brand: 'b', f: { subject: 'w3', body: 'w3 w4', meta: '' } });
+    for (const _ of steps2);
+    assert.equal(second.idx.rebuilds, 0, 'a change between two steps abandons the rebuild');
+    check(second.idx, second.docs);
+  });
 });
