@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { DbOrTx } from '../db/schema.js';
 import { type Embedder, componentFromBuffer, removeCommonComponent } from './embedding/embedder.js';
 import { NOT_SUPPORT_SAMPLE, SUPPORT_SAMPLE } from './embedding/general-sample.js';
-import { type GloveTable, ensureGloveCache, loadGloveCache } from './embedding/glove-cache.js';
+import { type GloveTable, ensureGloveCache, loadGloveCacheInSlices } from './embedding/glove-cache.js';
 import { OpenAICompatibleEmbedder } from './embedding/openai-compatible.js';
 import { WinkGloveEmbedder, fingerprint } from './embedding/wink-glove.js';
 import { readComponents } from './store.js';
@@ -28,7 +28,7 @@ const tables = new Map<string, Promise<GloveTable>>();
 function gloveTable(cacheDir: string): Promise<GloveTable> {
   let table = tables.get(cacheDir);
   if (!table) {
-    table = ensureGloveCache(cacheDir).then(loadGloveCache);
+    table = ensureGloveCache(cacheDir).then((path) => loadGloveCacheInSlices(path));
     table.catch(() => tables.delete(cacheDir));
     tables.set(cacheDir, table);
   }

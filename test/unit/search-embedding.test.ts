@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +15,7 @@ import {
   removeCommonComponent,
 } from '../../src/search/embedding/embedder.js';
 import { rocchioExpand } from '../../src/search/embedding/feedback.js';
-import { buildGloveCache, ensureGloveCache, loadGloveCache } from '../../src/search/embedding/glove-cache.js';
+import { buildGloveCache, ensureGloveCache, gloveTableInSlices, loadGloveCache, loadGloveCacheInSlices } from '../../src/search/embedding/glove-cache.js';
 import { EmbeddingEndpointError, OpenAICompatibleEmbedder, embeddingsEndpoint } from '../../src/search/embedding/openai-compatible.js';
 import { distinctiveness, softMatcher, weightedMean } from '../../src/search/embedding/soft-match.js';
 import { WinkGloveEmbedder } from '../../src/search/embedding/wink-glove.js';
@@ -74,10 +74,50 @@ describe('GloVe binary cache', () => {
     }
   });
 
-  it('rejects a file that is not a cache', () => {
+  it('rejects a file that is not a cache, and one whose vocabulary does not hold its word count', async () => {
     const bogus = join(dir, 'bogus.bin');
     writeFileSync(bogus, 'not a cache at all, definitely');
     assert.throws(() => loadGloveCache(bogus), /not a GloVe cache/);
+    await assert.rejects(loadGloveCacheInSlices(bogus), /not a GloVe cache/);
+    const source = join(dir, 'two.json');
+    writeFileSync(
+      source,
+      JSON.stringify({ precision: 6, l2NormIndex: 2, wordIndex: 3, size: 2, dimensions: 2, words: ['a', 'b'], vectors: { a: [1, 0, 1, 0], b: [0, 1, 1, 1] } }),
+    );
+    const cut = join(dir, 'cut.bin');
+    await buildGloveCache(source, cut);
+    // One word more in the vocabulary than the header counts.
+    writeFileSync(cut, Buffer.concat([readFileSync(cut), Buffer.from('\nc')]));
+    const bytes = readFileSync(cut);
+    bytes.writeUInt32LE(bytes.readUInt32LE(20) + 2, 20);
+    writeFileSync(cut, bytes);
+    assert.throws(() => loadGloveCache(cut), /corrupt GloVe cache vocab/);
+    await assert.rejects(loadGloveCacheInSlices(cut), /corrupt GloVe cache vocab/);
+  });
+
+  it('loads the real table in slices, letting the event loop run, to the same table as at once', async () => {
+    const path = await ensureGloveCache(CACHE_DIR);
+    const whole = loadGloveCache(path);
+    let turns = 0;
+    let counting = true;
+    const countTurns = () => {
+      turns++;
+      if (counting) setImmediate(countTurns);
+    };
+    setImmediate(countTurns);
+    let sliced: Awaited<ReturnType<typeof gloveTableInSlices>>;
+    try {
+      // The bytes read beforehand: only the building of the table is counted.
+      sliced = await gloveTableInSlices(readFileSync(path), path, 1);
+    } finally {
+      counting = false;
+    }
+    assert.equal(sliced.count, whole.count);
+    assert.equal(sliced.index.size, whole.index.size);
+    for (const word of ['the', 'refund', 'parcel', 'café']) assert.equal(sliced.index.get(word), whole.index.get(word), word);
+    assert.deepEqual(sliced.data.subarray(0, 1000), whole.data.subarray(0, 1000));
+    // 341k words at ~1 ms a slice: the loop ran many times while the index was built.
+    assert.ok(turns >= 20, `the event loop ran ${turns} times`);
   });
 });
 

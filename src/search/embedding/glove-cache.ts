@@ -16,6 +16,7 @@
  * model well under the RSS budget.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -94,7 +95,41 @@ export async function buildGloveCache(sourceJson: string, targetPath: string, ch
 
 /** Loads a cache written by buildGloveCache. Takes ~0.3 s for the full 341k vocabulary. */
 export function loadGloveCache(path: string): GloveTable {
-  const buf = readFileSync(path);
+  const steps = tableSteps(readFileSync(path), path);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+/**
+ * `loadGloveCache` without holding the event loop for its ~0.3 s: the file is read asynchronously
+ * and the word index built in slices of `sliceMs`, letting the loop run between two. A server
+ * loads the table right after it starts listening, while the first requests arrive.
+ */
+export async function loadGloveCacheInSlices(path: string, sliceMs = 4): Promise<GloveTable> {
+  return gloveTableInSlices(await readFile(path), path, sliceMs);
+}
+
+/** The table of a cache file's bytes, built in slices of `sliceMs` (see `loadGloveCacheInSlices`). */
+export async function gloveTableInSlices(buf: Buffer, path: string, sliceMs = 4): Promise<GloveTable> {
+  const steps = tableSteps(buf, path);
+  let sliceStart = performance.now();
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+}
+
+/** Words indexed between two steps of `tableSteps` (~1 ms). */
+const WORDS_PER_STEP = 8192;
+
+/** The table of a cache file's bytes, in steps of `WORDS_PER_STEP` words (see the two loaders). */
+function* tableSteps(buf: Buffer, path: string): Generator<void, GloveTable, void> {
   if (buf.toString('latin1', 0, 8) !== MAGIC || buf.readUInt32LE(8) !== FORMAT_VERSION) {
     throw new Error(`not a GloVe cache (or outdated format): ${path}`);
   }
@@ -108,13 +143,31 @@ export function loadGloveCache(path: string): GloveTable {
   const dataOff = HEADER_BYTES + count * 4;
   const data = new Int8Array(buf.buffer, buf.byteOffset + dataOff, count * dimensions);
   const vocabOff = dataOff + count * dimensions;
-  const words = buf.toString('utf8', vocabOff, vocabOff + vocabBytes).split('\n');
-  if (words.length !== count) throw new Error(`corrupt GloVe cache vocab: ${path}`);
+  const vocabEnd = vocabOff + vocabBytes;
   const index = new Map<string, number>();
-  for (let i = 0; i < words.length; i++) {
-    // Keep the first (most frequent) row if a word repeats.
-    if (!index.has(words[i]!)) index.set(words[i]!, i);
+  // Words are read one by one off the bytes (newline-separated UTF-8) rather than decoded and
+  // split at once, so that the work divides into steps.
+  const addWords = (from: number, first: number): { at: number; words: number } => {
+    let at = from;
+    let i = first;
+    for (const end = Math.min(count, first + WORDS_PER_STEP); i < end && at <= vocabEnd; i++) {
+      let nl = buf.indexOf(10, at);
+      if (nl < 0 || nl > vocabEnd) nl = vocabEnd;
+      const word = buf.toString('utf8', at, nl);
+      // Keep the first (most frequent) row if a word repeats.
+      if (!index.has(word)) index.set(word, i);
+      at = nl + 1;
+    }
+    return { at, words: i };
+  };
+  let at = vocabOff;
+  let words = 0;
+  while (words < count && at <= vocabEnd) {
+    ({ at, words } = addWords(at, words));
+    if (words < count) yield;
   }
+  // Exactly `count` words, the last one ending the vocabulary.
+  if (words !== count || at !== vocabEnd + 1) throw new Error(`corrupt GloVe cache vocab: ${path}`);
   return { dimensions, count, scales, data, index };
 }
 
