@@ -15,6 +15,7 @@ import {
   removeCommonComponent,
 } from '../../src/search/embedding/embedder.js';
 import { rocchioExpand } from '../../src/search/embedding/feedback.js';
+import { loopTurnsDuring } from '../helpers/event-loop.js';
 import { buildGloveCache, ensureGloveCache, gloveTableInSlices, loadGloveCache, loadGloveCacheInSlices } from '../../src/search/embedding/glove-cache.js';
 import { EmbeddingEndpointError, OpenAICompatibleEmbedder, embeddingsEndpoint } from '../../src/search/embedding/openai-compatible.js';
 import { distinctiveness, softMatcher, weightedMean } from '../../src/search/embedding/soft-match.js';
@@ -98,20 +99,8 @@ describe('GloVe binary cache', () => {
   it('loads the real table in slices, letting the event loop run, to the same table as at once', async () => {
     const path = await ensureGloveCache(CACHE_DIR);
     const whole = loadGloveCache(path);
-    let turns = 0;
-    let counting = true;
-    const countTurns = () => {
-      turns++;
-      if (counting) setImmediate(countTurns);
-    };
-    setImmediate(countTurns);
-    let sliced: Awaited<ReturnType<typeof gloveTableInSlices>>;
-    try {
-      // The bytes read beforehand: only the building of the table is counted.
-      sliced = await gloveTableInSlices(readFileSync(path), path, 1);
-    } finally {
-      counting = false;
-    }
+    // The bytes read beforehand: only the building of the table is counted.
+    const { result: sliced, turns } = await loopTurnsDuring(() => gloveTableInSlices(readFileSync(path), path, 1));
     assert.equal(sliced.count, whole.count);
     assert.equal(sliced.index.size, whole.index.size);
     for (const word of ['the', 'refund', 'parcel', 'café']) assert.equal(sliced.index.get(word), whole.index.get(word), word);

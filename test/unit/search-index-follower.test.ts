@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { followTable } from '../../src/search/index-follower.js';
+import { loopTurnsDuring } from '../helpers/event-loop.js';
 
 interface Row {
   seq: number;
@@ -57,18 +58,7 @@ describe('search index follower', () => {
   it('lets the event loop run every few milliseconds while a load works, whatever a row costs', async () => {
     // 60 rows of 1 ms each: 60 ms of work in one read. A load must not hold the loop for all of it.
     const table = tableOf(60, () => busy(1));
-    let turns = 0;
-    let counting = true;
-    const countTurns = () => {
-      turns++;
-      if (counting) setImmediate(countTurns);
-    };
-    setImmediate(countTurns);
-    try {
-      await followTable(table).catchUp(60);
-    } finally {
-      counting = false;
-    }
+    const { turns } = await loopTurnsDuring(() => followTable(table).catchUp(60));
     // A slice is a few ms of wall-clock time, so the 60 ms load gave the loop a turn at least every
     // few rows (a preempted row only makes its slice end sooner).
     assert.ok(turns >= 8, `the event loop ran ${turns} times during a 60 ms load`);
