@@ -1,5 +1,6 @@
 import type { ControlledTransaction, Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.js';
+import { EventLoopSlices } from '../shared/event-loop-slices.js';
 
 /**
  * How services open write transactions. `run` resolves only once the work is committed, so a
@@ -93,12 +94,9 @@ export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number; 
     let trx: ControlledTransaction<Database> | undefined;
     try {
       trx = await db.startTransaction().execute();
-      let turnStarted = performance.now();
+      const slices = new EventLoopSlices(yieldAfterMs);
       for (const unit of batch) {
-        if (performance.now() - turnStarted >= yieldAfterMs) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          turnStarted = performance.now();
-        }
+        await slices.pace();
         const savepoint = await trx.savepoint('unit').execute();
         try {
           const value = await unit.work(savepoint as unknown as Transaction<Database>);

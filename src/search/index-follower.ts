@@ -10,6 +10,7 @@ import { type VectorRow, vectorsSince } from './store.js';
 import { VectorIndex, decodeVector, encodeVector } from './vector-index.js';
 import { removeCommonComponent } from './embedding/embedder.js';
 import type { EmbedderFit } from './embedder-provider.js';
+import { EventLoopSlices } from '../shared/event-loop-slices.js';
 
 /**
  * Rows read per query while an in-process index loads or catches up: a read is one synchronous
@@ -17,22 +18,16 @@ import type { EmbedderFit } from './embedder-provider.js';
  */
 const LOAD_BATCH = 500;
 /**
- * How long a load works before it lets the event loop run (see `yieldToEventLoop`), in ms.
- * Measured by the clock, not in rows: a row of a long conversation costs many short ones.
- */
-const LOAD_SLICE_MS = 4;
-/** A load this large (first search, large reindex) leaves growth slack in the postings worth trimming. */
-const COMPACT_AFTER = 50_000;
-
-/**
- * A bulk load (the warm-up after a start, a refit's new index) shares the event loop with the
- * requests: better-sqlite3 is synchronous and the postings are built in JS, so it lets the loop
- * run after every slice of `LOAD_SLICE_MS` and between reads. The keyword, filter and vector
+ * How long a load works before it lets the event loop run, in ms (EventLoopSlices). A bulk load
+ * (the warm-up after a start, a refit's new index) shares the loop with the requests:
+ * better-sqlite3 is synchronous and the postings are built in JS. The keyword, filter and vector
  * loads run side by side, so a turn of the loop carries at most three slices; requests wait
  * ~15 ms at most while the indexes load. (Slices of 2,000 rows and reads of 5,000 held the loop
  * 100-380 ms at a time: GET's p99 was 0.9-1.3 s in the first 10 s after a start at 100k tickets.)
  */
-const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+const LOAD_SLICE_MS = 4;
+/** A load this large (first search, large reindex) leaves growth slack in the postings worth trimming. */
+const COMPACT_AFTER = 50_000;
 
 interface FollowedRow {
   seq: number;
@@ -65,11 +60,7 @@ export function followTable<Row extends FollowedRow>(table: FollowedTable<Row>) 
     if (fromEmpty) loads++;
     const startedAt = performance.now();
     let read = 0;
-    let sliceStart = performance.now();
-    const letEventLoopRun = async (): Promise<void> => {
-      await yieldToEventLoop();
-      sliceStart = performance.now();
-    };
+    const slices = new EventLoopSlices(LOAD_SLICE_MS);
     for (;;) {
       const rows = await table.rowsSince(watermark.seq, watermark.docId, LOAD_BATCH);
       if (generation !== started) return;
@@ -78,18 +69,16 @@ export function followTable<Row extends FollowedRow>(table: FollowedTable<Row>) 
         const r = rows[i]!;
         table.apply(r);
         watermark = { seq: r.seq, docId: r.doc_id };
-        if (performance.now() - sliceStart >= LOAD_SLICE_MS) {
-          await letEventLoopRun();
+        if (slices.due) {
+          await slices.turn();
           // Restarted meanwhile: the rest of these rows belong to the index that was dropped.
           if (generation !== started) return;
         }
       }
       if (rows.length < LOAD_BATCH) break;
-      if (performance.now() - sliceStart >= LOAD_SLICE_MS) await letEventLoopRun();
+      await slices.pace();
     }
-    await table.loaded?.(read, async () => {
-      if (performance.now() - sliceStart >= LOAD_SLICE_MS) await letEventLoopRun();
-    });
+    await table.loaded?.(read, () => slices.pace());
     if (fromEmpty) lastLoadMs = performance.now() - startedAt;
     // Nothing newer exists up to `seq`: mark it seen.
     if (watermark.seq < seq) watermark = { seq, docId: 0 };

@@ -18,3 +18,11 @@ export async function loopTurnsDuring<T>(work: () => Promise<T>): Promise<{ resu
     counting = false;
   }
 }
+
+/** Holds the thread for `ms` of wall-clock time, as synchronous work (a SQLite call, indexing) does. */
+export function holdThread(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // spin
+  }
+}

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { migrateToLatest, openDatabase } from '../../src/db/open.js';
 import { groupCommit } from '../../src/db/transactions.js';
+import { holdThread } from '../helpers/event-loop.js';
 
 async function freshDatabase(t: { after(fn: () => Promise<void> | void): void }) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-group-commit-'));
@@ -76,17 +77,13 @@ describe('group commit', () => {
     const db = await freshDatabase(t);
     const tx = groupCommit(db, { yieldAfterMs: 5 });
     // Each unit holds the loop 4 ms (a synchronous connection's work): 10 units are ~40 ms.
-    const hold = (ms: number) => {
-      const until = performance.now() + ms;
-      while (performance.now() < until);
-    };
     const units = Array.from({ length: 10 }, (_, i) =>
       tx.run(async (trx) => {
         await trx
           .insertInto('brands')
           .values(brand(`brand_${i}`))
           .execute();
-        hold(4);
+        holdThread(4);
         return i;
       }),
     );

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { followTable } from '../../src/search/index-follower.js';
-import { loopTurnsDuring } from '../helpers/event-loop.js';
+import { holdThread, loopTurnsDuring } from '../helpers/event-loop.js';
 
 interface Row {
   seq: number;
@@ -26,14 +26,6 @@ function tableOf(n: number, applyRow: (row: Row) => void) {
     },
     apply: applyRow,
   };
-}
-
-/** Holds the thread for `ms` of wall-clock time, as indexing a long conversation does. */
-function busy(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    // spin
-  }
 }
 
 describe('search index follower', () => {
@@ -57,7 +49,7 @@ describe('search index follower', () => {
 
   it('lets the event loop run every few milliseconds while a load works, whatever a row costs', async () => {
     // 60 rows of 1 ms each: 60 ms of work in one read. A load must not hold the loop for all of it.
-    const table = tableOf(60, () => busy(1));
+    const table = tableOf(60, () => holdThread(1));
     const { turns } = await loopTurnsDuring(() => followTable(table).catchUp(60));
     // A slice is a few ms of wall-clock time, so the 60 ms load gave the loop a turn at least every
     // few rows (a preempted row only makes its slice end sooner).

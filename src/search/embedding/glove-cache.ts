@@ -19,6 +19,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, ren
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { EventLoopSlices } from '../../shared/event-loop-slices.js';
 
 export const GLOVE_CACHE_FILE = 'glove-100d.bin';
 const MAGIC = 'NXGLOVE1';
@@ -114,14 +115,11 @@ export async function loadGloveCacheInSlices(path: string, sliceMs = 4): Promise
 /** The table of a cache file's bytes, built in slices of `sliceMs` (see `loadGloveCacheInSlices`). */
 export async function gloveTableInSlices(buf: Buffer, path: string, sliceMs = 4): Promise<GloveTable> {
   const steps = tableSteps(buf, path);
-  let sliceStart = performance.now();
+  const slices = new EventLoopSlices(sliceMs);
   for (;;) {
     const next = steps.next();
     if (next.done) return next.value;
-    if (performance.now() - sliceStart >= sliceMs) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
-    }
+    await slices.pace();
   }
 }
 
