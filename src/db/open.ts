@@ -40,6 +40,11 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
     // An idle connection the server drops (restart, failover, admin kill) emits 'error' on the pool;
     // unhandled, that would crash the process. The pool replaces the connection on next use.
     pool.on('error', (err) => process.emitWarning(`PostgreSQL connection lost: ${err.message}`, 'NexusDatabaseWarning'));
+    // A connection lost while checked out (a query in flight when the server restarts or an admin
+    // kills the backend) rejects that query, which its caller handles, and also emits 'error' on the
+    // client, which the pool listens to only while the client is idle: without this listener that
+    // second copy of the error would end the process. The pool discards the broken client on release.
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', location: url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@'), close: () => db.destroy() };
   }

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { isDatabaseBusy } from '../db/busy.js';
+import { isDatabaseBusy, isDatabaseConnectionLost } from '../db/busy.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { type RoutePattern, type RouteTable, createRouteTable, keepRouteTable } from './allow.js';
 
@@ -199,6 +199,8 @@ export function toAppError(error: unknown, request?: FastifyRequest): AppError {
   // A unique key the service did not expect to be raced for: still the client's conflict, not our 500.
   if (isUniqueViolation(error)) return new AppError('conflict', 'The request conflicts with a resource that was created or changed at the same time; retry');
   if (isDatabaseBusy(error)) return new AppError('unavailable', 'The database is busy; retry shortly', { headers: { 'Retry-After': '1' } });
+  if (isDatabaseConnectionLost(error))
+    return new AppError('unavailable', 'The connection to the database was lost; retry shortly', { headers: { 'Retry-After': '1' } });
   return new AppError('internal_error', 'An unexpected error occurred; it has been logged');
 }
 
@@ -207,6 +209,7 @@ export function registerProblemHandlers(app: FastifyInstance, routes: RouteTable
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const problem = toAppError(error, request);
     if (problem.code === 'internal_error' && !(error instanceof AppError)) request.log.error({ err: error }, 'unhandled error');
+    else if (isDatabaseConnectionLost(error)) request.log.warn({ err: error }, 'the connection to the database was lost');
     return sendProblem(request, reply, problem);
   });
 

@@ -110,17 +110,16 @@ async function emptyDatabase(t: { after(fn: () => Promise<void> | void): void })
     const url = new URL(testPostgresUrl);
     url.pathname = `/${name}`;
     databaseUrl = url.toString();
-    t.after(async () => {
-      const c = new pg.Client({ connectionString: testPostgresUrl });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    });
   }
   const opened = openDatabase({ dataDir, databaseUrl });
   t.after(async () => {
     await opened.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
+    if (!databaseUrl) return;
+    const c = new pg.Client({ connectionString: testPostgresUrl });
+    await c.connect();
+    await c.query(`drop database if exists ${new URL(databaseUrl).pathname.slice(1)} with (force)`);
+    await c.end();
   });
   return opened;
 }
@@ -158,10 +157,16 @@ describe('upgrades: expand, then contract', () => {
 
     // The new release migrates the database and writes to it.
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-rolling-'));
-    t.after(() => removeDataDir(dataDir));
+    // Teardown hooks run in the order they are added: the database goes only after both processes
+    // on it are closed (dropping it first cuts their connections mid-query).
+    const closers: (() => Promise<void>)[] = [];
+    t.after(async () => {
+      for (const close of closers.reverse()) await close();
+      await removeDataDir(dataDir);
+    });
     const current = await buildTestApp({ dataDir });
     let currentOpen = true;
-    t.after(async () => {
+    closers.push(async () => {
       if (currentOpen) await current.close();
     });
     const brand = (await current.request({ method: 'POST', url: '/v1/brands', body: { name: 'Rolling' } })).json();
@@ -196,7 +201,7 @@ describe('upgrades: expand, then contract', () => {
     const clock = new ManualClock('2026-01-15T10:00:00Z');
     const runtime = await openRuntime(current.config, clock, { migrations: previousRelease });
     const app = await buildApp({ db: runtime.db, clock, config: current.config, services: runtime.services, secretBox: runtime.secretBox });
-    t.after(async () => {
+    closers.push(async () => {
       await app.close();
       await runtime.close();
     });

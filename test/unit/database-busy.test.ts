@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
-import { isDatabaseBusy } from '../../src/db/busy.js';
+import { isDatabaseBusy, isDatabaseConnectionLost } from '../../src/db/busy.js';
 import { toAppError } from '../../src/http/problem.js';
 
 test('a write refused because another connection holds the lock is a 503 with Retry-After, not a 500', (t) => {
@@ -43,4 +43,25 @@ test('other errors stay 500s, unique violations are conflicts, PostgreSQL load r
   assert.equal(toAppError(Object.assign(new Error('duplicate key'), { code: '23505' })).status, 409);
   assert.equal(isDatabaseBusy(Object.assign(new Error('too many clients'), { code: '53300' })), true);
   assert.equal(isDatabaseBusy(null), false);
+});
+
+test('a lost PostgreSQL connection is a 503 with Retry-After, in the forms node-postgres reports it', () => {
+  const lost = [
+    new Error('Connection terminated unexpectedly'),
+    new Error('Connection terminated'),
+    new Error('Client has encountered a connection error and is not queryable'),
+    Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+    Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+  ];
+  for (const err of lost) {
+    assert.equal(isDatabaseConnectionLost(err), true, err.message);
+    const problem = toAppError(err);
+    assert.equal(problem.status, 503, err.message);
+    assert.equal(problem.code, 'unavailable');
+    assert.equal(problem.headers['Retry-After'], '1');
+  }
+  // A statement error on a live connection is not a lost connection.
+  assert.equal(isDatabaseConnectionLost(Object.assign(new Error('Connection terminated by a trigger'), { code: 'P0001' })), false);
+  assert.equal(isDatabaseConnectionLost(new Error('syntax error')), false);
+  assert.equal(isDatabaseConnectionLost(undefined), false);
 });
