@@ -112,11 +112,36 @@ export function followTable<Row extends FollowedRow>(table: FollowedTable<Row>) 
 }
 
 /** The in-process keyword index, following the dialect's keyword table. */
-export function followKeywordIndex(db: Db, keyword: KeywordIndex) {
-  const index = new InvertedIndex();
+export function followKeywordIndex(db: Db, keyword: KeywordIndex, options: { rebuildAfterDead?: number } = {}) {
+  const index = new InvertedIndex({ ...options, rebuildInSteps: true });
+  let trimming = false;
+  /**
+   * The rebuild that updates and removals make due (half the pool dead postings), in steps beside
+   * the searches and catch-ups that go on meanwhile: rare, but ~2 s of work at a million tickets,
+   * which used to run inside the change that crossed the line, in one turn of the event loop.
+   */
+  const rebuildInBackground = (): void => {
+    if (trimming) return;
+    trimming = true;
+    const slices = new EventLoopSlices(LOAD_SLICE_MS);
+    void (async () => {
+      try {
+        for (const _ of index.compactSteps()) await slices.pace();
+      } catch (err) {
+        process.emitWarning(`keyword index: the rebuild in steps failed: ${(err as Error).message}`, 'NexusSearchWarning');
+      } finally {
+        trimming = false;
+      }
+    })();
+  };
   const follower = followTable<KeywordTextRow>({
     rowsSince: (afterSeq, afterDocId, limit) => keyword.textsSince(db, afterSeq, afterDocId, limit),
-    apply: (r) => (r.fields ? index.upsert(r.doc_id, r.brand_id, r.fields) : index.remove(r.doc_id)),
+    apply: (r) => {
+      if (r.fields) index.upsert(r.doc_id, r.brand_id, r.fields);
+      else index.remove(r.doc_id);
+      // As soon as it is due, beside the rest of the catch-up (whose changes it keeps).
+      if (index.rebuildDue) rebuildInBackground();
+    },
     loaded: async (rows, pace) => {
       if (rows < COMPACT_AFTER) return;
       // ~170 ms at 100k tickets, ~2 s at a million: in steps, like the load.

@@ -16,7 +16,9 @@
  *   255, where BM25 has long saturated);
  * - dead postings are dropped lazily: a term is compacted the first time it is read after any
  *   slot died (which also makes its document frequency exact again), and the whole pool is
- *   rebuilt (slots renumbered) once more than half of it holds no live posting.
+ *   rebuilt (slots renumbered) once more than half of it holds no live posting: at once, or, with
+ *   `rebuildInSteps`, by the owner in steps (`compactSteps`) while the index keeps serving and
+ *   taking changes.
  *
  * Scoring is term-at-a-time into a reused `Float32Array` accumulator, then a bounded heap keeps
  * the k best among the allowed brands / documents. docs/search.md explains why this (with the
@@ -110,22 +112,42 @@ export class InvertedIndex {
   private touched = new Int32Array(1024);
   /** Pool rebuilds done (for tests and diagnostics). */
   rebuilds = 0;
-  /** Upserts and removals that changed the index: a rebuild in steps gives up when it moves. */
-  private changes = 0;
   /**
    * A rebuild in steps is under way: it reads the postings chains between its steps, so a search
    * meanwhile counts a term's live postings without compacting its chain in place (liveDf).
    */
   private rebuilding = false;
+  /**
+   * The changes made while a rebuild in steps runs. They go to the serving arrays at once (so
+   * searches between two steps see them) and are replayed onto the rebuilt arrays when those are
+   * swapped in: the copy holds the documents as they were when it reached them.
+   */
+  private journal: { docId: number; brandId: string; fields: KeywordFields | null }[] | null = null;
+  /** Half the pool is waste and `rebuildInSteps` leaves the rebuild to the owner (`compactSteps`). */
+  private rebuildWanted = false;
 
   /**
    * `rebuildAfterDead`: dead postings tolerated before a rebuild is considered; `rebuildStep`:
-   * postings or slots a rebuild in steps copies between two (tests lower both).
+   * postings or slots a rebuild in steps copies between two (tests lower both); `rebuildInSteps`:
+   * when half the pool is waste, flag it (`rebuildDue`) for the owner to run `compactSteps()`
+   * instead of rebuilding inside the change that crossed the line (~2 s at a million tickets), with
+   * a synchronous rebuild only as a backstop at three quarters.
    */
-  constructor(private readonly options: { rebuildAfterDead?: number; rebuildStep?: number } = {}) {}
+  constructor(private readonly options: { rebuildAfterDead?: number; rebuildStep?: number; rebuildInSteps?: boolean } = {}) {}
+
+  /** Whether the owner should run `compactSteps()` (only with `rebuildInSteps`). */
+  get rebuildDue(): boolean {
+    return this.rebuildWanted && !this.rebuilding;
+  }
+
+  /** A rebuild in steps has begun and not ended. */
+  get rebuildUnderWay(): boolean {
+    return this.rebuilding;
+  }
 
   /** Adds or replaces the text of a document. */
   upsert(docId: number, brandId: string, fields: KeywordFields): void {
+    this.journal?.push({ docId, brandId, fields });
     const hash = hashFields(fields);
     let brand = this.brandIndex.get(brandId);
     if (brand === undefined) this.brandIndex.set(brandId, (brand = this.brandIndex.size));
@@ -146,7 +168,6 @@ export class InvertedIndex {
     add(fields.subject, COLUMN_WEIGHTS.subject);
     add(fields.body, COLUMN_WEIGHTS.body);
     add(fields.meta, COLUMN_WEIGHTS.meta);
-    this.changes++;
     const slot = this.slotCount++;
     if (slot >= this.slotDoc.length) {
       const n = slot + 1;
@@ -171,6 +192,7 @@ export class InvertedIndex {
 
   /** Removes a document (no-op when absent). */
   remove(docId: number): void {
+    this.journal?.push({ docId, brandId: '', fields: null });
     const slot = docId < this.docSlot.length ? this.docSlot[docId]! - 1 : -1;
     if (slot >= 0) this.kill(slot);
   }
@@ -265,11 +287,13 @@ export class InvertedIndex {
   }
 
   /**
-   * `compact` in steps of about `REBUILD_STEP` postings: a loader lets the event loop run between
-   * two (a million tickets' postings take ~2 s to rewrite). See `rebuildSteps`.
+   * `compact` in steps of about `REBUILD_STEP` postings, or the rebuild `rebuildDue` asks for: the
+   * owner lets the event loop run between two (a million tickets' postings take ~2 s to rewrite).
+   * Nothing when a rebuild in steps is already under way. See `rebuildSteps`.
    */
   *compactSteps(): Generator<void, void, void> {
-    if (this.poolSlot.length > this.livePostings * 1.1 + 65_536) yield* this.rebuildSteps();
+    if (this.rebuilding) return;
+    if (this.rebuildWanted || this.poolSlot.length > this.livePostings * 1.1 + 65_536) yield* this.rebuildSteps();
   }
 
   /** Memory held by the typed arrays, in bytes (terms' strings and map entries not counted). */
@@ -361,7 +385,6 @@ export class InvertedIndex {
   }
 
   private kill(slot: number): void {
-    this.changes++;
     const doc = this.slotDoc[slot]!;
     this.slotDoc[slot] = -1;
     if (doc >= 0 && this.docSlot[doc] === slot + 1) this.docSlot[doc] = 0;
@@ -372,7 +395,9 @@ export class InvertedIndex {
     this.livePostings -= this.slotTerms[slot]!;
     // Pool space not holding a live posting: dead postings, and chunks left out by compaction.
     const waste = this.poolUsed - this.livePostings;
-    if (waste > (this.options.rebuildAfterDead ?? 1_000_000) && waste * 2 > this.poolUsed) this.rebuild();
+    if (this.rebuilding || waste <= (this.options.rebuildAfterDead ?? 1_000_000) || waste * 2 <= this.poolUsed) return;
+    if (!this.options.rebuildInSteps || waste * 4 > this.poolUsed * 3) this.rebuild();
+    else this.rebuildWanted = true;
   }
 
   /** Live postings of a term, after dropping the dead ones if any slot died since last time. */
@@ -427,20 +452,27 @@ export class InvertedIndex {
    * The rebuild, in steps of about `REBUILD_STEP` postings or slots (a generator: the caller
    * decides whether to let the event loop run between two steps). It writes new arrays beside the
    * serving ones and swaps them in after the last step, so a search between two steps reads the
-   * index as it was; a change to the index between two steps abandons the rebuild (nothing
-   * swapped: the change may have written postings into the arrays being copied).
+   * index as it was. Changes between two steps go to the serving arrays and to the journal, which
+   * is replayed onto the new arrays once they are swapped in. Stopped before its end (the caller
+   * leaves the generator), nothing is swapped: the serving arrays already hold every change.
    */
   private *rebuildSteps(): Generator<void, void, void> {
+    if (this.rebuilding) return;
     this.rebuilding = true;
+    this.journal = [];
+    let swapped = false;
     try {
-      yield* this.rebuildStepsWhileFlagged();
+      swapped = yield* this.rebuildStepsWhileFlagged();
     } finally {
+      const journal = this.journal;
+      this.journal = null;
       this.rebuilding = false;
+      if (swapped) for (const c of journal) c.fields ? this.upsert(c.docId, c.brandId, c.fields) : this.remove(c.docId);
     }
   }
 
-  private *rebuildStepsWhileFlagged(): Generator<void, void, void> {
-    const changesAtStart = this.changes;
+  /** The copy and the swap; true once swapped. Slots made after it starts are left to the journal. */
+  private *rebuildStepsWhileFlagged(): Generator<void, boolean, void> {
     const step = this.options.rebuildStep ?? REBUILD_STEP;
     // The copying loops are plain closures that the generator calls step by step (hot loops in a
     // generator body ran several times slower).
@@ -452,7 +484,9 @@ export class InvertedIndex {
     const slotBrand = new Int32Array(capacity);
     const slotTerms = new Int32Array(capacity);
     const slotHash = new Int32Array(capacity);
-    const docSlot = this.docSlot.slice();
+    // From empty, not a copy: a slot that dies before the copy reaches it is left out, and its
+    // document must not point at the number another slot gets.
+    const docSlot = new Int32Array(this.docSlot.length);
     let live = 0;
     const copySlots = (from: number, to: number): void => {
       const old = { doc: this.slotDoc, len: this.slotLen, brand: this.slotBrand, terms: this.slotTerms, hash: this.slotHash };
@@ -472,13 +506,12 @@ export class InvertedIndex {
     for (let s = 0; s < slotCount; s += Math.min(step, 8192)) {
       copySlots(s, Math.min(slotCount, s + Math.min(step, 8192)));
       yield;
-      if (this.changes !== changesAtStart) return;
     }
     const termCount = this.termCount;
-    const termHead = new Int32Array(this.termHead.length);
-    const termTail = new Int32Array(this.termTail.length);
-    const termLen = new Int32Array(this.termLen.length);
-    const termStamp = new Int32Array(this.termStamp.length);
+    let termHead = new Int32Array(this.termHead.length);
+    let termTail = new Int32Array(this.termTail.length);
+    let termLen = new Int32Array(this.termLen.length);
+    let termStamp = new Int32Array(this.termStamp.length);
     const chunks = Math.max(1024, termCount);
     const chunkStart = new Int32Array(chunks);
     const chunkCap = new Int32Array(chunks);
@@ -514,7 +547,10 @@ export class InvertedIndex {
           const e = oldStart[c0]! + oldFill[c0]!;
           work += e - p;
           for (; p < e; p++) {
-            const s = renumber[oldSlot[p]!]!;
+            const old = oldSlot[p]!;
+            // A slot made since the rebuild began: the journal adds it again.
+            if (old >= slotCount) continue;
+            const s = renumber[old]!;
             if (s < 0) continue;
             poolSlot[w] = s;
             poolTf[w] = oldTf[p]!;
@@ -548,8 +584,21 @@ export class InvertedIndex {
     while (t < termCount) {
       copyPostings();
       yield;
-      if (this.changes !== changesAtStart) return;
     }
+    // Terms first seen since the copy began hold only new slots' postings: empty until the replay.
+    const terms = this.termCount;
+    termHead = grow(termHead, terms);
+    termTail = grow(termTail, terms);
+    termLen = grow(termLen, terms);
+    termStamp = grow(termStamp, terms);
+    for (let u = termCount; u < terms; u++) {
+      termHead[u] = -1;
+      termTail[u] = -1;
+      termLen[u] = 0;
+      termStamp[u] = this.deaths;
+    }
+    let totalTokens = 0;
+    for (let s = 0; s < live; s++) totalTokens += slotLen[s]!;
     this.slotDoc = slotDoc;
     this.slotLen = slotLen;
     this.slotBrand = slotBrand;
@@ -569,7 +618,13 @@ export class InvertedIndex {
     this.poolSlot = poolSlot;
     this.poolTf = poolTf;
     this.poolUsed = poolUsed;
+    // The figures of what was copied: the journal's changes count again as they are replayed.
+    this.size = live;
+    this.totalTokens = totalTokens;
+    this.livePostings = poolUsed;
     this.deadPostings = 0;
+    this.rebuildWanted = false;
     this.rebuilds++;
+    return true;
   }
 }

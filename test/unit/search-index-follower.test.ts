@@ -5,8 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { followTable } from '../../src/search/index-follower.js';
+import type { Db } from '../../src/db/schema.js';
+import { followKeywordIndex, followTable } from '../../src/search/index-follower.js';
+import type { KeywordIndex, KeywordTextRow } from '../../src/search/keyword-index.js';
 import { holdThread, loopTurnsDuring } from '../helpers/event-loop.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface Row {
   seq: number;
@@ -54,5 +57,41 @@ describe('search index follower', () => {
     // A slice is a few ms of wall-clock time, so the 60 ms load gave the loop a turn at least every
     // few rows (a preempted row only makes its slice end sooner).
     assert.ok(turns >= 8, `the event loop ran ${turns} times during a 60 ms load`);
+  });
+
+  it('runs the keyword rebuild that removals make due after the catch-up, in steps, and keeps the changes caught up meanwhile', async () => {
+    const rows: KeywordTextRow[] = [];
+    const write = (docId: number, text: string | null) =>
+      rows.push({ seq: rows.length + 1, doc_id: docId, brand_id: 'a', fields: text === null ? null : { subject: text, body: 'common words here', meta: '' } });
+    for (let id = 1; id <= 3000; id++) write(id, `word${id % 50} other${id % 7}`);
+    const keyword = {
+      textsSince: async (_db: unknown, afterSeq: number, _afterDocId: number, limit: number) => rows.filter((r) => r.seq > afterSeq).slice(0, limit),
+    } as unknown as KeywordIndex;
+    const followed = followKeywordIndex({} as Db, keyword, { rebuildAfterDead: 1000 });
+    const index = await followed.catchUp(rows.length);
+    assert.equal(index.size, 3000);
+    // Removals past half the pool's postings but short of three quarters, in one catch-up (on
+    // this data, due from the 1,093rd removal, the backstop at the 2,047th): only the follower
+    // starts this rebuild, in steps beside the rest of the catch-up.
+    for (let id = 1; id <= 1800; id++) write(id, null);
+    await followed.catchUp(rows.length);
+    assert.ok(index.rebuilds + (index.rebuildUnderWay ? 1 : 0) >= 1, 'a rebuild ran or runs');
+    // Changes while it runs (it may already be done: a few ms of work on this machine).
+    write(5000, 'late arrival');
+    write(2500, null);
+    await followed.catchUp(rows.length);
+    await waitFor('the rebuild', 60_000, () => (index.rebuilds >= 1 && !index.rebuildDue && !index.rebuildUnderWay ? true : undefined));
+    assert.equal(index.size, 1200);
+    assert.deepEqual(
+      index.search(['late'], { brandIds: null }, 10).map((h) => h.id),
+      [5000],
+    );
+    assert.deepEqual(
+      index
+        .search(['word0'], { brandIds: null }, 100)
+        .map((h) => h.id)
+        .sort((a, b) => a - b),
+      Array.from({ length: 24 }, (_, i) => 1850 + 50 * i).filter((id) => id !== 2500),
+    );
   });
 });

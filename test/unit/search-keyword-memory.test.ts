@@ -164,7 +164,7 @@ describe('InvertedIndex (in-process BM25)', () => {
     );
   });
 
-  it('compacts in steps: searches between two steps read the index as it was, and a change between steps abandons the rebuild', () => {
+  it('compacts in steps: searches between two steps read the index as it was, and changes between steps are kept', () => {
     const r = rng(7);
     const build = () => {
       const idx = new InvertedIndex({ rebuildStep: 5000 });
@@ -187,6 +187,7 @@ describe('InvertedIndex (in-process BM25)', () => {
         const allowed = q % 2 ? ['a'] : null;
         assertSameRanking(idx.search(terms, { brandIds: allowed }, 20), bruteForce(docs, terms, allowed, 20));
       }
+      assert.equal(idx.size, docs.size);
     };
 
     const { idx, docs } = build();
@@ -207,13 +208,88 @@ describe('InvertedIndex (in-process BM25)', () => {
     docs.delete(10);
     check(idx, docs);
 
+    // Changes of every kind between the steps: new documents (with words never seen), new text,
+    // the same text again, removals, and a removed document back. Each is seen by the searches
+    // between the steps, and kept by the rebuilt index.
     const second = build();
-    const steps2 = second.idx.compactSteps();
-    steps2.next();
-    second.idx.upsert(9001, 'b', { subject: 'w3', body: 'w3 w4', meta: '' });
-    second.docs.set(9001, { brand: 'b', f: { subject: 'w3', body: 'w3 w4', meta: '' } });
-    for (const _ of steps2);
-    assert.equal(second.idx.rebuilds, 0, 'a change between two steps abandons the rebuild');
+    let n = 0;
+    let lastFresh = '';
+    for (const _ of second.idx.compactSteps()) {
+      const kind = n++ % 5;
+      const id = kind === 0 ? 10_000 + n : 1 + Math.floor(r() * 6000);
+      if (kind === 3) {
+        second.docs.delete(id);
+        second.idx.remove(id);
+      } else {
+        const old = second.docs.get(id);
+        if (kind === 0) lastFresh = `fresh${n}`;
+        const f = kind === 2 && old ? old.f : kind === 0 ? { subject: `${lastFresh} w1`, body: randomText(r, 5), meta: '' } : randomDoc(r);
+        const d = { brand: old?.brand ?? 'a', f };
+        second.docs.set(id, d);
+        second.idx.upsert(id, d.brand, d.f);
+      }
+      check(second.idx, second.docs);
+    }
+    assert.ok(n >= 5, `${n} steps`);
+    assert.equal(second.idx.rebuilds, 1, 'changes between two steps no longer abandon the rebuild');
     check(second.idx, second.docs);
+    const { df, total } = second.idx.documentFrequencies([lastFresh, 'w1', 'w0']);
+    assert.equal(df.get(lastFresh), 1);
+    assert.equal(total, second.docs.size);
+    for (const [t, count] of df)
+      assert.equal(count, [...second.docs.values()].filter((d) => `${d.f.subject} ${d.f.body} ${d.f.meta}`.split(' ').includes(t)).length, t);
+    // And goes on taking changes after the swap.
+    second.idx.upsert(20_000, 'b', { subject: 'w5 w6', body: '', meta: '' });
+    second.docs.set(20_000, { brand: 'b', f: { subject: 'w5 w6', body: '', meta: '' } });
+    check(second.idx, second.docs);
+
+    // A caller that stops stepping leaves the serving index as it is, changes included.
+    const third = build();
+    const steps3 = third.idx.compactSteps();
+    steps3.next();
+    third.idx.upsert(9002, 'b', { subject: 'w3', body: 'w3 w4', meta: '' });
+    third.docs.set(9002, { brand: 'b', f: { subject: 'w3', body: 'w3 w4', meta: '' } });
+    steps3.return();
+    assert.equal(third.idx.rebuilds, 0);
+    check(third.idx, third.docs);
+    for (const _ of third.idx.compactSteps());
+    assert.equal(third.idx.rebuilds, 1, 'a later compaction runs');
+    check(third.idx, third.docs);
+  });
+
+  it('with rebuildInSteps, removals make a rebuild due instead of running it inside the change; a synchronous one only at three quarters', () => {
+    const r = rng(11);
+    const idx = new InvertedIndex({ rebuildAfterDead: 1000, rebuildInSteps: true, rebuildStep: 2000 });
+    const docs = new Map<number, { brand: string; f: KeywordFields }>();
+    for (let id = 1; id <= 4000; id++) {
+      const d = { brand: 'a', f: randomDoc(r) };
+      docs.set(id, d);
+      idx.upsert(id, 'a', d.f);
+    }
+    let id = 1;
+    while (!idx.rebuildDue && id <= 4000) {
+      docs.delete(id);
+      idx.remove(id++);
+    }
+    assert.ok(idx.rebuildDue, 'due once half the pool is dead');
+    assert.equal(idx.rebuilds, 0, 'not rebuilt inside remove()');
+    const terms = ['w0', 'w1', 'w7'];
+    assertSameRanking(idx.search(terms, { brandIds: null }, 10), bruteForce(docs, terms, null, 10));
+    let steps = 0;
+    for (const _ of idx.compactSteps()) steps++;
+    assert.ok(steps > 1, `${steps} steps`);
+    assert.equal(idx.rebuilds, 1);
+    assert.equal(idx.rebuildDue, false);
+    assertSameRanking(idx.search(terms, { brandIds: null }, 10), bruteForce(docs, terms, null, 10));
+
+    // Never stepped: the backstop rebuilds at once when three quarters of the pool are dead.
+    while (idx.rebuilds === 1 && id <= 4000) {
+      docs.delete(id);
+      idx.remove(id++);
+    }
+    assert.equal(idx.rebuilds, 2, 'the backstop ran');
+    assert.ok(id <= 4000);
+    assert.equal(idx.size, docs.size);
+    assertSameRanking(idx.search(terms, { brandIds: null }, 10), bruteForce(docs, terms, null, 10));
   });
 });
