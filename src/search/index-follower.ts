@@ -126,7 +126,11 @@ export function followKeywordIndex(db: Db, keyword: KeywordIndex, options: { reb
     const slices = new EventLoopSlices(LOAD_SLICE_MS);
     void (async () => {
       try {
-        for (const _ of index.compactSteps()) await slices.pace();
+        // Again when the changes replayed at the swap leave half the pool dead once more: no
+        // catch-up may follow to start it.
+        do {
+          for (const _ of index.compactSteps()) await slices.pace();
+        } while (index.rebuildDue);
       } catch (err) {
         process.emitWarning(`keyword index: the rebuild in steps failed: ${(err as Error).message}`, 'NexusSearchWarning');
       } finally {

@@ -59,7 +59,7 @@ describe('search index follower', () => {
     assert.ok(turns >= 8, `the event loop ran ${turns} times during a 60 ms load`);
   });
 
-  it('runs the keyword rebuild that removals make due after the catch-up, in steps, and keeps the changes caught up meanwhile', async () => {
+  it('runs the keyword rebuild that removals make due in steps beside the catch-up, and keeps the changes caught up meanwhile', async () => {
     const rows: KeywordTextRow[] = [];
     const write = (docId: number, text: string | null) =>
       rows.push({ seq: rows.length + 1, doc_id: docId, brand_id: 'a', fields: text === null ? null : { subject: text, body: 'common words here', meta: '' } });

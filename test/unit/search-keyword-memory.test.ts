@@ -282,12 +282,41 @@ describe('InvertedIndex (in-process BM25)', () => {
     assert.equal(idx.rebuildDue, false);
     assertSameRanking(idx.search(terms, { brandIds: null }, 10), bruteForce(docs, terms, null, 10));
 
-    // Never stepped: the backstop rebuilds at once when three quarters of the pool are dead.
-    while (idx.rebuilds === 1 && id <= 4000) {
+    // Removals between the steps of a rebuild, replayed at the swap, can make the next one due at
+    // once: the owner must look again after the swap.
+    while (!idx.rebuildDue && id <= 4000) {
       docs.delete(id);
       idx.remove(id++);
     }
-    assert.equal(idx.rebuilds, 2, 'the backstop ran');
+    assert.ok(idx.rebuildDue);
+    // Three steps: every slot copied (2,000 a step, fewer than 4,000 slots), postings still to go.
+    const again = idx.compactSteps();
+    for (let i = 0; i < 3; i++) again.next();
+    assert.ok(idx.rebuildUnderWay);
+    // Three fifths of the documents, all in the copy: half the rebuilt pool or more is dead once
+    // they are replayed, short of the backstop's three quarters.
+    const meanwhile = Math.floor(docs.size * 0.6);
+    let removedMeanwhile = 0;
+    while (removedMeanwhile < meanwhile && id <= 4000) {
+      docs.delete(id);
+      idx.remove(id++);
+      removedMeanwhile++;
+    }
+    assert.equal(idx.rebuilds, 1, 'no rebuild inside a removal while one runs in steps');
+    for (const _ of again);
+    assert.equal(idx.rebuilds, 2);
+    assert.ok(idx.rebuildDue, 'due again after the swap');
+    assertSameRanking(idx.search(terms, { brandIds: null }, 10), bruteForce(docs, terms, null, 10));
+    for (const _ of idx.compactSteps());
+    assert.equal(idx.rebuilds, 3);
+    assert.equal(idx.rebuildDue, false);
+
+    // Never stepped: the backstop rebuilds at once when three quarters of the pool are dead.
+    while (idx.rebuilds === 3 && id <= 4000) {
+      docs.delete(id);
+      idx.remove(id++);
+    }
+    assert.equal(idx.rebuilds, 4, 'the backstop ran');
     assert.ok(id <= 4000);
     assert.equal(idx.size, docs.size);
     assertSameRanking(idx.search(terms, { brandIds: null }, 10), bruteForce(docs, terms, null, 10));
