@@ -114,15 +114,14 @@ export function followTable<Row extends FollowedRow>(table: FollowedTable<Row>) 
 /** The in-process keyword index, following the dialect's keyword table. */
 export function followKeywordIndex(db: Db, keyword: KeywordIndex, options: { rebuildAfterDead?: number } = {}) {
   const index = new InvertedIndex({ ...options, rebuildInSteps: true });
-  let trimming = false;
   /**
    * The rebuild that updates and removals make due (half the pool dead postings), in steps beside
    * the searches and catch-ups that go on meanwhile: rare, but ~2 s of work at a million tickets,
    * which used to run inside the change that crossed the line, in one turn of the event loop.
+   * Called only when `rebuildDue`, which is false while one is under way: the first step, taken
+   * before anything is awaited, marks it so.
    */
   const rebuildInBackground = (): void => {
-    if (trimming) return;
-    trimming = true;
     const slices = new EventLoopSlices(LOAD_SLICE_MS);
     void (async () => {
       try {
@@ -133,8 +132,6 @@ export function followKeywordIndex(db: Db, keyword: KeywordIndex, options: { reb
         } while (index.rebuildDue);
       } catch (err) {
         process.emitWarning(`keyword index: the rebuild in steps failed: ${(err as Error).message}`, 'NexusSearchWarning');
-      } finally {
-        trimming = false;
       }
     })();
   };

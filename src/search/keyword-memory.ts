@@ -40,11 +40,17 @@ const MIN_CHUNK = 4;
 const REBUILD_STEP = 1 << 16;
 const REBUILD_STEP_MS = 2;
 
-function grow<T extends Int32Array | Uint8Array | Float32Array>(a: T, min: number): T {
-  if (a.length >= min) return a;
-  let cap = Math.max(16, a.length);
+/** The length an array of `length` grows to so that it holds `min`. */
+function grownLength(length: number, min: number): number {
+  let cap = Math.max(16, length);
   // Doubling while small; a quarter more at a time once large (the pool reaches 100s of MB).
   while (cap < min) cap = cap < 1 << 22 ? cap * 2 : Math.ceil(cap * 1.25);
+  return cap;
+}
+
+function grow<T extends Int32Array | Uint8Array | Float32Array>(a: T, min: number): T {
+  if (a.length >= min) return a;
+  const cap = grownLength(a.length, min);
   const out = new (a.constructor as new (n: number) => T)(cap);
   out.set(a);
   return out;
@@ -87,8 +93,7 @@ function poolTfs(length: number): Uint8Array {
 /** `grow` for a pool array: in place while its buffer's reservation allows, else by copying. */
 function growPool<T extends Int32Array | Uint8Array>(a: T, min: number): T {
   if (a.length >= min) return a;
-  let cap = a.length;
-  while (cap < min) cap = cap < 1 << 22 ? cap * 2 : Math.ceil(cap * 1.25);
+  const cap = grownLength(a.length, min);
   const buffer = a.buffer as ArrayBuffer & { resizable?: boolean; maxByteLength: number; resize(bytes: number): void };
   if (buffer.resizable && cap * a.BYTES_PER_ELEMENT <= buffer.maxByteLength) {
     buffer.resize(cap * a.BYTES_PER_ELEMENT);
@@ -341,7 +346,6 @@ export class InvertedIndex {
    * Nothing when a rebuild in steps is already under way. See `rebuildSteps`.
    */
   *compactSteps(): Generator<void, void, void> {
-    if (this.rebuilding) return;
     if (this.rebuildWanted || this.poolSlot.length > this.livePostings * 1.1 + 65_536) yield* this.rebuildSteps();
   }
 
