@@ -4,7 +4,7 @@ import type { Dialect } from './db/open.js';
 import { createBrandService } from './brands/service.js';
 import { createQueueService } from './queues/service.js';
 import { createTicketService } from './tickets/service.js';
-import { groupCommit, transactionPerCall } from './db/transactions.js';
+import { groupCommit } from './db/transactions.js';
 import { createTokenService } from './auth/token-service.js';
 import { createAgentService } from './agents/service.js';
 import { createCustomerService } from './customers/service.js';
@@ -39,8 +39,10 @@ export interface CoreDeps {
 export function createServices(deps: CoreDeps) {
   const { db, clock, secretBox } = deps;
   const cursors = cursorCodecFor({ db, clock, secretBox });
-  // SQLite has one writer and an fsync per commit: concurrent writes share commits. PostgreSQL batches its own.
-  const transactions = deps.dialect === 'sqlite' ? groupCommit(db) : transactionPerCall(db);
+  // Concurrent writes share transactions and commits on both dialects (see groupCommit): SQLite has
+  // one writer, and on PostgreSQL every ticket write waits on the same sequence rows. At most 32
+  // units a batch there: each one's savepoint is a subtransaction (PostgreSQL's cache holds 64).
+  const transactions = groupCommit(db, deps.dialect === 'postgres' ? { maxBatch: 32 } : {});
   const attachments = createAttachmentService({
     db,
     dialect: deps.dialect,

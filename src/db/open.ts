@@ -7,6 +7,7 @@ import { PRIVATE_FILE_MODE, createPrivateFile, ensurePrivateDir } from '../share
 import type { Dialect } from './dialect-of.js';
 import type { Database } from './schema.js';
 import { migrations } from './migrations/index.js';
+import { runPreparedAsNamed } from './pg-statements.js';
 import { type SqlReader, registerReader, registerWriter } from './prepared.js';
 import { cachingStatements, statementCache } from './sqlite-statements.js';
 
@@ -44,7 +45,11 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
     // kills the backend) rejects that query, which its caller handles, and also emits 'error' on the
     // client, which the pool listens to only while the client is idle: without this listener that
     // second copy of the error would end the process. The pool discards the broken client on release.
-    pool.on('connect', (client) => client.on('error', () => {}));
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+      // Prepared queries run as named statements, parsed and planned once per connection.
+      runPreparedAsNamed(client);
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: 'postgres', location: url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@'), close: () => db.destroy() };
   }

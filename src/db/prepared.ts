@@ -1,4 +1,6 @@
 import { type Compilable, type CompiledQuery, type DialectAdapter, type Insertable, type Kysely, type QueryResult, createQueryId } from 'kysely';
+import { dialectOf } from './dialect-of.js';
+import { keepPrepared } from './pg-statements.js';
 import { type RecordDuration, recorderFor } from './query-timing.js';
 import type { Database, DbOrTx } from './schema.js';
 
@@ -16,7 +18,8 @@ import type { Database, DbOrTx } from './schema.js';
  *
  * On SQLite, a query on the database itself (not in a transaction) runs on a read connection of
  * its own (see `registerReader`): it sees every committed write, never one still in a transaction,
- * and does not queue behind the writer. In a transaction, or on PostgreSQL, it runs through Kysely.
+ * and does not queue behind the writer. In a transaction, or on PostgreSQL, it runs through Kysely;
+ * on PostgreSQL as a named statement, parsed and planned once per connection (pg-statements.ts).
  */
 export interface PreparedQuery<P, R> {
   all(db: DbOrTx, params: P): Promise<R[]>;
@@ -90,6 +93,7 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
     let entry = compiled.get(adapter);
     if (!entry) {
       const query = build(db as Kysely<Database>, slots).compile();
+      if (dialectOf(db) === 'postgres') keepPrepared(query.sql);
       entry = {
         query,
         slots: query.parameters.map((p) => (p instanceof Slot ? p : undefined)),

@@ -1,6 +1,7 @@
 import type { ControlledTransaction, Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.js';
 import { EventLoopSlices } from '../shared/event-loop-slices.js';
+import { isStalePreparedStatement } from './pg-statements.js';
 
 /**
  * How services open write transactions. `run` resolves only once the work is committed, so a
@@ -11,7 +12,7 @@ export interface Transactions {
   run<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
 }
 
-/** One database transaction per call: PostgreSQL, whose server batches concurrent commits itself. */
+/** One database transaction per call: for a service built on its own (the app's services share a groupCommit). */
 export function transactionPerCall(db: Kysely<Database>): Transactions {
   return {
     async run(work) {
@@ -34,18 +35,21 @@ export function transactionPerCall(db: Kysely<Database>): Transactions {
  * running the work again is safe and is what the server asks for; the other transaction goes on.
  * Single-ticket writes take their locks in one order (the queue tree's nodes sorted, then the
  * search sequence); a bulk create holds several tickets' locks at once and can still meet them
- * in another order.
+ * in another order. A named statement the server refused after another process changed its
+ * table's columns has a new name by then (pg-statements.ts): the next run parses it afresh.
  */
 const MAX_ATTEMPTS = 8;
 const isRetryable = (err: unknown): boolean => {
   const code = (err as { code?: unknown } | null)?.code;
-  return code === '40P01' || code === '40001';
+  return code === '40P01' || code === '40001' || isStalePreparedStatement(err);
 };
 
 interface Unit {
   work: (trx: Transaction<Database>) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  /** Runs so far that PostgreSQL aborted as a deadlock or serialisation failure. */
+  attempts: number;
 }
 
 export interface GroupCommitStats {
@@ -56,24 +60,36 @@ export interface GroupCommitStats {
 }
 
 /**
- * Group commit for SQLite. With `synchronous=FULL` every commit waits for an fsync, and SQLite
- * has one writer: one transaction per request caps writes at one request per fsync. Here the
- * requests that arrive while a commit is flushing wait in a queue and run together, one after the
- * other, in the next transaction, each inside a savepoint of its own, so one that fails is rolled
- * back alone and its caller gets its error. The whole batch is committed with one fsync and only
- * then is any of them told it succeeded: an acknowledged write is on disk, as before.
+ * Group commit: the requests that arrive while a commit is flushing wait in a queue and run
+ * together, one after the other, in the next transaction, each inside a savepoint of its own, so
+ * one that fails is rolled back alone and its caller gets its error. The whole batch is committed
+ * with one fsync and only then is any of them told it succeeded: an acknowledged write is on disk.
+ *
+ * SQLite has one writer and `synchronous=FULL` makes every commit wait for an fsync: one
+ * transaction per request would cap writes at one request per fsync.
+ *
+ * PostgreSQL orders every ticket write behind the same rows (the change sequence, the search
+ * sequence: numbers in commit order), each lock held to its commit: with a transaction per
+ * request, concurrent writes queued as backends on those rows and ran one at a time, a commit and
+ * a dozen round trips each, with the waiters woken at each commit (measured: 14 creates/s at 24
+ * clients, p99 14.5 s; batched, 78/s and p99 0.5 s; docs/benchmarks.md). A batch there is at most
+ * `maxBatch` units: every savepoint that wrote is a subtransaction, and past 64 in one transaction
+ * PostgreSQL's snapshots overflow their subtransaction cache, which slows every other session.
+ * A unit PostgreSQL aborts as a deadlock or a serialisation failure (40P01, 40001: the batch
+ * holds its earlier units' locks, so meeting another batch in the other order is possible) is
+ * rolled back to its savepoint and queued again for the next batch, up to `MAX_ATTEMPTS` runs.
  *
  * The batch starts on `setImmediate`, after the event loop has read every request that arrived
  * meanwhile; `maxBatch` bounds how long one batch holds the database.
  *
- * The units of a batch run on a synchronous connection: without a pause the whole batch is one
- * turn of the event loop (~2 ms a ticket create, so ~60 ms for 32), and the server accepts about
- * one new connection a turn. So once a batch has held the loop for `yieldAfterMs` it lets the loop
- * take a turn between two units: pending connections are accepted and requests read (measured:
- * 32 new connections took ~1.1 s to be admitted under create load; docs/benchmarks.md, "create's
- * p99"). The transaction stays open meanwhile, and nothing else runs on its connection: any
- * other Kysely query waits for the connection's lock until the commit, and prepared reads outside
- * a transaction go to the read connection, which sees only committed rows.
+ * On SQLite the units of a batch run on a synchronous connection: without a pause the whole batch
+ * is one turn of the event loop (~2 ms a ticket create, so ~60 ms for 32), and the server accepts
+ * about one new connection a turn. So once a batch has held the loop for `yieldAfterMs` it lets
+ * the loop take a turn between two units: pending connections are accepted and requests read
+ * (measured: 32 new connections took ~1.1 s to be admitted under create load; docs/benchmarks.md,
+ * "create's p99"). The transaction stays open meanwhile, and nothing else runs on its connection:
+ * any other Kysely query waits for the connection's lock until the commit, and prepared reads
+ * outside a transaction go to the read connection, which sees only committed rows.
  */
 export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number; yieldAfterMs?: number } = {}): Transactions & { stats(): GroupCommitStats } {
   const maxBatch = options.maxBatch ?? 128;
@@ -86,6 +102,13 @@ export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number; 
     if (scheduled) return;
     scheduled = true;
     setImmediate(() => void flush());
+  };
+
+  /** Queued again for the next batch when PostgreSQL asks for a retry and attempts remain; true if so. */
+  const requeued = (unit: Unit, err: unknown): boolean => {
+    if (!isRetryable(err) || ++unit.attempts >= MAX_ATTEMPTS) return false;
+    queue.push(unit);
+    return true;
   };
 
   async function flush(): Promise<void> {
@@ -112,8 +135,9 @@ export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number; 
       stats.commits++;
       stats.units += batch.length;
       batch.forEach((unit, i) => {
-        if (outcomes[i]!.ok) unit.resolve(outcomes[i]!.value);
-        else unit.reject(outcomes[i]!.value);
+        const { ok, value } = outcomes[i]!;
+        if (ok) unit.resolve(value);
+        else if (!requeued(unit, value)) unit.reject(value);
       });
     } catch (err) {
       // The transaction itself failed (begin, a savepoint, the commit): nothing of the batch is kept.
@@ -123,7 +147,8 @@ export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number; 
           .execute()
           .catch(() => {});
       batch.forEach((unit, i) => {
-        unit.reject(outcomes[i] && !outcomes[i]!.ok ? outcomes[i]!.value : err);
+        const failure = outcomes[i] && !outcomes[i]!.ok ? outcomes[i]!.value : err;
+        if (!requeued(unit, failure)) unit.reject(failure);
       });
     } finally {
       scheduled = false;
@@ -134,7 +159,7 @@ export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number; 
   return {
     run<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+        queue.push({ work, resolve: resolve as (value: unknown) => void, reject, attempts: 0 });
         schedule();
       });
     },

@@ -133,4 +133,55 @@ describe('group commit', () => {
     await tx.run(async (trx) => trx.insertInto('brands').values(brand('brand_after')).execute());
     assert.equal((await db.selectFrom('brands').select('id').execute()).length, 1);
   });
+  it("runs a unit PostgreSQL aborted (deadlock, serialisation failure) again in the next batch, without its first run's writes", async (t) => {
+    const db = await freshDatabase(t);
+    const tx = groupCommit(db);
+    let runs = 0;
+    const results = await Promise.all([
+      tx.run(async (trx) => trx.insertInto('brands').values(brand('brand_other')).execute()),
+      tx.run(async (trx) => {
+        runs++;
+        await trx
+          .insertInto('brands')
+          .values(brand(`brand_run_${runs}`))
+          .execute();
+        if (runs === 1) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+        return 'done';
+      }),
+    ]);
+    assert.equal(results[1], 'done');
+    assert.equal(runs, 2);
+    const ids = (await db.selectFrom('brands').select('id').orderBy('id').execute()).map((r) => r.id);
+    assert.deepEqual(ids, ['brand_other', 'brand_run_2'], 'the aborted run rolled back, the other unit kept');
+    assert.deepEqual(tx.stats(), { commits: 2, units: 3 }, 'the retry ran in a batch of its own, after the first committed');
+  });
+
+  it("gives up on a unit aborted 8 times, with the database's error, and keeps none of its runs", async (t) => {
+    const db = await freshDatabase(t);
+    const tx = groupCommit(db);
+    let runs = 0;
+    await assert.rejects(
+      tx.run(async (trx) => {
+        runs++;
+        await trx
+          .insertInto('brands')
+          .values(brand(`brand_run_${runs}`))
+          .execute();
+        throw Object.assign(new Error('could not serialize access'), { code: '40001' });
+      }),
+      { code: '40001' },
+    );
+    assert.equal(runs, 8);
+    assert.equal((await db.selectFrom('brands').select('id').execute()).length, 0);
+    // Any other error is the caller's at once.
+    runs = 0;
+    await assert.rejects(
+      tx.run(async () => {
+        runs++;
+        throw new Error('not the database');
+      }),
+      /not the database/,
+    );
+    assert.equal(runs, 1);
+  });
 });
