@@ -4,6 +4,7 @@ import type { Dialect } from './db/open.js';
 import { createBrandService } from './brands/service.js';
 import { createQueueService } from './queues/service.js';
 import { createTicketService } from './tickets/service.js';
+import { takeWriteOrder } from './tickets/store.js';
 import { groupCommit } from './db/transactions.js';
 import { createTokenService } from './auth/token-service.js';
 import { createAgentService } from './agents/service.js';
@@ -40,9 +41,10 @@ export function createServices(deps: CoreDeps) {
   const { db, clock, secretBox } = deps;
   const cursors = cursorCodecFor({ db, clock, secretBox });
   // Concurrent writes share transactions and commits on both dialects (see groupCommit): SQLite has
-  // one writer, and on PostgreSQL every ticket write waits on the same sequence rows. At most 32
-  // units a batch there: each one's savepoint is a subtransaction (PostgreSQL's cache holds 64).
-  const transactions = groupCommit(db, deps.dialect === 'postgres' ? { maxBatch: 32 } : {});
+  // one writer, and on PostgreSQL every ticket write waits on the same sequence rows. There a batch
+  // takes the change sequence first (no two processes' batches can deadlock) and holds at most 32
+  // units: each one's savepoint is a subtransaction, and PostgreSQL's cache of them holds 64.
+  const transactions = groupCommit(db, deps.dialect === 'postgres' ? { maxBatch: 32, startBatch: takeWriteOrder } : {});
   const attachments = createAttachmentService({
     db,
     dialect: deps.dialect,

@@ -52,6 +52,15 @@ interface Unit {
   attempts: number;
 }
 
+export interface GroupCommitOptions {
+  /** Units a batch holds at most (128). */
+  maxBatch?: number;
+  /** How long a batch holds the event loop before it lets it turn between two units, in ms (5). */
+  yieldAfterMs?: number;
+  /** Runs first in every batch's transaction, before any unit: where a batch takes the lock that orders it. */
+  startBatch?: (trx: Transaction<Database>) => Promise<void>;
+}
+
 export interface GroupCommitStats {
   /** Transactions committed (each one fsync with synchronous=FULL). */
   commits: number;
@@ -75,9 +84,13 @@ export interface GroupCommitStats {
  * clients, p99 14.5 s; batched, 78/s and p99 0.5 s; docs/benchmarks.md). A batch there is at most
  * `maxBatch` units: every savepoint that wrote is a subtransaction, and past 64 in one transaction
  * PostgreSQL's snapshots overflow their subtransaction cache, which slows every other session.
- * A unit PostgreSQL aborts as a deadlock or a serialisation failure (40P01, 40001: the batch
- * holds its earlier units' locks, so meeting another batch in the other order is possible) is
- * rolled back to its savepoint and queued again for the next batch, up to `MAX_ATTEMPTS` runs.
+ * A batch holds its earlier units' locks while it runs the next, so two processes' batches could
+ * each hold a lock the other waits for (one unit locks a ticket and then waits for the change
+ * sequence, which the other batch holds and a later unit of it needs that ticket): there the
+ * services pass a `startBatch` that takes the change sequence's row first, which every ticket write
+ * takes anyway, so a batch waits for another before it holds anything. A unit PostgreSQL still
+ * aborts as a deadlock or a serialisation failure (40P01, 40001) is rolled back to its savepoint and
+ * queued again for the next batch, up to `MAX_ATTEMPTS` runs.
  *
  * The batch starts on `setImmediate`, after the event loop has read every request that arrived
  * meanwhile; `maxBatch` bounds how long one batch holds the database.
@@ -91,7 +104,7 @@ export interface GroupCommitStats {
  * any other Kysely query waits for the connection's lock until the commit, and prepared reads
  * outside a transaction go to the read connection, which sees only committed rows.
  */
-export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number; yieldAfterMs?: number } = {}): Transactions & { stats(): GroupCommitStats } {
+export function groupCommit(db: Kysely<Database>, options: GroupCommitOptions = {}): Transactions & { stats(): GroupCommitStats } {
   const maxBatch = options.maxBatch ?? 128;
   const yieldAfterMs = options.yieldAfterMs ?? 5;
   const queue: Unit[] = [];
@@ -117,6 +130,7 @@ export function groupCommit(db: Kysely<Database>, options: { maxBatch?: number; 
     let trx: ControlledTransaction<Database> | undefined;
     try {
       trx = await db.startTransaction().execute();
+      await options.startBatch?.(trx);
       const slices = new EventLoopSlices(yieldAfterMs);
       for (const unit of batch) {
         await slices.pace();

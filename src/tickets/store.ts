@@ -1,5 +1,6 @@
 import type { Insertable } from 'kysely';
 import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
+import { dialectOf } from '../db/dialect-of.js';
 import { preparedForRows, preparedInsert, prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
 import { messagePreview } from '../shared/message-preview.js';
@@ -23,6 +24,17 @@ async function nextChange(db: DbOrTx, updatedAt: string, changeSeq?: number): Pr
 }
 
 const MAX_STAMP_LAG_MS = 60_000;
+
+/**
+ * Takes the change sequence's row lock, which every ticket write takes (`nextChange`), for the rest
+ * of the transaction without moving it (PostgreSQL; SQLite's one writer is ordered already). A
+ * transaction that writes several tickets takes it first, before any ticket's own lock, so that it
+ * never holds one while it waits for the sequence (src/db/transactions.ts, groupCommit).
+ */
+export async function takeWriteOrder(db: DbOrTx): Promise<void> {
+  if (dialectOf(db) !== 'postgres') return;
+  await db.selectFrom('sequences').select('value').where('name', '=', 'ticket_change_seq').forUpdate().execute();
+}
 const latestUpdate = prepareQuery((db) => db.selectFrom('tickets').select('updated_at').orderBy('updated_at', 'desc').limit(1));
 const nextChangeSeq = prepareQuery((db) =>
   db

@@ -1,0 +1,82 @@
+/**
+ * Group commit on PostgreSQL (src/db/transactions.ts): two processes' batches each hold their
+ * earlier units' locks while they run the next. A batch there takes the change sequence first, as
+ * the services wire it, so one waits for the other before it holds anything, and two batches that
+ * touch the same ticket in opposite orders never deadlock.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { openDatabase } from '../../src/db/open.js';
+import type { Database } from '../../src/db/schema.js';
+import { groupCommit } from '../../src/db/transactions.js';
+import { lockTicket, takeWriteOrder } from '../../src/tickets/store.js';
+import { build, testPostgresUrl } from '../helpers/app.js';
+import type { Transaction } from 'kysely';
+
+const bumpChangeSequence = (trx: Transaction<Database>) => sql`update sequences set value = value + 1 where name = 'ticket_change_seq'`.execute(trx);
+
+describe('PostgreSQL group commit', {
+  skip: testPostgresUrl ? false : 'needs NEXUS_TEST_DATABASE_URL (npm run test:postgres)',
+}, () => {
+  it("two processes' batches that lock a ticket and the change sequence in opposite orders run one after the other, neither aborted", async (t) => {
+    const app = await build(t);
+    const brand = (await app.request({ method: 'POST', url: '/v1/brands', body: { name: 'Order' } })).json();
+    const created = await app.request({
+      method: 'POST',
+      url: '/v1/tickets',
+      body: { brand_id: brand.id, subject: 'Locked both ways', customer: { email: 'order@example.com' } },
+    });
+    assert.equal(created.statusCode, 201);
+    const ticketId = created.json().id;
+
+    // The second process: its own pool on the same database.
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-group-commit-pg-'));
+    const second = openDatabase({ dataDir, databaseUrl: app.config.databaseUrl });
+    t.after(async () => {
+      await second.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    });
+    const first = groupCommit(app.runtime.db, { maxBatch: 32, startBatch: takeWriteOrder });
+    const other = groupCommit(second.db, { maxBatch: 32, startBatch: takeWriteOrder });
+
+    let runsA = 0;
+    let runsB = 0;
+    let sequenceTaken!: () => void;
+    const aHoldsSequence = new Promise<void>((resolve) => {
+      sequenceTaken = resolve;
+    });
+    let ticketTaken!: () => void;
+    const bHoldsTicket = new Promise<void>((resolve) => {
+      ticketTaken = resolve;
+    });
+    // A: the change sequence (as a ticket write's nextChange), then, once B holds the ticket or
+    // after a while if it cannot get there, the ticket (as a later unit of the same batch would).
+    const a = first.run(async (trx) => {
+      runsA++;
+      await bumpChangeSequence(trx);
+      sequenceTaken();
+      await Promise.race([bHoldsTicket, new Promise((resolve) => setTimeout(resolve, 3000))]);
+      await lockTicket(trx, ticketId);
+      return 'a';
+    });
+    await aHoldsSequence;
+    // B: the ticket (as an update's lockTicket), then the change sequence.
+    const b = other.run(async (trx) => {
+      runsB++;
+      await lockTicket(trx, ticketId);
+      ticketTaken();
+      await bumpChangeSequence(trx);
+      return 'b';
+    });
+    assert.deepEqual(await Promise.all([a, b]), ['a', 'b']);
+    // Without the batch's lock first, B takes the ticket at once, A then waits for it while B
+    // waits for the sequence: PostgreSQL aborts one of them (40P01) and it runs a second time.
+    assert.deepEqual({ runsA, runsB }, { runsA: 1, runsB: 1 }, 'neither unit was aborted as a deadlock');
+    assert.deepEqual(first.stats(), { commits: 1, units: 1 });
+    assert.deepEqual(other.stats(), { commits: 1, units: 1 });
+  });
+});
