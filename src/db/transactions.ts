@@ -48,7 +48,7 @@ interface Unit {
   work: (trx: Transaction<Database>) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
-  /** Runs so far that PostgreSQL aborted as a deadlock or serialisation failure. */
+  /** Runs so far that the database aborted and asked to run again (`isRetryable`). */
   attempts: number;
 }
 

@@ -35,6 +35,7 @@ export async function takeWriteOrder(db: DbOrTx): Promise<void> {
   if (dialectOf(db) !== 'postgres') return;
   await db.selectFrom('sequences').select('value').where('name', '=', 'ticket_change_seq').forUpdate().execute();
 }
+
 const latestUpdate = prepareQuery((db) => db.selectFrom('tickets').select('updated_at').orderBy('updated_at', 'desc').limit(1));
 const nextChangeSeq = prepareQuery((db) =>
   db
