@@ -1,18 +1,19 @@
 /**
- * The serialized conversation (messages, participants, audit trail) of recently read tickets, by
- * ticket id, kept by the retrieve route.
+ * Serialized JSON of recently read tickets, by ticket id and version: the retrieve route keeps
+ * each ticket's conversation (messages, participants, audit trail) in one, the list route each
+ * ticket's list item in another.
  *
  * A ticket's `version` changes with everything in its representation (a message, an attachment
  * linked with it, an update: see `etagOf`), so an entry is good exactly while the version read
- * from the database matches: the ticket row is read on every request anyway, and a write made by
- * any process (or directly in the database through the services) bumps it. A read then costs the
- * ticket row and its queue place, neither the conversation's rows nor its serialization. Entries
- * are never served for another version, only replaced; the least recently used go first once the
- * budget (in UTF-16 code units, what the strings occupy at most) is spent.
+ * from the database matches: a write made by any process (or directly in the database through
+ * the services) bumps it. A read then costs the ticket's version (and, for the retrieve route, its
+ * row and queue place), not the rest of its rows nor their serialization. Entries are never
+ * served for another version, only replaced; the least recently used go first once the budget (in
+ * UTF-16 code units, what the strings occupy at most) is spent.
  *
  * Conversations with attachments are not kept: their download URLs are signed per read.
  */
-export class ConversationCache {
+export class VersionedJsonCache {
   readonly #entries = new Map<string, { version: number; json: string }>();
   #size = 0;
 

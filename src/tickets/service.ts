@@ -157,7 +157,7 @@ function checkIfMatch(row: TicketRow, ifMatch: string | undefined): void {
 }
 
 /** The position values a ticket cursor holds in each order: the sort key(s), then the id. */
-function positionOf(order: TicketOrder, row: TicketRow): (string | number)[] {
+function positionOf(order: TicketOrder, row: store.TicketListKey): (string | number)[] {
   if (order === 'id_desc') return [row.id];
   if (order === 'created_at' || order === '-created_at') return [row.created_at, row.id];
   return [row.updated_at, Number(row.change_seq), row.id];
@@ -208,6 +208,19 @@ export function createTicketService(deps: TicketServiceDeps) {
     }
     const p = await readCursor(cursors, 'tickets', filters, after, [cursorTimestamp, cursorInteger(0, Number.MAX_SAFE_INTEGER), cursorId('tick')]);
     return p && { at: p[0], changeSeq: p[1], id: p[2] };
+  }
+
+  /** A list query as the store takes it (one row more than the page, to know whether another follows), and its next cursor. */
+  async function listRequest(principal: Principal, query: Static<typeof ListTicketsQuery>) {
+    const { after, limit, ...filters } = query;
+    const { sort: _sort, ...filterQuery } = filters;
+    const order: TicketOrder = filters.sort ?? 'id_desc';
+    const position = await readTicketCursor(order, filters, after);
+    return {
+      filters: { ...parseTicketListFilters(principal, filterQuery), order, after: position, limit: limit + 1 },
+      limit,
+      cursorOf: (last: store.TicketListKey) => cursors.encode('tickets', filters, positionOf(order, last)),
+    };
   }
 
   /** Everything `create` decides before it writes: checked input, normalised, with its time and actor. */
@@ -406,17 +419,24 @@ export function createTicketService(deps: TicketServiceDeps) {
      * that did not change exactly once and each one that did again, as it is now (docs/sync.md).
      */
     async list(principal: Principal, query: Static<typeof ListTicketsQuery>): Promise<Page<TicketView>> {
-      const { after, limit, ...filters } = query;
-      const { sort: _sort, ...filterQuery } = filters;
-      const order: TicketOrder = filters.sort ?? 'id_desc';
-      const position = await readTicketCursor(order, filters, after);
-      const rows = await store.listTickets(db, {
-        ...parseTicketListFilters(principal, filterQuery),
-        order,
-        after: position,
-        limit: limit + 1,
-      });
-      return pageOf(rows, limit, toTicketView, (last) => cursors.encode('tickets', filters, positionOf(order, last)));
+      const { filters, limit, cursorOf } = await listRequest(principal, query);
+      return pageOf(await store.listTickets(db, filters), limit, toTicketView, cursorOf);
+    },
+
+    /**
+     * The page `list` returns, as each ticket's id and version, for a caller that keeps the items
+     * serialized by version (the list route): `load` reads the tickets it does not have.
+     */
+    async listKeys(
+      principal: Principal,
+      query: Static<typeof ListTicketsQuery>,
+    ): Promise<Page<Pick<TicketRow, 'id' | 'version'>> & { load(ids: readonly string[]): Promise<{ version: number; ticket: TicketView }[]> }> {
+      const { filters, limit, cursorOf } = await listRequest(principal, query);
+      const page = await pageOf(await store.listTicketKeys(db, filters), limit, (k) => ({ id: k.id, version: Number(k.version) }), cursorOf);
+      return {
+        ...page,
+        load: async (ids) => (await store.findTickets(db, ids)).map((row) => ({ version: Number(row.version), ticket: toTicketView(row) })),
+      };
     },
 
     /**

@@ -1,7 +1,7 @@
 import type { Insertable } from 'kysely';
 import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
 import { dialectOf } from '../db/dialect-of.js';
-import { preparedForRows, preparedInsert, prepareQuery, slotList } from '../db/prepared.js';
+import { type PreparedQuery, preparedForRows, preparedInsert, prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
 import { messagePreview } from '../shared/message-preview.js';
 import { viewCountsChanged } from '../views/count-store.js';
@@ -93,6 +93,21 @@ export async function findTicket(db: DbOrTx, id: string): Promise<TicketRow | un
   return ticketById.first(db, { id });
 }
 
+// Prepared per number of ids: a list page's items missing from its cache, at most 101.
+const ticketsByIds = new Map<number, PreparedQuery<{ ids: string[] }, TicketRow>>();
+
+/** The tickets of these ids, in no particular order; ids of no ticket are left out. */
+export async function findTickets(db: DbOrTx, ids: readonly string[]): Promise<TicketRow[]> {
+  if (ids.length === 0) return [];
+  let query = ticketsByIds.get(ids.length);
+  if (!query) {
+    const n = ids.length;
+    query = prepareQuery((qb, p: { ids: string[] }) => qb.selectFrom('tickets').selectAll().where('id', 'in', slotList(p.ids, n)));
+    if (n <= 101) ticketsByIds.set(n, query);
+  }
+  return query.all(db, { ids: [...ids] });
+}
+
 /**
  * Writes `set` over the ticket `before` (as read in the same transaction) and moves it in the
  * queue trees when it starts, stops or changes place waiting. Returns the row as it now is.
@@ -161,12 +176,18 @@ interface ListShape {
   unassigned: boolean | undefined;
   set: Record<'priority' | 'assigned_to' | 'customer_email' | 'created_after' | 'created_before' | 'updated_after' | 'updated_before' | 'after', boolean>;
   order: TicketOrder;
+  /** Whole rows, or only what places a row in the list and says whether a cached item is current. */
+  columns: 'rows' | 'keys';
 }
+
+/** What a list reads of each ticket when its items come from a cache: the id, version and sort keys. */
+export type TicketListKey = Pick<TicketRow, 'id' | 'version' | 'created_at' | 'updated_at' | 'change_seq'>;
+const LIST_KEY_COLUMNS = ['id', 'version', 'created_at', 'updated_at', 'change_seq'] as const;
 
 /** The list query for one shape of filters and one order: built once each. */
 function listQueryFor(shape: ListShape) {
   return prepareQuery((db, p: ListParams) => {
-    let q = db.selectFrom('tickets').selectAll();
+    let q = shape.columns === 'keys' ? db.selectFrom('tickets').select(LIST_KEY_COLUMNS) : db.selectFrom('tickets').selectAll();
     if (shape.brands !== undefined) q = shape.brands ? q.where('brand_id', 'in', slotList(p.brandIds, shape.brands)) : q.where('id', '=', '');
     if (shape.statuses === 1) q = q.where('status', '=', slotList(p.statuses, 1)[0]!);
     else if (shape.statuses > 1) q = q.where('status', 'in', slotList(p.statuses, shape.statuses));
@@ -216,6 +237,15 @@ const MAX_PREPARED_VALUES = 16;
  * change_seq, id), so that a ticket written during a walk moves past every row already read.
  */
 export async function listTickets(db: DbOrTx, f: TicketListFilters): Promise<TicketRow[]> {
+  return (await listQuery(db, f, 'rows')) as TicketRow[];
+}
+
+/** The same page as `listTickets`, only each ticket's `TicketListKey`: for a list whose items are cached. */
+export async function listTicketKeys(db: DbOrTx, f: TicketListFilters): Promise<TicketListKey[]> {
+  return listQuery(db, f, 'keys');
+}
+
+async function listQuery(db: DbOrTx, f: TicketListFilters, columns: ListShape['columns']): Promise<TicketListKey[]> {
   const shape: ListShape = {
     brands: f.brandIds?.length,
     statuses: f.statuses?.length ?? 0,
@@ -233,6 +263,7 @@ export async function listTickets(db: DbOrTx, f: TicketListFilters): Promise<Tic
       after: !!f.after,
     },
     order: f.order,
+    columns,
   };
   // Past the first page the cursor is the tighter bound on the sort key: leaving the filter on it
   // in the query would have SQLite's plan range over the filter and walk every row already read.
@@ -242,7 +273,7 @@ export async function listTickets(db: DbOrTx, f: TicketListFilters): Promise<Tic
   if (f.after && f.order === '-created_at') shape.set.created_before = false;
   const key = `${shape.brands ?? '*'}/${shape.statuses}/${shape.unassigned ?? '-'}/${shape.tagsAll}/${shape.tagsAny}/${Object.values(shape.set)
     .map((x) => (x ? 1 : 0))
-    .join('')}/${shape.order}`;
+    .join('')}/${shape.order}/${shape.columns}`;
   const cacheable = Math.max(shape.brands ?? 0, shape.statuses, shape.tagsAll, shape.tagsAny) <= MAX_PREPARED_VALUES;
   let query = cacheable ? listQueries.get(key) : undefined;
   if (!query) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import type { Principal } from '../../src/auth/scopes.js';
 import { build } from '../helpers/app.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
 
@@ -75,4 +76,60 @@ it('the joined response is the detail document, field for field and in order, ca
       round,
     );
   }
+});
+
+/**
+ * The list route keeps each ticket's item serialized by version: a page must be the one the service
+ * lists, item for item, cached or not, and a ticket changed by any kind of write shows its change
+ * in the next page, including a write made outside the HTTP app (another process, the workers).
+ */
+const operator: Principal = { tokenId: 'tok_list_cache', tokenName: 'list cache', scopes: ['admin'], brandIds: null };
+
+it('a list page is the listed tickets, cached or not, and shows every change at once', async (t) => {
+  const app = await build(t);
+  const brand = await createBrand(app);
+  const first = await createTicket(app, brand.id, { description: 'Quote "this" — ünïcode ✓', tags: ['a', 'b'] });
+  const second = await createTicket(app, brand.id, { metadata: { plan: 'gold', seats: 3 } });
+  const third = await createTicket(app, brand.id);
+  const url = `/v1/tickets?brand_id=${brand.id}&limit=2`;
+  const page = async (after?: string) => {
+    const res = await app.request({ method: 'GET', url: after ? `${url}&after=${encodeURIComponent(after)}` : url });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.match(String(res.headers['content-type']), /^application\/json; charset=utf-8$/);
+    return { body: res.json(), text: res.body };
+  };
+  const listed = await app.runtime.services.tickets.list(operator, { brand_id: brand.id, limit: 2 } as never);
+  for (const round of ['first read', 'cached read']) {
+    const { body, text } = await page();
+    assert.deepEqual(
+      body.data.map((x: { id: string }) => x.id),
+      [third.id, second.id],
+      round,
+    );
+    assert.deepEqual(body.data, JSON.parse(JSON.stringify(listed.data)), round);
+    assert.deepEqual(Object.keys(body), ['data', 'next_cursor']);
+    assert.deepEqual(Object.keys(body.data[0]), Object.keys(listed.data[0]!), `${round}: the schema's property order`);
+    assert.equal(typeof body.next_cursor, 'string');
+    const rest = await page(body.next_cursor);
+    assert.deepEqual(
+      rest.body.data.map((x: { id: string }) => x.id),
+      [first.id],
+    );
+    assert.equal(rest.body.next_cursor, null);
+    assert.ok(!text.includes('"version"'), 'the page has no field the schema does not');
+  }
+
+  // A change through the API, then one through the services alone (what another process does).
+  const patch = await app.request({ method: 'PATCH', url: `/v1/tickets/${second.id}`, body: { priority: 'urgent', tags: ['x'] } });
+  assert.equal(patch.statusCode, 200, patch.body);
+  let item = (await page()).body.data.find((x: { id: string }) => x.id === second.id);
+  assert.equal(item.priority, 'urgent');
+  assert.deepEqual(item.tags, ['x']);
+  await app.runtime.services.tickets.update(operator, second.id, { subject: 'Renamed elsewhere' });
+  item = (await page()).body.data.find((x: { id: string }) => x.id === second.id);
+  assert.equal(item.subject, 'Renamed elsewhere');
+  const reply = await app.request({ method: 'POST', url: `/v1/tickets/${third.id}/messages`, body: { author_type: 'customer', body: 'A newer line' } });
+  assert.equal(reply.statusCode, 201, reply.body);
+  item = (await page()).body.data.find((x: { id: string }) => x.id === third.id);
+  assert.equal(item.last_message_preview, 'A newer line');
 });
