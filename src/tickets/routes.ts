@@ -21,12 +21,15 @@ import { VersionedJsonCache } from './detail-cache.js';
 import type { TicketService } from './service.js';
 
 const Ref = (id: string) => Type.Ref(id);
-/** One list item, the page schema's: one object, so its serializer is compiled once. */
+// Schema objects made once: a serializer is compiled per schema object.
+/** A ticket's own fields: a list item, and the first part of a retrieved ticket. */
 const TicketItem = Ref('Ticket');
+const QueueItem = Ref('QueuePlacement');
 
 export function ticketRoutes(app: App, tickets: TicketService): void {
   const conversations = new VersionedJsonCache();
-  const listItems = new VersionedJsonCache(8 * 1024 * 1024);
+  // Each ticket version's own fields as the Ticket schema writes them: list items and the retrieve route's first part.
+  const ticketFields = new VersionedJsonCache(8 * 1024 * 1024);
 
   app.post(
     '/v1/tickets',
@@ -62,14 +65,14 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       // Each item as the page schema would write it, kept by ticket version: a page whose tickets
       // have not changed costs their ids and versions, not their rows nor their serialization.
       const page = await tickets.listKeys(principalOf(request), request.query);
-      const items = page.data.map((k) => listItems.get(k.id, k.version));
+      const items = page.data.map((k) => ticketFields.get(k.id, k.version));
       const missing = page.data.filter((_, i) => items[i] === undefined).map((k) => k.id);
       if (missing.length) {
         const serialize = serializerOf(reply, TicketItem);
         const loaded = new Map<string, string>();
         for (const { version, ticket } of await page.load(missing)) {
           const json = serialize(ticket);
-          listItems.set(ticket.id, version, json);
+          ticketFields.set(ticket.id, version, json);
           loaded.set(ticket.id, json);
         }
         page.data.forEach((k, i) => {
@@ -119,10 +122,17 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
         conversation = serializerOf(reply, ConversationSchema)(loaded);
         if (reusable) conversations.set(id, read.version, conversation);
       }
-      // Both halves are objects serialized by their schemas: the ticket's closing brace and the
-      // conversation's opening one give way to a comma, in TicketDetailSchema's property order.
-      const ticket = serializerOf(reply, TicketWithQueue)(read.ticket);
-      return sendSerialized(reply.header('ETag', read.etag), `${ticket.slice(0, -1)},${conversation.slice(1)}`);
+      // The ticket's own fields are its list item, kept by version like the conversation.
+      let fields = ticketFields.get(id, read.version);
+      if (fields === undefined) {
+        const { queue: _queue, ...ticket } = read.ticket;
+        fields = serializerOf(reply, TicketItem)(ticket);
+        ticketFields.set(id, read.version, fields);
+      }
+      // Three objects serialized by their schemas, joined in TicketDetailSchema's property order:
+      // each inner closing and opening brace gives way to a comma (the queue is a property).
+      const queue = serializerOf(reply, QueueItem)(read.queue);
+      return sendSerialized(reply.header('ETag', read.etag), `${fields.slice(0, -1)},"queue":${queue},${conversation.slice(1)}`);
     },
   );
 

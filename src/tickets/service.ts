@@ -119,7 +119,9 @@ export interface TicketDetail extends TicketView, Conversation {
  * route keeps it serialized) need not load it again.
  */
 export interface TicketRead {
-  ticket: TicketView & { queue: QueuePlacement };
+  /** The ticket's fields, built when first asked for: a caller that keeps them serialized by version may never need them. */
+  readonly ticket: TicketView & { queue: QueuePlacement };
+  queue: QueuePlacement;
   etag: string;
   version: number;
   /**
@@ -177,7 +179,10 @@ export function createTicketService(deps: TicketServiceDeps) {
     const row = await getVisibleRow(db, principal, id);
     const queue = await queuePlacement(db, row);
     return {
-      ticket: { ...toTicketView(row), queue },
+      get ticket() {
+        return { ...toTicketView(row), queue };
+      },
+      queue,
       etag: etagOf(row),
       version: row.version,
       conversation: async () => {
