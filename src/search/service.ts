@@ -13,6 +13,7 @@ import { type Page, readCursor } from '../http/pagination.js';
 import { validationError } from '../http/problem.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { type TicketView, checkTags, normalizeEmail, toTicketView } from '../tickets/model.js';
+import { findTickets } from '../tickets/store.js';
 import { type EmbedderSettings, createEmbedderProvider } from './embedder-provider.js';
 import { createEmbeddingQueue } from './embedding-queue.js';
 import { followFilterIndex } from './filter-index.js';
@@ -91,7 +92,7 @@ export function createSearchService(deps: SearchServiceDeps) {
         db,
         page.map((h) => h.id),
       );
-      const rows = await store.ticketRowsByIds(db, [...ticketIds.values()]);
+      const rows = await findTickets(db, [...ticketIds.values()]);
       const byId = new Map(rows.map((r) => [r.id, r]));
       const terms = mode === 'semantic' ? [] : store.queryTerms(queryText);
       const highlights = terms.length

@@ -7,6 +7,7 @@ import type { Db } from '../db/schema.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
 import { AppError } from '../http/problem.js';
 import { type TicketView, toTicketView } from '../tickets/model.js';
+import { findTickets } from '../tickets/store.js';
 import { getVisibleRow } from '../tickets/visibility.js';
 import type { Ranker, SearchMode } from './ranking.js';
 import { customerTextOf, docIdOfTicket } from './similar-store.js';
@@ -75,7 +76,7 @@ export function createSimilarTickets(deps: { db: Db; ranker: Ranker }) {
         db,
         page.map((h) => h.id),
       );
-      const rows = await store.ticketRowsByIds(db, [...ticketIds.values()]);
+      const rows = await findTickets(db, [...ticketIds.values()]);
       const byId = new Map(rows.map((r) => [r.id, r]));
       const data: SimilarTicket[] = [];
       for (const hit of page) {

@@ -332,16 +332,6 @@ export function filterCondition(f: SearchFilters): { where: RawBuilder<unknown> 
   return { where: parts.length ? sql.join(parts, sql` and `) : null, joinTickets };
 }
 
-/** Ticket rows by id, in no particular order (missing ids are skipped). */
-export async function ticketRowsByIds(db: DbOrTx, ticketIds: readonly string[]): Promise<TicketRow[]> {
-  if (ticketIds.length === 0) return [];
-  return db
-    .selectFrom('tickets')
-    .selectAll()
-    .where('id', 'in', [...ticketIds])
-    .execute();
-}
-
 /** Tickets (of one brand when given) a reindex walks. */
 export async function countTickets(db: DbOrTx, brandId?: string): Promise<number> {
   let q = db.selectFrom('tickets');

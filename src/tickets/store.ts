@@ -93,7 +93,7 @@ export async function findTicket(db: DbOrTx, id: string): Promise<TicketRow | un
   return ticketById.first(db, { id });
 }
 
-// Prepared per number of ids: a list page's items missing from its cache, at most 101.
+// Prepared per number of ids up to a page's 101: the list items missing from their cache, search results.
 const ticketsByIds = new Map<number, PreparedQuery<{ ids: string[] }, TicketRow>>();
 
 /** The tickets of these ids, in no particular order; ids of no ticket are left out. */

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
+import type { Database } from '../../src/db/schema.js';
 import { migrateToLatest, openDatabase } from '../../src/db/open.js';
 import { groupCommit } from '../../src/db/transactions.js';
 import { holdThread } from '../helpers/event-loop.js';
@@ -21,6 +22,23 @@ async function freshDatabase(t: { after(fn: () => Promise<void> | void): void })
 
 const at = '2026-01-01T00:00:00Z';
 const brand = (id: string) => ({ id, name: id, created_at: at, updated_at: at });
+
+/** A unit that writes a row each run (`brand_run_<n>`) and fails its first `aborted` runs as the database would, with `code`. */
+function abortedUnit(code: string, aborted: number) {
+  const unit = {
+    runs: 0,
+    work: async (trx: Transaction<Database>) => {
+      unit.runs++;
+      await trx
+        .insertInto('brands')
+        .values(brand(`brand_run_${unit.runs}`))
+        .execute();
+      if (unit.runs <= aborted) throw Object.assign(new Error(`aborted by the database (${code})`), { code });
+      return 'done';
+    },
+  };
+  return unit;
+}
 
 describe('group commit', () => {
   it('commits concurrent units together, keeps each unit whole, and rolls back only the one that failed', async (t) => {
@@ -133,24 +151,14 @@ describe('group commit', () => {
     await tx.run(async (trx) => trx.insertInto('brands').values(brand('brand_after')).execute());
     assert.equal((await db.selectFrom('brands').select('id').execute()).length, 1);
   });
+
   it("runs a unit PostgreSQL aborted (deadlock, serialisation failure) again in the next batch, without its first run's writes", async (t) => {
     const db = await freshDatabase(t);
     const tx = groupCommit(db);
-    let runs = 0;
-    const results = await Promise.all([
-      tx.run(async (trx) => trx.insertInto('brands').values(brand('brand_other')).execute()),
-      tx.run(async (trx) => {
-        runs++;
-        await trx
-          .insertInto('brands')
-          .values(brand(`brand_run_${runs}`))
-          .execute();
-        if (runs === 1) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
-        return 'done';
-      }),
-    ]);
+    const unit = abortedUnit('40P01', 1);
+    const results = await Promise.all([tx.run(async (trx) => trx.insertInto('brands').values(brand('brand_other')).execute()), tx.run(unit.work)]);
     assert.equal(results[1], 'done');
-    assert.equal(runs, 2);
+    assert.equal(unit.runs, 2);
     const ids = (await db.selectFrom('brands').select('id').orderBy('id').execute()).map((r) => r.id);
     assert.deepEqual(ids, ['brand_other', 'brand_run_2'], 'the aborted run rolled back, the other unit kept');
     assert.deepEqual(tx.stats(), { commits: 2, units: 3 }, 'the retry ran in a batch of its own, after the first committed');
@@ -159,22 +167,12 @@ describe('group commit', () => {
   it("gives up on a unit aborted 8 times, with the database's error, and keeps none of its runs", async (t) => {
     const db = await freshDatabase(t);
     const tx = groupCommit(db);
-    let runs = 0;
-    await assert.rejects(
-      tx.run(async (trx) => {
-        runs++;
-        await trx
-          .insertInto('brands')
-          .values(brand(`brand_run_${runs}`))
-          .execute();
-        throw Object.assign(new Error('could not serialize access'), { code: '40001' });
-      }),
-      { code: '40001' },
-    );
-    assert.equal(runs, 8);
+    const unit = abortedUnit('40001', Number.POSITIVE_INFINITY);
+    await assert.rejects(tx.run(unit.work), { code: '40001' });
+    assert.equal(unit.runs, 8);
     assert.equal((await db.selectFrom('brands').select('id').execute()).length, 0);
     // Any other error is the caller's at once.
-    runs = 0;
+    let runs = 0;
     await assert.rejects(
       tx.run(async () => {
         runs++;
