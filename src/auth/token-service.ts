@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../db/schema.js';
 import type { TokenRow } from '../db/schema.js';
 import { AppError, notFound, validationError } from '../http/problem.js';
@@ -8,6 +8,7 @@ import { fromJsonText, toJsonText } from '../shared/json.js';
 import { unknownBrand, visibleBrandIds } from '../brands/visibility.js';
 import { type Principal, type Scope, SCOPES, coversBrands, hasScope } from './scopes.js';
 import * as store from './token-store.js';
+import { committedDataVersion } from '../db/prepared.js';
 
 export const TOKEN_PREFIX = 'nxc_';
 
@@ -39,7 +40,7 @@ export interface CreateTokenInput {
   agent_id?: string | null | undefined;
 }
 
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
+export const hashSecret = (secret: string): string => hash('sha256', secret, 'hex');
 
 /** `nxc_` + 32 random bytes in base64url (43 characters). */
 export const generateSecret = (): string => TOKEN_PREFIX + randomBytes(32).toString('base64url');
@@ -142,6 +143,8 @@ export function createTokenService(deps: TokenServiceDeps) {
     return { ...toTokenView(row), token: secret };
   }
 
+  const authenticated = authenticatedTokens(db);
+
   return {
     /**
      * Creates a token and returns its secret, the only time the secret is ever visible. With a
@@ -219,28 +222,82 @@ export function createTokenService(deps: TokenServiceDeps) {
           headers: { 'WWW-Authenticate': 'Bearer realm="nexuscore", error="invalid_token"' },
         });
       if (!secret.startsWith(TOKEN_PREFIX) && secret.length < 32) throw unauthorized();
-      const hash = hashSecret(secret);
-      const row = await store.findTokenByHash(db, hash);
-      if (!row || !timingSafeEqual(Buffer.from(row.secret_hash, 'hex'), Buffer.from(hash, 'hex'))) throw unauthorized();
-      const now = clock.now();
-      if (row.revoked_at) throw unauthorized();
-      if (row.expires_at && row.expires_at <= toTimestamp(now)) throw unauthorized();
-      // A deactivated agent's tokens stop working with it (and work again if it is reactivated).
-      if (row.agent_id && Number(row.agent_active) !== 1) throw unauthorized();
+      const found = await authenticated.find(hashSecret(secret));
+      if (!found || found.revoked || !found.agentActive) throw unauthorized();
+      const now = clock.now().getTime();
+      if (found.expiresAtMs !== null && found.expiresAtMs <= now) throw unauthorized();
       // Recording use at most once a minute keeps reads from turning into writes.
-      if (!row.last_used_at || Date.parse(row.last_used_at) < now.getTime() - 60_000) {
-        await store.touchToken(db, row.id, toTimestamp(now));
+      if (found.lastUsedAtMs === null || found.lastUsedAtMs < now - 60_000) {
+        await store.touchToken(db, found.principal.tokenId, toTimestamp(new Date(now)));
       }
-      return {
-        tokenId: row.id,
-        tokenName: row.name,
-        scopes: fromJsonText<Scope[]>(row.scopes, []),
-        brandIds: fromJsonText<string[] | null>(row.brand_ids, null),
-        expiresAt: row.expires_at,
-        agent: row.agent_id && row.agent_name && row.agent_email ? { id: row.agent_id, name: row.agent_name, email: row.agent_email } : null,
-      };
+      return found.principal;
     },
   };
 }
 
 export type TokenService = ReturnType<typeof createTokenService>;
+
+/** How many tokens' lookups one process keeps (the most recently read first out). */
+const KEPT_TOKENS = 10_000;
+
+interface AuthenticatedToken {
+  /** Made once per read of the token, frozen: requests share it. */
+  principal: Principal;
+  revoked: boolean;
+  /** False when the token's agent is deactivated (true for a token of no agent). */
+  agentActive: boolean;
+  expiresAtMs: number | null;
+  lastUsedAtMs: number | null;
+  /** The database's data version the token was read under. */
+  dataVersion: number | undefined;
+}
+
+/**
+ * Every authenticated request looks its token up by the secret's hash. On SQLite the lookup (the
+ * token with its agent, and the principal made from it) is kept while nothing at all has been
+ * committed to the database since it was read, by this process or another (`committedDataVersion`):
+ * a revocation, an agent's deactivation or new name, recording a token's use are commits, so the
+ * next request reads the token again. What depends on the clock (expiry, when use was last
+ * recorded) is checked on every request. Checking the version is one pragma on the read
+ * connection; the lookup it saves is a join and two JSON parses. PostgreSQL has no such version:
+ * there every request reads.
+ */
+function authenticatedTokens(db: Db) {
+  const kept = new Map<string, AuthenticatedToken>();
+  return {
+    async find(hash: string): Promise<AuthenticatedToken | undefined> {
+      const dataVersion = committedDataVersion(db);
+      // A kept entry's key is the very hash; only a database lookup needs the constant-time check.
+      const hit = dataVersion === undefined ? undefined : kept.get(hash);
+      if (hit && hit.dataVersion === dataVersion) return hit;
+      const row = await store.findTokenByHash(db, hash);
+      if (!row || !timingSafeEqual(Buffer.from(row.secret_hash, 'hex'), Buffer.from(hash, 'hex'))) {
+        kept.delete(hash);
+        return undefined;
+      }
+      const found: AuthenticatedToken = {
+        principal: Object.freeze({
+          tokenId: row.id,
+          tokenName: row.name,
+          scopes: Object.freeze(fromJsonText<Scope[]>(row.scopes, [])) as Scope[],
+          brandIds: frozenOrNull(fromJsonText<string[] | null>(row.brand_ids, null)),
+          expiresAt: row.expires_at,
+          agent: row.agent_id && row.agent_name && row.agent_email ? Object.freeze({ id: row.agent_id, name: row.agent_name, email: row.agent_email }) : null,
+        }),
+        revoked: row.revoked_at !== null,
+        agentActive: !row.agent_id || Number(row.agent_active) === 1,
+        expiresAtMs: row.expires_at ? Date.parse(row.expires_at) : null,
+        lastUsedAtMs: row.last_used_at ? Date.parse(row.last_used_at) : null,
+        dataVersion,
+      };
+      if (dataVersion !== undefined) {
+        kept.delete(hash);
+        kept.set(hash, found);
+        if (kept.size > KEPT_TOKENS) kept.delete(kept.keys().next().value!);
+      }
+      return found;
+    },
+  };
+}
+
+const frozenOrNull = <T>(list: T[] | null): T[] | null => (list ? (Object.freeze(list) as T[]) : null);

@@ -105,8 +105,10 @@ function openReader(file: string): SqlReader & { close(): void } {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma(`cache_size = ${PAGE_CACHE}`);
   const prepare = statementCache(sqlite);
+  const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
   return {
     all: (sql, parameters) => prepare(sql).all(parameters),
+    dataVersion: () => dataVersion.get() as number,
     close: () => sqlite.close(),
   };
 }

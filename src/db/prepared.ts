@@ -31,6 +31,8 @@ export interface PreparedQuery<P, R> {
 /** Runs SQL synchronously on a connection that only reads. */
 export interface SqlReader {
   all(sql: string, parameters: readonly unknown[]): unknown[];
+  /** SQLite's `data_version` on this connection: it changes whenever any other connection (this process's writer, another process) commits. */
+  dataVersion(): number;
 }
 
 /** Runs SQL synchronously on the connection that writes: the rows of a statement that returns any, and the rows it changed. */
@@ -56,6 +58,15 @@ export function slotList<T>(list: readonly T[], length: number): T[] {
 // By dialect adapter, one per database: shared by the same database seen through a plugin (query-timing.ts).
 const readers = new WeakMap<DialectAdapter, SqlReader>();
 const writers = new WeakMap<DialectAdapter, SqlWriter>();
+
+/**
+ * A number that stays the same exactly as long as nothing is committed to the database, by this
+ * process or any other: rows a prepared query read outside a transaction after it was taken may be
+ * reused while it holds. Undefined where the database offers no such number (PostgreSQL).
+ */
+export function committedDataVersion(db: DbOrTx): number | undefined {
+  return readers.get(db.getExecutor().adapter)?.dataVersion();
+}
 
 /** Routes prepared queries made on `db` outside transactions to `reader` (SQLite's read connection). */
 export function registerReader(db: Kysely<Database>, reader: SqlReader): void {
