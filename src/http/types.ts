@@ -38,7 +38,7 @@ export function serializerOf(reply: FastifyReply, schema: TSchema): (doc: unknow
   return reply.compileSerializationSchema(schema as unknown as Record<string, unknown>) as (doc: unknown) => string;
 }
 
-/** Sends JSON text that the route's schemas have already produced, as it is. */
-export function sendSerialized(reply: FastifyReply, json: string): FastifyReply {
+/** Sends JSON that the route's schemas have already produced (text or its UTF-8 bytes), as it is. */
+export function sendSerialized(reply: FastifyReply, json: string | Buffer): FastifyReply {
   return reply.type('application/json; charset=utf-8').send(json);
 }

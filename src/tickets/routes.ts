@@ -25,6 +25,8 @@ const Ref = (id: string) => Type.Ref(id);
 /** A ticket's own fields: a list item, and the first part of a retrieved ticket. */
 const TicketItem = Ref('Ticket');
 const QueueItem = Ref('QueuePlacement');
+const PAGE_START = Buffer.from('{"data":[');
+const COMMA = Buffer.from(',');
 
 export function ticketRoutes(app: App, tickets: TicketService): void {
   const conversations = new VersionedJsonCache();
@@ -69,19 +71,21 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       const missing = page.data.filter((_, i) => items[i] === undefined).map((k) => k.id);
       if (missing.length) {
         const serialize = serializerOf(reply, TicketItem);
-        const loaded = new Map<string, string>();
-        for (const { version, ticket } of await page.load(missing)) {
-          const json = serialize(ticket);
-          ticketFields.set(ticket.id, version, json);
-          loaded.set(ticket.id, json);
-        }
+        const loaded = new Map<string, Buffer>();
+        for (const { version, ticket } of await page.load(missing)) loaded.set(ticket.id, ticketFields.set(ticket.id, version, serialize(ticket)));
         page.data.forEach((k, i) => {
           items[i] ??= loaded.get(k.id);
         });
       }
       // A ticket gone between the two reads is left out (none is deleted today; merged ones stay).
-      const data = items.filter((json) => json !== undefined).join(',');
-      return sendSerialized(reply, `{"data":[${data}],"next_cursor":${JSON.stringify(page.next_cursor)}}`);
+      const parts: Buffer[] = [PAGE_START];
+      for (const json of items) {
+        if (json === undefined) continue;
+        if (parts.length > 1) parts.push(COMMA);
+        parts.push(json);
+      }
+      parts.push(Buffer.from(`],"next_cursor":${JSON.stringify(page.next_cursor)}}`));
+      return sendSerialized(reply, Buffer.concat(parts));
     },
   );
 
@@ -119,20 +123,20 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       let conversation = conversations.get(id, read.version);
       if (conversation === undefined) {
         const { reusable, ...loaded } = await read.conversation();
-        conversation = serializerOf(reply, ConversationSchema)(loaded);
-        if (reusable) conversations.set(id, read.version, conversation);
+        const text = serializerOf(reply, ConversationSchema)(loaded);
+        conversation = reusable ? conversations.set(id, read.version, text) : Buffer.from(text);
       }
       // The ticket's own fields are its list item, kept by version like the conversation.
       let fields = ticketFields.get(id, read.version);
       if (fields === undefined) {
         const { queue: _queue, ...ticket } = read.ticket;
-        fields = serializerOf(reply, TicketItem)(ticket);
-        ticketFields.set(id, read.version, fields);
+        fields = ticketFields.set(id, read.version, serializerOf(reply, TicketItem)(ticket));
       }
       // Three objects serialized by their schemas, joined in TicketDetailSchema's property order:
       // each inner closing and opening brace gives way to a comma (the queue is a property).
       const queue = serializerOf(reply, QueueItem)(read.queue);
-      return sendSerialized(reply.header('ETag', read.etag), `${fields.slice(0, -1)},"queue":${queue},${conversation.slice(1)}`);
+      const json = Buffer.concat([fields.subarray(0, -1), Buffer.from(`,"queue":${queue},`), conversation.subarray(1)]);
+      return sendSerialized(reply.header('ETag', read.etag), json);
     },
   );
 
