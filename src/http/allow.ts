@@ -85,10 +85,29 @@ function overlap(a: Segment[], b: Segment[]): boolean {
   return true;
 }
 
+/**
+ * A test a URL must pass to match any of `entries`, the patterns preferred over `own`: where `own`
+ * takes a parameter they have a static segment, so the URL must hold one of those as a segment
+ * of its own, or a percent sign (a segment may be encoded). Most requests to a parameter route
+ * (`GET /v1/tickets/tick_…`) fail it and skip splitting and decoding the path.
+ */
+function staticWordsTest(own: Entry, entries: Entry[]): (url: string) => boolean {
+  const words = new Set<string>();
+  for (const entry of entries) {
+    entry.segments.forEach((s, i) => {
+      if (s.kind === 'static' && own.segments[i]?.kind !== 'static') words.add(s.text);
+    });
+  }
+  if (entries.some((e) => e.segments.some((s) => s.kind === 'wildcard')) || words.size === 0 || words.has('')) return () => true;
+  const escaped = [...words].map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const test = new RegExp(`/(?:${escaped.join('|')})(?:[/?]|$)|%`);
+  return (url) => test.test(url);
+}
+
 export function createRouteTable() {
   const entries = new Map<string, Entry>();
-  /** By pattern: the patterns the router prefers over it for some path. */
-  const shadowers = new Map<string, Entry[]>();
+  /** By pattern: the patterns the router prefers over it for some path, and a quick test of whether a URL may match one. */
+  const shadowers = new Map<string, { entries: Entry[]; mayMatch: (url: string) => boolean }>();
 
   return {
     add(url: string, methods: string[]): void {
@@ -124,13 +143,14 @@ export function createRouteTable() {
       let preferred = shadowers.get(pattern);
       if (preferred === undefined) {
         const own = entries.get(pattern);
-        preferred = own ? [...entries.values()].filter((e) => e !== own && overlap(e.segments, own.segments) && compare(e.segments, own.segments) < 0) : [];
+        const before = own ? [...entries.values()].filter((e) => e !== own && overlap(e.segments, own.segments) && compare(e.segments, own.segments) < 0) : [];
+        preferred = { entries: before, mayMatch: own ? staticWordsTest(own, before) : () => true };
         shadowers.set(pattern, preferred);
       }
-      if (preferred.length === 0) return undefined;
+      if (preferred.entries.length === 0 || !preferred.mayMatch(url)) return undefined;
       const path = pathSegments(url);
       let best: Entry | undefined;
-      for (const entry of preferred) {
+      for (const entry of preferred.entries) {
         if (matches(entry.segments, path) && (!best || compare(entry.segments, best.segments) < 0)) best = entry;
       }
       return best;

@@ -42,6 +42,14 @@ describe('405 Method Not Allowed: Allow lists exactly what the path serves', () 
     const res = await t.request({ method: 'PATCH', url: '/v1/tickets/search', body: { status: 'closed' } });
     assertProblem(res, 405, 'method_not_allowed');
     assert.deepEqual(allowSet(res.headers.allow), ['POST']);
+    // The same path with a query string, with a trailing slash (percent-encoded: test/unit/route-table.test.ts).
+    for (const url of ['/v1/tickets/search?x=1', '/v1/tickets/search/']) {
+      const again = await t.request({ method: 'PATCH', url, body: { status: 'closed' } });
+      assertProblem(again, 405, 'method_not_allowed');
+      assert.deepEqual(allowSet(again.headers.allow), ['POST'], url);
+    }
+    // A ticket id that merely contains the word is the ticket route's: a 404 for a ticket that does not exist.
+    assertProblem(await t.request({ method: 'PATCH', url: '/v1/tickets/tick_search', body: { priority: 'high' } }), 404);
   });
 
   it('for every route in the app: each method it lacks is a 405 whose Allow is exactly the methods the path serves', async () => {
