@@ -66,6 +66,15 @@ interface Watch {
   expired: string | undefined;
 }
 
+/** Where a socket keeps the response of the request it carries now (the last one it brought). */
+const CURRENT_RESPONSE = Symbol('currentResponse');
+type SocketWithResponse = Socket & { [CURRENT_RESPONSE]?: ServerResponse };
+
+const hasBody = (req: IncomingMessage): boolean => {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+};
+
 /** How long a cut request may take to answer its 408 before its connection is closed regardless. */
 const ANSWER_GRACE_MS = 5000;
 
@@ -85,12 +94,13 @@ const ANSWER_GRACE_MS = 5000;
 export function registerTimeouts(app: FastifyInstance, t: HttpTimeouts): void {
   const watching = new Set<Watch>();
   const byRequest = new WeakMap<IncomingMessage, Watch>();
-  const current = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
 
   // Prepended, so it runs before Fastify's handler: the watch exists before any hook looks for it.
   app.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-    current.set(req.socket, { req, res });
-    if (req.complete) return;
+    (req.socket as SocketWithResponse)[CURRENT_RESPONSE] = res;
+    // A request without a body (no Content-Length, or 0, and no Transfer-Encoding: most GETs) is
+    // complete with its headers, although Node marks it so only after this event: nothing to watch.
+    if (req.complete || !hasBody(req)) return;
     const now = performance.now();
     const watch: Watch = {
       req,
@@ -194,13 +204,14 @@ export function registerTimeouts(app: FastifyInstance, t: HttpTimeouts): void {
 
   // With a listener here Node no longer destroys idle sockets itself: every branch must decide.
   app.server.on('timeout', (socket: Socket) => {
-    const active = current.get(socket);
-    if (!active || active.res.writableFinished) return socket.destroy(); // idle between requests
-    const watch = byRequest.get(active.req);
-    if (!active.req.complete && watch && watching.has(watch)) return cut(watch, `No data arrived for ${t.idleTimeoutMs} ms`);
-    if (!active.req.complete) return socket.destroy();
+    const res = (socket as SocketWithResponse)[CURRENT_RESPONSE];
+    if (!res || res.writableFinished) return socket.destroy(); // idle between requests
+    const { req } = res;
+    const watch = byRequest.get(req);
+    if (!req.complete && watch && watching.has(watch)) return cut(watch, `No data arrived for ${t.idleTimeoutMs} ms`);
+    if (!req.complete) return socket.destroy();
     // The request is in; the server is still working on the answer: not the client's fault.
-    if (!active.res.headersSent) return;
+    if (!res.headersSent) return;
     socket.destroy(); // the client stopped reading the response
   });
 }
