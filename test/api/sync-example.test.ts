@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { testPostgresUrl } from '../helpers/app.js';
 import { ROOT, startServer } from '../helpers/server-process.js';
+import { eventually } from '../helpers/wait.js';
 
 interface Ticket {
   id: string;
@@ -77,7 +78,13 @@ describe('the sync example of docs/sync.md', { skip: testPostgresUrl ? 'spawns a
     const tickets: Ticket[] = [];
     const create = async (i: number) =>
       tickets.push(await send('POST', '/v1/tickets', { brand_id: brand.id, subject: `Ticket ${i}`, customer: { email: `c${i}@example.com` } }));
-    for (let i = 0; i < 120; i++) await create(i);
+    for (let i = 0; i < 60; i++) await create(i);
+    // A run reads again from one second before its high-water mark (updated_at has whole seconds).
+    // The first 60 tickets are made to lie before that window, so that the second run shows it
+    // fetches only what changed: a fast server makes all 120 within one second.
+    const early = tickets[59]!.updated_at;
+    await eventually('the clock to pass the first tickets by two seconds', () => Date.now() >= Date.parse(early) + 2000, 10_000);
+    for (let i = 60; i < 120; i++) await create(i);
 
     const first = await sync();
     assert.equal(first.fetched, 120);
