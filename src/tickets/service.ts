@@ -161,8 +161,9 @@ function checkIfMatch(row: TicketRow, ifMatch: string | undefined): void {
 /** The position values a ticket cursor holds in each order: the sort key(s), then the id. */
 function positionOf(order: TicketOrder, row: store.TicketListKey): (string | number)[] {
   if (order === 'id_desc') return [row.id];
-  if (order === 'created_at' || order === '-created_at') return [row.created_at, row.id];
-  return [row.updated_at, Number(row.change_seq), row.id];
+  // The list query read the keys of its order (store.listKeyColumns).
+  if (order === 'created_at' || order === '-created_at') return [row.created_at!, row.id];
+  return [row.updated_at!, Number(row.change_seq), row.id];
 }
 
 /** The ticket half of the API: create, read, list, update, reply (composing the message service), and the snooze clock. */

@@ -180,14 +180,24 @@ interface ListShape {
   columns: 'rows' | 'keys';
 }
 
-/** What a list reads of each ticket when its items come from a cache: the id, version and sort keys. */
-export type TicketListKey = Pick<TicketRow, 'id' | 'version' | 'created_at' | 'updated_at' | 'change_seq'>;
-const LIST_KEY_COLUMNS = ['id', 'version', 'created_at', 'updated_at', 'change_seq'] as const;
+/**
+ * What a list reads of each ticket when its items come from a cache: the id, the version and the
+ * keys of the list's order (set only for an order that sorts by them). Newest first needs only
+ * the id and the version, which `tickets_brand_status_list` holds: the inbox query
+ * (`?brand_id=…&status=…`) then reads its index alone, not each listed ticket's row too.
+ */
+export type TicketListKey = Pick<TicketRow, 'id' | 'version'> & Partial<Pick<TicketRow, 'created_at' | 'updated_at' | 'change_seq'>>;
+const listKeyColumns = (order: TicketOrder) =>
+  order === 'id_desc'
+    ? (['id', 'version'] as const)
+    : order === 'created_at' || order === '-created_at'
+      ? (['id', 'version', 'created_at'] as const)
+      : (['id', 'version', 'updated_at', 'change_seq'] as const);
 
 /** The list query for one shape of filters and one order: built once each. */
 function listQueryFor(shape: ListShape) {
   return prepareQuery((db, p: ListParams) => {
-    let q = shape.columns === 'keys' ? db.selectFrom('tickets').select(LIST_KEY_COLUMNS) : db.selectFrom('tickets').selectAll();
+    let q = shape.columns === 'keys' ? db.selectFrom('tickets').select(listKeyColumns(shape.order)) : db.selectFrom('tickets').selectAll();
     if (shape.brands !== undefined) q = shape.brands ? q.where('brand_id', 'in', slotList(p.brandIds, shape.brands)) : q.where('id', '=', '');
     if (shape.statuses === 1) q = q.where('status', '=', slotList(p.statuses, 1)[0]!);
     else if (shape.statuses > 1) q = q.where('status', 'in', slotList(p.statuses, shape.statuses));

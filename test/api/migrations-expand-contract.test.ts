@@ -29,7 +29,7 @@ import { buildTestApp, removeDataDir, testPostgresUrl } from '../helpers/app.js'
 const CONTRACT_MIGRATIONS: Record<string, string> = {};
 
 /** The migrations since the previous release, which that release's processes do not know. */
-const SINCE_PREVIOUS_RELEASE = 2;
+const SINCE_PREVIOUS_RELEASE = 3;
 
 interface ColumnShape {
   type: string;

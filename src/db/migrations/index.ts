@@ -17,6 +17,7 @@ import * as customerErasure from './0016-customer-erasure.js';
 import * as lastMessagePreview from './0017-last-message-preview.js';
 import * as viewCounts from './0018-view-counts.js';
 import * as dropTicketsCreatedAt from './0020-drop-tickets-created-at.js';
+import * as ticketListCovering from './0021-ticket-list-covering.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -40,4 +41,5 @@ export const migrations: Record<string, Migration> = {
   '0017-last-message-preview': lastMessagePreview,
   '0018-view-counts': viewCounts,
   '0020-drop-tickets-created-at': dropTicketsCreatedAt,
+  '0021-ticket-list-covering': ticketListCovering,
 };
