@@ -10,6 +10,7 @@ import { migrations } from './migrations/index.js';
 import { runPreparedAsNamed } from './pg-statements.js';
 import { type SqlReader, registerReader, registerWriter } from './prepared.js';
 import { cachingStatements, statementCache } from './sqlite-statements.js';
+import { startWalCheckpoints } from './wal-checkpoints.js';
 
 export type { Dialect };
 
@@ -33,6 +34,8 @@ export interface OpenDatabase {
  *
  * SQLite runs in WAL mode with `synchronous=FULL`: every commit is fsynced before the HTTP
  * response goes out, so an acknowledged write survives the process being killed and a power cut.
+ * The WAL is copied into the database file by a thread of its own (wal-checkpoints.ts), not by
+ * the commits on the event loop.
  */
 export function openDatabase(options: { dataDir: string; databaseUrl?: string | undefined; pgPoolSize?: number }): OpenDatabase {
   const url = options.databaseUrl;
@@ -82,11 +85,18 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   registerWriter(db, connection);
   const reader = file === ':memory:' ? undefined : openReader(file);
   if (reader) registerReader(db, reader);
+  const checkpoints =
+    file === ':memory:'
+      ? undefined
+      : startWalCheckpoints(sqlite, file, {
+          onFailure: (err) => process.emitWarning(`WAL checkpoint thread failed, the writer checkpoints again: ${err.message}`, 'NexusDatabaseWarning'),
+        });
   return {
     db,
     dialect: 'sqlite',
     location: file,
     close: async () => {
+      await checkpoints?.close();
       reader?.close();
       await db.destroy();
     },
