@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# CPU per request of two builds of NexusCore, measured over HTTP in alternating short runs, for
+# changes too small to see in req/s on a shared machine whose speed drifts by tens of percent
+# between runs: both servers run at once (pinned to CPU 0, each idle while the other is driven),
+# wrk drives one then the other for 2 s at a time from CPU 1, and the servers' own CPU time
+# (/proc/<pid>/stat) is divided by the requests each answered. Drift hits both alike.
+#
+#   npm run bench:http -- --tickets 10000 --keep          # or --seeded DIR: a seeded data set
+#   (cd <other checkout> && npm run build)                # each checkout needs its dist/
+#   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n10000 get|list [rounds]
+#
+# `get` reads the first brand's tickets in turn with that brand's token, `list` its open tickets
+# newest first (the paths of npm run bench:http). Prints each run and the totals.
+set -euo pipefail
+if [ $# -lt 4 ]; then
+  sed -n '2,13p' "$0"
+  exit 2
+fi
+A=$(cd "$1" && pwd)
+B=$(cd "$2" && pwd)
+SEED=$(cd "$3" && pwd)
+export AB_PATH=$4
+ROUNDS=${5:-8}
+case $AB_PATH in get | list) ;; *) echo "path: get or list" >&2; exit 2 ;; esac
+
+WORK=$(mktemp -d)
+cleanup() {
+  for f in "$WORK"/*.pid; do [ -e "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+read -r BRAND TOKEN < <(head -1 "$SEED/product.tokens")
+cat > "$WORK/paths.lua" <<LUA
+local ids = {}
+for line in io.lines("$SEED/product.ids") do
+  local id, _, brand = line:match("(%S+)%s+(%S+)%s+(%S+)")
+  if brand == "$BRAND" then ids[#ids + 1] = id end
+end
+local n = 0
+request = function()
+  n = n + 1
+  local path = "/v1/tickets?brand_id=$BRAND&status=open&limit=20"
+  if os.getenv("AB_PATH") == "get" then path = "/v1/tickets/" .. ids[(n % #ids) + 1] end
+  return wrk.format("GET", path, { ["authorization"] = "Bearer $TOKEN" })
+end
+LUA
+
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+start() { # checkout, name: writes $WORK/<name>.port and .pid
+  local port
+  port=$(free_port)
+  cp -r "$SEED/nexus-data" "$WORK/$2"
+  (cd "$1" && HOST=127.0.0.1 PORT=$port NEXUS_DATA_DIR="$WORK/$2" NEXUS_RATE_LIMIT_PER_TOKEN=1000000000 \
+    exec taskset -c 0 node dist/main.js > "$WORK/$2.log" 2>&1) &
+  echo $! > "$WORK/$2.pid"
+  echo "$port" > "$WORK/$2.port"
+  for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && return; sleep 0.5; done
+  echo "$2 did not answer /healthz: $(tail -5 "$WORK/$2.log")" >&2
+  exit 1
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+start "$A" a
+start "$B" b
+PORT_A=$(cat "$WORK/a.port") PID_A=$(cat "$WORK/a.pid")
+PORT_B=$(cat "$WORK/b.port") PID_B=$(cat "$WORK/b.pid")
+# Past start-up (the search indexes load in the background) and warmed up.
+sleep 8
+for port in "$PORT_A" "$PORT_B"; do taskset -c 1 wrk -t1 -c32 -d3s -s "$WORK/paths.lua" "http://127.0.0.1:$port" > /dev/null; done
+
+declare -A ticks=([a]=0 [b]=0) requests=([a]=0 [b]=0)
+for round in $(seq 1 "$ROUNDS"); do
+  for side in a b; do
+    if [ $side = a ]; then pid=$PID_A port=$PORT_A; else pid=$PID_B port=$PORT_B; fi
+    before=$(cpu_ticks "$pid")
+    out=$(taskset -c 1 wrk -t1 -c32 -d2s -s "$WORK/paths.lua" "http://127.0.0.1:$port")
+    after=$(cpu_ticks "$pid")
+    if grep -q 'Non-2xx' <<< "$out"; then echo "$side: answers other than 2xx" >&2; exit 1; fi
+    n=$(awk '/requests in/ { print $1 }' <<< "$out")
+    ticks[$side]=$((ticks[$side] + after - before))
+    requests[$side]=$((requests[$side] + n))
+    echo "round $round $side: $(awk '/Requests\/sec/ { print $2 }' <<< "$out") req/s, $(((after - before) * 1000000 / $(getconf CLK_TCK) / n)) µs CPU/request"
+  done
+done
+per() { echo $((ticks[$1] * 1000000 / $(getconf CLK_TCK) / requests[$1])); }
+echo "$AB_PATH: A $(per a) µs CPU/request, B $(per b) µs CPU/request over ${requests[a]} and ${requests[b]} requests (A: $A, B: $B)"
