@@ -19,8 +19,8 @@
  * `node --cpu-prof` profile of NexusCore under the given paths' loads, summarised.
  *
  * --seeded DIR (SQLite; e.g. bench/http/seeds, gitignored): seed into DIR/n<N>/ and keep it there; a later run with the same DIR reuses
- * a complete seed instead of seeding again (1M tickets take half an hour to seed). The runs write to
- * it (creates, replies, updates), so a reused seed holds those extra rows too.
+ * a complete seed instead of seeding again (1M tickets take half an hour to seed). The servers run
+ * on a copy of it, so the runs' writes (creates, replies, updates) do not pile up in the seed.
  *
  * Output: the markdown tables on stdout, also saved with the raw wrk outputs under
  * bench/http/results/<timestamp>/ (gitignored). Every process it starts runs in its own process
@@ -609,8 +609,25 @@ function gitDescription(): string {
 const allRuns: Run[] = [];
 const scaling = new Map<number, Map<string, number>>();
 
+/**
+ * The files the servers run on: a copy of a kept seed (--seeded), so that the runs' writes do not
+ * pile up in it from one invocation to the next (a reused 10,000-ticket seed had grown to 66,000).
+ */
+function workingCopy<S extends Seeded>(seed: S): S {
+  if (!o.seeded || o.dialect !== 'sqlite') return seed;
+  const dir = path.join(workDir, `n${seed.n}-run`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const nexusDataDir = path.join(dir, 'nexus-data');
+  fs.cpSync(seed.nexusDataDir, nexusDataDir, { recursive: true });
+  const idealDb = path.join(dir, 'ideal.sqlite');
+  for (const suffix of ['', '-wal', '-shm']) if (fs.existsSync(seed.idealDb + suffix)) fs.copyFileSync(seed.idealDb + suffix, idealDb + suffix);
+  return { ...seed, nexusDataDir, idealDb };
+}
+
 async function benchAt(n: number): Promise<void> {
-  const seed = await seedBoth(n);
+  const kept = await seedBoth(n);
+  const seed = workingCopy(kept);
   const inputs: Record<Target, { ids: string; tokens: string }> = {
     nexus: { ids: path.join(seed.dir, 'product.ids'), tokens: path.join(seed.dir, 'product.tokens') },
     ideal: { ids: path.join(seed.dir, 'ideal.ids'), tokens: path.join(seed.dir, 'ideal.tokens') },
@@ -773,6 +790,7 @@ async function benchAt(n: number): Promise<void> {
 
   await dropDatabases([...pgDatabases].filter((d) => d.endsWith(`_${n}_nexus`) || d.endsWith(`_${n}_ideal`)));
   if (!o.keep && !o.seeded) fs.rmSync(seed.dir, { recursive: true, force: true });
+  if (seed !== kept && !o.keep) fs.rmSync(path.dirname(seed.nexusDataDir), { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------- main
