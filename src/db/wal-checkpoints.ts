@@ -66,16 +66,15 @@ export function startWalCheckpoints(
   // A checkpoint thread does not keep a process alive (a CLI command ends when its work does).
   worker.unref();
   let closing = false;
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  const takeBack = () => {
-    if (writer.open) writer.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_PAGES}`);
-  };
+  // However the thread ends (closed, or failed: 'exit' follows 'error'), the writer checkpoints again.
+  const exited = new Promise<void>((resolve) =>
+    worker.once('exit', () => {
+      if (writer.open) writer.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_PAGES}`);
+      resolve();
+    }),
+  );
   worker.on('error', (err) => {
-    takeBack();
     if (!closing) options.onFailure?.(err);
-  });
-  worker.on('exit', () => {
-    if (!closing) takeBack();
   });
   return {
     async close() {
@@ -85,7 +84,6 @@ export function startWalCheckpoints(
       worker.ref();
       worker.postMessage('close');
       await exited;
-      takeBack();
     },
   };
 }

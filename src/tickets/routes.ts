@@ -127,11 +127,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
         conversation = reusable ? conversations.set(id, read.version, text) : Buffer.from(text);
       }
       // The ticket's own fields are its list item, kept by version like the conversation.
-      let fields = ticketFields.get(id, read.version);
-      if (fields === undefined) {
-        const { queue: _queue, ...ticket } = read.ticket;
-        fields = ticketFields.set(id, read.version, serializerOf(reply, TicketItem)(ticket));
-      }
+      const fields = ticketFields.get(id, read.version) ?? ticketFields.set(id, read.version, serializerOf(reply, TicketItem)(read.view));
       // Three objects serialized by their schemas, joined in TicketDetailSchema's property order:
       // each inner closing and opening brace gives way to a comma (the queue is a property).
       const queue = serializerOf(reply, QueueItem)(read.queue);

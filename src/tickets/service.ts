@@ -119,7 +119,9 @@ export interface TicketDetail extends TicketView, Conversation {
  * route keeps it serialized) need not load it again.
  */
 export interface TicketRead {
-  /** The ticket's fields, built when first asked for: a caller that keeps them serialized by version may never need them. */
+  /** The ticket's own fields, built when asked for: a caller that keeps them serialized by version may never need them. */
+  readonly view: TicketView;
+  /** `view` with its queue placement. */
   readonly ticket: TicketView & { queue: QueuePlacement };
   queue: QueuePlacement;
   etag: string;
@@ -180,6 +182,9 @@ export function createTicketService(deps: TicketServiceDeps) {
     const row = await getVisibleRow(db, principal, id);
     const queue = await queuePlacement(db, row);
     return {
+      get view() {
+        return toTicketView(row);
+      },
       get ticket() {
         return { ...toTicketView(row), queue };
       },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { type TestContext, describe, it } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
-import { buildTestApp, type TestApp, testPostgresUrl } from '../helpers/app.js';
+import { build, type TestApp, testPostgresUrl } from '../helpers/app.js';
 import { runNexus } from '../helpers/cli-process.js';
 import { assertProblem, createBrand } from '../helpers/factories.js';
 
@@ -15,32 +15,30 @@ describe('the token lookup kept between commits', () => {
   const useTwice = async (t: TestApp, token: string) => {
     for (let i = 0; i < 2; i++) assert.equal((await listTickets(t, token)).statusCode, 200);
   };
+  /** An app with a token of tickets:read whose lookup has been kept (used twice). */
+  const appWithKeptToken = async (t: TestContext) => {
+    const app = await build(t);
+    const token = await app.token(['tickets:read']);
+    const id = (await app.request({ method: 'GET', url: '/v1/tokens/me', token })).json().id as string;
+    await useTwice(app, token);
+    return { app, token, id };
+  };
 
   it('a token revoked by another process answers 401 on the next request', async (t) => {
-    const app = await buildTestApp();
-    t.after(() => app.close());
-    const token = await app.token(['tickets:read']);
-    const me = (await app.request({ method: 'GET', url: '/v1/tokens/me', token })).json();
-    await useTwice(app, token);
-
-    const revoke = await runNexus(t, app, ['tokens', 'revoke', me.id]).done;
+    const { app, token, id } = await appWithKeptToken(t);
+    const revoke = await runNexus(t, app, ['tokens', 'revoke', id]).done;
     assert.equal(revoke.code, 0, revoke.stderr);
     assertProblem(await listTickets(app, token), 401, 'unauthorized');
   });
 
   it('a token revoked through the API answers 401 on the next request', async (t) => {
-    const app = await buildTestApp();
-    t.after(() => app.close());
-    const token = await app.token(['tickets:read']);
-    const me = (await app.request({ method: 'GET', url: '/v1/tokens/me', token })).json();
-    await useTwice(app, token);
-    assert.equal((await app.request({ method: 'DELETE', url: `/v1/tokens/${me.id}` })).statusCode, 200);
+    const { app, token, id } = await appWithKeptToken(t);
+    assert.equal((await app.request({ method: 'DELETE', url: `/v1/tokens/${id}` })).statusCode, 200);
     assertProblem(await listTickets(app, token), 401, 'unauthorized');
   });
 
   it("an agent's tokens stop with its deactivation and the messages they write carry its new name", async (t) => {
-    const app = await buildTestApp();
-    t.after(() => app.close());
+    const app = await build(t);
     const brand = (await createBrand(app)).id;
     const agent = (
       await app.request({ method: 'POST', url: '/v1/agents', body: { name: 'Ari', email: 'ari@support.example.com', brand_ids: [brand] } })
@@ -64,8 +62,7 @@ describe('the token lookup kept between commits', () => {
   });
 
   it('a token that expires while kept answers 401 from its expiry on', async (t) => {
-    const app = await buildTestApp();
-    t.after(() => app.close());
+    const app = await build(t);
     const expiresAt = new Date(app.clock.now().getTime() + 60_000).toISOString().replace(/\.\d+Z$/, 'Z');
     const token = (await app.request({ method: 'POST', url: '/v1/tokens', body: { name: 'short', scopes: ['tickets:read'], expires_at: expiresAt } })).json()
       .token as string;
@@ -77,16 +74,12 @@ describe('the token lookup kept between commits', () => {
   it('a change written to the file by another connection is seen on the next request (SQLite)', {
     skip: testPostgresUrl ? 'SQLite only' : false,
   }, async (t) => {
-    const app = await buildTestApp();
-    t.after(() => app.close());
-    const token = await app.token(['tickets:read']);
-    const me = (await app.request({ method: 'GET', url: '/v1/tokens/me', token })).json();
-    await useTwice(app, token);
+    const { app, token, id } = await appWithKeptToken(t);
     // Another process's write, as a restore tool or an operator's SQL would make it: no API, no CLI.
     const other = new SqliteDatabase(`${app.dataDir}/nexus.sqlite`);
     t.after(() => other.close());
     other.pragma('busy_timeout = 15000');
-    other.prepare('update tokens set scopes = ? where id = ?').run(JSON.stringify(['webhooks:manage']), me.id);
+    other.prepare('update tokens set scopes = ? where id = ?').run(JSON.stringify(['webhooks:manage']), id);
     assertProblem(await listTickets(app, token), 403, 'forbidden');
   });
 });
