@@ -12,7 +12,7 @@
  */
 
 /** Ticket arrival numbers are below 2^32; priority ranks 0..3 sit above them. */
-const SEQ_BITS = 32n;
+export const SEQ_BITS = 32n;
 /** The largest key: rank 3, the largest arrival number. A power of two bounds the tree. */
 const KEY_SPACE = 4n << SEQ_BITS;
 

@@ -72,8 +72,28 @@ export async function queuePlacement(db: DbOrTx, row: TicketRow): Promise<QueueP
   const key = waitingKey(row);
   const found = key === undefined ? undefined : await store.findQueueWithWaitingBefore(db, row.queue_id, key);
   const queue = found?.queue ?? (await store.findQueue(db, row.queue_id));
-  if (!queue) throw new Error(`ticket ${row.id} points at missing queue ${row.queue_id}`);
+  if (!queue) throw missingQueue(row);
   return { id: queue.id, name: queue.name, position: found ? found.waitingBefore + 1 : null };
+}
+
+const missingQueue = (row: TicketRow) => new Error(`ticket ${row.id} points at missing queue ${row.queue_id}`);
+
+/**
+ * A ticket's row and its queue placement, as `queuePlacement` makes it, read in one statement
+ * (what retrieving a ticket reads); undefined when no ticket has the id. `queue()` throws if the
+ * ticket's queue row is missing, as `queuePlacement` does.
+ */
+export async function findTicketWithPlacement(db: DbOrTx, id: string): Promise<{ row: TicketRow; queue(): QueuePlacement } | undefined> {
+  const found = await store.findTicketWithPlace(db, id);
+  if (!found) return undefined;
+  const { ticket: row, queueName, waitingBefore } = found;
+  return {
+    row,
+    queue: () => {
+      if (queueName === null) throw missingQueue(row);
+      return { id: row.queue_id, name: queueName, position: waitingBefore === null ? null : waitingBefore + 1 };
+    },
+  };
 }
 
 export interface CreateQueueInput {

@@ -6,7 +6,7 @@ import { requireVisibleBrand } from '../brands/visibility.js';
 import { type CursorCodec, cursorId, cursorInteger, cursorTimestamp } from '../http/cursor.js';
 import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
 import { AppError, validationError } from '../http/problem.js';
-import { type QueuePlacement, queuePlacement, routeTicket } from '../queues/service.js';
+import { type QueuePlacement, findTicketWithPlacement, queuePlacement, routeTicket } from '../queues/service.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
@@ -45,7 +45,7 @@ import {
 import * as store from './store.js';
 import type { TicketOrder } from './store.js';
 import { type UpdateTicketInput, diffTicketUpdate } from './update-diff.js';
-import { getVisibleRow } from './visibility.js';
+import { getVisibleRow, visibleOrNotFound } from './visibility.js';
 import { type HistoricTicketInput, HistoricTicketRejected, checkHistoricTicket, writeHistoricTicket } from './historic.js';
 import { type TicketPeople, noPeople } from './people.js';
 
@@ -179,8 +179,9 @@ export function createTicketService(deps: TicketServiceDeps) {
 
   /** A ticket the principal may see, without its conversation yet (see TicketRead). */
   async function readTicket(principal: Principal | null, id: string): Promise<TicketRead> {
-    const row = await getVisibleRow(db, principal, id);
-    const queue = await queuePlacement(db, row);
+    const found = visibleOrNotFound(principal, id, await findTicketWithPlacement(db, id));
+    const { row } = found;
+    const queue = found.queue();
     return {
       get view() {
         return toTicketView(row);
