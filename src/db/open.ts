@@ -8,6 +8,7 @@ import type { Dialect } from './dialect-of.js';
 import type { Database } from './schema.js';
 import { migrations } from './migrations/index.js';
 import { runPreparedAsNamed } from './pg-statements.js';
+import { openCountersDatabase, registerCountersDatabase } from './counters-database.js';
 import { type SqlReader, registerReader, registerWriter } from './prepared.js';
 import { cachingStatements, statementCache } from './sqlite-statements.js';
 import { startWalCheckpoints } from './wal-checkpoints.js';
@@ -85,6 +86,8 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   registerWriter(db, connection);
   const reader = file === ':memory:' ? undefined : openReader(file);
   if (reader) registerReader(db, reader);
+  const counters = file === ':memory:' ? undefined : openCountersDatabase(file);
+  if (counters) registerCountersDatabase(db, counters);
   const checkpoints =
     file === ':memory:'
       ? undefined
@@ -98,6 +101,7 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
     close: async () => {
       await checkpoints?.close();
       reader?.close();
+      await counters?.destroy();
       await db.destroy();
     },
   };

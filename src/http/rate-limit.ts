@@ -2,6 +2,7 @@ import ipaddr from 'ipaddr.js';
 import { Type } from 'typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RateLimitConfig } from '../config.js';
+import { countersDatabaseOf } from '../db/counters-database.js';
 import type { Db } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
 import { AppError } from './problem.js';
@@ -63,7 +64,7 @@ const policyItem = (p: RateLimitPolicy) => `"${p.name}";q=${p.limit};w=${Math.ro
  */
 export function registerRateLimits(app: FastifyInstance, deps: { db: Db; clock: Clock; config: RateLimitConfig }): void {
   const { config } = deps;
-  const limiter = createRateLimiter({ db: deps.db, clock: deps.clock, syncIntervalMs: config.syncIntervalMs, log: app.log });
+  const limiter = createRateLimiter({ db: countersDatabaseOf(deps.db), clock: deps.clock, syncIntervalMs: config.syncIntervalMs, log: app.log });
   app.decorate('rateLimiter', limiter);
   if (!config.enabled) return;
 

@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import pino from 'pino';
 import { buildApp } from '../../src/app.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { countersDatabaseOf, countersFileOf } from '../../src/db/counters-database.js';
 import { addressKey } from '../../src/http/rate-limit.js';
 import type { App } from '../../src/http/types.js';
 import { ManualClock } from '../../src/shared/clock.js';
@@ -323,7 +324,7 @@ describe('rate limits', () => {
       assert.ok(sameFailures >= 3, `at least the limit failed: ${sameFailures}`);
       for (const res of results.slice(6)) assertProblem(res, 401, 'unauthorized');
       // Written through without a sync (the interval is an hour here).
-      const rows = await t.runtime.db
+      const rows = await countersDatabaseOf(t.runtime.db)
         .selectFrom('rate_limit_counters')
         .select(['bucket', 'count'])
         .where(
@@ -410,7 +411,7 @@ describe('rate limits', () => {
       await a.app.rateLimiter.sync();
       assertRateLimited(await a.request({ method: 'GET', url: '/v1/brands', token }), 'token');
       // One row per bucket and window, holding the sum of both processes; refusals are not counted.
-      const rows = await a.runtime.db.selectFrom('rate_limit_counters').select(['bucket', 'count']).where('bucket', 'like', 'token:%').execute();
+      const rows = await countersDatabaseOf(a.runtime.db).selectFrom('rate_limit_counters').select(['bucket', 'count']).where('bucket', 'like', 'token:%').execute();
       assert.deepEqual(
         rows.map((r) => Number(r.count)),
         [13],
@@ -430,11 +431,35 @@ describe('rate limits', () => {
     });
 
     it('expire old windows from the table', async () => {
-      assert.ok((await a.runtime.db.selectFrom('rate_limit_counters').select('bucket').execute()).length > 0);
+      assert.ok((await countersDatabaseOf(a.runtime.db).selectFrom('rate_limit_counters').select('bucket').execute()).length > 0);
       clock.advance(10 * 60_000);
       await a.app.rateLimiter.sync();
-      assert.equal((await a.runtime.db.selectFrom('rate_limit_counters').select('bucket').execute()).length, 0);
+      assert.equal((await countersDatabaseOf(a.runtime.db).selectFrom('rate_limit_counters').select('bucket').execute()).length, 0);
     });
+  });
+
+  it('on SQLite, keeps the counts in a file of their own: a sync commits nothing to the database file', { skip: testPostgresUrl ? 'SQLite files' : false }, async (ctx) => {
+    const t = await build(ctx, { env: { NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h' } });
+    const databaseFile = path.join(t.dataDir, 'nexus.sqlite');
+    // Another connection's data_version changes with every commit to the file by anyone else.
+    const watcher = new Database(databaseFile, { readonly: true });
+    try {
+      const version = () => watcher.pragma('data_version', { simple: true });
+      // The token's first use stamps it in the database (once a minute); the requests after it write nothing there.
+      assert.equal((await t.request({ method: 'GET', url: '/v1/brands' })).statusCode, 200);
+      const before = version();
+      for (let i = 0; i < 3; i++) assert.equal((await t.request({ method: 'GET', url: '/v1/brands' })).statusCode, 200);
+      await t.app.rateLimiter.sync();
+      assert.equal(version(), before, 'nothing was committed to the database file');
+      const rows = await countersDatabaseOf(t.runtime.db).selectFrom('rate_limit_counters').select(['bucket', 'count']).where('bucket', 'like', 'token:%').execute();
+      assert.deepEqual(
+        rows.map((r) => Number(r.count)),
+        [4],
+      );
+      assert.equal(fs.statSync(countersFileOf(databaseFile)).mode & 0o777, 0o600);
+    } finally {
+      watcher.close();
+    }
   });
 
   describe('when the database fails', () => {
@@ -452,7 +477,7 @@ describe('rate limits', () => {
     });
 
     it('fails open across processes: no 500, a warning, and each process still enforces its own counts', async () => {
-      await sql`drop table rate_limit_counters`.execute(t.runtime.db);
+      await sql`drop table rate_limit_counters`.execute(countersDatabaseOf(t.runtime.db));
       const address = '192.0.2.77';
       assertProblem(await app.inject({ method: 'GET', url: '/v1/brands', headers: bearer(badToken), remoteAddress: address }), 401, 'unauthorized');
       assert.ok(
@@ -470,7 +495,7 @@ describe('rate limits', () => {
 
   it('does not turn a busy SQLite database into a 500', { skip: testPostgresUrl ? 'SQLite locking' : false }, async (ctx) => {
     const t = await build(ctx, { env: { NEXUS_RATE_LIMIT_AUTH_FAILURES: '5', NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h' } });
-    const other = new Database(path.join(t.dataDir, 'nexus.sqlite'));
+    const other = new Database(countersFileOf(path.join(t.dataDir, 'nexus.sqlite')));
     try {
       other.exec('BEGIN IMMEDIATE');
       // The failure's write-through waits out busy_timeout, gives up, and the 401 goes out as usual.
@@ -479,7 +504,7 @@ describe('rate limits', () => {
       assert.equal(limitOf(res, 'auth-failures').r, 4, 'counted in this process');
       other.exec('ROLLBACK');
       await t.app.rateLimiter.sync();
-      const rows = await t.runtime.db.selectFrom('rate_limit_counters').select('count').where('bucket', 'like', 'auth-failures:%').execute();
+      const rows = await countersDatabaseOf(t.runtime.db).selectFrom('rate_limit_counters').select('count').where('bucket', 'like', 'auth-failures:%').execute();
       assert.deepEqual(
         rows.map((r) => r.count),
         [1],
