@@ -12,7 +12,11 @@ export async function getVisibleRow(dbx: DbOrTx, principal: Principal | null, id
 }
 
 /** `found` (a ticket's row, or a read that carries it) when the principal may see the ticket; otherwise the 404 above. */
-export function visibleOrNotFound<T extends { brand_id: string } | { row: { brand_id: string } }>(principal: Principal | null, id: string, found: T | undefined): T {
+export function visibleOrNotFound<T extends { brand_id: string } | { row: { brand_id: string } }>(
+  principal: Principal | null,
+  id: string,
+  found: T | undefined,
+): T {
   const brandId = found && ('row' in found ? found.row.brand_id : found.brand_id);
   if (brandId === undefined || (principal && !canSeeBrand(principal, brandId))) throw notFound('Ticket', id);
   return found!;

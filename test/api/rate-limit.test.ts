@@ -411,7 +411,11 @@ describe('rate limits', () => {
       await a.app.rateLimiter.sync();
       assertRateLimited(await a.request({ method: 'GET', url: '/v1/brands', token }), 'token');
       // One row per bucket and window, holding the sum of both processes; refusals are not counted.
-      const rows = await countersDatabaseOf(a.runtime.db).selectFrom('rate_limit_counters').select(['bucket', 'count']).where('bucket', 'like', 'token:%').execute();
+      const rows = await countersDatabaseOf(a.runtime.db)
+        .selectFrom('rate_limit_counters')
+        .select(['bucket', 'count'])
+        .where('bucket', 'like', 'token:%')
+        .execute();
       assert.deepEqual(
         rows.map((r) => Number(r.count)),
         [13],
@@ -438,7 +442,9 @@ describe('rate limits', () => {
     });
   });
 
-  it('on SQLite, keeps the counts in a file of their own: a sync commits nothing to the database file', { skip: testPostgresUrl ? 'SQLite files' : false }, async (ctx) => {
+  it('on SQLite, keeps the counts in a file of their own: a sync commits nothing to the database file', {
+    skip: testPostgresUrl ? 'SQLite files' : false,
+  }, async (ctx) => {
     const t = await build(ctx, { env: { NEXUS_RATE_LIMIT_SYNC_INTERVAL: '1h' } });
     const databaseFile = path.join(t.dataDir, 'nexus.sqlite');
     // Another connection's data_version changes with every commit to the file by anyone else.
@@ -451,7 +457,11 @@ describe('rate limits', () => {
       for (let i = 0; i < 3; i++) assert.equal((await t.request({ method: 'GET', url: '/v1/brands' })).statusCode, 200);
       await t.app.rateLimiter.sync();
       assert.equal(version(), before, 'nothing was committed to the database file');
-      const rows = await countersDatabaseOf(t.runtime.db).selectFrom('rate_limit_counters').select(['bucket', 'count']).where('bucket', 'like', 'token:%').execute();
+      const rows = await countersDatabaseOf(t.runtime.db)
+        .selectFrom('rate_limit_counters')
+        .select(['bucket', 'count'])
+        .where('bucket', 'like', 'token:%')
+        .execute();
       assert.deepEqual(
         rows.map((r) => Number(r.count)),
         [4],
@@ -504,7 +514,11 @@ describe('rate limits', () => {
       assert.equal(limitOf(res, 'auth-failures').r, 4, 'counted in this process');
       other.exec('ROLLBACK');
       await t.app.rateLimiter.sync();
-      const rows = await countersDatabaseOf(t.runtime.db).selectFrom('rate_limit_counters').select('count').where('bucket', 'like', 'auth-failures:%').execute();
+      const rows = await countersDatabaseOf(t.runtime.db)
+        .selectFrom('rate_limit_counters')
+        .select('count')
+        .where('bucket', 'like', 'auth-failures:%')
+        .execute();
       assert.deepEqual(
         rows.map((r) => r.count),
         [1],
