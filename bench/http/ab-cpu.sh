@@ -7,13 +7,15 @@
 #
 #   npm run bench:http -- --tickets 10000 --keep          # or --seeded DIR: a seeded data set
 #   (cd <other checkout> && npm run build)                # each checkout needs its dist/
-#   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n10000 get|list [rounds]
+#   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n10000 get|get-all|list [rounds]
+#   AB_ENV_B="NEXUS_RATE_LIMIT_SYNC_INTERVAL=1h" bench/http/ab-cpu.sh <same checkout twice> …   # settings per side
 #
-# `get` reads the first brand's tickets in turn with that brand's token, `list` its open tickets
-# newest first (the paths of npm run bench:http). Prints each run and the totals.
+# `get` reads the first brand's tickets in turn with that brand's token, `get-all` 5,000 tickets of
+# every brand with their brands' tokens (as bench:http's get does), `list` the first brand's open
+# tickets newest first. Prints each run and the totals.
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,13p' "$0"
+  sed -n '2,15p' "$0"
   exit 2
 fi
 A=$(cd "$1" && pwd)
@@ -21,7 +23,7 @@ B=$(cd "$2" && pwd)
 SEED=$(cd "$3" && pwd)
 export AB_PATH=$4
 ROUNDS=${5:-8}
-case $AB_PATH in get | list) ;; *) echo "path: get or list" >&2; exit 2 ;; esac
+case $AB_PATH in get | get-all | list) ;; *) echo "path: get, get-all or list" >&2; exit 2 ;; esac
 
 WORK=$(mktemp -d)
 cleanup() {
@@ -32,16 +34,26 @@ trap cleanup EXIT
 
 read -r BRAND TOKEN < <(head -1 "$SEED/product.tokens")
 cat > "$WORK/paths.lua" <<LUA
-local ids = {}
+local ids, all = {}, {}
 for line in io.lines("$SEED/product.ids") do
-  local id, _, brand = line:match("(%S+)%s+(%S+)%s+(%S+)")
+  local id, token, brand = line:match("(%S+)%s+(%S+)%s+(%S+)")
   if brand == "$BRAND" then ids[#ids + 1] = id end
+  all[#all + 1] = { id = id, token = token }
 end
+-- get-all: 5,000 tickets drawn once (the same for both sides) from every brand, as bench:http's get.
+math.randomseed(7)
+local drawn = {}
+for k = 1, 5000 do drawn[k] = all[math.random(#all)] end
 local n = 0
 request = function()
   n = n + 1
+  local mode = os.getenv("AB_PATH")
+  if mode == "get-all" then
+    local t = drawn[(n % #drawn) + 1]
+    return wrk.format("GET", "/v1/tickets/" .. t.id, { ["authorization"] = "Bearer " .. t.token })
+  end
   local path = "/v1/tickets?brand_id=$BRAND&status=open&limit=20"
-  if os.getenv("AB_PATH") == "get" then path = "/v1/tickets/" .. ids[(n % #ids) + 1] end
+  if mode == "get" then path = "/v1/tickets/" .. ids[(n % #ids) + 1] end
   return wrk.format("GET", path, { ["authorization"] = "Bearer $TOKEN" })
 end
 LUA
@@ -51,8 +63,13 @@ start() { # checkout, name: writes $WORK/<name>.port and .pid
   local port
   port=$(free_port)
   cp -r "$SEED/nexus-data" "$WORK/$2"
-  (cd "$1" && HOST=127.0.0.1 PORT=$port NEXUS_DATA_DIR="$WORK/$2" NEXUS_RATE_LIMIT_PER_TOKEN=1000000000 \
-    exec taskset -c 0 node dist/main.js > "$WORK/$2.log" 2>&1) &
+  # As the checkout's `npm start` runs it (its node flags), plus AB_ENV_A or AB_ENV_B (VAR=value …).
+  local start extra
+  start=$(cd "$1" && node -p "require('./package.json').scripts.start")
+  extra=AB_ENV_${2^^}
+  # shellcheck disable=SC2086 # word splitting of the start command and the settings is wanted
+  (cd "$1" && exec env ${!extra:-} HOST=127.0.0.1 PORT=$port NEXUS_DATA_DIR="$WORK/$2" NEXUS_RATE_LIMIT_PER_TOKEN=1000000000 \
+    taskset -c 0 $start > "$WORK/$2.log" 2>&1) &
   echo $! > "$WORK/$2.pid"
   echo "$port" > "$WORK/$2.port"
   for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && return; sleep 0.5; done

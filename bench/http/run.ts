@@ -317,6 +317,14 @@ interface Seeded {
   idealUrl?: string;
 }
 
+/** The node flags of `npm start` (package.json's start script), for the runs that start node directly. */
+function startNodeFlags(): string[] {
+  const start: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start;
+  const words = start.trim().split(/\s+/);
+  if (words[0] !== 'node' || words.at(-1) !== 'dist/main.js') throw new Error(`npm start is no longer "node … dist/main.js": ${start}`);
+  return words.slice(1, -1);
+}
+
 /** Starts NexusCore as `npm start` does, pinned; returns the server and the time to the first /healthz 200. */
 async function startNexus(seed: Seeded, extraNodeArgs: string[] = []): Promise<{ server: Server; startMs: number }> {
   const port = await freePort();
@@ -335,7 +343,7 @@ async function startNexus(seed: Seeded, extraNodeArgs: string[] = []): Promise<{
   const started = performance.now();
   // The profiled run starts node directly: npm would pass --cpu-prof to its own processes too.
   const child = extraNodeArgs.length
-    ? spawnGroup('taskset', ['-c', SERVER_CPU, process.execPath, ...extraNodeArgs, 'dist/main.js'], { env, stdout: logFile })
+    ? spawnGroup('taskset', ['-c', SERVER_CPU, process.execPath, ...startNodeFlags(), ...extraNodeArgs, 'dist/main.js'], { env, stdout: logFile })
     : spawnGroup('taskset', ['-c', SERVER_CPU, 'npm', 'start', '--silent'], { env, stdout: logFile });
   const startMs = await waitHealthy(port, child, started, 'NexusCore');
   return { server: { target: 'nexus', child, pid: serverPid(child.pid!, 'dist/main.js'), port, logFile }, startMs };
