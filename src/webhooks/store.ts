@@ -61,6 +61,13 @@ export async function listUndispatchedEvents(db: DbOrTx, limit: number): Promise
   return db.selectFrom('event_dispatch_queue as q').innerJoin('events as e', 'e.id', 'q.event_id').selectAll('e').orderBy('q.event_id').limit(limit).execute();
 }
 
+/** Unmarks the oldest `limit` undispatched events without reading them (no endpoint is owed them); returns how many. */
+export async function discardUndispatchedEvents(db: DbOrTx, limit: number): Promise<number> {
+  const oldest = db.selectFrom('event_dispatch_queue').select('event_id').orderBy('event_id').limit(limit);
+  const result = await db.deleteFrom('event_dispatch_queue').where('event_id', 'in', oldest).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 /** Idempotent: a delivery that already exists for (endpoint, event) is left alone. */
 export async function insertDeliveries(db: DbOrTx, rows: Insertable<WebhookDeliveryTable>[]): Promise<void> {
   // Chunked to stay under SQLite's bound-parameter limit.
