@@ -58,6 +58,12 @@ const badToken = `nxc_${'A'.repeat(43)}`;
 const pathOf = (url: string): string => new URL(url).pathname;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
+/** The per-token counts the processes wrote, one per bucket and window. */
+async function tokenCounts(t: TestApp): Promise<number[]> {
+  const rows = await countersDatabaseOf(t.runtime.db).selectFrom('rate_limit_counters').select('count').where('bucket', 'like', 'token:%').execute();
+  return rows.map((r) => Number(r.count));
+}
+
 describe('rate limits', () => {
   it('stops the probe of issue 9 with the default limits: bad tokens and forged upload signatures', async (ctx) => {
     // The helper's generous test limits, set back to the production defaults.
@@ -411,15 +417,7 @@ describe('rate limits', () => {
       await a.app.rateLimiter.sync();
       assertRateLimited(await a.request({ method: 'GET', url: '/v1/brands', token }), 'token');
       // One row per bucket and window, holding the sum of both processes; refusals are not counted.
-      const rows = await countersDatabaseOf(a.runtime.db)
-        .selectFrom('rate_limit_counters')
-        .select(['bucket', 'count'])
-        .where('bucket', 'like', 'token:%')
-        .execute();
-      assert.deepEqual(
-        rows.map((r) => Number(r.count)),
-        [13],
-      );
+      assert.deepEqual(await tokenCounts(a), [13]);
     });
 
     it('share failed authentication at once, without waiting for a sync', async () => {
@@ -457,15 +455,7 @@ describe('rate limits', () => {
       for (let i = 0; i < 3; i++) assert.equal((await t.request({ method: 'GET', url: '/v1/brands' })).statusCode, 200);
       await t.app.rateLimiter.sync();
       assert.equal(version(), before, 'nothing was committed to the database file');
-      const rows = await countersDatabaseOf(t.runtime.db)
-        .selectFrom('rate_limit_counters')
-        .select(['bucket', 'count'])
-        .where('bucket', 'like', 'token:%')
-        .execute();
-      assert.deepEqual(
-        rows.map((r) => Number(r.count)),
-        [4],
-      );
+      assert.deepEqual(await tokenCounts(t), [4]);
       assert.equal(fs.statSync(countersFileOf(databaseFile)).mode & 0o777, 0o600);
     } finally {
       watcher.close();
