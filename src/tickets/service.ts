@@ -179,9 +179,9 @@ export function createTicketService(deps: TicketServiceDeps) {
 
   /** A ticket the principal may see, without its conversation yet (see TicketRead). */
   async function readTicket(principal: Principal | null, id: string): Promise<TicketRead> {
-    const found = visibleOrNotFound(principal, id, await findTicketWithPlacement(db, id));
-    const { row } = found;
-    const queue = found.queue();
+    const found = await findTicketWithPlacement(db, id);
+    const row = visibleOrNotFound(principal, id, found?.row);
+    const queue = found!.queue();
     return {
       get view() {
         return toTicketView(row);

@@ -11,13 +11,8 @@ export async function getVisibleRow(dbx: DbOrTx, principal: Principal | null, id
   return visibleOrNotFound(principal, id, await store.findTicket(dbx, id));
 }
 
-/** `found` (a ticket's row, or a read that carries it) when the principal may see the ticket; otherwise the 404 above. */
-export function visibleOrNotFound<T extends { brand_id: string } | { row: { brand_id: string } }>(
-  principal: Principal | null,
-  id: string,
-  found: T | undefined,
-): T {
-  const brandId = found && ('row' in found ? found.row.brand_id : found.brand_id);
-  if (brandId === undefined || (principal && !canSeeBrand(principal, brandId))) throw notFound('Ticket', id);
-  return found!;
+/** The ticket's row when the principal may see it; otherwise the 404 above. */
+export function visibleOrNotFound<T extends { brand_id: string }>(principal: Principal | null, id: string, row: T | undefined): T {
+  if (!row || (principal && !canSeeBrand(principal, row.brand_id))) throw notFound('Ticket', id);
+  return row;
 }
