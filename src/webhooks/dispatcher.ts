@@ -140,12 +140,13 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
    */
   async function fanOut(): Promise<void> {
     for (;;) {
-      const { count, batch } = await db.transaction().execute(async (trx) => {
+      // Whether the batch was full: more may be waiting.
+      const full = await db.transaction().execute(async (trx) => {
         const endpoints = await store.listEnabledEndpoints(trx);
         // No endpoint is enabled: none is owed these events (a later one receives only later events).
-        if (endpoints.length === 0) return { count: await store.discardUndispatchedEvents(trx, DISCARD_BATCH), batch: DISCARD_BATCH };
+        if (endpoints.length === 0) return (await store.discardUndispatchedEvents(trx, DISCARD_BATCH)) === DISCARD_BATCH;
         const events = await store.listUndispatchedEvents(trx, FAN_OUT_BATCH);
-        if (events.length === 0) return { count: 0, batch: FAN_OUT_BATCH };
+        if (events.length === 0) return false;
         const at = preciseInstant(clock.now());
         const rows = [];
         for (const event of events) {
@@ -160,9 +161,9 @@ export function createWebhookDispatcher(deps: DispatcherDeps, options: Dispatche
           trx,
           events.map((e) => e.id),
         );
-        return { count: events.length, batch: FAN_OUT_BATCH };
+        return events.length === FAN_OUT_BATCH;
       });
-      if (count < batch || stopped) return;
+      if (!full || stopped) return;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
