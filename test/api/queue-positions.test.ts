@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Migrator } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import { migrations } from '../../src/db/migrations/index.js';
 import { openDatabase } from '../../src/db/open.js';
 import { build, buildTestApp, type TestApp, testPostgresUrl } from '../helpers/app.js';
@@ -181,6 +181,9 @@ describe('queue positions on an existing database', { skip: testPostgresUrl ? 't
     // New tickets arrive behind the old ones.
     const fresh = await createTicket(app, 'brand_01j00000000000000000000000');
     assert.equal(fresh.queue.position, 4);
+    // Migration 0022 moved the trees into a table clustered on (queue, node): one seek per node read.
+    const { rows } = await sql<{ sql: string }>`select sql from sqlite_master where type = 'table' and name = 'queue_positions'`.execute(app.runtime.db);
+    assert.match(rows[0]!.sql, /without rowid\s*$/i);
   });
 });
 

@@ -18,6 +18,7 @@ import * as lastMessagePreview from './0017-last-message-preview.js';
 import * as viewCounts from './0018-view-counts.js';
 import * as dropTicketsCreatedAt from './0020-drop-tickets-created-at.js';
 import * as ticketListCovering from './0021-ticket-list-covering.js';
+import * as queuePositionsClustered from './0022-queue-positions-clustered.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -42,4 +43,5 @@ export const migrations: Record<string, Migration> = {
   '0018-view-counts': viewCounts,
   '0020-drop-tickets-created-at': dropTicketsCreatedAt,
   '0021-ticket-list-covering': ticketListCovering,
+  '0022-queue-positions-clustered': queuePositionsClustered,
 };
