@@ -23,6 +23,8 @@ export interface QueueTable {
   is_default: number;
   created_at: string;
   updated_at: string;
+  /** Moved by triggers on `tickets` whenever the queue's waiting tickets or their order may have changed (migration 0023). */
+  waiting_version: Generated<number>;
 }
 
 export interface TokenTable {

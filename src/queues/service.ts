@@ -161,6 +161,7 @@ export function createQueueService(deps: { db: Db; clock: Clock; cursors: Cursor
         is_default: 0,
         created_at: toTimestamp(now),
         updated_at: toTimestamp(now),
+        waiting_version: 0,
       };
       assertServable(row);
       await store.insertQueue(db, row);

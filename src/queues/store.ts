@@ -1,7 +1,8 @@
 import { type Insertable, sql } from 'kysely';
 import type { DbOrTx, QueueRow, QueueTable, TicketRow } from '../db/schema.js';
 import { preparedForRows, prepareQuery, slotList } from '../db/prepared.js';
-import { MAX_SUM_NODES, SEQ_BITS, type WaitingState, nodesToSum, nodesToUpdate, waitingKey } from './position-index.js';
+import { placeCacheOf } from './place-cache.js';
+import { MAX_SUM_NODES, SEQ_BITS, type WaitingState, isWaiting, nodesToSum, nodesToUpdate, waitingKey } from './position-index.js';
 
 export async function insertQueue(db: DbOrTx, row: Insertable<QueueTable>): Promise<void> {
   await db.insertInto('queues').values(row).execute();
@@ -133,21 +134,24 @@ export async function findQueueWithWaitingBefore(db: DbOrTx, queueId: string, ke
  * query walks the nodes `nodesToSum(waitingKey(t) - 1)` would list (the key is `positionKey`'s
  * rank and arrival number; each step clears the lowest set bit) and each node is one primary-key
  * read of `queue_positions`, a correlated subquery so that PostgreSQL too seeks the nodes rather
- * than joining the queue's whole tree. Null when the ticket does not wait (`isWaiting`).
+ * than joining the queue's whole tree. Null when the ticket does not wait (`isWaiting`), and when
+ * the caller keeps the place read at the queue's current version (`keptQueueId`, `keptVersion`).
  */
-const waitingBeforeTicket = sql<number | string | null>`case when t.status = 'open' and t.assigned_to is null then coalesce((
+const waitingBeforeTicket = (kept: { keptQueueId: string; keptVersion: number }) =>
+  sql<number | string | null>`case when t.status = 'open' and t.assigned_to is null
+      and not (t.queue_id = ${kept.keptQueueId} and coalesce(q.waiting_version, -1) = ${kept.keptVersion}) then coalesce((
     with recursive n(i) as (
       select ((cast(t.priority_rank as bigint) << ${sql.lit(Number(SEQ_BITS))}) | t.queue_seq) - 1
       union all select i - (i & -i) from n where i > 0)
     select sum((select p.waiting from queue_positions p where p.queue_id = t.queue_id and p.node = n.i)) from n where n.i > 0
   ), 0) end`;
 
-const ticketWithPlace = prepareQuery((db, p: { id: string }) =>
+const ticketWithPlace = prepareQuery((db, p: { id: string; keptQueueId: string; keptVersion: number }) =>
   db
     .selectFrom('tickets as t')
     .leftJoin('queues as q', 'q.id', 't.queue_id')
     .selectAll('t')
-    .select(['q.name as queue_name', waitingBeforeTicket.as('queue_waiting_before')])
+    .select(['q.name as queue_name', 'q.waiting_version as queue_waiting_version', waitingBeforeTicket(p).as('queue_waiting_before')])
     .where('t.id', '=', p.id),
 );
 
@@ -156,16 +160,26 @@ const ticketWithPlace = prepareQuery((db, p: { id: string }) =>
  * retrieving a ticket reads on every request, in one statement. On SQLite every statement outside
  * a transaction is a read transaction of its own, whose locks cost as much as a primary-key read
  * (measured at 100,000 tickets: 32 µs for the row and the queue place as two statements, 19 µs as
- * one). The queue name is null if the ticket's queue row is missing.
+ * one). The tree walk, the larger part of the statement, is skipped when this process kept the
+ * ticket's place at the queue version the statement reads (place-cache.ts). The queue name is null
+ * if the ticket's queue row is missing.
  */
 export async function findTicketWithPlace(
   db: DbOrTx,
   ticketId: string,
 ): Promise<{ ticket: TicketRow; queueName: string | null; waitingBefore: number | null } | undefined> {
-  const row = await ticketWithPlace.first(db, { id: ticketId });
+  const places = placeCacheOf(db);
+  const kept = places?.get(ticketId);
+  const row = await ticketWithPlace.first(db, { id: ticketId, keptQueueId: kept?.queueId ?? '', keptVersion: kept?.version ?? -1 });
   if (!row) return undefined;
-  const { queue_name, queue_waiting_before, ...ticket } = row;
-  return { ticket, queueName: queue_name, waitingBefore: queue_waiting_before === null ? null : Number(queue_waiting_before) };
+  const { queue_name, queue_waiting_version, queue_waiting_before, ...ticket } = row;
+  if (!isWaiting(ticket)) return { ticket, queueName: queue_name, waitingBefore: null };
+  const version = queue_waiting_version === null ? -1 : Number(queue_waiting_version);
+  // The statement's own test: the kept place holds when queue and version are the ones it was read at.
+  if (kept && kept.queueId === ticket.queue_id && kept.version === version) return { ticket, queueName: queue_name, waitingBefore: kept.waitingBefore };
+  const waitingBefore = Number(queue_waiting_before ?? 0);
+  if (queue_waiting_version !== null) places?.set(ticketId, { queueId: ticket.queue_id, version, waitingBefore });
+  return { ticket, queueName: queue_name, waitingBefore };
 }
 
 /** How many tickets wait in the queue ahead of the key. */

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Migrator, sql } from 'kysely';
 import { migrations } from '../../src/db/migrations/index.js';
 import { openDatabase } from '../../src/db/open.js';
-import { build, buildTestApp, type TestApp, testPostgresUrl } from '../helpers/app.js';
+import { build, buildTestApp, removeDataDir, type TestApp, testPostgresUrl } from '../helpers/app.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
 
 /** Positions by their definition, counted over the table: what the tree must always agree with. */
@@ -204,4 +204,63 @@ it('concurrent moves in one queue all succeed and leave exact positions', async 
     const res = await app.request({ method: 'GET', url: `/v1/tickets/${id}` });
     assert.equal(res.json().queue.position, expected.get(id), id);
   }
+});
+
+// Retrieving a ticket keeps its place by the queue's waiting_version (src/queues/place-cache.ts).
+it('a place one process keeps follows the changes another process makes, and only those that move it', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-places-'));
+  const one = await build(t, { dataDir });
+  const two = await build(t, { dataDir });
+  t.after(() => removeDataDir(dataDir));
+  const brand = await createBrand(one);
+  const queueId = brand.default_queue_id;
+  const first = await createTicket(one, brand.id, { priority: 'normal' });
+  const second = await createTicket(one, brand.id, { priority: 'normal' });
+  const position = async (app: TestApp, id: string) => (await app.request({ method: 'GET', url: `/v1/tickets/${id}` })).json().queue.position;
+  const version = async () =>
+    Number((await one.runtime.db.selectFrom('queues').select('waiting_version').where('id', '=', queueId).executeTakeFirstOrThrow()).waiting_version);
+  assert.equal(await position(one, second.id), 2);
+  assert.equal(await position(one, second.id), 2);
+
+  // The other process picks up the first ticket, then a new urgent one arrives ahead, then it is moved to low.
+  const patch = (id: string, body: unknown) => two.request({ method: 'PATCH', url: `/v1/tickets/${id}`, body });
+  assert.equal((await patch(first.id, { assigned_to: 'agent@example.com' })).statusCode, 200);
+  assert.equal(await position(one, second.id), 1);
+  const urgent = await createTicket(two, brand.id, { priority: 'urgent' });
+  assert.equal(await position(one, second.id), 2);
+  assert.equal((await patch(urgent.id, { priority: 'low' })).statusCode, 200);
+  assert.equal(await position(one, second.id), 1);
+  assert.equal(await position(one, urgent.id), 2);
+
+  // Writes that move no place leave the version, so the kept places stay in use.
+  const at = await version();
+  assert.equal((await patch(second.id, { subject: 'Renamed' })).statusCode, 200);
+  assert.equal((await patch(first.id, { priority: 'high' })).statusCode, 200);
+  assert.equal(
+    (await two.request({ method: 'POST', url: `/v1/tickets/${second.id}/messages`, body: { author_type: 'customer', body: 'any news?' } })).statusCode,
+    201,
+  );
+  assert.equal(await version(), at);
+
+  // A kept place is what is served while the version holds: with the tree's counts changed behind the
+  // version's back, process one still answers from its kept place, and reads the tree again once the
+  // version moves.
+  const db = one.runtime.db;
+  await db
+    .updateTable('queue_positions')
+    .set((eb) => ({ waiting: eb('waiting', '+', 10) }))
+    .where('queue_id', '=', queueId)
+    .execute();
+  assert.equal(await position(one, second.id), 1);
+  await db
+    .updateTable('queues')
+    .set((eb) => ({ waiting_version: eb('waiting_version', '+', 1) }))
+    .where('id', '=', queueId)
+    .execute();
+  assert.notEqual(await position(one, second.id), 1);
+  await db
+    .updateTable('queue_positions')
+    .set((eb) => ({ waiting: eb('waiting', '-', 10) }))
+    .where('queue_id', '=', queueId)
+    .execute();
 });
