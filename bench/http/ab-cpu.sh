@@ -7,12 +7,13 @@
 #
 #   npm run bench:http -- --tickets 10000 --keep          # or --seeded DIR: a seeded data set
 #   (cd <other checkout> && npm run build)                # each checkout needs its dist/
-#   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n10000 get|get-all|list [rounds]
+#   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n10000 get|get-all|list|create [rounds]
 #   AB_ENV_B="NEXUS_RATE_LIMIT_SYNC_INTERVAL=1h" bench/http/ab-cpu.sh <same checkout twice> …   # settings per side
 #
 # `get` reads the first brand's tickets in turn with that brand's token, `get-all` 5,000 tickets of
 # every brand with their brands' tokens (as bench:http's get does), `list` the first brand's open
-# tickets newest first. Prints each run and the totals.
+# tickets newest first, `create` bench:http's ~600-byte creates (lua/create.lua) into each side's copy
+# of the seed (CPU only: a commit's fsync wait is not CPU time). Prints each run and the totals.
 set -euo pipefail
 if [ $# -lt 4 ]; then
   sed -n '2,15p' "$0"
@@ -23,7 +24,7 @@ B=$(cd "$2" && pwd)
 SEED=$(cd "$3" && pwd)
 export AB_PATH=$4
 ROUNDS=${5:-8}
-case $AB_PATH in get | get-all | list) ;; *) echo "path: get, get-all or list" >&2; exit 2 ;; esac
+case $AB_PATH in get | get-all | list | create) ;; *) echo "path: get, get-all, list or create" >&2; exit 2 ;; esac
 
 WORK=$(mktemp -d)
 cleanup() {
@@ -57,6 +58,13 @@ request = function()
   return wrk.format("GET", path, { ["authorization"] = "Bearer $TOKEN" })
 end
 LUA
+SCRIPT=$WORK/paths.lua
+if [ "$AB_PATH" = create ]; then
+  export BENCH_LUA_DIR
+  BENCH_LUA_DIR=$(cd "$(dirname "$0")" && pwd)/lua
+  export BENCH_IDS=$SEED/product.ids BENCH_TOKENS=$SEED/product.tokens
+  SCRIPT=$BENCH_LUA_DIR/create.lua
+fi
 
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 start() { # checkout, name: writes $WORK/<name>.port and .pid
@@ -84,14 +92,14 @@ PORT_A=$(cat "$WORK/a.port") PID_A=$(cat "$WORK/a.pid")
 PORT_B=$(cat "$WORK/b.port") PID_B=$(cat "$WORK/b.pid")
 # Past start-up (the search indexes load in the background) and warmed up.
 sleep 8
-for port in "$PORT_A" "$PORT_B"; do taskset -c 1 wrk -t1 -c32 -d3s -s "$WORK/paths.lua" "http://127.0.0.1:$port" > /dev/null; done
+for port in "$PORT_A" "$PORT_B"; do taskset -c 1 wrk -t1 -c32 -d3s -s "$SCRIPT" "http://127.0.0.1:$port" > /dev/null; done
 
 declare -A ticks=([a]=0 [b]=0) requests=([a]=0 [b]=0)
 for round in $(seq 1 "$ROUNDS"); do
   for side in a b; do
     if [ $side = a ]; then pid=$PID_A port=$PORT_A; else pid=$PID_B port=$PORT_B; fi
     before=$(cpu_ticks "$pid")
-    out=$(taskset -c 1 wrk -t1 -c32 -d2s -s "$WORK/paths.lua" "http://127.0.0.1:$port")
+    out=$(taskset -c 1 wrk -t1 -c32 -d2s -s "$SCRIPT" "http://127.0.0.1:$port")
     after=$(cpu_ticks "$pid")
     if grep -q 'Non-2xx' <<< "$out"; then echo "$side: answers other than 2xx" >&2; exit 1; fi
     n=$(awk '/requests in/ { print $1 }' <<< "$out")
