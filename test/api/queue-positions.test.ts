@@ -258,9 +258,4 @@ it('a place one process keeps follows the changes another process makes, and onl
     .where('id', '=', queueId)
     .execute();
   assert.notEqual(await position(one, second.id), 1);
-  await db
-    .updateTable('queue_positions')
-    .set((eb) => ({ waiting: eb('waiting', '-', 10) }))
-    .where('queue_id', '=', queueId)
-    .execute();
 });

@@ -11,30 +11,24 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely';
  * tree's hottest nodes, updated on every ticket write, never are.
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  if (db.getExecutor().adapter instanceof PostgresAdapter) return;
-  await db.schema
-    .createTable('queue_positions_clustered')
-    .addColumn('queue_id', 'text', (c) => c.notNull())
-    .addColumn('node', 'bigint', (c) => c.notNull())
-    .addColumn('waiting', 'integer', (c) => c.notNull())
-    .addPrimaryKeyConstraint('queue_positions_pk', ['queue_id', 'node'])
-    .modifyEnd(sql`without rowid`)
-    .execute();
-  await sql`insert into queue_positions_clustered (queue_id, node, waiting) select queue_id, node, waiting from queue_positions`.execute(db);
-  await db.schema.dropTable('queue_positions').execute();
-  await db.schema.alterTable('queue_positions_clustered').renameTo('queue_positions').execute();
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) await rebuildQueuePositions(db, { withoutRowid: true });
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  if (db.getExecutor().adapter instanceof PostgresAdapter) return;
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) await rebuildQueuePositions(db, { withoutRowid: false });
+}
+
+/** Copies the table into a new one of the same columns and key, clustered on the key or not, and takes its name. */
+async function rebuildQueuePositions(db: Kysely<any>, options: { withoutRowid: boolean }): Promise<void> {
   await db.schema
-    .createTable('queue_positions_rowid')
+    .createTable('queue_positions_rebuilt')
     .addColumn('queue_id', 'text', (c) => c.notNull())
     .addColumn('node', 'bigint', (c) => c.notNull())
     .addColumn('waiting', 'integer', (c) => c.notNull())
     .addPrimaryKeyConstraint('queue_positions_pk', ['queue_id', 'node'])
+    .$call((b) => (options.withoutRowid ? b.modifyEnd(sql`without rowid`) : b))
     .execute();
-  await sql`insert into queue_positions_rowid (queue_id, node, waiting) select queue_id, node, waiting from queue_positions`.execute(db);
+  await sql`insert into queue_positions_rebuilt (queue_id, node, waiting) select queue_id, node, waiting from queue_positions`.execute(db);
   await db.schema.dropTable('queue_positions').execute();
-  await db.schema.alterTable('queue_positions_rowid').renameTo('queue_positions').execute();
+  await db.schema.alterTable('queue_positions_rebuilt').renameTo('queue_positions').execute();
 }
