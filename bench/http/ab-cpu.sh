@@ -90,8 +90,9 @@ start "$A" a
 start "$B" b
 PORT_A=$(cat "$WORK/a.port") PID_A=$(cat "$WORK/a.pid")
 PORT_B=$(cat "$WORK/b.port") PID_B=$(cat "$WORK/b.pid")
-# Past start-up (the search indexes load in the background) and warmed up.
-sleep 8
+# Past start-up (the search indexes load in the background; AB_SETTLE seconds, 8 unless set: a
+# million tickets take about a minute) and warmed up.
+sleep "${AB_SETTLE:-8}"
 for port in "$PORT_A" "$PORT_B"; do taskset -c 1 wrk -t1 -c32 -d3s -s "$SCRIPT" "http://127.0.0.1:$port" > /dev/null; done
 
 declare -A ticks=([a]=0 [b]=0) requests=([a]=0 [b]=0)
