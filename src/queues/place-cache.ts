@@ -32,10 +32,6 @@ export class PlaceCache {
     this.#places.set(ticketId, place);
     if (this.#places.size > this.capacity) this.#places.delete(this.#places.keys().next().value!);
   }
-
-  get size(): number {
-    return this.#places.size;
-  }
 }
 
 // By dialect adapter, one per database, as the prepared readers are (src/db/prepared.ts).
