@@ -11,6 +11,7 @@ import { runPreparedAsNamed } from './pg-statements.js';
 import { openCountersDatabase, registerCountersDatabase } from './counters-database.js';
 import { type SqlReader, registerReader, registerWriter } from './prepared.js';
 import { cachingStatements, statementCache } from './sqlite-statements.js';
+import { SqliteLiteralLimits } from './sqlite-literal-limits.js';
 import { startWalCheckpoints } from './wal-checkpoints.js';
 
 export type { Dialect };
@@ -100,7 +101,7 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   // tens of MB at a million tickets.
   sqlite.pragma('temp_store = MEMORY');
   const connection = cachingStatements(sqlite);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }), plugins: [new SqliteLiteralLimits()] });
   registerWriter(db, connection);
   const reader = file === ':memory:' ? undefined : openReader(file);
   if (reader) registerReader(db, reader);

@@ -45,7 +45,52 @@ class Slot {
     readonly name: string,
     /** For an element of a list slot: its index in the list. */
     readonly index?: number,
+    /** Written into the SQL text on SQLite (`inlinedOnSqlite`). */
+    readonly inlined = false,
   ) {}
+}
+
+/**
+ * The slot's value written into the SQL text on SQLite rather than bound, for a value SQLite's
+ * planner reads while it prepares the statement: a `limit`, or a value compared with a partial
+ * index's condition (`status = 'open'` may use `tickets_queue_order`). SQLite (3.53) plans such a
+ * statement for the value it was bound first and prepares it again whenever a value is bound to
+ * that parameter, which is every run: 20–25 µs more on the tickets list (docs/benchmarks.md).
+ * Each value makes a statement of its own, so only for values from a small set (a page size, a
+ * status). PostgreSQL binds it as any other.
+ */
+export function inlinedOnSqlite<T>(slot: T): T {
+  if (!(slot instanceof Slot)) throw new TypeError('inlinedOnSqlite takes a slot: slots.<name> or an element of slotList');
+  return new Slot(slot.name, slot.index, true) as T;
+}
+
+/**
+ * A value as an SQLite literal, or undefined where it is better bound: integers and short strings
+ * (no NUL, which would end the SQL text).
+ */
+function sqliteLiteral(value: unknown): string | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : undefined;
+  if (typeof value === 'string' && value.length <= 64 && !value.includes('\0')) return `'${value.replaceAll("'", "''")}'`;
+  return undefined;
+}
+
+/**
+ * A compiled SQLite query with the constants it was built with (`where('status', '=', 'open')`,
+ * `limit(1)`) written into its text, for the reason `inlinedOnSqlite` gives: they are the same on
+ * every run, so this costs nothing. Unchanged when its placeholders cannot be told apart from a
+ * `?` inside a literal of raw SQL (more `?` than parameters).
+ */
+function withSqliteConstants(sql: string, parameters: readonly unknown[]): { sql: string; parameters: unknown[] } {
+  const pieces = sql.split('?');
+  if (pieces.length - 1 !== parameters.length) return { sql, parameters: [...parameters] };
+  let text = pieces[0]!;
+  const kept: unknown[] = [];
+  parameters.forEach((p, i) => {
+    const literal = p instanceof Slot ? undefined : sqliteLiteral(p);
+    if (literal === undefined) kept.push(p);
+    text += (literal ?? '?') + pieces[i + 1]!;
+  });
+  return { sql: text, parameters: kept };
 }
 
 /** `length` placeholders for the elements of the list parameter whose slot is `list`. */
@@ -93,6 +138,8 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
     query: CompiledQuery<R>;
     /** Per parameter, the slot it takes its value from (undefined: a constant of the query). */
     slots: (Slot | undefined)[];
+    /** On SQLite, when some slots are `inlinedOnSqlite`: the query's text split at its placeholders. */
+    pieces: string[] | undefined;
     /** Only a select may go to the read connection. */
     reads: boolean;
     /** Where its durations go when the database is timed (src/db/query-timing.ts). */
@@ -103,17 +150,35 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
     const adapter = db.getExecutor().adapter;
     let entry = compiled.get(adapter);
     if (!entry) {
-      const query = build(db as Kysely<Database>, slots).compile();
+      let query = build(db as Kysely<Database>, slots).compile();
       if (dialectOf(db) === 'postgres') keepPrepared(query.sql);
+      else query = { ...query, ...withSqliteConstants(query.sql, query.parameters) };
+      const inlines = dialectOf(db) !== 'postgres' && query.parameters.some((p) => p instanceof Slot && p.inlined);
       entry = {
         query,
         slots: query.parameters.map((p) => (p instanceof Slot ? p : undefined)),
+        pieces: inlines ? query.sql.split('?') : undefined,
         reads: query.query.kind === 'SelectQueryNode',
         record: recorderFor(db, query.query),
       };
       compiled.set(adapter, entry);
     }
     return entry;
+  }
+
+  /** The SQL text and parameters of one run: the query's own, or with its inlined slots' values written in. */
+  function statementOf(entry: Compiled, params: P): { sql: string; parameters: unknown[] } {
+    const parameters = parametersOf(entry, params);
+    const { pieces } = entry;
+    if (!pieces) return { sql: entry.query.sql, parameters };
+    let sql = pieces[0]!;
+    const bound: unknown[] = [];
+    parameters.forEach((value, i) => {
+      const literal = entry.slots[i]?.inlined ? sqliteLiteral(value) : undefined;
+      if (literal === undefined) bound.push(value);
+      sql += (literal ?? '?') + pieces[i + 1]!;
+    });
+    return { sql, parameters: bound };
   }
 
   function parametersOf(entry: Compiled, params: P): unknown[] {
@@ -131,24 +196,24 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
   /** The rows and changed-row count of one run. */
   async function execute(db: DbOrTx, params: P): Promise<{ rows: R[]; changes: number }> {
     const entry = compiledFor(db);
-    const parameters = parametersOf(entry, params);
+    const { sql, parameters } = statementOf(entry, params);
     const { record } = entry;
     const started = record ? performance.now() : 0;
     const adapter = db.getExecutor().adapter;
     const direct = db.isTransaction ? writers.get(adapter) : undefined;
     if (direct) {
-      const result = direct.execute(entry.query.sql, parameters) as { rows: R[]; changes: number };
+      const result = direct.execute(sql, parameters) as { rows: R[]; changes: number };
       record?.((performance.now() - started) / 1000);
       return result;
     }
     const reader = entry.reads && !db.isTransaction ? readers.get(adapter) : undefined;
     if (reader) {
-      const rows = reader.all(entry.query.sql, parameters) as R[];
+      const rows = reader.all(sql, parameters) as R[];
       record?.((performance.now() - started) / 1000);
       return { rows, changes: 0 };
     }
     // A query id of its own: the compiled one's was timed once, at compile, by the timing plugin.
-    const result: QueryResult<R> = await db.executeQuery({ ...entry.query, parameters, queryId: createQueryId() });
+    const result: QueryResult<R> = await db.executeQuery({ ...entry.query, sql, parameters, queryId: createQueryId() });
     record?.((performance.now() - started) / 1000);
     return { rows: result.rows, changes: Number(result.numAffectedRows ?? 0) };
   }

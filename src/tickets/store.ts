@@ -1,7 +1,7 @@
 import type { Insertable } from 'kysely';
 import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
 import { dialectOf } from '../db/dialect-of.js';
-import { type PreparedQuery, preparedForRows, preparedInsert, prepareQuery, slotList } from '../db/prepared.js';
+import { type PreparedQuery, inlinedOnSqlite, preparedForRows, preparedInsert, prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
 import { messagePreview } from '../shared/message-preview.js';
 import { viewCountsChanged } from '../views/count-store.js';
@@ -199,7 +199,7 @@ function listQueryFor(shape: ListShape) {
   return prepareQuery((db, p: ListParams) => {
     let q = shape.columns === 'keys' ? db.selectFrom('tickets').select(listKeyColumns(shape.order)) : db.selectFrom('tickets').selectAll();
     if (shape.brands !== undefined) q = shape.brands ? q.where('brand_id', 'in', slotList(p.brandIds, shape.brands)) : q.where('id', '=', '');
-    if (shape.statuses === 1) q = q.where('status', '=', slotList(p.statuses, 1)[0]!);
+    if (shape.statuses === 1) q = q.where('status', '=', inlinedOnSqlite(slotList(p.statuses, 1)[0]!));
     else if (shape.statuses > 1) q = q.where('status', 'in', slotList(p.statuses, shape.statuses));
     if (shape.set.priority) q = q.where('priority', '=', p.priority);
     if (shape.set.assigned_to) q = q.where('assigned_to', '=', p.assigned_to);
@@ -219,19 +219,19 @@ function listQueryFor(shape: ListShape) {
     switch (shape.order) {
       case 'id_desc':
         if (shape.set.after) q = q.where('id', '<', p.afterId);
-        return q.orderBy('id', 'desc').limit(p.limit);
+        return q.orderBy('id', 'desc').limit(inlinedOnSqlite(p.limit));
       case 'created_at':
       case '-created_at': {
         const dir = shape.order === 'created_at' ? 'asc' : 'desc';
         if (shape.set.after) q = q.where((eb) => eb(eb.refTuple('created_at', 'id'), dir === 'asc' ? '>' : '<', eb.tuple(p.afterAt, p.afterId)));
-        return q.orderBy('created_at', dir).orderBy('id', dir).limit(p.limit);
+        return q.orderBy('created_at', dir).orderBy('id', dir).limit(inlinedOnSqlite(p.limit));
       }
       case 'updated_at':
       case '-updated_at': {
         const dir = shape.order === 'updated_at' ? 'asc' : 'desc';
         if (shape.set.after)
           q = q.where((eb) => eb(eb.refTuple('updated_at', 'change_seq', 'id'), dir === 'asc' ? '>' : '<', eb.tuple(p.afterAt, p.afterSeq, p.afterId)));
-        return q.orderBy('updated_at', dir).orderBy('change_seq', dir).orderBy('id', dir).limit(p.limit);
+        return q.orderBy('updated_at', dir).orderBy('change_seq', dir).orderBy('id', dir).limit(inlinedOnSqlite(p.limit));
       }
     }
   });
