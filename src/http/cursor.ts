@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import { type IdPrefix, isId } from '../shared/ids.js';
 import { AppError } from './problem.js';
 
@@ -48,10 +48,14 @@ export function filterFingerprint(filters: Record<string, unknown>): string {
     .filter((k) => filters[k] !== undefined && filters[k] !== null)
     .sort()
     .map((k) => [k, filters[k]]);
-  return createHash('sha256').update(JSON.stringify(stable)).digest('base64url').slice(0, 12);
+  // One-shot: a Hash object costs more to build than the few bytes cost to hash.
+  return hash('sha256', JSON.stringify(stable), 'base64url').slice(0, 12);
 }
 
 const macOf = (key: Buffer, payload: string): string => createHmac('sha256', key).update(`nexus-cursor\n${payload}`).digest('base64url');
+
+/** Cursors whose MACs a codec keeps (see `createCursorCodec`). */
+const KEPT_MACS = 1024;
 
 export interface CursorCodec {
   /** A signed cursor for `position` in the list `kind` under `filters`. */
@@ -83,12 +87,26 @@ export function createCursorCodec(loadKey: () => Promise<Buffer>): CursorCodec {
     return key;
   };
   const invalid = (why: string) => new AppError('invalid_cursor', `The cursor ${why}; use a next_cursor value from this list`);
+  // The MACs of the cursors issued last, by payload: a list polled for its first page issues the
+  // same cursor each time, and building an HMAC was ~8 % of a list request's CPU (docs/benchmarks.md).
+  // Only issued payloads are kept, so cursors a client makes up cannot push them out; the key of a
+  // codec never changes once loaded.
+  const macs = new Map<string, string>();
+  const issuedMac = (key: Buffer, payload: string): string => {
+    let mac = macs.get(payload);
+    if (mac === undefined) {
+      mac = macOf(key, payload);
+      if (macs.size >= KEPT_MACS) macs.delete(macs.keys().next().value!);
+      macs.set(payload, mac);
+    }
+    return mac;
+  };
 
   return {
     async encode(kind, filters, position) {
       const body: CursorBody = { v: 2, k: kind, f: filterFingerprint(filters), p: position };
       const payload = Buffer.from(JSON.stringify(body)).toString('base64url');
-      const cursor = `${payload}.${macOf(await keyOnce(), payload)}`;
+      const cursor = `${payload}.${issuedMac(await keyOnce(), payload)}`;
       if (cursor.length > CURSOR_MAX_LENGTH) throw new Error(`a ${kind} cursor came out longer than ${CURSOR_MAX_LENGTH} characters`);
       return cursor;
     },
@@ -98,7 +116,8 @@ export function createCursorCodec(loadKey: () => Promise<Buffer>): CursorCodec {
       if (!match) throw invalid('is malformed');
       const [, payload, mac] = match as unknown as [string, string, string];
       // Compared as text: decoding first would accept the other spellings of the last base64 character.
-      const expected = Buffer.from(macOf(await keyOnce(), payload));
+      const key = await keyOnce();
+      const expected = Buffer.from(macs.get(payload) ?? macOf(key, payload));
       const given = Buffer.from(mac);
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid('was not issued by this server or was altered');
       let body: Partial<CursorBody>;
