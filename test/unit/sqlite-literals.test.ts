@@ -7,6 +7,11 @@ import type { Database } from '../../src/db/schema.js';
 import { cachingStatements } from '../../src/db/sqlite-statements.js';
 import { SqliteLiteralLimits } from '../../src/db/sqlite-literal-limits.js';
 
+/** The table these tests make (not one of the app's). */
+interface NotesDatabase {
+  notes: { id: number; status: string; kind: string };
+}
+
 /**
  * A real SQLite database with a `notes` table, opened as the app opens its own (statement cache,
  * the limits plugin), and the SQL texts SQLite was asked to prepare.
@@ -23,21 +28,21 @@ function notesDatabase() {
     prepared.push(text);
     return prepare(text);
   }) as typeof sqlite.prepare;
-  // The table is not one of the app's: the tests use the query builder untyped.
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }), plugins: [new SqliteLiteralLimits()] });
-  return { db: db as unknown as Kysely<any>, long, prepared, close: () => db.destroy() };
+  return { db: db as unknown as Kysely<NotesDatabase>, long, prepared, close: () => db.destroy() };
 }
 
 describe('values SQLite plans by, written into the SQL text', () => {
-  const notesByStatus = prepareQuery((db, p: { status: string; limit: number; afterId: number }) =>
-    (db as unknown as Kysely<any>)
-      .selectFrom('notes')
-      .select('id')
-      .where('status', '=', inlinedOnSqlite(p.status))
-      .where('kind', '=', 'odd')
-      .where('id', '>', p.afterId)
-      .orderBy('id')
-      .limit(inlinedOnSqlite(p.limit)) as never,
+  const notesByStatus = prepareQuery(
+    (db, p: { status: string; limit: number; afterId: number }) =>
+      (db as unknown as Kysely<NotesDatabase>)
+        .selectFrom('notes')
+        .select('id')
+        .where('status', '=', inlinedOnSqlite(p.status))
+        .where('kind', '=', 'odd')
+        .where('id', '>', p.afterId)
+        .orderBy('id')
+        .limit(inlinedOnSqlite(p.limit)) as never,
   );
 
   it('a prepared query writes its inlined slots and its constants in, and binds the rest', async (t) => {
@@ -80,12 +85,13 @@ describe('values SQLite plans by, written into the SQL text', () => {
   it('raw SQL with a ? inside a literal keeps its constants bound', async (t) => {
     const { db, prepared, close } = notesDatabase();
     t.after(close);
-    const query = prepareQuery((qb, p: { id: number }) =>
-      (qb as unknown as Kysely<any>)
-        .selectFrom('notes')
-        .select(sql<string>`'why?'`.as('question'))
-        .where('kind', '=', 'even')
-        .where('id', '=', p.id) as never,
+    const query = prepareQuery(
+      (qb, p: { id: number }) =>
+        (qb as unknown as Kysely<NotesDatabase>)
+          .selectFrom('notes')
+          .select(sql<string>`'why?'`.as('question'))
+          .where('kind', '=', 'even')
+          .where('id', '=', p.id) as never,
     );
     assert.deepEqual(await query.all(db as never, { id: 4 }), [{ question: 'why?' }]);
     assert.deepEqual(await query.all(db as never, { id: 3 }), []);
