@@ -12,6 +12,7 @@ import { openCountersDatabase, registerCountersDatabase } from './counters-datab
 import { type SqlReader, registerReader, registerWriter } from './prepared.js';
 import { cachingStatements, statementCache } from './sqlite-statements.js';
 import { SqliteLiteralLimits } from './sqlite-literal-limits.js';
+import { registerWriteProbe } from './transactions.js';
 import { startWalCheckpoints } from './wal-checkpoints.js';
 
 export type { Dialect };
@@ -103,6 +104,8 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   const connection = cachingStatements(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }), plugins: [new SqliteLiteralLimits()] });
   registerWriter(db, connection);
+  const totalChanges = sqlite.prepare('select total_changes()').pluck();
+  registerWriteProbe(db, { changes: () => totalChanges.get() as number, inTransaction: () => sqlite.inTransaction });
   const reader = file === ':memory:' ? undefined : openReader(file);
   if (reader) registerReader(db, reader);
   const counters = file === ':memory:' ? undefined : openCountersDatabase(file);

@@ -1,5 +1,5 @@
-import type { ControlledTransaction, Kysely, Transaction } from 'kysely';
-import type { Database } from './schema.js';
+import type { ControlledTransaction, DialectAdapter, Kysely, Transaction } from 'kysely';
+import type { Database, DbOrTx } from './schema.js';
 import { EventLoopSlices } from '../shared/event-loop-slices.js';
 import { isStalePreparedStatement } from './pg-statements.js';
 
@@ -52,6 +52,78 @@ interface Unit {
   attempts: number;
 }
 
+/**
+ * What the connection that writes tells about its writes (SQLite's, registered by open.ts): with
+ * it a group commit runs its units without savepoints (see `groupCommit`).
+ */
+export interface WriteProbe {
+  /** Rows changed by the connection's statements so far (SQLite's `total_changes()`). */
+  changes(): number;
+  /** Whether its transaction is still open: SQLite rolls one back by itself after some errors (a full disk). */
+  inTransaction(): boolean;
+}
+
+const probes = new WeakMap<DialectAdapter, WriteProbe>();
+
+/** Lets group commits on `db` run units without savepoints, telling with `probe` whether a failed unit wrote. */
+export function registerWriteProbe(db: Kysely<Database>, probe: WriteProbe): void {
+  probes.set(db.getExecutor().adapter, probe);
+}
+
+/**
+ * Writes the units of a batch run without savepoints leave to its end: run in the order they were
+ * added, after the last unit and before the commit, in the same transaction. For a write whose
+ * cost depends on what follows it: FTS5 writes out its pending rows as a segment of their own at
+ * each statement that opens a statement journal (any insert into `tickets`, whose triggers need
+ * one), so a create's search row written in its unit became a segment per create, and written
+ * at the batch's end the batch's rows make one (src/search/keyword-sqlite.ts).
+ */
+export interface BatchEndWrites {
+  /** Queues `write` for the batch's end. */
+  add(write: () => Promise<void>): void;
+  /** Runs the writes queued so far now: before anything that must see them. */
+  flush(): Promise<void>;
+}
+
+class PendingWrites implements BatchEndWrites {
+  private writes: (() => Promise<void>)[] = [];
+
+  get size(): number {
+    return this.writes.length;
+  }
+
+  add(write: () => Promise<void>): void {
+    this.writes.push(write);
+  }
+
+  /** Forgets the writes added since `size` was `mark` (a unit that failed). */
+  truncate(mark: number): void {
+    this.writes.length = Math.min(this.writes.length, mark);
+  }
+
+  async flush(): Promise<void> {
+    while (this.writes.length) {
+      const writes = this.writes;
+      this.writes = [];
+      for (const write of writes) await write();
+    }
+  }
+}
+
+// By dialect adapter (one writer connection per SQLite database): the batch running on it now.
+const batchesRunning = new WeakMap<DialectAdapter, PendingWrites>();
+
+/** The writes left to the end of the batch `db` is a transaction of, when it runs without savepoints; undefined otherwise. */
+export function batchEndWrites(db: DbOrTx): BatchEndWrites | undefined {
+  return db.isTransaction ? batchesRunning.get(db.getExecutor().adapter) : undefined;
+}
+
+/** After a unit failed having written, how long batches run each unit in a savepoint again. */
+const SAVEPOINTS_AFTER_FAILED_WRITE_MS = 1000;
+
+/** A unit failed after it wrote: its writes are mixed with the batch's, which must run again with savepoints. */
+class FailedAfterWriting extends Error {}
+
 export interface GroupCommitOptions {
   /** Units a batch holds at most (128). */
   maxBatch?: number;
@@ -59,6 +131,8 @@ export interface GroupCommitOptions {
   yieldAfterMs?: number;
   /** Runs first in every batch's transaction, before any unit: where a batch takes the lock that orders it. */
   startBatch?: (trx: Transaction<Database>) => Promise<void>;
+  /** How to tell whether a failed unit wrote; undefined: the one registered for `db`, if any; null: none, every unit in a savepoint. */
+  writeProbe?: WriteProbe | null;
 }
 
 export interface GroupCommitStats {
@@ -66,6 +140,8 @@ export interface GroupCommitStats {
   commits: number;
   /** Units of work run in them. */
   units: number;
+  /** Batches rolled back and run again with savepoints because a unit failed after writing. */
+  rerunWithSavepoints: number;
 }
 
 /**
@@ -95,6 +171,16 @@ export interface GroupCommitStats {
  * The batch starts on `setImmediate`, after the event loop has read every request that arrived
  * meanwhile; `maxBatch` bounds how long one batch holds the database.
  *
+ * Savepoints cost SQLite more than their two statements: each copies every page its unit first
+ * changes into a statement journal, and each makes FTS5 write its pending rows out as a segment
+ * of their own (a create's one search row), which later merges rewrite. Measured on ticket creates:
+ * 7 % of their CPU (docs/benchmarks.md). Most units that fail do so before they write (a ticket
+ * not found, a stale If-Match, a conflict), and a unit that changed no row can fail without
+ * harming the batch. So where the connection can tell (`WriteProbe`: SQLite) units run without
+ * savepoints; when one fails after writing, the whole transaction is rolled back and the batch
+ * runs again from its first unit, each in a savepoint, as do the batches of the next second (a
+ * client whose requests keep failing that way costs no more than one rerun a second).
+ *
  * On SQLite the units of a batch run on a synchronous connection: without a pause the whole batch
  * is one turn of the event loop (~2 ms a ticket create, so ~60 ms for 32), and the server accepts
  * about one new connection a turn. So once a batch has held the loop for `yieldAfterMs` it lets
@@ -109,7 +195,10 @@ export function groupCommit(db: Kysely<Database>, options: GroupCommitOptions = 
   const yieldAfterMs = options.yieldAfterMs ?? 5;
   const queue: Unit[] = [];
   let scheduled = false;
-  const stats: GroupCommitStats = { commits: 0, units: 0 };
+  const stats: GroupCommitStats = { commits: 0, units: 0, rerunWithSavepoints: 0 };
+  const adapter = db.getExecutor().adapter;
+  const probe = options.writeProbe === undefined ? probes.get(adapter) : (options.writeProbe ?? undefined);
+  let savepointsUntil = 0;
 
   const schedule = () => {
     if (scheduled) return;
@@ -128,12 +217,30 @@ export function groupCommit(db: Kysely<Database>, options: GroupCommitOptions = 
     const batch = queue.splice(0, maxBatch);
     const outcomes: { ok: boolean; value: unknown }[] = [];
     let trx: ControlledTransaction<Database> | undefined;
+    let batchEnd: PendingWrites | undefined;
     try {
       trx = await db.startTransaction().execute();
       await options.startBatch?.(trx);
       const slices = new EventLoopSlices(yieldAfterMs);
+      const unitProbe = probe && performance.now() >= savepointsUntil ? probe : undefined;
+      if (unitProbe) {
+        batchEnd = new PendingWrites();
+        batchesRunning.set(adapter, batchEnd);
+      }
       for (const unit of batch) {
         await slices.pace();
+        if (unitProbe && batchEnd) {
+          const changesBefore = unitProbe.changes();
+          const pendingBefore = batchEnd.size;
+          try {
+            outcomes.push({ ok: true, value: await unit.work(trx) });
+          } catch (err) {
+            if (unitProbe.changes() !== changesBefore || !unitProbe.inTransaction()) throw new FailedAfterWriting();
+            batchEnd.truncate(pendingBefore);
+            outcomes.push({ ok: false, value: err });
+          }
+          continue;
+        }
         const savepoint = await trx.savepoint('unit').execute();
         try {
           const value = await unit.work(savepoint as unknown as Transaction<Database>);
@@ -145,6 +252,7 @@ export function groupCommit(db: Kysely<Database>, options: GroupCommitOptions = 
           outcomes.push({ ok: false, value: err });
         }
       }
+      await batchEnd?.flush();
       await trx.commit().execute();
       stats.commits++;
       stats.units += batch.length;
@@ -154,17 +262,25 @@ export function groupCommit(db: Kysely<Database>, options: GroupCommitOptions = 
         else if (!requeued(unit, value)) unit.reject(value);
       });
     } catch (err) {
-      // The transaction itself failed (begin, a savepoint, the commit): nothing of the batch is kept.
+      // The transaction itself failed (begin, a savepoint, the commit), or a unit without a
+      // savepoint failed after writing: nothing of the batch is kept.
       if (trx && !trx.isCommitted && !trx.isRolledBack)
         await trx
           .rollback()
           .execute()
           .catch(() => {});
+      if (err instanceof FailedAfterWriting) {
+        stats.rerunWithSavepoints++;
+        savepointsUntil = performance.now() + SAVEPOINTS_AFTER_FAILED_WRITE_MS;
+        queue.unshift(...batch);
+        return;
+      }
       batch.forEach((unit, i) => {
         const failure = outcomes[i] && !outcomes[i]!.ok ? outcomes[i]!.value : err;
         if (!requeued(unit, failure)) unit.reject(failure);
       });
     } finally {
+      if (batchEnd) batchesRunning.delete(adapter);
       scheduled = false;
       if (queue.length) schedule();
     }

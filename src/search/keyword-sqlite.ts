@@ -5,6 +5,7 @@
  */
 import { sql } from 'kysely';
 import { prepareQuery } from '../db/prepared.js';
+import { batchEndWrites } from '../db/transactions.js';
 import type { DbOrTx } from '../db/schema.js';
 import { COLUMN_WEIGHTS, type KeywordIndex, type KeywordTextSqlRow, toKeywordTextRow } from './keyword-index.js';
 import { quoteFtsTerm } from './text/fts-query.js';
@@ -26,6 +27,16 @@ const W = sql.raw(`${COLUMN_WEIGHTS.subject}, ${COLUMN_WEIGHTS.body}, ${COLUMN_W
 export const sqliteKeywordIndex: KeywordIndex = {
   async upsert(trx, docs, options) {
     if (docs.length === 0) return;
+    const batchEnd = batchEndWrites(trx);
+    // A new document's row (a create's) waits for the end of its batch, where the batch's rows make
+    // one FTS5 segment (src/db/transactions.ts, BatchEndWrites); anything else that touches the
+    // table first writes what waits, so that it comes after it, as it would have.
+    if (docs.length === 1 && options?.fresh && batchEnd) {
+      const { docId, fields } = docs[0]!;
+      batchEnd.add(() => insertOne.run(trx, { docId, subject: fields.subject, body: fields.body, meta: fields.meta }).then(() => {}));
+      return;
+    }
+    await batchEnd?.flush();
     if (docs.length === 1) {
       const [d] = docs;
       if (!options?.fresh) await deleteOne.run(trx, { docId: d!.docId });
@@ -43,6 +54,7 @@ export const sqliteKeywordIndex: KeywordIndex = {
   },
 
   async search(db, q) {
+    await batchEndWrites(db)?.flush();
     if (q.terms.length === 0) return [];
     const match = q.terms.map(quoteFtsTerm).join(' OR ');
     const join = q.where
@@ -58,6 +70,7 @@ export const sqliteKeywordIndex: KeywordIndex = {
   },
 
   async termsOf(db, docIds) {
+    await batchEndWrites(db)?.flush();
     const out = new Map<number, string[]>();
     if (docIds.length === 0) return out;
     const { rows } = await sql<{ id: number; subject: string; body: string; meta: string }>`
@@ -67,6 +80,7 @@ export const sqliteKeywordIndex: KeywordIndex = {
   },
 
   async textsSince(db, afterSeq, afterDocId, limit) {
+    await batchEndWrites(db)?.flush();
     const { rows } = await sql<KeywordTextSqlRow>`
       select d.doc_id, d.brand_id, d.seq, k.subject, k.body, k.meta
       from search_documents d left join search_fts k on k.rowid = d.doc_id
@@ -76,11 +90,13 @@ export const sqliteKeywordIndex: KeywordIndex = {
   },
 
   async clear(db, brandId) {
+    await batchEndWrites(db)?.flush();
     if (brandId === undefined) await sql`delete from search_fts`.execute(db);
     else await sql`delete from search_fts where rowid in (select doc_id from search_documents where brand_id = ${brandId})`.execute(db);
   },
 
   async purgeReplaced(db) {
+    await batchEndWrites(db)?.flush();
     await sql`insert into search_fts (search_fts) values ('optimize')`.execute(db);
   },
 };
