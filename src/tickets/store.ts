@@ -78,10 +78,13 @@ export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue
 const ticketById = prepareQuery((db, p: { id: string }) => db.selectFrom('tickets').selectAll().where('id', '=', p.id));
 
 /**
- * Takes the ticket's row lock for the rest of the transaction (PostgreSQL; SQLite's one writer
- * holds its lock from the transaction's start): a no-op write, so it reads the same on every dialect.
+ * Takes the ticket's row lock for the rest of the transaction on PostgreSQL: a no-op write. SQLite's
+ * one writer holds its lock from the transaction's start, and a write there would count as the
+ * unit having written (src/db/transactions.ts, WriteProbe): an update refused after it (a stale
+ * If-Match) would roll back its whole batch.
  */
 export async function lockTicket(db: DbOrTx, id: string): Promise<void> {
+  if (dialectOf(db) !== 'postgres') return;
   await db
     .updateTable('tickets')
     .set((eb) => ({ version: eb.ref('version') }))

@@ -8,6 +8,9 @@ import type { Database } from '../../src/db/schema.js';
 import { migrateToLatest, openDatabase } from '../../src/db/open.js';
 import { batchEndWrites, groupCommit } from '../../src/db/transactions.js';
 import { sqliteKeywordIndex } from '../../src/search/keyword-sqlite.js';
+import { lockTicket } from '../../src/tickets/store.js';
+import { build } from '../helpers/app.js';
+import { createBrand, createTicket } from '../helpers/factories.js';
 import { holdThread } from '../helpers/event-loop.js';
 
 async function freshDatabase(t: { after(fn: () => Promise<void> | void): void }) {
@@ -259,5 +262,24 @@ describe('group commit', () => {
       return (await sql<{ n: number }>`select count(*) as n from search_fts`.execute(trx)).rows[0]!.n;
     });
     assert.equal(seen, 1);
+  });
+
+  it('a unit that locks a ticket and is then refused (a stale If-Match) does not roll back its batch', async (t) => {
+    const app = await build(t);
+    const { id: brandId } = await createBrand(app);
+    const ticket = await createTicket(app, brandId);
+    const tx = groupCommit(app.runtime.db);
+    const outcomes = await Promise.allSettled([
+      tx.run(async (trx) => trx.insertInto('brands').values(brand('brand_beside')).execute()),
+      tx.run(async (trx) => {
+        await lockTicket(trx, ticket.id);
+        throw new Error('precondition failed');
+      }),
+    ]);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected'],
+    );
+    assert.equal(tx.stats().rerunWithSavepoints, 0);
   });
 });
