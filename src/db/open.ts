@@ -94,12 +94,12 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   // 503 with Retry-After (src/db/busy.ts), never a 500.
   sqlite.pragma('busy_timeout = 15000');
   sqlite.pragma(`cache_size = ${PAGE_CACHE}`);
-  // A group commit runs each request in a savepoint (src/db/transactions.ts), and SQLite copies
-  // every page a savepoint first changes into a statement journal so it could roll back to it.
-  // Kept in a file, past 64 KiB, that was a write system call per page: 11 % of a create's CPU in
-  // the kernel (docs/benchmarks.md). In memory it is a copy, freed at each release. Temporary
-  // tables and sorts of this connection (migrations building an index) are kept in memory too:
-  // tens of MB at a million tickets.
+  // SQLite copies every page a savepoint (a group commit's, src/db/transactions.ts) or a statement
+  // that may fail halfway first changes into a statement journal, so it could roll back to it.
+  // Kept in a file, past 64 KiB, that was a write system call per page: 11 % of a create's CPU,
+  // in the kernel, when each request ran in a savepoint (docs/benchmarks.md). In memory it is a
+  // copy, freed at each release. Temporary tables and sorts of this connection (migrations
+  // building an index) are kept in memory too: tens of MB at a million tickets.
   sqlite.pragma('temp_store = MEMORY');
   const connection = cachingStatements(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }), plugins: [new SqliteLiteralLimits()] });

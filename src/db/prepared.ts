@@ -153,11 +153,14 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
       let query = build(db as Kysely<Database>, slots).compile();
       if (dialectOf(db) === 'postgres') keepPrepared(query.sql);
       else query = { ...query, ...withSqliteConstants(query.sql, query.parameters) };
-      const inlines = dialectOf(db) !== 'postgres' && query.parameters.some((p) => p instanceof Slot && p.inlined);
+      const pieces = query.sql.split('?');
+      // As for the constants: slots are bound as usual when a `?` of raw SQL's literal would misplace them.
+      const inlines =
+        dialectOf(db) !== 'postgres' && pieces.length - 1 === query.parameters.length && query.parameters.some((p) => p instanceof Slot && p.inlined);
       entry = {
         query,
         slots: query.parameters.map((p) => (p instanceof Slot ? p : undefined)),
-        pieces: inlines ? query.sql.split('?') : undefined,
+        pieces: inlines ? pieces : undefined,
         reads: query.query.kind === 'SelectQueryNode',
         record: recorderFor(db, query.query),
       };

@@ -82,19 +82,20 @@ describe('values SQLite plans by, written into the SQL text', () => {
     assert.match(prepared.at(-1)!, /limit 3 offset 2$/);
   });
 
-  it('raw SQL with a ? inside a literal keeps its constants bound', async (t) => {
+  it('raw SQL with a ? inside a literal keeps its constants and inlined slots bound', async (t) => {
     const { db, prepared, close } = notesDatabase();
     t.after(close);
     const query = prepareQuery(
-      (qb, p: { id: number }) =>
+      (qb, p: { id: number; limit: number }) =>
         (qb as unknown as Kysely<NotesDatabase>)
           .selectFrom('notes')
           .select(sql<string>`'why?'`.as('question'))
           .where('kind', '=', 'even')
-          .where('id', '=', p.id) as never,
+          .where('id', '=', p.id)
+          .limit(inlinedOnSqlite(p.limit)) as never,
     );
-    assert.deepEqual(await query.all(db as never, { id: 4 }), [{ question: 'why?' }]);
-    assert.deepEqual(await query.all(db as never, { id: 3 }), []);
-    assert.match(prepared.at(-1)!, /"kind" = \? and "id" = \?$/);
+    assert.deepEqual(await query.all(db as never, { id: 4, limit: 1 }), [{ question: 'why?' }]);
+    assert.deepEqual(await query.all(db as never, { id: 3, limit: 1 }), []);
+    assert.match(prepared.at(-1)!, /"kind" = \? and "id" = \? limit \?$/);
   });
 });
