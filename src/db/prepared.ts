@@ -83,14 +83,26 @@ function sqliteLiteral(value: unknown): string | undefined {
 function withSqliteConstants(sql: string, parameters: readonly unknown[]): { sql: string; parameters: unknown[] } {
   const pieces = sql.split('?');
   if (pieces.length - 1 !== parameters.length) return { sql, parameters: [...parameters] };
-  let text = pieces[0]!;
-  const kept: unknown[] = [];
-  parameters.forEach((p, i) => {
-    const literal = p instanceof Slot ? undefined : sqliteLiteral(p);
-    if (literal === undefined) kept.push(p);
-    text += (literal ?? '?') + pieces[i + 1]!;
+  return withLiterals(pieces, parameters, (p) => (p instanceof Slot ? undefined : sqliteLiteral(p)));
+}
+
+/**
+ * The SQL text split at its placeholders (`pieces`), put together again with each parameter either
+ * written in as the literal `literalOf` gives for it or, where that is undefined, left bound.
+ */
+function withLiterals(
+  pieces: readonly string[],
+  parameters: readonly unknown[],
+  literalOf: (value: unknown, index: number) => string | undefined,
+): { sql: string; parameters: unknown[] } {
+  let sql = pieces[0]!;
+  const bound: unknown[] = [];
+  parameters.forEach((value, i) => {
+    const literal = literalOf(value, i);
+    if (literal === undefined) bound.push(value);
+    sql += (literal ?? '?') + pieces[i + 1]!;
   });
-  return { sql: text, parameters: kept };
+  return { sql, parameters: bound };
 }
 
 /** `length` placeholders for the elements of the list parameter whose slot is `list`. */
@@ -172,16 +184,9 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
   /** The SQL text and parameters of one run: the query's own, or with its inlined slots' values written in. */
   function statementOf(entry: Compiled, params: P): { sql: string; parameters: unknown[] } {
     const parameters = parametersOf(entry, params);
-    const { pieces } = entry;
+    const { pieces, slots } = entry;
     if (!pieces) return { sql: entry.query.sql, parameters };
-    let sql = pieces[0]!;
-    const bound: unknown[] = [];
-    parameters.forEach((value, i) => {
-      const literal = entry.slots[i]?.inlined ? sqliteLiteral(value) : undefined;
-      if (literal === undefined) bound.push(value);
-      sql += (literal ?? '?') + pieces[i + 1]!;
-    });
-    return { sql, parameters: bound };
+    return withLiterals(pieces, parameters, (value, i) => (slots[i]?.inlined ? sqliteLiteral(value) : undefined));
   }
 
   function parametersOf(entry: Compiled, params: P): unknown[] {
