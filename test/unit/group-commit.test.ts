@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sql, type Transaction } from 'kysely';
-import type { Database } from '../../src/db/schema.js';
+import type { Database, DbOrTx } from '../../src/db/schema.js';
 import { migrateToLatest, openDatabase } from '../../src/db/open.js';
 import { batchEndWrites, groupCommit } from '../../src/db/transactions.js';
 import { sqliteKeywordIndex } from '../../src/search/keyword-sqlite.js';
@@ -23,8 +23,6 @@ async function freshDatabase(t: { after(fn: () => Promise<void> | void): void })
   });
   return opened.db;
 }
-
-type DbOrTxLike = Parameters<typeof sqliteKeywordIndex.termsOf>[0];
 
 const at = '2026-01-01T00:00:00Z';
 const brand = (id: string) => ({ id, name: id, created_at: at, updated_at: at });
@@ -224,7 +222,7 @@ describe('group commit', () => {
     const db = await freshDatabase(t);
     const tx = groupCommit(db);
     const fields = (text: string) => ({ subject: text, body: '', meta: '' });
-    const ftsRows = async (trx: DbOrTxLike) =>
+    const ftsRows = async (trx: DbOrTx) =>
       (await sql<{ rowid: number; subject: string }>`select rowid, subject from search_fts order by rowid`.execute(trx)).rows.map((r) => [r.rowid, r.subject]);
     let seenInOwnUnit: unknown;
     const outcomes = await Promise.allSettled([
