@@ -71,6 +71,7 @@ export async function openRuntime(config: Config, clock: Clock = systemClock, op
     throw err;
   }
   metrics?.watchBacklogs({ db, clock });
+  metrics?.watchWrites(services.writes.stats);
   return { db, dialect: opened.dialect, location: opened.location, clock, config, secretBox, services, metrics, close: opened.close };
 }
 

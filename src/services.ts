@@ -112,6 +112,8 @@ export function createServices(deps: CoreDeps) {
     imports: createImportService({ db, clock, brands, tickets }),
     /** E-mail in (the listener and the HTTP relay share `inbound`) and the reply tokens of mail out. */
     email: { inbound, replyTokens },
+    /** What the shared write transactions did: commits, units, batches run again (for metrics). */
+    writes: { stats: transactions.stats },
   };
 }
 

@@ -209,37 +209,65 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
     return new AppError('upload_url_expired', 'This upload URL is no longer valid; request a new one with POST /v1/attachments');
   }
 
+  /**
+   * Why each id cannot be linked to a new message of the ticket `to` (`ticketId` absent: a ticket not
+   * written yet), read from the rows as they are in `trx`; empty when all can.
+   */
+  async function linkErrors(
+    trx: DbOrTx,
+    principal: Principal,
+    to: { brandId: string; ticketId?: string | undefined },
+    attachmentIds: string[],
+  ): Promise<FieldError[]> {
+    const errors: FieldError[] = [];
+    const seen = new Set<string>();
+    for (const [i, id] of attachmentIds.entries()) {
+      const pointer = `/attachments/${i}`;
+      if (seen.has(id)) {
+        errors.push({ pointer, message: `attachment ${quote(id)} is listed more than once` });
+        continue;
+      }
+      seen.add(id);
+      const row = await store.findAttachment(trx, id);
+      // Linking needs exactly what reading needs (an attachment the token could GET), and the
+      // ticket's brand. Anything else reads like a missing id, whatever its status: telling
+      // "not uploaded yet" apart would confirm that a hidden id exists.
+      if (!row || !isVisible(principal, row) || (row.brand_id !== null && row.brand_id !== to.brandId)) {
+        errors.push({ pointer, message: `attachment ${quote(id)} does not exist` });
+      } else if (row.message_id !== null || row.status !== 'ready') {
+        errors.push({ pointer, message: notLinkable(row, to.ticketId) });
+      }
+    }
+    return errors;
+  }
+
+  /** Why a visible attachment of the right brand cannot be linked: already linked, or not uploaded. */
+  function notLinkable(row: AttachmentRow, ticketId: string | undefined): string {
+    if (row.message_id === null) return `attachment ${row.id} is not uploaded yet (status ${row.status})`;
+    return `attachment ${row.id} is already linked to ${row.ticket_id === ticketId ? 'another message of this ticket' : 'another ticket'}`;
+  }
+
+  const failed = (errors: FieldError[]) => new AppError('validation_failed', errors.map((e) => `${e.pointer} ${e.message}`).join('; '), { errors });
+
   const forMessages: MessageAttachments = {
+    async check(trx, { principal, brandId, ticketId, attachmentIds }) {
+      if (!attachmentIds.length) return;
+      const errors = await linkErrors(trx, principal, { brandId, ticketId }, attachmentIds);
+      if (errors.length) throw failed(errors);
+    },
+
     async link(trx, { principal, ticket, messageId, attachmentIds, at }) {
-      const errors: FieldError[] = [];
-      const seen = new Set<string>();
+      if (!attachmentIds.length) return;
+      const errors = await linkErrors(trx, principal, { brandId: ticket.brand_id, ticketId: ticket.id }, attachmentIds);
       for (const [i, id] of attachmentIds.entries()) {
-        const pointer = `/attachments/${i}`;
-        if (seen.has(id)) {
-          errors.push({ pointer, message: `attachment ${quote(id)} is listed more than once` });
-          continue;
-        }
-        seen.add(id);
-        const row = await store.findAttachment(trx, id);
-        // Linking needs exactly what reading needs (an attachment the token could GET), and the
-        // ticket's brand. Anything else reads like a missing id, whatever its status: telling
-        // "not uploaded yet" apart would confirm that a hidden id exists.
-        if (!row || !isVisible(principal, row) || (row.brand_id !== null && row.brand_id !== ticket.brand_id)) {
-          errors.push({ pointer, message: `attachment ${quote(id)} does not exist` });
-          continue;
-        }
+        if (errors.length) break;
         if (await store.linkAttachment(trx, id, { brand_id: ticket.brand_id, ticket_id: ticket.id, message_id: messageId, linked_at: at })) continue;
-        // The conditional link lost: say why, from the row as it is now.
-        const now = (await store.findAttachment(trx, id)) ?? row;
-        if (now.message_id !== null) {
-          const where = now.ticket_id === ticket.id ? 'another message of this ticket' : 'another ticket';
-          errors.push({ pointer, message: `attachment ${id} is already linked to ${where}` });
-        } else {
-          errors.push({ pointer, message: `attachment ${id} is not uploaded yet (status ${now.status})` });
-        }
+        // A concurrent writer (PostgreSQL) changed the row since it was read: say why, from the row as it is now.
+        const now = await store.findAttachment(trx, id);
+        errors.push({ pointer: `/attachments/${i}`, message: now ? notLinkable(now, ticket.id) : `attachment ${quote(id)} does not exist` });
       }
       // Throwing rolls back the whole message transaction, links made above included.
-      if (errors.length) throw new AppError('validation_failed', errors.map((e) => `${e.pointer} ${e.message}`).join('; '), { errors });
+      if (errors.length) throw failed(errors);
     },
 
     listFor: async (dbx, messageIds) => byMessage(dbx, await store.listForMessages(dbx, messageIds)),

@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { QueryDurationSink } from '../db/query-timing.js';
 import type { Db } from '../db/schema.js';
+import type { GroupCommitStats } from '../db/transactions.js';
 import { dispatchBacklog } from '../events/store.js';
 import type { Clock } from '../shared/clock.js';
 import type { SearchService } from '../search/service.js';
@@ -56,6 +57,8 @@ export interface Metrics {
   readonly deliveries: DeliveryObserver;
   /** Adds the outbox and webhook backlog gauges, read from the database at each scrape. */
   watchBacklogs(sources: BacklogSources): void;
+  /** Adds the counters of the process's group commit (src/db/transactions.ts), read at each scrape. */
+  watchWrites(stats: () => GroupCommitStats): void;
   /** Adds the search index gauges: for processes that serve searches (the API). */
   watchSearch(search: Pick<SearchService, 'indexLag'>): void;
   /** The Prometheus text exposition of everything above, and the process metrics. */
@@ -187,6 +190,38 @@ export function createMetrics(): Metrics {
         source: 'webhooks',
         read: async (g) => g.set(ageSeconds(clock, (await webhooks()).oldestDueAt)),
       });
+    },
+
+    watchWrites(stats) {
+      // Counters kept by the group commit itself (plain numbers on its hot path), copied at each scrape.
+      const counters: [string, string, (s: GroupCommitStats) => number][] = [
+        [
+          'nexus_db_write_commits_total',
+          'Write transactions committed by this process (each one fsync on SQLite), every batch of concurrent writes being one.',
+          (s) => s.commits,
+        ],
+        [
+          'nexus_db_write_units_total',
+          'Writes (one request’s change, mostly) run in those transactions; divided by the commits, the batch size.',
+          (s) => s.units,
+        ],
+        [
+          'nexus_db_write_batches_rerun_total',
+          'Batches rolled back and run again, each write in a savepoint, because one of them failed after writing (SQLite; see docs/architecture.md, group commit).',
+          (s) => s.rerunWithSavepoints,
+        ],
+      ];
+      for (const [name, help, read] of counters) {
+        new Counter({
+          name,
+          help,
+          registers: [registry],
+          collect() {
+            this.reset();
+            this.inc(read(stats()));
+          },
+        });
+      }
     },
 
     watchSearch(search) {

@@ -17,9 +17,14 @@ import type { TicketPeople } from './people.js';
 /** Links attachments to messages and lists them; the attachments module provides the real one. */
 export interface MessageAttachments {
   /**
-   * Validates and links; throws a 422 AppError naming the offending id (pointer `/attachments/i`).
-   * `principal` is the caller: an attachment it could not read cannot be linked either.
+   * Checks, by reading only, that the ids can be linked to a new message of a ticket of `brandId`
+   * (`ticketId` when the ticket exists); throws a 422 AppError naming each offending id (pointer
+   * `/attachments/i`). `principal` is the caller: an attachment it could not read cannot be linked
+   * either. Called before the message is written, so a refused message writes nothing: on SQLite a
+   * unit that fails after writing makes its whole group-commit batch run again.
    */
+  check(trx: DbOrTx, input: { principal: Principal; brandId: string; ticketId?: string | undefined; attachmentIds: string[] }): Promise<void>;
+  /** Checks again and links; the same 422 when a concurrent writer took one meanwhile (PostgreSQL). */
   link(trx: DbOrTx, input: { principal: Principal; ticket: TicketRow; messageId: string; attachmentIds: string[]; at: string }): Promise<void>;
   listFor(db: DbOrTx, messageIds: string[]): Promise<Map<string, unknown[]>>;
   /** The same for every message of the ticket, in one query. */
@@ -28,8 +33,11 @@ export interface MessageAttachments {
 
 /** For a service wired without the attachments module: no message has any, and linking one is a 422. */
 export const noAttachments: MessageAttachments = {
-  async link(_trx, { attachmentIds }) {
+  async check(_trx, { attachmentIds }) {
     if (attachmentIds.length) throw validationError('/attachments', 'attachments are not supported yet');
+  },
+  async link(trx, input) {
+    await this.check(trx, { ...input, brandId: input.ticket.brand_id });
   },
   async listFor() {
     return new Map();
@@ -170,6 +178,8 @@ export function createMessageService(deps: MessageServiceDeps) {
           authorEmail = row.customer_email;
           authorName ??= row.customer_name;
         }
+        const attachmentIds = input.attachments ?? [];
+        await attachments.check(trx, { principal, brandId: row.brand_id, ticketId: targetId, attachmentIds });
         const messageId = newId('msg', now.getTime());
         // A live public agent reply goes to the customer by mail (when outbound mail is on).
         const mailed = input.author_type === 'agent' && visibility === 'public' && !imported ? deps.mailer?.messageIdFor(row, messageId) : undefined;
@@ -191,7 +201,7 @@ export function createMessageService(deps: MessageServiceDeps) {
         };
         await store.insertMessage(trx, messageRow);
         if (mailed) await deps.mailer!.enqueue(trx, { ticket_id: targetId, message_id: messageId, at: toTimestamp(now) });
-        await attachments.link(trx, { principal, ticket: row, messageId, attachmentIds: input.attachments ?? [], at: createdAt });
+        await attachments.link(trx, { principal, ticket: row, messageId, attachmentIds, at: createdAt });
         const { set, changes } = imported ? { set: {}, changes: {} as Changes } : sideEffectsOfMessage(row, input.author_type, visibility, now);
         set.version = row.version + 1;
         set.updated_at = toTimestamp(now);

@@ -265,6 +265,8 @@ export function createTicketService(deps: TicketServiceDeps) {
     const { input, subject, description, tags, metadata, priority, origin, now, actor } = plan;
     const at = toTimestamp(now);
     if (input.assigned_to) await people.checkAssignee(trx, input.brand_id, input.assigned_to, '/assigned_to');
+    const attachmentIds = input.first_message?.attachments ?? [];
+    await attachments.check(trx, { principal: plan.principal, brandId: input.brand_id, attachmentIds });
     const queue = await routeTicket(trx, input.brand_id, { tags, priority, origin });
     const row = await store.insertTicket(
       trx,
@@ -311,9 +313,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         delivery_status: null,
         delivery_last_error: null,
       });
-      if (first?.attachments?.length) {
-        await attachments.link(trx, { principal: plan.principal, ticket: row, messageId, attachmentIds: first.attachments, at });
-      }
+      await attachments.link(trx, { principal: plan.principal, ticket: row, messageId, attachmentIds, at });
     }
     const changes: Changes = {
       status: { from: null, to: 'open' },

@@ -420,6 +420,29 @@ describe('attachments', () => {
       assert.equal((await t.request({ method: 'GET', url: `/v1/tickets/${ticket.id}` })).json().messages.length, 1);
     });
 
+    it('refuses before the reply writes anything, so the writes sharing its transaction do not run again', async () => {
+      const ticket = await createTicket(t, brand.id);
+      const pending = await requestUpload(t, { file_name: 'b.txt', content_type: 'text/plain' });
+      const ok = await uploaded(t, randomBytes(16), { brand_id: brand.id });
+      const reruns = t.runtime.services.writes.stats().rerunWithSavepoints;
+      // Sent together, the three share one group-commit batch; the refused one sits in the middle.
+      const [first, refused, last] = await Promise.all([
+        t.request({ method: 'POST', url: `/v1/tickets/${ticket.id}/messages`, body: { author_type: 'agent', body: 'first' } }),
+        reply(t, ticket.id, [pending.id]),
+        reply(t, ticket.id, [ok.id]),
+      ]);
+      assertProblem(refused, 422, 'validation_failed');
+      assert.equal(first.statusCode, 201, first.body);
+      assert.equal(last.statusCode, 201, last.body);
+      assert.equal(t.runtime.services.writes.stats().rerunWithSavepoints, reruns, 'no batch was rolled back and run again');
+      const messages = (await t.request({ method: 'GET', url: `/v1/tickets/${ticket.id}` })).json().messages;
+      assert.deepEqual(
+        messages.map((m: { body: string }) => m.body),
+        [messages[0].body, 'first', 'See attached.'],
+      );
+      assert.equal((await attachmentRow(t, ok.id))!.ticket_id, ticket.id);
+    });
+
     it("treats another brand's attachment exactly like a missing one", async () => {
       const ticket = await createTicket(t, brand.id);
       const foreign = await uploaded(t, randomBytes(16), { brand_id: otherBrand.id });

@@ -102,6 +102,27 @@ describe('GET /metrics', () => {
     assert.equal(sample(text, 'nexus_metrics_source_errors_total'), undefined, 'every gauge could be read');
   });
 
+  it('counts the group commit\'s transactions, the writes in them and the batches run again', async (ctx) => {
+    const t = await build(ctx, { env: { NEXUS_METRICS_TOKEN: METRICS_TOKEN } });
+    const brand = await createBrand(t);
+    const before = await scrape(t);
+    const commits = sample(before, 'nexus_db_write_commits_total')!;
+    const units = sample(before, 'nexus_db_write_units_total')!;
+    assert.ok(Number.isInteger(commits) && Number.isInteger(units), `commits ${commits}, units ${units}`);
+    // Five creates sent together: five writes, in fewer transactions than writes.
+    const created = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        t.request({ method: 'POST', url: '/v1/tickets', body: { brand_id: brand.id, subject: `s${i}`, customer: { email: `c${i}@example.com` } } }),
+      ),
+    );
+    for (const res of created) assert.equal(res.statusCode, 201, res.body);
+    const after = await scrape(t);
+    assert.equal(sample(after, 'nexus_db_write_units_total'), units + 5);
+    const newCommits = sample(after, 'nexus_db_write_commits_total')! - commits;
+    assert.ok(newCommits >= 1 && newCommits < 5, `five concurrent creates took ${newCommits} commits`);
+    assert.equal(sample(after, 'nexus_db_write_batches_rerun_total'), 0);
+  });
+
   it('shows the outbox and webhook backlogs, and delivery outcomes and latency', async (ctx) => {
     const t = await build(ctx, { env: { NEXUS_METRICS_TOKEN: METRICS_TOKEN, NEXUS_WEBHOOK_RETRY_SCHEDULE: '5s' } });
     const receiver = await startWebhookReceiver();
