@@ -8,8 +8,8 @@
  * from the database matches: a write made by any process (or directly in the database through
  * the services) bumps it. A read then costs the ticket's version (and, for the retrieve route, its
  * row and queue place), not the rest of its rows nor their serialization. Entries are never
- * served for another version, only replaced; the least recently used go first once the budget (in
- * bytes) is spent.
+ * served for another version, only replaced; about the least recently used go first once the
+ * budget (in bytes) is spent.
  *
  * Kept as UTF-8 bytes, not strings: a response is then the kept bytes copied together once. A
  * serializer's output is a string built by appending (a tree of pieces), which joining walks piece
@@ -18,27 +18,39 @@
  *
  * Conversations with attachments are not kept: their download URLs are signed per read.
  */
-export class VersionedJsonCache {
-  readonly #entries = new Map<string, { version: number; json: Buffer }>();
+export class VersionedJsonCache<Meta = undefined> {
+  readonly #entries = new Map<string, { version: number; json: Buffer; meta: Meta; moved: number }>();
   #size = 0;
+  /** Moves to the back of the order so far; each entry notes the count at its own last move. */
+  #moves = 0;
 
   constructor(readonly budget = 16 * 1024 * 1024) {}
 
   get(ticketId: string, version: number): Buffer | undefined {
-    const entry = this.#entries.get(ticketId);
-    if (!entry || entry.version !== version) return undefined;
-    // Re-inserted: the Map's order is least recently used first.
-    this.#entries.delete(ticketId);
-    this.#entries.set(ticketId, entry);
-    return entry.json;
+    return this.entry(ticketId, version)?.json;
   }
 
-  /** Keeps the JSON text of this version (unless it is over a sixteenth of the budget) and returns its bytes. */
-  set(ticketId: string, version: number, text: string): Buffer {
-    const json = Buffer.from(text);
+  /** The kept bytes of this version with what was kept beside them; undefined for any other version. */
+  entry(ticketId: string, version: number): { json: Buffer; meta: Meta } | undefined {
+    const entry = this.#entries.get(ticketId);
+    if (!entry || entry.version !== version) return undefined;
+    // The Map's order is least recently used first. A hit moves its entry to the back only when
+    // more than half the entries moved since it last did: a delete and a set cost more than the
+    // rest of a hit, and an entry in the newer half is dropped only after the older half.
+    if (this.#moves - entry.moved > this.#entries.size / 2) {
+      this.#entries.delete(ticketId);
+      this.#entries.set(ticketId, entry);
+      entry.moved = ++this.#moves;
+    }
+    return entry;
+  }
+
+  /** Keeps the JSON of this version (unless it is over a sixteenth of the budget) and returns its bytes. */
+  set(ticketId: string, version: number, text: string | Buffer, ...[meta]: Meta extends undefined ? [] : [Meta]): Buffer {
+    const json = typeof text === 'string' ? Buffer.from(text) : text;
     if (json.length > this.budget / 16) return json;
     this.#drop(ticketId);
-    this.#entries.set(ticketId, { version, json });
+    this.#entries.set(ticketId, { version, json, meta: meta as Meta, moved: ++this.#moves });
     this.#size += json.length;
     while (this.#size > this.budget) this.#drop(this.#entries.keys().next().value!);
     return json;

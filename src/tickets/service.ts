@@ -1,5 +1,6 @@
 import type { Static } from 'typebox';
 import type { Db, DbOrTx, TicketRow } from '../db/schema.js';
+import { committedDataVersion } from '../db/prepared.js';
 import { type Transactions, transactionPerCall } from '../db/transactions.js';
 import { type Actor, type Principal, actorOf, canSeeBrand, systemActor } from '../auth/scopes.js';
 import { requireVisibleBrand } from '../brands/visibility.js';
@@ -124,6 +125,7 @@ export interface TicketRead {
   /** `view` with its queue placement. */
   readonly ticket: TicketView & { queue: QueuePlacement };
   queue: QueuePlacement;
+  brandId: string;
   etag: string;
   version: number;
   /**
@@ -190,6 +192,7 @@ export function createTicketService(deps: TicketServiceDeps) {
         return { ...toTicketView(row), queue };
       },
       queue,
+      brandId: row.brand_id,
       etag: etagOf(row),
       version: row.version,
       conversation: async () => {
@@ -413,9 +416,15 @@ export function createTicketService(deps: TicketServiceDeps) {
       });
     },
 
-    /** The ticket with its queue placement, full conversation, participants and audit trail. */
     /** A ticket the principal may see, without its conversation yet (see TicketRead). */
     read: readTicket,
+
+    /**
+     * A number that stays the same exactly as long as nothing at all is committed to the database,
+     * by this process or another: what `read` returns may be reused while it holds, provided it was
+     * taken before the read. Undefined on PostgreSQL, which has no such number.
+     */
+    committedVersion: (): number | undefined => committedDataVersion(db),
 
     /** A ticket with its whole conversation. */
     async get(principal: Principal | null, id: string): Promise<TicketDetail & { etag: string }> {

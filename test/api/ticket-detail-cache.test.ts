@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { it } from 'node:test';
 import type { Principal } from '../../src/auth/scopes.js';
-import { build } from '../helpers/app.js';
-import { createBrand, createTicket } from '../helpers/factories.js';
+import { type TestApp, build, removeDataDir } from '../helpers/app.js';
+import { assertProblem, createBrand, createTicket } from '../helpers/factories.js';
 
 /** Reading a ticket reuses its conversation while its version stands: every change must show at once. */
 it('a ticket read again after each kind of change shows the change', async (t) => {
@@ -132,4 +135,55 @@ it('a list page is the listed tickets, cached or not, and shows every change at 
   assert.equal(reply.statusCode, 201, reply.body);
   item = (await page()).body.data.find((x: { id: string }) => x.id === third.id);
   assert.equal(item.last_message_preview, 'A newer line');
+});
+
+/**
+ * On SQLite the retrieve route keeps whole answers while nothing at all is committed to the
+ * database (`committedVersion`): any commit, by this process or another, must show on the next read,
+ * and a kept answer must be served only to callers that may see its ticket's brand.
+ */
+it('a kept answer gives way to any commit, from this process or another, and only its brand sees it', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-answers-'));
+  const one = await build(t, { dataDir });
+  const two = await build(t, { dataDir });
+  t.after(() => removeDataDir(dataDir));
+  const brand = await createBrand(one);
+  const otherBrand = await createBrand(one);
+  const ahead = await createTicket(one, brand.id, { priority: 'high' });
+  const ticket = await createTicket(one, brand.id, { priority: 'high' });
+  const read = async (app: TestApp, token?: string) => {
+    const res = await app.request({ method: 'GET', url: `/v1/tickets/${ticket.id}`, ...(token ? { token } : {}) });
+    assert.equal(res.statusCode, 200, res.body);
+    return { body: res.json(), etag: res.headers.etag };
+  };
+  const first = await read(one);
+  assert.deepEqual(await read(one), first, 'read again, unchanged');
+  assert.equal(first.body.queue.position, 2);
+
+  // Another process changes the ticket, then another ticket ahead of it in its queue.
+  const patch = await two.request({ method: 'PATCH', url: `/v1/tickets/${ticket.id}`, body: { subject: 'Changed by the other process' } });
+  assert.equal(patch.statusCode, 200, patch.body);
+  let now = await read(one);
+  assert.equal(now.body.subject, 'Changed by the other process');
+  assert.equal(now.etag, patch.headers.etag);
+  assert.notEqual(now.etag, first.etag);
+  await read(one);
+  const resolved = await two.request({ method: 'PATCH', url: `/v1/tickets/${ahead.id}`, body: { status: 'resolved' } });
+  assert.equal(resolved.statusCode, 200, resolved.body);
+  now = await read(one);
+  assert.equal(now.body.queue.position, 1, 'the place moved with a change to another ticket');
+
+  // This process's own write, through the services (as the workers write).
+  await one.runtime.services.tickets.update(operator, ticket.id, { tags: ['kept-no-more'] });
+  assert.deepEqual((await read(one)).body.tags, ['kept-no-more']);
+
+  // Kept for the admin's read; a token of another brand is told the ticket does not exist. The
+  // tokens are made and used first: making one, and recording its first use, are commits.
+  const outsider = await one.token(['tickets:read'], [otherBrand.id]);
+  const insider = await one.token(['tickets:read'], [brand.id]);
+  for (const token of [outsider, insider]) assert.equal((await one.request({ method: 'GET', url: '/v1/tokens/me', token })).statusCode, 200);
+  const kept = await read(one);
+  assert.deepEqual(await read(one), kept);
+  assertProblem(await one.request({ method: 'GET', url: `/v1/tickets/${ticket.id}`, token: outsider }), 404, 'not_found');
+  assert.deepEqual(await read(one, insider), kept);
 });
