@@ -39,6 +39,9 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
   // any process, moves the version and retires every entry; under writes this is a miss and the
   // two caches above do the work. The brand is kept to check each caller's sight of the ticket.
   const answers = new VersionedJsonCache<{ brandId: string; etag: string }>();
+  // List pages the same way, by token and URL: what a page holds depends on the query and on the
+  // token alone (its brands, its agent), and a change to a token is a commit too.
+  const pages = new VersionedJsonCache(8 * 1024 * 1024);
 
   app.post(
     '/v1/tickets',
@@ -71,9 +74,14 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       },
     },
     async (request, reply) => {
+      const principal = principalOf(request);
+      const committed = tickets.committedVersion();
+      const pageKey = `${principal.tokenId}\0${request.url}`;
+      const kept = committed === undefined ? undefined : pages.get(pageKey, committed);
+      if (kept) return sendSerialized(reply, kept);
       // Each item as the page schema would write it, kept by ticket version: a page whose tickets
       // have not changed costs their ids and versions, not their rows nor their serialization.
-      const page = await tickets.listKeys(principalOf(request), request.query);
+      const page = await tickets.listKeys(principal, request.query);
       const items = page.data.map((k) => ticketFields.get(k.id, k.version));
       const missing = page.data.filter((_, i) => items[i] === undefined).map((k) => k.id);
       if (missing.length) {
@@ -92,7 +100,9 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
         parts.push(json);
       }
       parts.push(Buffer.from(`],"next_cursor":${JSON.stringify(page.next_cursor)}}`));
-      return sendSerialized(reply, Buffer.concat(parts));
+      const json = Buffer.concat(parts);
+      if (committed !== undefined) pages.set(pageKey, committed, json);
+      return sendSerialized(reply, json);
     },
   );
 

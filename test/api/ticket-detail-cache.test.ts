@@ -187,3 +187,33 @@ it('a kept answer gives way to any commit, from this process or another, and onl
   assertProblem(await one.request({ method: 'GET', url: `/v1/tickets/${ticket.id}`, token: outsider }), 404, 'not_found');
   assert.deepEqual(await read(one, insider), kept);
 });
+
+it('a kept list page gives way to any commit, and is served only to the token that read it', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-pages-'));
+  const one = await build(t, { dataDir });
+  const two = await build(t, { dataDir });
+  t.after(() => removeDataDir(dataDir));
+  const brand = await createBrand(one);
+  const otherBrand = await createBrand(one);
+  const mine = await createTicket(one, brand.id);
+  const theirs = await createTicket(one, otherBrand.id);
+  const restricted = await one.token(['tickets:read'], [brand.id]);
+  assert.equal((await one.request({ method: 'GET', url: '/v1/tokens/me', token: restricted })).statusCode, 200);
+  const ids = async (app: TestApp, token?: string) => {
+    const res = await app.request({ method: 'GET', url: '/v1/tickets?status=open&limit=20', ...(token ? { token } : {}) });
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json().data.map((x: { id: string }) => x.id);
+  };
+  assert.deepEqual(await ids(one), [theirs.id, mine.id]);
+  assert.deepEqual(await ids(one), [theirs.id, mine.id], 'read again, unchanged');
+  // The same URL with a token of one brand: its own page, not the admin's kept one.
+  assert.deepEqual(await ids(one, restricted), [mine.id]);
+  assert.deepEqual(await ids(one, restricted), [mine.id]);
+
+  const resolved = await two.request({ method: 'PATCH', url: `/v1/tickets/${mine.id}`, body: { status: 'resolved' } });
+  assert.equal(resolved.statusCode, 200, resolved.body);
+  assert.deepEqual(await ids(one), [theirs.id], 'a change made by another process shows at once');
+  assert.deepEqual(await ids(one, restricted), []);
+  const fresh = await createTicket(two, brand.id);
+  assert.deepEqual(await ids(one), [fresh.id, theirs.id]);
+});
