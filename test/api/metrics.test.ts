@@ -102,7 +102,7 @@ describe('GET /metrics', () => {
     assert.equal(sample(text, 'nexus_metrics_source_errors_total'), undefined, 'every gauge could be read');
   });
 
-  it('counts the group commit\'s transactions, the writes in them and the batches run again', async (ctx) => {
+  it("counts the group commit's transactions, the writes in them and the batches run again", async (ctx) => {
     const t = await build(ctx, { env: { NEXUS_METRICS_TOKEN: METRICS_TOKEN } });
     const brand = await createBrand(t);
     const before = await scrape(t);
