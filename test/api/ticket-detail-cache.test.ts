@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { it } from 'node:test';
+import { type TestContext, it } from 'node:test';
 import type { Principal } from '../../src/auth/scopes.js';
 import { type TestApp, build, removeDataDir } from '../helpers/app.js';
 import { assertProblem, createBrand, createTicket } from '../helpers/factories.js';
@@ -137,18 +137,22 @@ it('a list page is the listed tickets, cached or not, and shows every change at 
   assert.equal(item.last_message_preview, 'A newer line');
 });
 
+/** Two apps on one database (as two server processes are), with two brands. */
+async function twoProcessesOnOneDatabase(t: TestContext) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-kept-'));
+  const one = await build(t, { dataDir });
+  const two = await build(t, { dataDir });
+  t.after(() => removeDataDir(dataDir));
+  return { one, two, brand: await createBrand(one), otherBrand: await createBrand(one) };
+}
+
 /**
  * On SQLite the retrieve route keeps whole answers while nothing at all is committed to the
  * database (`committedVersion`): any commit, by this process or another, must show on the next read,
  * and a kept answer must be served only to callers that may see its ticket's brand.
  */
 it('a kept answer gives way to any commit, from this process or another, and only its brand sees it', async (t) => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-answers-'));
-  const one = await build(t, { dataDir });
-  const two = await build(t, { dataDir });
-  t.after(() => removeDataDir(dataDir));
-  const brand = await createBrand(one);
-  const otherBrand = await createBrand(one);
+  const { one, two, brand, otherBrand } = await twoProcessesOnOneDatabase(t);
   const ahead = await createTicket(one, brand.id, { priority: 'high' });
   const ticket = await createTicket(one, brand.id, { priority: 'high' });
   const read = async (app: TestApp, token?: string) => {
@@ -189,12 +193,7 @@ it('a kept answer gives way to any commit, from this process or another, and onl
 });
 
 it('a kept list page gives way to any commit, and is served only to the token that read it', async (t) => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-pages-'));
-  const one = await build(t, { dataDir });
-  const two = await build(t, { dataDir });
-  t.after(() => removeDataDir(dataDir));
-  const brand = await createBrand(one);
-  const otherBrand = await createBrand(one);
+  const { one, two, brand, otherBrand } = await twoProcessesOnOneDatabase(t);
   const mine = await createTicket(one, brand.id);
   const theirs = await createTicket(one, otherBrand.id);
   const restricted = await one.token(['tickets:read'], [brand.id]);
