@@ -257,10 +257,9 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
     },
 
     async link(trx, { principal, ticket, messageId, attachmentIds, at }) {
-      if (!attachmentIds.length) return;
-      const errors = await linkErrors(trx, principal, { brandId: ticket.brand_id, ticketId: ticket.id }, attachmentIds);
+      await this.check(trx, { principal, brandId: ticket.brand_id, ticketId: ticket.id, attachmentIds });
+      const errors: FieldError[] = [];
       for (const [i, id] of attachmentIds.entries()) {
-        if (errors.length) break;
         if (await store.linkAttachment(trx, id, { brand_id: ticket.brand_id, ticket_id: ticket.id, message_id: messageId, linked_at: at })) continue;
         // A concurrent writer (PostgreSQL) changed the row since it was read: say why, from the row as it is now.
         const now = await store.findAttachment(trx, id);
