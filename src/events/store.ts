@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { dialectOf } from '../db/dialect-of.js';
-import { preparedInsert } from '../db/prepared.js';
+import { prepareQuery, preparedInsert } from '../db/prepared.js';
 import type { DbOrTx, EventRow } from '../db/schema.js';
 
 /** The PostgreSQL notification channel that tells webhook dispatchers an event awaits fan-out. */
@@ -27,7 +27,17 @@ export async function listEvents(db: DbOrTx, f: EventListFilters): Promise<Event
 }
 
 const insertEventRow = preparedInsert('events');
-const insertDispatchMark = preparedInsert('event_dispatch_queue');
+/** The mark, written only while some webhook endpoint is enabled (see `queueForDispatch`). */
+const insertDispatchMarkIfOwed = prepareQuery((db, p: { eventId: string; createdAt: string }) =>
+  db
+    .insertInto('event_dispatch_queue')
+    .columns(['event_id', 'created_at'])
+    .expression(
+      db
+        .selectNoFrom((eb) => [eb.val(p.eventId).as('event_id'), eb.val(p.createdAt).as('created_at')])
+        .where((eb) => eb.exists(eb.selectFrom('webhook_endpoints').select('id').where('enabled', '=', 1))),
+    ),
+);
 
 export async function insertEvent(db: DbOrTx, row: EventRow): Promise<void> {
   await insertEventRow(db, row);
@@ -35,6 +45,14 @@ export async function insertEvent(db: DbOrTx, row: EventRow): Promise<void> {
 
 /**
  * Marks an event for webhook fan-out; the dispatcher takes the mark off once it has fanned it out.
+ *
+ * On SQLite the mark is written only if some endpoint is enabled, checked in the same statement:
+ * with none, no endpoint is owed the event (the dispatcher would unmark it unread, and an endpoint
+ * made later receives only later events), so a mark would cost a row written now, a row deleted
+ * later, and the deleting transaction's commit, which also retires every answer the API keeps by
+ * committed version. Writers are serialized there, so the check cannot miss an endpoint being
+ * enabled by a transaction that commits before this one. (A bulk import of a million tickets
+ * without endpoints used to leave ~1.7 million marks for the first start to delete.)
  *
  * On PostgreSQL the same statement notifies DISPATCH_CHANNEL, in the event's transaction:
  * PostgreSQL delivers the notification to the listening dispatchers (src/events/signal.ts) once the
@@ -53,7 +71,7 @@ export async function queueForDispatch(db: DbOrTx, event: Pick<EventRow, 'id' | 
       .execute();
     return;
   }
-  await insertDispatchMark(db, row);
+  await insertDispatchMarkIfOwed.run(db, { eventId: event.id, createdAt: event.created_at });
 }
 
 export async function findEvent(db: DbOrTx, id: string): Promise<EventRow | undefined> {

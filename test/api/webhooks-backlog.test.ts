@@ -3,6 +3,7 @@ import { it } from 'node:test';
 import pino from 'pino';
 import { createWebhookDispatcher } from '../../src/webhooks/dispatcher.js';
 import { build, type TestApp, testPostgresUrl } from '../helpers/app.js';
+import { createBrand, createTicket } from '../helpers/factories.js';
 import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /** Three fan-out batches and a bit (the dispatcher reads 500 events a transaction). */
@@ -83,4 +84,30 @@ it('unmarks a backlog no endpoint is owed without losing the events', async (ctx
   assert.equal(await countRows(t, 'event_dispatch_queue'), 0, 'every event unmarked');
   assert.equal(await countRows(t, 'webhook_deliveries'), 0);
   assert.equal(await countRows(t, 'events'), eventsBefore + BACKLOG, 'the events themselves are kept');
+});
+
+it('marks events for fan-out only while some endpoint is enabled (SQLite), and keeps every event', async (ctx) => {
+  const t = await build(ctx);
+  const brand = await createBrand(t);
+  // PostgreSQL marks every event: its writers are not serialized, so a check could miss an
+  // endpoint being enabled meanwhile; the dispatcher unmarks what no endpoint is owed.
+  const marksEveryEvent = Boolean(testPostgresUrl);
+  const events = () => countRows(t, 'events');
+  const marks = () => countRows(t, 'event_dispatch_queue');
+
+  const before = await events();
+  await createTicket(t, brand.id);
+  assert.equal(await events(), before + 1, 'the ticket.created event is written');
+  assert.equal(await marks(), marksEveryEvent ? 1 : 0, 'no endpoint: nothing to fan out');
+
+  const hook = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url: 'https://hooks.example.com/in', events: ['ticket.created'] } });
+  assert.equal(hook.statusCode, 201, hook.body);
+  await createTicket(t, brand.id);
+  assert.equal(await marks(), marksEveryEvent ? 2 : 1, 'an enabled endpoint: the event awaits fan-out');
+
+  const disabled = await t.request({ method: 'PATCH', url: `/v1/webhooks/${hook.json().id}`, body: { enabled: false } });
+  assert.equal(disabled.statusCode, 200, disabled.body);
+  await createTicket(t, brand.id);
+  assert.equal(await marks(), marksEveryEvent ? 3 : 1, 'only a disabled endpoint: not marked');
+  assert.equal(await events(), before + 3, 'every event is kept for GET /v1/events');
 });
