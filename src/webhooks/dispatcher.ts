@@ -75,9 +75,11 @@ const FAN_OUT_BATCH = 500;
 /**
  * Events unmarked a transaction when no endpoint is enabled: unread, they cost a row deleted each,
  * and every transaction is a commit (an fsync on SQLite, on the event loop): a million imported
- * events take 100 commits instead of 2,000.
+ * events take 500 commits instead of 2,000. Not more: a transaction holds the loop, and 10,000 rows
+ * held it 40-70 ms at a time (the first seconds after a start on imported tickets, with requests
+ * waiting behind each); 2,000 take ~10 ms with the commit.
  */
-const DISCARD_BATCH = 10_000;
+const DISCARD_BATCH = 2_000;
 /**
  * Commits arrive hundreds a second under load, and each cycle is a fan-out transaction and a claim
  * query whatever it finds: a commit's wake runs at once after a quiet spell, otherwise with the
