@@ -20,10 +20,11 @@ const LOAD_BATCH = 500;
 /**
  * How long a load works before it lets the event loop run, in ms (EventLoopSlices). A bulk load
  * (the warm-up after a start, a refit's new index) shares the loop with the requests:
- * better-sqlite3 is synchronous and the postings are built in JS. The keyword, filter and vector
- * loads run side by side, so a turn of the loop carries at most three slices; requests wait
- * ~15 ms at most while the indexes load. (Slices of 2,000 rows and reads of 5,000 held the loop
- * 100-380 ms at a time: GET's p99 was 0.9-1.3 s in the first 10 s after a start at 100k tickets.)
+ * better-sqlite3 is synchronous and the postings are built in JS. The warm-up runs the keyword,
+ * filter and vector loads one after another, so a turn of the loop carries one slice and at most
+ * one batch read; a search during it starts the others beside, up to three slices a turn. (Slices of
+ * 2,000 rows and reads of 5,000 held the loop 100-380 ms at a time: GET's p99 was 0.9-1.3 s in
+ * the first 10 s after a start at 100k tickets.)
  */
 const LOAD_SLICE_MS = 4;
 /** A load this large (first search, large reindex) leaves growth slack in the postings worth trimming. */

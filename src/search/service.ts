@@ -144,14 +144,14 @@ export function createSearchService(deps: SearchServiceDeps) {
     async warmUp(): Promise<boolean> {
       if (!(await store.hasDocuments(db))) return false;
       const state = await store.readState(db);
-      await Promise.all([
-        keywordIndex.catchUp(state.seq),
-        filterIndex.catchUp(state.seq),
-        (async () => {
-          const space = await embedderProvider.vectorSpace(db, state.componentsId);
-          await vectorIndex.catchUpFitted(space.storedId, state.seq, space.fit);
-        })(),
-      ]);
+      // One after another, not side by side: each load lets the event loop turn between slices of
+      // its work, and three loads at once put three slices (and three batch reads) in every turn,
+      // which requests then wait behind (turns of 30-70 ms at 100k tickets). A search meanwhile
+      // waits for all three anyway, and starts the ones not yet under way.
+      await keywordIndex.catchUp(state.seq);
+      await filterIndex.catchUp(state.seq);
+      const space = await embedderProvider.vectorSpace(db, state.componentsId);
+      await vectorIndex.catchUpFitted(space.storedId, state.seq, space.fit);
       return true;
     },
 
