@@ -16,7 +16,14 @@ import {
 } from '../../src/search/embedding/embedder.js';
 import { rocchioExpand } from '../../src/search/embedding/feedback.js';
 import { loopTurnsDuring } from '../helpers/event-loop.js';
-import { buildGloveCache, ensureGloveCache, gloveTableInSlices, loadGloveCache, loadGloveCacheInSlices } from '../../src/search/embedding/glove-cache.js';
+import {
+  buildGloveCache,
+  ensureGloveCache,
+  gloveTableInSlices,
+  loadGloveCache,
+  loadGloveCacheInSlices,
+  WordIndex,
+} from '../../src/search/embedding/glove-cache.js';
 import { EmbeddingEndpointError, OpenAICompatibleEmbedder, embeddingsEndpoint } from '../../src/search/embedding/openai-compatible.js';
 import { distinctiveness, softMatcher, weightedMean } from '../../src/search/embedding/soft-match.js';
 import { WinkGloveEmbedder } from '../../src/search/embedding/wink-glove.js';
@@ -107,6 +114,26 @@ describe('GloVe binary cache', () => {
     assert.deepEqual(sliced.data.subarray(0, 1000), whole.data.subarray(0, 1000));
     // 341k words at ~1 ms a slice: the loop ran many times while the index was built.
     assert.ok(turns >= 20, `the event loop ran ${turns} times`);
+    // Every word once, with its row, across the index's maps.
+    const rows = new Set<number>();
+    for (const [word, row] of sliced.index) {
+      assert.equal(whole.index.get(word), row, word);
+      rows.add(row);
+    }
+    assert.equal(rows.size, sliced.index.size);
+  });
+
+  it('keeps words of any length, the empty one too, in the word index', () => {
+    const index = new WordIndex();
+    const words = ['', 'a', 'ab', 'ba', 'café', '𝔘nicode', 'x'.repeat(300)];
+    for (const [row, w] of words.entries()) index.set(w, row);
+    assert.equal(index.size, words.length);
+    for (const [row, w] of words.entries()) assert.equal(index.get(w), row, JSON.stringify(w));
+    assert.equal(index.has('abc'), false);
+    assert.deepEqual(
+      [...index].sort((a, b) => a[1] - b[1]),
+      words.map((w, row) => [w, row]),
+    );
   });
 });
 
