@@ -27,6 +27,7 @@
 import { COLUMN_WEIGHTS, type KeywordFields } from './keyword-index.js';
 import type { ScoredHit } from './text/fusion.js';
 import { TopK } from './top-k.js';
+import { ShardedStringMap } from '../shared/sharded-string-map.js';
 
 export const BM25 = { k1: 1.2, b: 0.75 } as const;
 
@@ -127,7 +128,8 @@ export interface KeywordFilter {
 
 export class InvertedIndex {
   // ---- terms ----
-  private readonly termIds = new Map<string, number>();
+  /** Term -> id; sharded so that its growth never rehashes every term at once (a million at a million tickets). */
+  private readonly termIds = new ShardedStringMap<number>();
   private termHead = new Int32Array(1024);
   private termTail = new Int32Array(1024);
   /** Postings in the chain, dead ones included until the term is compacted. */

@@ -16,14 +16,7 @@ import {
 } from '../../src/search/embedding/embedder.js';
 import { rocchioExpand } from '../../src/search/embedding/feedback.js';
 import { loopTurnsDuring } from '../helpers/event-loop.js';
-import {
-  buildGloveCache,
-  ensureGloveCache,
-  gloveTableInSlices,
-  loadGloveCache,
-  loadGloveCacheInSlices,
-  WordIndex,
-} from '../../src/search/embedding/glove-cache.js';
+import { buildGloveCache, ensureGloveCache, gloveTableInSlices, loadGloveCache, loadGloveCacheInSlices } from '../../src/search/embedding/glove-cache.js';
 import { EmbeddingEndpointError, OpenAICompatibleEmbedder, embeddingsEndpoint } from '../../src/search/embedding/openai-compatible.js';
 import { distinctiveness, softMatcher, weightedMean } from '../../src/search/embedding/soft-match.js';
 import { WinkGloveEmbedder } from '../../src/search/embedding/wink-glove.js';
@@ -121,19 +114,6 @@ describe('GloVe binary cache', () => {
       rows.add(row);
     }
     assert.equal(rows.size, sliced.index.size);
-  });
-
-  it('keeps words of any length, the empty one too, in the word index', () => {
-    const index = new WordIndex();
-    const words = ['', 'a', 'ab', 'ba', 'café', '𝔘nicode', 'x'.repeat(300)];
-    for (const [row, w] of words.entries()) index.set(w, row);
-    assert.equal(index.size, words.length);
-    for (const [row, w] of words.entries()) assert.equal(index.get(w), row, JSON.stringify(w));
-    assert.equal(index.has('abc'), false);
-    assert.deepEqual(
-      [...index].sort((a, b) => a[1] - b[1]),
-      words.map((w, row) => [w, row]),
-    );
   });
 });
 

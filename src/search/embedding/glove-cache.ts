@@ -20,6 +20,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { EventLoopSlices } from '../../shared/event-loop-slices.js';
+import { ShardedStringMap } from '../../shared/sharded-string-map.js';
 
 export const GLOVE_CACHE_FILE = 'glove-100d.bin';
 const MAGIC = 'NXGLOVE1';
@@ -33,44 +34,7 @@ export interface GloveTable {
   readonly scales: Float32Array;
   readonly data: Int8Array;
   /** Word -> row index. Row index is also the frequency rank (0 = most frequent). */
-  readonly index: WordIndex;
-}
-
-/**
- * Word -> row, held in 16 maps picked by a cheap hash of the word rather than in one: a map grows
- * by rehashing all its entries at once, and one map of the 341k words held the event loop 45-70 ms
- * at each of its last growths while a starting server built it in slices; a map of ~21k grows in a
- * few ms.
- */
-export class WordIndex {
-  readonly #maps = Array.from({ length: 16 }, () => new Map<string, number>());
-
-  #mapOf(word: string): Map<string, number> {
-    // NaN for the empty word, which `& 15` turns into map 0.
-    return this.#maps[(word.charCodeAt(0) * 31 + word.charCodeAt(word.length - 1) * 7 + word.length) & 15]!;
-  }
-
-  get(word: string): number | undefined {
-    return this.#mapOf(word).get(word);
-  }
-
-  has(word: string): boolean {
-    return this.#mapOf(word).has(word);
-  }
-
-  set(word: string, row: number): void {
-    this.#mapOf(word).set(word, row);
-  }
-
-  get size(): number {
-    let n = 0;
-    for (const m of this.#maps) n += m.size;
-    return n;
-  }
-
-  *[Symbol.iterator](): IterableIterator<[string, number]> {
-    for (const m of this.#maps) yield* m;
-  }
+  readonly index: ShardedStringMap<number>;
 }
 
 /** Absolute path of the JSON shipped by the npm package. */
@@ -182,7 +146,7 @@ function* tableSteps(buf: Buffer, path: string): Generator<void, GloveTable, voi
   const data = new Int8Array(buf.buffer, buf.byteOffset + dataOff, count * dimensions);
   const vocabOff = dataOff + count * dimensions;
   const vocabEnd = vocabOff + vocabBytes;
-  const index = new WordIndex();
+  const index = new ShardedStringMap<number>();
   // Words are read one by one off the bytes (newline-separated UTF-8) rather than decoded and
   // split at once, so that the work divides into steps.
   const addWords = (from: number, first: number): { at: number; words: number } => {
