@@ -8,13 +8,16 @@
  * the loop was busy for that long (requests, background work, garbage collection) before it
  * reached its timers again. When the process exits (NexusCore exits after SIGINT or SIGTERM once
  * its requests are done) it writes one JSON line to stderr:
- * `{"listeningAtMs":…,"stalls":[[startMs, lengthMs], …]}`, times from the preload.
+ * `{"listeningAtMs":…,"t0MonotonicUs":…,"stalls":[[startMs, lengthMs], …]}`, times from the preload.
  * docs/benchmarks.md ("HTTP: what held the event loop besides requests") reads it so.
  */
 import http from 'node:http';
 
 const threshold = Number(process.env.LOOP_STALL_MS ?? 40);
 const t0 = performance.now();
+// The same instant on the monotonic clock, in µs: V8's CPU profiles (`--cpu-prof`) stamp their
+// samples on it, so bench/http/stall-causes.ts can find each stall's samples.
+const t0MonotonicUs = Number(process.hrtime.bigint() / 1000n);
 const stalls = [];
 let listeningAtMs = null;
 let last = performance.now();
@@ -32,4 +35,4 @@ http.Server.prototype.listen = function (...args) {
   return listen.apply(this, args);
 };
 
-process.on('exit', () => process.stderr.write(`${JSON.stringify({ listeningAtMs, stalls })}\n`));
+process.on('exit', () => process.stderr.write(`${JSON.stringify({ listeningAtMs, t0MonotonicUs, stalls })}\n`));
