@@ -38,7 +38,7 @@ export async function recordEvent(
   };
   await store.insertEvent(db, row);
   // Marks the event for webhook fan-out in the same transaction: committed together or not at all.
-  await store.queueForDispatch(db, row);
-  signalDispatchWork();
+  // Unmarked (no endpoint is enabled), it gives a dispatcher nothing to do: no wake-up.
+  if (await store.queueForDispatch(db, row)) signalDispatchWork();
   return row;
 }

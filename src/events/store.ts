@@ -45,6 +45,7 @@ export async function insertEvent(db: DbOrTx, row: EventRow): Promise<void> {
 
 /**
  * Marks an event for webhook fan-out; the dispatcher takes the mark off once it has fanned it out.
+ * Returns whether it did.
  *
  * On SQLite the mark is written only if some endpoint is enabled, checked in the same statement:
  * with none, no endpoint is owed the event (the dispatcher would unmark it unread, and an endpoint
@@ -61,7 +62,7 @@ export async function insertEvent(db: DbOrTx, row: EventRow): Promise<void> {
  * the other; ticket writes are already ordered by the `search_state` row lock they all take, so it
  * costs them no more concurrency than they have.
  */
-export async function queueForDispatch(db: DbOrTx, event: Pick<EventRow, 'id' | 'created_at'>): Promise<void> {
+export async function queueForDispatch(db: DbOrTx, event: Pick<EventRow, 'id' | 'created_at'>): Promise<boolean> {
   const row = { event_id: event.id, created_at: event.created_at };
   if (dialectOf(db) === 'postgres') {
     await db
@@ -69,9 +70,9 @@ export async function queueForDispatch(db: DbOrTx, event: Pick<EventRow, 'id' | 
       .selectFrom('queued')
       .select(sql<string>`pg_notify(${DISPATCH_CHANNEL}, '')`.as('notified'))
       .execute();
-    return;
+    return true;
   }
-  await insertDispatchMarkIfOwed.run(db, { eventId: event.id, createdAt: event.created_at });
+  return (await insertDispatchMarkIfOwed.run(db, { eventId: event.id, createdAt: event.created_at })) > 0;
 }
 
 export async function findEvent(db: DbOrTx, id: string): Promise<EventRow | undefined> {

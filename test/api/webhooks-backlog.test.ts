@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import pino from 'pino';
+import { onDispatchWork } from '../../src/events/signal.js';
 import { createWebhookDispatcher } from '../../src/webhooks/dispatcher.js';
 import { build, type TestApp, testPostgresUrl } from '../helpers/app.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
@@ -94,16 +95,22 @@ it('marks events for fan-out only while some endpoint is enabled (SQLite), and k
   const marksEveryEvent = Boolean(testPostgresUrl);
   const events = () => countRows(t, 'events');
   const marks = () => countRows(t, 'event_dispatch_queue');
+  // The nudge that wakes this process's dispatchers: raised only for a marked event.
+  let wakes = 0;
+  ctx.after(onDispatchWork(() => wakes++));
 
   const before = await events();
   await createTicket(t, brand.id);
   assert.equal(await events(), before + 1, 'the ticket.created event is written');
   assert.equal(await marks(), marksEveryEvent ? 1 : 0, 'no endpoint: nothing to fan out');
+  assert.equal(wakes, marksEveryEvent ? 1 : 0, 'no endpoint: no dispatcher woken');
 
   const hook = await t.request({ method: 'POST', url: '/v1/webhooks', body: { url: 'https://hooks.example.com/in', events: ['ticket.created'] } });
   assert.equal(hook.statusCode, 201, hook.body);
+  const wakesBefore = wakes;
   await createTicket(t, brand.id);
   assert.equal(await marks(), marksEveryEvent ? 2 : 1, 'an enabled endpoint: the event awaits fan-out');
+  assert.equal(wakes, wakesBefore + 1, 'and a dispatcher is woken');
 
   const disabled = await t.request({ method: 'PATCH', url: `/v1/webhooks/${hook.json().id}`, body: { enabled: false } });
   assert.equal(disabled.statusCode, 200, disabled.body);
