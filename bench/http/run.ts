@@ -359,8 +359,10 @@ async function startIdeal(seed: Seeded): Promise<{ server: Server; startMs: numb
   return { server: { target: 'ideal', child, pid: serverPid(child.pid!, 'bench/http/ideal-server.mjs'), port, logFile }, startMs };
 }
 
-/** NexusCore loads its search indexes in the background after listening: wait for that to finish. */
-/** Waits for NexusCore's search warm-up to end; returns how long it took from the call, in ms (undefined: not reported). */
+/**
+ * NexusCore loads its search indexes in the background after listening: waits for that to finish.
+ * Returns how long it took from the call, in ms (undefined: not reported within 15 min).
+ */
 async function waitWarmedUp(server: Server): Promise<number | undefined> {
   const t0 = performance.now();
   while (performance.now() - t0 < 900_000) {
