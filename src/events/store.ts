@@ -28,13 +28,13 @@ export async function listEvents(db: DbOrTx, f: EventListFilters): Promise<Event
 
 const insertEventRow = preparedInsert('events');
 /** The mark, written only while some webhook endpoint is enabled (see `queueForDispatch`). */
-const insertDispatchMarkIfOwed = prepareQuery((db, p: { eventId: string; createdAt: string }) =>
+const insertDispatchMarkIfOwed = prepareQuery((db, p: { event_id: string; created_at: string }) =>
   db
     .insertInto('event_dispatch_queue')
     .columns(['event_id', 'created_at'])
     .expression(
       db
-        .selectNoFrom((eb) => [eb.val(p.eventId).as('event_id'), eb.val(p.createdAt).as('created_at')])
+        .selectNoFrom((eb) => [eb.val(p.event_id).as('event_id'), eb.val(p.created_at).as('created_at')])
         .where((eb) => eb.exists(eb.selectFrom('webhook_endpoints').select('id').where('enabled', '=', 1))),
     ),
 );
@@ -72,7 +72,7 @@ export async function queueForDispatch(db: DbOrTx, event: Pick<EventRow, 'id' | 
       .execute();
     return true;
   }
-  return (await insertDispatchMarkIfOwed.run(db, { eventId: event.id, createdAt: event.created_at })) > 0;
+  return (await insertDispatchMarkIfOwed.run(db, row)) > 0;
 }
 
 export async function findEvent(db: DbOrTx, id: string): Promise<EventRow | undefined> {
