@@ -390,13 +390,16 @@ async function startTimed(start: () => Promise<{ server: Server; startMs: number
 /**
  * Moves a server's log out of the way after a run: error-level lines (pino level >= 50) are counted
  * and copied to `errorsFile`, the rest (two request lines per request) is dropped by truncating the
- * file, which the server appends to (O_APPEND), so that a long soak cannot fill the disk.
+ * file, which the server appends to (O_APPEND), so that a long soak cannot fill the disk. Returns
+ * the count and the `ms` of the access lines logged within `window` (Fastify's elapsed time, from
+ * the request's start to its response's end).
  */
-function drainLog(server: Server, errorsFile: string): number {
+function drainLog(server: Server, errorsFile: string, window: { from: number; to: number }): { errors: number; serverMs: number[] } {
   const fd = fs.openSync(server.logFile, 'r');
   const buf = Buffer.alloc(1 << 20);
   let rest = '';
   let errors = 0;
+  const serverMs: number[] = [];
   try {
     for (let n: number; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) {
       const lines = (rest + buf.toString('utf8', 0, n)).split('\n');
@@ -405,15 +408,23 @@ function drainLog(server: Server, errorsFile: string): number {
         if (/"level":(50|60)/.test(line)) {
           errors++;
           fs.appendFileSync(errorsFile, `${line}\n`);
+          continue;
         }
+        const access = ACCESS_LINE.exec(line);
+        if (!access) continue;
+        const time = Number(access[1]);
+        if (time >= window.from && time <= window.to) serverMs.push(Number(access[2]));
       }
     }
   } finally {
     fs.closeSync(fd);
   }
   fs.truncateSync(server.logFile, 0);
-  return errors;
+  return { errors, serverMs };
 }
+
+/** An access line of NexusCore's log (src/app.ts): its time and `ms`. */
+const ACCESS_LINE = /^\{"level":30,"time":(\d+),.*"ms":([\d.]+),"msg":"request"\}$/;
 
 // ---------------------------------------------------------------- wrk
 
@@ -443,6 +454,13 @@ interface Run extends WrkResult {
   /** Wall-clock ms of wrk's start and end (the run includes wrk building its requests). */
   started_at: number;
   ended_at: number;
+  /**
+   * NexusCore only: p50 and p99 of its own time per request (its access log's `ms`, from the
+   * request's start to its response's end). wrk's figures add the wait before the server reads a
+   * request: a connection's first one waits to be accepted, one connection a turn of the event loop.
+   */
+  server_p50_ms?: number;
+  server_p99_ms?: number;
 }
 
 async function wrk(
@@ -571,6 +589,11 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+/** The value at fraction `q` of the sorted values (nearest rank). */
+const percentile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+};
 const fmt = (x: number, digits = 0) => (Number.isFinite(x) ? x.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a');
 const ms = (x: number) => (x >= 100 ? fmt(x) : x >= 10 ? fmt(x, 1) : fmt(x, 2));
 const mb = (bytes: number) => `${fmt(bytes / 1048576)} MB`;
@@ -634,6 +657,11 @@ function workingCopy<S extends Seeded>(seed: S): S {
   fs.cpSync(seed.nexusDataDir, nexusDataDir, { recursive: true });
   const idealDb = path.join(dir, 'ideal.sqlite');
   for (const suffix of ['', '-wal', '-shm']) if (fs.existsSync(seed.idealDb + suffix)) fs.copyFileSync(seed.idealDb + suffix, idealDb + suffix);
+  // The copy's GBs sit dirty in the page cache until the kernel writes them back, for tens of
+  // seconds at a million tickets, and each server's commits (an fsync each) wait behind that
+  // writeback meanwhile: fsyncs of 0.3-0.6 s in the first commits, 1.2 s in a checkpoint, were measured. A server is not started on
+  // files it has just written, so the bench writes the copy out first.
+  execFileSync('sync', ['-f', dir]);
   cacheCopyNotSeed(seed.nexusDataDir, nexusDataDir);
   cacheCopyNotSeed(path.dirname(seed.idealDb), dir);
   return { ...seed, nexusDataDir, idealDb };
@@ -703,11 +731,19 @@ async function benchAt(n: number): Promise<void> {
       started_at: startedAt,
       ended_at: endedAt,
     };
+    if (target === 'nexus') {
+      const drained = drainLog(servers.nexus, path.join(resultsDir, `n${n}-nexus-errors.log`), { from: startedAt, to: endedAt });
+      nexusErrors += drained.errors;
+      if (drained.serverMs.length) {
+        run.server_p50_ms = percentile(drained.serverMs, 0.5);
+        run.server_p99_ms = percentile(drained.serverMs, 0.99);
+      }
+    }
     fs.appendFileSync(path.join(resultsDir, 'runs.jsonl'), `${JSON.stringify(run)}\n`);
-    if (target === 'nexus') nexusErrors += drainLog(servers.nexus, path.join(resultsDir, `n${n}-nexus-errors.log`));
+    const serverSide = run.server_p99_ms === undefined ? '' : ` (server-side p99 ${ms(run.server_p99_ms)} ms)`;
     if (round > 0)
       log(
-        `  ${p.padEnd(6)} ${target.padEnd(5)} round ${round}: ${fmt(result.rps)} req/s, p50 ${ms(result.p50_ms)} ms, p99 ${ms(result.p99_ms)} ms, ${cpuPerReq.toFixed(2)} ms CPU/req, errors ${errorsOf(result)}, others on CPU ${SERVER_CPU}: ${othersPct.toFixed(0)} %`,
+        `  ${p.padEnd(6)} ${target.padEnd(5)} round ${round}: ${fmt(result.rps)} req/s, p50 ${ms(result.p50_ms)} ms, p99 ${ms(result.p99_ms)} ms${serverSide}, ${cpuPerReq.toFixed(2)} ms CPU/req, errors ${errorsOf(result)}, others on CPU ${SERVER_CPU}: ${othersPct.toFixed(0)} %`,
       );
     return run;
   };
@@ -751,6 +787,18 @@ async function benchAt(n: number): Promise<void> {
     );
   }
   scaling.set(n, scale);
+  const serverSide = o.paths
+    .map((p) => {
+      const ps = runs.filter((r) => r.target === 'nexus' && r.path === p && r.server_p99_ms !== undefined);
+      return ps.length ? `${p} ${ms(median(ps.map((r) => r.server_p50_ms!)))} / ${ms(median(ps.map((r) => r.server_p99_ms!)))}` : undefined;
+    })
+    .filter(Boolean);
+  if (serverSide.length) {
+    out();
+    out(
+      `NexusCore's own p50 / p99 per request, ms (its access log: from a request's start to its response's end; wrk's figures add the wait to be read, for a connection's first request its wait to be accepted), median of the rounds: ${serverSide.join('; ')}.`,
+    );
+  }
   const others = runs.map((r) => r.others_on_server_cpu_pct);
   out();
   out(
@@ -790,7 +838,7 @@ async function benchAt(n: number): Promise<void> {
     out(`| RSS after ${fmt(o.soak / 60, 1)} min of mixed load (peak); before it ${fmt(before.rssMb)} MB | ${fmt(after.rssMb)} MB (${fmt(after.hwmMb)}) | | |`);
     out();
     out(
-      `Soak (45 % get, 20 % list, 5 % search, 10 % create, 10 % reply, 10 % patch): ${fmt(soak.rps)} req/s, p50 ${ms(soak.p50_ms)} ms, p99 ${ms(soak.p99_ms)} ms, ${errorsOf(soak)} errors, ${soak.cpu_ms_per_req.toFixed(2)} ms CPU/req.`,
+      `Soak (45 % get, 20 % list, 5 % search, 10 % create, 10 % reply, 10 % patch): ${fmt(soak.rps)} req/s, p50 ${ms(soak.p50_ms)} ms, p99 ${ms(soak.p99_ms)} ms${soak.server_p99_ms === undefined ? '' : ` (NexusCore's own p99 ${ms(soak.server_p99_ms)} ms)`}, ${errorsOf(soak)} errors, ${soak.cpu_ms_per_req.toFixed(2)} ms CPU/req.`,
     );
   }
   out();
