@@ -14,8 +14,8 @@
  * every path with `wrk -t1 -c<connections>` pinned to CPU 1: a warm-up, then rounds in which the
  * paths and the two servers are interleaved (so drift hits all alike), each run starting once the
  * machine is quiet (or after --quiet-wait seconds). Prints, per path, the median req/s, p50/p99
- * and server CPU per request of each server, the ratio and the issue's bars; the server's RSS at
- * the end; with --soak, a long mixed-load run and the RSS after it; with --profile, a
+ * and server CPU per request of each server, the ratio and the issue's bars; NexusCore's own p50/p99
+ * from its access log (wrk's add the wait to be read and accepted); the server's RSS at the end; with --soak, a long mixed-load run and the RSS after it; with --profile, a
  * `node --cpu-prof` profile of NexusCore under the given paths' loads, summarised.
  *
  * --seeded DIR (SQLite; e.g. bench/http/seeds, gitignored): seed into DIR/n<N>/ and keep it there; a later run with the same DIR reuses
@@ -389,7 +389,7 @@ async function startTimed(start: () => Promise<{ server: Server; startMs: number
 
 /**
  * Moves a server's log out of the way after a run: error-level lines (pino level >= 50) are counted
- * and copied to `errorsFile`, the rest (two request lines per request) is dropped by truncating the
+ * and copied to `errorsFile`, the rest (an access line per request) is dropped by truncating the
  * file, which the server appends to (O_APPEND), so that a long soak cannot fill the disk. Returns
  * the count and the `ms` of the access lines logged within `window` (Fastify's elapsed time, from
  * the request's start to its response's end).
@@ -659,8 +659,8 @@ function workingCopy<S extends Seeded>(seed: S): S {
   for (const suffix of ['', '-wal', '-shm']) if (fs.existsSync(seed.idealDb + suffix)) fs.copyFileSync(seed.idealDb + suffix, idealDb + suffix);
   // The copy's GBs sit dirty in the page cache until the kernel writes them back, for tens of
   // seconds at a million tickets, and each server's commits (an fsync each) wait behind that
-  // writeback meanwhile: fsyncs of 0.3-0.6 s in the first commits, 1.2 s in a checkpoint, were measured. A server is not started on
-  // files it has just written, so the bench writes the copy out first.
+  // writeback meanwhile: fsyncs of 0.3-0.6 s in the first commits and 1.2 s in a checkpoint were
+  // measured. A server is not started on files it has just written: the copy is written out first.
   execFileSync('sync', ['-f', dir]);
   cacheCopyNotSeed(seed.nexusDataDir, nexusDataDir);
   cacheCopyNotSeed(path.dirname(seed.idealDb), dir);
