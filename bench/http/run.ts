@@ -15,8 +15,9 @@
  * paths and the two servers are interleaved (so drift hits all alike), each run starting once the
  * machine is quiet (or after --quiet-wait seconds). Prints, per path, the median req/s, p50/p99
  * and server CPU per request of each server, the ratio and the issue's bars; NexusCore's own p50/p99
- * from its access log (wrk's add the wait to be read and accepted); the server's RSS at the end; with --soak, a long mixed-load run and the RSS after it; with --profile, a
- * `node --cpu-prof` profile of NexusCore under the given paths' loads, summarised.
+ * from its access log (wrk's add the wait to be read and accepted); the server's RSS at the end;
+ * with --soak, a long mixed-load run and the RSS after it; with --profile, a `node --cpu-prof`
+ * profile of NexusCore under the given paths' loads, summarised.
  *
  * --seeded DIR (SQLite; e.g. bench/http/seeds, gitignored): seed into DIR/n<N>/ and keep it there; a later run with the same DIR reuses
  * a complete seed instead of seeding again (1M tickets take half an hour to seed). The servers run
