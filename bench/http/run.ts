@@ -2,7 +2,7 @@
  * HTTP bench: NexusCore as `npm start` runs it against an ideal minimal ticket server, in one run.
  *
  *   npm run bench:http -- [--tickets 10000[,100000,…]] [--dialect sqlite|postgres] [--duration 10s]
- *                         [--connections 32] [--rounds 3] [--warmup 5s] [--paths get,list,search,create,reply,patch]
+ *                         [--connections 32] [--rounds 3] [--warmup 5s] [--paths get,get-uncached,list,search,create,reply,patch]
  *                         [--soak 10m] [--profile [get,create]] [--quiet-wait 20] [--startups 3] [--keep]
  *                         [--seeded DIR]
  *
@@ -18,6 +18,11 @@
  * from its access log (wrk's add the wait to be read and accepted); the server's RSS at the end;
  * with --soak, a long mixed-load run and the RSS after it; with --profile, a `node --cpu-prof`
  * profile of NexusCore under the given paths' loads, summarised.
+ *
+ * `get` cycles through 5,000 requests drawn at random from the sampled tickets, so after its first
+ * pass NexusCore answers from memory (its answers and conversations kept by version);
+ * `get-uncached` reads every sampled ticket in turn (up to 20,000, more than those caches hold), the
+ * cost of reading a ticket no one read lately. The ideal server keeps nothing either way.
  *
  * --seeded DIR (SQLite; e.g. bench/http/seeds, gitignored): seed into DIR/n<N>/ and keep it there; a later run with the same DIR reuses
  * a complete seed instead of seeding again (1M tickets take half an hour to seed). The servers run
@@ -39,12 +44,13 @@ import { busyJiffies, cpuMs, descendants, memory } from '../proc.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const HERE = path.join(ROOT, 'bench/http');
-const PATHS = ['get', 'list', 'search', 'create', 'reply', 'patch'] as const;
+const PATHS = ['get', 'get-uncached', 'list', 'search', 'create', 'reply', 'patch'] as const;
 type PathName = (typeof PATHS)[number];
 type Target = 'nexus' | 'ideal';
 
 const LABEL: Record<PathName, string> = {
   get: '`GET /v1/tickets/{id}`',
+  'get-uncached': '`GET /v1/tickets/{id}`, each sampled ticket in turn (no cache holds it)',
   list: '`GET /v1/tickets?brand_id=…&status=open&limit=20`',
   search: '`POST /v1/tickets/search` (keyword)',
   create: '`POST /v1/tickets` (~600 B)',
