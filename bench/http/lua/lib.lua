@@ -82,20 +82,32 @@ function M.patch(t)
   return wrk.format("PATCH", "/v1/tickets/" .. t.id, M.auth(t.token, true), changes[math.random(#changes)])
 end
 
--- One path's script: N requests built from tickets (get, reply, patch) or brands (list, search, create).
-function M.script(kind, n)
+-- Sets wrk's hooks: init() fills the requests with build(reqs), request() sends them round and round.
+local function serve(build)
   local reqs = {}
   local counter = 0
-  init = function(args)
-    math.randomseed(os.time())
-    local source = (kind == "list" or kind == "search" or kind == "create") and M.brands() or M.tickets()
-    for i = 1, n do reqs[i] = M[kind](source[math.random(#source)]) end
-  end
+  init = function(args) build(reqs) end
   request = function()
     counter = counter + 1
     return reqs[(counter % #reqs) + 1]
   end
   done = M.report
+end
+
+-- One path's script: N requests built from tickets (get, reply, patch) or brands (list, search, create).
+function M.script(kind, n)
+  serve(function(reqs)
+    math.randomseed(os.time())
+    local source = (kind == "list" or kind == "search" or kind == "create") and M.brands() or M.tickets()
+    for i = 1, n do reqs[i] = M[kind](source[math.random(#source)]) end
+  end)
+end
+
+-- One path's script over every sampled ticket in turn, in the file's order.
+function M.each(kind)
+  serve(function(reqs)
+    for _, t in ipairs(M.tickets()) do reqs[#reqs + 1] = M[kind](t) end
+  end)
 end
 
 -- wrk done(): one line of JSON, latencies in ms, and the non-2xx/3xx count.
