@@ -788,6 +788,7 @@ async function benchAt(n: number): Promise<void> {
     const b = is.get(p)!;
     scale.set(`nexus:${p}`, a.rps);
     scale.set(`ideal:${p}`, b.rps);
+    scale.set(`ratio:${p}`, a.rps / b.rps);
     const err = (s: PathStats) => (s.errors ? ` (${s.errors} errors)` : '');
     out(
       `| ${LABEL[p]} | **${fmt(a.rps)}**${err(a)} | ${ms(a.p50)} / ${ms(a.p99)} | ${a.cpu.toFixed(2)} | ${fmt(b.rps)}${err(b)} | ${ms(b.p50)} / ${ms(b.p99)} | ${b.cpu.toFixed(2)} | **${(a.rps / b.rps).toFixed(2)}×** | ${(b.cpu / a.cpu).toFixed(2)}× | ${barCell(p, a, is)} |`,
@@ -925,6 +926,21 @@ async function main(): Promise<void> {
           return `${fmt(v)} (${(v / scaling.get(first)!.get(`${t}:${p}`)!).toFixed(2)}×)`;
         });
       out(`| ${LABEL[p]} | ${[...cells('nexus'), ...cells('ideal')].join(' | ')} |`);
+    }
+    out();
+    // Each N is measured minutes after the last, and a shared machine's speed drifts by tens of
+    // percent meanwhile; the ideal server runs in the same rounds as NexusCore, so NexusCore's
+    // ratio to it at each N carries no drift between the sizes.
+    out(`### Scaling against the ideal of the same rounds: NexusCore ÷ ideal req/s at each N, and that ratio ÷ its value at ${first.toLocaleString('en')}`);
+    out();
+    out(`| path | ${o.tickets.map((n) => n.toLocaleString('en')).join(' | ')} |`);
+    out(`|---|${o.tickets.map(() => '---:|').join('')}`);
+    for (const p of o.paths) {
+      const cells = o.tickets.map((n) => {
+        const v = scaling.get(n)!.get(`ratio:${p}`)!;
+        return `${v.toFixed(2)}× (${(v / scaling.get(first)!.get(`ratio:${p}`)!).toFixed(2)})`;
+      });
+      out(`| ${LABEL[p]} | ${cells.join(' | ')} |`);
     }
     out();
   }
