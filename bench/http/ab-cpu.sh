@@ -7,11 +7,13 @@
 #
 #   npm run bench:http -- --tickets 10000 --keep          # or --seeded DIR: a seeded data set
 #   (cd <other checkout> && npm run build)                # each checkout needs its dist/
-#   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n10000 get|get-all|list|create [rounds]
+#   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n10000 get|get-all|get-uncached|list|create [rounds]
 #   AB_ENV_B="NEXUS_RATE_LIMIT_SYNC_INTERVAL=1h" bench/http/ab-cpu.sh <same checkout twice> …   # settings per side
 #
 # `get` reads the first brand's tickets in turn with that brand's token, `get-all` 5,000 tickets of
-# every brand with their brands' tokens (as bench:http's get does), `list` the first brand's open
+# every brand with their brands' tokens (as bench:http's get does), `get-uncached` every sampled
+# ticket in turn from a random place in the sample (as bench:http's get-uncached: more tickets than
+# the server's caches hold), `list` the first brand's open
 # tickets newest first, `create` bench:http's ~600-byte creates (lua/create.lua) into each side's copy
 # of the seed (CPU only: a commit's fsync wait is not CPU time). Prints each run and the totals.
 set -euo pipefail
@@ -24,7 +26,7 @@ B=$(cd "$2" && pwd)
 SEED=$(cd "$3" && pwd)
 export AB_PATH=$4
 ROUNDS=${5:-8}
-case $AB_PATH in get | get-all | list | create) ;; *) echo "path: get, get-all, list or create" >&2; exit 2 ;; esac
+case $AB_PATH in get | get-all | get-uncached | list | create) ;; *) echo "path: get, get-all, get-uncached, list or create" >&2; exit 2 ;; esac
 
 WORK=$(mktemp -d)
 cleanup() {
@@ -46,11 +48,15 @@ math.randomseed(7)
 local drawn = {}
 for k = 1, 5000 do drawn[k] = all[math.random(#all)] end
 local n = 0
+-- get-uncached: each run starts at its own place in the sample, so that it mostly reads tickets the
+-- runs before it did not.
+math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+local start = math.random(#all)
 request = function()
   n = n + 1
   local mode = os.getenv("AB_PATH")
-  if mode == "get-all" then
-    local t = drawn[(n % #drawn) + 1]
+  if mode == "get-all" or mode == "get-uncached" then
+    local t = mode == "get-all" and drawn[(n % #drawn) + 1] or all[((start + n) % #all) + 1]
     return wrk.format("GET", "/v1/tickets/" .. t.id, { ["authorization"] = "Bearer " .. t.token })
   end
   local path = "/v1/tickets?brand_id=$BRAND&status=open&limit=20"
