@@ -788,7 +788,6 @@ async function benchAt(n: number): Promise<void> {
     const b = is.get(p)!;
     scale.set(`nexus:${p}`, a.rps);
     scale.set(`ideal:${p}`, b.rps);
-    scale.set(`ratio:${p}`, a.rps / b.rps);
     const err = (s: PathStats) => (s.errors ? ` (${s.errors} errors)` : '');
     out(
       `| ${LABEL[p]} | **${fmt(a.rps)}**${err(a)} | ${ms(a.p50)} / ${ms(a.p99)} | ${a.cpu.toFixed(2)} | ${fmt(b.rps)}${err(b)} | ${ms(b.p50)} / ${ms(b.p99)} | ${b.cpu.toFixed(2)} | **${(a.rps / b.rps).toFixed(2)}×** | ${(b.cpu / a.cpu).toFixed(2)}× | ${barCell(p, a, is)} |`,
@@ -936,10 +935,8 @@ async function main(): Promise<void> {
     out(`| path | ${o.tickets.map((n) => n.toLocaleString('en')).join(' | ')} |`);
     out(`|---|${o.tickets.map(() => '---:|').join('')}`);
     for (const p of o.paths) {
-      const cells = o.tickets.map((n) => {
-        const v = scaling.get(n)!.get(`ratio:${p}`)!;
-        return `${v.toFixed(2)}× (${(v / scaling.get(first)!.get(`ratio:${p}`)!).toFixed(2)})`;
-      });
+      const ratioAt = (n: number) => scaling.get(n)!.get(`nexus:${p}`)! / scaling.get(n)!.get(`ideal:${p}`)!;
+      const cells = o.tickets.map((n) => `${ratioAt(n).toFixed(2)}× (${(ratioAt(n) / ratioAt(first)).toFixed(2)})`);
       out(`| ${LABEL[p]} | ${cells.join(' | ')} |`);
     }
     out();
