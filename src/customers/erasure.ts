@@ -11,6 +11,7 @@ import { newId } from '../shared/ids.js';
 import { clipPreview } from '../shared/message-preview.js';
 import { fromJsonText, toJsonText } from '../shared/json.js';
 import type { SecretBox } from '../shared/secret-box.js';
+import { deleteRepresentations } from '../tickets/representation-store.js';
 import * as tickets from '../tickets/store.js';
 import * as store from './erasure-store.js';
 import { findCustomer, updateCustomer } from './store.js';
@@ -310,6 +311,8 @@ export function createCustomerErasure(deps: ErasureDeps) {
     const at = toTimestamp(now);
     const touched = ticketsTouched(p);
     for (const id of touched) await tickets.lockTicket(trx, id);
+    // The tickets' stored JSON holds what is redacted here: gone with it (a read stores it again, redacted).
+    await deleteRepresentations(trx, [...touched]);
     // Messages first: each ticket's preview is then made again from its redacted conversation.
     for (const [id, set] of p.messages) await store.updateMessage(trx, id, set);
     for (const id of touched) {

@@ -393,6 +393,15 @@ export interface ViewCountTable {
   count: number;
 }
 
+/** A ticket's fields and conversation as JSON, for one version and schema shape (migration 0024, src/tickets/stored-representations.ts). */
+export interface TicketRepresentationTable {
+  ticket_id: string;
+  version: number;
+  shape: string;
+  fields: Buffer;
+  conversation: Buffer;
+}
+
 export interface Database {
   brand_email_addresses: BrandEmailAddressTable;
   inbound_emails: InboundEmailTable;
@@ -425,6 +434,7 @@ export interface Database {
   views: ViewTable;
   ticket_counts: TicketCountTable;
   view_counts: ViewCountTable;
+  ticket_representations: TicketRepresentationTable;
 }
 
 export type Db = Kysely<Database>;

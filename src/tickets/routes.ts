@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { canSeeBrand } from '../auth/scopes.js';
 import { principalOf } from '../http/auth.js';
@@ -20,6 +21,8 @@ import {
 } from './schemas.js';
 import { VersionedJsonCache } from './detail-cache.js';
 import type { TicketService } from './service.js';
+import { StoredRepresentations, representationShape } from './stored-representations.js';
+import { AttachmentSchema, AuditEntrySchema, MessageSchema, TicketSchema } from './schemas.js';
 
 const Ref = (id: string) => Type.Ref(id);
 // Schema objects made once: a serializer is compiled per schema object.
@@ -42,6 +45,32 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
   // List pages the same way, by token and URL: what a page holds depends on the query and on the
   // token alone (its brands, its agent), and a change to a token is a commit too.
   const pages = new VersionedJsonCache(8 * 1024 * 1024);
+  // The serializers of a ticket's fields and conversation, taken from the first request that needs
+  // them: the same compiled functions a reply uses, so stored JSON is byte for byte what a read
+  // writes. Stored representations are only built after a request (a write names the ticket).
+  let serializers: { fields: (doc: unknown) => string; conversation: (doc: unknown) => string } | undefined;
+  const serializersOf = (reply: FastifyReply) =>
+    (serializers ??= { fields: serializerOf(reply, TicketItem), conversation: serializerOf(reply, ConversationSchema) });
+  const stored = new StoredRepresentations({
+    shape: representationShape([TicketSchema, MessageSchema, AttachmentSchema, AuditEntrySchema, ConversationSchema]),
+    find: tickets.findRepresentation,
+    save: tickets.saveRepresentations,
+    build: async (ticketId) => {
+      if (!serializers) return undefined;
+      const read = await tickets.read(null, ticketId).catch(() => undefined);
+      if (!read) return undefined;
+      const { reusable, ...conversation } = await read.conversation();
+      if (!reusable) return undefined;
+      return {
+        ticket_id: ticketId,
+        version: read.version,
+        shape: stored.shape,
+        fields: Buffer.from(serializers.fields(read.view)),
+        conversation: Buffer.from(serializers.conversation(conversation)),
+      };
+    },
+  });
+  app.addHook('onClose', () => stored.close());
 
   app.post(
     '/v1/tickets',
@@ -57,6 +86,8 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
     },
     async (request, reply) => {
       const { etag, ...ticket } = await tickets.create(principalOf(request), request.body);
+      serializersOf(reply);
+      stored.touched(ticket.id);
       return reply.status(201).header('ETag', etag).header('Location', `/v1/tickets/${ticket.id}`).send(ticket);
     },
   );
@@ -143,15 +174,27 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       if (kept && canSeeBrand(principal, kept.meta.brandId)) return sendSerialized(reply.header('ETag', kept.meta.etag), kept.json);
       const read = await tickets.read(principal, id);
       let conversation = conversations.get(id, read.version);
-      let reusable = conversation !== undefined;
-      if (conversation === undefined) {
-        const { reusable: loadedReusable, ...loaded } = await read.conversation();
-        const text = serializerOf(reply, ConversationSchema)(loaded);
-        reusable = loadedReusable;
-        conversation = reusable ? conversations.set(id, read.version, text) : Buffer.from(text);
+      let fields = ticketFields.get(id, read.version);
+      let reusable = true;
+      if (conversation === undefined || fields === undefined) {
+        // Stored by a read of this version in any process, or after the write that made it.
+        const json = await stored.find(id, read.version);
+        if (json) {
+          conversation ??= conversations.set(id, read.version, json.conversation);
+          fields ??= ticketFields.set(id, read.version, json.fields);
+        } else {
+          const serialize = serializersOf(reply);
+          if (conversation === undefined) {
+            const { reusable: loadedReusable, ...loaded } = await read.conversation();
+            const text = serialize.conversation(loaded);
+            reusable = loadedReusable;
+            conversation = reusable ? conversations.set(id, read.version, text) : Buffer.from(text);
+          }
+          // The ticket's own fields are its list item, kept by version like the conversation.
+          fields ??= ticketFields.set(id, read.version, serialize.fields(read.view));
+          if (reusable) stored.keep(id, read.version, fields, conversation);
+        }
       }
-      // The ticket's own fields are its list item, kept by version like the conversation.
-      const fields = ticketFields.get(id, read.version) ?? ticketFields.set(id, read.version, serializerOf(reply, TicketItem)(read.view));
       // Three objects serialized by their schemas, joined in TicketDetailSchema's property order:
       // each inner closing and opening brace gives way to a comma (the queue is a property).
       const queue = serializerOf(reply, QueueItem)(read.queue);
@@ -184,6 +227,8 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       } = await tickets.update(principalOf(request), request.params.ticket_id, request.body, {
         ifMatch: request.headers['if-match'],
       });
+      serializersOf(reply);
+      stored.touched(ticket.id);
       return reply.header('ETag', etag).send(ticket);
     },
   );
@@ -204,6 +249,8 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
     },
     async (request, reply) => {
       const message = await tickets.addMessage(principalOf(request), request.params.ticket_id, request.body);
+      serializersOf(reply);
+      stored.touched(message.ticket_id);
       return reply.status(201).header('Location', `/v1/tickets/${message.ticket_id}/messages/${message.id}`).send(message);
     },
   );

@@ -14,6 +14,7 @@ import { toJsonText } from '../shared/json.js';
 import { messagePreview } from '../shared/message-preview.js';
 import { type TicketIndexer, recordChange } from './changes.js';
 import { parseTicketListFilters } from './filters.js';
+import * as representations from './representation-store.js';
 import {
   type AuditEntryView,
   type Changes,
@@ -149,6 +150,8 @@ export interface TicketServiceDeps {
   /** Agents (who may be assigned) and customers (kept with every write); none: any assignee, no customers. */
   people?: TicketPeople | undefined;
 }
+
+const REPRESENTATIONS_A_STATEMENT = 16;
 
 /** `"v<version>"`: changes whenever anything in the ticket's representation changes. */
 export const etagOf = (row: Pick<TicketRow, 'version'>): string => `"v${row.version}"`;
@@ -425,6 +428,17 @@ export function createTicketService(deps: TicketServiceDeps) {
      * taken before the read. Undefined on PostgreSQL, which has no such number.
      */
     committedVersion: (): number | undefined => committedDataVersion(db),
+
+    /** The stored JSON of this version of a ticket in this shape (stored-representations.ts); undefined when none is. */
+    findRepresentation: (id: string, version: number, shape: string) => representations.findRepresentation(db, id, version, shape),
+
+    /** Stores tickets' JSON in one transaction; a row whose version is no longer its ticket's is left out (migration 0024). */
+    async saveRepresentations(rows: representations.StoredRepresentation[]): Promise<void> {
+      await transactions.run(async (trx) => {
+        for (let i = 0; i < rows.length; i += REPRESENTATIONS_A_STATEMENT)
+          await representations.saveRepresentations(trx, rows.slice(i, i + REPRESENTATIONS_A_STATEMENT));
+      });
+    },
 
     /** A ticket with its whole conversation. */
     async get(principal: Principal | null, id: string): Promise<TicketDetail & { etag: string }> {

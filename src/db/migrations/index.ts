@@ -20,6 +20,7 @@ import * as dropTicketsCreatedAt from './0020-drop-tickets-created-at.js';
 import * as ticketListCovering from './0021-ticket-list-covering.js';
 import * as queuePositionsClustered from './0022-queue-positions-clustered.js';
 import * as queueWaitingVersion from './0023-queue-waiting-version.js';
+import * as ticketRepresentations from './0024-ticket-representations.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -46,4 +47,5 @@ export const migrations: Record<string, Migration> = {
   '0021-ticket-list-covering': ticketListCovering,
   '0022-queue-positions-clustered': queuePositionsClustered,
   '0023-queue-waiting-version': queueWaitingVersion,
+  '0024-ticket-representations': ticketRepresentations,
 };

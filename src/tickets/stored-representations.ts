@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import type { StoredRepresentation } from './representation-store.js';
+
+/**
+ * A ticket's fields and conversation as the retrieve route writes them, stored in the database by
+ * ticket version (migration 0024): a retrieve of a ticket that no process has read since it last
+ * changed reads one row instead of the messages, attachments and audit trail, and serializes only
+ * the queue place. The in-memory caches of the route hold what this process read lately; this
+ * holds every ticket, so that the first read of a ticket after a restart, or in another process,
+ * or of one of a million tickets read at random, costs little more than a read of its row.
+ *
+ * Written behind, never in the transaction that changes the ticket (it is not part of the write,
+ * and a change's cost stays what it was):
+ * - a retrieve that had to build the JSON hands its bytes over (`keep`);
+ * - a write names the ticket (`touched`), and its JSON is built and stored when the process has
+ *   time: only in a flush whose interval kept the event loop less than half busy, and a bounded
+ *   number each flush, so a burst of writes is not slowed by the work it leaves behind.
+ * Both are stored every `flushMs` in one transaction. What is pending is bounded (`maxPending`);
+ * past it, a ticket is left to be stored by its next read. Lost on a crash: nothing but work.
+ *
+ * A row is used only for the ticket's version it was made from and the `shape` (the schemas and
+ * the code that write it) of this release; the table's trigger refuses a row whose version is no
+ * longer the ticket's when it is written.
+ */
+export class StoredRepresentations {
+  readonly #ready = new Map<string, StoredRepresentation>();
+  readonly #touched = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> | undefined;
+  #lastUtilization: EventLoopUtilization = performance.eventLoopUtilization();
+  #closed = false;
+
+  constructor(
+    private readonly deps: {
+      shape: string;
+      find(ticketId: string, version: number, shape: string): Promise<Pick<StoredRepresentation, 'fields' | 'conversation'> | undefined>;
+      /** Stores the rows in one transaction. */
+      save(rows: StoredRepresentation[]): Promise<void>;
+      /** The ticket's current representation, or undefined when it is not to be stored (gone, or it signs URLs per read). */
+      build(ticketId: string): Promise<StoredRepresentation | undefined>;
+    },
+    private readonly options: { flushMs?: number; maxPending?: number; buildsPerFlush?: number } = {},
+  ) {}
+
+  get shape(): string {
+    return this.deps.shape;
+  }
+
+  /** The stored JSON of this version of the ticket, if it is. */
+  find(ticketId: string, version: number): Promise<Pick<StoredRepresentation, 'fields' | 'conversation'> | undefined> {
+    return this.deps.find(ticketId, version, this.deps.shape);
+  }
+
+  /** Stores JSON a read built (of `version`, in this release's shape) with the next flush. */
+  keep(ticketId: string, version: number, fields: Buffer, conversation: Buffer): void {
+    if (this.#closed || (!this.#ready.has(ticketId) && this.#pending >= this.#maxPending)) return;
+    this.#touched.delete(ticketId);
+    this.#ready.set(ticketId, { ticket_id: ticketId, version, shape: this.deps.shape, fields, conversation });
+    this.#schedule();
+  }
+
+  /** A ticket was written: its JSON is built and stored when the process has time. */
+  touched(ticketId: string): void {
+    if (this.#closed || this.#touched.has(ticketId) || this.#pending >= this.#maxPending) return;
+    this.#ready.delete(ticketId);
+    this.#touched.add(ticketId);
+    this.#schedule();
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+    this.#flushing = this.#store().finally(() => {
+      this.#flushing = undefined;
+    });
+    await this.#flushing;
+  }
+
+  /**
+   * Stops storing: waits for a flush under way, then stores the JSON reads handed over (built
+   * already; a bulk job that read every ticket leaves them stored). Touched tickets are dropped:
+   * building them is work their next read does anyway.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#touched.clear();
+    await this.#flushing;
+    const rows = [...this.#ready.values()];
+    this.#ready.clear();
+    if (rows.length) await this.deps.save(rows).catch(() => {});
+  }
+
+  get #pending(): number {
+    return this.#ready.size + this.#touched.size;
+  }
+
+  get #maxPending(): number {
+    return this.options.maxPending ?? 4096;
+  }
+
+  #schedule(): void {
+    if (this.#timer || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#flush().catch(() => {
+        // Nothing is lost: a ticket not stored is built again by its next read.
+      });
+    }, this.options.flushMs ?? 250);
+    this.#timer.unref();
+  }
+
+  async #store(): Promise<void> {
+    // Built only when the loop was less than half busy since the last flush: the builds are reads
+    // and serialization that would otherwise take turns from requests.
+    const utilization = performance.eventLoopUtilization(this.#lastUtilization);
+    this.#lastUtilization = performance.eventLoopUtilization();
+    const builds = utilization.utilization < 0.5 ? (this.options.buildsPerFlush ?? 64) : 0;
+    for (const ticketId of [...this.#touched].slice(0, builds)) {
+      this.#touched.delete(ticketId);
+      if (this.#closed) return;
+      const built = await this.deps.build(ticketId);
+      if (built) this.#ready.set(ticketId, built);
+    }
+    const rows = [...this.#ready.values()];
+    this.#ready.clear();
+    if (this.#touched.size) this.#schedule();
+    if (rows.length === 0) return;
+    await this.deps.save(rows);
+  }
+}
+
+/**
+ * The shape of stored JSON: a digest of the schemas that write it and of `REPRESENTATION_FORMAT`,
+ * which a change to the views (model.ts) that does not change a schema must move by hand. A row of
+ * another shape is never read: after an upgrade, every ticket is built again on its first read.
+ */
+export function representationShape(schemas: readonly unknown[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify([REPRESENTATION_FORMAT, ...schemas]))
+    .digest('base64url')
+    .slice(0, 16);
+}
+
+/** Move when the JSON a ticket's views make changes while its schemas do not. */
+const REPRESENTATION_FORMAT = 1;
