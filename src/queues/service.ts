@@ -76,7 +76,7 @@ export async function queuePlacement(db: DbOrTx, row: TicketRow): Promise<QueueP
   return { id: queue.id, name: queue.name, position: found ? found.waitingBefore + 1 : null };
 }
 
-const missingQueue = (row: TicketRow) => new Error(`ticket ${row.id} points at missing queue ${row.queue_id}`);
+const missingQueue = (row: Pick<TicketRow, 'id' | 'queue_id'>) => new Error(`ticket ${row.id} points at missing queue ${row.queue_id}`);
 
 /**
  * A ticket's row and its queue placement, as `queuePlacement` makes it, read in one statement
@@ -87,13 +87,13 @@ export async function findTicketWithPlacement(db: DbOrTx, id: string): Promise<{
   const found = await store.findTicketWithPlace(db, id);
   if (!found) return undefined;
   const { ticket: row, queueName, waitingBefore } = found;
-  return {
-    row,
-    queue: () => {
-      if (queueName === null) throw missingQueue(row);
-      return { id: row.queue_id, name: queueName, position: waitingBefore === null ? null : waitingBefore + 1 };
-    },
-  };
+  return { row, queue: () => placementOf(row, queueName, waitingBefore) };
+}
+
+/** The placement from a queue name and the count ahead read with the ticket (`store.placeOf`); throws if the queue row is missing. */
+export function placementOf(row: Pick<TicketRow, 'id' | 'queue_id'>, queueName: string | null, waitingBefore: number | null): QueuePlacement {
+  if (queueName === null) throw missingQueue(row);
+  return { id: row.queue_id, name: queueName, position: waitingBefore === null ? null : waitingBefore + 1 };
 }
 
 export interface CreateQueueInput {

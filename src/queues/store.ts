@@ -137,7 +137,7 @@ export async function findQueueWithWaitingBefore(db: DbOrTx, queueId: string, ke
  * than joining the queue's whole tree. Null when the ticket does not wait (`isWaiting`), and when
  * the caller keeps the place read at the queue's current version (`keptQueueId`, `keptVersion`).
  */
-const waitingBeforeTicket = (kept: { keptQueueId: string; keptVersion: number }) =>
+export const waitingBeforeTicket = (kept: { keptQueueId: string; keptVersion: number }) =>
   sql<number | string | null>`case when t.status = 'open' and t.assigned_to is null
       and not (t.queue_id = ${kept.keptQueueId} and coalesce(q.waiting_version, -1) = ${kept.keptVersion}) then coalesce((
     with recursive n(i) as (
@@ -168,18 +168,42 @@ export async function findTicketWithPlace(
   db: DbOrTx,
   ticketId: string,
 ): Promise<{ ticket: TicketRow; queueName: string | null; waitingBefore: number | null } | undefined> {
-  const places = placeCacheOf(db);
-  const kept = places?.get(ticketId);
-  const row = await ticketWithPlace.first(db, { id: ticketId, keptQueueId: kept?.queueId ?? '', keptVersion: kept?.version ?? -1 });
+  const row = await ticketWithPlace.first(db, { id: ticketId, ...keptPlaceOf(db, ticketId) });
   if (!row) return undefined;
   const { queue_name, queue_waiting_version, queue_waiting_before, ...ticket } = row;
-  if (!isWaiting(ticket)) return { ticket, queueName: queue_name, waitingBefore: null };
-  const version = queue_waiting_version === null ? -1 : Number(queue_waiting_version);
+  return { ticket, ...placeOf(db, ticketId, row) };
+}
+
+/** The slots of `waitingBeforeTicket` for the ticket: the place this process kept for it, if any. */
+export function keptPlaceOf(db: DbOrTx, ticketId: string): { keptQueueId: string; keptVersion: number } {
+  const kept = placeCacheOf(db)?.get(ticketId);
+  return { keptQueueId: kept?.queueId ?? '', keptVersion: kept?.version ?? -1 };
+}
+
+/**
+ * The queue name and place from a row that selected `q.name as queue_name`, `q.waiting_version as
+ * queue_waiting_version` and `waitingBeforeTicket(keptPlaceOf(…)) as queue_waiting_before`: the kept
+ * place when the statement skipped the walk, else the walked one, which is then kept.
+ */
+export function placeOf(
+  db: DbOrTx,
+  ticketId: string,
+  row: Pick<WaitingState, 'queue_id' | 'status' | 'assigned_to'> & {
+    queue_name: string | null;
+    queue_waiting_version: number | string | null;
+    queue_waiting_before: number | string | null;
+  },
+): { queueName: string | null; waitingBefore: number | null } {
+  const { queue_name: queueName } = row;
+  if (!isWaiting(row)) return { queueName, waitingBefore: null };
+  const places = placeCacheOf(db);
+  const kept = places?.get(ticketId);
+  const version = row.queue_waiting_version === null ? -1 : Number(row.queue_waiting_version);
   // The statement's own test: the kept place holds when queue and version are the ones it was read at.
-  if (kept && kept.queueId === ticket.queue_id && kept.version === version) return { ticket, queueName: queue_name, waitingBefore: kept.waitingBefore };
-  const waitingBefore = Number(queue_waiting_before ?? 0);
-  if (queue_waiting_version !== null) places?.set(ticketId, { queueId: ticket.queue_id, version, waitingBefore });
-  return { ticket, queueName: queue_name, waitingBefore };
+  if (kept && kept.queueId === row.queue_id && kept.version === version) return { queueName, waitingBefore: kept.waitingBefore };
+  const waitingBefore = Number(row.queue_waiting_before ?? 0);
+  if (row.queue_waiting_version !== null) places?.set(ticketId, { queueId: row.queue_id, version, waitingBefore });
+  return { queueName, waitingBefore };
 }
 
 /** How many tickets wait in the queue ahead of the key. */

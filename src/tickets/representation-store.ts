@@ -1,5 +1,6 @@
-import type { DbOrTx } from '../db/schema.js';
+import type { DbOrTx, TicketRow } from '../db/schema.js';
 import { prepareQuery, preparedForRows } from '../db/prepared.js';
+import { keptPlaceOf, placeOf, waitingBeforeTicket } from '../queues/store.js';
 
 /** A ticket's fields and conversation as UTF-8 JSON, for one version of the ticket and one shape (migration 0024). */
 export type StoredRepresentation = {
@@ -10,23 +11,47 @@ export type StoredRepresentation = {
   conversation: Buffer;
 };
 
-const representationOf = prepareQuery((db, p: { id: string; version: number; shape: string }) =>
+/** What a read answered from stored JSON needs of the ticket's row: its sight, its ETag and its queue place. */
+export type TicketHead = Pick<TicketRow, 'id' | 'brand_id' | 'version' | 'status' | 'assigned_to' | 'queue_id'>;
+
+const storedTicket = prepareQuery((db, p: { id: string; shape: string; keptQueueId: string; keptVersion: number }) =>
   db
-    .selectFrom('ticket_representations')
-    .select(['fields', 'conversation'])
-    .where('ticket_id', '=', p.id)
-    .where('version', '=', p.version)
-    .where('shape', '=', p.shape),
+    .selectFrom('tickets as t')
+    .leftJoin('queues as q', 'q.id', 't.queue_id')
+    .leftJoin('ticket_representations as r', (join) => join.onRef('r.ticket_id', '=', 't.id').onRef('r.version', '=', 't.version').on('r.shape', '=', p.shape))
+    .select(['t.id', 't.brand_id', 't.version', 't.status', 't.assigned_to', 't.queue_id', 't.priority_rank', 't.queue_seq'])
+    .select(['q.name as queue_name', 'q.waiting_version as queue_waiting_version', waitingBeforeTicket(p).as('queue_waiting_before')])
+    .select(['r.fields', 'r.conversation'])
+    .where('t.id', '=', p.id),
 );
 
-/** The stored JSON of this version of the ticket in this shape; undefined when none is. */
-export async function findRepresentation(
+/**
+ * A ticket's head (the columns of `TicketHead`), its queue's name and place, and its JSON stored for
+ * its current version in this shape, in one statement: all a retrieve of a stored ticket reads. On
+ * SQLite each statement outside a transaction is a read transaction of its own, and the ticket's
+ * full row is ~30 columns more to turn into values; neither is paid here. `stored` is undefined
+ * when no JSON of the ticket's version is stored (the caller reads the ticket in full).
+ */
+export async function findStoredTicket(
   db: DbOrTx,
   id: string,
-  version: number,
   shape: string,
-): Promise<Pick<StoredRepresentation, 'fields' | 'conversation'> | undefined> {
-  return representationOf.first(db, { id, version, shape });
+): Promise<
+  | { ticket: TicketHead; queueName: string | null; waitingBefore: number | null; stored: Pick<StoredRepresentation, 'fields' | 'conversation'> | undefined }
+  | undefined
+> {
+  const row = await storedTicket.first(db, { id, shape, ...keptPlaceOf(db, id) });
+  if (!row) return undefined;
+  const ticket: TicketHead = {
+    id: row.id,
+    brand_id: row.brand_id,
+    version: row.version,
+    status: row.status,
+    assigned_to: row.assigned_to,
+    queue_id: row.queue_id,
+  };
+  const stored = row.fields === null || row.conversation === null ? undefined : { fields: row.fields, conversation: row.conversation };
+  return { ticket, ...placeOf(db, id, row), stored };
 }
 
 /** Stores each row, replacing whatever the ticket had stored: one representation a ticket. */

@@ -30,6 +30,15 @@ const Ref = (id: string) => Type.Ref(id);
 const TicketItem = Ref('Ticket');
 const QueueItem = Ref('QueuePlacement');
 const PAGE_START = Buffer.from('{"data":[');
+
+/**
+ * A retrieved ticket from its three parts, each serialized by its schema, joined in
+ * TicketDetailSchema's property order: each inner closing and opening brace gives way to a comma
+ * (the queue is a property).
+ */
+function joinDetail(fields: Buffer, queue: string, conversation: Buffer): Buffer {
+  return Buffer.concat([fields.subarray(0, -1), Buffer.from(`,"queue":${queue},`), conversation.subarray(1)]);
+}
 const COMMA = Buffer.from(',');
 
 export function ticketRoutes(app: App, tickets: TicketService): void {
@@ -53,7 +62,6 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
     (serializers ??= { fields: serializerOf(reply, TicketItem), conversation: serializerOf(reply, ConversationSchema) });
   const stored = new StoredRepresentations({
     shape: representationShape([TicketSchema, MessageSchema, AttachmentSchema, AuditEntrySchema, ConversationSchema]),
-    find: tickets.findRepresentation,
     save: tickets.saveRepresentations,
     build: async (ticketId) => {
       if (!serializers) return undefined;
@@ -172,33 +180,28 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       const committed = tickets.committedVersion();
       const kept = committed === undefined ? undefined : answers.entry(id, committed);
       if (kept && canSeeBrand(principal, kept.meta.brandId)) return sendSerialized(reply.header('ETag', kept.meta.etag), kept.json);
+      // The ticket's JSON stored for its version (stored by a read in any process, or after the
+      // write that made the version), read with its head and queue place in one statement.
+      const storedRead = await tickets.readStored(principal, id, stored.shape);
+      if (storedRead) {
+        const json = joinDetail(storedRead.fields, serializerOf(reply, QueueItem)(storedRead.queue), storedRead.conversation);
+        if (committed !== undefined) answers.set(id, committed, json, { brandId: storedRead.brandId, etag: storedRead.etag });
+        return sendSerialized(reply.header('ETag', storedRead.etag), json);
+      }
       const read = await tickets.read(principal, id);
       let conversation = conversations.get(id, read.version);
-      let fields = ticketFields.get(id, read.version);
-      let reusable = true;
-      if (conversation === undefined || fields === undefined) {
-        // Stored by a read of this version in any process, or after the write that made it.
-        const json = await stored.find(id, read.version);
-        if (json) {
-          conversation ??= conversations.set(id, read.version, json.conversation);
-          fields ??= ticketFields.set(id, read.version, json.fields);
-        } else {
-          const serialize = serializersOf(reply);
-          if (conversation === undefined) {
-            const { reusable: loadedReusable, ...loaded } = await read.conversation();
-            const text = serialize.conversation(loaded);
-            reusable = loadedReusable;
-            conversation = reusable ? conversations.set(id, read.version, text) : Buffer.from(text);
-          }
-          // The ticket's own fields are its list item, kept by version like the conversation.
-          fields ??= ticketFields.set(id, read.version, serialize.fields(read.view));
-          if (reusable) stored.keep(id, read.version, fields, conversation);
-        }
+      let reusable = conversation !== undefined;
+      const serialize = serializersOf(reply);
+      if (conversation === undefined) {
+        const { reusable: loadedReusable, ...loaded } = await read.conversation();
+        const text = serialize.conversation(loaded);
+        reusable = loadedReusable;
+        conversation = reusable ? conversations.set(id, read.version, text) : Buffer.from(text);
       }
-      // Three objects serialized by their schemas, joined in TicketDetailSchema's property order:
-      // each inner closing and opening brace gives way to a comma (the queue is a property).
-      const queue = serializerOf(reply, QueueItem)(read.queue);
-      const json = Buffer.concat([fields.subarray(0, -1), Buffer.from(`,"queue":${queue},`), conversation.subarray(1)]);
+      // The ticket's own fields are its list item, kept by version like the conversation.
+      const fields = ticketFields.get(id, read.version) ?? ticketFields.set(id, read.version, serialize.fields(read.view));
+      if (reusable) stored.keep(id, read.version, fields, conversation);
+      const json = joinDetail(fields, serializerOf(reply, QueueItem)(read.queue), conversation);
       if (committed !== undefined && reusable) answers.set(id, committed, json, { brandId: read.brandId, etag: read.etag });
       return sendSerialized(reply.header('ETag', read.etag), json);
     },

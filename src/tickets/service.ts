@@ -7,7 +7,7 @@ import { requireVisibleBrand } from '../brands/visibility.js';
 import { type CursorCodec, cursorId, cursorInteger, cursorTimestamp } from '../http/cursor.js';
 import { type Page, type PageQuery, pageOf, readCursor } from '../http/pagination.js';
 import { AppError, validationError } from '../http/problem.js';
-import { type QueuePlacement, findTicketWithPlacement, queuePlacement, routeTicket } from '../queues/service.js';
+import { type QueuePlacement, findTicketWithPlacement, placementOf, queuePlacement, routeTicket } from '../queues/service.js';
 import { type Clock, toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
@@ -134,6 +134,15 @@ export interface TicketRead {
    * are signed with an expiry at read time, so they belong to this read alone.
    */
   conversation(): Promise<Conversation & { reusable: boolean }>;
+}
+
+/** A ticket read from its stored JSON: the fields and conversation as the retrieve route writes them, and what goes around them. */
+export interface StoredTicketRead {
+  fields: Buffer;
+  conversation: Buffer;
+  queue: QueuePlacement;
+  brandId: string;
+  etag: string;
 }
 
 export interface TicketServiceDeps {
@@ -429,8 +438,17 @@ export function createTicketService(deps: TicketServiceDeps) {
      */
     committedVersion: (): number | undefined => committedDataVersion(db),
 
-    /** The stored JSON of this version of a ticket in this shape (stored-representations.ts); undefined when none is. */
-    findRepresentation: (id: string, version: number, shape: string) => representations.findRepresentation(db, id, version, shape),
+    /**
+     * A ticket the principal may see, read as its JSON stored for its current version in `shape`
+     * (stored-representations.ts) with its queue place, in one statement; undefined when none is
+     * stored, and then `read` reads it in full. A 404 as `read` gives one.
+     */
+    async readStored(principal: Principal | null, id: string, shape: string): Promise<StoredTicketRead | undefined> {
+      const found = await representations.findStoredTicket(db, id, shape);
+      const row = visibleOrNotFound(principal, id, found?.ticket);
+      if (!found?.stored) return undefined;
+      return { brandId: row.brand_id, etag: etagOf(row), queue: placementOf(row, found.queueName, found.waitingBefore), ...found.stored };
+    },
 
     /** Stores tickets' JSON in one transaction; a row whose version is no longer its ticket's is left out (migration 0024). */
     async saveRepresentations(rows: representations.StoredRepresentation[]): Promise<void> {

@@ -35,7 +35,6 @@ export class StoredRepresentations {
   constructor(
     private readonly deps: {
       shape: string;
-      find(ticketId: string, version: number, shape: string): Promise<Pick<StoredRepresentation, 'fields' | 'conversation'> | undefined>;
       /** Stores the rows in one transaction. */
       save(rows: StoredRepresentation[]): Promise<void>;
       /** The ticket's current representation, or undefined when it is not to be stored (gone, or it signs URLs per read). */
@@ -46,11 +45,6 @@ export class StoredRepresentations {
 
   get shape(): string {
     return this.deps.shape;
-  }
-
-  /** The stored JSON of this version of the ticket, if it is. */
-  find(ticketId: string, version: number): Promise<Pick<StoredRepresentation, 'fields' | 'conversation'> | undefined> {
-    return this.deps.find(ticketId, version, this.deps.shape);
   }
 
   /** Stores JSON a read built (of `version`, in this release's shape) with the next flush. */
