@@ -1,0 +1,88 @@
+/**
+ * Leaves a seeded database as tickets created through the API leave it once the server had time:
+ * every ticket's JSON stored by version (src/tickets/stored-representations.ts). A ticket created
+ * with `POST /v1/tickets` is stored by the server when it is idle; the seeder's bulk path goes
+ * through the services, below the routes that store, so this reads every ticket once through the
+ * app (`app.inject`), which stores what it built. Run by seed-product.ts last; on its own for a
+ * seed made before representations were stored:
+ *
+ *   node --import tsx bench/http/store-representations.ts (--data-dir DIR | --database-url URL)
+ */
+import { buildApp } from '../../src/app.js';
+import { openRuntime } from '../../src/bootstrap.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { systemClock } from '../../src/shared/clock.js';
+
+/** Reads every ticket of the database at `config` through the app; returns how many. */
+export async function storeRepresentations(config: Config, progress: (done: number, total: number) => void = () => {}): Promise<number> {
+  const runtime = await openRuntime(config);
+  try {
+    const app = await buildApp({
+      db: runtime.db,
+      clock: systemClock,
+      config,
+      services: runtime.services,
+      secretBox: runtime.secretBox,
+      metrics: runtime.metrics,
+    });
+    const token = await runtime.services.tokens.create({ name: 'bench store-representations', scopes: ['tickets:read'] });
+    let done = 0;
+    let total = 0;
+    try {
+      total = Number(
+        (
+          await runtime.db
+            .selectFrom('tickets')
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+      let after = '';
+      for (;;) {
+        const ids = await runtime.db.selectFrom('tickets').select('id').where('id', '>', after).orderBy('id').limit(1000).execute();
+        if (ids.length === 0) break;
+        for (const { id } of ids) {
+          const res = await app.inject({ method: 'GET', url: `/v1/tickets/${id}`, headers: { authorization: `Bearer ${token.token}` } });
+          if (res.statusCode !== 200) throw new Error(`GET ${id}: ${res.statusCode} ${res.body}`);
+        }
+        done += ids.length;
+        after = ids[ids.length - 1]!.id;
+        progress(done, total);
+        // A turn of the event loop, as a server's sockets give it: the stored JSON is written behind, on a timer.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    } finally {
+      await app.close();
+      await runtime.services.tokens.revoke(token.id);
+    }
+    return done;
+  } finally {
+    await runtime.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const at = (name: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const dataDir = at('data-dir');
+  const databaseUrl = at('database-url');
+  if (!dataDir && !databaseUrl) {
+    console.error('usage: store-representations.ts (--data-dir DIR | --database-url URL)');
+    process.exit(2);
+  }
+  const config = loadConfig({
+    ...process.env,
+    ...(dataDir ? { NEXUS_DATA_DIR: dataDir } : {}),
+    DATABASE_URL: databaseUrl ?? '',
+    NEXUS_LOG_LEVEL: 'silent',
+    NEXUS_WORKERS: '0',
+    NEXUS_RATE_LIMIT_PER_TOKEN: '1000000000',
+  });
+  const started = performance.now();
+  const n = await storeRepresentations(config, (done, total) => {
+    if (done % 50_000 < 1000) process.stderr.write(`store-representations: ${done}/${total}\n`);
+  });
+  console.log(`store-representations: ${n.toLocaleString('en')} tickets read and stored in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
