@@ -5,6 +5,8 @@ import { principalOf } from '../http/auth.js';
 import { PageQuery } from '../http/pagination.js';
 import { type App, errorResponses, pageSchema, sendSerialized, serializerOf } from '../http/types.js';
 import {
+  AttachmentSchema,
+  AuditEntrySchema,
   BulkUpdateBody,
   BulkUpdateResponse,
   ConversationSchema,
@@ -14,15 +16,16 @@ import {
   MergeTicketBody,
   MergeTicketResponse,
   MessageIdParams,
+  MessageSchema,
   TicketDetailSchema,
   TicketIdParams,
+  TicketSchema,
   TicketWithQueue,
   UpdateTicketBody,
 } from './schemas.js';
 import { VersionedJsonCache } from './detail-cache.js';
 import type { TicketService } from './service.js';
 import { StoredRepresentations, representationShape } from './stored-representations.js';
-import { AttachmentSchema, AuditEntrySchema, MessageSchema, TicketSchema } from './schemas.js';
 
 const Ref = (id: string) => Type.Ref(id);
 // Schema objects made once: a serializer is compiled per schema object.
@@ -30,6 +33,7 @@ const Ref = (id: string) => Type.Ref(id);
 const TicketItem = Ref('Ticket');
 const QueueItem = Ref('QueuePlacement');
 const PAGE_START = Buffer.from('{"data":[');
+const COMMA = Buffer.from(',');
 
 /**
  * A retrieved ticket from its three parts, each serialized by its schema, joined in
@@ -39,7 +43,6 @@ const PAGE_START = Buffer.from('{"data":[');
 function joinDetail(fields: Buffer, queue: string, conversation: Buffer): Buffer {
   return Buffer.concat([fields.subarray(0, -1), Buffer.from(`,"queue":${queue},`), conversation.subarray(1)]);
 }
-const COMMA = Buffer.from(',');
 
 export function ticketRoutes(app: App, tickets: TicketService): void {
   const conversations = new VersionedJsonCache();
@@ -65,6 +68,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
     save: tickets.saveRepresentations,
     build: async (ticketId) => {
       if (!serializers) return undefined;
+      // A ticket gone since it was named has nothing to store.
       const read = await tickets.read(null, ticketId).catch(() => undefined);
       if (!read) return undefined;
       const { reusable, ...conversation } = await read.conversation();

@@ -160,6 +160,7 @@ export interface TicketServiceDeps {
   people?: TicketPeople | undefined;
 }
 
+// Rows an upsert statement of stored JSON takes: each count up to it is one statement prepared once.
 const REPRESENTATIONS_A_STATEMENT = 16;
 
 /** `"v<version>"`: changes whenever anything in the ticket's representation changes. */
