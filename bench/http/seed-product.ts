@@ -20,7 +20,7 @@
  * `search-maintenance` job would do.
  *
  * Last, every ticket is read once through the app (store-representations.ts), which stores its
- * JSON as the server does for tickets created through the API.
+ * JSON: the state of a server that has read each ticket once.
  *
  * Writes DIR/product.tokens ("<brand> <token>" per line), DIR/product.ids ("<ticket> <token>
  * <brand>", a random sample of the tickets for the wrk scripts) and DIR/product.seed.json.

@@ -1,10 +1,11 @@
 /**
- * Leaves a seeded database as tickets created through the API leave it once the server had time:
- * every ticket's JSON stored by version (src/tickets/stored-representations.ts). A ticket created
- * with `POST /v1/tickets` is stored by the server when it is idle; the seeder's bulk path goes
- * through the services, below the routes that store, so this reads every ticket once through the
- * app (`app.inject`), which stores what it built. Run by seed-product.ts last; on its own for a
- * seed made before representations were stored:
+ * Leaves a seeded database as a server leaves tickets it has read once, or created through the API
+ * with time to spare afterwards: every ticket's JSON stored by version
+ * (src/tickets/stored-representations.ts). A ticket created with `POST /v1/tickets` is stored by
+ * the server when it is idle (at most 4,096 pending: a long burst of creates leaves the rest to
+ * their first read); the seeder's bulk path goes through the services, below the routes that
+ * store, so this reads every ticket once through the app (`app.inject`), which stores what it
+ * built. Run by seed-product.ts last; on its own for a seed made before representations were stored:
  *
  *   node --import tsx bench/http/store-representations.ts (--data-dir DIR | --database-url URL)
  */
