@@ -3,9 +3,9 @@
  * with time to spare afterwards: every ticket's JSON stored by version
  * (src/tickets/stored-representations.ts). A ticket created with `POST /v1/tickets` is stored by
  * the server when it is idle (at most 4,096 pending: a long burst of creates leaves the rest to
- * their first read); the seeder's bulk path goes through the services, below the routes that
- * store, so this reads every ticket once through the app (`app.inject`), which stores what it
- * built. Run by seed-product.ts last; on its own for a seed made before representations were stored:
+ * a later read); the seeder's bulk path goes through the services, below the routes that store,
+ * so this reads every ticket once through the app (`app.inject`), 3,000 at a time with a pause
+ * after each, in which the server stores what the reads built. Run by seed-product.ts last; on its own for a seed made before representations were stored:
  *
  *   node --import tsx bench/http/store-representations.ts (--data-dir DIR | --database-url URL)
  */
@@ -13,6 +13,9 @@ import { buildApp } from '../../src/app.js';
 import { openRuntime } from '../../src/bootstrap.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { systemClock } from '../../src/shared/clock.js';
+
+/** Tickets read between two idle pauses: under the 4,096 the server keeps pending. */
+const BATCH = 3000;
 
 /** Reads every ticket of the database at `config` through the app; returns how many. */
 export async function storeRepresentations(config: Config, progress: (done: number, total: number) => void = () => {}): Promise<number> {
@@ -40,7 +43,7 @@ export async function storeRepresentations(config: Config, progress: (done: numb
       );
       let after = '';
       for (;;) {
-        const ids = await runtime.db.selectFrom('tickets').select('id').where('id', '>', after).orderBy('id').limit(1000).execute();
+        const ids = await runtime.db.selectFrom('tickets').select('id').where('id', '>', after).orderBy('id').limit(BATCH).execute();
         if (ids.length === 0) break;
         for (const { id } of ids) {
           const res = await app.inject({ method: 'GET', url: `/v1/tickets/${id}`, headers: { authorization: `Bearer ${token.token}` } });
@@ -49,8 +52,9 @@ export async function storeRepresentations(config: Config, progress: (done: numb
         done += ids.length;
         after = ids[ids.length - 1]!.id;
         progress(done, total);
-        // A turn of the event loop, as a server's sockets give it: the stored JSON is written behind, on a timer.
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        // Idle for a while, as a server between bursts: the JSON read is written behind, by a flush
+        // that runs only after an interval in which the event loop was not busy (two intervals here).
+        await new Promise((resolve) => setTimeout(resolve, 700));
       }
     } finally {
       await app.close();

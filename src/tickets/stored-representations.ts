@@ -12,13 +12,13 @@ import type { StoredRepresentation } from './representation-store.js';
  * or of one of a million tickets read at random, costs little more than a read of its row.
  *
  * Written behind, never in the transaction that changes the ticket (it is not part of the write,
- * and a change's cost stays what it was):
+ * and a change's cost stays what it was), and only when the process has time:
  * - a retrieve that had to build the JSON hands its bytes over (`keep`);
- * - a write names the ticket (`touched`), and its JSON is built and stored when the process has
- *   time: only in a flush whose interval kept the event loop less than half busy, and a bounded
- *   number each flush, so a burst of writes is not slowed by the work it leaves behind.
- * Both are stored every `flushMs` in one transaction. What is pending is bounded (`maxPending`);
- * past it, a ticket is left to be stored by its next read. Lost on a crash: nothing but work.
+ * - a write names the ticket (`touched`), and its JSON is built in a flush, a bounded number each.
+ * A flush runs every `flushMs` and does its work only if the event loop was less than half busy
+ * since the last one, in one transaction: a burst of reads or writes is not slowed by the work it
+ * leaves behind. What is pending is bounded (`maxPending`); past it, a ticket is left to be stored
+ * by a later read. Lost on a crash: nothing but work.
  *
  * A row is used only for the ticket's version it was made from and the `shape` (the schemas and
  * the code that write it) of this release; the table's trigger refuses a row whose version is no
@@ -107,12 +107,17 @@ export class StoredRepresentations {
   }
 
   async #store(): Promise<void> {
-    // Built only when the loop was less than half busy since the last flush: the builds are reads
-    // and serialization that would otherwise take turns from requests.
+    // Only when the loop was less than half busy since the last flush: writing a row costs more
+    // than the read that made it (a 4-KB page, its index entry, the WAL every read then searches),
+    // and building one is reads and serialization, so under load requests go first and the work
+    // waits (bounded by `maxPending`) for a quieter moment.
     const utilization = performance.eventLoopUtilization(this.#lastUtilization);
     this.#lastUtilization = performance.eventLoopUtilization();
-    const builds = utilization.utilization < 0.5 ? (this.options.buildsPerFlush ?? 64) : 0;
-    for (const ticketId of [...this.#touched].slice(0, builds)) {
+    if (utilization.utilization >= 0.5) {
+      this.#schedule();
+      return;
+    }
+    for (const ticketId of [...this.#touched].slice(0, this.options.buildsPerFlush ?? 64)) {
       this.#touched.delete(ticketId);
       if (this.#closed) return;
       const built = await this.deps.build(ticketId);
