@@ -5,7 +5,8 @@
  * the server when it is idle (at most 4,096 pending: a long burst of creates leaves the rest to
  * a later read); the seeder's bulk path goes through the services, below the routes that store,
  * so this reads every ticket once through the app (`app.inject`), 3,000 at a time with a pause
- * after each, in which the server stores what the reads built. Run by seed-product.ts last; on its own for a seed made before representations were stored:
+ * after each, in which the server stores what the reads built. Run by seed-product.ts last; on
+ * its own for a seed made before representations were stored:
  *
  *   node --import tsx bench/http/store-representations.ts (--data-dir DIR | --database-url URL)
  */
