@@ -8,8 +8,9 @@ import type { StoredRepresentation } from './representation-store.js';
  * ticket version (migration 0024): a retrieve of a ticket that no process has read since it last
  * changed reads the ticket's head, its queue place and this row in one statement, instead of its
  * full row, messages, attachments and audit trail, and serializes only the queue place. The
- * in-memory caches of the route hold what this process read lately; this holds every ticket, so that the first read of a ticket after a restart, or in another process,
- * or of one of a million tickets read at random, costs little more than a read of its row.
+ * in-memory caches of the route hold what this process read lately; this holds every ticket, so
+ * that the first read of a ticket after a restart, or in another process, or of one of a million
+ * tickets read at random, costs little more than a read of its row.
  *
  * Written behind, never in the transaction that changes the ticket (it is not part of the write,
  * and a change's cost stays what it was), and only when the process has time:
