@@ -72,6 +72,23 @@ export const saveRepresentations = preparedForRows(
   16,
 );
 
+/**
+ * The tickets after `after` in id order, `limit` of them: which of them have no JSON stored for
+ * their current version in this shape, and the last id looked at (undefined when the window reached
+ * the last ticket).
+ * A sweep's step: its cost is the window's, whatever the table's size.
+ */
+export async function findUnstoredTickets(db: DbOrTx, after: string, shape: string, limit: number): Promise<{ unstored: string[]; last: string | undefined }> {
+  const window = db.selectFrom('tickets').select(['id', 'version']).where('id', '>', after).orderBy('id').limit(limit).as('t');
+  const rows = await db
+    .selectFrom(window)
+    .leftJoin('ticket_representations as r', (join) => join.onRef('r.ticket_id', '=', 't.id').onRef('r.version', '=', 't.version').on('r.shape', '=', shape))
+    .select(['t.id', 'r.ticket_id as stored'])
+    .orderBy('t.id')
+    .execute();
+  return { unstored: rows.filter((r) => r.stored === null).map((r) => r.id), last: rows.length < limit ? undefined : rows.at(-1)!.id };
+}
+
 /** Drops the tickets' stored representations (a customer's erasure: no copy of what it redacts stays). */
 export async function deleteRepresentations(db: DbOrTx, ticketIds: readonly string[]): Promise<void> {
   for (let i = 0; i < ticketIds.length; i += 500) {

@@ -59,13 +59,19 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
   const pages = new VersionedJsonCache(8 * 1024 * 1024);
   // The serializers of a ticket's fields and conversation, taken from the first request that needs
   // them: the same compiled functions a reply uses, so stored JSON is byte for byte what a read
-  // writes. Stored representations are only built after a request (a write names the ticket).
+  // writes. Stored representations are only built after a request: the sweep over every ticket
+  // starts once they are taken.
   let serializers: { fields: (doc: unknown) => string; conversation: (doc: unknown) => string } | undefined;
-  const serializersOf = (reply: FastifyReply) =>
-    (serializers ??= { fields: serializerOf(reply, TicketItem), conversation: serializerOf(reply, ConversationSchema) });
+  const serializersOf = (reply: FastifyReply) => {
+    if (serializers) return serializers;
+    serializers = { fields: serializerOf(reply, TicketItem), conversation: serializerOf(reply, ConversationSchema) };
+    stored.sweep();
+    return serializers;
+  };
   const stored = new StoredRepresentations({
     shape: representationShape([TicketSchema, MessageSchema, AttachmentSchema, AuditEntrySchema, ConversationSchema]),
     save: tickets.saveRepresentations,
+    findUnstored: tickets.findUnstored,
     build: async (ticketId) => {
       if (!serializers) return undefined;
       // A ticket gone since it was named has nothing to store.
@@ -186,13 +192,12 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       if (kept && canSeeBrand(principal, kept.meta.brandId)) return sendSerialized(reply.header('ETag', kept.meta.etag), kept.json);
       // The ticket's JSON stored for its version (stored by a read in any process, or after the
       // write that made the version), read with its head and queue place in one statement.
-      const storedRead = await tickets.readStored(principal, id, stored.shape);
+      const { stored: storedRead, read } = await tickets.retrieve(principal, id, stored.shape);
       if (storedRead) {
         const json = joinDetail(storedRead.fields, serializerOf(reply, QueueItem)(storedRead.queue), storedRead.conversation);
         if (committed !== undefined) answers.set(id, committed, json, { brandId: storedRead.brandId, etag: storedRead.etag });
         return sendSerialized(reply.header('ETag', storedRead.etag), json);
       }
-      const read = await tickets.read(principal, id);
       let conversation = conversations.get(id, read.version);
       let reusable = conversation !== undefined;
       const serialize = serializersOf(reply);

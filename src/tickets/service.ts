@@ -196,7 +196,12 @@ export function createTicketService(deps: TicketServiceDeps) {
   async function readTicket(principal: Principal | null, id: string): Promise<TicketRead> {
     const found = await findTicketWithPlacement(db, id);
     const row = visibleOrNotFound(principal, id, found?.row);
-    const queue = found!.queue();
+    return ticketRead(row, found!.queue());
+  }
+
+  /** The TicketRead of a row and the queue place read with it. */
+  function ticketRead(row: TicketRow, queue: QueuePlacement): TicketRead {
+    const id = row.id;
     return {
       get view() {
         return toTicketView(row);
@@ -440,16 +445,27 @@ export function createTicketService(deps: TicketServiceDeps) {
     committedVersion: (): number | undefined => committedDataVersion(db),
 
     /**
-     * A ticket the principal may see, read as its JSON stored for its current version in `shape`
-     * (stored-representations.ts) with its queue place, in one statement; undefined when none is
-     * stored, and then `read` reads it in full. A 404 as `read` gives one.
+     * A ticket the principal may see, for the retrieve route: its JSON stored for its current
+     * version in `shape` (stored-representations.ts) with its queue place, read in one statement
+     * (`stored`); when none is stored, the ticket as `read` returns it (`read`), its row read by
+     * key and its place the one that statement read, which holds while the row is of the version
+     * the statement saw (else both are read again). A 404 as `read` gives one.
      */
-    async readStored(principal: Principal | null, id: string, shape: string): Promise<StoredTicketRead | undefined> {
+    async retrieve(
+      principal: Principal | null,
+      id: string,
+      shape: string,
+    ): Promise<{ stored: StoredTicketRead; read?: undefined } | { stored?: undefined; read: TicketRead }> {
       const found = await representations.findStoredTicket(db, id, shape);
-      const row = visibleOrNotFound(principal, id, found?.ticket);
-      if (!found?.stored) return undefined;
-      return { brandId: row.brand_id, etag: etagOf(row), queue: placementOf(row, found.queueName, found.waitingBefore), ...found.stored };
+      const head = visibleOrNotFound(principal, id, found?.ticket);
+      const queue = placementOf(head, found!.queueName, found!.waitingBefore);
+      if (found!.stored) return { stored: { brandId: head.brand_id, etag: etagOf(head), queue, ...found!.stored } };
+      const row = await store.findTicket(db, id);
+      return { read: row?.version === head.version ? ticketRead(row, queue) : await readTicket(principal, id) };
     },
+
+    /** A step of a sweep over every ticket for those whose JSON is not stored (`representations.findUnstoredTickets`). */
+    findUnstored: (after: string, shape: string, limit: number) => representations.findUnstoredTickets(db, after, shape, limit),
 
     /** Stores tickets' JSON in one transaction; a row whose version is no longer its ticket's is left out (migration 0024). */
     async saveRepresentations(rows: representations.StoredRepresentation[]): Promise<void> {

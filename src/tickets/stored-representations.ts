@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { setImmediate } from 'node:timers/promises';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { StoredRepresentation } from './representation-store.js';
 
@@ -15,7 +16,10 @@ import type { StoredRepresentation } from './representation-store.js';
  * Written behind, never in the transaction that changes the ticket (it is not part of the write,
  * and a change's cost stays what it was), and only when the process has time:
  * - a retrieve that had to build the JSON hands its bytes over (`keep`);
- * - a write names the ticket (`touched`), and its JSON is built in a flush, a bounded number each.
+ * - a write names the ticket (`touched`), and its JSON is built in a flush, a bounded number each;
+ * - a sweep (`sweep`, then every `sweepEveryMs`) walks every ticket in id order, a window at a
+ *   time, and names those with no JSON stored for their version: what bulk writes, imports, mail
+ *   and other processes changed, and what came in faster than it could be stored, is stored too.
  * A flush runs every `flushMs` and does its work only if the event loop was less than half busy
  * since the last one, in one transaction: a burst of reads or writes is not slowed by the work it
  * leaves behind. What is pending is bounded (`maxPending`); past it, a ticket is left to be stored
@@ -32,6 +36,9 @@ export class StoredRepresentations {
   #flushing: Promise<void> | undefined;
   #lastUtilization: EventLoopUtilization = performance.eventLoopUtilization();
   #closed = false;
+  /** The last ticket id a sweep under way looked at ('' before the first); undefined when no sweep is under way. */
+  #sweptTo: string | undefined;
+  #nextSweep: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: {
@@ -40,9 +47,23 @@ export class StoredRepresentations {
       save(rows: StoredRepresentation[]): Promise<void>;
       /** The ticket's current representation, or undefined when it is not to be stored (gone, or it signs URLs per read). */
       build(ticketId: string): Promise<StoredRepresentation | undefined>;
+      /** The tickets after `after` in id order, `limit` of them: those with no JSON of their version in `shape`, and the last id (undefined at the end). */
+      findUnstored(after: string, shape: string, limit: number): Promise<{ unstored: string[]; last: string | undefined }>;
     },
-    private readonly options: { flushMs?: number; maxPending?: number; buildsPerFlush?: number } = {},
+    private readonly options: { flushMs?: number; maxPending?: number; buildsPerFlush?: number; sweepWindow?: number; sweepEveryMs?: number } = {},
   ) {}
+
+  /**
+   * Starts a sweep over every ticket unless one is under way (the caller can build JSON now); when
+   * it ends, the next starts `sweepEveryMs` later. It works in flushes, so only when there is slack.
+   */
+  sweep(): void {
+    if (this.#closed || this.#sweptTo !== undefined) return;
+    clearTimeout(this.#nextSweep);
+    this.#nextSweep = undefined;
+    this.#sweptTo = '';
+    this.#schedule();
+  }
 
   get shape(): string {
     return this.deps.shape;
@@ -80,7 +101,9 @@ export class StoredRepresentations {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#nextSweep);
     this.#timer = undefined;
+    this.#sweptTo = undefined;
     this.#touched.clear();
     await this.#flushing;
     const rows = [...this.#ready.values()];
@@ -118,17 +141,38 @@ export class StoredRepresentations {
       this.#schedule();
       return;
     }
-    for (const ticketId of [...this.#touched].slice(0, this.options.buildsPerFlush ?? 64)) {
+    const buildsPerFlush = this.options.buildsPerFlush ?? 64;
+    if (this.#touched.size < buildsPerFlush) await this.#sweepStep();
+    for (const ticketId of [...this.#touched].slice(0, buildsPerFlush)) {
       this.#touched.delete(ticketId);
       if (this.#closed) return;
       const built = await this.deps.build(ticketId);
       if (built) this.#ready.set(ticketId, built);
+      // Each build is reads and serialization on the event loop: requests that came in meanwhile go next.
+      await setImmediate();
     }
     const rows = [...this.#ready.values()];
     this.#ready.clear();
-    if (this.#touched.size) this.#schedule();
+    if (this.#touched.size || this.#sweptTo !== undefined) this.#schedule();
     if (rows.length === 0) return;
     await this.deps.save(rows);
+  }
+
+  /** The next window of a sweep under way: its tickets with no JSON stored are named (as far as `maxPending` lets). */
+  async #sweepStep(): Promise<void> {
+    if (this.#sweptTo === undefined) return;
+    let step: { unstored: string[]; last: string | undefined } = { unstored: [], last: undefined };
+    try {
+      step = await this.deps.findUnstored(this.#sweptTo, this.deps.shape, this.options.sweepWindow ?? 256);
+    } catch {
+      // The sweep ends here; the next one starts over.
+    }
+    if (this.#closed) return;
+    for (const ticketId of step.unstored) if (!this.#ready.has(ticketId)) this.touched(ticketId);
+    this.#sweptTo = step.last;
+    if (step.last !== undefined) return;
+    this.#nextSweep = setTimeout(() => this.sweep(), this.options.sweepEveryMs ?? 15 * 60_000);
+    this.#nextSweep.unref();
   }
 }
 

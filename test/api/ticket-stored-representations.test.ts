@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { it } from 'node:test';
 import { type TestApp, build, buildTestApp, removeDataDir } from '../helpers/app.js';
-import { createBrand, createTicket } from '../helpers/factories.js';
+import type { Principal } from '../../src/auth/scopes.js';
+import type { CreateTicketInput } from '../../src/tickets/service.js';
+import { createBrand, createTicket, ticketBody } from '../helpers/factories.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -151,4 +153,37 @@ it('a customer’s erasure leaves none of the person in the stored JSON', async 
   assert.ok(!after || !/Zelda Stored|erase\.me/.test(after.fields.toString() + after.conversation.toString()), 'nothing of the person stored');
   const read = await app.request({ method: 'GET', url: `/v1/tickets/${ticket.id}` });
   assert.doesNotMatch(read.body, /Zelda Stored|erase\.me/);
+});
+
+it('tickets written where no route names them (the bulk path here) are stored by the sweep, window after window', async (t) => {
+  const app = await build(t);
+  const brand = await createBrand(app);
+  const admin: Principal = { tokenId: 'test', tokenName: 'test', scopes: ['admin'], brandIds: null };
+  // More than one sweep window (256 tickets), written by the service alone: nothing names them.
+  const created = await app.runtime.services.tickets.createMany(
+    admin,
+    Array.from({ length: 300 }, (_, i) => ticketBody(brand.id, { subject: `Bulk ${i}` }) as unknown as CreateTicketInput),
+  );
+  const ids = created.map((c) => c.id);
+  const storedCount = async () =>
+    (
+      await app.runtime.db
+        .selectFrom('ticket_representations as r')
+        .innerJoin('tickets as t', (join) => join.onRef('t.id', '=', 'r.ticket_id').onRef('t.version', '=', 'r.version'))
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('r.ticket_id', 'in', ids)
+        .executeTakeFirstOrThrow()
+    ).n;
+  assert.equal(Number(await storedCount()), 0, 'nothing stored before any request');
+  // The first request that serializes a ticket starts the sweep.
+  const first = await app.request({ method: 'GET', url: `/v1/tickets/${ids[0]}` });
+  assert.equal(first.statusCode, 200, first.body);
+  await waitFor('every ticket of the bulk write is stored at its version', 120_000, async () => Number(await storedCount()) === ids.length || undefined);
+  const last = ids.at(-1)!;
+  const row = await storedRow(app, last);
+  const read = await app.request({ method: 'GET', url: `/v1/tickets/${last}` });
+  assert.equal(read.statusCode, 200, read.body);
+  const { queue: _queue, messages, participants, audit_trail, ...fields } = read.json();
+  assert.deepEqual(JSON.parse(row!.fields.toString()), fields);
+  assert.deepEqual(JSON.parse(row!.conversation.toString()), { messages, participants, audit_trail });
 });
