@@ -25,6 +25,8 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
  */
 export function registerAuth(app: FastifyInstance, tokens: TokenService): void {
   app.decorateRequest('principal', null);
+  // Token uses are written behind the requests (token-service.ts): the last ones before a stop too.
+  app.addHook('onClose', () => tokens.recordUses());
   app.addHook('onRequest', async (request) => {
     const needed = request.routeOptions.config?.scope;
     if (!needed || needed === 'public') return;
