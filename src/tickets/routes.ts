@@ -53,7 +53,8 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
   // and conversation are what they were, so an answer is served without a query. Any commit, by
   // any process, moves the version and retires every entry; under writes this is a miss and the
   // two caches above do the work. The brand is kept to check each caller's sight of the ticket.
-  const answers = new VersionedJsonCache<{ brandId: string; etag: string }>();
+  // Kept from a ticket's second read on: most tickets of a large helpdesk are read once in a while.
+  const answers = new VersionedJsonCache<{ brandId: string; etag: string }>(undefined, { admitOnSecondSet: true });
   // List pages the same way, by token and URL: what a page holds depends on the query and on the
   // token alone (its brands, its agent), and a change to a token is a commit too.
   const pages = new VersionedJsonCache(8 * 1024 * 1024);

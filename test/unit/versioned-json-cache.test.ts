@@ -28,3 +28,18 @@ it('stays within its budget, dropping the entries read least recently first', ()
   assert.equal(kept, 16, 'sixteen entries of 11 bytes fill the budget');
   assert.ok(cache.get('t39', 1) && !cache.get('t0', 1));
 });
+
+it('with admitOnSecondSet, keeps a ticket only from its second set on', () => {
+  const cache = new VersionedJsonCache(1024, { admitOnSecondSet: true });
+  assert.equal(cache.set('a', 1, json(1)).toString(), json(1), 'the bytes are returned either way');
+  assert.equal(cache.get('a', 1), undefined, 'a first set keeps nothing');
+  cache.set('a', 1, json(1));
+  assert.equal(cache.get('a', 1)?.toString(), json(1), 'the second is kept');
+  // Once kept, a new version replaces the entry at once.
+  cache.set('a', 2, json(2));
+  assert.equal(cache.get('a', 2)?.toString(), json(2));
+  // Thousands of tickets set once each leave nothing kept, and the one set twice is still there.
+  for (let i = 0; i < 5000; i++) cache.set(`once-${i}`, 1, json(i));
+  assert.equal(Array.from({ length: 5000 }, (_, i) => cache.get(`once-${i}`, 1)).filter(Boolean).length, 0);
+  assert.equal(cache.get('a', 2)?.toString(), json(2));
+});
