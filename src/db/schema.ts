@@ -393,13 +393,17 @@ export interface ViewCountTable {
   count: number;
 }
 
-/** A ticket's fields and conversation as JSON, for one version and schema shape (migration 0024, src/tickets/stored-representations.ts). */
+/**
+ * A ticket's fields and conversation as JSON, for one version and schema shape (migration 0024,
+ * src/tickets/stored-representations.ts). Declared BLOB (bytea): PostgreSQL stores bytes, SQLite
+ * the JSON as TEXT (its columns take any type), which reads back as a string.
+ */
 export interface TicketRepresentationTable {
   ticket_id: string;
   version: number;
   shape: string;
-  fields: Buffer;
-  conversation: Buffer;
+  fields: Buffer | string;
+  conversation: Buffer | string;
 }
 
 export interface Database {

@@ -64,13 +64,21 @@ export class VersionedJsonCache<Meta = undefined> {
   /** Keeps the JSON of this version (unless it is over a sixteenth of the budget) and returns its bytes. */
   set(ticketId: string, version: number, text: string | Buffer, ...[meta]: Meta extends undefined ? [] : [Meta]): Buffer {
     const json = typeof text === 'string' ? Buffer.from(text) : text;
-    if (json.length > this.budget / 16) return json;
-    if (this.#seen && !this.#entries.has(ticketId) && !this.#seen.check(ticketId)) return json;
+    this.offer(ticketId, version, json, ...([meta] as Meta extends undefined ? [] : [Meta]));
+    return json;
+  }
+
+  /** Keeps the JSON of this version, as `set`, without handing bytes back: text not kept is never encoded. */
+  offer(ticketId: string, version: number, text: string | Buffer, ...[meta]: Meta extends undefined ? [] : [Meta]): void {
+    if (this.#seen && !this.#entries.has(ticketId) && !this.#seen.check(ticketId)) return;
+    // A string's length in UTF-16 units is at most its length in UTF-8 bytes.
+    if (text.length > this.budget / 16) return;
+    const json = typeof text === 'string' ? Buffer.from(text) : text;
+    if (json.length > this.budget / 16) return;
     this.#drop(ticketId);
     this.#entries.set(ticketId, { version, json, meta: meta as Meta, moved: ++this.#moves });
     this.#size += json.length;
     while (this.#size > this.budget) this.#drop(this.#entries.keys().next().value!);
-    return json;
   }
 
   #drop(ticketId: string): void {

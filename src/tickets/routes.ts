@@ -44,6 +44,11 @@ function joinDetail(fields: Buffer, queue: string, conversation: Buffer): Buffer
   return Buffer.concat([fields.subarray(0, -1), Buffer.from(`,"queue":${queue},`), conversation.subarray(1)]);
 }
 
+/** `joinDetail` of stored JSON, which is text (representation-store.ts): the answer stays a string until the socket encodes it. */
+function joinDetailText(fields: string, queue: string, conversation: string): string {
+  return `${fields.slice(0, -1)},"queue":${queue},${conversation.slice(1)}`;
+}
+
 export function ticketRoutes(app: App, tickets: TicketService): void {
   const conversations = new VersionedJsonCache();
   // Each ticket version's own fields as the Ticket schema writes them: list items and the retrieve route's first part.
@@ -84,8 +89,8 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
         ticket_id: ticketId,
         version: read.version,
         shape: stored.shape,
-        fields: Buffer.from(serializers.fields(read.view)),
-        conversation: Buffer.from(serializers.conversation(conversation)),
+        fields: serializers.fields(read.view),
+        conversation: serializers.conversation(conversation),
       };
     },
   });
@@ -195,8 +200,8 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       // write that made the version), read with its head and queue place in one statement.
       const { stored: storedRead, read } = await tickets.retrieve(principal, id, stored.shape);
       if (storedRead) {
-        const json = joinDetail(storedRead.fields, serializerOf(reply, QueueItem)(storedRead.queue), storedRead.conversation);
-        if (committed !== undefined) answers.set(id, committed, json, { brandId: storedRead.brandId, etag: storedRead.etag });
+        const json = joinDetailText(storedRead.fields, serializerOf(reply, QueueItem)(storedRead.queue), storedRead.conversation);
+        if (committed !== undefined) answers.offer(id, committed, json, { brandId: storedRead.brandId, etag: storedRead.etag });
         return sendSerialized(reply.header('ETag', storedRead.etag), json);
       }
       let conversation = conversations.get(id, read.version);
@@ -210,7 +215,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       }
       // The ticket's own fields are its list item, kept by version like the conversation.
       const fields = ticketFields.get(id, read.version) ?? ticketFields.set(id, read.version, serialize.fields(read.view));
-      if (reusable) stored.keep(id, read.version, fields, conversation);
+      if (reusable) stored.keep(id, read.version, fields.toString(), conversation.toString());
       const json = joinDetail(fields, serializerOf(reply, QueueItem)(read.queue), conversation);
       if (committed !== undefined && reusable) answers.set(id, committed, json, { brandId: read.brandId, etag: read.etag });
       return sendSerialized(reply.header('ETag', read.etag), json);

@@ -138,8 +138,8 @@ export interface TicketRead {
 
 /** A ticket read from its stored JSON: the fields and conversation as the retrieve route writes them, and what goes around them. */
 export interface StoredTicketRead {
-  fields: Buffer;
-  conversation: Buffer;
+  fields: string;
+  conversation: string;
   queue: QueuePlacement;
   brandId: string;
   etag: string;

@@ -70,7 +70,7 @@ export class StoredRepresentations {
   }
 
   /** Stores JSON a read built (of `version`, in this release's shape) with the next flush. */
-  keep(ticketId: string, version: number, fields: Buffer, conversation: Buffer): void {
+  keep(ticketId: string, version: number, fields: string, conversation: string): void {
     if (this.#closed || (!this.#ready.has(ticketId) && this.#pending >= this.#maxPending)) return;
     this.#touched.delete(ticketId);
     this.#ready.set(ticketId, { ticket_id: ticketId, version, shape: this.deps.shape, fields, conversation });
@@ -188,5 +188,8 @@ export function representationShape(schemas: readonly unknown[]): string {
     .slice(0, 16);
 }
 
-/** Move when the JSON a ticket's views make changes while its schemas do not. */
-const REPRESENTATION_FORMAT = 1;
+/**
+ * Move when the JSON a ticket's views make changes while its schemas do not. 2: stored as TEXT on
+ * SQLite (representation-store.ts), so that rows stored as BLOBs are built again.
+ */
+const REPRESENTATION_FORMAT = 2;
