@@ -15,9 +15,9 @@ export type StoredRepresentation = {
 /**
  * The JSON as the columns return it, as text. SQLite stores it as TEXT and returns a string: a
  * string lives on the JavaScript heap and dies young, where the bytes of a BLOB (a Buffer) live
- * outside it, and their turnover alone, ~5 KB a read, started a collection of the old generation
- * about once a second under reads. PostgreSQL stores bytes (bytea); a row written as a BLOB before
- * reads as bytes too.
+ * outside it, and their turnover alone (~10 KB a read with the answer joined from them) started a
+ * collection of the old generation about once a second under reads. PostgreSQL stores bytes
+ * (bytea); a row written as a BLOB before reads as bytes too.
  */
 const textOf = (value: Buffer | string): string => (typeof value === 'string' ? value : value.toString('utf8'));
 
