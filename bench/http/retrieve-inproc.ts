@@ -14,10 +14,8 @@
  * Add `--cpu-prof --cpu-prof-interval 100` to node for a profile, and `--trace-gc` for collections.
  */
 import fs from 'node:fs';
-import { buildApp } from '../../src/app.js';
-import { openRuntime } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';
-import { systemClock } from '../../src/shared/clock.js';
+import { openInProcessApp } from './inproc-app.js';
 
 const [dataDir, idsFile] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const uncachedAt = process.argv.indexOf('--uncached');
@@ -28,9 +26,7 @@ if (!dataDir || !idsFile || !Number.isInteger(uncached) || uncached < 1) {
 }
 
 const config = loadConfig({ ...process.env, NEXUS_DATA_DIR: dataDir, NEXUS_LOG_LEVEL: 'silent', NEXUS_RATE_LIMIT_PER_TOKEN: '1000000000' });
-const runtime = await openRuntime(config);
-const app = await buildApp({ db: runtime.db, clock: systemClock, config, services: runtime.services, secretBox: runtime.secretBox, metrics: runtime.metrics });
-await app.ready();
+const { app, close } = await openInProcessApp(config);
 
 const tickets = fs
   .readFileSync(idsFile, 'utf8')
@@ -64,6 +60,5 @@ try {
   await pass('1,000 read again', hot);
   await pass('1,000 read a third time', hot);
 } finally {
-  await app.close();
-  await runtime.close();
+  await close();
 }

@@ -1,35 +1,25 @@
 /**
  * Leaves a seeded database as a server leaves tickets it has read once, or created through the API
  * with time to spare afterwards: every ticket's JSON stored by version
- * (src/tickets/stored-representations.ts). A ticket created with `POST /v1/tickets` is stored by
- * the server when it is idle (at most 4,096 pending: a long burst of creates leaves the rest to
- * a later read); the seeder's bulk path goes through the services, below the routes that store,
- * so this reads every ticket once through the app (`app.inject`), 3,000 at a time with a pause
- * after each, in which the server stores what the reads built. Run by seed-product.ts last; on
- * its own for a seed made before representations were stored:
+ * (src/tickets/stored-representations.ts). A server stores what its routes wrote when it is idle,
+ * and its sweep stores every other ticket in time (~250 a second at most); the seeder's bulk path
+ * goes through the services, below the routes, so this reads every ticket once through the app
+ * (`app.inject`), 3,000 at a time with a pause after each, in which the server stores what the
+ * reads built: minutes where the sweep would take far longer. Run by seed-product.ts last; on its
+ * own for a seed made before representations were stored, or stored in another format:
  *
  *   node --import tsx bench/http/store-representations.ts (--data-dir DIR | --database-url URL)
  */
-import { buildApp } from '../../src/app.js';
-import { openRuntime } from '../../src/bootstrap.js';
 import { type Config, loadConfig } from '../../src/config.js';
-import { systemClock } from '../../src/shared/clock.js';
+import { openInProcessApp } from './inproc-app.js';
 
 /** Tickets read between two idle pauses: under the 4,096 the server keeps pending. */
 const BATCH = 3000;
 
 /** Reads every ticket of the database at `config` through the app; returns how many. */
 export async function storeRepresentations(config: Config, progress: (done: number, total: number) => void = () => {}): Promise<number> {
-  const runtime = await openRuntime(config);
+  const { runtime, app, close } = await openInProcessApp(config);
   try {
-    const app = await buildApp({
-      db: runtime.db,
-      clock: systemClock,
-      config,
-      services: runtime.services,
-      secretBox: runtime.secretBox,
-      metrics: runtime.metrics,
-    });
     const token = await runtime.services.tokens.create({ name: 'bench store-representations', scopes: ['tickets:read'] });
     let done = 0;
     let total = 0;
@@ -58,12 +48,11 @@ export async function storeRepresentations(config: Config, progress: (done: numb
         await new Promise((resolve) => setTimeout(resolve, 700));
       }
     } finally {
-      await app.close();
       await runtime.services.tokens.revoke(token.id);
     }
     return done;
   } finally {
-    await runtime.close();
+    await close();
   }
 }
 
