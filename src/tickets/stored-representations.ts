@@ -21,7 +21,7 @@ import type { StoredRepresentation } from './representation-store.js';
  *   time, and names those with no JSON stored for their version: what bulk writes, imports, mail
  *   and other processes changed, and what came in faster than it could be stored, is stored too.
  * A flush runs every `flushMs` and does its work only if the event loop was less than half busy
- * since the last one, in one transaction: a burst of reads or writes is not slowed by the work it
+ * since the last one and fewer writes were named than a flush builds, in one transaction: a burst of reads or writes is not slowed by the work it
  * leaves behind. What is pending is bounded (`maxPending`); past it, a ticket is left to be stored
  * by a later read. Lost on a crash: nothing but work.
  *
@@ -36,6 +36,8 @@ export class StoredRepresentations {
   #flushing: Promise<void> | undefined;
   #lastUtilization: EventLoopUtilization = performance.eventLoopUtilization();
   #closed = false;
+  /** Writes named (`touched`) since the last flush: how busy writes keep the process, wherever their work runs. */
+  #writesSinceFlush = 0;
   /** The last ticket id a sweep under way looked at ('' before the first); undefined when no sweep is under way. */
   #sweptTo: string | undefined;
   #nextSweep: NodeJS.Timeout | undefined;
@@ -79,6 +81,12 @@ export class StoredRepresentations {
 
   /** A ticket was written: its JSON is built and stored when the process has time. */
   touched(ticketId: string): void {
+    this.#writesSinceFlush++;
+    this.#name(ticketId);
+  }
+
+  /** Names a ticket whose JSON is to be built in a flush (within `maxPending`). */
+  #name(ticketId: string): void {
     if (this.#closed || this.#touched.has(ticketId) || this.#pending >= this.#maxPending) return;
     this.#ready.delete(ticketId);
     this.#touched.add(ticketId);
@@ -135,13 +143,18 @@ export class StoredRepresentations {
     // than the read that made it (a 4-KB page, its index entry, the WAL every read then searches),
     // and building one is reads and serialization, so under load requests go first and the work
     // waits (bounded by `maxPending`) for a quieter moment.
+    // Nor while writes come in faster than a flush builds: on PostgreSQL the database works in
+    // processes of its own, so a saturating write load can leave the event loop under half busy,
+    // and a flush's reads and writes would then take the very rows' locks the writes wait for.
     const utilization = performance.eventLoopUtilization(this.#lastUtilization);
     this.#lastUtilization = performance.eventLoopUtilization();
-    if (utilization.utilization >= 0.5) {
+    const writes = this.#writesSinceFlush;
+    this.#writesSinceFlush = 0;
+    const buildsPerFlush = this.options.buildsPerFlush ?? 64;
+    if (utilization.utilization >= 0.5 || writes > buildsPerFlush) {
       this.#schedule();
       return;
     }
-    const buildsPerFlush = this.options.buildsPerFlush ?? 64;
     if (this.#touched.size < buildsPerFlush) await this.#sweepStep();
     for (const ticketId of [...this.#touched].slice(0, buildsPerFlush)) {
       this.#touched.delete(ticketId);
@@ -168,7 +181,7 @@ export class StoredRepresentations {
       // The sweep ends here; the next one starts over.
     }
     if (this.#closed) return;
-    for (const ticketId of step.unstored) if (!this.#ready.has(ticketId)) this.touched(ticketId);
+    for (const ticketId of step.unstored) if (!this.#ready.has(ticketId)) this.#name(ticketId);
     this.#sweptTo = step.last;
     if (step.last !== undefined) return;
     this.#nextSweep = setTimeout(() => this.sweep(), this.options.sweepEveryMs ?? 15 * 60_000);
