@@ -21,9 +21,10 @@ import type { StoredRepresentation } from './representation-store.js';
  *   time, and names those with no JSON stored for their version: what bulk writes, imports, mail
  *   and other processes changed, and what came in faster than it could be stored, is stored too.
  * A flush runs every `flushMs` and does its work only if the event loop was less than half busy
- * since the last one and fewer writes were named than a flush builds, in one transaction: a burst of reads or writes is not slowed by the work it
- * leaves behind. What is pending is bounded (`maxPending`); past it, a ticket is left to be stored
- * by a later read. Lost on a crash: nothing but work.
+ * since the last one and fewer writes were named than a flush builds, in one transaction: a burst
+ * of reads or writes is not slowed by the work it leaves behind. What is pending is bounded
+ * (`maxPending`); past it, a ticket is left to be stored by a later read or the sweep. Lost on a
+ * crash: nothing but work.
  *
  * A row is used only for the ticket's version it was made from and the `shape` (the schemas and
  * the code that write it) of this release; the table's trigger refuses a row whose version is no
