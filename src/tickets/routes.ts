@@ -215,7 +215,7 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
       }
       // The ticket's own fields are its list item, kept by version like the conversation.
       const fields = ticketFields.get(id, read.version) ?? ticketFields.set(id, read.version, serialize.fields(read.view));
-      if (reusable) stored.keep(id, read.version, fields.toString(), conversation.toString());
+      if (reusable) stored.keep(id, read.version, fields, conversation);
       const json = joinDetail(fields, serializerOf(reply, QueueItem)(read.queue), conversation);
       if (committed !== undefined && reusable) answers.set(id, committed, json, { brandId: read.brandId, etag: read.etag });
       return sendSerialized(reply.header('ETag', read.etag), json);

@@ -72,11 +72,14 @@ export class StoredRepresentations {
     return this.deps.shape;
   }
 
-  /** Stores JSON a read built (of `version`, in this release's shape) with the next flush. */
-  keep(ticketId: string, version: number, fields: string, conversation: string): void {
+  /**
+   * Stores JSON a read built (of `version`, in this release's shape) with the next flush. Bytes are
+   * decoded only when kept: over the pending bound the call costs nothing.
+   */
+  keep(ticketId: string, version: number, fields: string | Buffer, conversation: string | Buffer): void {
     if (this.#closed || (!this.#ready.has(ticketId) && this.#pending >= this.#maxPending)) return;
     this.#touched.delete(ticketId);
-    this.#ready.set(ticketId, { ticket_id: ticketId, version, shape: this.deps.shape, fields, conversation });
+    this.#ready.set(ticketId, { ticket_id: ticketId, version, shape: this.deps.shape, fields: String(fields), conversation: String(conversation) });
     this.#schedule();
   }
 
