@@ -174,7 +174,12 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
         response: { 200: BulkUpdateResponse, ...errorResponses(409, 422) },
       },
     },
-    async (request) => ({ results: await tickets.bulkUpdate(principalOf(request), request.body.ids, request.body.change) }),
+    async (request, reply) => {
+      const results = await tickets.bulkUpdate(principalOf(request), request.body.ids, request.body.change);
+      serializersOf(reply);
+      for (const result of results) if (result.ticket) stored.touched(result.id);
+      return { results };
+    },
   );
 
   app.get(
@@ -287,7 +292,13 @@ export function ticketRoutes(app: App, tickets: TicketService): void {
         response: { 200: MergeTicketResponse, ...errorResponses(404, 409, 422) },
       },
     },
-    async (request) => tickets.merge(principalOf(request), request.params.ticket_id, request.body.into),
+    async (request, reply) => {
+      const merged = await tickets.merge(principalOf(request), request.params.ticket_id, request.body.into);
+      serializersOf(reply);
+      stored.touched(merged.ticket.id);
+      stored.touched(merged.into.id);
+      return merged;
+    },
   );
 
   app.get(

@@ -21,10 +21,13 @@ import type { StoredRepresentation } from './representation-store.js';
  *   time, and names those with no JSON stored for their version: what bulk writes, imports, mail
  *   and other processes changed, and what came in faster than it could be stored, is stored too.
  * A flush runs every `flushMs` and does its work only if the event loop was less than half busy
- * since the last one and fewer writes were named than a flush builds, in one transaction: a burst
- * of reads or writes is not slowed by the work it leaves behind. What is pending is bounded
- * (`maxPending`); past it, a ticket is left to be stored by a later read or the sweep. Lost on a
- * crash: nothing but work.
+ * since the last one and fewer writes were named than `buildsPerFlush`: a burst of reads or writes
+ * is not slowed by the work it leaves behind. It then builds for up to `buildMs` (at least
+ * `buildsPerFlush` tickets), yielding to requests between builds, and stores what is ready in one
+ * transaction: once a burst is over, the thousands of tickets it changed are stored within seconds.
+ * What is pending is bounded: JSON handed over (`maxPending`, a few KB each) and tickets named
+ * (`maxNamed`, an id each); past either bound, a ticket is left to be stored by a later read or the
+ * sweep. Lost on a crash: nothing but work.
  *
  * A row is used only for the ticket's version it was made from and the `shape` (the schemas and
  * the code that write it) of this release; the table's trigger refuses a row whose version is no
@@ -53,7 +56,15 @@ export class StoredRepresentations {
       /** The tickets after `after` in id order, `limit` of them: those with no JSON of their version in `shape`, and the last id (undefined at the end). */
       findUnstored(after: string, shape: string, limit: number): Promise<{ unstored: string[]; last: string | undefined }>;
     },
-    private readonly options: { flushMs?: number; maxPending?: number; buildsPerFlush?: number; sweepWindow?: number; sweepEveryMs?: number } = {},
+    private readonly options: {
+      flushMs?: number;
+      maxPending?: number;
+      maxNamed?: number;
+      buildsPerFlush?: number;
+      buildMs?: number;
+      sweepWindow?: number;
+      sweepEveryMs?: number;
+    } = {},
   ) {}
 
   /**
@@ -77,7 +88,7 @@ export class StoredRepresentations {
    * decoded only when kept: over the pending bound the call costs nothing.
    */
   keep(ticketId: string, version: number, fields: string | Buffer, conversation: string | Buffer): void {
-    if (this.#closed || (!this.#ready.has(ticketId) && this.#pending >= this.#maxPending)) return;
+    if (this.#closed || (!this.#ready.has(ticketId) && this.#ready.size >= (this.options.maxPending ?? 4096))) return;
     this.#touched.delete(ticketId);
     this.#ready.set(ticketId, { ticket_id: ticketId, version, shape: this.deps.shape, fields: String(fields), conversation: String(conversation) });
     this.#schedule();
@@ -89,9 +100,9 @@ export class StoredRepresentations {
     this.#name(ticketId);
   }
 
-  /** Names a ticket whose JSON is to be built in a flush (within `maxPending`). */
+  /** Names a ticket whose JSON is to be built in a flush (within `maxNamed`). */
   #name(ticketId: string): void {
-    if (this.#closed || this.#touched.has(ticketId) || this.#pending >= this.#maxPending) return;
+    if (this.#closed || this.#touched.has(ticketId) || this.#touched.size >= (this.options.maxNamed ?? 65_536)) return;
     this.#ready.delete(ticketId);
     this.#touched.add(ticketId);
     this.#schedule();
@@ -123,14 +134,6 @@ export class StoredRepresentations {
     if (rows.length) await this.deps.save(rows).catch(() => {});
   }
 
-  get #pending(): number {
-    return this.#ready.size + this.#touched.size;
-  }
-
-  get #maxPending(): number {
-    return this.options.maxPending ?? 4096;
-  }
-
   #schedule(): void {
     if (this.#timer || this.#closed) return;
     this.#timer = setTimeout(() => {
@@ -146,7 +149,7 @@ export class StoredRepresentations {
     // Only when the loop was less than half busy since the last flush: writing a row costs more
     // than the read that made it (a 4-KB page, its index entry, the WAL every read then searches),
     // and building one is reads and serialization, so under load requests go first and the work
-    // waits (bounded by `maxPending`) for a quieter moment.
+    // waits (bounded by `maxPending` and `maxNamed`) for a quieter moment.
     // Nor while writes come in faster than a flush builds: on PostgreSQL the database works in
     // processes of its own, so a saturating write load can leave the event loop under half busy,
     // and a flush's reads and writes would then take the very rows' locks the writes wait for.
@@ -160,10 +163,18 @@ export class StoredRepresentations {
       return;
     }
     if (this.#touched.size < buildsPerFlush) await this.#sweepStep();
-    for (const ticketId of [...this.#touched].slice(0, buildsPerFlush)) {
+    // Builds for `buildMs` (64 builds take ~20-40 ms), so that a backlog left by a burst drains at
+    // several hundred tickets a second once the burst is over; the flushes that follow see the loop
+    // as busy as these builds made it, so they go on only while requests leave room.
+    const started = performance.now();
+    const buildMs = this.options.buildMs ?? 100;
+    let builds = 0;
+    for (const ticketId of this.#touched) {
+      if (builds >= buildsPerFlush && performance.now() - started >= buildMs) break;
       this.#touched.delete(ticketId);
       if (this.#closed) return;
       const built = await this.deps.build(ticketId);
+      builds++;
       if (built) this.#ready.set(ticketId, built);
       // Each build is reads and serialization on the event loop: requests that came in meanwhile go next.
       await setImmediate();
@@ -175,7 +186,7 @@ export class StoredRepresentations {
     await this.deps.save(rows);
   }
 
-  /** The next window of a sweep under way: its tickets with no JSON stored are named (as far as `maxPending` lets). */
+  /** The next window of a sweep under way: its tickets with no JSON stored are named (as far as `maxNamed` lets). */
   async #sweepStep(): Promise<void> {
     if (this.#sweptTo === undefined) return;
     let step: { unstored: string[]; last: string | undefined } = { unstored: [], last: undefined };

@@ -187,3 +187,55 @@ it('tickets written where no route names them (the bulk path here) are stored by
   assert.deepEqual(JSON.parse(row!.fields.toString()), fields);
   assert.deepEqual(JSON.parse(row!.conversation.toString()), { messages, participants, audit_trail });
 });
+
+it('a bulk change and a merge name the tickets they write: each is stored at its new version', async (t) => {
+  const app = await build(t);
+  const brand = await createBrand(app);
+  const tickets = [];
+  for (let i = 0; i < 3; i++) tickets.push(await createTicket(app, brand.id, { subject: `Bulk named ${i}` }));
+  const versionsOf = async () =>
+    new Map(
+      (
+        await app.runtime.db
+          .selectFrom('tickets')
+          .select(['id', 'version'])
+          .where(
+            'id',
+            'in',
+            tickets.map((x) => x.id),
+          )
+          .execute()
+      ).map((r) => [r.id, Number(r.version)]),
+    );
+  // Stored once as created: from here on, only a route that names a ticket gets it stored again
+  // soon (the next sweep is minutes away).
+  for (const [id, version] of await versionsOf()) await waitForStored(app, id, version);
+
+  const bulk = await app.request({
+    method: 'POST',
+    url: '/v1/tickets/bulk',
+    body: { ids: [tickets[0]!.id, tickets[1]!.id, 'tick_missing'], change: { priority: 'urgent' } },
+  });
+  assert.equal(bulk.statusCode, 200, bulk.body);
+  assert.deepEqual(
+    bulk.json().results.map((r: { status: number }) => r.status),
+    [200, 200, 404],
+  );
+  const afterBulk = await versionsOf();
+  for (const id of [tickets[0]!.id, tickets[1]!.id]) {
+    const row = await waitForStored(app, id, afterBulk.get(id)!);
+    assert.equal(JSON.parse(row.fields.toString()).priority, 'urgent');
+  }
+
+  const merge = await app.request({ method: 'POST', url: `/v1/tickets/${tickets[1]!.id}/merge`, body: { into: tickets[2]!.id } });
+  assert.equal(merge.statusCode, 200, merge.body);
+  const afterMerge = await versionsOf();
+  const source = await waitForStored(app, tickets[1]!.id, afterMerge.get(tickets[1]!.id)!);
+  assert.equal(JSON.parse(source.fields.toString()).merged_into, tickets[2]!.id);
+  const target = await waitForStored(app, tickets[2]!.id, afterMerge.get(tickets[2]!.id)!);
+  const read = await app.request({ method: 'GET', url: `/v1/tickets/${tickets[2]!.id}` });
+  assert.equal(read.statusCode, 200, read.body);
+  const { queue: _queue, messages, participants, audit_trail } = read.json();
+  assert.equal(messages.length, 2, 'both conversations');
+  assert.deepEqual(JSON.parse(target.conversation.toString()), { messages, participants, audit_trail });
+});
