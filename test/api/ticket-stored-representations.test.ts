@@ -191,7 +191,7 @@ it('tickets written where no route names them (the bulk path here) are stored by
 it('a bulk change and a merge name the tickets they write: each is stored at its new version', async (t) => {
   const app = await build(t);
   const brand = await createBrand(app);
-  const tickets = [];
+  const tickets: Awaited<ReturnType<typeof createTicket>>[] = [];
   for (let i = 0; i < 3; i++) tickets.push(await createTicket(app, brand.id, { subject: `Bulk named ${i}` }));
   const versionsOf = async () =>
     new Map(
