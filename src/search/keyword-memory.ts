@@ -11,11 +11,17 @@
  * Layout (memory matters at 1M tickets with ~1M distinct order numbers as terms):
  * - documents live in append-only *slots* (length, brand, text hash); an update that changes the
  *   text kills the old slot and appends a new one; an update with the same text is a no-op;
- * - each term's postings are a chain of chunks (doubling sizes, at most 4,096 entries) in one
+ * - a term's postings are kept apart per brand: one *list* per (term, brand), so that a search
+ *   in one brand reads that brand's postings only (a brand-restricted token, the common case,
+ *   pays for its brand's tickets, not the whole database's; a common word of 20 brands at a
+ *   million tickets: 22,000 postings read instead of 440,000). A term's lists are chained from
+ *   the term, and its document frequency (BM25 is over the whole corpus, like FTS5's) is the sum
+ *   of its lists' lengths;
+ * - each list's postings are a chain of chunks (doubling sizes, at most 4,096 entries) in one
  *   shared pool: `Int32Array` slot numbers and `Uint8Array` weighted term frequencies (capped at
  *   255, where BM25 has long saturated);
- * - dead postings are dropped lazily: a term is compacted the first time it is read after any
- *   slot died (which also makes its document frequency exact again), and the whole pool is
+ * - dead postings are dropped lazily: a list is compacted the first time it is read after a slot
+ *   of its brand died (which also makes its length exact again), and the whole pool is
  *   rebuilt (slots renumbered) once more than half of it holds no live posting: at once, or, with
  *   `rebuildInSteps`, by the owner in steps (`compactSteps`) while the index keeps serving and
  *   taking changes.
@@ -130,13 +136,20 @@ export class InvertedIndex {
   // ---- terms ----
   /** Term -> id; sharded so that its growth never rehashes every term at once (a million at a million tickets). */
   private readonly termIds = new ShardedStringMap<number>();
-  private termHead = new Int32Array(1024);
-  private termTail = new Int32Array(1024);
-  /** Postings in the chain, dead ones included until the term is compacted. */
-  private termLen = new Int32Array(1024);
-  /** Value of `deaths` when the term was last compacted. */
-  private termStamp = new Int32Array(1024);
+  /** A term's first list (-1: none); the others follow through `listNext`. */
+  private termFirstList = new Int32Array(1024);
   private termCount = 0;
+  // ---- lists: a term's postings in one brand ----
+  private listHead = new Int32Array(1024);
+  private listTail = new Int32Array(1024);
+  /** Postings in the chain, dead ones included until the list is compacted. */
+  private listLen = new Int32Array(1024);
+  /** Value of its brand's `brandDeaths` when the list was last compacted. */
+  private listStamp = new Int32Array(1024);
+  private listBrand = new Int32Array(1024);
+  /** The term's next list (-1: the last). */
+  private listNext = new Int32Array(1024);
+  private listCount = 0;
   // ---- chunks of the postings pool ----
   private chunkStart = new Int32Array(1024);
   private chunkCap = new Int32Array(1024);
@@ -156,11 +169,12 @@ export class InvertedIndex {
   /** doc_id -> slot + 1 (0: absent). */
   private docSlot = new Int32Array(1024);
   private readonly brandIndex = new Map<string, number>();
+  /** Slots of each brand (by number) that died: a list is exact while its stamp equals its brand's count. */
+  private brandDeaths = new Int32Array(64);
   // ---- statistics ----
   /** Live documents. */
   size = 0;
   private totalTokens = 0;
-  private deaths = 0;
   private deadPostings = 0;
   private livePostings = 0;
   // ---- query scratch ----
@@ -168,6 +182,8 @@ export class InvertedIndex {
   private touched = new Int32Array(1024);
   /** Pool rebuilds done (for tests and diagnostics). */
   rebuilds = 0;
+  /** Postings read by searches so far (for tests and diagnostics). */
+  postingsRead = 0;
   /**
    * A rebuild in steps is under way: it reads the postings chains between its steps, so a search
    * meanwhile counts a term's live postings without compacting its chain in place (liveDf).
@@ -206,7 +222,10 @@ export class InvertedIndex {
     this.journal?.push({ docId, brandId, fields });
     const hash = hashFields(fields);
     let brand = this.brandIndex.get(brandId);
-    if (brand === undefined) this.brandIndex.set(brandId, (brand = this.brandIndex.size));
+    if (brand === undefined) {
+      this.brandIndex.set(brandId, (brand = this.brandIndex.size));
+      this.brandDeaths = grow(this.brandDeaths, brand + 1);
+    }
     const old = docId < this.docSlot.length ? this.docSlot[docId]! - 1 : -1;
     if (old >= 0) {
       if (this.slotHash[old] === hash && this.slotBrand[old] === brand) return;
@@ -243,7 +262,7 @@ export class InvertedIndex {
     this.size++;
     this.totalTokens += len;
     this.livePostings += freq.size;
-    for (const [term, f] of freq) this.addPosting(this.termOf(term), slot, Math.min(f, 255));
+    for (const [term, f] of freq) this.addPosting(this.listOf(this.termOf(term), brand), slot, Math.min(f, 255));
   }
 
   /** Removes a document (no-op when absent). */
@@ -262,7 +281,7 @@ export class InvertedIndex {
     const df = new Map<string, number>();
     for (const t of terms) {
       const id = this.termIds.get(t);
-      df.set(t, id === undefined ? 0 : this.liveDf(id));
+      df.set(t, id === undefined ? 0 : this.termDf(id));
     }
     return { total: this.size, df };
   }
@@ -280,32 +299,7 @@ export class InvertedIndex {
       this.acc = new Float32Array(this.slotDoc.length);
       this.touched = new Int32Array(this.slotDoc.length);
     }
-    const { acc, touched, poolSlot, poolTf, slotLen, chunkStart, chunkFill, chunkNext } = this;
-    const n = this.size;
-    const { k1, b } = BM25;
-    const k1b = (k1 * b * n) / Math.max(1, this.totalTokens); // k1 * b / avgdl
-    const k1nb = k1 * (1 - b);
-    let nTouched = 0;
-    for (const [term, qtf] of counts) {
-      const id = this.termIds.get(term);
-      if (id === undefined) continue;
-      const df = this.liveDf(id);
-      if (df === 0) continue;
-      let idf = Math.log((n - df + 0.5) / (df + 0.5));
-      if (idf <= 0) idf = 1e-6;
-      const w = idf * qtf * (k1 + 1);
-      for (let c = this.termHead[id]!; c >= 0; c = chunkNext[c]!) {
-        const end = chunkStart[c]! + chunkFill[c]!;
-        for (let p = chunkStart[c]!; p < end; p++) {
-          const s = poolSlot[p]!;
-          const f = poolTf[p]!;
-          const prev = acc[s]!;
-          if (prev === 0) touched[nTouched++] = s;
-          acc[s] = prev + (w * f) / (f + k1nb + k1b * slotLen[s]!);
-        }
-      }
-    }
-    // Allowed brands as a lookup by brand number.
+    // Allowed brands as a lookup by brand number: only their lists are read.
     let brandOk: Uint8Array | null = null;
     if (filter.brandIds !== null) {
       brandOk = new Uint8Array(this.brandIndex.size);
@@ -314,16 +308,44 @@ export class InvertedIndex {
         if (i !== undefined) brandOk[i] = 1;
       }
     }
+    const { acc, touched, poolSlot, poolTf, slotLen, chunkStart, chunkFill, chunkNext, listHead, listBrand, listNext } = this;
+    const n = this.size;
+    const { k1, b } = BM25;
+    const k1b = (k1 * b * n) / Math.max(1, this.totalTokens); // k1 * b / avgdl
+    const k1nb = k1 * (1 - b);
+    let nTouched = 0;
+    for (const [term, qtf] of counts) {
+      const id = this.termIds.get(term);
+      if (id === undefined) continue;
+      const df = this.termDf(id);
+      if (df === 0) continue;
+      let idf = Math.log((n - df + 0.5) / (df + 0.5));
+      if (idf <= 0) idf = 1e-6;
+      const w = idf * qtf * (k1 + 1);
+      for (let l = this.termFirstList[id]!; l >= 0; l = listNext[l]!) {
+        if (brandOk !== null && brandOk[listBrand[l]!] !== 1) continue;
+        this.postingsRead += this.listLen[l]!;
+        for (let c = listHead[l]!; c >= 0; c = chunkNext[c]!) {
+          const end = chunkStart[c]! + chunkFill[c]!;
+          for (let p = chunkStart[c]!; p < end; p++) {
+            const s = poolSlot[p]!;
+            const f = poolTf[p]!;
+            const prev = acc[s]!;
+            if (prev === 0) touched[nTouched++] = s;
+            acc[s] = prev + (w * f) / (f + k1nb + k1b * slotLen[s]!);
+          }
+        }
+      }
+    }
     const docs = filter.docIds ?? null;
     const accept = filter.accept ?? null;
     const top = new TopK(k);
-    const { slotDoc, slotBrand } = this;
+    const { slotDoc } = this;
     for (let i = 0; i < nTouched; i++) {
       const s = touched[i]!;
       const score = acc[s]!;
       acc[s] = 0;
       if (score < top.min) continue;
-      if (brandOk !== null && brandOk[slotBrand[s]!] === 0) continue;
       const doc = slotDoc[s]!;
       // A dead posting (only read while a rebuild in steps keeps the chains as they are).
       if (doc < 0) continue;
@@ -355,10 +377,14 @@ export class InvertedIndex {
   get bytes(): number {
     let total = 0;
     for (const a of [
-      this.termHead,
-      this.termTail,
-      this.termLen,
-      this.termStamp,
+      this.termFirstList,
+      this.listHead,
+      this.listTail,
+      this.listLen,
+      this.listStamp,
+      this.listBrand,
+      this.listNext,
+      this.brandDeaths,
       this.chunkStart,
       this.chunkCap,
       this.chunkFill,
@@ -389,17 +415,35 @@ export class InvertedIndex {
     if (id !== undefined) return id;
     id = this.termCount++;
     this.termIds.set(term, id);
-    if (id >= this.termHead.length) {
-      this.termHead = grow(this.termHead, id + 1);
-      this.termTail = grow(this.termTail, id + 1);
-      this.termLen = grow(this.termLen, id + 1);
-      this.termStamp = grow(this.termStamp, id + 1);
-    }
-    this.termHead[id] = -1;
-    this.termTail[id] = -1;
-    this.termLen[id] = 0;
-    this.termStamp[id] = this.deaths;
+    this.termFirstList = grow(this.termFirstList, id + 1);
+    this.termFirstList[id] = -1;
     return id;
+  }
+
+  /**
+   * The list of `term` in `brand`, made when missing. Its cost is the number of brands that use
+   * the term (a walk of the term's lists), not the corpus's size.
+   */
+  private listOf(term: number, brand: number): number {
+    const { listBrand, listNext } = this;
+    for (let l = this.termFirstList[term]!; l >= 0; l = listNext[l]!) if (listBrand[l] === brand) return l;
+    const l = this.listCount++;
+    if (l >= this.listHead.length) {
+      this.listHead = grow(this.listHead, l + 1);
+      this.listTail = grow(this.listTail, l + 1);
+      this.listLen = grow(this.listLen, l + 1);
+      this.listStamp = grow(this.listStamp, l + 1);
+      this.listBrand = grow(this.listBrand, l + 1);
+      this.listNext = grow(this.listNext, l + 1);
+    }
+    this.listHead[l] = -1;
+    this.listTail[l] = -1;
+    this.listLen[l] = 0;
+    this.listStamp[l] = this.brandDeaths[brand]!;
+    this.listBrand[l] = brand;
+    this.listNext[l] = this.termFirstList[term]!;
+    this.termFirstList[term] = l;
+    return l;
   }
 
   private newChunk(cap: number): number {
@@ -423,20 +467,20 @@ export class InvertedIndex {
     return c;
   }
 
-  private addPosting(term: number, slot: number, tf: number): void {
-    let c = this.termTail[term]!;
+  private addPosting(list: number, slot: number, tf: number): void {
+    let c = this.listTail[list]!;
     if (c < 0 || this.chunkFill[c] === this.chunkCap[c]) {
-      const cap = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, this.termLen[term]!));
+      const cap = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, this.listLen[list]!));
       const fresh = this.newChunk(cap);
-      if (c < 0) this.termHead[term] = fresh;
+      if (c < 0) this.listHead[list] = fresh;
       else this.chunkNext[c] = fresh;
-      this.termTail[term] = fresh;
+      this.listTail[list] = fresh;
       c = fresh;
     }
     const p = this.chunkStart[c]! + this.chunkFill[c]!++;
     this.poolSlot[p] = slot;
     this.poolTf[p] = tf;
-    this.termLen[term]!++;
+    this.listLen[list]!++;
   }
 
   private kill(slot: number): void {
@@ -445,7 +489,7 @@ export class InvertedIndex {
     if (doc >= 0 && this.docSlot[doc] === slot + 1) this.docSlot[doc] = 0;
     this.size--;
     this.totalTokens -= this.slotLen[slot]!;
-    this.deaths++;
+    this.brandDeaths[this.slotBrand[slot]!]!++;
     this.deadPostings += this.slotTerms[slot]!;
     this.livePostings -= this.slotTerms[slot]!;
     // Pool space not holding a live posting: dead postings, and chunks left out by compaction.
@@ -455,21 +499,29 @@ export class InvertedIndex {
     else this.rebuildWanted = true;
   }
 
-  /** Live postings of a term, after dropping the dead ones if any slot died since last time. */
-  private liveDf(term: number): number {
-    if (this.termStamp[term] === this.deaths) return this.termLen[term]!;
+  /** Live documents holding a term, in every brand. */
+  private termDf(term: number): number {
+    let df = 0;
+    for (let l = this.termFirstList[term]!; l >= 0; l = this.listNext[l]!) df += this.liveLength(l);
+    return df;
+  }
+
+  /** Live postings of a list, after dropping the dead ones if a slot of its brand died since last time. */
+  private liveLength(list: number): number {
+    const deaths = this.brandDeaths[this.listBrand[list]!]!;
+    if (this.listStamp[list] === deaths) return this.listLen[list]!;
     if (this.rebuilding) {
       let live = 0;
-      for (let c = this.termHead[term]!; c >= 0; c = this.chunkNext[c]!) {
+      for (let c = this.listHead[list]!; c >= 0; c = this.chunkNext[c]!) {
         for (let p = this.chunkStart[c]!, e = p + this.chunkFill[c]!; p < e; p++) if (this.slotDoc[this.poolSlot[p]!]! >= 0) live++;
       }
       return live;
     }
     const { poolSlot, poolTf, slotDoc, chunkStart, chunkFill, chunkCap, chunkNext } = this;
-    let wc = this.termHead[term]!;
+    let wc = this.listHead[list]!;
     let wp = wc >= 0 ? chunkStart[wc]! : 0;
     let live = 0;
-    for (let c = this.termHead[term]!; c >= 0; c = chunkNext[c]!) {
+    for (let c = this.listHead[list]!; c >= 0; c = chunkNext[c]!) {
       const end = chunkStart[c]! + chunkFill[c]!;
       for (let p = chunkStart[c]!; p < end; p++) {
         const s = poolSlot[p]!;
@@ -485,16 +537,16 @@ export class InvertedIndex {
         live++;
       }
     }
-    const removed = this.termLen[term]! - live;
+    const removed = this.listLen[list]! - live;
     if (wc >= 0) {
       chunkFill[wc] = wp - chunkStart[wc]!;
       // Chunks after the write position are left out of the chain (reclaimed by `rebuild`).
       chunkNext[wc] = -1;
-      this.termTail[term] = wc;
+      this.listTail[list] = wc;
     }
-    this.termLen[term] = live;
+    this.listLen[list] = live;
     this.deadPostings -= removed;
-    this.termStamp[term] = this.deaths;
+    this.listStamp[list] = deaths;
     return live;
   }
 
@@ -532,9 +584,28 @@ export class InvertedIndex {
     // The copying loops are plain closures that the generator calls step by step (hot loops in a
     // generator body ran several times slower).
     const slotCount = this.slotCount;
-    const capacity = Math.max(1024, this.size);
     const renumber = new Int32Array(slotCount).fill(-1);
-    const slotDoc = new Int32Array(capacity);
+    // Slots are renumbered brand by brand (in their order within a brand): a list's postings then
+    // lie in one range of slots, so that a search's scoring reads the accumulator and the slot
+    // arrays in order instead of striding through all brands' slots for each list. A first pass
+    // counts each brand's live slots; one that dies before the second pass reaches it leaves a
+    // hole (a dead slot) at the end of its brand's range.
+    const brands = this.brandIndex.size;
+    const brandStart = new Int32Array(brands + 1);
+    const countSlots = (from: number, to: number): void => {
+      const { slotDoc: doc, slotBrand: brand } = this;
+      for (let s = from; s < to; s++) if (doc[s]! >= 0) brandStart[brand[s]! + 1]!++;
+    };
+    const pass = Math.min(step, 8192);
+    for (let s = 0; s < slotCount; s += pass) {
+      countSlots(s, Math.min(slotCount, s + pass));
+      yield;
+    }
+    for (let b = 0; b < brands; b++) brandStart[b + 1]! += brandStart[b]!;
+    const next = brandStart.slice(0, brands);
+    const slots = brandStart[brands]!;
+    const capacity = Math.max(1024, slots);
+    const slotDoc = new Int32Array(capacity).fill(-1);
     const slotLen = new Int32Array(capacity);
     const slotBrand = new Int32Array(capacity);
     const slotTerms = new Int32Array(capacity);
@@ -548,26 +619,29 @@ export class InvertedIndex {
       for (let s = from; s < to; s++) {
         const doc = old.doc[s]!;
         if (doc < 0) continue;
-        renumber[s] = live;
-        slotDoc[live] = doc;
-        slotLen[live] = old.len[s]!;
-        slotBrand[live] = old.brand[s]!;
-        slotTerms[live] = old.terms[s]!;
-        slotHash[live] = old.hash[s]!;
-        docSlot[doc] = live + 1;
+        const brand = old.brand[s]!;
+        const n = next[brand]!++;
+        renumber[s] = n;
+        slotDoc[n] = doc;
+        slotLen[n] = old.len[s]!;
+        slotBrand[n] = brand;
+        slotTerms[n] = old.terms[s]!;
+        slotHash[n] = old.hash[s]!;
+        docSlot[doc] = n + 1;
         live++;
       }
     };
-    for (let s = 0; s < slotCount; s += Math.min(step, 8192)) {
-      copySlots(s, Math.min(slotCount, s + Math.min(step, 8192)));
+    for (let s = 0; s < slotCount; s += pass) {
+      copySlots(s, Math.min(slotCount, s + pass));
       yield;
     }
-    const termCount = this.termCount;
-    let termHead = new Int32Array(this.termHead.length);
-    let termTail = new Int32Array(this.termTail.length);
-    let termLen = new Int32Array(this.termLen.length);
-    let termStamp = new Int32Array(this.termStamp.length);
-    const chunks = Math.max(1024, termCount);
+    // Lists are kept (numbers, brands, their terms' chains); their postings are copied.
+    const listCount = this.listCount;
+    let listHead = new Int32Array(this.listHead.length);
+    let listTail = new Int32Array(this.listTail.length);
+    let listLen = new Int32Array(this.listLen.length);
+    let listStamp = new Int32Array(this.listStamp.length);
+    const chunks = Math.max(1024, listCount);
     const chunkStart = new Int32Array(chunks);
     const chunkCap = new Int32Array(chunks);
     const chunkFill = new Int32Array(chunks);
@@ -576,25 +650,34 @@ export class InvertedIndex {
     const poolSlot = poolSlots(Math.max(1 << 16, this.livePostings));
     const poolTf = poolTfs(poolSlot.length);
     let poolUsed = 0;
-    // Where the copy stands: term `t`, and within it the old chunk `c0` at position `p` (a term of
-    // a common word holds a posting per document: it is copied over several steps).
+    // Where the copy stands: list `t`, and within it the old chunk `c0` at position `p` (the list
+    // of a common word holds a posting per document of its brand: it is copied over several steps).
     let t = 0;
     let c0 = -1;
     let p = 0;
-    let termStart = 0;
-    let inTerm = false;
-    /** Copies about `step` live postings, in one pass: each term's go to the end of the new pool (sized for exactly the live ones). */
+    let listStart = 0;
+    let inList = false;
+    /** Copies about `step` live postings, in one pass: each list's go to the end of the new pool (sized for exactly the live ones). */
     const copyPostings = (): void => {
-      const { poolSlot: oldSlot, poolTf: oldTf, chunkStart: oldStart, chunkFill: oldFill, chunkNext: oldNext, termHead: oldHead, deaths } = this;
+      const {
+        poolSlot: oldSlot,
+        poolTf: oldTf,
+        chunkStart: oldStart,
+        chunkFill: oldFill,
+        chunkNext: oldNext,
+        listHead: oldHead,
+        listBrand,
+        brandDeaths,
+      } = this;
       const began = performance.now();
       const spent = (work: number) => work >= step || performance.now() - began >= REBUILD_STEP_MS;
       let work = 0;
-      while (t < termCount) {
-        if (!inTerm) {
+      while (t < listCount) {
+        if (!inList) {
           c0 = oldHead[t]!;
           p = c0 >= 0 ? oldStart[c0]! : 0;
-          termStart = poolUsed;
-          inTerm = true;
+          listStart = poolUsed;
+          inList = true;
           work++;
         }
         let w = poolUsed;
@@ -617,54 +700,54 @@ export class InvertedIndex {
         }
         poolUsed = w;
         if (c0 >= 0) return;
-        const n = poolUsed - termStart;
-        termStamp[t] = deaths;
-        termHead[t] = -1;
-        termTail[t] = -1;
+        const n = poolUsed - listStart;
+        listStamp[t] = brandDeaths[listBrand[t]!]!;
+        listHead[t] = -1;
+        listTail[t] = -1;
         if (n > 0) {
           const c = chunkCount++;
-          chunkStart[c] = termStart;
+          chunkStart[c] = listStart;
           chunkCap[c] = n;
           chunkFill[c] = n;
           chunkNext[c] = -1;
-          termHead[t] = c;
-          termTail[t] = c;
-          termLen[t] = n;
+          listHead[t] = c;
+          listTail[t] = c;
+          listLen[t] = n;
         }
         t++;
-        inTerm = false;
+        inList = false;
         if (spent(work)) return;
       }
     };
-    while (t < termCount) {
+    while (t < listCount) {
       copyPostings();
       yield;
     }
-    // Terms first seen since the copy began hold only new slots' postings: empty until the replay.
-    const terms = this.termCount;
-    termHead = grow(termHead, terms);
-    termTail = grow(termTail, terms);
-    termLen = grow(termLen, terms);
-    termStamp = grow(termStamp, terms);
-    for (let u = termCount; u < terms; u++) {
-      termHead[u] = -1;
-      termTail[u] = -1;
-      termLen[u] = 0;
-      termStamp[u] = this.deaths;
+    // Lists made since the copy began hold only new slots' postings: empty until the replay.
+    const lists = this.listCount;
+    listHead = grow(listHead, lists);
+    listTail = grow(listTail, lists);
+    listLen = grow(listLen, lists);
+    listStamp = grow(listStamp, lists);
+    for (let u = listCount; u < lists; u++) {
+      listHead[u] = -1;
+      listTail[u] = -1;
+      listLen[u] = 0;
+      listStamp[u] = this.brandDeaths[this.listBrand[u]!]!;
     }
     let totalTokens = 0;
-    for (let s = 0; s < live; s++) totalTokens += slotLen[s]!;
+    for (let s = 0; s < slots; s++) totalTokens += slotLen[s]!;
     this.slotDoc = slotDoc;
     this.slotLen = slotLen;
     this.slotBrand = slotBrand;
     this.slotTerms = slotTerms;
     this.slotHash = slotHash;
     this.docSlot = docSlot;
-    this.slotCount = live;
-    this.termHead = termHead;
-    this.termTail = termTail;
-    this.termLen = termLen;
-    this.termStamp = termStamp;
+    this.slotCount = slots;
+    this.listHead = listHead;
+    this.listTail = listTail;
+    this.listLen = listLen;
+    this.listStamp = listStamp;
     this.chunkStart = chunkStart;
     this.chunkCap = chunkCap;
     this.chunkFill = chunkFill;

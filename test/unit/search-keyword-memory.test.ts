@@ -115,7 +115,9 @@ describe('InvertedIndex (in-process BM25)', () => {
           const id = 1 + Math.floor(r() * (nextId - 1));
           const old = docs.get(id);
           if (!old) continue;
-          const d = { brand: old.brand, f: r() < 0.5 ? old.f : randomDoc(r) };
+          // Now and then the ticket moves to another brand.
+          const brand = r() < 0.1 ? brands[Math.floor(r() * 3)]! : old.brand;
+          const d = { brand, f: r() < 0.5 ? old.f : randomDoc(r) };
           docs.set(id, d);
           idx.upsert(id, d.brand, d.f);
         } else {
@@ -128,7 +130,7 @@ describe('InvertedIndex (in-process BM25)', () => {
       if (round === 2) idx.compact();
       for (let q = 0; q < 15; q++) {
         const terms = randomText(r, 1 + Math.floor(r() * 6)).split(' ');
-        const allowed = q % 3 === 0 ? null : [brands[q % 3]!];
+        const allowed = q % 5 === 0 ? null : q % 5 === 4 ? ['a', 'c'] : [brands[q % 3]!];
         const k = [1, 10, 100][q % 3]!;
         assertSameRanking(idx.search(terms, { brandIds: allowed }, k), bruteForce(docs, terms, allowed, k));
         const { df, total } = idx.documentFrequencies(terms);
@@ -138,6 +140,32 @@ describe('InvertedIndex (in-process BM25)', () => {
       }
     }
     assert.ok(idx.rebuilds > 0, 'the pool was rebuilt at least once');
+  });
+
+  it("reads only the allowed brands' postings, and ranks by the whole corpus's document frequencies", () => {
+    const idx = new InvertedIndex();
+    // Brand a: 10 tickets about a refund; brand b: 1,000, a tenth of them about a refund.
+    for (let id = 1; id <= 10; id++) idx.upsert(id, 'a', { subject: 'refund', body: `order${id}`, meta: '' });
+    for (let id = 11; id <= 1010; id++) idx.upsert(id, 'b', { subject: id % 10 === 0 ? 'refund' : 'card', body: `order${id}`, meta: '' });
+    idx.compact();
+    const before = idx.postingsRead;
+    const hits = idx.search(['refund', 'card'], { brandIds: ['a'] }, 5);
+    assert.equal(idx.postingsRead - before, 10, "brand a's 10 postings of refund, none of brand b's 1,000");
+    assert.deepEqual(
+      hits.map((h) => h.id),
+      [1, 2, 3, 4, 5],
+    );
+    // The score is brand b's too: idf is over all 1,010 tickets (110 about a refund), as in FTS5.
+    const { k1, b } = BM25;
+    const n = 1010;
+    const idf = Math.log((n - 110 + 0.5) / (110 + 0.5));
+    const avgdl = 2;
+    const tf = 2; // the subject's weight
+    const expected = (idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * 2) / avgdl));
+    assert.ok(Math.abs(hits[0]!.score - expected) < 1e-4, `${hits[0]!.score} vs ${expected}`);
+    const all = idx.postingsRead;
+    idx.search(['refund'], { brandIds: null }, 5);
+    assert.equal(idx.postingsRead - all, 110, 'every brand: every posting of the term');
   });
 
   it('restricts to a document set and to no brand at all', () => {
@@ -296,9 +324,10 @@ describe('InvertedIndex (in-process BM25)', () => {
       idx.remove(id++);
     }
     assert.ok(idx.rebuildDue);
-    // Three steps: every slot copied (2,000 a step, fewer than 4,000 slots), postings still to go.
+    // Five steps: every slot counted and copied (two passes of 2,000 a step, fewer than 4,000
+    // slots), postings (~18,000, 2,000 a step) still to go.
     const again = idx.compactSteps();
-    for (let i = 0; i < 3; i++) again.next();
+    for (let i = 0; i < 5; i++) again.next();
     assert.ok(idx.rebuildUnderWay);
     // Three fifths of the documents, all in the copy: half the rebuilt pool or more is dead once
     // they are replayed, short of the backstop's three quarters.
