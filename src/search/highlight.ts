@@ -4,7 +4,7 @@
  * analysed text), by analysing each word the way the keyword index does.
  */
 import type { DbOrTx } from '../db/schema.js';
-import { highlightSources } from './store.js';
+import { highlightMessages } from './store.js';
 import { analyzeKeywordTerms } from './text/tokenize.js';
 
 export interface Highlight {
@@ -18,11 +18,32 @@ export interface Highlight {
 const WORD = /[\p{L}\p{N}]+(?:['\u2019][\p{L}\p{N}]+)*/gu;
 const FRAGMENT = 200;
 
+/**
+ * Words already analysed (word -> its index terms): a page of results analyses a few thousand
+ * words, most of them the same few hundred, and the analysis (normalising, stopwords, stemming) was
+ * a fifth of a keyword search's time. Emptied when full, so it never holds more than `WORDS_KEPT`.
+ */
+const analysedWords = new Map<string, readonly string[]>();
+const WORDS_KEPT = 50_000;
+/** Longer words (codes, encoded blobs pasted into a message) are analysed each time, not kept. */
+const WORD_KEPT_CHARS = 64;
+
+function termsOfWord(word: string): readonly string[] {
+  if (word.length > WORD_KEPT_CHARS) return analyzeKeywordTerms(word);
+  let terms = analysedWords.get(word);
+  if (terms === undefined) {
+    if (analysedWords.size >= WORDS_KEPT) analysedWords.clear();
+    terms = analyzeKeywordTerms(word);
+    analysedWords.set(word, terms);
+  }
+  return terms;
+}
+
 /** Highlights of a text, or null when no query term occurs in it. */
 export function highlightText(field: Highlight['field'], text: string, terms: ReadonlySet<string>): Highlight | null {
   const matches: [number, number][] = [];
   for (const m of text.matchAll(WORD)) {
-    if (analyzeKeywordTerms(m[0]).some((t) => terms.has(t))) matches.push([m.index!, m.index! + m[0].length]);
+    if (termsOfWord(m[0]).some((t) => terms.has(t))) matches.push([m.index!, m.index! + m[0].length]);
     if (matches.length && m.index! - matches[0]![0] > FRAGMENT) break;
   }
   if (matches.length === 0) return null;
@@ -37,12 +58,22 @@ export function highlightText(field: Highlight['field'], text: string, terms: Re
   return { field, text: text.slice(start, end), ranges };
 }
 
-/** Up to two highlights per ticket: the subject and the first matching message. */
-export async function highlightsOf(db: DbOrTx, ticketIds: readonly string[], queryTerms: readonly string[]): Promise<Map<string, Highlight[]>> {
+/**
+ * Up to two highlights per ticket: the subject and the first matching message. The subjects come
+ * with the tickets (the caller has read their rows already); the messages are read here.
+ */
+export async function highlightsOf(
+  db: DbOrTx,
+  tickets: readonly { id: string; subject: string }[],
+  queryTerms: readonly string[],
+): Promise<Map<string, Highlight[]>> {
   const out = new Map<string, Highlight[]>();
-  if (ticketIds.length === 0 || queryTerms.length === 0) return out;
+  if (tickets.length === 0 || queryTerms.length === 0) return out;
   const terms = new Set(queryTerms);
-  const { tickets, messages } = await highlightSources(db, ticketIds);
+  const messages = await highlightMessages(
+    db,
+    tickets.map((t) => t.id),
+  );
   for (const t of tickets) {
     const list: Highlight[] = [];
     const s = highlightText('subject', t.subject, terms);

@@ -98,7 +98,7 @@ export function createSearchService(deps: SearchServiceDeps) {
       const highlights = terms.length
         ? await highlightsOf(
             db,
-            page.filter((h) => h.keyword).map((h) => ticketIds.get(h.id)!),
+            page.filter((h) => h.keyword).flatMap((h) => byId.get(ticketIds.get(h.id) ?? '') ?? []),
             terms,
           )
         : new Map<string, Highlight[]>();

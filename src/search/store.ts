@@ -352,23 +352,15 @@ export async function newestTicketIds(db: DbOrTx, limit: number): Promise<string
 }
 
 /** Subjects and message bodies (oldest first) of tickets, for highlights. */
-export async function highlightSources(
-  db: DbOrTx,
-  ticketIds: readonly string[],
-): Promise<{ tickets: { id: string; subject: string }[]; messages: { ticket_id: string; body: string }[] }> {
-  const tickets = await db
-    .selectFrom('tickets')
-    .select(['id', 'subject'])
-    .where('id', 'in', [...ticketIds])
-    .execute();
-  const messages = await db
+/** The messages of these tickets, oldest first, for their highlights. */
+export async function highlightMessages(db: DbOrTx, ticketIds: readonly string[]): Promise<{ ticket_id: string; body: string }[]> {
+  return db
     .selectFrom('messages')
     .select(['ticket_id', 'body'])
     .where('ticket_id', 'in', [...ticketIds])
     .orderBy('created_at')
     .orderBy('id')
     .execute();
-  return { tickets, messages };
 }
 
 export type EmbedQueueRow = Selectable<SearchEmbedQueueTable>;
