@@ -223,9 +223,15 @@ describe('upload abuse against a running server', () => {
     assert.equal(health.status, 200);
     for (const a of attachments) await eventually(`${a.id} is pending again`, async () => (await row(a.id))?.status === 'pending');
 
-    // Over-limit uploads were answered 413 whenever the answer could arrive before the connection went.
+    // Over-limit uploads were answered 413 whenever the answer could arrive before the connection
+    // went, or 409 when an earlier attempt on the same URL, abandoned by its client before the
+    // server read it, claimed the URL after the test saw it pending again (seen on a busy machine).
     for (const kind of ['chunked-over', 'length-over'] as const) {
-      for (const status of seen[kind]) assert.ok(status === undefined || status === 413, `${kind}: ${status}`);
+      for (const status of seen[kind]) assert.ok(status === undefined || status === 413 || status === 409, `${kind}: ${status}`);
+      assert.ok(
+        seen[kind].some((s) => s === 413),
+        `${kind}: no 413 at all (${seen[kind].join(',')})`,
+      );
     }
     const askedFirst = seen['length-over'].filter((_, k) => askFirst(k * kinds.length + 3));
     assert.ok(
