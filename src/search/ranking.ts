@@ -388,10 +388,10 @@ function withTypoVariants(words: InvertedIndex, terms: readonly string[]): strin
     // A variant is in at most every document: a term in a tenth of them (at the default ratio)
     // can have no variant that many times more common, and its ~400 variants are not looked up.
     const { total, df: ownDf } = words.documentFrequencies([term]);
-    if (SEARCH_TUNING.typoRatio * (ownDf.get(term) ?? 0) >= total) continue;
+    const own = ownDf.get(term) ?? 0;
+    if (SEARCH_TUNING.typoRatio * own >= total) continue;
     const variants = oneEditVariants(term);
-    const { df } = words.documentFrequencies([term, ...variants]);
-    const own = df.get(term) ?? 0;
+    const { df } = words.documentFrequencies(variants);
     let best = '';
     let bestDf = 0;
     for (const v of variants) {

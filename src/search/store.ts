@@ -351,7 +351,6 @@ export async function newestTicketIds(db: DbOrTx, limit: number): Promise<string
   return (await db.selectFrom('tickets').select('id').orderBy('id', 'desc').limit(limit).execute()).map((r) => r.id);
 }
 
-/** Subjects and message bodies (oldest first) of tickets, for highlights. */
 /** The messages of these tickets, oldest first, for their highlights. */
 export async function highlightMessages(db: DbOrTx, ticketIds: readonly string[]): Promise<{ ticket_id: string; body: string }[]> {
   return db
