@@ -292,6 +292,28 @@ async function waitQuiet(): Promise<{ waitedS: number; busyPct: number }> {
   }
 }
 
+/** How long a server may take to finish what a run left it (see `waitDrained`). */
+const DRAIN_LIMIT_S = 180;
+
+/**
+ * Waits until `server` has used at most 5 % of a CPU for a second, or DRAIN_LIMIT_S seconds;
+ * returns the seconds waited. When wrk stops it closes its connections, but a server answers the
+ * requests it has already read: the ideal server's FTS5 search takes ~0.5 s at 1M tickets, so 32
+ * connections leave it ~16 s of searches that would otherwise run inside the next path's round
+ * (at --quiet-wait 5 its create answered nothing). The same wait lets NexusCore finish the work a
+ * round of writes leaves behind; the time is recorded per run (`drain_s`).
+ */
+async function waitDrained(server: Server): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const a = cpuMs(server.pid, { children: true });
+    await sleep(1000);
+    const used = cpuMs(server.pid, { children: true }) - a;
+    const waitedS = (performance.now() - t0) / 1000;
+    if (used <= 50 || waitedS >= DRAIN_LIMIT_S) return waitedS;
+  }
+}
+
 // ---------------------------------------------------------------- servers
 
 interface Server {
@@ -458,6 +480,8 @@ interface Run extends WrkResult {
   others_on_server_cpu_pct: number;
   machine_busy_before_pct: number;
   quiet_wait_s: number;
+  /** Seconds after wrk's end until the server was idle again (`waitDrained`). */
+  drain_s: number;
   /** Wall-clock ms of wrk's start and end (the run includes wrk building its requests). */
   started_at: number;
   ended_at: number;
@@ -725,6 +749,7 @@ async function benchAt(n: number): Promise<void> {
       inputs[target],
       path.join(rawDir, `${target}-${p}-${round}.txt`),
     );
+    const drainS = await waitDrained(servers[target]);
     const run: Run = {
       ...result,
       n,
@@ -735,6 +760,7 @@ async function benchAt(n: number): Promise<void> {
       others_on_server_cpu_pct: othersPct,
       machine_busy_before_pct: quiet.busyPct,
       quiet_wait_s: quiet.waitedS,
+      drain_s: drainS,
       started_at: startedAt,
       ended_at: endedAt,
     };
@@ -750,7 +776,7 @@ async function benchAt(n: number): Promise<void> {
     const serverSide = run.server_p99_ms === undefined ? '' : ` (server-side p99 ${ms(run.server_p99_ms)} ms)`;
     if (round > 0)
       log(
-        `  ${p.padEnd(6)} ${target.padEnd(5)} round ${round}: ${fmt(result.rps)} req/s, p50 ${ms(result.p50_ms)} ms, p99 ${ms(result.p99_ms)} ms${serverSide}, ${cpuPerReq.toFixed(2)} ms CPU/req, errors ${errorsOf(result)}, others on CPU ${SERVER_CPU}: ${othersPct.toFixed(0)} %`,
+        `  ${p.padEnd(6)} ${target.padEnd(5)} round ${round}: ${fmt(result.rps)} req/s, p50 ${ms(result.p50_ms)} ms, p99 ${ms(result.p99_ms)} ms${serverSide}, ${cpuPerReq.toFixed(2)} ms CPU/req, errors ${errorsOf(result)}, others on CPU ${SERVER_CPU}: ${othersPct.toFixed(0)} %${drainS >= 2 ? `, busy ${drainS.toFixed(0)} s after` : ''}`,
       );
     return run;
   };
@@ -806,6 +832,12 @@ async function benchAt(n: number): Promise<void> {
       `NexusCore's own p50 / p99 per request, ms (its access log: from a request's start to its response's end; wrk's figures add the wait to be read, for a connection's first request its wait to be accepted), median of the rounds: ${serverSide.join('; ')}.`,
     );
   }
+  const drains = (t: Target) =>
+    o.paths.map((p) => `${p} ${fmt(Math.max(...runs.filter((r) => r.target === t && r.path === p).map((r) => r.drain_s)), 1)}`).join(', ');
+  out();
+  out(
+    `Seconds each server stayed busy after a run's end (the requests wrk left in flight, work deferred by the server; the next run waits for it), max of the rounds: NexusCore ${drains('nexus')}; ideal ${drains('ideal')}.`,
+  );
   const others = runs.map((r) => r.others_on_server_cpu_pct);
   out();
   out(
