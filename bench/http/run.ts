@@ -4,7 +4,7 @@
  *   npm run bench:http -- [--tickets 10000[,100000,…]] [--dialect sqlite|postgres] [--duration 10s]
  *                         [--connections 32] [--rounds 3] [--warmup 5s] [--paths get,get-uncached,list,search,create,reply,patch]
  *                         [--soak 10m] [--profile [get,create]] [--quiet-wait 20] [--startups 3] [--keep]
- *                         [--seeded DIR]
+ *                         [--seeded DIR] [--cached-files]
  *
  * For each N: seeds NexusCore's database through its ticket service (bench/http/seed-product.ts)
  * and the ideal server's with the same tickets (seed-ideal.mjs); starts `npm start` (SQLite in a
@@ -27,6 +27,12 @@
  * --seeded DIR (SQLite; e.g. bench/http/seeds, gitignored): seed into DIR/n<N>/ and keep it there; a later run with the same DIR reuses
  * a complete seed instead of seeding again (1M tickets take half an hour to seed). The servers run
  * on a copy of it, so the runs' writes (creates, replies, updates) do not pile up in the seed.
+ *
+ * --cached-files (SQLite): before each run, reads the database files of the server about to be
+ * measured (its file and WAL) from CPU 1, so that each run starts with them in the page cache. Some
+ * machines page out file pages that no one touched for a minute (a DAMON `pageout` scheme), with
+ * gigabytes free: there, without it, every round of a path at 1M starts on a cold file, as a server
+ * that has RAM to spare never does. Both servers get the same; the seconds it took are recorded.
  *
  * Output: the markdown tables on stdout, also saved with the raw wrk outputs under
  * bench/http/results/<timestamp>/ (gitignored). Every process it starts runs in its own process
@@ -114,6 +120,7 @@ const known = new Set([
   'keep',
   'seeded',
   'database-url',
+  'cached-files',
 ]);
 for (const a of args) if (a.startsWith('--') && !known.has(a.slice(2))) usage(`unknown option ${a}`);
 
@@ -133,6 +140,8 @@ const o = {
   quietWait: Number(opt('quiet-wait') || 20),
   startups: Math.max(1, Number(opt('startups') || 3)),
   keep: opt('keep') !== undefined,
+  /** Read each server's database files into the page cache before each of its runs (SQLite). */
+  cachedFiles: opt('cached-files') !== undefined,
   /** A directory whose seeds are reused and never deleted (SQLite only). */
   seeded: opt('seeded') ? path.resolve(opt('seeded')!) : undefined,
   /** The PostgreSQL server the bench creates its databases on. */
@@ -140,6 +149,7 @@ const o = {
 };
 if (!['sqlite', 'postgres'].includes(o.dialect)) usage(`--dialect must be sqlite or postgres`);
 if (o.seeded && o.dialect !== 'sqlite') usage('--seeded works with SQLite only');
+if (o.cachedFiles && o.dialect !== 'sqlite') usage('--cached-files works with SQLite only');
 for (const p of [...o.paths, ...o.profile]) if (!PATHS.includes(p)) usage(`unknown path ${p}; paths: ${PATHS.join(', ')}`);
 if (!(o.connections > 0 && o.rounds > 0)) usage('--connections and --rounds must be positive');
 
@@ -290,6 +300,17 @@ async function waitQuiet(): Promise<{ waitedS: number; busyPct: number }> {
     const waitedS = (performance.now() - t0) / 1000;
     if (busy <= 15 || waitedS >= o.quietWait) return { waitedS, busyPct: busy / ncpu };
   }
+}
+
+/**
+ * Reads the files (and their WALs) through the page cache from the load generator's CPU; returns
+ * the seconds it took (--cached-files).
+ */
+function readIntoCache(files: string[]): number {
+  const t0 = performance.now();
+  const present = files.flatMap((f) => [f, `${f}-wal`]).filter((f) => fs.existsSync(f));
+  execFileSync('taskset', ['-c', WRK_CPU, 'sh', '-c', 'cat "$@" > /dev/null', 'sh', ...present]);
+  return (performance.now() - t0) / 1000;
 }
 
 /** How long a server may take to finish what a run left it (see `waitDrained`). */
@@ -482,6 +503,8 @@ interface Run extends WrkResult {
   quiet_wait_s: number;
   /** Seconds after wrk's end until the server was idle again (`waitDrained`). */
   drain_s: number;
+  /** Seconds spent reading the server's files into the page cache before the run (--cached-files). */
+  cache_read_s: number;
   /** Wall-clock ms of wrk's start and end (the run includes wrk building its requests). */
   started_at: number;
   ended_at: number;
@@ -741,6 +764,7 @@ async function benchAt(n: number): Promise<void> {
 
   let nexusErrors = 0;
   const measure = async (target: Target, p: PathName | 'mixed', round: number, durationS: number): Promise<Run> => {
+    const cacheReadS = o.cachedFiles ? readIntoCache(target === 'nexus' ? [path.join(seed.nexusDataDir, 'nexus.sqlite')] : [seed.idealDb]) : 0;
     const quiet = await waitQuiet();
     const { result, cpuPerReq, othersPct, startedAt, endedAt } = await wrk(
       servers[target],
@@ -761,6 +785,7 @@ async function benchAt(n: number): Promise<void> {
       machine_busy_before_pct: quiet.busyPct,
       quiet_wait_s: quiet.waitedS,
       drain_s: drainS,
+      cache_read_s: cacheReadS,
       started_at: startedAt,
       ended_at: endedAt,
     };
@@ -838,6 +863,13 @@ async function benchAt(n: number): Promise<void> {
   out(
     `Seconds each server stayed busy after a run's end (the requests wrk left in flight, work deferred by the server; the next run waits for it), max of the rounds: NexusCore ${drains('nexus')}; ideal ${drains('ideal')}.`,
   );
+  if (o.cachedFiles) {
+    const reads = (t: Target) => fmt(median(runs.filter((r) => r.target === t).map((r) => r.cache_read_s)), 1);
+    out();
+    out(
+      `--cached-files: each run began with its server's database read into the page cache, a median ${reads('nexus')} s for NexusCore's, ${reads('ideal')} s for the ideal's.`,
+    );
+  }
   const others = runs.map((r) => r.others_on_server_cpu_pct);
   out();
   out(
