@@ -318,20 +318,21 @@ const DRAIN_LIMIT_S = 180;
 
 /**
  * Waits until `server` has used at most 5 % of a CPU for a second, or DRAIN_LIMIT_S seconds;
- * returns the seconds waited. When wrk stops it closes its connections, but a server answers the
+ * returns the seconds waited and the CPU the server used meanwhile. When wrk stops it closes its connections, but a server answers the
  * requests it has already read: the ideal server's FTS5 search takes ~0.5 s at 1M tickets, so 32
  * connections leave it ~16 s of searches that would otherwise run inside the next path's round
  * (at --quiet-wait 5 its create answered nothing). The same wait lets NexusCore finish the work a
  * round of writes leaves behind; the time is recorded per run (`drain_s`).
  */
-async function waitDrained(server: Server): Promise<number> {
+async function waitDrained(server: Server): Promise<{ waitedS: number; cpuMs: number }> {
   const t0 = performance.now();
+  const cpu0 = cpuMs(server.pid, { children: true });
   for (;;) {
     const a = cpuMs(server.pid, { children: true });
     await sleep(1000);
-    const used = cpuMs(server.pid, { children: true }) - a;
+    const b = cpuMs(server.pid, { children: true });
     const waitedS = (performance.now() - t0) / 1000;
-    if (used <= 50 || waitedS >= DRAIN_LIMIT_S) return waitedS;
+    if (b - a <= 50 || waitedS >= DRAIN_LIMIT_S) return { waitedS, cpuMs: b - cpu0 };
   }
 }
 
@@ -503,6 +504,8 @@ interface Run extends WrkResult {
   quiet_wait_s: number;
   /** Seconds after wrk's end until the server was idle again (`waitDrained`). */
   drain_s: number;
+  /** The server's CPU ms in that time, per request of the run. */
+  drain_cpu_ms_per_req: number;
   /** Seconds spent reading the server's files into the page cache before the run (--cached-files). */
   cache_read_s: number;
   /** Wall-clock ms of wrk's start and end (the run includes wrk building its requests). */
@@ -773,7 +776,8 @@ async function benchAt(n: number): Promise<void> {
       inputs[target],
       path.join(rawDir, `${target}-${p}-${round}.txt`),
     );
-    const drainS = await waitDrained(servers[target]);
+    const drained = await waitDrained(servers[target]);
+    const drainS = drained.waitedS;
     const run: Run = {
       ...result,
       n,
@@ -785,6 +789,7 @@ async function benchAt(n: number): Promise<void> {
       machine_busy_before_pct: quiet.busyPct,
       quiet_wait_s: quiet.waitedS,
       drain_s: drainS,
+      drain_cpu_ms_per_req: drained.cpuMs / Math.max(1, result.requests),
       cache_read_s: cacheReadS,
       started_at: startedAt,
       ended_at: endedAt,
@@ -801,7 +806,7 @@ async function benchAt(n: number): Promise<void> {
     const serverSide = run.server_p99_ms === undefined ? '' : ` (server-side p99 ${ms(run.server_p99_ms)} ms)`;
     if (round > 0)
       log(
-        `  ${p.padEnd(6)} ${target.padEnd(5)} round ${round}: ${fmt(result.rps)} req/s, p50 ${ms(result.p50_ms)} ms, p99 ${ms(result.p99_ms)} ms${serverSide}, ${cpuPerReq.toFixed(2)} ms CPU/req, errors ${errorsOf(result)}, others on CPU ${SERVER_CPU}: ${othersPct.toFixed(0)} %${drainS >= 2 ? `, busy ${drainS.toFixed(0)} s after` : ''}`,
+        `  ${p.padEnd(6)} ${target.padEnd(5)} round ${round}: ${fmt(result.rps)} req/s, p50 ${ms(result.p50_ms)} ms, p99 ${ms(result.p99_ms)} ms${serverSide}, ${cpuPerReq.toFixed(2)} ms CPU/req, errors ${errorsOf(result)}, others on CPU ${SERVER_CPU}: ${othersPct.toFixed(0)} %${drainS >= 2 ? `, busy ${drainS.toFixed(0)} s after (${run.drain_cpu_ms_per_req.toFixed(2)} ms CPU/req of the run)` : ''}`,
       );
     return run;
   };
@@ -858,10 +863,15 @@ async function benchAt(n: number): Promise<void> {
     );
   }
   const drains = (t: Target) =>
-    o.paths.map((p) => `${p} ${fmt(Math.max(...runs.filter((r) => r.target === t && r.path === p).map((r) => r.drain_s)), 1)}`).join(', ');
+    o.paths
+      .map((p) => {
+        const ps = runs.filter((r) => r.target === t && r.path === p);
+        return `${p} ${fmt(Math.max(...ps.map((r) => r.drain_s)), 1)} s (${median(ps.map((r) => r.drain_cpu_ms_per_req)).toFixed(2)} ms CPU/req)`;
+      })
+      .join(', ');
   out();
   out(
-    `Seconds each server stayed busy after a run's end (the requests wrk left in flight, work deferred by the server; the next run waits for it), max of the rounds: NexusCore ${drains('nexus')}; ideal ${drains('ideal')}.`,
+    `How long each server stayed busy after a run's end (the requests wrk left in flight, work the server deferred; the next run waits for it), max of the rounds, and the CPU it used meanwhile per request of the run, median: NexusCore ${drains('nexus')}; ideal ${drains('ideal')}.`,
   );
   if (o.cachedFiles) {
     const reads = (t: Target) => fmt(median(runs.filter((r) => r.target === t).map((r) => r.cache_read_s)), 1);
