@@ -16,8 +16,8 @@
  * machine is quiet (or after --quiet-wait seconds). Prints, per path, the median req/s, p50/p99
  * and server CPU per request of each server, the ratio and the issue's bars; NexusCore's own p50/p99
  * from its access log (wrk's add the wait to be read and accepted); the server's RSS at the end;
- * with --soak, a long mixed-load run and the RSS after it; with --profile, a `node --cpu-prof`
- * profile of NexusCore under the given paths' loads, summarised.
+ * with --soak, a long mixed-load run and the RSS after it (at the largest N only); with --profile,
+ * a `node --cpu-prof` profile of NexusCore under the given paths' loads, summarised.
  *
  * `get` cycles through 5,000 requests drawn at random from the sampled tickets, so after its first
  * pass NexusCore answers from memory (its answers and conversations kept by version);
@@ -899,7 +899,7 @@ async function benchAt(n: number): Promise<void> {
     `| RSS at the end of the runs (peak) | ${fmt(mem.nexus.rssMb)} MB (${fmt(mem.nexus.hwmMb)}) | ${fmt(mem.ideal.rssMb)} MB (${fmt(mem.ideal.hwmMb)}) | ${(mem.nexus.rssMb / mem.ideal.rssMb).toFixed(2)}× |`,
   );
 
-  if (o.soak) {
+  if (o.soak && n === o.tickets[o.tickets.length - 1]) {
     log(`== N = ${n.toLocaleString('en')}: soak, ${o.soak} s of mixed load on NexusCore`);
     const before = memory(servers.nexus.pid);
     const sampler = setInterval(() => {
