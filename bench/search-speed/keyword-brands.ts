@@ -6,7 +6,8 @@
  *
  * For each N it fills a fresh `InvertedIndex` (no database: the text is analysed as the indexer
  * analyses it) and times the `POST /v1/tickets/search` bench's query — two words, one brand, top 20
- * — and the same query over every brand. Printed: ms per query (median and p95 of `--queries`),
+ * — and the same query over every brand, and the one-brand query under mixed load: before each
+ * query, one ticket of every brand gets new text (a reply re-indexes its ticket). Printed: ms per query (median and p95 of `--queries`),
  * each N's time against the first N's (the HTTP bar: at most 1.5× lost from 10k to 1M), and the
  * index's typed arrays in MB.
  */
@@ -38,12 +39,21 @@ function fill(n: number): InvertedIndex {
   return index;
 }
 
-function time(index: InvertedIndex, brands: (q: number) => string[] | null): { p50: number; p95: number } {
+/** Gives one ticket of every brand new text (the generator's brand of ticket i is brand i mod BRANDS). */
+function changeEveryBrand(index: InvertedIndex, n: number, q: number): void {
+  for (let b = 0; b < BRANDS; b++) {
+    const id = 1 + ((q * 7919 * BRANDS + b) % n);
+    index.upsert(id, brandId((id - 1) % BRANDS), { subject: `reply${q}`, body: toKeywordIndexText(`${WORDS[q % WORDS.length]} thanks`), meta: '' });
+  }
+}
+
+function time(index: InvertedIndex, brands: (q: number) => string[] | null, before?: (q: number) => void): { p50: number; p95: number } {
   const rand = seededRandom(7);
   const pick = () => WORDS[Math.floor(rand() * WORDS.length)]!;
   const ms: number[] = [];
   for (let q = 0; q < QUERIES + 20; q++) {
     const terms = queryTerms(`${pick()} ${pick()}`);
+    before?.(q);
     const t0 = performance.now();
     index.search(terms, { brandIds: brands(q) }, 20);
     if (q >= 20) ms.push(performance.now() - t0);
@@ -52,24 +62,32 @@ function time(index: InvertedIndex, brands: (q: number) => string[] | null): { p
   return { p50: ms[Math.floor(ms.length / 2)]!, p95: ms[Math.floor(ms.length * 0.95)]! };
 }
 
-const rows: { n: number; one: { p50: number; p95: number }; all: { p50: number; p95: number }; loadS: number; mb: number }[] = [];
+type Times = { p50: number; p95: number };
+const rows: { n: number; one: Times; all: Times; mixed: Times; loadS: number; mb: number }[] = [];
 for (const n of Ns) {
   const t0 = performance.now();
   const index = fill(n);
   const loadS = (performance.now() - t0) / 1000;
   const one = time(index, (q) => [brandId(q % BRANDS)]);
   const all = time(index, () => null);
+  const mixed = time(
+    index,
+    (q) => [brandId(q % BRANDS)],
+    (q) => changeEveryBrand(index, n, q),
+  );
   const mb = index.bytes / 2 ** 20;
-  rows.push({ n, one, all, loadS, mb });
+  rows.push({ n, one, all, mixed, loadS, mb });
   console.log(
-    `N=${n.toLocaleString('en')}: filled in ${loadS.toFixed(1)} s, ${mb.toFixed(0)} MB of arrays; one brand p50 ${one.p50.toFixed(2)} ms; every brand p50 ${all.p50.toFixed(2)} ms`,
+    `N=${n.toLocaleString('en')}: filled in ${loadS.toFixed(1)} s, ${mb.toFixed(0)} MB of arrays; one brand p50 ${one.p50.toFixed(2)} ms; every brand p50 ${all.p50.toFixed(2)} ms; one brand under mixed load p50 ${mixed.p50.toFixed(2)} ms`,
   );
 }
 
 const first = rows[0]!;
-console.log('\n| N | one brand: p50 / p95 ms | × first N | every brand: p50 / p95 ms | × first N | index arrays |');
-console.log('|---:|---:|---:|---:|---:|---:|');
+console.log(
+  '\n| N | one brand: p50 / p95 ms | × first N | every brand: p50 / p95 ms | × first N | one brand, mixed load: p50 / p95 ms | × first N | index arrays |',
+);
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows)
   console.log(
-    `| ${r.n.toLocaleString('en')} | ${r.one.p50.toFixed(2)} / ${r.one.p95.toFixed(2)} | ${(r.one.p50 / first.one.p50).toFixed(1)}× | ${r.all.p50.toFixed(2)} / ${r.all.p95.toFixed(2)} | ${(r.all.p50 / first.all.p50).toFixed(1)}× | ${r.mb.toFixed(0)} MB |`,
+    `| ${r.n.toLocaleString('en')} | ${r.one.p50.toFixed(2)} / ${r.one.p95.toFixed(2)} | ${(r.one.p50 / first.one.p50).toFixed(1)}× | ${r.all.p50.toFixed(2)} / ${r.all.p95.toFixed(2)} | ${(r.all.p50 / first.all.p50).toFixed(1)}× | ${r.mixed.p50.toFixed(2)} / ${r.mixed.p95.toFixed(2)} | ${(r.mixed.p50 / first.mixed.p50).toFixed(1)}× | ${r.mb.toFixed(0)} MB |`,
   );

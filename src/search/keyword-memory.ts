@@ -20,11 +20,15 @@
  * - each list's postings are a chain of chunks (doubling sizes, at most 4,096 entries) in one
  *   shared pool: `Int32Array` slot numbers and `Uint8Array` weighted term frequencies (capped at
  *   255, where BM25 has long saturated);
- * - dead postings are dropped lazily: a list is compacted the first time it is read after a slot
- *   of its brand died (which also makes its length exact again), and the whole pool is
- *   rebuilt (slots renumbered) once more than half of it holds no live posting: at once, or, with
- *   `rebuildInSteps`, by the owner in steps (`compactSteps`) while the index keeps serving and
- *   taking changes.
+ * - dead postings are dropped lazily. Each brand logs the slots of it that died; a list's live
+ *   length is kept exact from that log when the list is next read (a lookup of each slot that died
+ *   since, by binary search: postings lie in slot order), so a search's document frequencies cost
+ *   the deaths since the list was last read, not the list's length (a reply re-indexes a ticket,
+ *   and under mixed load every brand has a death between two searches). A list is compacted in
+ *   place once a quarter of it is dead, or when reading it is cheaper than the lookups; the whole
+ *   pool is rebuilt (slots renumbered) once more than half of it holds no live posting: at once,
+ *   or, with `rebuildInSteps`, by the owner in steps (`compactSteps`) while the index keeps
+ *   serving and taking changes.
  *
  * Scoring is term-at-a-time into a reused `Float32Array` accumulator, then a bounded heap keeps
  * the k best among the allowed brands / documents. docs/search.md explains why this (with the
@@ -144,7 +148,9 @@ export class InvertedIndex {
   private listTail = new Int32Array(1024);
   /** Postings in the chain, dead ones included until the list is compacted. */
   private listLen = new Int32Array(1024);
-  /** Value of its brand's `brandDeaths` when the list was last compacted. */
+  /** Dead postings in the chain among the deaths of its brand up to `listStamp`. */
+  private listDead = new Int32Array(1024);
+  /** Deaths of its brand (`brandDeaths`) that `listDead` accounts for. */
   private listStamp = new Int32Array(1024);
   private listBrand = new Int32Array(1024);
   /** The term's next list (-1: the last). */
@@ -169,8 +175,10 @@ export class InvertedIndex {
   /** doc_id -> slot + 1 (0: absent). */
   private docSlot = new Int32Array(1024);
   private readonly brandIndex = new Map<string, number>();
-  /** Slots of each brand (by number) that died: a list is exact while its stamp equals its brand's count. */
+  /** Slots of each brand (by number) that died: a list's `listDead` is exact while its stamp equals its brand's count. */
   private brandDeaths = new Int32Array(64);
+  /** The slots of each brand that died, in order (`brandDeaths[b]` of them); emptied by a rebuild. */
+  private brandDeathLog: Int32Array[] = [];
   // ---- statistics ----
   /** Live documents. */
   size = 0;
@@ -184,6 +192,8 @@ export class InvertedIndex {
   rebuilds = 0;
   /** Postings read by searches so far (for tests and diagnostics). */
   postingsRead = 0;
+  /** Postings read to count or drop a list's dead ones (for tests and diagnostics). */
+  postingsSwept = 0;
   /**
    * A rebuild in steps is under way: it reads the postings chains between its steps, so a search
    * meanwhile counts a term's live postings without compacting its chain in place (liveDf).
@@ -225,6 +235,7 @@ export class InvertedIndex {
     if (brand === undefined) {
       this.brandIndex.set(brandId, (brand = this.brandIndex.size));
       this.brandDeaths = grow(this.brandDeaths, brand + 1);
+      this.brandDeathLog.push(new Int32Array(16));
     }
     const old = docId < this.docSlot.length ? this.docSlot[docId]! - 1 : -1;
     if (old >= 0) {
@@ -347,7 +358,7 @@ export class InvertedIndex {
       acc[s] = 0;
       if (score < top.min) continue;
       const doc = slotDoc[s]!;
-      // A dead posting (only read while a rebuild in steps keeps the chains as they are).
+      // A dead posting, left in its list until a quarter of the list is dead.
       if (doc < 0) continue;
       if (docs !== null && !docs.has(doc)) continue;
       if (accept !== null && !accept(doc)) continue;
@@ -381,10 +392,12 @@ export class InvertedIndex {
       this.listHead,
       this.listTail,
       this.listLen,
+      this.listDead,
       this.listStamp,
       this.listBrand,
       this.listNext,
       this.brandDeaths,
+      ...this.brandDeathLog,
       this.chunkStart,
       this.chunkCap,
       this.chunkFill,
@@ -432,6 +445,7 @@ export class InvertedIndex {
       this.listHead = grow(this.listHead, l + 1);
       this.listTail = grow(this.listTail, l + 1);
       this.listLen = grow(this.listLen, l + 1);
+      this.listDead = grow(this.listDead, l + 1);
       this.listStamp = grow(this.listStamp, l + 1);
       this.listBrand = grow(this.listBrand, l + 1);
       this.listNext = grow(this.listNext, l + 1);
@@ -439,6 +453,7 @@ export class InvertedIndex {
     this.listHead[l] = -1;
     this.listTail[l] = -1;
     this.listLen[l] = 0;
+    this.listDead[l] = 0;
     this.listStamp[l] = this.brandDeaths[brand]!;
     this.listBrand[l] = brand;
     this.listNext[l] = this.termFirstList[term]!;
@@ -489,7 +504,10 @@ export class InvertedIndex {
     if (doc >= 0 && this.docSlot[doc] === slot + 1) this.docSlot[doc] = 0;
     this.size--;
     this.totalTokens -= this.slotLen[slot]!;
-    this.brandDeaths[this.slotBrand[slot]!]!++;
+    const brand = this.slotBrand[slot]!;
+    const deaths = this.brandDeaths[brand]!++;
+    const log = (this.brandDeathLog[brand] = grow(this.brandDeathLog[brand]!, deaths + 1));
+    log[deaths] = slot;
     this.deadPostings += this.slotTerms[slot]!;
     this.livePostings -= this.slotTerms[slot]!;
     // Pool space not holding a live posting: dead postings, and chunks left out by compaction.
@@ -506,15 +524,36 @@ export class InvertedIndex {
     return df;
   }
 
-  /** Live postings of a list, after dropping the dead ones if a slot of its brand died since last time. */
+  /**
+   * Live postings of a list. The deaths of its brand since it was last read are looked up in it one
+   * by one (binary search: a list's postings lie in slot order) when that is cheaper than reading
+   * the list; otherwise, or once a quarter of the list is dead, the list is read and compacted in
+   * place (only counted while a rebuild in steps reads the chains).
+   */
   private liveLength(list: number): number {
-    const deaths = this.brandDeaths[this.listBrand[list]!]!;
-    if (this.listStamp[list] === deaths) return this.listLen[list]!;
+    const brand = this.listBrand[list]!;
+    const deaths = this.brandDeaths[brand]!;
+    const stamp = this.listStamp[list]!;
+    const len = this.listLen[list]!;
+    if (stamp === deaths) return len - this.listDead[list]!;
+    // A lookup walks the chain's chunks (doubling to 4,096 postings) and bisects one.
+    const lookupCost = 16 + (len >> 12);
+    if ((deaths - stamp) * lookupCost < len) {
+      const log = this.brandDeathLog[brand]!;
+      let dead = this.listDead[list]!;
+      for (let i = stamp; i < deaths; i++) if (this.holds(list, log[i]!)) dead++;
+      this.listDead[list] = dead;
+      this.listStamp[list] = deaths;
+      if (this.rebuilding || dead * 4 <= len) return len - dead;
+    }
+    this.postingsSwept += len;
     if (this.rebuilding) {
       let live = 0;
       for (let c = this.listHead[list]!; c >= 0; c = this.chunkNext[c]!) {
         for (let p = this.chunkStart[c]!, e = p + this.chunkFill[c]!; p < e; p++) if (this.slotDoc[this.poolSlot[p]!]! >= 0) live++;
       }
+      this.listDead[list] = len - live;
+      this.listStamp[list] = deaths;
       return live;
     }
     const { poolSlot, poolTf, slotDoc, chunkStart, chunkFill, chunkCap, chunkNext } = this;
@@ -537,7 +576,7 @@ export class InvertedIndex {
         live++;
       }
     }
-    const removed = this.listLen[list]! - live;
+    const removed = len - live;
     if (wc >= 0) {
       chunkFill[wc] = wp - chunkStart[wc]!;
       // Chunks after the write position are left out of the chain (reclaimed by `rebuild`).
@@ -545,9 +584,32 @@ export class InvertedIndex {
       this.listTail[list] = wc;
     }
     this.listLen[list] = live;
+    this.listDead[list] = 0;
     this.deadPostings -= removed;
     this.listStamp[list] = deaths;
     return live;
+  }
+
+  /** Whether `slot` has a posting in `list` (postings lie in slot order along the chain). */
+  private holds(list: number, slot: number): boolean {
+    const { poolSlot, chunkStart, chunkFill, chunkNext } = this;
+    for (let c = this.listHead[list]!; c >= 0; c = chunkNext[c]!) {
+      const fill = chunkFill[c]!;
+      if (fill === 0) continue;
+      let lo = chunkStart[c]!;
+      let hi = lo + fill - 1;
+      if (poolSlot[hi]! < slot) continue;
+      if (poolSlot[lo]! > slot) return false;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        const s = poolSlot[mid]!;
+        if (s === slot) return true;
+        if (s < slot) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      return false;
+    }
+    return false;
   }
 
   /** Rewrites the pool with live postings only, one chunk per term, and renumbers the slots. */
@@ -640,6 +702,10 @@ export class InvertedIndex {
     let listHead = new Int32Array(this.listHead.length);
     let listTail = new Int32Array(this.listTail.length);
     let listLen = new Int32Array(this.listLen.length);
+    // Every copied posting is of a live slot of the new numbering: no list has a dead one, and the
+    // death logs start empty (their slots are of the old numbering). Deaths during the copy are
+    // the journal's, replayed after the swap.
+    let listDead = new Int32Array(this.listDead.length);
     let listStamp = new Int32Array(this.listStamp.length);
     const chunks = Math.max(1024, listCount);
     const chunkStart = new Int32Array(chunks);
@@ -659,16 +725,7 @@ export class InvertedIndex {
     let inList = false;
     /** Copies about `step` live postings, in one pass: each list's go to the end of the new pool (sized for exactly the live ones). */
     const copyPostings = (): void => {
-      const {
-        poolSlot: oldSlot,
-        poolTf: oldTf,
-        chunkStart: oldStart,
-        chunkFill: oldFill,
-        chunkNext: oldNext,
-        listHead: oldHead,
-        listBrand,
-        brandDeaths,
-      } = this;
+      const { poolSlot: oldSlot, poolTf: oldTf, chunkStart: oldStart, chunkFill: oldFill, chunkNext: oldNext, listHead: oldHead } = this;
       const began = performance.now();
       const spent = (work: number) => work >= step || performance.now() - began >= REBUILD_STEP_MS;
       let work = 0;
@@ -701,7 +758,6 @@ export class InvertedIndex {
         poolUsed = w;
         if (c0 >= 0) return;
         const n = poolUsed - listStart;
-        listStamp[t] = brandDeaths[listBrand[t]!]!;
         listHead[t] = -1;
         listTail[t] = -1;
         if (n > 0) {
@@ -728,12 +784,12 @@ export class InvertedIndex {
     listHead = grow(listHead, lists);
     listTail = grow(listTail, lists);
     listLen = grow(listLen, lists);
+    listDead = grow(listDead, lists);
     listStamp = grow(listStamp, lists);
     for (let u = listCount; u < lists; u++) {
       listHead[u] = -1;
       listTail[u] = -1;
       listLen[u] = 0;
-      listStamp[u] = this.brandDeaths[this.listBrand[u]!]!;
     }
     let totalTokens = 0;
     for (let s = 0; s < slots; s++) totalTokens += slotLen[s]!;
@@ -747,7 +803,10 @@ export class InvertedIndex {
     this.listHead = listHead;
     this.listTail = listTail;
     this.listLen = listLen;
+    this.listDead = listDead;
     this.listStamp = listStamp;
+    this.brandDeaths = new Int32Array(this.brandDeaths.length);
+    this.brandDeathLog = this.brandDeathLog.map(() => new Int32Array(16));
     this.chunkStart = chunkStart;
     this.chunkCap = chunkCap;
     this.chunkFill = chunkFill;

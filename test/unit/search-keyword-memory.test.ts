@@ -182,6 +182,44 @@ describe('InvertedIndex (in-process BM25)', () => {
     assert.equal(idx.search(['card', 'refund'], { brandIds: null }, 10).length, 3);
   });
 
+  it("keeps document frequencies exact after a change in a brand without reading the brand's chains again; compacts a chain once a quarter is dead", () => {
+    const idx = new InvertedIndex();
+    // Two brands of 5,000 tickets about a refund; every change below is in brand a.
+    for (let id = 1; id <= 10_000; id++) idx.upsert(id, id <= 5000 ? 'a' : 'b', { subject: 'refund', body: `order${id}`, meta: '' });
+    idx.compact();
+    let live = 10_000;
+    assert.equal(idx.documentFrequencies(['refund']).df.get('refund'), live);
+    const swept = idx.postingsSwept;
+    // As under mixed load: a change between two searches (new text: the old slot dies).
+    for (let i = 1; i <= 200; i++) {
+      const moved = i % 4 === 0;
+      idx.upsert(i, 'a', { subject: moved ? 'card' : 'refund', body: `order${i} again`, meta: '' });
+      if (moved) live--;
+      assert.equal(idx.documentFrequencies(['refund']).df.get('refund'), live);
+      assert.equal(idx.search(['refund'], { brandIds: ['a'] }, 5).length, 5);
+    }
+    assert.equal(idx.postingsSwept - swept, 0, 'no chain read to count its live postings');
+    assert.equal(idx.documentFrequencies(['card']).df.get('card'), 50);
+    // A quarter of brand a's chain dead: it is compacted (read once) and stays exact.
+    for (let id = 1001; id <= 2400; id++) idx.remove(id);
+    live -= 1400;
+    const before = idx.postingsSwept;
+    assert.equal(idx.documentFrequencies(['refund']).df.get('refund'), live);
+    assert.ok(idx.postingsSwept - before >= 5000, "brand a's chain was read to drop its dead postings");
+    assert.ok(idx.postingsSwept - before < 10_000, "brand b's chain was not");
+    const after = idx.postingsSwept;
+    idx.remove(3000);
+    assert.equal(idx.documentFrequencies(['refund']).df.get('refund'), live - 1);
+    assert.equal(idx.postingsSwept, after);
+    assert.deepEqual(
+      idx.search(['refund'], { brandIds: ['a'] }, 3).map((h) => h.id),
+      idx
+        .search(['refund'], { brandIds: ['a'] }, 10_000)
+        .map((h) => h.id)
+        .slice(0, 3),
+    );
+  });
+
   it('TopK keeps the k best, ties broken by the smaller id', () => {
     const top = new TopK(3);
     for (const [s, id] of [
