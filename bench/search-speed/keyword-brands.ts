@@ -7,9 +7,9 @@
  * For each N it fills a fresh `InvertedIndex` (no database: the text is analysed as the indexer
  * analyses it) and times the `POST /v1/tickets/search` bench's query — two words, one brand, top 20
  * — and the same query over every brand, and the one-brand query under mixed load: before each
- * query, one ticket of every brand gets new text (a reply re-indexes its ticket). Printed: ms per query (median and p95 of `--queries`),
- * each N's time against the first N's (the HTTP bar: at most 1.5× lost from 10k to 1M), and the
- * index's typed arrays in MB.
+ * query, one ticket of every brand gets new text (a reply re-indexes its ticket). Printed: ms per
+ * query (median and p95 of `--queries`), each N's time against the first N's (the HTTP bar: at most
+ * 1.5× lost from 10k to 1M), and the index's typed arrays in MB.
  */
 import { performance } from 'node:perf_hooks';
 import { InvertedIndex } from '../../src/search/keyword-memory.js';
