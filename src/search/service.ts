@@ -85,7 +85,13 @@ export function createSearchService(deps: SearchServiceDeps) {
       const fingerprint = { q: queryText, f: input.filters ?? {}, m: mode };
       const offset = (await readCursor(cursors, 'search', fingerprint, input.after, [cursorInteger(1, SEARCH_TUNING.maxDepth)]))?.[0] ?? 0;
       if (offset >= SEARCH_TUNING.maxDepth) return noResults();
-      const depth = Math.min(SEARCH_TUNING.maxDepth, Math.max(HYBRID_RECIPE.depth, offset + limit + 1));
+      // Hybrid fuses two rankings `HYBRID_RECIPE.depth` deep (a hit low on one side can rise on
+      // the other). Keyword alone is one exact ranking, normalised by its best score, whose first
+      // n hits are the same at any depth: it is searched only as deep as the page (and one more,
+      // to tell whether a next page exists), which the keyword index's tiers answer far faster
+      // than a top 100 (src/search/keyword-memory.ts, `searchTiered`).
+      const wanted = offset + limit + 1;
+      const depth = Math.min(SEARCH_TUNING.maxDepth, mode === 'keyword' ? wanted : Math.max(HYBRID_RECIPE.depth, wanted));
       const { fused } = await ranker.rank(queryText, filters, mode, depth);
       const page = fused.slice(offset, offset + limit);
       const ticketIds = await store.ticketIdsOf(

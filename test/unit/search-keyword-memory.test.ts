@@ -398,4 +398,74 @@ describe('InvertedIndex (in-process BM25)', () => {
     assert.equal(idx.size, docs.size);
     assertSameRanking(idx.search(terms, { brandIds: null }, 10), bruteForce(docs, terms, null, 10));
   });
+  it('answers from the high tiers of long lists exactly as scoring every posting does: brands, filters, repeated terms, changes, compaction, rebuilds, a drifting average length', () => {
+    const r = rng(23);
+    const tiered = new InvertedIndex({ rebuildAfterDead: 20_000 });
+    const whole = new InvertedIndex({ rebuildAfterDead: 20_000, tiers: false });
+    const brands = ['a', 'b', 'c'];
+    const live = new Set<number>();
+    const upsert = (id: number, f: KeywordFields) => {
+      for (const idx of [tiered, whole]) idx.upsert(id, brands[id % 3]!, f);
+      live.add(id);
+    };
+    const remove = (id: number) => {
+      for (const idx of [tiered, whole]) idx.remove(id);
+      live.delete(id);
+    };
+    const longDoc = (): KeywordFields => ({ subject: randomText(r, 4), body: randomText(r, 90 + Math.floor(r() * 60)), meta: '' });
+    let next = 1;
+    for (; next <= 24_000; next++) upsert(next, randomDoc(r));
+    let searches = 0;
+    // The same queries at every stage: a tier is built only where a list was compacted, the
+    // average length drifted, or a rebuild renumbered the slots.
+    const check = (stage: string) => {
+      const r = rng(99);
+      for (let q = 0; q < 80; q++) {
+        // Common words (the vocabulary is skewed), one to four, a word sometimes twice.
+        const terms = Array.from({ length: 1 + Math.floor(r() * 4) }, () => VOCAB[Math.floor(VOCAB.length * r() * r() * r())]!);
+        if (q % 7 === 0) terms.push(terms[0]!);
+        const k = [1, 5, 21, 50][q % 4]!;
+        const brandIds = [['a'], ['a', 'b'], null][q % 3]!;
+        const accept = q % 5 === 0 ? (doc: number) => doc % 4 !== 0 : null;
+        const got = tiered.search(terms, { brandIds, accept }, k);
+        assert.deepEqual(got, whole.search(terms, { brandIds, accept }, k), `${stage}, query ${q}: ${terms.join(' ')}, k ${k}`);
+        assert.equal(got.length, k, `${stage}, query ${q}: a full page`);
+        searches++;
+      }
+    };
+    check('fresh');
+    assert.ok(tiered.tiersBuilt > 0, 'tiers were built');
+    assert.ok(tiered.tieredAnswers >= 30, `the tiers answered ${tiered.tieredAnswers} of ${searches}`);
+    assert.ok(tiered.exactScored > 0, 'documents outside a tier were looked up');
+    assert.ok(tiered.postingsRead < whole.postingsRead / 2, `postings read: ${tiered.postingsRead} by the tiers, ${whole.postingsRead} whole`);
+
+    // New text for some (the old slot dies, the new one joins a tier when high), removals: lists
+    // compacted at a quarter dead drop their tiers, built again by the next search.
+    for (let i = 0; i < 5000; i++) upsert(1 + Math.floor(r() * 24_000), randomDoc(r));
+    for (let i = 0; i < 4000; i++) remove(1 + Math.floor(r() * 24_000));
+    const built = tiered.tiersBuilt;
+    check('after changes');
+    assert.ok(tiered.tiersBuilt > built, 'compacted lists got new tiers');
+
+    // Longer documents raise the average length: at first within the drift a tier is kept through
+    // (its bound loosens), then past it (tiers built again).
+    const avgBefore = tiered.tiersBuilt;
+    for (let i = 0; i < 1000; i++) upsert(next++, longDoc());
+    check('average length up a little');
+    // (a few lists grew long enough for a tier of their own meanwhile)
+    assert.ok(tiered.tiersBuilt - avgBefore < 10, `tiers kept within the drift: ${tiered.tiersBuilt - avgBefore} built`);
+    for (let i = 0; i < 8000; i++) upsert(next++, longDoc());
+    check('average length up a lot');
+    assert.ok(tiered.tiersBuilt > avgBefore, 'tiers built again past the drift');
+
+    // A rebuild renumbers every slot: the tiers go with it.
+    const rebuilds = tiered.rebuilds;
+    for (const id of [...live].slice(0, Math.floor(live.size * 0.6))) remove(id);
+    assert.ok(tiered.rebuilds > rebuilds, 'the pool was rebuilt');
+    check('after a rebuild');
+    assert.ok(
+      tiered.tieredAnswers > searches / 3 && tiered.tieredFallbacks < tiered.tieredAnswers,
+      `the tiers answered ${tiered.tieredAnswers} of ${searches}, ${tiered.tieredFallbacks} fell back`,
+    );
+  });
 });
