@@ -31,8 +31,10 @@
  *   serving and taking changes.
  *
  * Scoring is term-at-a-time into a reused `Float32Array` accumulator, then a bounded heap keeps
- * the k best among the allowed brands / documents. docs/search.md explains why this (with the
- * common-term cut in ranking.ts) beat SQL scoring and why MaxScore-style skipping was not needed.
+ * the k best among the allowed brands / documents. Where the lists are long, a search first scores
+ * only their high tiers (the postings of highest impact) and settles the top k with a bound on the
+ * rest (`searchTiered`). docs/search.md explains why this (with the common-term cut in ranking.ts)
+ * beat SQL scoring, and why tiers rather than block-max skipping.
  */
 import { COLUMN_WEIGHTS, type KeywordFields } from './keyword-index.js';
 import type { ScoredHit } from './text/fusion.js';
