@@ -424,7 +424,7 @@ describe('InvertedIndex (in-process BM25)', () => {
         // Common words (the vocabulary is skewed), one to four, a word sometimes twice.
         const terms = Array.from({ length: 1 + Math.floor(r() * 4) }, () => VOCAB[Math.floor(VOCAB.length * r() * r() * r())]!);
         if (q % 7 === 0) terms.push(terms[0]!);
-        const k = [1, 5, 21, 50][q % 4]!;
+        const k = [1, 5, 21, 32][q % 4]!;
         const brandIds = [['a'], ['a', 'b'], null][q % 3]!;
         const accept = q % 5 === 0 ? (doc: number) => doc % 4 !== 0 : null;
         const got = tiered.search(terms, { brandIds, accept }, k);
