@@ -431,15 +431,12 @@ export class InvertedIndex {
 
   /** Scores every posting of the query's lists (term at a time into the accumulator), then keeps the k best. */
   private searchAll(query: readonly QueryTerm[], filter: KeywordFilter, k: number): ScoredHit<number>[] {
-    const { acc, touched, found, chunkStart, chunkFill, chunkNext, listHead } = this;
+    const { acc, touched, found } = this;
     const { k1nb, k1b } = this.lengthNorm();
     let nTouched = 0;
     for (const { w, lists } of query) {
       for (const l of lists) {
-        this.postingsRead += this.listLen[l]!;
-        for (let c = listHead[l]!; c >= 0; c = chunkNext[c]!) {
-          nTouched = this.scatter(this.poolSlot, this.poolTf, chunkStart[c]!, chunkStart[c]! + chunkFill[c]!, w, 1, k1nb, k1b, nTouched);
-        }
+        nTouched = this.scatterList(l, w, 1, k1nb, k1b, nTouched);
       }
     }
     const top = new TopK(k);
@@ -451,6 +448,16 @@ export class InvertedIndex {
       if (score >= top.min) this.offer(top, s, score, filter);
     }
     return top.sorted();
+  }
+
+  /** `scatter` over every posting of list `l`, dead ones included. */
+  private scatterList(l: number, w: number, bit: number, k1nb: number, k1b: number, nTouched: number): number {
+    const { chunkStart, chunkFill, chunkNext } = this;
+    this.postingsRead += this.listLen[l]!;
+    for (let c = this.listHead[l]!; c >= 0; c = chunkNext[c]!) {
+      nTouched = this.scatter(this.poolSlot, this.poolTf, chunkStart[c]!, chunkStart[c]! + chunkFill[c]!, w, bit, k1nb, k1b, nTouched);
+    }
+    return nTouched;
   }
 
   /**
@@ -489,8 +496,9 @@ export class InvertedIndex {
    * scores, so the same ranking and ties.
    */
   private searchTiered(query: readonly QueryTerm[], filter: KeywordFilter, k: number): ScoredHit<number>[] | null {
-    const { acc, touched, found, chunkStart, chunkFill, chunkNext, listHead } = this;
-    const { k1nb, k1b, avgdl } = this.lengthNorm();
+    const { acc, touched, found } = this;
+    const norm = this.lengthNorm();
+    const { k1nb, k1b, avgdl } = norm;
     /** Per term, the most the postings below its tiers can add to a document's score. */
     const rest = new Float64Array(query.length);
     let tieredTerms = 0;
@@ -499,7 +507,7 @@ export class InvertedIndex {
       const { w, lists } = query[t]!;
       const bit = 1 << t;
       for (const l of lists) {
-        const tier = this.listLen[l]! >= TIER_MIN_POSTINGS ? this.tierOf(l, avgdl) : undefined;
+        const tier = this.listLen[l]! >= TIER_MIN_POSTINGS ? this.tierOf(l, norm) : undefined;
         if (tier) {
           rest[t] = Math.max(rest[t]!, w * tierBound(tier, avgdl));
           tieredTerms |= bit;
@@ -507,10 +515,7 @@ export class InvertedIndex {
           nTouched = this.scatter(tier.slots, tier.tfs, 0, tier.n, w, bit, k1nb, k1b, nTouched);
           continue;
         }
-        this.postingsRead += this.listLen[l]!;
-        for (let c = listHead[l]!; c >= 0; c = chunkNext[c]!) {
-          nTouched = this.scatter(this.poolSlot, this.poolTf, chunkStart[c]!, chunkStart[c]! + chunkFill[c]!, w, bit, k1nb, k1b, nTouched);
-        }
+        nTouched = this.scatterList(l, w, bit, k1nb, k1b, nTouched);
       }
     }
     let restOfAll = 0;
@@ -590,11 +595,11 @@ export class InvertedIndex {
   }
 
   /** The high tier of long list `l`, built now when it has none or the average length has drifted from the one it was built at. */
-  private tierOf(l: number, avgdl: number): HighTier {
+  private tierOf(l: number, norm: { k1nb: number; k1b: number; avgdl: number }): HighTier {
+    const { k1nb, k1b, avgdl } = norm;
     const kept = this.tiers[l];
     if (kept && Math.abs(avgdl / kept.avgdl - 1) <= TIER_AVGDL_DRIFT) return kept;
     const { poolSlot, poolTf, slotLen, chunkStart, chunkFill, chunkNext } = this;
-    const { k1nb, k1b } = this.lengthNorm();
     // The impacts' distribution in 1,024 bins over [0, 1): tau is the lower edge of the bin where
     // the postings counted from the top reach the tier's share.
     const bins = new Int32Array(1024);
