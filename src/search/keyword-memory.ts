@@ -89,6 +89,16 @@ interface HighTier {
 }
 
 /**
+ * A posting's BM25 impact, f / (f + k1·(1 − b + b·len / avgdl)): what a tier is chosen by
+ * (`tierOf`'s histogram, `addToTier`'s test) and what `tierBound` bounds; one formula, so the three
+ * agree. Scoring (`scatter`, `exactScore`) sums w·f / (…) in its own float order instead.
+ */
+function impact(tf: number, len: number, avgdl: number): number {
+  const { k1, b } = BM25;
+  return tf / (tf + k1 * (1 - b) + (k1 * b * len) / avgdl);
+}
+
+/**
  * The largest impact a posting below the tier can have at average length `avgdl`. Such a posting
  * had f + c + d·x/A₀ > f/τ (c = k1(1 − b), d·x = k1·b·len, A₀ the tier's avgdl). At A ≤ A₀ its
  * denominator only grows: below τ. At A > A₀, with r = A₀/A, the denominator is
@@ -497,8 +507,7 @@ export class InvertedIndex {
    */
   private searchTiered(query: readonly QueryTerm[], filter: KeywordFilter, k: number): ScoredHit<number>[] | null {
     const { acc, touched, found } = this;
-    const norm = this.lengthNorm();
-    const { k1nb, k1b, avgdl } = norm;
+    const { k1nb, k1b, avgdl } = this.lengthNorm();
     /** Per term, the most the postings below its tiers can add to a document's score. */
     const rest = new Float64Array(query.length);
     let tieredTerms = 0;
@@ -507,7 +516,7 @@ export class InvertedIndex {
       const { w, lists } = query[t]!;
       const bit = 1 << t;
       for (const l of lists) {
-        const tier = this.listLen[l]! >= TIER_MIN_POSTINGS ? this.tierOf(l, norm) : undefined;
+        const tier = this.listLen[l]! >= TIER_MIN_POSTINGS ? this.tierOf(l, avgdl) : undefined;
         if (tier) {
           rest[t] = Math.max(rest[t]!, w * tierBound(tier, avgdl));
           tieredTerms |= bit;
@@ -595,8 +604,7 @@ export class InvertedIndex {
   }
 
   /** The high tier of long list `l`, built now when it has none or the average length has drifted from the one it was built at. */
-  private tierOf(l: number, norm: { k1nb: number; k1b: number; avgdl: number }): HighTier {
-    const { k1nb, k1b, avgdl } = norm;
+  private tierOf(l: number, avgdl: number): HighTier {
     const kept = this.tiers[l];
     if (kept && Math.abs(avgdl / kept.avgdl - 1) <= TIER_AVGDL_DRIFT) return kept;
     const { poolSlot, poolTf, slotLen, chunkStart, chunkFill, chunkNext } = this;
@@ -605,8 +613,7 @@ export class InvertedIndex {
     const bins = new Int32Array(1024);
     for (let c = this.listHead[l]!; c >= 0; c = chunkNext[c]!) {
       for (let p = chunkStart[c]!, e = p + chunkFill[c]!; p < e; p++) {
-        const f = poolTf[p]!;
-        bins[Math.min(1023, Math.floor(1024 * (f / (f + k1nb + k1b * slotLen[poolSlot[p]!]!))))]!++;
+        bins[Math.min(1023, Math.floor(1024 * impact(poolTf[p]!, slotLen[poolSlot[p]!]!, avgdl)))]!++;
       }
     }
     const want = Math.max(1, Math.ceil(this.listLen[l]! * TIER_SHARE));
@@ -624,8 +631,7 @@ export class InvertedIndex {
 
   /** Adds a posting to `tier` when its impact at the tier's average length reaches the tier's threshold. */
   private addToTier(tier: HighTier, slot: number, tf: number): void {
-    const { k1, b } = BM25;
-    if (tf / (tf + k1 * (1 - b) + (k1 * b * this.slotLen[slot]!) / tier.avgdl) < tier.tau) return;
+    if (impact(tf, this.slotLen[slot]!, tier.avgdl) < tier.tau) return;
     if (tier.n === tier.slots.length) {
       tier.slots = grow(tier.slots, tier.n + 1);
       tier.tfs = grow(tier.tfs, tier.n + 1);
