@@ -112,6 +112,26 @@ export function slotList<T>(list: readonly T[], length: number): T[] {
   return Array.from({ length }, (_, i) => new Slot(name, i) as T);
 }
 
+/**
+ * A query over a list (`slotList`) prepared once per list length: `forLength(n)` is the one for n
+ * values. Lengths up to `maxKept` (a page of 100 and one more) are kept; a longer list, rarer,
+ * gets a query of its own each time.
+ */
+export function preparedPerLength<P extends Record<string, unknown>, R>(
+  prepare: (length: number) => PreparedQuery<P, R>,
+  maxKept = 101,
+): (length: number) => PreparedQuery<P, R> {
+  const kept = new Map<number, PreparedQuery<P, R>>();
+  return (length) => {
+    let query = kept.get(length);
+    if (!query) {
+      query = prepare(length);
+      if (length <= maxKept) kept.set(length, query);
+    }
+    return query;
+  };
+}
+
 // By dialect adapter, one per database: shared by the same database seen through a plugin (query-timing.ts).
 const readers = new WeakMap<DialectAdapter, SqlReader>();
 const writers = new WeakMap<DialectAdapter, SqlWriter>();

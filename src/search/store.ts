@@ -4,7 +4,7 @@
  */
 import { type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Static } from 'typebox';
-import { prepareQuery } from '../db/prepared.js';
+import { preparedPerLength, prepareQuery, slotList } from '../db/prepared.js';
 import type { DbOrTx, SearchEmbedQueueTable, TicketRow } from '../db/schema.js';
 import { analyzeKeywordTerms, toKeywordIndexText } from './text/tokenize.js';
 import type { KeywordFields } from './keyword-index.js';
@@ -351,15 +351,16 @@ export async function newestTicketIds(db: DbOrTx, limit: number): Promise<string
   return (await db.selectFrom('tickets').select('id').orderBy('id', 'desc').limit(limit).execute()).map((r) => r.id);
 }
 
+const highlightMessagesOf = preparedPerLength((n) =>
+  prepareQuery((qb, p: { ids: string[] }) =>
+    qb.selectFrom('messages').select(['ticket_id', 'body']).where('ticket_id', 'in', slotList(p.ids, n)).orderBy('created_at').orderBy('id'),
+  ),
+);
+
 /** The messages of these tickets, oldest first, for their highlights. */
 export async function highlightMessages(db: DbOrTx, ticketIds: readonly string[]): Promise<{ ticket_id: string; body: string }[]> {
-  return db
-    .selectFrom('messages')
-    .select(['ticket_id', 'body'])
-    .where('ticket_id', 'in', [...ticketIds])
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
+  if (ticketIds.length === 0) return [];
+  return highlightMessagesOf(ticketIds.length).all(db, { ids: [...ticketIds] });
 }
 
 export type EmbedQueueRow = Selectable<SearchEmbedQueueTable>;
@@ -393,14 +394,14 @@ export async function dequeueEmbedding(trx: DbOrTx, ticketId: string, queuedAt: 
   await trx.deleteFrom('search_embed_queue').where('ticket_id', '=', ticketId).where('queued_at', '=', queuedAt).execute();
 }
 
+const ticketIdsByDocs = preparedPerLength((n) =>
+  prepareQuery((qb, p: { docIds: number[] }) => qb.selectFrom('search_documents').select(['doc_id', 'ticket_id']).where('doc_id', 'in', slotList(p.docIds, n))),
+);
+
 export async function ticketIdsOf(db: DbOrTx, docIds: readonly number[]): Promise<Map<number, string>> {
   const out = new Map<number, string>();
   if (docIds.length === 0) return out;
-  const rows = await db
-    .selectFrom('search_documents')
-    .select(['doc_id', 'ticket_id'])
-    .where('doc_id', 'in', [...docIds])
-    .execute();
+  const rows = await ticketIdsByDocs(docIds.length).all(db, { docIds: [...docIds] });
   for (const r of rows) out.set(Number(r.doc_id), r.ticket_id);
   return out;
 }

@@ -1,7 +1,7 @@
 import type { Insertable } from 'kysely';
 import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
 import { dialectOf } from '../db/dialect-of.js';
-import { type PreparedQuery, inlinedOnSqlite, preparedForRows, preparedInsert, prepareQuery, slotList } from '../db/prepared.js';
+import { inlinedOnSqlite, preparedForRows, preparedInsert, preparedPerLength, prepareQuery, slotList } from '../db/prepared.js';
 import * as queues from '../queues/store.js';
 import { messagePreview } from '../shared/message-preview.js';
 import { viewCountsChanged } from '../views/count-store.js';
@@ -96,19 +96,14 @@ export async function findTicket(db: DbOrTx, id: string): Promise<TicketRow | un
   return ticketById.first(db, { id });
 }
 
-// Prepared per number of ids up to a page's 101: the list items missing from their cache, search results.
-const ticketsByIds = new Map<number, PreparedQuery<{ ids: string[] }, TicketRow>>();
+const ticketsByIds = preparedPerLength((n) =>
+  prepareQuery((qb, p: { ids: string[] }) => qb.selectFrom('tickets').selectAll().where('id', 'in', slotList(p.ids, n))),
+);
 
 /** The tickets of these ids, in no particular order; ids of no ticket are left out. */
 export async function findTickets(db: DbOrTx, ids: readonly string[]): Promise<TicketRow[]> {
   if (ids.length === 0) return [];
-  let query = ticketsByIds.get(ids.length);
-  if (!query) {
-    const n = ids.length;
-    query = prepareQuery((qb, p: { ids: string[] }) => qb.selectFrom('tickets').selectAll().where('id', 'in', slotList(p.ids, n)));
-    if (n <= 101) ticketsByIds.set(n, query);
-  }
-  return query.all(db, { ids: [...ids] });
+  return ticketsByIds(ids.length).all(db, { ids: [...ids] });
 }
 
 /**
