@@ -13,7 +13,6 @@ import { type Page, readCursor } from '../http/pagination.js';
 import { validationError } from '../http/problem.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { type TicketView, checkTags, normalizeEmail, toTicketView } from '../tickets/model.js';
-import { findTickets } from '../tickets/store.js';
 import { type EmbedderSettings, createEmbedderProvider } from './embedder-provider.js';
 import { createEmbeddingQueue } from './embedding-queue.js';
 import { followFilterIndex } from './filter-index.js';
@@ -94,23 +93,21 @@ export function createSearchService(deps: SearchServiceDeps) {
       const depth = Math.min(SEARCH_TUNING.maxDepth, mode === 'keyword' ? wanted : Math.max(HYBRID_RECIPE.depth, wanted));
       const { fused } = await ranker.rank(queryText, filters, mode, depth);
       const page = fused.slice(offset, offset + limit);
-      const ticketIds = await store.ticketIdsOf(
+      const byDoc = await store.ticketsOfDocuments(
         db,
         page.map((h) => h.id),
       );
-      const rows = await findTickets(db, [...ticketIds.values()]);
-      const byId = new Map(rows.map((r) => [r.id, r]));
       const terms = mode === 'semantic' ? [] : store.queryTerms(queryText);
       const highlights = terms.length
         ? await highlightsOf(
             db,
-            page.filter((h) => h.keyword).flatMap((h) => byId.get(ticketIds.get(h.id) ?? '') ?? []),
+            page.filter((h) => h.keyword).flatMap((h) => byDoc.get(h.id) ?? []),
             terms,
           )
         : new Map<string, Highlight[]>();
       const data: SearchResult[] = [];
       for (const hit of page) {
-        const row = byId.get(ticketIds.get(hit.id) ?? '');
+        const row = byDoc.get(hit.id);
         // The filters already scope by brand; this re-check makes isolation independent of them.
         if (!row || !canSeeBrand(principal, row.brand_id)) continue;
         const hl = highlights.get(row.id);

@@ -7,7 +7,6 @@ import type { Db } from '../db/schema.js';
 import { type Principal, canSeeBrand } from '../auth/scopes.js';
 import { AppError } from '../http/problem.js';
 import { type TicketView, toTicketView } from '../tickets/model.js';
-import { findTickets } from '../tickets/store.js';
 import { getVisibleRow } from '../tickets/visibility.js';
 import type { Ranker, SearchMode } from './ranking.js';
 import { customerTextOf, docIdOfTicket } from './similar-store.js';
@@ -72,15 +71,13 @@ export function createSimilarTickets(deps: { db: Db; ranker: Ranker }) {
       }
       // A neighbour scored 0 (rounded) says nothing about this ticket: not listed.
       const page = fused.filter((h) => h.id !== self && round(h.score) > 0).slice(0, limit);
-      const ticketIds = await store.ticketIdsOf(
+      const byDoc = await store.ticketsOfDocuments(
         db,
         page.map((h) => h.id),
       );
-      const rows = await findTickets(db, [...ticketIds.values()]);
-      const byId = new Map(rows.map((r) => [r.id, r]));
       const data: SimilarTicket[] = [];
       for (const hit of page) {
-        const found = byId.get(ticketIds.get(hit.id) ?? '');
+        const found = byDoc.get(hit.id);
         if (!found || found.id === row.id || !canSeeBrand(principal, found.brand_id)) continue;
         const ticket = toTicketView(found);
         data.push({

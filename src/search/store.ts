@@ -394,6 +394,25 @@ export async function dequeueEmbedding(trx: DbOrTx, ticketId: string, queuedAt: 
   await trx.deleteFrom('search_embed_queue').where('ticket_id', '=', ticketId).where('queued_at', '=', queuedAt).execute();
 }
 
+const ticketsByDocs = preparedPerLength((n) =>
+  prepareQuery((qb, p: { docIds: number[] }) =>
+    qb
+      .selectFrom('search_documents')
+      .innerJoin('tickets', 'tickets.id', 'search_documents.ticket_id')
+      .selectAll('tickets')
+      .select('search_documents.doc_id')
+      .where('search_documents.doc_id', 'in', slotList(p.docIds, n)),
+  ),
+);
+
+/** The tickets of these search documents, by doc id: one statement for a page of hits. */
+export async function ticketsOfDocuments(db: DbOrTx, docIds: readonly number[]): Promise<Map<number, TicketRow>> {
+  const out = new Map<number, TicketRow>();
+  if (docIds.length === 0) return out;
+  for (const { doc_id, ...row } of await ticketsByDocs(docIds.length).all(db, { docIds: [...docIds] })) out.set(Number(doc_id), row);
+  return out;
+}
+
 const ticketIdsByDocs = preparedPerLength((n) =>
   prepareQuery((qb, p: { docIds: number[] }) => qb.selectFrom('search_documents').select(['doc_id', 'ticket_id']).where('doc_id', 'in', slotList(p.docIds, n))),
 );
