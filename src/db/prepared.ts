@@ -113,9 +113,9 @@ export function slotList<T>(list: readonly T[], length: number): T[] {
 }
 
 /**
- * A query over a list (`slotList`) prepared once per list length: `forLength(n)` is the one for n
- * values. Lengths up to `maxKept` (a page of 100 and one more) are kept; a longer list, rarer,
- * gets a query of its own each time.
+ * A query over a list (`slotList`) prepared once per list length: the function returned gives the
+ * query for a list of n values, built by `prepare(n)` the first time. Lengths up to `maxKept` (a
+ * page of 100 and one more) are kept; a longer list, rarer, gets a query of its own each time.
  */
 export function preparedPerLength<P extends Record<string, unknown>, R>(
   prepare: (length: number) => PreparedQuery<P, R>,
