@@ -290,7 +290,16 @@ export function preparedForRows<Row extends Record<string, unknown>>(
   build: (db: Kysely<Database>, rows: Row[]) => Compilable<unknown>,
   maxRows = 64,
 ): (db: DbOrTx, rows: readonly Row[]) => Promise<void> {
-  const byCount = new Map<number, PreparedQuery<Record<string, unknown>, unknown>>();
+  const forCount = preparedPerLength(
+    (n) =>
+      prepareQuery((qb, slots: Record<string, unknown>) =>
+        build(
+          qb,
+          Array.from({ length: n }, (_, i) => Object.fromEntries(columns.map((c) => [c, slots[`${c}${i}`]])) as Row),
+        ),
+      ),
+    maxRows,
+  );
   return async (db, rows) => {
     if (rows.length === 0) return;
     if (rows.length > maxRows) {
@@ -298,18 +307,8 @@ export function preparedForRows<Row extends Record<string, unknown>>(
       return;
     }
     const n = rows.length;
-    let query = byCount.get(n);
-    if (!query) {
-      query = prepareQuery((qb, slots: Record<string, unknown>) =>
-        build(
-          qb,
-          Array.from({ length: n }, (_, i) => Object.fromEntries(columns.map((c) => [c, slots[`${c}${i}`]])) as Row),
-        ),
-      );
-      byCount.set(n, query);
-    }
     const params: Record<string, unknown> = {};
     for (let i = 0; i < n; i++) for (const c of columns) params[`${c}${i}`] = rows[i]![c];
-    await query.run(db, params);
+    await forCount(n).run(db, params);
   };
 }
