@@ -84,7 +84,11 @@ export interface SequenceTable {
   value: number;
 }
 
-/** One node of a queue's Fenwick tree over its waiting tickets (src/queues/position-index.ts). */
+/**
+ * One node of a queue's Fenwick tree over its waiting tickets: `queue_position_buckets` counts
+ * buckets of keys (src/queues/position-index.ts); `queue_positions`, the tree over every key that
+ * releases before migration 0025 kept, is no longer written and goes in a later release.
+ */
 export interface QueuePositionTable {
   queue_id: string;
   node: number;
@@ -419,6 +423,7 @@ export interface Database {
   tickets: TicketTable;
   sequences: SequenceTable;
   queue_positions: QueuePositionTable;
+  queue_position_buckets: QueuePositionTable;
   ticket_tags: TicketTagTable;
   messages: MessageTable;
   audit_entries: AuditEntryTable;

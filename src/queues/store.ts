@@ -1,8 +1,8 @@
 import { type Insertable, sql } from 'kysely';
 import type { DbOrTx, QueueRow, QueueTable, TicketRow } from '../db/schema.js';
-import { preparedForRows, prepareQuery, slotList } from '../db/prepared.js';
+import { prepareQuery, slotList } from '../db/prepared.js';
 import { placeCacheOf } from './place-cache.js';
-import { MAX_SUM_NODES, SEQ_BITS, type WaitingState, isWaiting, nodesToSum, nodesToUpdate, waitingKey } from './position-index.js';
+import { BUCKET_BITS, MAX_SUM_NODES, SEQ_BITS, type WaitingState, bucketFirstSeq, isWaiting, nodesToSum } from './position-index.js';
 
 export async function insertQueue(db: DbOrTx, row: Insertable<QueueTable>): Promise<void> {
   await db.insertInto('queues').values(row).execute();
@@ -49,67 +49,37 @@ export async function listDefaultQueues(db: DbOrTx, brandIds: string[]): Promise
 }
 
 /**
- * Adds the deltas to the trees' nodes in one statement, in (queue, node) order: every writer
- * takes the node rows' locks in that one order, so two moves in the same tree cannot deadlock on
- * PostgreSQL by taking them in opposite orders (a -1 pass then a +1 pass would).
- */
-async function addToTrees(db: DbOrTx, changes: { queueId: string; key: number; delta: 1 | -1 }[]): Promise<void> {
-  const deltas = new Map<string, { queue_id: string; node: number; waiting: number }>();
-  for (const { queueId, key, delta } of changes) {
-    for (const node of nodesToUpdate(key)) {
-      const id = `${queueId}\0${node}`;
-      const row = deltas.get(id);
-      if (row) row.waiting += delta;
-      else deltas.set(id, { queue_id: queueId, node, waiting: delta });
-    }
-  }
-  const rows = [...deltas.values()]
-    .filter((r) => r.waiting !== 0)
-    .sort((a, b) => (a.queue_id < b.queue_id ? -1 : a.queue_id > b.queue_id ? 1 : a.node - b.node));
-  await addToNodes(db, rows);
-}
-
-// Prepared per number of nodes (at most 35 per ticket that moves).
-const addToNodes = preparedForRows(['queue_id', 'node', 'waiting'], (db, rows: { queue_id: string; node: number; waiting: number }[]) =>
-  db
-    .insertInto('queue_positions')
-    .values(rows)
-    .onConflict((oc) => oc.columns(['queue_id', 'node']).doUpdateSet((eb) => ({ waiting: eb('queue_positions.waiting', '+', eb.ref('excluded.waiting')) }))),
-);
-
-/**
- * Keeps the queue trees in step with one ticket write: `before` is the row as it was (undefined
- * for a new ticket), `after` as it is now. Call it in the transaction that writes the ticket.
- */
-export async function ticketWaitingChanged(db: DbOrTx, before: WaitingState | undefined, after: WaitingState): Promise<void> {
-  const from = before && waitingKey(before);
-  const to = waitingKey(after);
-  if (from === to && before?.queue_id === after.queue_id) return;
-  const changes: { queueId: string; key: number; delta: 1 | -1 }[] = [];
-  if (from !== undefined) changes.push({ queueId: before!.queue_id, key: from, delta: -1 });
-  if (to !== undefined) changes.push({ queueId: after.queue_id, key: to, delta: 1 });
-  await addToTrees(db, changes);
-}
-
-/**
  * The queue and how many tickets wait in it ahead of a key, in one statement: the tree nodes the
- * sum needs are one primary-key read each (as many as the key has bits set, at most 34). One
- * statement per number of nodes: SQLite builds a temporary index of an `IN` list's values, so 34
- * slots padded with a node no tree has (they count from 1) cost a third more than the ~8 a key
- * of a million tickets needs (measured: 55 against 40 µs).
+ * buckets before the key's need are one primary-key read each (as many as the bucket number has
+ * bits set, at most 24), and the tickets of the key's own bucket ahead of it are a range of the
+ * partial index `tickets_queue_order` (under 2^10 keys). One statement per number of nodes: SQLite
+ * builds a temporary index of an `IN` list's values, so slots padded to the most cost a third more
+ * than the few a key needs (measured on the tree over every key: 55 against 40 µs).
  */
 const queueWithWaitingBefore = Array.from({ length: MAX_SUM_NODES + 1 }, (_, count) =>
-  prepareQuery((db, p: { queueId: string; nodes: number[] }) =>
+  prepareQuery((db, p: { queueId: string; nodes: number[]; rank: number; bucketFirstSeq: number; seq: number }) =>
     db
       .selectFrom('queues')
       .selectAll('queues')
       .select((eb) =>
         eb
-          .selectFrom('queue_positions')
+          .selectFrom('queue_position_buckets')
           .select((sub) => sub.fn.sum<number | string | null>('waiting').as('n'))
           .where('queue_id', '=', p.queueId)
-          .where('node', 'in', slotList(p.nodes, count))
-          .as('waiting_before'),
+          .where('node', 'in', slotList(p.nodes, Math.max(1, count)))
+          .as('waiting_in_buckets_before'),
+      )
+      .select((eb) =>
+        eb
+          .selectFrom('tickets')
+          .select((sub) => sub.fn.countAll<number | string>().as('n'))
+          .where('queue_id', '=', p.queueId)
+          .where('status', '=', 'open')
+          .where('assigned_to', 'is', null)
+          .where('priority_rank', '=', p.rank)
+          .where('queue_seq', '>=', p.bucketFirstSeq)
+          .where('queue_seq', '<', p.seq)
+          .as('waiting_in_bucket_before'),
       )
       .where('id', '=', p.queueId),
   ),
@@ -117,34 +87,43 @@ const queueWithWaitingBefore = Array.from({ length: MAX_SUM_NODES + 1 }, (_, cou
 
 /** The queue, and how many tickets wait in it ahead of the key (0 for none). */
 export async function findQueueWithWaitingBefore(db: DbOrTx, queueId: string, key: number): Promise<{ queue: QueueRow; waitingBefore: number } | undefined> {
-  const nodes = nodesToSum(key - 1);
-  // The first key of the tree: nothing can be ahead of it.
-  if (nodes.length === 0) {
-    const queue = await findQueue(db, queueId);
-    return queue && { queue, waitingBefore: 0 };
-  }
-  const row = await queueWithWaitingBefore[nodes.length]!.first(db, { queueId, nodes });
+  const nodes = nodesToSum(key);
+  const seq = key % 2 ** SEQ_BITS;
+  const rank = (key - seq) / 2 ** SEQ_BITS;
+  // No bucket before the key's: node 0, which no tree has (nodes count from 1), fills the one slot.
+  const row = await queueWithWaitingBefore[nodes.length]!.first(db, {
+    queueId,
+    nodes: nodes.length ? nodes : [0],
+    rank,
+    bucketFirstSeq: bucketFirstSeq(seq),
+    seq,
+  });
   if (!row) return undefined;
-  const { waiting_before, ...queue } = row;
-  return { queue, waitingBefore: Number(waiting_before ?? 0) };
+  const { waiting_in_buckets_before, waiting_in_bucket_before, ...queue } = row;
+  return { queue, waitingBefore: Number(waiting_in_buckets_before ?? 0) + Number(waiting_in_bucket_before) };
 }
 
 /**
- * The tree sum of `findQueueWithWaitingBefore` for the ticket row `t` itself, in SQL: a recursive
- * query walks the nodes `nodesToSum(waitingKey(t) - 1)` would list (the key is `positionKey`'s
- * rank and arrival number; each step clears the lowest set bit) and each node is one primary-key
- * read of `queue_positions`, a correlated subquery so that PostgreSQL too seeks the nodes rather
- * than joining the queue's whole tree. Null when the ticket does not wait (`isWaiting`), and when
+ * The count of `findQueueWithWaitingBefore` for the ticket row `t` itself, in SQL: a recursive
+ * query walks the nodes `nodesToSum(waitingKey(t))` would list (the buckets before the ticket's:
+ * its key shifted right by `BUCKET_BITS`; each step clears the lowest set bit) and each node is
+ * one primary-key read of `queue_position_buckets`, a correlated subquery so that PostgreSQL too
+ * seeks the nodes rather than joining the queue's whole tree; then the tickets of its own bucket
+ * ahead of it, from the partial index. Null when the ticket does not wait (`isWaiting`), and when
  * the caller keeps the place read at the queue's current version (`keptQueueId`, `keptVersion`).
  */
 export const waitingBeforeTicket = (kept: { keptQueueId: string; keptVersion: number }) =>
   sql<number | string | null>`case when t.status = 'open' and t.assigned_to is null
       and not (t.queue_id = ${kept.keptQueueId} and coalesce(q.waiting_version, -1) = ${kept.keptVersion}) then coalesce((
     with recursive n(i) as (
-      select ((cast(t.priority_rank as bigint) << ${sql.lit(Number(SEQ_BITS))}) | t.queue_seq) - 1
+      select ((cast(t.priority_rank as bigint) << ${sql.lit(SEQ_BITS)}) | t.queue_seq) >> ${sql.lit(BUCKET_BITS)}
       union all select i - (i & -i) from n where i > 0)
-    select sum((select p.waiting from queue_positions p where p.queue_id = t.queue_id and p.node = n.i)) from n where n.i > 0
-  ), 0) end`;
+    select sum((select p.waiting from queue_position_buckets p where p.queue_id = t.queue_id and p.node = n.i)) from n where n.i > 0
+  ), 0) + (
+    select count(*) from tickets w
+    where w.queue_id = t.queue_id and w.status = 'open' and w.assigned_to is null and w.priority_rank = t.priority_rank
+      and w.queue_seq >= ((t.queue_seq >> ${sql.lit(BUCKET_BITS)}) << ${sql.lit(BUCKET_BITS)}) and w.queue_seq < t.queue_seq
+  ) end`;
 
 const ticketWithPlace = prepareQuery((db, p: { id: string; keptQueueId: string; keptVersion: number }) =>
   db

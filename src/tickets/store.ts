@@ -2,7 +2,6 @@ import type { Insertable } from 'kysely';
 import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
 import { dialectOf } from '../db/dialect-of.js';
 import { inlinedOnSqlite, preparedForRows, preparedInsert, preparedPerLength, prepareQuery, slotList } from '../db/prepared.js';
-import * as queues from '../queues/store.js';
 import { messagePreview } from '../shared/message-preview.js';
 import { viewCountsChanged } from '../views/count-store.js';
 import { type TicketCountFilters, ticketCountsChanged } from './count-store.js';
@@ -59,7 +58,7 @@ const nextCreateSeqs = prepareQuery((db) =>
 const insertTicketRow = preparedInsert('tickets');
 const insertTags = preparedForRows(['ticket_id', 'tag'], (db, rows: { ticket_id: string; tag: string }[]) => db.insertInto('ticket_tags').values(rows));
 
-/** Inserts a ticket with the next arrival number and, when it waits, counts it into its queue. */
+/** Inserts a ticket with the next arrival number (its queue's tree counts it by trigger, migration 0025). */
 export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue_seq' | 'change_seq'>, tags: string[]): Promise<TicketRow> {
   const seqs = await nextCreateSeqs.all(db, {});
   const seqOf = (name: string) => Number(seqs.find((s) => s.name === name)!.value);
@@ -69,7 +68,6 @@ export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue
     db,
     tags.map((tag) => ({ ticket_id: row.id, tag })),
   );
-  await queues.ticketWaitingChanged(db, undefined, row);
   await ticketCountsChanged(db, undefined, row);
   await viewCountsChanged(db, undefined, row);
   return row;
@@ -107,15 +105,14 @@ export async function findTickets(db: DbOrTx, ids: readonly string[]): Promise<T
 }
 
 /**
- * Writes `set` over the ticket `before` (as read in the same transaction) and moves it in the
- * queue trees when it starts, stops or changes place waiting. Returns the row as it now is.
+ * Writes `set` over the ticket `before` (as read in the same transaction) and moves its counters.
+ * Its queue's tree follows by trigger (migration 0025). Returns the row as it now is.
  */
 export async function updateTicket(db: DbOrTx, before: TicketRow, set: TicketRowUpdate, tags?: string[]): Promise<TicketRow> {
   const id = before.id;
   if (set.updated_at !== undefined) set = { ...set, ...(await nextChange(db, set.updated_at)) };
   const after = { ...before, ...set } as TicketRow;
   await db.updateTable('tickets').set(set).where('id', '=', id).execute();
-  await queues.ticketWaitingChanged(db, before, after);
   await ticketCountsChanged(db, before, after);
   await viewCountsChanged(db, before, after);
   if (tags) {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Migrator, sql } from 'kysely';
 import { migrations } from '../../src/db/migrations/index.js';
 import { openDatabase } from '../../src/db/open.js';
+import { nodesToSum, positionKey } from '../../src/queues/position-index.js';
 import { build, buildTestApp, removeDataDir, type TestApp, testPostgresUrl } from '../helpers/app.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
 
@@ -107,6 +108,63 @@ describe('queue positions', () => {
   });
 });
 
+it('stay exact across buckets when rows are written by plain SQL, as a process of an older release writes them', async (t) => {
+  // The bucket tree is kept by triggers (migration 0025), whoever writes the row. Arrival numbers
+  // are spread here so that a queue's tickets fall into many buckets of 1,024 keys, some sharing one.
+  const app = await build(t);
+  const brand = await createBrand(app);
+  const vip = (await app.request({ method: 'POST', url: '/v1/queues', body: { brand_id: brand.id, name: 'VIP', match: { tags: ['vip'] } } })).json();
+  const queues = [brand.default_queue_id, vip.id];
+  const ids: string[] = [];
+  for (let i = 0; i < 40; i++) ids.push((await createTicket(app, brand.id, { priority: ['urgent', 'high', 'normal', 'low'][i % 4] })).id);
+  const db = app.runtime.db;
+  let seed = 11;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const assertExact = async (when: string) => {
+    for (const queueId of queues) {
+      const expected = await scannedPositions(app, queueId);
+      for (const id of ids) {
+        const got = (await app.request({ method: 'GET', url: `/v1/tickets/${id}` })).json().queue;
+        if (got.id === queueId) assert.equal(got.position, expected.get(id) ?? null, `ticket ${id} ${when}`);
+      }
+    }
+  };
+  for (const [i, id] of ids.entries()) {
+    await db
+      .updateTable('tickets')
+      .set({ queue_seq: 1 + i * 300 + Math.floor(random() * 250) })
+      .where('id', '=', id)
+      .execute();
+  }
+  await assertExact('after the arrival numbers were spread');
+  for (let round = 0; round < 3; round++) {
+    for (const id of ids) {
+      const roll = random();
+      const set =
+        roll < 0.2
+          ? { assigned_to: random() < 0.5 ? 'agent@example.com' : null }
+          : roll < 0.4
+            ? { status: random() < 0.6 ? 'open' : 'pending' }
+            : roll < 0.6
+              ? { priority_rank: Math.floor(random() * 4) }
+              : roll < 0.8
+                ? { queue_id: queues[Math.floor(random() * 2)]! }
+                : { subject: `renamed ${round}` };
+      await db.updateTable('tickets').set(set).where('id', '=', id).execute();
+    }
+    await assertExact(`after round ${round} of plain updates`);
+  }
+  // A row inserted and deleted by plain SQL: counted while it waits, then no more.
+  const copy = { ...(await db.selectFrom('tickets').selectAll().where('id', '=', ids[0]!).executeTakeFirstOrThrow()) };
+  const inserted = { ...copy, id: 'tick_01jzzzzzzzzzzzzzzzzzzzzzzz', status: 'open', assigned_to: null, priority_rank: 0, queue_seq: 5, change_seq: -1 };
+  await db.insertInto('tickets').values(inserted).execute();
+  ids.push(inserted.id);
+  await assertExact('after a plain insert');
+  await db.deleteFrom('tickets').where('id', '=', inserted.id).execute();
+  ids.pop();
+  await assertExact('after a plain delete');
+});
+
 // The migration builds the trees from the tickets a database already holds.
 describe('queue positions on an existing database', { skip: testPostgresUrl ? 'the migration is exercised on SQLite' : false }, () => {
   it('are numbered from the tickets waiting before the upgrade', async (t) => {
@@ -184,6 +242,13 @@ describe('queue positions on an existing database', { skip: testPostgresUrl ? 't
     // Migration 0022 moved the trees into a table clustered on (queue, node): one seek per node read.
     const { rows } = await sql<{ sql: string }>`select sql from sqlite_master where type = 'table' and name = 'queue_positions'`.execute(app.runtime.db);
     assert.match(rows[0]!.sql, /without rowid\s*$/i);
+    // Migration 0025 built the bucket trees, which the positions above were read from.
+    const built = await app.runtime.db
+      .selectFrom('queue_position_buckets')
+      .select((eb) => eb.fn.sum<number>('waiting').as('n'))
+      .where('node', '=', 2 ** 24)
+      .executeTakeFirstOrThrow();
+    assert.equal(Number(built.n), 4);
   });
 });
 
@@ -246,10 +311,13 @@ it('a place one process keeps follows the changes another process makes, and onl
   // version's back, process one still answers from its kept place, and reads the tree again once the
   // version moves.
   const db = one.runtime.db;
+  const row = await db.selectFrom('tickets').select(['priority_rank', 'queue_seq']).where('id', '=', second.id).executeTakeFirstOrThrow();
+  const ahead = nodesToSum(positionKey(Number(row.priority_rank), Number(row.queue_seq)));
+  assert.ok(ahead.length > 0);
   await db
-    .updateTable('queue_positions')
-    .set((eb) => ({ waiting: eb('waiting', '+', 10) }))
-    .where('queue_id', '=', queueId)
+    .insertInto('queue_position_buckets')
+    .values(ahead.map((node) => ({ queue_id: queueId, node, waiting: 10 })))
+    .onConflict((oc) => oc.columns(['queue_id', 'node']).doUpdateSet((eb) => ({ waiting: eb('queue_position_buckets.waiting', '+', 10) })))
     .execute();
   assert.equal(await position(one, second.id), 1);
   await db

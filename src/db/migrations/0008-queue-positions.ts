@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { nodesToUpdate, positionKey } from '../../queues/position-index.js';
+import { fillQueueTrees } from './queue-trees.js';
 
 /**
  * Exact queue positions without counting the queue (src/queues/position-index.ts): every ticket
@@ -8,6 +8,17 @@ import { nodesToUpdate, positionKey } from '../../queues/position-index.js';
  * the trees built from the tickets waiting now. The queue's listing reads a partial index that
  * holds only waiting tickets, in queue order.
  */
+/**
+ * The nodes of this migration's tree (over every key, not buckets of them) that count the ticket
+ * with `key`: kept here as it was, since src/queues/position-index.ts now describes the bucketed
+ * tree of migration 0025. BigInt because keys pass 2^32.
+ */
+function nodesToUpdate(key: number): number[] {
+  const nodes: number[] = [];
+  for (let i = BigInt(key); i <= 4n << 32n; i += i & -i) nodes.push(Number(i));
+  return nodes;
+}
+
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .alterTable('tickets')
@@ -39,24 +50,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('queue_positions_pk', ['queue_id', 'node'])
     .execute();
 
-  const counts = new Map<string, Map<number, number>>();
-  const waiting = await db
-    .selectFrom('tickets')
-    .select(['queue_id', 'priority_rank', 'queue_seq'])
-    .where('status', '=', 'open')
-    .where('assigned_to', 'is', null)
-    .execute();
-  for (const t of waiting) {
-    const nodes = counts.get(t.queue_id) ?? new Map<number, number>();
-    counts.set(t.queue_id, nodes);
-    for (const node of nodesToUpdate(positionKey(Number(t.priority_rank), Number(t.queue_seq)))) nodes.set(node, (nodes.get(node) ?? 0) + 1);
-  }
-  const rows = [...counts].flatMap(([queue_id, nodes]) => [...nodes].map(([node, n]) => ({ queue_id, node, waiting: n })));
-  for (let i = 0; i < rows.length; i += 500)
-    await db
-      .insertInto('queue_positions')
-      .values(rows.slice(i, i + 500))
-      .execute();
+  await fillQueueTrees(db, 'queue_positions', nodesToUpdate);
 
   await db.schema.dropIndex('tickets_queue_waiting').execute();
   await db.schema

@@ -21,6 +21,7 @@ import * as ticketListCovering from './0021-ticket-list-covering.js';
 import * as queuePositionsClustered from './0022-queue-positions-clustered.js';
 import * as queueWaitingVersion from './0023-queue-waiting-version.js';
 import * as ticketRepresentations from './0024-ticket-representations.js';
+import * as queuePositionBuckets from './0025-queue-position-buckets.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -48,4 +49,5 @@ export const migrations: Record<string, Migration> = {
   '0022-queue-positions-clustered': queuePositionsClustered,
   '0023-queue-waiting-version': queueWaitingVersion,
   '0024-ticket-representations': ticketRepresentations,
+  '0025-queue-position-buckets': queuePositionBuckets,
 };
