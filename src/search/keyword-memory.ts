@@ -33,7 +33,8 @@
  * Scoring is term-at-a-time into a reused `Float32Array` accumulator, then a bounded heap keeps
  * the k best among the allowed brands / documents. Where the lists are long, a search first scores
  * only their high tiers (the postings of highest impact) and settles the top k with a bound on the
- * rest (`searchTiered`). docs/search.md explains why this (with the common-term cut in ranking.ts)
+ * rest (`searchTiered`); the owner builds the tiers after a load (`tierSteps`), a search those
+ * missing. docs/search.md explains why this (with the common-term cut in ranking.ts)
  * beat SQL scoring, and why tiers rather than block-max skipping.
  */
 import { COLUMN_WEIGHTS, type KeywordFields } from './keyword-index.js';
@@ -46,8 +47,8 @@ export const BM25 = { k1: 1.2, b: 0.75 } as const;
 const MAX_CHUNK = 4096;
 const MIN_CHUNK = 4;
 /**
- * A list of at least this many postings gets a high tier when a search first reads it (see
- * `searchTiered`); shorter lists are read whole.
+ * A list of at least this many postings gets a high tier (see `searchTiered`), built ahead by
+ * `tierSteps` or else when a search first reads it; shorter lists are read whole.
  */
 const TIER_MIN_POSTINGS = 1024;
 /**
@@ -78,7 +79,7 @@ const BOUND_SLACK = 1 + 1e-5;
  * it was built at, is at least `tau`: about `TIER_SHARE` of the list. Every other posting's impact
  * at that avgdl is below `tau`, which bounds it at any other (`tierBound`). In slot order, dead
  * postings included until the list is next compacted, when the tier is dropped and built again
- * by the next search that reads the list.
+ * by the next search that reads the list (or by `tierSteps`, its owner's warm-up).
  */
 interface HighTier {
   slots: Int32Array;
@@ -228,7 +229,7 @@ export class InvertedIndex {
   /** The term's next list (-1: the last). */
   private listNext = new Int32Array(1024);
   private listCount = 0;
-  /** The high tier of each long list a search has read (`HighTier`); sparse. */
+  /** The high tier of each long list a search has read or `tierSteps` has reached (`HighTier`); sparse. */
   private tiers: (HighTier | undefined)[] = [];
   // ---- chunks of the postings pool ----
   private chunkStart = new Int32Array(1024);
@@ -629,6 +630,56 @@ export class InvertedIndex {
     return tier;
   }
 
+  /**
+   * Builds ahead of the searches the high tier of every long list that has none, or whose average
+   * length has drifted (what `tierOf` would build at the next search that reads the list), in steps
+   * of about `REBUILD_STEP` postings read, or of `REBUILD_STEP_MS` and one list (a generator, like
+   * `compactSteps`: the owner lets the event loop run between two). Each list is first brought to
+   * its live length as a search would (which may compact it, dropping its tier), so the tier built
+   * is the one a search would keep.
+   *
+   * Searches and changes between two steps are safe: a tier is built within one step from the
+   * serving arrays, a search keeps or builds tiers the same way, and a change adds to the tiers of
+   * its lists. A pool rebuild renumbers the slots and drops every tier: one swapped in between two
+   * steps starts the walk over; while one is under way the walk stops, as the tiers it would build
+   * are dropped at the swap (the rebuild's owner runs these steps after it).
+   */
+  *tierSteps(): Generator<void, void, void> {
+    if (this.options.tiers === false || this.rebuilding) return;
+    const step = this.options.rebuildStep ?? REBUILD_STEP;
+    let rebuilds = this.rebuilds;
+    let { avgdl } = this.lengthNorm();
+    let began = performance.now();
+    let work = 0;
+    for (let l = 0; l < this.listCount; l++) {
+      // A list passed over costs about a posting's work; one read, its postings.
+      work++;
+      if (this.listLen[l]! >= TIER_MIN_POSTINGS) {
+        const swept = this.postingsSwept;
+        this.liveLength(l);
+        work += this.postingsSwept - swept;
+        const kept = this.tiers[l];
+        if (this.listLen[l]! >= TIER_MIN_POSTINGS && this.tierOf(l, avgdl) !== kept) {
+          // Read twice: the impacts' histogram, then the tier.
+          work += 2 * this.listLen[l]!;
+          // The first steps run before V8 has optimized the reads (as in `rebuildSteps`).
+          if (performance.now() - began >= REBUILD_STEP_MS) work = step;
+        }
+      }
+      if (work < step) continue;
+      yield;
+      if (this.rebuilding) return;
+      if (this.rebuilds !== rebuilds) {
+        rebuilds = this.rebuilds;
+        l = -1;
+      }
+      // Documents added or removed between two steps move the average length.
+      ({ avgdl } = this.lengthNorm());
+      began = performance.now();
+      work = 0;
+    }
+  }
+
   /** Adds a posting to `tier` when its impact at the tier's average length reaches the tier's threshold. */
   private addToTier(tier: HighTier, slot: number, tf: number): void {
     if (impact(tf, this.slotLen[slot]!, tier.avgdl) < tier.tau) return;
@@ -688,6 +739,12 @@ export class InvertedIndex {
       this.found,
     ])
       total += a.byteLength;
+    return total + this.tierBytes;
+  }
+
+  /** Of `bytes`, the memory the high tiers hold (5 bytes a posting in a tier, with room to grow). */
+  get tierBytes(): number {
+    let total = 0;
     for (const tier of this.tiers) if (tier) total += tier.slots.byteLength + tier.tfs.byteLength;
     return total;
   }

@@ -139,10 +139,11 @@ export function createSearchService(deps: SearchServiceDeps) {
     embedPending: embeddingQueue.embedPending,
 
     /**
-     * Loads the in-process indexes (keyword, vectors, filter fields; and the built-in model) ahead of the first search; the
-     * server starts it in the background once listening. Loads are shared: a search arriving
-     * meanwhile waits for this same load, and a warm-up after a search only catches up. Returns
-     * false, loading nothing, when no ticket is indexed yet.
+     * Loads the in-process indexes (keyword, with the high tiers of its long lists; vectors, filter
+     * fields; and the built-in model) ahead of the first search; the server starts it in the
+     * background once listening. Loads are shared: a search arriving meanwhile waits for this same
+     * load, and a warm-up after a search only catches up. Returns false, loading nothing, when no
+     * ticket is indexed yet.
      */
     async warmUp(): Promise<boolean> {
       if (!(await store.hasDocuments(db))) return false;
@@ -158,9 +159,21 @@ export function createSearchService(deps: SearchServiceDeps) {
       return true;
     },
 
-    /** How many times each in-process index was loaded from empty, and what they hold. */
-    indexStats(): { keywordLoads: number; vectorLoads: number; keywordDocuments: number; vectors: number } {
-      return { keywordLoads: keywordIndex.loads, vectorLoads: vectorIndex.loads, keywordDocuments: keywordIndex.size, vectors: vectorIndex.size };
+    /**
+     * How many times each in-process index was loaded from empty, and what they hold: the keyword
+     * index's memory in bytes (its typed arrays; the term strings not counted), and of it the
+     * high tiers' (built during the warm-up).
+     */
+    indexStats(): { keywordLoads: number; vectorLoads: number; keywordDocuments: number; vectors: number; keywordBytes: number; keywordTierBytes: number } {
+      const memory = keywordIndex.memory();
+      return {
+        keywordLoads: keywordIndex.loads,
+        vectorLoads: vectorIndex.loads,
+        keywordDocuments: keywordIndex.size,
+        vectors: vectorIndex.size,
+        keywordBytes: memory.bytes,
+        keywordTierBytes: memory.tierBytes,
+      };
     },
 
     /**

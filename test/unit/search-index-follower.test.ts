@@ -94,4 +94,45 @@ describe('search index follower', () => {
       Array.from({ length: 24 }, (_, i) => 1850 + 50 * i).filter((id) => id !== 2500),
     );
   });
+
+  it("builds the keyword index's high tiers within the load, so a search arriving during it or after builds none; and again after a rebuild in the background", async () => {
+    const rows: KeywordTextRow[] = [];
+    const write = (docId: number, text: string | null) =>
+      rows.push({ seq: rows.length + 1, doc_id: docId, brand_id: 'a', fields: text === null ? null : { subject: text, body: 'common words here', meta: '' } });
+    // Three words in every ticket: long lists (a tier from 1,024 postings), and a search of the
+    // three reads past the 16,384 postings from which it goes by the tiers.
+    for (let id = 1; id <= 12_000; id++) write(id, `word${id % 50} other${id % 7} ${'more '.repeat(id % 5)}`);
+    const keyword = {
+      textsSince: async (_db: unknown, afterSeq: number, _afterDocId: number, limit: number) => rows.filter((r) => r.seq > afterSeq).slice(0, limit),
+    } as unknown as KeywordIndex;
+    const followed = followKeywordIndex({} as Db, keyword, { rebuildAfterDead: 1000 });
+    assert.deepEqual(followed.memory().tierBytes, 0);
+    const terms = ['common', 'words', 'here'];
+    // The second asks while the first one's load is under way: it waits for that load, tiers included.
+    const [index, during] = await Promise.all([
+      followed.catchUp(rows.length),
+      followed.catchUp(rows.length).then((idx) => ({ tiers: idx.tiersBuilt, hits: idx.search(terms, { brandIds: null }, 10) })),
+    ]);
+    // One per list of 1,024 postings or more: the three words, `other0`-`other6` and `more`.
+    assert.equal(during.tiers, 11, 'built within the load');
+    assert.equal(during.hits.length, 10);
+    assert.equal(index.tiersBuilt, 11, 'the search built none');
+    assert.equal(index.tieredAnswers + index.tieredFallbacks, 1, 'the search went by the tiers');
+    const memory = followed.memory();
+    assert.ok(memory.tierBytes > 0 && memory.tierBytes < memory.bytes, `${memory.tierBytes} of ${memory.bytes} bytes in tiers`);
+
+    // Half removed: a rebuild in the background, whose swap drops the tiers; built again after it
+    // for the four lists still long (the three words and `more`).
+    for (let id = 1; id <= 6000; id++) write(id, null);
+    await followed.catchUp(rows.length);
+    await waitFor('the rebuild and the tiers after it', 30_000, () =>
+      index.rebuilds >= 1 && !index.rebuildDue && !index.rebuildUnderWay && index.tiersBuilt >= 15 ? true : undefined,
+    );
+    assert.ok(followed.memory().tierBytes > 0);
+    const built = index.tiersBuilt;
+    const hits = index.search(terms, { brandIds: null }, 10);
+    assert.equal(index.tiersBuilt, built, 'the search built none');
+    assert.equal(index.tieredAnswers + index.tieredFallbacks, 2, 'the search went by the tiers');
+    assert.ok(hits.length === 10 && hits.every((h) => h.id > 6000), `hits: ${hits.map((h) => h.id).join(' ')}`);
+  });
 });

@@ -468,4 +468,159 @@ describe('InvertedIndex (in-process BM25)', () => {
       `the tiers answered ${tiered.tieredAnswers} of ${searches}, ${tiered.tieredFallbacks} fell back`,
     );
   });
+
+  /** Three indexes fed the same changes: tiers built ahead (`tierSteps`), tiers built by the searches, no tiers. */
+  function tieredTrio(options: { rebuildAfterDead: number; rebuildInSteps?: boolean }) {
+    const ahead = new InvertedIndex({ ...options, rebuildStep: 4096 });
+    const lazy = new InvertedIndex(options);
+    const whole = new InvertedIndex({ ...options, tiers: false });
+    const brands = ['a', 'b', 'c'];
+    const live = new Set<number>();
+    return {
+      ahead,
+      lazy,
+      whole,
+      live,
+      upsert(id: number, f: KeywordFields) {
+        for (const idx of [ahead, lazy, whole]) idx.upsert(id, brands[id % 3]!, f);
+        live.add(id);
+      },
+      remove(id: number) {
+        for (const idx of [ahead, lazy, whole]) idx.remove(id);
+        live.delete(id);
+      },
+      /** Common words, one to four, in brands and with filters as a page of keyword search asks; returns the searches made. */
+      check(stage: string): number {
+        const r = rng(99);
+        for (let q = 0; q < 80; q++) {
+          const terms = Array.from({ length: 1 + Math.floor(r() * 4) }, () => VOCAB[Math.floor(VOCAB.length * r() * r() * r())]!);
+          const k = [1, 5, 21, 32][q % 4]!;
+          const brandIds = [['a'], ['a', 'b'], null][q % 3]!;
+          const accept = q % 5 === 0 ? (doc: number) => doc % 4 !== 0 : null;
+          const want = whole.search(terms, { brandIds, accept }, k);
+          assert.deepEqual(ahead.search(terms, { brandIds, accept }, k), want, `${stage}, query ${q}: ${terms.join(' ')}, k ${k}`);
+          assert.deepEqual(lazy.search(terms, { brandIds, accept }, k), want, `${stage}, query ${q}, tiers built by the searches`);
+        }
+        return 80;
+      },
+    };
+  }
+
+  /** Runs `steps` to the end; the tiers each step built. */
+  function tiersPerStep(idx: InvertedIndex, steps: Generator<void, void, void>, between?: () => void): number[] {
+    const built: number[] = [];
+    let before = idx.tiersBuilt;
+    for (const _ of steps) {
+      built.push(idx.tiersBuilt - before);
+      between?.();
+      before = idx.tiersBuilt;
+    }
+    built.push(idx.tiersBuilt - before);
+    return built;
+  }
+
+  it('builds the high tiers of every long list ahead of the searches, in steps: the searches then build none and rank as scoring every posting does', () => {
+    const r = rng(31);
+    const trio = tieredTrio({ rebuildAfterDead: 20_000 });
+    const { ahead, lazy } = trio;
+    let next = 1;
+    for (; next <= 24_000; next++) trio.upsert(next, randomDoc(r));
+    assert.equal(ahead.tierBytes, 0);
+
+    // Steps of 4,096 postings' work, and a tier reads its list twice (1,024 postings or more): at
+    // most two tiers a step.
+    const built = tiersPerStep(ahead, ahead.tierSteps());
+    assert.ok(built.length > 5, `${built.length} steps`);
+    assert.ok(Math.max(...built) <= 2, `tiers built a step: ${built.join(' ')}`);
+    const tiers = ahead.tiersBuilt;
+    assert.ok(tiers > 0 && ahead.tierBytes > 0 && ahead.tierBytes < ahead.bytes, `${tiers} tiers, ${ahead.tierBytes} of ${ahead.bytes} bytes`);
+    // Nothing missing or drifted: a second walk builds nothing.
+    for (const _ of ahead.tierSteps());
+    assert.equal(ahead.tiersBuilt, tiers);
+
+    const searches = trio.check('fresh');
+    assert.equal(ahead.tiersBuilt, tiers, 'no search built a tier');
+    assert.ok(lazy.tiersBuilt > 0 && lazy.tiersBuilt <= tiers, `the same searches built ${lazy.tiersBuilt} tiers where none were built ahead`);
+    assert.ok(ahead.tieredAnswers >= 30 && ahead.tieredAnswers === lazy.tieredAnswers, `the tiers answered ${ahead.tieredAnswers} of ${searches}`);
+
+    // New text for some, removals: a quarter of a list dead or more, the first search to read it
+    // would compact it and drop its tier. The walk compacts it first, as that search would.
+    for (let i = 0; i < 4000; i++) trio.upsert(1 + Math.floor(r() * 24_000), randomDoc(r));
+    for (let i = 0; i < 5000; i++) trio.remove(1 + Math.floor(r() * 24_000));
+    for (const _ of ahead.tierSteps());
+    const afterChanges = ahead.tiersBuilt;
+    assert.ok(afterChanges > tiers, 'compacted lists got new tiers');
+    trio.check('after changes');
+    assert.equal(ahead.tiersBuilt, afterChanges, 'no search built a tier');
+
+    // Longer documents move the average length past the drift a tier is kept through: the next
+    // walk builds them all again, and changes between its steps (more long documents, removals)
+    // find it half done.
+    const longDoc = (): KeywordFields => ({ subject: randomText(r, 4), body: randomText(r, 90 + Math.floor(r() * 60)), meta: '' });
+    for (let i = 0; i < 3000; i++) trio.upsert(next++, longDoc());
+    const drifted = ahead.tiersBuilt;
+    const steps = tiersPerStep(ahead, ahead.tierSteps(), () => {
+      for (let i = 0; i < 50; i++) trio.upsert(next++, longDoc());
+      trio.remove(1 + Math.floor(r() * 24_000));
+    });
+    assert.ok(steps.length > 5, `${steps.length} steps`);
+    assert.ok(ahead.tiersBuilt - drifted >= afterChanges / 2, `${ahead.tiersBuilt - drifted} tiers built again past the drift`);
+    trio.check('changes between the steps');
+    // Without changes after it, a walk leaves nothing for the searches to build.
+    for (const _ of ahead.tierSteps());
+    const walked = ahead.tiersBuilt;
+    trio.check('after a walk');
+    assert.equal(ahead.tiersBuilt, walked, 'no search built a tier');
+    assert.ok(ahead.tierBytes > 0);
+  });
+
+  it('tier steps and rebuilds: a walk stops while a rebuild in steps is under way, and starts over after one swapped in between two of its steps', () => {
+    const r = rng(37);
+    const trio = tieredTrio({ rebuildAfterDead: 1000, rebuildInSteps: true });
+    const { ahead, lazy } = trio;
+    let next = 1;
+    for (; next <= 24_000; next++) trio.upsert(next, randomDoc(r));
+    const removeUntilDue = () => {
+      for (const id of trio.live) {
+        if (ahead.rebuildDue) break;
+        trio.remove(id);
+      }
+      // The same rebuild for the index whose searches build the tiers.
+      for (const _ of lazy.compactSteps());
+    };
+
+    const walk = ahead.tierSteps();
+    for (let i = 0; i < 3; i++) assert.equal(walk.next().done, false);
+    assert.ok(ahead.tiersBuilt > 0);
+    removeUntilDue();
+    const rebuild = ahead.compactSteps();
+    rebuild.next();
+    assert.ok(ahead.rebuildUnderWay);
+    // Tiers built now would hold the slot numbers the swap replaces.
+    const before = ahead.tiersBuilt;
+    assert.equal(walk.next().done, true, 'the walk under way stops');
+    assert.equal([...ahead.tierSteps()].length, 0, 'a new walk stops at once');
+    assert.equal(ahead.tiersBuilt, before);
+    for (const _ of rebuild);
+    assert.equal(ahead.rebuilds, 1);
+    assert.equal(ahead.tierBytes, 0, 'the swap dropped every tier');
+    trio.check('after the first rebuild');
+    for (const end = next + 12_000; next < end; next++) trio.upsert(next, randomDoc(r));
+
+    // A rebuild that begins and ends between two steps: the tiers built before it are gone with
+    // it, so the walk starts over (else the searches would build those lists' tiers).
+    const again = ahead.tierSteps();
+    for (let i = 0; i < 3; i++) assert.equal(again.next().done, false);
+    removeUntilDue();
+    for (const _ of ahead.compactSteps());
+    assert.equal(ahead.rebuilds, 2);
+    for (const _ of again);
+    const built = ahead.tiersBuilt;
+    const builtBySearches = lazy.tiersBuilt;
+    const answered = ahead.tieredAnswers;
+    trio.check('after the second rebuild');
+    assert.equal(ahead.tiersBuilt, built, 'no search built a tier');
+    assert.ok(lazy.tiersBuilt > builtBySearches, 'where none were built ahead, the same searches built tiers');
+    assert.ok(ahead.tieredAnswers - answered >= 10, `the tiers answered ${ahead.tieredAnswers - answered} of 80`);
+  });
 });
