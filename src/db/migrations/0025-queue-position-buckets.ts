@@ -59,10 +59,13 @@ function addToPaths(rows: { name: 'old' | 'new'; delta: 1 | -1; when: string }[]
         from (select ((${dialect.bigint(`${name}.priority_rank`)} << ${SEQ_BITS}) | ${name}.queue_seq) >> ${BUCKET_BITS} as b) as k, ${dialect.levels}
         where ${when} and ((k.b >> l.j) & 1) = 0`,
   );
-  return `insert into queue_position_buckets as p (queue_id, node, waiting)
+  // No alias for the target table: SQLite checks every trigger again on a later ALTER TABLE … DROP
+  // or RENAME COLUMN of any table, and that check does not resolve an upsert's alias ("no such
+  // column: p.waiting"), which would fail those migrations.
+  return `insert into queue_position_buckets (queue_id, node, waiting)
       select d.queue_id, d.node, sum(d.delta) from (${paths.join(' union all ')}) as d
       where true group by d.queue_id, d.node having sum(d.delta) <> 0 order by d.queue_id, d.node
-      on conflict (queue_id, node) do update set waiting = p.waiting + excluded.waiting;`;
+      on conflict (queue_id, node) do update set waiting = queue_position_buckets.waiting + excluded.waiting;`;
 }
 
 const levelList = Array.from({ length: TREE_LEVELS + 1 }, (_, j) => `(${j})`).join(', ');
