@@ -25,9 +25,9 @@ export const SEQ_BITS = 32;
 /** A bucket holds 2^10 consecutive keys: within one priority rank, since 2^10 divides 2^32. */
 export const BUCKET_BITS = 10;
 const BUCKET_SIZE = 2 ** BUCKET_BITS;
-/** Buckets are numbered from 1; the largest key's is 2^24, a power of two that bounds the tree. */
-export const TREE_LEVELS = SEQ_BITS + 2 - BUCKET_BITS;
-const BUCKETS = 2 ** TREE_LEVELS;
+/** Buckets are numbered from 1 to 2^24 (the largest key's): the tree's height, its root node 2^24, and the bits of a bucket number. */
+export const TREE_HEIGHT = SEQ_BITS + 2 - BUCKET_BITS;
+const BUCKETS = 2 ** TREE_HEIGHT;
 
 export function positionKey(priorityRank: number, queueSeq: number): number {
   if (!Number.isInteger(priorityRank) || priorityRank < 0 || priorityRank > 3) throw new RangeError(`priority rank ${priorityRank} out of range`);
@@ -49,7 +49,7 @@ export function nodesToUpdate(key: number): number[] {
 }
 
 /** The most nodes `nodesToSum` returns: one per bit of the largest bucket number before a key. */
-export const MAX_SUM_NODES = TREE_LEVELS;
+export const MAX_SUM_NODES = TREE_HEIGHT;
 
 /** The nodes whose counts add up to the waiting tickets of the buckets before the key's. */
 export function nodesToSum(key: number): number[] {

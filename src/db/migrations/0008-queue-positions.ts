@@ -2,13 +2,6 @@ import { type Kysely, sql } from 'kysely';
 import { fillQueueTrees } from './queue-trees.js';
 
 /**
- * Exact queue positions without counting the queue (src/queues/position-index.ts): every ticket
- * gets an arrival number, `queue_seq`, and `queue_positions` holds a Fenwick tree per queue over
- * the tickets waiting in it. Existing tickets are numbered in id order (their creation order) and
- * the trees built from the tickets waiting now. The queue's listing reads a partial index that
- * holds only waiting tickets, in queue order.
- */
-/**
  * The nodes of this migration's tree (over every key, not buckets of them) that count the ticket
  * with `key`: kept here as it was, since src/queues/position-index.ts now describes the bucketed
  * tree of migration 0025. BigInt because keys pass 2^32.
@@ -19,6 +12,13 @@ function nodesToUpdate(key: number): number[] {
   return nodes;
 }
 
+/**
+ * Exact queue positions without counting the queue (src/queues/position-index.ts): every ticket
+ * gets an arrival number, `queue_seq`, and `queue_positions` holds a Fenwick tree per queue over
+ * the tickets waiting in it. Existing tickets are numbered in id order (their creation order) and
+ * the trees built from the tickets waiting now. The queue's listing reads a partial index that
+ * holds only waiting tickets, in queue order.
+ */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .alterTable('tickets')

@@ -1,5 +1,5 @@
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
-import { BUCKET_BITS, SEQ_BITS, TREE_LEVELS, nodesToUpdate } from '../../queues/position-index.js';
+import { BUCKET_BITS, SEQ_BITS, TREE_HEIGHT, nodesToUpdate } from '../../queues/position-index.js';
 import { fillQueueTrees } from './queue-trees.js';
 
 /**
@@ -68,7 +68,7 @@ function addToPaths(rows: { name: 'old' | 'new'; delta: 1 | -1; when: string }[]
       on conflict (queue_id, node) do update set waiting = queue_position_buckets.waiting + excluded.waiting;`;
 }
 
-const levelList = Array.from({ length: TREE_LEVELS + 1 }, (_, j) => `(${j})`).join(', ');
+const levelList = Array.from({ length: TREE_HEIGHT + 1 }, (_, j) => `(${j})`).join(', ');
 const SQLITE = { levels: `(select column1 as j from (values ${levelList})) as l`, bigint: (e: string) => e };
 const waitingIn = (name: 'old' | 'new') => `${name}.status = 'open' and ${name}.assigned_to is null`;
 /** The columns a position depends on: an update of none of them runs no trigger. */
@@ -95,7 +95,7 @@ async function createSqliteTriggers(db: Kysely<any>): Promise<void> {
 }
 
 async function createPostgresTrigger(db: Kysely<any>): Promise<void> {
-  const postgres = { levels: `generate_series(0, ${TREE_LEVELS}) as l(j)`, bigint: (e: string) => `${e}::bigint` };
+  const postgres = { levels: `generate_series(0, ${TREE_HEIGHT}) as l(j)`, bigint: (e: string) => `${e}::bigint` };
   await sql`create function queue_position_buckets_changed() returns trigger language plpgsql as $$
     declare
       was_waiting boolean := tg_op <> 'INSERT' and ${sql.raw(waitingIn('old'))};
