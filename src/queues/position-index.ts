@@ -38,9 +38,6 @@ export function positionKey(priorityRank: number, queueSeq: number): number {
 /** How many buckets come before the key's: its bucket is the next one. Below 2^24, so bitwise operators work on it. */
 export const bucketsBefore = (key: number): number => Math.floor(key / BUCKET_SIZE);
 
-/** The first arrival number of the key's bucket (within its priority rank). */
-export const bucketFirstSeq = (queueSeq: number): number => queueSeq - (queueSeq % BUCKET_SIZE);
-
 /** The tree nodes whose counts change when the ticket with `key` starts or stops waiting. */
 export function nodesToUpdate(key: number): number[] {
   const nodes: number[] = [];

@@ -2,7 +2,7 @@ import { type Insertable, sql } from 'kysely';
 import type { DbOrTx, QueueRow, QueueTable, TicketRow } from '../db/schema.js';
 import { prepareQuery, slotList } from '../db/prepared.js';
 import { placeCacheOf } from './place-cache.js';
-import { BUCKET_BITS, MAX_SUM_NODES, SEQ_BITS, type WaitingState, bucketFirstSeq, isWaiting, nodesToSum } from './position-index.js';
+import { BUCKET_BITS, MAX_SUM_NODES, SEQ_BITS, type WaitingState, isWaiting, nodesToSum } from './position-index.js';
 
 export async function insertQueue(db: DbOrTx, row: Insertable<QueueTable>): Promise<void> {
   await db.insertInto('queues').values(row).execute();
@@ -49,6 +49,17 @@ export async function listDefaultQueues(db: DbOrTx, brandIds: string[]): Promise
 }
 
 /**
+ * How many tickets wait in the queue ahead of (rank, seq) within the seq's own bucket of
+ * 2^BUCKET_BITS keys: a range of the partial index `tickets_queue_order`, whose condition is
+ * written here as literals so that SQLite's planner can use it. Values or column references; the
+ * one count of `findQueueWithWaitingBefore` and `waitingBeforeTicket`.
+ */
+const waitingInBucketBefore = (queueId: unknown, rank: unknown, seq: unknown) =>
+  sql<number | string>`(select count(*) from tickets w
+    where w.queue_id = ${queueId} and w.status = 'open' and w.assigned_to is null and w.priority_rank = ${rank}
+      and w.queue_seq >= ((cast(${seq} as bigint) >> ${sql.lit(BUCKET_BITS)}) << ${sql.lit(BUCKET_BITS)}) and w.queue_seq < ${seq})`;
+
+/**
  * The queue and how many tickets wait in it ahead of a key, in one statement: the tree nodes the
  * buckets before the key's need are one primary-key read each (as many as the bucket number has
  * bits set, at most 24), and the tickets of the key's own bucket ahead of it are a range of the
@@ -57,7 +68,7 @@ export async function listDefaultQueues(db: DbOrTx, brandIds: string[]): Promise
  * than the few a key needs (measured on the tree over every key: 55 against 40 µs).
  */
 const queueWithWaitingBefore = Array.from({ length: MAX_SUM_NODES + 1 }, (_, count) =>
-  prepareQuery((db, p: { queueId: string; nodes: number[]; rank: number; bucketFirstSeq: number; seq: number }) =>
+  prepareQuery((db, p: { queueId: string; nodes: number[]; rank: number; seq: number }) =>
     db
       .selectFrom('queues')
       .selectAll('queues')
@@ -69,18 +80,7 @@ const queueWithWaitingBefore = Array.from({ length: MAX_SUM_NODES + 1 }, (_, cou
           .where('node', 'in', slotList(p.nodes, Math.max(1, count)))
           .as('waiting_in_buckets_before'),
       )
-      .select((eb) =>
-        eb
-          .selectFrom('tickets')
-          .select((sub) => sub.fn.countAll<number | string>().as('n'))
-          .where('queue_id', '=', p.queueId)
-          .where('status', '=', 'open')
-          .where('assigned_to', 'is', null)
-          .where('priority_rank', '=', p.rank)
-          .where('queue_seq', '>=', p.bucketFirstSeq)
-          .where('queue_seq', '<', p.seq)
-          .as('waiting_in_bucket_before'),
-      )
+      .select(waitingInBucketBefore(p.queueId, p.rank, p.seq).as('waiting_in_bucket_before'))
       .where('id', '=', p.queueId),
   ),
 );
@@ -95,7 +95,6 @@ export async function findQueueWithWaitingBefore(db: DbOrTx, queueId: string, ke
     queueId,
     nodes: nodes.length ? nodes : [0],
     rank,
-    bucketFirstSeq: bucketFirstSeq(seq),
     seq,
   });
   if (!row) return undefined;
@@ -119,11 +118,7 @@ export const waitingBeforeTicket = (kept: { keptQueueId: string; keptVersion: nu
       select ((cast(t.priority_rank as bigint) << ${sql.lit(SEQ_BITS)}) | t.queue_seq) >> ${sql.lit(BUCKET_BITS)}
       union all select i - (i & -i) from n where i > 0)
     select sum((select p.waiting from queue_position_buckets p where p.queue_id = t.queue_id and p.node = n.i)) from n where n.i > 0
-  ), 0) + (
-    select count(*) from tickets w
-    where w.queue_id = t.queue_id and w.status = 'open' and w.assigned_to is null and w.priority_rank = t.priority_rank
-      and w.queue_seq >= ((t.queue_seq >> ${sql.lit(BUCKET_BITS)}) << ${sql.lit(BUCKET_BITS)}) and w.queue_seq < t.queue_seq
-  ) end`;
+  ), 0) + ${waitingInBucketBefore(sql.ref('t.queue_id'), sql.ref('t.priority_rank'), sql.ref('t.queue_seq'))} end`;
 
 const ticketWithPlace = prepareQuery((db, p: { id: string; keptQueueId: string; keptVersion: number }) =>
   db
