@@ -264,6 +264,8 @@ export class InvertedIndex {
   private touched = new Int32Array(1024);
   /** Per slot, the query's terms found for it so far (bit t: the t-th term), in `searchTiered`. */
   private found = new Int32Array(1024);
+  /** Per document `searchTiered` found in some tiers but not all, the most its score can be. */
+  private bounds = new Float64Array(1024);
   /** Pool rebuilds done (for tests and diagnostics). */
   rebuilds = 0;
   /** Postings read by searches so far (for tests and diagnostics). */
@@ -531,32 +533,39 @@ export class InvertedIndex {
     let restOfAll = 0;
     for (let t = 0; t < query.length; t++) restOfAll += rest[t]!;
     const top = new TopK(k);
-    // Found in every tier they could be missing from: their sums are their scores.
+    if (this.bounds.length < nTouched) this.bounds = new Float64Array(Math.max(nTouched, 2 * this.bounds.length));
+    const { bounds } = this;
+    // One pass over the documents found: those found in every tier they could be missing from have
+    // their scores as sums and are offered; the others keep their bound (sum + the rest of each
+    // term missing), packed at the front of `touched` and `bounds`. Each slot's accumulator is read
+    // once here (a random read in arrays over every slot, the cost of this pass), and reset.
     let partial = 0;
     for (let i = 0; i < nTouched; i++) {
       const s = touched[i]!;
-      if ((found[s]! & tieredTerms) !== tieredTerms) {
-        touched[partial++] = s;
+      const sum = acc[s]!;
+      const missing = tieredTerms & ~found[s]!;
+      acc[s] = 0;
+      found[s] = 0;
+      if (missing === 0) {
+        if (sum >= top.min) this.offer(top, s, sum, filter);
         continue;
       }
-      const score = acc[s]!;
-      acc[s] = 0;
-      found[s] = 0;
-      if (score >= top.min) this.offer(top, s, score, filter);
+      let bound = sum;
+      for (let t = 0; t < query.length; t++) if (missing & (1 << t)) bound += rest[t]!;
+      touched[partial] = s;
+      bounds[partial++] = bound * BOUND_SLACK;
     }
-    // The others when their bounds reach the k-th score: first the k of highest bound (so that
-    // the k-th score is near its final value early), then the rest in turn.
-    const bounds = new Float64Array(partial);
+    // Those whose bounds reach the k-th score so far (which only rises) are scored exactly: first
+    // the k of highest bound (so that the k-th score nears its final value early), then the rest.
+    let candidates = 0;
     const highest = new TopK(k);
     for (let i = 0; i < partial; i++) {
-      const s = touched[i]!;
-      let bound = acc[s]!;
-      const missing = tieredTerms & ~found[s]!;
-      for (let t = 0; t < query.length; t++) if (missing & (1 << t)) bound += rest[t]!;
-      bounds[i] = bound * BOUND_SLACK;
-      if (bounds[i]! >= highest.min) highest.push(bounds[i]!, i);
-      acc[s] = 0;
-      found[s] = 0;
+      const bound = bounds[i]!;
+      if (bound < top.min) continue;
+      touched[candidates] = touched[i]!;
+      bounds[candidates] = bound;
+      if (bound >= highest.min) highest.push(bound, candidates);
+      candidates++;
     }
     const score = (i: number): void => {
       const s = touched[i]!;
@@ -567,7 +576,7 @@ export class InvertedIndex {
       this.offer(top, s, this.exactScore(query, s, k1nb, k1b), filter);
     };
     for (let j = 0; j < highest.size; j++) if (highest.scores[j]! >= top.min) score(highest.ids[j]!);
-    for (let i = 0; i < partial; i++) if (bounds[i]! >= top.min) score(i);
+    for (let i = 0; i < candidates; i++) if (bounds[i]! >= top.min) score(i);
     if (restOfAll === 0 || (top.size === k && restOfAll * BOUND_SLACK < top.min)) return top.sorted();
     return null;
   }
