@@ -1,6 +1,7 @@
 /**
  * In-process filter index: the ticket fields searches filter by (status, priority, assignee,
- * creation time, tags), per search document, in typed arrays indexed by doc_id. Like the keyword
+ * creation time, tags), per search document, in typed arrays indexed by doc_id; and on SQLite where
+ * each document's ticket row lies (`TicketRowLocator`). Like the keyword
  * and vector indexes it is a cache of the tables, loaded at the first filtered search (or the
  * warm-up) and caught up by the `seq` change counter, so a filter costs a few array reads per
  * candidate instead of a SQL probe of `tickets` per hit (docs/search.md, "Filters").
@@ -12,7 +13,7 @@ import type { Db } from '../db/schema.js';
 import { PRIORITIES, STATUSES } from '../shared/ticket-fields.js';
 import { type FilterFieldsRow, filterFieldsSince } from './filter-store.js';
 import { followTable, followedIndex } from './index-follower.js';
-import type { SearchFilters } from './store.js';
+import type { SearchFilters, TicketRowLocator } from './store.js';
 
 /** Whether a document passes a search's filters beyond brand. */
 export type DocFilter = (docId: number) => boolean;
@@ -26,13 +27,17 @@ const codeIn = (list: readonly string[], value: string | null): number => {
 
 const never: DocFilter = () => false;
 
-export class FilterIndex {
+export class FilterIndex implements TicketRowLocator {
   private status = new Uint8Array(1024);
   private priority = new Uint8Array(1024);
   /** Interned assignee + 1; 0 = unassigned. */
   private assignee = new Int32Array(1024);
   /** Creation instant, ms since the epoch (the stored text's order: RFC 3339 UTC to the second). */
   private created = new Float64Array(1024);
+  /** The ticket row's SQLite rowid; 0 = not known (PostgreSQL, no row, no document). */
+  private rowid = new Float64Array(1024);
+  /** A 53-bit hash of the ticket's id, which a row read by `rowid` must match (`isTicketOf`). */
+  private ticketIdHash = new Float64Array(1024);
   /** Interned tags of the documents that have any. */
   private readonly tags = new Map<number, Int32Array>();
   /** Assignees and tags, interned. */
@@ -51,6 +56,8 @@ export class FilterIndex {
     this.priority[doc] = codeIn(PRIORITIES, row.priority);
     this.assignee[doc] = row.assigned_to === null ? 0 : this.intern(row.assigned_to) + 1;
     this.created[doc] = Date.parse(row.created_at);
+    this.rowid[doc] = row.ticket_rowid ?? 0;
+    this.ticketIdHash[doc] = hashTicketId(row.ticket_id);
     const tags = row.tags ? (JSON.parse(row.tags) as string[]) : [];
     if (tags.length)
       this.tags.set(
@@ -63,6 +70,7 @@ export class FilterIndex {
   remove(docId: number): void {
     if (docId >= this.status.length || this.status[docId] === 0) return;
     this.status[docId] = 0;
+    this.rowid[docId] = 0;
     this.tags.delete(docId);
     this.size--;
   }
@@ -117,6 +125,14 @@ export class FilterIndex {
     };
   }
 
+  rowidOf(docId: number): number {
+    return docId < this.rowid.length ? this.rowid[docId]! : 0;
+  }
+
+  isTicketOf(docId: number, ticketId: string): boolean {
+    return docId < this.ticketIdHash.length && this.ticketIdHash[docId] === hashTicketId(ticketId);
+  }
+
   private intern(text: string): number {
     let id = this.strings.get(text);
     if (id === undefined) this.strings.set(text, (id = this.strings.size));
@@ -136,7 +152,23 @@ export class FilterIndex {
     this.priority = grow(this.priority);
     this.assignee = grow(this.assignee);
     this.created = grow(this.created);
+    this.rowid = grow(this.rowid);
+    this.ticketIdHash = grow(this.ticketIdHash);
   }
+}
+
+/** cyrb53: a 53-bit hash of a string (two 32-bit multiply-xorshift lanes), exact in a double. */
+function hashTicketId(id: string): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
 /** The in-process filter index, following search_documents and the tickets' filter fields. */

@@ -179,6 +179,10 @@ export function followedIndex<Index extends { readonly size: number }>(
       await follower.catchUp(seq);
       return index;
     },
+    /** The index as it is, caught up or not. */
+    get current(): Index {
+      return index;
+    },
     get loads(): number {
       return follower.loads;
     },

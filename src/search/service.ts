@@ -93,9 +93,13 @@ export function createSearchService(deps: SearchServiceDeps) {
       const depth = Math.min(SEARCH_TUNING.maxDepth, mode === 'keyword' ? wanted : Math.max(HYBRID_RECIPE.depth, wanted));
       const { fused } = await ranker.rank(queryText, filters, mode, depth);
       const page = fused.slice(offset, offset + limit);
+      // The filter index as it is (not caught up): it only tells where the tickets' rows lie,
+      // which does not change while they exist, and a document it does not know yet is read
+      // through search_documents.
       const byDoc = await store.ticketsOfDocuments(
         db,
         page.map((h) => h.id),
+        filterIndex.current,
       );
       const terms = mode === 'semantic' ? [] : store.queryTerms(queryText);
       const highlights = terms.length

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import type { Principal } from '../../src/auth/scopes.js';
 import { cursorCodecFor } from '../../src/http/cursor-key.js';
 import { createSearchService } from '../../src/search/service.js';
@@ -106,5 +107,27 @@ describe('search warm-up', () => {
     assert.equal(search.indexStats().keywordLoads, before.keywordLoads);
     assert.equal(search.indexStats().vectorLoads, before.vectorLoads);
     assert.ok(before.keywordLoads <= 1 && before.vectorLoads <= 1);
+  });
+
+  it('reads a page’s tickets where the warm-up saw their rows, and finds them still when rows moved since', async () => {
+    const search = freshService();
+    await search.warmUp();
+    const page = async (query: string) => (await search.search(principal, { query, mode: 'keyword' })).data.map((h) => h.ticket);
+    const parcel = await page('courier parcel');
+    const password = await page('forgot password reset');
+    assert.equal(parcel[0]?.id, ids.parcel);
+    assert.equal(password[0]?.id, ids.password);
+    if (t.runtime.dialect === 'sqlite') {
+      // The two tickets trade rowids behind the indexes' back (as a VACUUM by another process may
+      // renumber rows): no document change, so the warm-up's places are now each the other's row.
+      const rowidOf = async (id: string) => (await sql<{ r: number }>`select rowid as r from tickets where id = ${id}`.execute(t.runtime.db)).rows[0]!.r;
+      const [a, b] = [await rowidOf(ids.parcel!), await rowidOf(ids.password!)];
+      await sql`update tickets set rowid = -1 where id = ${ids.parcel}`.execute(t.runtime.db);
+      await sql`update tickets set rowid = ${a} where id = ${ids.password}`.execute(t.runtime.db);
+      await sql`update tickets set rowid = ${b} where id = ${ids.parcel}`.execute(t.runtime.db);
+      assert.equal(await rowidOf(ids.parcel!), b);
+    }
+    assert.deepEqual(await page('courier parcel'), parcel, 'the same tickets, field for field');
+    assert.deepEqual(await page('forgot password reset'), password);
   });
 });

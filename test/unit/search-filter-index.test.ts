@@ -51,6 +51,8 @@ describe('FilterIndex', () => {
       assigned_to: pick(ASSIGNEES),
       created_at: stamp(),
       tags: JSON.stringify(TAGS.filter(() => rand() < 0.3)),
+      ticket_id: `tick_${doc}`,
+      ticket_rowid: doc + 100,
     };
     rows.set(doc, row);
     index.upsert(row);
@@ -87,6 +89,18 @@ describe('FilterIndex', () => {
     assert.equal(index.matcher({ brandIds: null, assigned_to: 'nobody@example.com' })!(1), false);
     assert.equal(index.matcher({ brandIds: null, tags: ['never-seen'] })!(1), false);
     assert.equal(index.matcher({ brandIds: null, status: 'open' })!(999_999), false, 'an unknown document passes nothing');
+  });
+
+  it('tells where each document’s ticket row lies, and whether a row read there is its ticket', () => {
+    assert.equal(index.rowidOf(12), 112);
+    assert.ok(index.isTicketOf(12, 'tick_12'));
+    assert.ok(!index.isTicketOf(12, 'tick_13'), 'another ticket at that rowid (after a VACUUM) is not taken for it');
+    assert.ok(!index.isTicketOf(12, 'tick_12 '));
+    assert.equal(index.rowidOf(11), 0, 'a document whose ticket row is missing has no place');
+    assert.equal(index.rowidOf(999_999), 0, 'nor does an unknown document');
+    const onPostgres = new FilterIndex();
+    onPostgres.upsert({ ...rows.get(12)!, ticket_rowid: null });
+    assert.equal(onPostgres.rowidOf(12), 0, 'no rowid: read through search_documents');
   });
 
   it('is applied inside both indexes’ scans: the filtered top k is exact', () => {
