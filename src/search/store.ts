@@ -425,10 +425,10 @@ const ticketsByRowids = preparedPerLength((n) =>
  * The tickets of these search documents, by doc id: a statement for a page of hits. With a
  * `located` index, the tickets whose rows it knows are read by rowid, one B-tree descent each
  * instead of three (the document's row, the ticket id's index, the ticket's row): at a million
- * tickets those are three random pages of an 11-GB file per hit. A ticket's rowid does not change
- * while it exists (SQLite changes rowids only in a VACUUM, which keeps no process's index right),
- * so each row read is checked to be the document's ticket, and the documents not known or not
- * matched are read through `search_documents`, as without an index.
+ * tickets those are three random pages of an 11-GB file per hit. A ticket keeps its rowid while it
+ * exists, except through a VACUUM or a statement that sets the rowid, which no index hears of: so
+ * each row read is checked to be the document's ticket, and the documents not known or not matched
+ * are read through `search_documents`, as without an index.
  */
 export async function ticketsOfDocuments(db: DbOrTx, docIds: readonly number[], located?: TicketRowLocator): Promise<Map<number, TicketRow>> {
   const out = new Map<number, TicketRow>();
