@@ -56,8 +56,9 @@ export class FilterIndex implements TicketRowLocator {
     this.priority[doc] = codeIn(PRIORITIES, row.priority);
     this.assignee[doc] = row.assigned_to === null ? 0 : this.intern(row.assigned_to) + 1;
     this.created[doc] = Date.parse(row.created_at);
+    // The hash only checks a row read by rowid: none to check without one (PostgreSQL).
     this.rowid[doc] = row.ticket_rowid ?? 0;
-    this.ticketIdHash[doc] = hashTicketId(row.ticket_id);
+    this.ticketIdHash[doc] = row.ticket_rowid === null ? 0 : hashTicketId(row.ticket_id);
     const tags = row.tags ? (JSON.parse(row.tags) as string[]) : [];
     if (tags.length)
       this.tags.set(

@@ -64,7 +64,7 @@ export function createSearchService(deps: SearchServiceDeps) {
   const ranker = createRanker({ db, keyword, embedderProvider, keywordIndex, vectorIndex, filterIndex });
   const indexing = createIndexing({ db, clock, keyword, embedderProvider, remote });
   const embeddingQueue = createEmbeddingQueue({ db, clock, embedderProvider, remote });
-  const similarTickets = createSimilarTickets({ db, ranker });
+  const similarTickets = createSimilarTickets({ db, ranker, ticketRows: filterIndex.current });
 
   return {
     indexer: indexing.indexer,

@@ -43,8 +43,9 @@ export function similarQueryText(text: { subject: string; description: string; m
     .slice(0, SIMILAR_QUERY_CHARS);
 }
 
-export function createSimilarTickets(deps: { db: Db; ranker: Ranker }) {
-  const { db, ranker } = deps;
+/** `ticketRows`: where the neighbours' ticket rows lie (the filter index), as for a search page. */
+export function createSimilarTickets(deps: { db: Db; ranker: Ranker; ticketRows?: store.TicketRowLocator }) {
+  const { db, ranker, ticketRows } = deps;
   return {
     /**
      * The tickets most like `ticketId` in its own brand, best first (at most `limit`), each with
@@ -74,6 +75,7 @@ export function createSimilarTickets(deps: { db: Db; ranker: Ranker }) {
       const byDoc = await store.ticketsOfDocuments(
         db,
         page.map((h) => h.id),
+        ticketRows,
       );
       const data: SimilarTicket[] = [];
       for (const hit of page) {
