@@ -259,6 +259,8 @@ export interface SearchDocumentTable {
   /** bigint: PostgreSQL hands it back as text, so read it through Number(). */
   seq: number | string;
   indexed_at: string;
+  /** 1 when the ticket's first message is its description word for word, 0 when not; null when not known (migration 0026). */
+  opens_with_description: number | null;
 }
 
 export interface SearchStateTable {

@@ -38,6 +38,8 @@ export class FilterIndex implements TicketRowLocator {
   private rowid = new Float64Array(1024);
   /** A 53-bit hash of the ticket's id, which a row read by `rowid` must match (`isTicketOf`). */
   private ticketIdHash = new Float64Array(1024);
+  /** The ticket's version at which its first message was its description; 0 = not so, or not known. */
+  private descriptionOpensAt = new Int32Array(1024);
   /** Interned tags of the documents that have any. */
   private readonly tags = new Map<number, Int32Array>();
   /** Assignees and tags, interned. */
@@ -59,6 +61,7 @@ export class FilterIndex implements TicketRowLocator {
     // The hash only checks a row read by rowid: none to check without one (PostgreSQL).
     this.rowid[doc] = row.ticket_rowid ?? 0;
     this.ticketIdHash[doc] = row.ticket_rowid === null ? 0 : hashTicketId(row.ticket_id);
+    this.descriptionOpensAt[doc] = row.opens_with_description === 1 && row.version !== null ? row.version : 0;
     const tags = row.tags ? (JSON.parse(row.tags) as string[]) : [];
     if (tags.length)
       this.tags.set(
@@ -72,6 +75,7 @@ export class FilterIndex implements TicketRowLocator {
     if (docId >= this.status.length || this.status[docId] === 0) return;
     this.status[docId] = 0;
     this.rowid[docId] = 0;
+    this.descriptionOpensAt[docId] = 0;
     this.tags.delete(docId);
     this.size--;
   }
@@ -134,6 +138,15 @@ export class FilterIndex implements TicketRowLocator {
     return docId < this.ticketIdHash.length && this.ticketIdHash[docId] === hashTicketId(ticketId);
   }
 
+  /**
+   * Whether the document's ticket, at `version` (read with its row), opens with its description:
+   * its first message is the description word for word. False when not known at that version (the
+   * index not caught up with a change, which moved the version).
+   */
+  opensWithDescription(docId: number, version: number): boolean {
+    return docId < this.descriptionOpensAt.length && this.descriptionOpensAt[docId] === version;
+  }
+
   private intern(text: string): number {
     let id = this.strings.get(text);
     if (id === undefined) this.strings.set(text, (id = this.strings.size));
@@ -155,6 +168,7 @@ export class FilterIndex implements TicketRowLocator {
     this.created = grow(this.created);
     this.rowid = grow(this.rowid);
     this.ticketIdHash = grow(this.ticketIdHash);
+    this.descriptionOpensAt = grow(this.descriptionOpensAt);
   }
 }
 

@@ -20,6 +20,10 @@ export interface FilterFieldsRow {
   ticket_id: string;
   /** Where the ticket's row lies in `tickets`: its rowid on SQLite; null on PostgreSQL, or when the row is missing. */
   ticket_rowid: number | null;
+  /** The ticket's version (its ETag), which every change of its fields or conversation moves. */
+  version: number | null;
+  /** `search_documents.opens_with_description`, as of `version`: written with the ticket's change. */
+  opens_with_description: number | null;
 }
 
 /**
@@ -35,7 +39,19 @@ export async function filterFieldsSince(db: DbOrTx, afterSeq: number, afterDocId
   const rows = await db
     .selectFrom('search_documents as d')
     .leftJoin('tickets as t', 't.id', 'd.ticket_id')
-    .select(['d.doc_id', 'd.seq', 'd.brand_id', 'd.ticket_id', 't.status', 't.priority', 't.assigned_to', 't.created_at', 't.tags'])
+    .select([
+      'd.doc_id',
+      'd.seq',
+      'd.brand_id',
+      'd.ticket_id',
+      'd.opens_with_description',
+      't.status',
+      't.priority',
+      't.assigned_to',
+      't.created_at',
+      't.tags',
+      't.version',
+    ])
     .select(dialectOf(db) === 'sqlite' ? sql<number | null>`t.rowid`.as('ticket_rowid') : sql<null>`null`.as('ticket_rowid'))
     .where('d.seq', '>=', afterSeq)
     .where((eb) => eb.or([eb('d.seq', '>', afterSeq), eb('d.doc_id', '>', afterDocId)]))
@@ -43,5 +59,12 @@ export async function filterFieldsSince(db: DbOrTx, afterSeq: number, afterDocId
     .orderBy('d.doc_id')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ ...r, doc_id: Number(r.doc_id), seq: Number(r.seq), ticket_rowid: r.ticket_rowid === null ? null : Number(r.ticket_rowid) }));
+  return rows.map((r) => ({
+    ...r,
+    doc_id: Number(r.doc_id),
+    seq: Number(r.seq),
+    ticket_rowid: r.ticket_rowid === null ? null : Number(r.ticket_rowid),
+    version: r.version === null ? null : Number(r.version),
+    opens_with_description: r.opens_with_description === null ? null : Number(r.opens_with_description),
+  }));
 }

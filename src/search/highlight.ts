@@ -58,28 +58,37 @@ export function highlightText(field: Highlight['field'], text: string, terms: Re
   return { field, text: text.slice(start, end), ranges };
 }
 
+/** A ticket whose highlights are wanted, from its row. */
+export interface HighlightedTicket {
+  id: string;
+  subject: string;
+  /**
+   * Its first message, when the caller knows it without reading messages (the description, when
+   * the ticket opens with it: `FilterIndex.opensWithDescription`).
+   */
+  firstMessage?: string | undefined;
+}
+
 /**
  * Up to two highlights per ticket: the subject and the first matching message. The subjects come
- * with the tickets (the caller has read their rows already); the messages are read here.
+ * with the tickets (the caller has read their rows already), and so may the first messages; the
+ * messages are read here only for the tickets whose first message is not known or does not match.
  */
-export async function highlightsOf(
-  db: DbOrTx,
-  tickets: readonly { id: string; subject: string }[],
-  queryTerms: readonly string[],
-): Promise<Map<string, Highlight[]>> {
+export async function highlightsOf(db: DbOrTx, tickets: readonly HighlightedTicket[], queryTerms: readonly string[]): Promise<Map<string, Highlight[]>> {
   const out = new Map<string, Highlight[]>();
   if (tickets.length === 0 || queryTerms.length === 0) return out;
   const terms = new Set(queryTerms);
-  const messages = await highlightMessages(
-    db,
-    tickets.map((t) => t.id),
-  );
+  const unread: string[] = [];
   for (const t of tickets) {
     const list: Highlight[] = [];
     const s = highlightText('subject', t.subject, terms);
     if (s) list.push(s);
+    const m = t.firstMessage === undefined ? null : highlightText('message', t.firstMessage, terms);
+    if (m) list.push(m);
+    else unread.push(t.id);
     out.set(t.id, list);
   }
+  const messages = await highlightMessages(db, unread);
   for (const m of messages) {
     const list = out.get(m.ticket_id);
     if (!list || list.some((h) => h.field === 'message')) continue;

@@ -63,7 +63,7 @@ export function createIndexing(deps: IndexingDeps) {
   async function documentsOf(trx: DbOrTx, texts: store.TicketText[], at: string): Promise<store.DocumentUpsert[]> {
     let upserts: store.DocumentUpsert[];
     if (remote) {
-      upserts = texts.map((t) => ({ ticketId: t.ticketId, brandId: t.brandId, embedderId: null, vector: null }));
+      upserts = texts.map((t) => ({ ticketId: t.ticketId, brandId: t.brandId, embedderId: null, vector: null, opensWithDescription: t.opensWithDescription }));
       await store.queueForEmbedding(
         trx,
         texts.map((t) => t.ticketId),
@@ -78,6 +78,7 @@ export function createIndexing(deps: IndexingDeps) {
         brandId: t.brandId,
         embedderId: embedder.rawId,
         vector: encodeVector(embedder.embedRawOne(store.semanticTextOf(t))),
+        opensWithDescription: t.opensWithDescription,
       }));
     }
     return upserts;

@@ -105,7 +105,13 @@ export function createSearchService(deps: SearchServiceDeps) {
       const highlights = terms.length
         ? await highlightsOf(
             db,
-            page.filter((h) => h.keyword).flatMap((h) => byDoc.get(h.id) ?? []),
+            page.flatMap((h) => {
+              const row = h.keyword && byDoc.get(h.id);
+              if (!row) return [];
+              // Most tickets open with their description, read with the row: no message to read.
+              const opens = filterIndex.current.opensWithDescription(h.id, row.version);
+              return [{ id: row.id, subject: row.subject, firstMessage: opens ? row.description : undefined }];
+            }),
             terms,
           )
         : new Map<string, Highlight[]>();

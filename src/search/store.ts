@@ -2,10 +2,10 @@
  * SQL of the search module shared by both dialects: the documents table, the change counter, the
  * remote embedding queue, the filter conditions and the texts a ticket is indexed from.
  */
-import { type RawBuilder, type Selectable, sql } from 'kysely';
+import { type ExpressionBuilder, type OnConflictDatabase, type OnConflictTables, type RawBuilder, type Selectable, sql } from 'kysely';
 import type { Static } from 'typebox';
 import { preparedPerLength, prepareQuery, slotList } from '../db/prepared.js';
-import type { DbOrTx, SearchEmbedQueueTable, TicketRow } from '../db/schema.js';
+import type { Database, DbOrTx, SearchEmbedQueueTable, TicketRow } from '../db/schema.js';
 import { analyzeKeywordTerms, toKeywordIndexText } from './text/tokenize.js';
 import type { KeywordFields } from './keyword-index.js';
 import type { SearchFilters as SearchFiltersSchema } from './schemas.js';
@@ -22,6 +22,8 @@ export interface TicketText {
   body: string;
   /** Tags, customer name and email. */
   meta: string;
+  /** The first message, in conversation order, is the description word for word (`search_documents.opens_with_description`). */
+  opensWithDescription: boolean;
 }
 
 /** What a new ticket is searched by, from its row: its one message is its description. */
@@ -29,7 +31,9 @@ export function newTicketText(t: Pick<TicketRow, 'id' | 'brand_id' | 'subject' |
   return textOf(t, t.description ? [t.description] : []);
 }
 
+/** A ticket's text from its row and its message bodies, oldest first. */
 function textOf(t: Pick<TicketRow, 'id' | 'brand_id' | 'subject' | 'description' | 'tags' | 'customer_name' | 'customer_email'>, parts: string[]): TicketText {
+  const opensWithDescription = t.description !== '' && parts[0] === t.description;
   // The description is also the first customer message; index it once.
   if (t.description && !parts.includes(t.description)) parts.unshift(t.description);
   const tags = JSON.parse(t.tags) as string[];
@@ -39,6 +43,7 @@ function textOf(t: Pick<TicketRow, 'id' | 'brand_id' | 'subject' | 'description'
     subject: t.subject,
     body: parts.join('\n').slice(0, MAX_COLUMN_CHARS),
     meta: [...tags, t.customer_name ?? '', t.customer_email].join(' ').slice(0, MAX_COLUMN_CHARS),
+    opensWithDescription,
   };
 }
 
@@ -148,10 +153,19 @@ export interface DocumentUpsert {
   brandId: string;
   embedderId: string | null;
   vector: Buffer | null;
+  opensWithDescription: boolean;
 }
 
 /** A document row's values, as the prepared statements below take them (one slot each). */
-type DocumentParams = { ticket_id: string; brand_id: string; embedder_id: string | null; vector: Buffer | null; seq: number; indexed_at: string };
+type DocumentParams = {
+  ticket_id: string;
+  brand_id: string;
+  embedder_id: string | null;
+  vector: Buffer | null;
+  seq: number;
+  indexed_at: string;
+  opens_with_description: number;
+};
 const documentParams = (d: DocumentUpsert, seq: number, at: string): DocumentParams => ({
   ticket_id: d.ticketId,
   brand_id: d.brandId,
@@ -159,6 +173,7 @@ const documentParams = (d: DocumentUpsert, seq: number, at: string): DocumentPar
   vector: d.vector,
   seq,
   indexed_at: at,
+  opens_with_description: d.opensWithDescription ? 1 : 0,
 });
 // Copied field by field: a slots object hands out a placeholder for any name asked of it.
 const documentValues = (p: DocumentParams): DocumentParams => ({
@@ -168,23 +183,26 @@ const documentValues = (p: DocumentParams): DocumentParams => ({
   vector: p.vector,
   seq: p.seq,
   indexed_at: p.indexed_at,
+  opens_with_description: p.opens_with_description,
+});
+/**
+ * What an upsert of an existing document rewrites. A vector pending from a remote endpoint
+ * (`keepVector`) keeps the previous one until it arrives.
+ */
+const documentConflictSet = (
+  eb: ExpressionBuilder<OnConflictDatabase<Database, 'search_documents'>, OnConflictTables<'search_documents'>>,
+  keepVector: boolean,
+) => ({
+  ...(keepVector ? {} : { embedder_id: eb.ref('excluded.embedder_id'), vector: eb.ref('excluded.vector') }),
+  seq: eb.ref('excluded.seq'),
+  indexed_at: eb.ref('excluded.indexed_at'),
+  opens_with_description: eb.ref('excluded.opens_with_description'),
 });
 const documentUpsert = (db: DbOrTx, p: DocumentParams, keepVector: boolean) =>
   db
     .insertInto('search_documents')
     .values(documentValues(p))
-    .onConflict((oc) =>
-      oc.column('ticket_id').doUpdateSet((eb) =>
-        keepVector
-          ? { seq: eb.ref('excluded.seq'), indexed_at: eb.ref('excluded.indexed_at') }
-          : {
-              embedder_id: eb.ref('excluded.embedder_id'),
-              vector: eb.ref('excluded.vector'),
-              seq: eb.ref('excluded.seq'),
-              indexed_at: eb.ref('excluded.indexed_at'),
-            },
-      ),
-    )
+    .onConflict((oc) => oc.column('ticket_id').doUpdateSet((eb) => documentConflictSet(eb, keepVector)))
     .returning(['doc_id', 'ticket_id']);
 const upsertOne = prepareQuery((db, p: DocumentParams) => documentUpsert(db, p, false));
 const upsertOneKeepingVector = prepareQuery((db, p: DocumentParams) => documentUpsert(db, p, true));
@@ -217,20 +235,8 @@ export async function upsertDocuments(
     if (chunk.length === 0) continue;
     const rows = await trx
       .insertInto('search_documents')
-      .values(chunk.map((d) => ({ ticket_id: d.ticketId, brand_id: d.brandId, embedder_id: d.embedderId, vector: d.vector, seq, indexed_at: at })))
-      .onConflict((oc) =>
-        oc.column('ticket_id').doUpdateSet((eb) =>
-          // A vector pending from a remote endpoint keeps the previous one until it arrives.
-          options.keepVector
-            ? { seq: eb.ref('excluded.seq'), indexed_at: eb.ref('excluded.indexed_at') }
-            : {
-                embedder_id: eb.ref('excluded.embedder_id'),
-                vector: eb.ref('excluded.vector'),
-                seq: eb.ref('excluded.seq'),
-                indexed_at: eb.ref('excluded.indexed_at'),
-              },
-        ),
-      )
+      .values(chunk.map((d) => documentParams(d, seq, at)))
+      .onConflict((oc) => oc.column('ticket_id').doUpdateSet((eb) => documentConflictSet(eb, options.keepVector ?? false)))
       .returning(['doc_id', 'ticket_id'])
       .execute();
     for (const r of rows) out.set(r.ticket_id, Number(r.doc_id));

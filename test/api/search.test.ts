@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { backfillOpeningFlags } from '../../src/db/migrations/0026-search-opening-message.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { assertProblem, createBrand, createTicket } from '../helpers/factories.js';
 
@@ -295,5 +297,64 @@ describe('POST /v1/tickets/search: semantic relevance floor', () => {
     assert.ok([ids.parcel, ids.refund].includes(found[0]?.ticket.id ?? ''), JSON.stringify(found.map((h) => [h.ticket.id, h.score, h.match])));
     assert.ok(found.some((h) => h.ticket.id === ids.parcel));
     assert.equal(found[0]!.match.keyword, null);
+  });
+});
+
+describe('search highlights of a conversation', () => {
+  it('light up the first matching message in conversation order, also once a merge put older messages before the description', async (ctx) => {
+    const t = await buildTestApp();
+    ctx.after(() => t.close());
+    const brand = (await createBrand(t)).id;
+    const messageHighlight = async (ticketId: string) => {
+      // A filter on a ticket field: the search catches the filter index up, which knows the tickets that open with their description.
+      const filters = { brand_id: brand, priority: 'normal' };
+      const res = await t.request({ method: 'POST', url: '/v1/tickets/search', body: { query: 'kumquat', mode: 'keyword', filters } });
+      assert.equal(res.statusCode, 200, res.body);
+      const hit = (res.json().data as Hit[]).find((h) => h.ticket.id === ticketId);
+      return hit?.highlights?.find((h) => h.field === 'message')?.text;
+    };
+    t.clock.set('2025-10-01T10:00:00Z');
+    const older = await createTicket(t, brand, { subject: 'Damaged crate', description: 'The kumquat crate came in crushed.' });
+    t.clock.set('2025-10-02T10:00:00Z');
+    const target = await createTicket(t, brand, { subject: 'Second order', description: 'Another kumquat box, also late.' });
+    const quiet = await createTicket(t, brand, { subject: 'Kumquat jam', description: 'Nothing else to say.' });
+    const replied = await t.request({
+      method: 'POST',
+      url: `/v1/tickets/${quiet.id}/messages`,
+      body: { author_type: 'agent', body: 'We restocked every kumquat jar.' },
+    });
+    assert.equal(replied.statusCode, 201, replied.body);
+
+    assert.equal(await messageHighlight(target.id), 'Another kumquat box, also late.', 'the description, its first message');
+    assert.equal(await messageHighlight(quiet.id), 'We restocked every kumquat jar.', 'a later message, when the description does not match');
+    const merged = await t.request({ method: 'POST', url: `/v1/tickets/${older.id}/merge`, body: { into: target.id } });
+    assert.equal(merged.statusCode, 200, merged.body);
+    assert.equal(await messageHighlight(target.id), 'The kumquat crate came in crushed.', 'the merged-in message, now first in the conversation');
+
+    // Another process puts an older message in front of a description and commits, moving the
+    // ticket's version; this process's indexes have not followed it yet (no document change).
+    const fresh = await createTicket(t, brand, { subject: 'Third order', description: 'A kumquat tree, wilted.' });
+    assert.equal(await messageHighlight(fresh.id), 'A kumquat tree, wilted.');
+    await sql`insert into messages (id, ticket_id, author_type, body, cc, created_at)
+      values ('msg_behind', ${fresh.id}, 'agent', 'Before that, a kumquat note.', '[]', '2025-09-01T00:00:00Z')`.execute(t.runtime.db);
+    await sql`update tickets set version = version + 1 where id = ${fresh.id}`.execute(t.runtime.db);
+    assert.equal(await messageHighlight(fresh.id), 'Before that, a kumquat note.', 'the version read with the row tells the index is behind');
+
+    const flags = async () =>
+      Object.fromEntries(
+        (await t.runtime.db.selectFrom('search_documents').select(['ticket_id', 'opens_with_description']).where('brand_id', '=', brand).execute()).map((r) => [
+          r.ticket_id,
+          r.opens_with_description,
+        ]),
+      );
+    assert.deepEqual(await flags(), { [older.id]: 0, [target.id]: 0, [quiet.id]: 1, [fresh.id]: 1 }, 'as indexed');
+    await t.runtime.db.updateTable('search_documents').set({ opens_with_description: null }).execute();
+    // Ranges of 2 doc ids: every boundary is crossed.
+    await backfillOpeningFlags(t.runtime.db, 2);
+    assert.deepEqual(
+      await flags(),
+      { [older.id]: 0, [target.id]: 0, [quiet.id]: 1, [fresh.id]: 0 },
+      "migration 0026's backfill, from the conversations as they are",
+    );
   });
 });

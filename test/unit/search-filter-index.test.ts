@@ -53,6 +53,8 @@ describe('FilterIndex', () => {
       tags: JSON.stringify(TAGS.filter(() => rand() < 0.3)),
       ticket_id: `tick_${doc}`,
       ticket_rowid: doc + 100,
+      version: 1 + (doc % 5),
+      opens_with_description: doc % 3 === 0 ? 0 : 1,
     };
     rows.set(doc, row);
     index.upsert(row);
@@ -101,6 +103,19 @@ describe('FilterIndex', () => {
     const onPostgres = new FilterIndex();
     onPostgres.upsert({ ...rows.get(12)!, ticket_rowid: null });
     assert.equal(onPostgres.rowidOf(12), 0, 'no rowid: read through search_documents');
+  });
+
+  it('tells whether a ticket opens with its description, only at the version it was read at', () => {
+    const row = rows.get(13)!;
+    assert.equal(row.opens_with_description, 1);
+    assert.ok(index.opensWithDescription(13, row.version!));
+    assert.ok(!index.opensWithDescription(13, row.version! + 1), 'a later version (a merge moved older messages in) is not known');
+    assert.ok(!index.opensWithDescription(12, rows.get(12)!.version!), 'a ticket whose first message is another one');
+    const unknown = new FilterIndex();
+    unknown.upsert({ ...row, opens_with_description: null });
+    assert.ok(!unknown.opensWithDescription(13, row.version!), 'not known (a document of before the column)');
+    assert.ok(!index.opensWithDescription(11, rows.get(11)!.version!), 'a document whose ticket row is missing');
+    assert.ok(!index.opensWithDescription(999_999, 1), 'an unknown document');
   });
 
   it('is applied inside both indexes’ scans: the filtered top k is exact', () => {

@@ -22,6 +22,7 @@ import * as queuePositionsClustered from './0022-queue-positions-clustered.js';
 import * as queueWaitingVersion from './0023-queue-waiting-version.js';
 import * as ticketRepresentations from './0024-ticket-representations.js';
 import * as queuePositionBuckets from './0025-queue-position-buckets.js';
+import * as searchOpeningMessage from './0026-search-opening-message.js';
 
 /**
  * Every migration, by name; names sort in the order they run. A feature adds its own file here.
@@ -50,4 +51,5 @@ export const migrations: Record<string, Migration> = {
   '0023-queue-waiting-version': queueWaitingVersion,
   '0024-ticket-representations': ticketRepresentations,
   '0025-queue-position-buckets': queuePositionBuckets,
+  '0026-search-opening-message': searchOpeningMessage,
 };
