@@ -184,7 +184,7 @@ describe('SSRF guard when a delivery is sent (names that resolve to special-purp
       const res = await t.request({
         method: 'POST',
         url: '/v1/webhooks',
-        body: { url: `http://${nameOf(i)}:${receiver.port}/hook`, brand_ids: [brand.id], events: ['ticket.created'] },
+        body: { url: `http://${nameOf(i)}:${receiver.port}${receiver.path}`, brand_ids: [brand.id], events: ['ticket.created'] },
       });
       assert.equal(res.statusCode, 201, res.body);
       hooks.push({ id: res.json().id, address: FORBIDDEN_ADDRESSES[i]![0] });
@@ -223,7 +223,7 @@ describe('SSRF guard when a delivery is sent (names that resolve to special-purp
     const res = await t.request({
       method: 'POST',
       url: '/v1/webhooks',
-      body: { url: `http://${nameOf(loopback)}:${receiver.port}/hook`, brand_ids: [brand.id], events: ['ticket.created'] },
+      body: { url: `http://${nameOf(loopback)}:${receiver.port}${receiver.path}`, brand_ids: [brand.id], events: ['ticket.created'] },
     });
     assert.equal(res.statusCode, 201, res.body);
     const dispatcher = createWebhookDispatcher(

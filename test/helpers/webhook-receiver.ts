@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -16,6 +17,8 @@ export type Reply = { status: number; headers?: Record<string, string>; body?: s
 export interface WebhookReceiver {
   url: string;
   port: number;
+  /** The path of `url`: the only one the receiver records. */
+  path: string;
   received: ReceivedWebhook[];
   /** Sets the answer to each request; `n` counts from 1. Default: 200 `ok`. */
   respond(handler: (request: ReceivedWebhook, n: number) => Reply): void;
@@ -24,12 +27,21 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-/** A real HTTP server on 127.0.0.1 that records every webhook it receives. */
+/**
+ * A real HTTP server on 127.0.0.1 that records every webhook sent to its URL. Only requests to its
+ * own random path count: test files run side by side, and another file's app may still be retrying
+ * a delivery to a receiver of its own that has closed, whose port this one was given.
+ */
 export async function startWebhookReceiver(options: { port?: number } = {}): Promise<WebhookReceiver> {
   const received: ReceivedWebhook[] = [];
   let handler: (request: ReceivedWebhook, n: number) => Reply = () => ({ status: 200, body: 'ok' });
   const waiters = new Set<() => void>();
+  const path = `/hooks/${randomBytes(8).toString('hex')}`;
   const server = http.createServer((req, res) => {
+    if (req.url !== path) {
+      res.writeHead(404).end();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -52,8 +64,9 @@ export async function startWebhookReceiver(options: { port?: number } = {}): Pro
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/hooks`,
+    url: `http://127.0.0.1:${port}${path}`,
     port,
+    path,
     received,
     respond(h) {
       handler = h;
