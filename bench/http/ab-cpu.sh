@@ -7,14 +7,14 @@
 #
 #   npm run bench:http -- --tickets 10000 --keep          # or --seeded DIR: a seeded data set
 #   (cd <other checkout> && npm run build)                # each checkout needs its dist/
-#   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n10000 get|get-all|get-uncached|list|create [rounds]
+#   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n10000 get|get-all|get-uncached|list|search|create [rounds]
 #   AB_ENV_B="NEXUS_RATE_LIMIT_SYNC_INTERVAL=1h" bench/http/ab-cpu.sh <same checkout twice> …   # settings per side
 #
 # `get` reads the first brand's tickets in turn with that brand's token, `get-all` 5,000 tickets of
 # every brand with their brands' tokens (as bench:http's get does), `get-uncached` every sampled
 # ticket in turn from a random place in the sample (as bench:http's get-uncached: more tickets than
 # the server's caches hold), `list` the first brand's open
-# tickets newest first, `create` bench:http's ~600-byte creates (lua/create.lua) into each side's copy
+# tickets newest first, `search` bench:http's keyword searches (lua/search.lua), `create` bench:http's ~600-byte creates (lua/create.lua) into each side's copy
 # of the seed (CPU only: a commit's fsync wait is not CPU time). Prints each run and the totals.
 set -euo pipefail
 if [ $# -lt 4 ]; then
@@ -26,7 +26,7 @@ B=$(cd "$2" && pwd)
 SEED=$(cd "$3" && pwd)
 export AB_PATH=$4
 ROUNDS=${5:-8}
-case $AB_PATH in get | get-all | get-uncached | list | create) ;; *) echo "path: get, get-all, get-uncached, list or create" >&2; exit 2 ;; esac
+case $AB_PATH in get | get-all | get-uncached | list | search | create) ;; *) echo "path: get, get-all, get-uncached, list, search or create" >&2; exit 2 ;; esac
 
 WORK=$(mktemp -d)
 cleanup() {
@@ -65,11 +65,11 @@ request = function()
 end
 LUA
 SCRIPT=$WORK/paths.lua
-if [ "$AB_PATH" = create ]; then
+if [ "$AB_PATH" = create ] || [ "$AB_PATH" = search ]; then
   export BENCH_LUA_DIR
   BENCH_LUA_DIR=$(cd "$(dirname "$0")" && pwd)/lua
   export BENCH_IDS=$SEED/product.ids BENCH_TOKENS=$SEED/product.tokens
-  SCRIPT=$BENCH_LUA_DIR/create.lua
+  SCRIPT=$BENCH_LUA_DIR/$AB_PATH.lua
 fi
 
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }

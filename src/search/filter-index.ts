@@ -40,8 +40,17 @@ export class FilterIndex implements TicketRowLocator {
   private ticketIdHash = new Float64Array(1024);
   /** The ticket's version at which its first message was its description; 0 = not so, or not known. */
   private descriptionOpensAt = new Int32Array(1024);
-  /** Interned tags of the documents that have any. */
-  private readonly tags = new Map<number, Int32Array>();
+  /**
+   * Each document's interned tags: `tagCount[doc]` of them from `tagPool[tagStart[doc]]`. One pool
+   * rather than an array per document: a million tickets' tags as small arrays were ~1.5 million
+   * heap objects (~185 MB) that every full garbage collection walked.
+   */
+  private tagStart = new Int32Array(1024);
+  private tagCount = new Uint16Array(1024);
+  private tagPool = new Int32Array(1024);
+  /** The pool's used length, and of it the tags that documents point at (the rest: left by changes). */
+  private tagUsed = 0;
+  private tagLive = 0;
   /** Assignees and tags, interned. */
   private readonly strings = new Map<string, number>();
   size = 0;
@@ -63,12 +72,10 @@ export class FilterIndex implements TicketRowLocator {
     this.ticketIdHash[doc] = row.ticket_rowid === null ? 0 : hashTicketId(row.ticket_id);
     this.descriptionOpensAt[doc] = row.opens_with_description === 1 && row.version !== null ? row.version : 0;
     const tags = row.tags ? (JSON.parse(row.tags) as string[]) : [];
-    if (tags.length)
-      this.tags.set(
-        doc,
-        Int32Array.from(tags, (t) => this.intern(t)),
-      );
-    else this.tags.delete(doc);
+    this.setTags(
+      doc,
+      tags.map((t) => this.intern(t)),
+    );
   }
 
   remove(docId: number): void {
@@ -76,7 +83,7 @@ export class FilterIndex implements TicketRowLocator {
     this.status[docId] = 0;
     this.rowid[docId] = 0;
     this.descriptionOpensAt[docId] = 0;
-    this.tags.delete(docId);
+    this.setTags(docId, []);
     this.size--;
   }
 
@@ -116,10 +123,14 @@ export class FilterIndex implements TicketRowLocator {
         if (id === undefined) return never;
         wanted.push(id);
       }
-      const tagsOf = this.tags;
       tests.push((d) => {
-        const have = tagsOf.get(d);
-        return have !== undefined && wanted.every((t) => have.includes(t));
+        const { tagPool } = this;
+        const from = this.tagStart[d]!;
+        const to = from + this.tagCount[d]!;
+        return wanted.every((t) => {
+          for (let i = from; i < to; i++) if (tagPool[i] === t) return true;
+          return false;
+        });
       });
     }
     if (tests.length === 0) return null;
@@ -147,6 +158,39 @@ export class FilterIndex implements TicketRowLocator {
     return docId < this.descriptionOpensAt.length && this.descriptionOpensAt[docId] === version;
   }
 
+  /** Gives `doc` these tags: in place when they fit where its old ones were, else at the pool's end. */
+  private setTags(doc: number, ids: readonly number[]): void {
+    const had = this.tagCount[doc]!;
+    this.tagLive += ids.length - had;
+    if (ids.length > had) {
+      this.tagCount[doc] = 0;
+      if (this.tagUsed + ids.length > this.tagPool.length) this.makeTagRoom(ids.length);
+      this.tagStart[doc] = this.tagUsed;
+      this.tagUsed += ids.length;
+    }
+    this.tagPool.set(ids, this.tagStart[doc]!);
+    this.tagCount[doc] = ids.length;
+  }
+
+  /**
+   * Room for `n` more tags at the pool's end: the live tags copied to the front of a pool sized for
+   * them, `n` and as much again (so that copies stay rare: each follows as many changes as it moved).
+   */
+  private makeTagRoom(n: number): void {
+    const pool = new Int32Array(Math.max(1024, 2 * (this.tagLive + n)));
+    let used = 0;
+    for (let doc = 0; doc < this.tagCount.length; doc++) {
+      const count = this.tagCount[doc]!;
+      if (count === 0) continue;
+      const from = this.tagStart[doc]!;
+      pool.set(this.tagPool.subarray(from, from + count), used);
+      this.tagStart[doc] = used;
+      used += count;
+    }
+    this.tagPool = pool;
+    this.tagUsed = used;
+  }
+
   private intern(text: string): number {
     let id = this.strings.get(text);
     if (id === undefined) this.strings.set(text, (id = this.strings.size));
@@ -157,7 +201,7 @@ export class FilterIndex implements TicketRowLocator {
     if (doc < this.status.length) return;
     let cap = this.status.length;
     while (cap <= doc) cap *= 2;
-    const grow = <T extends Uint8Array | Int32Array | Float64Array>(a: T): T => {
+    const grow = <T extends Uint8Array | Uint16Array | Int32Array | Float64Array>(a: T): T => {
       const out = new (a.constructor as new (n: number) => T)(cap);
       out.set(a);
       return out;
@@ -169,6 +213,8 @@ export class FilterIndex implements TicketRowLocator {
     this.rowid = grow(this.rowid);
     this.ticketIdHash = grow(this.ticketIdHash);
     this.descriptionOpensAt = grow(this.descriptionOpensAt);
+    this.tagStart = grow(this.tagStart);
+    this.tagCount = grow(this.tagCount);
   }
 }
 

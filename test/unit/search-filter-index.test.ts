@@ -93,6 +93,32 @@ describe('FilterIndex', () => {
     assert.equal(index.matcher({ brandIds: null, status: 'open' })!(999_999), false, 'an unknown document passes nothing');
   });
 
+  it('keeps every document’s tags through changes that grow, shrink, drop and move them in its pool', () => {
+    // Apart from the index above: tag sets of 0 to 4 changed in rounds, so that sets outgrow their
+    // place, the pool fills with what changes left behind and is copied, and documents go and come back.
+    const own = new FilterIndex();
+    const mine = new Map<number, FilterFieldsRow>();
+    const tagsOf = (n: number) => JSON.stringify(TAGS.filter(() => rand() < n));
+    for (let round = 0; round < 12; round++) {
+      for (let doc = 1; doc <= 800; doc++) {
+        if (round > 0 && rand() < 0.5) continue;
+        const base = rows.get(doc)!;
+        const row: FilterFieldsRow =
+          rand() < 0.05 ? { ...base, status: null, priority: null, assigned_to: null, created_at: null, tags: null } : { ...base, tags: tagsOf(rand()) };
+        mine.set(doc, row);
+        own.upsert(row);
+      }
+      for (const tags of [['vip'], ['bug', 'refund'], ['billing', 'vip', 'bug'], TAGS]) {
+        const f: SearchFilters = { brandIds: null, tags };
+        const accept = own.matcher(f)!;
+        const got = [...mine.keys()].filter((d) => accept(d));
+        const want = [...mine.values()].filter((r) => passes(r, f)).map((r) => r.doc_id);
+        assert.deepEqual(got, want, `round ${round}, tags ${tags.join(',')}`);
+      }
+    }
+    assert.equal(own.size, [...mine.values()].filter((r) => r.status !== null).length);
+  });
+
   it('tells where each document’s ticket row lies, and whether a row read there is its ticket', () => {
     assert.equal(index.rowidOf(12), 112);
     assert.ok(index.isTicketOf(12, 'tick_12'));
