@@ -509,7 +509,6 @@ export class InvertedIndex {
    * scores, so the same ranking and ties.
    */
   private searchTiered(query: readonly QueryTerm[], filter: KeywordFilter, k: number): ScoredHit<number>[] | null {
-    const { acc, touched, found } = this;
     const { k1nb, k1b, avgdl } = this.lengthNorm();
     /** Per term, the most the postings below its tiers can add to a document's score. */
     const rest = new Float64Array(query.length);
