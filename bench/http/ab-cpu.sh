@@ -9,6 +9,8 @@
 #   (cd <other checkout> && npm run build)                # each checkout needs its dist/
 #   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n10000 get|get-all|get-uncached|list|search|create [rounds]
 #   AB_ENV_B="NEXUS_RATE_LIMIT_SYNC_INTERVAL=1h" bench/http/ab-cpu.sh <same checkout twice> …   # settings per side
+#   AB_SEED_B=<seed dir>/n1000000 AB_SETTLE=150 bench/http/ab-cpu.sh <same checkout twice> <seed dir>/n10000 search 20
+#                                                         # one build on two data sizes: what 10k → 1M costs, drift cancelled
 #
 # `get` reads the first brand's tickets in turn with that brand's token, `get-all` 5,000 tickets of
 # every brand with their brands' tokens (as bench:http's get does), `get-uncached` every sampled
@@ -18,12 +20,13 @@
 # of the seed (CPU only: a commit's fsync wait is not CPU time). Prints each run and the totals.
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,15p' "$0"
+  sed -n '2,17p' "$0"
   exit 2
 fi
 A=$(cd "$1" && pwd)
 B=$(cd "$2" && pwd)
 SEED=$(cd "$3" && pwd)
+SEED_B=$(cd "${AB_SEED_B:-$3}" && pwd)
 export AB_PATH=$4
 ROUNDS=${5:-8}
 case $AB_PATH in get | get-all | get-uncached | list | search | create) ;; *) echo "path: get, get-all, get-uncached, list, search or create" >&2; exit 2 ;; esac
@@ -35,10 +38,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r BRAND TOKEN < <(head -1 "$SEED/product.tokens")
-cat > "$WORK/paths.lua" <<LUA
+# The request script of one seed (its first brand and token, its sampled tickets): $WORK/<side>.lua.
+write_script() { # seed, side
+  local seed=$1 BRAND TOKEN
+  read -r BRAND TOKEN < <(head -1 "$seed/product.tokens")
+  cat > "$WORK/$2.lua" <<LUA
 local ids, all = {}, {}
-for line in io.lines("$SEED/product.ids") do
+for line in io.lines("$seed/product.ids") do
   local id, token, brand = line:match("(%S+)%s+(%S+)%s+(%S+)")
   if brand == "$BRAND" then ids[#ids + 1] = id end
   all[#all + 1] = { id = id, token = token }
@@ -64,19 +70,26 @@ request = function()
   return wrk.format("GET", path, { ["authorization"] = "Bearer $TOKEN" })
 end
 LUA
-SCRIPT=$WORK/paths.lua
-if [ "$AB_PATH" = create ] || [ "$AB_PATH" = search ]; then
-  export BENCH_LUA_DIR
-  BENCH_LUA_DIR=$(cd "$(dirname "$0")" && pwd)/lua
-  export BENCH_IDS=$SEED/product.ids BENCH_TOKENS=$SEED/product.tokens
-  SCRIPT=$BENCH_LUA_DIR/$AB_PATH.lua
-fi
+}
+BENCH_LUA_DIR=$(cd "$(dirname "$0")" && pwd)/lua
+export BENCH_LUA_DIR
+write_script "$SEED" a
+write_script "$SEED_B" b
+# The wrk script of a side, and the sampled tickets and tokens its lua/ scripts read.
+script_of() { # side
+  local seed=$SEED
+  [ "$1" = b ] && seed=$SEED_B
+  export BENCH_IDS=$seed/product.ids BENCH_TOKENS=$seed/product.tokens
+  if [ "$AB_PATH" = create ] || [ "$AB_PATH" = search ]; then SCRIPT=$BENCH_LUA_DIR/$AB_PATH.lua; else SCRIPT=$WORK/$1.lua; fi
+}
 
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 start() { # checkout, name: writes $WORK/<name>.port and .pid
   local port
   port=$(free_port)
-  cp -r "$SEED/nexus-data" "$WORK/$2"
+  local seed=$SEED
+  [ "$2" = b ] && seed=$SEED_B
+  cp -r "$seed/nexus-data" "$WORK/$2"
   # As the checkout's `npm start` runs it (its node flags), plus AB_ENV_A or AB_ENV_B (VAR=value …).
   local start extra
   start=$(cd "$1" && node -p "require('./package.json').scripts.start")
@@ -97,14 +110,20 @@ start "$B" b
 PORT_A=$(cat "$WORK/a.port") PID_A=$(cat "$WORK/a.pid")
 PORT_B=$(cat "$WORK/b.port") PID_B=$(cat "$WORK/b.pid")
 # Past start-up (the search indexes load in the background; AB_SETTLE seconds, 8 unless set: a
-# million tickets take about a minute) and warmed up.
+# million tickets take about a minute) and warmed up (AB_WARMUP seconds a side, 3 unless set: a
+# search at a million tickets costs more for its first ~40 s, while V8 compiles and SQLite's page
+# cache fills).
 sleep "${AB_SETTLE:-8}"
-for port in "$PORT_A" "$PORT_B"; do taskset -c 1 wrk -t1 -c32 -d3s -s "$SCRIPT" "http://127.0.0.1:$port" > /dev/null; done
+script_of a
+taskset -c 1 wrk -t1 -c32 -d"${AB_WARMUP:-3}"s -s "$SCRIPT" "http://127.0.0.1:$PORT_A" > /dev/null
+script_of b
+taskset -c 1 wrk -t1 -c32 -d"${AB_WARMUP:-3}"s -s "$SCRIPT" "http://127.0.0.1:$PORT_B" > /dev/null
 
 declare -A ticks=([a]=0 [b]=0) requests=([a]=0 [b]=0)
 for round in $(seq 1 "$ROUNDS"); do
   for side in a b; do
     if [ $side = a ]; then pid=$PID_A port=$PORT_A; else pid=$PID_B port=$PORT_B; fi
+    script_of $side
     before=$(cpu_ticks "$pid")
     out=$(taskset -c 1 wrk -t1 -c32 -d2s -s "$SCRIPT" "http://127.0.0.1:$port")
     after=$(cpu_ticks "$pid")
@@ -117,3 +136,4 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 per() { echo $((ticks[$1] * 1000000 / $(getconf CLK_TCK) / requests[$1])); }
 echo "$AB_PATH: A $(per a) µs CPU/request, B $(per b) µs CPU/request over ${requests[a]} and ${requests[b]} requests (A: $A, B: $B)"
+echo "B ÷ A: $(awk -v a="$(per a)" -v b="$(per b)" 'BEGIN { printf "%.2f", b / a }')× the CPU per request"
