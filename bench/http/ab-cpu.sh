@@ -75,10 +75,11 @@ BENCH_LUA_DIR=$(cd "$(dirname "$0")" && pwd)/lua
 export BENCH_LUA_DIR
 write_script "$SEED" a
 write_script "$SEED_B" b
+seed_of() { if [ "$1" = b ]; then echo "$SEED_B"; else echo "$SEED"; fi; }
 # The wrk script of a side, and the sampled tickets and tokens its lua/ scripts read.
 script_of() { # side
-  local seed=$SEED
-  [ "$1" = b ] && seed=$SEED_B
+  local seed
+  seed=$(seed_of "$1")
   export BENCH_IDS=$seed/product.ids BENCH_TOKENS=$seed/product.tokens
   if [ "$AB_PATH" = create ] || [ "$AB_PATH" = search ]; then SCRIPT=$BENCH_LUA_DIR/$AB_PATH.lua; else SCRIPT=$WORK/$1.lua; fi
 }
@@ -87,9 +88,7 @@ free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1
 start() { # checkout, name: writes $WORK/<name>.port and .pid
   local port
   port=$(free_port)
-  local seed=$SEED
-  [ "$2" = b ] && seed=$SEED_B
-  cp -r "$seed/nexus-data" "$WORK/$2"
+  cp -r "$(seed_of "$2")/nexus-data" "$WORK/$2"
   # As the checkout's `npm start` runs it (its node flags), plus AB_ENV_A or AB_ENV_B (VAR=value …).
   local start extra
   start=$(cd "$1" && node -p "require('./package.json').scripts.start")
@@ -114,10 +113,12 @@ PORT_B=$(cat "$WORK/b.port") PID_B=$(cat "$WORK/b.pid")
 # search at a million tickets costs more for its first ~40 s, while V8 compiles and SQLite's page
 # cache fills).
 sleep "${AB_SETTLE:-8}"
-script_of a
-taskset -c 1 wrk -t1 -c32 -d"${AB_WARMUP:-3}"s -s "$SCRIPT" "http://127.0.0.1:$PORT_A" > /dev/null
-script_of b
-taskset -c 1 wrk -t1 -c32 -d"${AB_WARMUP:-3}"s -s "$SCRIPT" "http://127.0.0.1:$PORT_B" > /dev/null
+for side in a b; do
+  script_of $side
+  port=$PORT_A
+  [ $side = b ] && port=$PORT_B
+  taskset -c 1 wrk -t1 -c32 -d"${AB_WARMUP:-3}"s -s "$SCRIPT" "http://127.0.0.1:$port" > /dev/null
+done
 
 declare -A ticks=([a]=0 [b]=0) requests=([a]=0 [b]=0)
 for round in $(seq 1 "$ROUNDS"); do
