@@ -24,9 +24,12 @@
  * `get-uncached` reads every sampled ticket in turn (up to 20,000, more than those caches hold), the
  * cost of reading a ticket no one read lately. The ideal server keeps nothing either way.
  *
- * --seeded DIR (SQLite; e.g. bench/http/seeds, gitignored): seed into DIR/n<N>/ and keep it there; a later run with the same DIR reuses
+ * --seeded DIR (e.g. bench/http/seeds, gitignored): seed into DIR/n<N>/ and keep it there; a later run with the same DIR reuses
  * a complete seed instead of seeding again (1M tickets take half an hour to seed). The servers run
- * on a copy of it, so the runs' writes (creates, replies, updates) do not pile up in the seed.
+ * on a copy of it, so the runs' writes (creates, replies, updates) do not pile up in the seed. On
+ * PostgreSQL the seed's databases are kept too, named after N (nexus_bench_seed_<N>_nexus and
+ * _ideal; seeding through the ticket service runs at ~100 tickets/s there), and each run's copy is
+ * a database created from them as templates, dropped at the end.
  *
  * --cached-files (SQLite): before each run, reads the database files of the server about to be
  * measured (its file and WAL) from CPU 1, so that each run starts with them in the page cache. Some
@@ -152,13 +155,12 @@ const o = {
   keep: opt('keep') !== undefined,
   /** Read each server's database files into the page cache before each of its runs (SQLite). */
   cachedFiles: opt('cached-files') !== undefined,
-  /** A directory whose seeds are reused and never deleted (SQLite only). */
+  /** A directory whose seeds are reused and never deleted (on PostgreSQL, with their databases). */
   seeded: opt('seeded') ? path.resolve(opt('seeded')!) : undefined,
   /** The PostgreSQL server the bench creates its databases on. */
   pgBase: opt('database-url') || 'postgres://postgres@127.0.0.1:5432/postgres',
 };
 if (!['sqlite', 'postgres'].includes(o.dialect)) usage(`--dialect must be sqlite or postgres`);
-if (o.seeded && o.dialect !== 'sqlite') usage('--seeded works with SQLite only');
 if (o.cachedFiles && o.dialect !== 'sqlite') usage('--cached-files works with SQLite only');
 for (const p of [...o.paths, ...o.profile]) if (!PATHS.includes(p)) usage(`unknown path ${p}; paths: ${PATHS.join(', ')}`);
 const warmupOf = (p: PathName): number => (READ_PATHS.includes(p) ? o.readWarmup : o.warmup);
@@ -572,18 +574,41 @@ async function wrk(
 
 // ---------------------------------------------------------------- seeding
 
-async function createDatabase(name: string): Promise<string> {
-  const client = new pg.Client({ connectionString: o.pgBase });
-  await client.connect();
-  try {
-    await client.query(`create database "${name}"`);
-    pgDatabases.add(name);
-  } finally {
-    await client.end();
-  }
+/** A database URL on the bench's PostgreSQL server. */
+function databaseUrl(name: string): string {
   const url = new URL(o.pgBase);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+const databaseName = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1));
+
+/**
+ * Creates a database (from `template` when given: a copy of it, made by PostgreSQL file by file).
+ * It is dropped at the end unless `kept` (a --seeded seed's).
+ */
+async function createDatabase(name: string, options: { template?: string; kept?: boolean } = {}): Promise<string> {
+  const client = new pg.Client({ connectionString: o.pgBase });
+  await client.connect();
+  try {
+    if (options.kept) await client.query(`drop database if exists "${name}" with (force)`);
+    await client.query(`create database "${name}"${options.template ? ` template "${options.template}"` : ''}`);
+    if (!options.kept) pgDatabases.add(name);
+  } finally {
+    await client.end();
+  }
+  return databaseUrl(name);
+}
+
+async function databasesExist(names: string[]): Promise<boolean> {
+  const client = new pg.Client({ connectionString: o.pgBase });
+  await client.connect();
+  try {
+    const found = await client.query('select datname from pg_database where datname = any($1)', [names]);
+    return found.rowCount === names.length;
+  } finally {
+    await client.end();
+  }
 }
 
 async function vacuumAnalyze(url: string): Promise<void> {
@@ -615,16 +640,26 @@ async function seedBoth(n: number): Promise<Seeded & { nexusSeedS: number; ideal
   const dir = path.join(o.seeded ?? workDir, `n${n}`);
   const secondsOf = (file: string) => (JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as { seconds: number }).seconds;
   const seed: Seeded = { n, dir, nexusDataDir: path.join(dir, 'nexus-data'), idealDb: path.join(dir, 'ideal.sqlite') };
-  if (o.seeded && ['product.seed.json', 'ideal.seed.json'].every((f) => fs.existsSync(path.join(dir, f)))) {
-    log(`== N = ${n.toLocaleString('en')}: reusing the seed in ${dir}`);
+  // A kept PostgreSQL seed's databases are named after N alone, so that a later run finds them.
+  const base = o.seeded ? `nexus_bench_seed_${n}` : `nexus_bench_http_${stamp.toLowerCase()}_${n}`;
+  const keptDatabases = o.dialect === 'postgres' ? [`${base}_nexus`, `${base}_ideal`] : [];
+  if (
+    o.seeded &&
+    ['product.seed.json', 'ideal.seed.json'].every((f) => fs.existsSync(path.join(dir, f))) &&
+    (keptDatabases.length === 0 || (await databasesExist(keptDatabases)))
+  ) {
+    log(`== N = ${n.toLocaleString('en')}: reusing the seed in ${dir}${keptDatabases.length ? ` and the databases ${keptDatabases.join(', ')}` : ''}`);
+    if (keptDatabases.length) {
+      seed.nexusUrl = databaseUrl(keptDatabases[0]!);
+      seed.idealUrl = databaseUrl(keptDatabases[1]!);
+    }
     return { ...seed, nexusSeedS: secondsOf('product.seed.json'), idealSeedS: secondsOf('ideal.seed.json') };
   }
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   if (o.dialect === 'postgres') {
-    const base = `nexus_bench_http_${stamp.toLowerCase()}_${n}`;
-    seed.nexusUrl = await createDatabase(`${base}_nexus`);
-    seed.idealUrl = await createDatabase(`${base}_ideal`);
+    seed.nexusUrl = await createDatabase(keptDatabases[0]!, { kept: Boolean(o.seeded) });
+    seed.idealUrl = await createDatabase(keptDatabases[1]!, { kept: Boolean(o.seeded) });
   }
   log(`== N = ${n.toLocaleString('en')}: seeding NexusCore through its ticket service`);
   const nexusArgs = ['--import', 'tsx', 'bench/http/seed-product.ts', '--tickets', String(n), '--out', dir, '--data-dir', seed.nexusDataDir];
@@ -716,13 +751,19 @@ const scaling = new Map<number, Map<string, number>>();
  * The files the servers run on: a copy of a kept seed (--seeded), so that the runs' writes do not
  * pile up in it from one invocation to the next (a reused 10,000-ticket seed had grown to 66,000).
  */
-function workingCopy<S extends Seeded>(seed: S): S {
-  if (!o.seeded || o.dialect !== 'sqlite') return seed;
+async function workingCopy<S extends Seeded>(seed: S): Promise<S> {
+  if (!o.seeded) return seed;
   const dir = path.join(workDir, `n${seed.n}-run`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const nexusDataDir = path.join(dir, 'nexus-data');
   fs.cpSync(seed.nexusDataDir, nexusDataDir, { recursive: true });
+  if (seed.nexusUrl && seed.idealUrl) {
+    const run = `nexus_bench_http_${stamp.toLowerCase()}_${seed.n}`;
+    const nexusUrl = await createDatabase(`${run}_nexus`, { template: databaseName(seed.nexusUrl) });
+    const idealUrl = await createDatabase(`${run}_ideal`, { template: databaseName(seed.idealUrl) });
+    return { ...seed, nexusDataDir, nexusUrl, idealUrl };
+  }
   const idealDb = path.join(dir, 'ideal.sqlite');
   for (const suffix of ['', '-wal', '-shm']) if (fs.existsSync(seed.idealDb + suffix)) fs.copyFileSync(seed.idealDb + suffix, idealDb + suffix);
   // The copy's GBs sit dirty in the page cache until the kernel writes them back, for tens of
@@ -760,7 +801,7 @@ function cacheCopyNotSeed(seedDir: string, copyDir: string): void {
 
 async function benchAt(n: number): Promise<void> {
   const kept = await seedBoth(n);
-  const seed = workingCopy(kept);
+  const seed = await workingCopy(kept);
   const inputs: Record<Target, { ids: string; tokens: string }> = {
     nexus: { ids: path.join(seed.dir, 'product.ids'), tokens: path.join(seed.dir, 'product.tokens') },
     ideal: { ids: path.join(seed.dir, 'ideal.ids'), tokens: path.join(seed.dir, 'ideal.tokens') },
