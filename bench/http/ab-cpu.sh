@@ -106,8 +106,8 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 start "$A" a
 start "$B" b
-PORT_A=$(cat "$WORK/a.port") PID_A=$(cat "$WORK/a.pid")
-PORT_B=$(cat "$WORK/b.port") PID_B=$(cat "$WORK/b.pid")
+declare -A port pid
+for side in a b; do port[$side]=$(cat "$WORK/$side.port") pid[$side]=$(cat "$WORK/$side.pid"); done
 # Past start-up (the search indexes load in the background; AB_SETTLE seconds, 8 unless set: a
 # million tickets take about a minute) and warmed up (AB_WARMUP seconds a side, 3 unless set: a
 # search at a million tickets costs more for its first ~40 s, while V8 compiles and SQLite's page
@@ -115,19 +115,16 @@ PORT_B=$(cat "$WORK/b.port") PID_B=$(cat "$WORK/b.pid")
 sleep "${AB_SETTLE:-8}"
 for side in a b; do
   script_of $side
-  port=$PORT_A
-  [ $side = b ] && port=$PORT_B
-  taskset -c 1 wrk -t1 -c32 -d"${AB_WARMUP:-3}"s -s "$SCRIPT" "http://127.0.0.1:$port" > /dev/null
+  taskset -c 1 wrk -t1 -c32 -d"${AB_WARMUP:-3}"s -s "$SCRIPT" "http://127.0.0.1:${port[$side]}" > /dev/null
 done
 
 declare -A ticks=([a]=0 [b]=0) requests=([a]=0 [b]=0)
 for round in $(seq 1 "$ROUNDS"); do
   for side in a b; do
-    if [ $side = a ]; then pid=$PID_A port=$PORT_A; else pid=$PID_B port=$PORT_B; fi
     script_of $side
-    before=$(cpu_ticks "$pid")
-    out=$(taskset -c 1 wrk -t1 -c32 -d2s -s "$SCRIPT" "http://127.0.0.1:$port")
-    after=$(cpu_ticks "$pid")
+    before=$(cpu_ticks "${pid[$side]}")
+    out=$(taskset -c 1 wrk -t1 -c32 -d2s -s "$SCRIPT" "http://127.0.0.1:${port[$side]}")
+    after=$(cpu_ticks "${pid[$side]}")
     if grep -q 'Non-2xx' <<< "$out"; then echo "$side: answers other than 2xx" >&2; exit 1; fi
     n=$(awk '/requests in/ { print $1 }' <<< "$out")
     ticks[$side]=$((ticks[$side] + after - before))

@@ -239,18 +239,25 @@ async function stopGroup(child: ChildProcess, graceMs = 25_000, serverPid?: numb
   killGroup(child, 'SIGKILL');
 }
 
-async function dropDatabases(names: string[] = [...pgDatabases]): Promise<void> {
-  if (names.length === 0) return;
-  const client = new pg.Client({ connectionString: o.pgBase });
+/** Runs `work` on a connection of its own to `url` (the bench's PostgreSQL server unless given), closed after. */
+async function withClient<T>(work: (client: pg.Client) => Promise<T>, url = o.pgBase): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function dropDatabases(names: string[] = [...pgDatabases]): Promise<void> {
+  if (names.length === 0) return;
+  await withClient(async (client) => {
     for (const name of names) {
       await client.query(`drop database if exists "${name}" with (force)`);
       pgDatabases.delete(name);
     }
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 let cleaning: Promise<void> | undefined;
@@ -588,49 +595,28 @@ const databaseName = (url: string) => decodeURIComponent(new URL(url).pathname.s
  * It is dropped at the end unless `kept` (a --seeded seed's).
  */
 async function createDatabase(name: string, options: { template?: string; kept?: boolean } = {}): Promise<string> {
-  const client = new pg.Client({ connectionString: o.pgBase });
-  await client.connect();
-  try {
+  await withClient(async (client) => {
     if (options.kept) await client.query(`drop database if exists "${name}" with (force)`);
     await client.query(`create database "${name}"${options.template ? ` template "${options.template}"` : ''}`);
     if (!options.kept) pgDatabases.add(name);
-  } finally {
-    await client.end();
-  }
+  });
   return databaseUrl(name);
 }
 
 async function databasesExist(names: string[]): Promise<boolean> {
-  const client = new pg.Client({ connectionString: o.pgBase });
-  await client.connect();
-  try {
-    const found = await client.query('select datname from pg_database where datname = any($1)', [names]);
-    return found.rowCount === names.length;
-  } finally {
-    await client.end();
-  }
+  const found = await withClient((client) => client.query('select datname from pg_database where datname = any($1)', [names]));
+  return found.rowCount === names.length;
 }
 
 async function vacuumAnalyze(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query('vacuum analyze');
-  } finally {
-    await client.end();
-  }
+  await withClient((client) => client.query('vacuum analyze'), url);
 }
 
 async function databaseBytes(seed: Seeded, target: Target): Promise<number> {
   const url = target === 'nexus' ? seed.nexusUrl : seed.idealUrl;
   if (url) {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return Number((await client.query<{ n: string }>('select pg_database_size(current_database()) as n')).rows[0]!.n);
-    } finally {
-      await client.end();
-    }
+    const size = await withClient((client) => client.query<{ n: string }>('select pg_database_size(current_database()) as n'), url);
+    return Number(size.rows[0]!.n);
   }
   const file = target === 'nexus' ? path.join(seed.nexusDataDir, 'nexus.sqlite') : seed.idealDb;
   return [file, `${file}-wal`].reduce((s, f) => s + (fs.existsSync(f) ? fs.statSync(f).size : 0), 0);
@@ -642,24 +628,24 @@ async function seedBoth(n: number): Promise<Seeded & { nexusSeedS: number; ideal
   const seed: Seeded = { n, dir, nexusDataDir: path.join(dir, 'nexus-data'), idealDb: path.join(dir, 'ideal.sqlite') };
   // A kept PostgreSQL seed's databases are named after N alone, so that a later run finds them.
   const base = o.seeded ? `nexus_bench_seed_${n}` : `nexus_bench_http_${stamp.toLowerCase()}_${n}`;
-  const keptDatabases = o.dialect === 'postgres' ? [`${base}_nexus`, `${base}_ideal`] : [];
+  const databases = o.dialect === 'postgres' ? [`${base}_nexus`, `${base}_ideal`] : [];
   if (
     o.seeded &&
     ['product.seed.json', 'ideal.seed.json'].every((f) => fs.existsSync(path.join(dir, f))) &&
-    (keptDatabases.length === 0 || (await databasesExist(keptDatabases)))
+    (databases.length === 0 || (await databasesExist(databases)))
   ) {
-    log(`== N = ${n.toLocaleString('en')}: reusing the seed in ${dir}${keptDatabases.length ? ` and the databases ${keptDatabases.join(', ')}` : ''}`);
-    if (keptDatabases.length) {
-      seed.nexusUrl = databaseUrl(keptDatabases[0]!);
-      seed.idealUrl = databaseUrl(keptDatabases[1]!);
+    log(`== N = ${n.toLocaleString('en')}: reusing the seed in ${dir}${databases.length ? ` and the databases ${databases.join(', ')}` : ''}`);
+    if (databases.length) {
+      seed.nexusUrl = databaseUrl(databases[0]!);
+      seed.idealUrl = databaseUrl(databases[1]!);
     }
     return { ...seed, nexusSeedS: secondsOf('product.seed.json'), idealSeedS: secondsOf('ideal.seed.json') };
   }
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   if (o.dialect === 'postgres') {
-    seed.nexusUrl = await createDatabase(keptDatabases[0]!, { kept: Boolean(o.seeded) });
-    seed.idealUrl = await createDatabase(keptDatabases[1]!, { kept: Boolean(o.seeded) });
+    seed.nexusUrl = await createDatabase(databases[0]!, { kept: Boolean(o.seeded) });
+    seed.idealUrl = await createDatabase(databases[1]!, { kept: Boolean(o.seeded) });
   }
   log(`== N = ${n.toLocaleString('en')}: seeding NexusCore through its ticket service`);
   const nexusArgs = ['--import', 'tsx', 'bench/http/seed-product.ts', '--tickets', String(n), '--out', dir, '--data-dir', seed.nexusDataDir];
