@@ -26,17 +26,22 @@ export async function serve(config: Config): Promise<void> {
   if (metricsServer) log.info({ host: config.metrics.host, port: metricsServer.port }, 'serving /metrics');
   await app.listen({ host: config.host, port: config.port });
   log.info({ database: runtime.location, dialect: runtime.dialect, url: config.publicUrl }, 'NexusCore is serving');
-  // Load the search indexes now, in the background, so the first search does not pay for it.
+  // Load the search indexes now, in the background, so the first search does not pay for it;
+  // then keep them following the writes, so a search does not pay for those either.
   const warmStart = performance.now();
-  runtime.services.search
+  const { search } = runtime.services;
+  let closing = false;
+  let stopFollowing = async () => {};
+  search
     .warmUp()
-    .then(
-      (loaded) => loaded && log.info({ ms: Math.round(performance.now() - warmStart), ...runtime.services.search.indexStats() }, 'search indexes warmed up'),
-    )
-    .catch((err: unknown) => log.error({ err }, 'search warm-up failed; the first search loads the indexes'));
+    .then((loaded) => loaded && log.info({ ms: Math.round(performance.now() - warmStart), ...search.indexStats() }, 'search indexes warmed up'))
+    .catch((err: unknown) => log.error({ err }, 'search warm-up failed; the first search loads the indexes'))
+    .finally(() => {
+      if (closing) return;
+      stopFollowing = search.followChanges({ onError: (err) => log.warn({ err }, 'search indexes could not catch up; the next search does') });
+    });
   const stopBackgroundWork = config.runWorkers ? await startBackgroundWork(runtime, log) : async () => {};
 
-  let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
@@ -49,6 +54,7 @@ export async function serve(config: Config): Promise<void> {
     await app.close(); // stops accepting, waits for in-flight requests
     await metricsServer?.close();
     await stopBackgroundWork();
+    await stopFollowing();
     await runtime.close();
     log.info('stopped');
     process.exit(0);

@@ -229,7 +229,7 @@ export function createMetrics(): Metrics {
       const indexes = ['keyword', 'vector', 'filter'] as const;
       scrapedGauge({
         name: 'nexus_search_index_lag_changes',
-        help: 'Changes to the search tables this process’s in-process index has not applied yet (all of them before its first load); it catches up at the next search.',
+        help: 'Changes to the search tables this process’s in-process index has not applied yet (all of them before its first load); a serving process catches up every second, and any search first.',
         labelNames: ['index'],
         source: 'search',
         read: async (g) => {

@@ -53,6 +53,13 @@ export interface SearchServiceDeps {
 
 const noResults = (): Page<SearchResult> => ({ data: [], next_cursor: null });
 
+/**
+ * How often a serving process catches its search indexes up with the tables (`followChanges`):
+ * a search then waits for at most this long's changes, ~900 tickets at the create rate measured on
+ * one core (docs/benchmarks.md), instead of for every change since the last search.
+ */
+export const FOLLOW_INTERVAL_MS = 1000;
+
 export function createSearchService(deps: SearchServiceDeps) {
   const { db, clock, cursors } = deps;
   const keyword: KeywordIndex = deps.dialect === 'postgres' ? postgresKeywordIndex : sqliteKeywordIndex;
@@ -65,6 +72,27 @@ export function createSearchService(deps: SearchServiceDeps) {
   const indexing = createIndexing({ db, clock, keyword, embedderProvider, remote });
   const embeddingQueue = createEmbeddingQueue({ db, clock, embedderProvider, remote });
   const similarTickets = createSimilarTickets({ db, ranker, ticketRows: filterIndex.current });
+
+  /**
+   * Loads the in-process indexes (keyword, with the high tiers of its long lists; vectors, filter
+   * fields; and the built-in model) ahead of the first search; the server starts it in the
+   * background once listening. Loads are shared: a search arriving meanwhile waits for this same
+   * load, and a warm-up after a search only catches up. Returns false, loading nothing, when no
+   * ticket is indexed yet.
+   */
+  async function warmUp(): Promise<boolean> {
+    if (!(await store.hasDocuments(db))) return false;
+    const state = await store.readState(db);
+    // One after another, not side by side: each load lets the event loop turn between slices of
+    // its work, and three loads at once put three slices (and three batch reads) in every turn,
+    // which requests then wait behind (turns of 30-70 ms at 100k tickets). A search meanwhile
+    // waits for all three anyway, and starts the ones not yet under way.
+    await keywordIndex.catchUp(state.seq);
+    await filterIndex.catchUp(state.seq);
+    const space = await embedderProvider.vectorSpace(db, state.componentsId);
+    await vectorIndex.catchUpFitted(space.storedId, state.seq, space.fit);
+    return true;
+  }
 
   return {
     indexer: indexing.indexer,
@@ -148,25 +176,45 @@ export function createSearchService(deps: SearchServiceDeps) {
 
     embedPending: embeddingQueue.embedPending,
 
+    warmUp,
+
     /**
-     * Loads the in-process indexes (keyword, with the high tiers of its long lists; vectors, filter
-     * fields; and the built-in model) ahead of the first search; the server starts it in the
-     * background once listening. Loads are shared: a search arriving meanwhile waits for this same
-     * load, and a warm-up after a search only catches up. Returns false, loading nothing, when no
-     * ticket is indexed yet.
+     * Keeps the in-process indexes following the search tables between searches: every
+     * `intervalMs` (default `FOLLOW_INTERVAL_MS`) they catch up on the changes committed since, by
+     * this process or another, in the same slices as a warm-up. Without it the first search after
+     * a burst of writes caught up on all of them before it answered, and every search arriving
+     * meanwhile waited too (at 100k tickets, ~7,000 changes: a p99 of 476 ms against 15 ms once
+     * caught up; docs/benchmarks.md). The work is the same, done sooner: a search now finds at
+     * most one interval's changes to follow. Failures go to `onError` and the next tick tries
+     * again. The returned function stops the following and resolves once a catch-up under way has
+     * finished, so the database can be closed after it.
      */
-    async warmUp(): Promise<boolean> {
-      if (!(await store.hasDocuments(db))) return false;
-      const state = await store.readState(db);
-      // One after another, not side by side: each load lets the event loop turn between slices of
-      // its work, and three loads at once put three slices (and three batch reads) in every turn,
-      // which requests then wait behind (turns of 30-70 ms at 100k tickets). A search meanwhile
-      // waits for all three anyway, and starts the ones not yet under way.
-      await keywordIndex.catchUp(state.seq);
-      await filterIndex.catchUp(state.seq);
-      const space = await embedderProvider.vectorSpace(db, state.componentsId);
-      await vectorIndex.catchUpFitted(space.storedId, state.seq, space.fit);
-      return true;
+    followChanges(options: { intervalMs?: number; onError?: (err: unknown) => void } = {}): () => Promise<void> {
+      const intervalMs = options.intervalMs ?? FOLLOW_INTERVAL_MS;
+      let stopped = false;
+      let running: Promise<void> = Promise.resolve();
+      let timer: NodeJS.Timeout | undefined;
+      const tick = () => {
+        running = warmUp()
+          .then(
+            () => {},
+            (err: unknown) => options.onError?.(err),
+          )
+          .finally(() => {
+            if (!stopped) schedule();
+          });
+      };
+      const schedule = () => {
+        timer = setTimeout(tick, intervalMs);
+        // Following never keeps the process alive on its own.
+        timer.unref();
+      };
+      schedule();
+      return async () => {
+        stopped = true;
+        clearTimeout(timer);
+        await running;
+      };
     },
 
     /**
@@ -189,8 +237,8 @@ export function createSearchService(deps: SearchServiceDeps) {
     /**
      * How far each in-process index is behind the search tables, in changes (the `seq` counter;
      * an index not loaded yet is behind by all of them), and its loads from empty: for metrics.
-     * Indexes catch up at the next search, so a lag between searches is expected; one that stays
-     * while searches run is not.
+     * A serving process follows the tables every `FOLLOW_INTERVAL_MS` (`followChanges`) and every
+     * search catches up first, so a lag of about a second's writes is expected; one that stays is not.
      */
     async indexLag(): Promise<Record<'keyword' | 'vector' | 'filter', { behind: number; loads: number; lastLoadMs: number | undefined }>> {
       const { seq } = await store.readState(db);

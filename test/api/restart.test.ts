@@ -59,11 +59,33 @@ describe('durability', { skip: testPostgresUrl ? 'SQLite durability suite' : fal
     }
     await first.stop('SIGKILL');
 
-    const second = await startServer(t.after.bind(t), env, { port });
+    const metricsPort = await freePort();
+    const second = await startServer(t.after.bind(t), { ...env, NEXUS_METRICS_PORT: String(metricsPort) }, { port });
     assert.ok(!second.output().includes(token), 'the token is not printed again');
     const list = (await (await fetch(`${base}/v1/tickets?limit=100`, { headers: auth })).json()) as { data: { id: string }[] };
     assert.deepEqual(list.data.map((x) => x.id).sort(), ids.sort());
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
+
+    // The server keeps its search indexes following the writes: with no search at all, the lag
+    // of a new ticket's change goes back to 0.
+    const written = await fetch(`${base}/v1/tickets`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ brand_id: 'brand_k', subject: 'followed', customer: { email: 'c@example.com' } }),
+    });
+    assert.equal(written.status, 201);
+    const keywordLag = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return Number(/^nexus_search_index_lag_changes\{index="keyword"\} (\S+)$/m.exec(text)?.[1]);
+    };
+    // Bounded only so that a server that never follows fails here rather than hanging the suite.
+    const giveUpAt = Date.now() + 60_000;
+    let lag = await keywordLag();
+    while (lag !== 0 && Date.now() < giveUpAt) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      lag = await keywordLag();
+    }
+    assert.equal(lag, 0);
     assert.equal(await second.stop('SIGTERM'), 0);
   });
 

@@ -109,6 +109,48 @@ describe('search warm-up', () => {
     assert.ok(before.keywordLoads <= 1 && before.vectorLoads <= 1);
   });
 
+  it('follows the writes between searches: the indexes catch up without a search, and stop following when told', async () => {
+    const search = freshService();
+    await search.warmUp();
+    const behind = async () => {
+      const lag = await search.indexLag();
+      return { keyword: lag.keyword.behind, vector: lag.vector.behind, filter: lag.filter.behind };
+    };
+    assert.deepEqual(await behind(), { keyword: 0, vector: 0, filter: 0 });
+    // Written through the app's service, as another process would: this service learns of them
+    // only by following the tables.
+    const written = [];
+    for (let i = 0; i < 5; i++) written.push((await createTicket(t, brand, { subject: `Shipping label ${i}`, description: 'The label printer jams.' })).id);
+    const lagging = await behind();
+    assert.ok(lagging.keyword >= 5 && lagging.vector >= 5 && lagging.filter >= 5, JSON.stringify(lagging));
+    const { keywordDocuments, vectors } = search.indexStats();
+
+    const errors: unknown[] = [];
+    const stop = search.followChanges({ intervalMs: 5, onError: (err) => errors.push(err) });
+    try {
+      // No search runs meanwhile: only the following can bring the lag to 0. Bounded only so that a
+      // follower that never runs fails here rather than hanging the suite.
+      const giveUpAt = Date.now() + 60_000;
+      while (Object.values(await behind()).some((n) => n > 0) && Date.now() < giveUpAt) await new Promise((resolve) => setTimeout(resolve, 5));
+    } finally {
+      await stop();
+    }
+    assert.deepEqual(errors, []);
+    assert.deepEqual(await behind(), { keyword: 0, vector: 0, filter: 0 });
+    const stats = search.indexStats();
+    assert.equal(stats.keywordDocuments, keywordDocuments + 5);
+    assert.equal(stats.vectors, vectors + 5);
+    assert.equal(stats.keywordLoads, 1, 'caught up, not loaded again');
+    assert.equal(stats.vectorLoads, 1);
+
+    // Stopped: later writes wait for the next search again.
+    await createTicket(t, brand, { subject: 'Shipping label again', description: 'Still jammed.' });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok((await behind()).keyword >= 1);
+    const hits = await search.search(principal, { query: 'shipping label jams', mode: 'keyword', limit: 10 });
+    assert.ok(written.every((id) => hits.data.some((h) => h.ticket.id === id)));
+  });
+
   it('reads a page’s tickets where the warm-up saw their rows, and finds them still when rows moved since', async () => {
     const search = freshService();
     await search.warmUp();
