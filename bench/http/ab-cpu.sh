@@ -11,13 +11,18 @@
 #   AB_ENV_B="NEXUS_RATE_LIMIT_SYNC_INTERVAL=1h" bench/http/ab-cpu.sh <same checkout twice> …   # settings per side
 #   AB_SEED_B=<seed dir>/n1000000 AB_SETTLE=150 bench/http/ab-cpu.sh <same checkout twice> <seed dir>/n10000 search 20
 #                                                         # one build on two data sizes: what 10k → 1M costs, drift cancelled
+#   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n100000 first-search 3
+#                                                         # the first search after a burst of writes (below)
 #
 # `get` reads the first brand's tickets in turn with that brand's token, `get-all` 5,000 tickets of
 # every brand with their brands' tokens (as bench:http's get does), `get-uncached` every sampled
 # ticket in turn from a random place in the sample (as bench:http's get-uncached: more tickets than
 # the server's caches hold), `list` the first brand's open
 # tickets newest first, `search` bench:http's keyword searches (lua/search.lua), `create` bench:http's ~600-byte creates (lua/create.lua) into each side's copy
-# of the seed (CPU only: a commit's fsync wait is not CPU time). Prints each run and the totals.
+# of the seed (CPU only: a commit's fsync wait is not CPU time). `first-search` times, with one
+# client, the first searches after AB_WRITES seconds (20 unless set) of creates into the same side,
+# once its server is idle again (what the search pays for the writes before it). Prints each run and
+# the totals.
 set -euo pipefail
 if [ $# -lt 4 ]; then
   sed -n '2,17p' "$0"
@@ -29,7 +34,7 @@ SEED=$(cd "$3" && pwd)
 SEED_B=$(cd "${AB_SEED_B:-$3}" && pwd)
 export AB_PATH=$4
 ROUNDS=${5:-8}
-case $AB_PATH in get | get-all | get-uncached | list | search | create) ;; *) echo "path: get, get-all, get-uncached, list, search or create" >&2; exit 2 ;; esac
+case $AB_PATH in get | get-all | get-uncached | list | search | create | first-search) ;; *) echo "path: get, get-all, get-uncached, list, search, create or first-search" >&2; exit 2 ;; esac
 
 WORK=$(mktemp -d)
 cleanup() {
@@ -81,7 +86,11 @@ script_of() { # side
   local seed
   seed=$(seed_of "$1")
   export BENCH_IDS=$seed/product.ids BENCH_TOKENS=$seed/product.tokens
-  if [ "$AB_PATH" = create ] || [ "$AB_PATH" = search ]; then SCRIPT=$BENCH_LUA_DIR/$AB_PATH.lua; else SCRIPT=$WORK/$1.lua; fi
+  case $AB_PATH in
+    create | search) SCRIPT=$BENCH_LUA_DIR/$AB_PATH.lua ;;
+    first-search) SCRIPT=$BENCH_LUA_DIR/create.lua ;;
+    *) SCRIPT=$WORK/$1.lua ;;
+  esac
 }
 
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
@@ -117,6 +126,36 @@ for side in a b; do
   script_of $side
   taskset -c 1 wrk -t1 -c32 -d"${AB_WARMUP:-3}"s -s "$SCRIPT" "http://127.0.0.1:${port[$side]}" > /dev/null
 done
+
+if [ "$AB_PATH" = first-search ]; then
+  # One keyword search by the side's first brand, timed by curl (seconds, total).
+  search_once() { # side, query
+    local brand token
+    read -r brand token < <(head -1 "$(seed_of "$1")/product.tokens")
+    curl -sf -o /dev/null -w '%{time_total}' -H "authorization: Bearer $token" -H 'content-type: application/json' \
+      -d "{\"query\":\"$2\",\"mode\":\"keyword\",\"filters\":{\"brand_id\":\"$brand\"},\"limit\":20}" "http://127.0.0.1:${port[$1]}/v1/tickets/search"
+  }
+  declare -A firsts=([a]="" [b]="")
+  for round in $(seq 1 "$ROUNDS"); do
+    for side in a b; do
+      script_of $side
+      taskset -c 1 wrk -t1 -c32 -d"${AB_WRITES:-20}"s -s "$SCRIPT" "http://127.0.0.1:${port[$side]}" > /dev/null
+      # Idle again: the work a write run leaves behind is done (at most 30 s).
+      for _ in $(seq 1 60); do
+        before=$(cpu_ticks "${pid[$side]}")
+        sleep 0.5
+        [ $(($(cpu_ticks "${pid[$side]}") - before)) -le 2 ] && break
+      done
+      first=$(search_once $side 'card declined')
+      second=$(search_once $side 'password reset')
+      firsts[$side]+="$first "
+      echo "round $round $side: first search $(awk -v s="$first" 'BEGIN { printf "%.1f", s * 1000 }') ms, second $(awk -v s="$second" 'BEGIN { printf "%.1f", s * 1000 }') ms"
+    done
+  done
+  median() { tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) * 1000 }'; }
+  echo "first-search: A median $(median "${firsts[a]}") ms, B median $(median "${firsts[b]}") ms over $ROUNDS rounds (A: $A, B: $B)"
+  exit 0
+fi
 
 declare -A ticks=([a]=0 [b]=0) requests=([a]=0 [b]=0)
 for round in $(seq 1 "$ROUNDS"); do
