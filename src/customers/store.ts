@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { prepareQuery } from '../db/prepared.js';
+import { prepareQuery, sendWrite } from '../db/prepared.js';
 import type { CustomerRow, DbOrTx } from '../db/schema.js';
 
 /** What some writes add to one customer's row: created with it when the customer is new. */
@@ -22,10 +22,10 @@ export async function addToCustomers(db: DbOrTx, tallies: readonly CustomerTally
   if (tallies.length === 0) return;
   // One tally (a create or a reply): the statement built once.
   if (tallies.length === 1) {
-    await addToOneCustomer.run(db, { ...tallies[0]! });
+    await addToOneCustomer.send(db, { ...tallies[0]! });
     return;
   }
-  await customerUpsert(db, tallies).execute();
+  await sendWrite(db, customerUpsert(db, tallies).compile());
 }
 
 const addToOneCustomer = prepareQuery((db, p: CustomerTally & Record<string, unknown>) => customerUpsert(db, [p]));

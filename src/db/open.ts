@@ -8,11 +8,12 @@ import type { Dialect } from './dialect-of.js';
 import type { Database } from './schema.js';
 import { migrations } from './migrations/index.js';
 import { runPreparedAsNamed } from './pg-statements.js';
+import { coalesceWritesPerTurn } from './pg-writes.js';
 import { openCountersDatabase, registerCountersDatabase } from './counters-database.js';
 import { type SqlReader, registerReader, registerWriter } from './prepared.js';
 import { cachingStatements, statementCache } from './sqlite-statements.js';
 import { SqliteLiteralLimits } from './sqlite-literal-limits.js';
-import { registerWriteProbe } from './transactions.js';
+import { registerPipelining, registerWriteProbe } from './transactions.js';
 import { startWalCheckpoints } from './wal-checkpoints.js';
 
 export type { Dialect };
@@ -54,7 +55,10 @@ export interface OpenDatabase {
 export function openDatabase(options: { dataDir: string; databaseUrl?: string | undefined; pgPoolSize?: number }): OpenDatabase {
   const url = options.databaseUrl;
   if (url && /^postgres(ql)?:\/\//.test(url)) {
-    const pool = new pg.Pool({ connectionString: url, max: options.pgPoolSize ?? 10 });
+    // Pipelined: a query is written to the server as soon as it is made, not once the one before it
+    // has been answered, so a group commit's units can send writes without waiting for them
+    // (transactions.ts, `SentWrites`). A caller that awaits each query sees no difference.
+    const pool = new pg.Pool({ connectionString: url, max: options.pgPoolSize ?? 10, pipeline: true });
     // An idle connection the server drops (restart, failover, admin kill) emits 'error' on the pool;
     // unhandled, that would crash the process. The pool replaces the connection on next use.
     pool.on('error', (err) => process.emitWarning(`PostgreSQL connection lost: ${err.message}`, 'NexusDatabaseWarning'));
@@ -66,8 +70,10 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
       client.on('error', () => {});
       // Prepared queries run as named statements, parsed and planned once per connection.
       runPreparedAsNamed(client);
+      coalesceWritesPerTurn(client);
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    registerPipelining(db);
     return { db, dialect: 'postgres', location: url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@'), close: () => db.destroy() };
   }
   const file = url?.startsWith('sqlite:') ? url.slice('sqlite:'.length) : path.join(options.dataDir, 'nexus.sqlite');

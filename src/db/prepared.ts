@@ -1,6 +1,7 @@
 import { type Compilable, type CompiledQuery, type DialectAdapter, type Insertable, type Kysely, type QueryResult, createQueryId } from 'kysely';
 import { dialectOf } from './dialect-of.js';
 import { keepPrepared } from './pg-statements.js';
+import { sentWritesOf } from './transactions.js';
 import { type RecordDuration, recorderFor } from './query-timing.js';
 import type { Database, DbOrTx } from './schema.js';
 
@@ -26,6 +27,12 @@ export interface PreparedQuery<P, R> {
   first(db: DbOrTx, params: P): Promise<R | undefined>;
   /** Runs a write; resolves to the number of rows it changed. */
   run(db: DbOrTx, params: P): Promise<number>;
+  /**
+   * Runs a write whose answer no one reads. In a group-commit unit on PostgreSQL it is sent without
+   * waiting for the answer (`sentWritesOf`, src/db/transactions.ts): it travels with the next
+   * statement the unit waits for, and its failure fails the unit. Elsewhere it runs as `run` does.
+   */
+  send(db: DbOrTx, params: P): Promise<void>;
 }
 
 /** Runs SQL synchronously on a connection that only reads. */
@@ -250,17 +257,40 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
     return (await execute(db, params)).rows;
   }
 
+  async function send(db: DbOrTx, params: P): Promise<void> {
+    const sent = sentWritesOf(db);
+    if (!sent) {
+      await execute(db, params);
+      return;
+    }
+    const entry = compiledFor(db);
+    sent.send({ ...entry.query, ...statementOf(entry, params), queryId: createQueryId() }, entry.record);
+  }
+
   return {
     all,
     first: async (db, params) => (await all(db, params))[0],
     run: async (db, params) => (await execute(db, params)).changes,
+    send,
   };
+}
+
+/**
+ * Runs a write built for one call whose answer no one reads: sent without waiting where the
+ * transaction allows it, as `PreparedQuery.send` is; else run and awaited.
+ */
+export async function sendWrite(db: DbOrTx, query: CompiledQuery): Promise<void> {
+  const sent = sentWritesOf(db);
+  if (sent) sent.send(query, recorderFor(db, query.query));
+  else await db.executeQuery(query);
 }
 
 /**
  * An insert of one row into `table`, prepared once per set of columns: the columns are the row's
  * keys whose value is not undefined (undefined leaves a column to its default, as Kysely's
  * `values` does). For the rows every write path inserts (tickets, messages, audit entries, events).
+ * Nothing is read from its answer: in a group-commit unit on PostgreSQL it is sent without waiting
+ * (`send`).
  */
 export function preparedInsert<T extends keyof Database & string>(table: T): (db: DbOrTx, row: Insertable<Database[T]>) => Promise<void> {
   const byColumns = new Map<string, PreparedQuery<Record<string, unknown>, unknown>>();
@@ -276,14 +306,14 @@ export function preparedInsert<T extends keyof Database & string>(table: T): (db
       );
       byColumns.set(key, query);
     }
-    await query.run(db, values);
+    await query.send(db, values);
   };
 }
 
 /**
  * A statement over a list of rows (a multi-row insert), prepared once per number of rows: `build`
  * gets rows whose values are placeholders named by column and index. More than `maxRows` rows are
- * built and compiled for the call, as Kysely does, rather than kept.
+ * built and compiled for the call, as Kysely does, rather than kept. Sent as `preparedInsert` is.
  */
 export function preparedForRows<Row extends Record<string, unknown>>(
   columns: readonly (keyof Row & string)[],
@@ -309,6 +339,6 @@ export function preparedForRows<Row extends Record<string, unknown>>(
     const n = rows.length;
     const params: Record<string, unknown> = {};
     for (let i = 0; i < n; i++) for (const c of columns) params[`${c}${i}`] = rows[i]![c];
-    await forCount(n).run(db, params);
+    await forCount(n).send(db, params);
   };
 }

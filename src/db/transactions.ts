@@ -1,4 +1,4 @@
-import type { ControlledTransaction, DialectAdapter, Kysely, Transaction } from 'kysely';
+import type { CompiledQuery, ControlledTransaction, DatabaseConnection, DialectAdapter, Kysely, Transaction } from 'kysely';
 import type { Database, DbOrTx } from './schema.js';
 import { EventLoopSlices } from '../shared/event-loop-slices.js';
 import { isStalePreparedStatement } from './pg-statements.js';
@@ -110,6 +110,64 @@ class PendingWrites implements BatchEndWrites {
   }
 }
 
+/**
+ * Writes a unit of a group commit sends without waiting for their answers, where its connection
+ * pipelines (PostgreSQL: `registerPipelining`). PostgreSQL runs a connection's statements in the
+ * order they arrive, so a statement the unit sends later, and the rest of the transaction, see
+ * such a write exactly as if it had been awaited; only its answer comes later. A unit's write path
+ * is a dozen statements or more, each a round trip to the server inside the transaction that holds
+ * the ticket sequences' locks: the writes whose answer no one reads (the inserts of a ticket's row,
+ * tags, message, audit entry and events) now travel with the next statement it waits for.
+ */
+export interface SentWrites {
+  /**
+   * Sends `query`; the unit waits for its answer before it ends, and fails with its error if it
+   * failed. `record` gets its duration, from the send to the answer (query metrics).
+   */
+  send(query: CompiledQuery, record?: (seconds: number) => void): void;
+}
+
+class UnitSentWrites implements SentWrites {
+  private pending: Promise<void>[] = [];
+  /** The first sent write that failed: the unit's failure, whatever its later statements then said (the transaction aborted). */
+  failure: { error: unknown } | undefined;
+
+  constructor(private readonly connection: DatabaseConnection) {}
+
+  send(query: CompiledQuery, record?: (seconds: number) => void): void {
+    const started = record ? performance.now() : 0;
+    this.pending.push(
+      this.connection.executeQuery(query).then(
+        () => record?.((performance.now() - started) / 1000),
+        (error: unknown) => {
+          this.failure ??= { error };
+        },
+      ),
+    );
+  }
+
+  /** Waits for every answer; throws the first failure. */
+  async settle(): Promise<void> {
+    while (this.pending.length) await Promise.all(this.pending.splice(0));
+    if (this.failure) throw this.failure.error;
+  }
+}
+
+// By the transaction a unit of work was handed (its savepoint): the writes it sent.
+const sentWrites = new WeakMap<object, UnitSentWrites>();
+
+/** Where writes made in `db` may be sent without waiting (a group-commit unit on a pipelining connection); undefined elsewhere. */
+export function sentWritesOf(db: DbOrTx): SentWrites | undefined {
+  return db.isTransaction ? sentWrites.get(db) : undefined;
+}
+
+const pipelining = new WeakSet<DialectAdapter>();
+
+/** Lets group commits on `db` send the writes of their units without waiting (its connections pipeline their queries). */
+export function registerPipelining(db: Kysely<Database>): void {
+  pipelining.add(db.getExecutor().adapter);
+}
+
 // By dialect adapter (one writer connection per SQLite database): the batch running on it now.
 const batchesRunning = new WeakMap<DialectAdapter, PendingWrites>();
 
@@ -198,6 +256,7 @@ export function groupCommit(db: Kysely<Database>, options: GroupCommitOptions = 
   const stats: GroupCommitStats = { commits: 0, units: 0, rerunWithSavepoints: 0 };
   const adapter = db.getExecutor().adapter;
   const probe = options.writeProbe === undefined ? probes.get(adapter) : (options.writeProbe ?? undefined);
+  const pipelines = pipelining.has(adapter);
   let savepointsUntil = 0;
 
   const schedule = () => {
@@ -220,6 +279,8 @@ export function groupCommit(db: Kysely<Database>, options: GroupCommitOptions = 
     let batchEnd: PendingWrites | undefined;
     try {
       trx = await db.startTransaction().execute();
+      // The transaction's own connection, for the writes units send past Kysely's one-query-at-a-time queue.
+      const connection = pipelines ? await trx.getExecutor().provideConnection(async (c) => c) : undefined;
       await options.startBatch?.(trx);
       const slices = new EventLoopSlices(yieldAfterMs);
       const unitProbe = probe && performance.now() >= savepointsUntil ? probe : undefined;
@@ -242,14 +303,20 @@ export function groupCommit(db: Kysely<Database>, options: GroupCommitOptions = 
           continue;
         }
         const savepoint = await trx.savepoint('unit').execute();
+        const sent = connection ? new UnitSentWrites(connection) : undefined;
+        if (sent) sentWrites.set(savepoint, sent);
         try {
           const value = await unit.work(savepoint as unknown as Transaction<Database>);
+          await sent?.settle();
           await savepoint.releaseSavepoint('unit').execute();
           outcomes.push({ ok: true, value });
         } catch (err) {
+          await sent?.settle().catch(() => {});
           await savepoint.rollbackToSavepoint('unit').execute();
           await savepoint.releaseSavepoint('unit').execute();
-          outcomes.push({ ok: false, value: err });
+          outcomes.push({ ok: false, value: sent?.failure ? sent.failure.error : err });
+        } finally {
+          sentWrites.delete(savepoint);
         }
       }
       await batchEnd?.flush();

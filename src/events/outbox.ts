@@ -19,26 +19,39 @@ export type TicketEventType = (typeof TICKET_EVENT_TYPES)[number];
 /** Sent to one endpoint on request; not part of the ticket event log. */
 export const TEST_EVENT_TYPE = 'webhook.test';
 
+/** An event to record: what happened, to which brand and ticket, and when. */
+export interface NewEvent {
+  type: TicketEventType;
+  brand_id: string | null;
+  ticket_id: string | null;
+  data: unknown;
+  at: Date;
+  created_at: string;
+}
+
 /**
  * Writes an event to the outbox. Callers pass the transaction of the change the event describes,
  * so the event exists exactly when the change does; the webhook dispatcher delivers from here, by
  * way of the event_dispatch_queue row written beside it.
  */
-export async function recordEvent(
-  db: DbOrTx,
-  event: { type: TicketEventType; brand_id: string | null; ticket_id: string | null; data: unknown; at: Date; created_at: string },
-): Promise<EventRow> {
-  const row: EventRow = {
-    id: newId('evt', event.at.getTime()),
-    type: event.type,
-    brand_id: event.brand_id,
-    ticket_id: event.ticket_id,
-    data: toJsonText(event.data),
-    created_at: event.created_at,
-  };
-  await store.insertEvent(db, row);
-  // Marks the event for webhook fan-out in the same transaction: committed together or not at all.
-  // Unmarked (no endpoint is enabled), it gives a dispatcher nothing to do: no wake-up.
-  if (await store.queueForDispatch(db, row)) signalDispatchWork();
-  return row;
+export async function recordEvent(db: DbOrTx, event: NewEvent): Promise<EventRow> {
+  return (await recordEvents(db, [event]))[0]!;
+}
+
+/** Writes the events of one change to the outbox, as `recordEvent` does each, in as few statements as the database allows. */
+export async function recordEvents(db: DbOrTx, events: readonly NewEvent[]): Promise<EventRow[]> {
+  const rows = events.map(
+    (event): EventRow => ({
+      id: newId('evt', event.at.getTime()),
+      type: event.type,
+      brand_id: event.brand_id,
+      ticket_id: event.ticket_id,
+      data: toJsonText(event.data),
+      created_at: event.created_at,
+    }),
+  );
+  // Marks the events for webhook fan-out in the same transaction: committed together or not at all.
+  // Unmarked (no endpoint is enabled), they give a dispatcher nothing to do: no wake-up.
+  if (await store.insertEventsForDispatch(db, rows)) signalDispatchWork();
+  return rows;
 }

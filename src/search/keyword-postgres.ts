@@ -6,6 +6,7 @@
  * BM25-like ranking PostgreSQL has without extensions. Terms are passed as quoted tsquery lexemes.
  */
 import { sql } from 'kysely';
+import { sendWrite } from '../db/prepared.js';
 import { COLUMN_WEIGHTS, type KeywordIndex, type KeywordTextSqlRow, toKeywordTextRow } from './keyword-index.js';
 import type { ScoredHit } from './text/fusion.js';
 
@@ -22,13 +23,17 @@ export const postgresKeywordIndex: KeywordIndex = {
     for (let i = 0; i < docs.length; i += 300) {
       const chunk = docs.slice(i, i + 300);
       if (chunk.length === 0) continue;
-      await sql`
+      // Sent without waiting in a group commit's unit (nothing is read from its answer).
+      await sendWrite(
+        trx,
+        sql`
         insert into search_keyword (doc_id, subject, body, meta, tsv)
         select v.doc_id, v.subject, v.body, v.meta,
           setweight(to_tsvector('simple', v.subject), 'A') || setweight(to_tsvector('simple', v.body), 'B') || setweight(to_tsvector('simple', v.meta), 'C')
         from (values ${sql.join(chunk.map((d) => sql`(${d.docId}::integer, ${d.fields.subject}::text, ${d.fields.body}::text, ${d.fields.meta}::text)`))})
           as v(doc_id, subject, body, meta)
-        on conflict (doc_id) do update set subject = excluded.subject, body = excluded.body, meta = excluded.meta, tsv = excluded.tsv`.execute(trx);
+        on conflict (doc_id) do update set subject = excluded.subject, body = excluded.body, meta = excluded.meta, tsv = excluded.tsv`.compile(trx),
+      );
     }
   },
 

@@ -1,6 +1,6 @@
 import type { DbOrTx, TicketRow } from '../db/schema.js';
 import { type Actor, auditActorColumns } from '../auth/scopes.js';
-import { recordEvent } from '../events/outbox.js';
+import { type NewEvent, recordEvents } from '../events/outbox.js';
 import { toTimestamp } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { toJsonText } from '../shared/json.js';
@@ -69,17 +69,19 @@ export async function recordChange(trx: DbOrTx, indexer: TicketIndexer | undefin
   });
   const ticket = toTicketView(row);
   const about = { brand_id: row.brand_id, ticket_id: row.id, at, created_at: createdAt };
+  const events: NewEvent[] = [];
   if (change.action === 'ticket.created') {
-    await recordEvent(trx, { ...about, type: 'ticket.created', data: { ticket } });
+    events.push({ ...about, type: 'ticket.created', data: { ticket } });
   } else {
     if (change.action === 'message.created') {
-      await recordEvent(trx, { ...about, type: 'ticket.message_created', data: { ticket, message: change.message } });
+      events.push({ ...about, type: 'ticket.message_created', data: { ticket, message: change.message } });
     }
     if (change.action === 'ticket.merged' && change.into) {
-      await recordEvent(trx, { ...about, type: 'ticket.merged', data: { ticket, into: toTicketView(change.into) } });
+      events.push({ ...about, type: 'ticket.merged', data: { ticket, into: toTicketView(change.into) } });
     }
-    if (Object.keys(changes).length) await recordUpdateEvents(trx, about, ticket, changes);
+    if (Object.keys(changes).length) events.push(...updateEvents(about, ticket, changes));
   }
+  await recordEvents(trx, events);
   if (change.action === 'ticket.created' && indexer?.ticketCreated) {
     await indexer.ticketCreated(trx, row);
     return;
@@ -90,17 +92,13 @@ export async function recordChange(trx: DbOrTx, indexer: TicketIndexer | undefin
 }
 
 /** Events of a change of fields: one ticket.updated with every change, plus the specific ones. */
-async function recordUpdateEvents(
-  trx: DbOrTx,
-  about: { brand_id: string; ticket_id: string; at: Date; created_at: string },
-  ticket: TicketView,
-  changes: Changes,
-): Promise<void> {
-  await recordEvent(trx, { ...about, type: 'ticket.updated', data: { ticket, changes } });
+function updateEvents(about: { brand_id: string; ticket_id: string; at: Date; created_at: string }, ticket: TicketView, changes: Changes): NewEvent[] {
+  const events: NewEvent[] = [{ ...about, type: 'ticket.updated', data: { ticket, changes } }];
   if (changes.status) {
-    await recordEvent(trx, { ...about, type: 'ticket.status_changed', data: { ticket, changes: { status: changes.status } } });
+    events.push({ ...about, type: 'ticket.status_changed', data: { ticket, changes: { status: changes.status } } });
   }
   if (changes.assigned_to) {
-    await recordEvent(trx, { ...about, type: 'ticket.assigned', data: { ticket, changes: { assigned_to: changes.assigned_to } } });
+    events.push({ ...about, type: 'ticket.assigned', data: { ticket, changes: { assigned_to: changes.assigned_to } } });
   }
+  return events;
 }

@@ -34,7 +34,7 @@ export async function ticketCountsChanged(db: DbOrTx, before: CountKey | undefin
     params[`a${i}`] = key[2];
     params[`c${i}`] = delta;
   }
-  await (rows.length === 1 ? addToOneCount : addToTwoCounts).run(db, params);
+  await (rows.length === 1 ? addToOneCount : addToTwoCounts).send(db, params);
 }
 
 type CountDelta = { brand_id: string; status: string; assigned_to: string; count: number };

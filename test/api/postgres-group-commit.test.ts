@@ -12,8 +12,8 @@ import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { openDatabase } from '../../src/db/open.js';
 import type { Database } from '../../src/db/schema.js';
-import { groupCommit } from '../../src/db/transactions.js';
-import { lockTicket, takeWriteOrder } from '../../src/tickets/store.js';
+import { groupCommit, sentWritesOf } from '../../src/db/transactions.js';
+import { insertAuditEntry, lockTicket, takeWriteOrder } from '../../src/tickets/store.js';
 import { build, testPostgresUrl } from '../helpers/app.js';
 import type { Transaction } from 'kysely';
 
@@ -78,5 +78,60 @@ describe('PostgreSQL group commit', {
     assert.deepEqual({ runsA, runsB }, { runsA: 1, runsB: 1 }, 'neither unit was aborted as a deadlock');
     assert.deepEqual(first.stats(), { commits: 1, units: 1, rerunWithSavepoints: 0 });
     assert.deepEqual(other.stats(), { commits: 1, units: 1, rerunWithSavepoints: 0 });
+  });
+
+  it("sends a unit's writes without waiting, yet a later statement sees them and a failed one fails its unit alone, with its own error", async (t) => {
+    const app = await build(t);
+    const brand = (await app.request({ method: 'POST', url: '/v1/brands', body: { name: 'Sent' } })).json();
+    const created = await app.request({
+      method: 'POST',
+      url: '/v1/tickets',
+      body: { brand_id: brand.id, subject: 'Audited', customer: { email: 'sent@example.com' } },
+    });
+    assert.equal(created.statusCode, 201);
+    const ticketId = created.json().id;
+    const db = app.runtime.db;
+    const audit = (id: string, ticket: string) => ({
+      id,
+      ticket_id: ticket,
+      actor_type: 'system',
+      actor_id: null,
+      actor_name: 'test',
+      action: 'ticket.updated',
+      changes: '{}',
+      created_at: '2026-01-01T00:00:00.000Z',
+    });
+    const countOf = async (trx: Transaction<Database>, id: string) =>
+      Number((await sql<{ n: string }>`select count(*) as n from audit_entries where id = ${id}`.execute(trx)).rows[0]!.n);
+    const commits = groupCommit(db, { maxBatch: 32, startBatch: takeWriteOrder });
+    // Queued in one turn: one batch, one transaction.
+    const units = [
+      commits.run(async (trx) => {
+        assert.ok(sentWritesOf(trx), 'a unit on PostgreSQL sends its writes');
+        await insertAuditEntry(trx, audit('aud_sent_first', ticketId));
+        return countOf(trx, 'aud_sent_first');
+      }),
+      commits.run(async (trx) => {
+        // No such ticket: the foreign key refuses the row, at the server, after the call returned.
+        await insertAuditEntry(trx, audit('aud_sent_orphan', 'tick_missing'));
+        return countOf(trx, 'aud_sent_orphan');
+      }),
+      commits.run(async (trx) => {
+        await insertAuditEntry(trx, audit('aud_sent_last', ticketId));
+        return countOf(trx, 'aud_sent_last');
+      }),
+    ];
+    const [first, orphan, last] = await Promise.allSettled(units);
+    assert.deepEqual(first, { status: 'fulfilled', value: 1 }, 'the unit read its own sent write');
+    assert.equal(orphan?.status, 'rejected');
+    assert.equal((orphan as PromiseRejectedResult).reason.code, '23503', 'the foreign key violation, not the aborted statement after it');
+    assert.deepEqual(last, { status: 'fulfilled', value: 1 });
+    assert.deepEqual(commits.stats(), { commits: 1, units: 3, rerunWithSavepoints: 0 });
+    const kept = await db.selectFrom('audit_entries').select('id').where('id', 'like', 'aud_sent_%').orderBy('id').execute();
+    assert.deepEqual(
+      kept.map((r) => r.id),
+      ['aud_sent_first', 'aud_sent_last'],
+      'nothing of the failed unit was stored',
+    );
   });
 });
