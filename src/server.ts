@@ -6,7 +6,7 @@ import { serveCluster } from './cluster.js';
 import { ConfigError, type Config } from './config.js';
 import { loggerOptions } from './http/redact.js';
 import { startConfiguredMetricsServer } from './metrics/server.js';
-import { startBackgroundWork } from './workers.js';
+import { startBackgroundWork, startJobs } from './workers.js';
 
 /**
  * `npm start` / `nexus serve`: migrate, make sure an admin token exists, serve, run the jobs. With
@@ -38,7 +38,8 @@ export async function serve(config: Config): Promise<void> {
     .catch((err: unknown) => log.error({ err }, 'search warm-up failed; the first search loads the indexes'))
     .finally(() => {
       if (closing) return;
-      stopFollowing = search.followChanges({ onError: (err) => log.warn({ err }, 'search indexes could not catch up; the next search does') });
+      // In every serving process, workers or not: each has indexes of its own.
+      stopFollowing = startJobs([search.followJob()], log);
     });
   const stopBackgroundWork = config.runWorkers ? await startBackgroundWork(runtime, log) : async () => {};
 

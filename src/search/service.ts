@@ -11,6 +11,7 @@ import { type Principal, canSeeBrand } from '../auth/scopes.js';
 import { type CursorCodec, cursorInteger } from '../http/cursor.js';
 import { type Page, readCursor } from '../http/pagination.js';
 import { validationError } from '../http/problem.js';
+import type { BackgroundJob } from '../shared/background-job.js';
 import { type Clock, parseInstant, toTimestamp } from '../shared/clock.js';
 import { type TicketView, checkTags, normalizeEmail, toTicketView } from '../tickets/model.js';
 import { type EmbedderSettings, createEmbedderProvider } from './embedder-provider.js';
@@ -54,7 +55,7 @@ export interface SearchServiceDeps {
 const noResults = (): Page<SearchResult> => ({ data: [], next_cursor: null });
 
 /**
- * How often a serving process catches its search indexes up with the tables (`followChanges`):
+ * How often a serving process catches its search indexes up with the tables (`followJob`):
  * a search then waits for at most this long's changes, ~900 tickets at the create rate measured on
  * one core (docs/benchmarks.md), instead of for every change since the last search.
  */
@@ -179,42 +180,16 @@ export function createSearchService(deps: SearchServiceDeps) {
     warmUp,
 
     /**
-     * Keeps the in-process indexes following the search tables between searches: every
-     * `intervalMs` (default `FOLLOW_INTERVAL_MS`) they catch up on the changes committed since, by
-     * this process or another, in the same slices as a warm-up. Without it the first search after
-     * a burst of writes caught up on all of them before it answered, and every search arriving
-     * meanwhile waited too (at 100k tickets, ~7,000 changes: a p99 of 476 ms against 15 ms once
-     * caught up; docs/benchmarks.md). The work is the same, done sooner: a search now finds at
-     * most one interval's changes to follow. Failures go to `onError` and the next tick tries
-     * again. The returned function stops the following and resolves once a catch-up under way has
-     * finished, so the database can be closed after it.
+     * The job that keeps the in-process indexes following the search tables between searches, run
+     * by every serving process (src/server.ts, with `startJobs`): each tick catches them up on the
+     * changes committed since, by this process or another, in the same slices as a warm-up. Without
+     * it the first search after a burst of writes caught up on all of them before it answered, and
+     * every search arriving meanwhile waited too: at 100k tickets, after 20 s of creates, 685 ms
+     * against 20 ms (docs/benchmarks.md). The work is the same, done sooner: a search now finds at
+     * most one interval's changes to follow.
      */
-    followChanges(options: { intervalMs?: number; onError?: (err: unknown) => void } = {}): () => Promise<void> {
-      const intervalMs = options.intervalMs ?? FOLLOW_INTERVAL_MS;
-      let stopped = false;
-      let running: Promise<void> = Promise.resolve();
-      let timer: NodeJS.Timeout | undefined;
-      const tick = () => {
-        running = warmUp()
-          .then(
-            () => {},
-            (err: unknown) => options.onError?.(err),
-          )
-          .finally(() => {
-            if (!stopped) schedule();
-          });
-      };
-      const schedule = () => {
-        timer = setTimeout(tick, intervalMs);
-        // Following never keeps the process alive on its own.
-        timer.unref();
-      };
-      schedule();
-      return async () => {
-        stopped = true;
-        clearTimeout(timer);
-        await running;
-      };
+    followJob(everyMs = FOLLOW_INTERVAL_MS): BackgroundJob {
+      return { name: 'search-follow', everyMs, run: warmUp };
     },
 
     /**
@@ -237,7 +212,7 @@ export function createSearchService(deps: SearchServiceDeps) {
     /**
      * How far each in-process index is behind the search tables, in changes (the `seq` counter;
      * an index not loaded yet is behind by all of them), and its loads from empty: for metrics.
-     * A serving process follows the tables every `FOLLOW_INTERVAL_MS` (`followChanges`) and every
+     * A serving process follows the tables every `FOLLOW_INTERVAL_MS` (`followJob`) and every
      * search catches up first, so a lag of about a second's writes is expected; one that stays is not.
      */
     async indexLag(): Promise<Record<'keyword' | 'vector' | 'filter', { behind: number; loads: number; lastLoadMs: number | undefined }>> {

@@ -9,6 +9,7 @@ import { sql } from 'kysely';
 import type { Principal } from '../../src/auth/scopes.js';
 import { cursorCodecFor } from '../../src/http/cursor-key.js';
 import { createSearchService } from '../../src/search/service.js';
+import { startJobs } from '../../src/workers.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
 
@@ -126,7 +127,8 @@ describe('search warm-up', () => {
     const { keywordDocuments, vectors } = search.indexStats();
 
     const errors: unknown[] = [];
-    const stop = search.followChanges({ intervalMs: 5, onError: (err) => errors.push(err) });
+    // Run as the server runs it, every 5 ms here.
+    const stop = startJobs([search.followJob(5)], { error: (err: unknown) => errors.push(err) });
     try {
       // No search runs meanwhile: only the following can bring the lag to 0. Bounded only so that a
       // follower that never runs fails here rather than hanging the suite.
