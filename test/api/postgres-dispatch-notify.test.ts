@@ -8,20 +8,14 @@ import { describe, it } from 'node:test';
 import pg from 'pg';
 import { DISPATCH_CHANNEL } from '../../src/events/store.js';
 import { build, testPostgresUrl } from '../helpers/app.js';
+import { createBrand, createTicket } from '../helpers/factories.js';
 
 describe('PostgreSQL: events, their dispatch marks and the notification', {
   skip: testPostgresUrl ? false : 'needs NEXUS_TEST_DATABASE_URL (npm run test:postgres)',
 }, () => {
   it('a change writes its events and their marks, and notifies the dispatchers once', async (t) => {
     const app = await build(t);
-    const brand = (await app.request({ method: 'POST', url: '/v1/brands', body: { name: 'Notify' } })).json();
-    const created = await app.request({
-      method: 'POST',
-      url: '/v1/tickets',
-      body: { brand_id: brand.id, subject: 'Ring the bell', customer: { email: 'bell@example.com' } },
-    });
-    assert.equal(created.statusCode, 201);
-    const ticketId = created.json().id;
+    const ticketId = (await createTicket(app, (await createBrand(app)).id, { subject: 'Ring the bell' })).id;
 
     const listener = new pg.Client({ connectionString: app.config.databaseUrl });
     // The test database is dropped at the end, its connections terminated: this one's too.

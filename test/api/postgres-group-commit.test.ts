@@ -15,6 +15,7 @@ import type { Database } from '../../src/db/schema.js';
 import { groupCommit, sentWritesOf } from '../../src/db/transactions.js';
 import { insertAuditEntry, lockTicket, takeWriteOrder } from '../../src/tickets/store.js';
 import { build, testPostgresUrl } from '../helpers/app.js';
+import { createBrand, createTicket } from '../helpers/factories.js';
 import type { Transaction } from 'kysely';
 
 const bumpChangeSequence = (trx: Transaction<Database>) => sql`update sequences set value = value + 1 where name = 'ticket_change_seq'`.execute(trx);
@@ -82,14 +83,7 @@ describe('PostgreSQL group commit', {
 
   it("sends a unit's writes without waiting, yet a later statement sees them and a failed one fails its unit alone, with its own error", async (t) => {
     const app = await build(t);
-    const brand = (await app.request({ method: 'POST', url: '/v1/brands', body: { name: 'Sent' } })).json();
-    const created = await app.request({
-      method: 'POST',
-      url: '/v1/tickets',
-      body: { brand_id: brand.id, subject: 'Audited', customer: { email: 'sent@example.com' } },
-    });
-    assert.equal(created.statusCode, 201);
-    const ticketId = created.json().id;
+    const ticketId = (await createTicket(app, (await createBrand(app)).id, { subject: 'Audited' })).id;
     const db = app.runtime.db;
     const audit = (id: string, ticket: string) => ({
       id,
