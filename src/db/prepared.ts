@@ -33,6 +33,14 @@ export interface PreparedQuery<P, R> {
    * statement the unit waits for, and its failure fails the unit. Elsewhere it runs as `run` does.
    */
   send(db: DbOrTx, params: P): Promise<void>;
+  /**
+   * Starts the query and returns its rows' promise, to be awaited after the caller has started
+   * what follows it. In a group-commit unit on PostgreSQL it is sent at once (`SentWrites.read`),
+   * so the statements started before the caller's next await share one round trip, and run in
+   * the order they were started. Elsewhere it runs as `all` does: at once on SQLite, and through
+   * Kysely's connection, which runs a transaction's queries one at a time in call order.
+   */
+  ahead(db: DbOrTx, params: P): Promise<R[]>;
 }
 
 /** Runs SQL synchronously on a connection that only reads. */
@@ -267,8 +275,22 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
     sent.send({ ...entry.query, ...statementOf(entry, params), queryId: createQueryId() }, entry.record);
   }
 
+  function ahead(db: DbOrTx, params: P): Promise<R[]> {
+    const sent = sentWritesOf(db);
+    if (!sent) {
+      const rows = all(db, params);
+      // Handled: a caller that failed before its await (a statement started before this one
+      // failed) never reads it.
+      rows.catch(() => {});
+      return rows;
+    }
+    const entry = compiledFor(db);
+    return sent.read({ ...entry.query, ...statementOf(entry, params), queryId: createQueryId() }, entry.record);
+  }
+
   return {
     all,
+    ahead,
     first: async (db, params) => (await all(db, params))[0],
     run: async (db, params) => (await execute(db, params)).changes,
     send,

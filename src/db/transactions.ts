@@ -1,4 +1,4 @@
-import type { CompiledQuery, ControlledTransaction, DatabaseConnection, DialectAdapter, Kysely, Transaction } from 'kysely';
+import { CompiledQuery, type ControlledTransaction, type DatabaseConnection, type DialectAdapter, type Kysely, type Transaction } from 'kysely';
 import type { Database, DbOrTx } from './schema.js';
 import { EventLoopSlices } from '../shared/event-loop-slices.js';
 import { isStalePreparedStatement } from './pg-statements.js';
@@ -125,6 +125,12 @@ export interface SentWrites {
    * failed. `record` gets its duration, from the send to the answer (query metrics).
    */
   send(query: CompiledQuery, record?: (seconds: number) => void): void;
+  /**
+   * Sends the read `query` now and returns its rows' promise, for the caller to await once it has
+   * sent what follows: the statements sent before an await share its round trip. Its failure
+   * fails the unit as a sent write's does.
+   */
+  read<R>(query: CompiledQuery<R>, record?: (seconds: number) => void): Promise<R[]>;
 }
 
 class UnitSentWrites implements SentWrites {
@@ -146,6 +152,28 @@ class UnitSentWrites implements SentWrites {
     );
   }
 
+  read<R>(query: CompiledQuery<R>, record?: (seconds: number) => void): Promise<R[]> {
+    const started = record ? performance.now() : 0;
+    const rows = this.connection.executeQuery<R>(query).then(
+      (result) => {
+        record?.((performance.now() - started) / 1000);
+        return result.rows;
+      },
+      (error: unknown) => {
+        this.failure ??= { error };
+        throw error;
+      },
+    );
+    // Settled with the unit's other statements; handled here too, as a caller that failed before
+    // its await never reads it.
+    const settled = rows.then(
+      () => {},
+      () => {},
+    );
+    this.pending.push(settled);
+    return rows;
+  }
+
   /** Waits for every answer; throws the first failure. */
   async settle(): Promise<void> {
     while (this.pending.length) await Promise.all(this.pending.splice(0));
@@ -153,7 +181,7 @@ class UnitSentWrites implements SentWrites {
   }
 }
 
-// By the transaction a unit of work was handed (its savepoint): the writes it sent.
+// By the transaction a unit of work was handed (its batch's, while the unit runs): the writes it sent.
 const sentWrites = new WeakMap<object, UnitSentWrites>();
 
 /** Where writes made in `db` may be sent without waiting (a group-commit unit on a pipelining connection); undefined elsewhere. */
@@ -181,6 +209,37 @@ const SAVEPOINTS_AFTER_FAILED_WRITE_MS = 1000;
 
 /** A unit failed after it wrote: its writes are mixed with the batch's, which must run again with savepoints. */
 class FailedAfterWriting extends Error {}
+
+const SAVEPOINT = CompiledQuery.raw('savepoint unit');
+const RELEASE = CompiledQuery.raw('release savepoint unit');
+const ROLLBACK_TO = CompiledQuery.raw('rollback to savepoint unit');
+
+/**
+ * Runs a unit of a batch in a savepoint on a connection that pipelines, sending what it need not
+ * wait for (`SentWrites`): its savepoint travels with its first statement, and the release with
+ * the answers it has not read yet (its last writes), so a unit costs no round trip of its own. A
+ * release sent after a failed statement fails too (the transaction is aborted), which leaves the
+ * savepoint there to roll back to. The unit's error is its first failed statement's, not the
+ * "transaction aborted" of those after it.
+ */
+async function runSendingUnit(trx: ControlledTransaction<Database>, connection: DatabaseConnection, unit: Unit): Promise<{ ok: boolean; value: unknown }> {
+  const sent = new UnitSentWrites(connection);
+  sent.send(SAVEPOINT);
+  sentWrites.set(trx, sent);
+  try {
+    const value = await unit.work(trx);
+    sent.send(RELEASE);
+    await sent.settle();
+    return { ok: true, value };
+  } catch (err) {
+    await sent.settle().catch(() => {});
+    await trx.executeQuery(ROLLBACK_TO);
+    await trx.executeQuery(RELEASE);
+    return { ok: false, value: sent.failure ? sent.failure.error : err };
+  } finally {
+    sentWrites.delete(trx);
+  }
+}
 
 export interface GroupCommitOptions {
   /** Units a batch holds at most (128). */
@@ -302,21 +361,19 @@ export function groupCommit(db: Kysely<Database>, options: GroupCommitOptions = 
           }
           continue;
         }
+        if (connection) {
+          outcomes.push(await runSendingUnit(trx, connection, unit));
+          continue;
+        }
         const savepoint = await trx.savepoint('unit').execute();
-        const sent = connection ? new UnitSentWrites(connection) : undefined;
-        if (sent) sentWrites.set(savepoint, sent);
         try {
           const value = await unit.work(savepoint as unknown as Transaction<Database>);
-          await sent?.settle();
           await savepoint.releaseSavepoint('unit').execute();
           outcomes.push({ ok: true, value });
         } catch (err) {
-          await sent?.settle().catch(() => {});
           await savepoint.rollbackToSavepoint('unit').execute();
           await savepoint.releaseSavepoint('unit').execute();
-          outcomes.push({ ok: false, value: sent?.failure ? sent.failure.error : err });
-        } finally {
-          sentWrites.delete(savepoint);
+          outcomes.push({ ok: false, value: err });
         }
       }
       await batchEnd?.flush();

@@ -1,7 +1,7 @@
 import type { Insertable } from 'kysely';
 import type { AuditEntryRow, AuditEntryTable, DbOrTx, MessageRow, MessageTable, NewTicketRow, TicketRow, TicketRowUpdate } from '../db/schema.js';
 import { dialectOf } from '../db/dialect-of.js';
-import { inlinedOnSqlite, preparedForRows, preparedInsert, preparedPerLength, prepareQuery, slotList } from '../db/prepared.js';
+import { inlinedOnSqlite, preparedForRows, preparedInsert, preparedPerLength, prepareQuery, sendWrite, slotList } from '../db/prepared.js';
 import { messagePreview } from '../shared/message-preview.js';
 import { viewCountsChanged } from '../views/count-store.js';
 import { type TicketCountFilters, ticketCountsChanged } from './count-store.js';
@@ -14,10 +14,12 @@ import { type TicketCountFilters, ticketCountsChanged } from './count-store.js';
  * waiting for the lock; a stamp further behind than `MAX_STAMP_LAG_MS` is taken as deliberate
  * (an import keeping its original time) and kept.
  */
-async function nextChange(db: DbOrTx, updatedAt: string, changeSeq?: number): Promise<{ change_seq: number; updated_at: string }> {
-  const seq = changeSeq ?? Number((await nextChangeSeq.first(db, {}))!.value);
-  const latest = await latestUpdate.first(db, {});
-  const last = latest?.updated_at;
+async function nextChange(db: DbOrTx, updatedAt: string, changeSeq: Promise<number>): Promise<{ change_seq: number; updated_at: string }> {
+  // Started after the statement that takes the sequence's lock, so it reads once that is held;
+  // in a unit on PostgreSQL both travel in one round trip (`ahead`).
+  const latest = latestUpdate.ahead(db, {});
+  const seq = await changeSeq;
+  const last = (await latest)[0]?.updated_at;
   const lagging = last !== undefined && last !== null && last > updatedAt && Date.parse(last) - Date.parse(updatedAt) <= MAX_STAMP_LAG_MS;
   return { change_seq: seq, updated_at: lagging ? last : updatedAt };
 }
@@ -60,9 +62,14 @@ const insertTags = preparedForRows(['ticket_id', 'tag'], (db, rows: { ticket_id:
 
 /** Inserts a ticket with the next arrival number (its queue's tree counts it by trigger, migration 0025). */
 export async function insertTicket(db: DbOrTx, fields: Omit<NewTicketRow, 'queue_seq' | 'change_seq'>, tags: string[]): Promise<TicketRow> {
-  const seqs = await nextCreateSeqs.all(db, {});
-  const seqOf = (name: string) => Number(seqs.find((s) => s.name === name)!.value);
-  const row = { ...fields, queue_seq: seqOf('ticket_queue_seq'), ...(await nextChange(db, fields.updated_at, seqOf('ticket_change_seq'))) } as TicketRow;
+  const seqs = nextCreateSeqs.ahead(db, {});
+  const seqOf = (rows: Awaited<typeof seqs>, name: string) => Number(rows.find((s) => s.name === name)!.value);
+  const change = await nextChange(
+    db,
+    fields.updated_at,
+    seqs.then((rows) => seqOf(rows, 'ticket_change_seq')),
+  );
+  const row = { ...fields, queue_seq: seqOf(await seqs, 'ticket_queue_seq'), ...change } as TicketRow;
   await insertTicketRow(db, row);
   await insertTags(
     db,
@@ -83,12 +90,16 @@ const ticketById = prepareQuery((db, p: { id: string }) => db.selectFrom('ticket
  */
 export async function lockTicket(db: DbOrTx, id: string): Promise<void> {
   if (dialectOf(db) !== 'postgres') return;
-  await db
+  // Sent in a unit (`send`): the read that follows it waits for the lock, in the same round trip.
+  await lockTicketRow.send(db, { id });
+}
+
+const lockTicketRow = prepareQuery((db, p: { id: string }) =>
+  db
     .updateTable('tickets')
     .set((eb) => ({ version: eb.ref('version') }))
-    .where('id', '=', id)
-    .execute();
-}
+    .where('id', '=', p.id),
+);
 
 export async function findTicket(db: DbOrTx, id: string): Promise<TicketRow | undefined> {
   return ticketById.first(db, { id });
@@ -110,13 +121,16 @@ export async function findTickets(db: DbOrTx, ids: readonly string[]): Promise<T
  */
 export async function updateTicket(db: DbOrTx, before: TicketRow, set: TicketRowUpdate, tags?: string[]): Promise<TicketRow> {
   const id = before.id;
-  if (set.updated_at !== undefined) set = { ...set, ...(await nextChange(db, set.updated_at)) };
+  if (set.updated_at !== undefined) {
+    const seq = nextChangeSeq.ahead(db, {}).then((rows) => Number(rows[0]!.value));
+    set = { ...set, ...(await nextChange(db, set.updated_at, seq)) };
+  }
   const after = { ...before, ...set } as TicketRow;
-  await db.updateTable('tickets').set(set).where('id', '=', id).execute();
+  await sendWrite(db, db.updateTable('tickets').set(set).where('id', '=', id).compile());
   await ticketCountsChanged(db, before, after);
   await viewCountsChanged(db, before, after);
   if (tags) {
-    await db.deleteFrom('ticket_tags').where('ticket_id', '=', id).execute();
+    await sendWrite(db, db.deleteFrom('ticket_tags').where('ticket_id', '=', id).compile());
     await insertTags(
       db,
       tags.map((tag) => ({ ticket_id: id, tag })),

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { openDatabase } from '../../src/db/open.js';
+import { prepareQuery } from '../../src/db/prepared.js';
 import type { Database } from '../../src/db/schema.js';
 import { groupCommit, sentWritesOf } from '../../src/db/transactions.js';
 import { insertAuditEntry, lockTicket, takeWriteOrder } from '../../src/tickets/store.js';
@@ -126,6 +127,74 @@ describe('PostgreSQL group commit', {
       kept.map((r) => r.id),
       ['aud_sent_first', 'aud_sent_last'],
       'nothing of the failed unit was stored',
+    );
+  });
+
+  it('a unit ends without waiting on its last writes, yet one whose last write fails, or that throws after writing, is rolled back alone; reads started ahead share the trip', async (t) => {
+    const app = await build(t);
+    const ticketId = (await createTicket(app, (await createBrand(app)).id, { subject: 'Trailing' })).id;
+    const db = app.runtime.db;
+    const audit = (id: string, ticket: string) => ({
+      id,
+      ticket_id: ticket,
+      actor_type: 'system',
+      actor_id: null,
+      actor_name: 'test',
+      action: 'ticket.updated',
+      changes: '{}',
+      created_at: '2026-01-01T00:00:00.000Z',
+    });
+    const auditById = prepareQuery((qb, p: { id: string }) => qb.selectFrom('audit_entries').select('id').where('id', '=', p.id));
+    const commits = groupCommit(db, { maxBatch: 32, startBatch: takeWriteOrder });
+    const units = [
+      // Its write is still unanswered when the work returns: the release travels behind it.
+      commits.run(async (trx) => {
+        await insertAuditEntry(trx, audit('aud_trail_kept', ticketId));
+        return 'kept';
+      }),
+      // Its last statement fails at the server after the work returned.
+      commits.run(async (trx) => {
+        await insertAuditEntry(trx, audit('aud_trail_before_orphan', ticketId));
+        await insertAuditEntry(trx, audit('aud_trail_orphan', 'tick_missing'));
+        return 'orphan';
+      }),
+      // A failed write, then reads started ahead: the reads are refused (the transaction is aborted), the unit's error is the write's.
+      commits.run(async (trx) => {
+        await insertAuditEntry(trx, audit('aud_trail_orphan_read', 'tick_missing'));
+        const one = auditById.ahead(trx, { id: 'aud_trail_kept' });
+        const two = auditById.ahead(trx, { id: 'aud_trail_read' });
+        await Promise.all([one, two]);
+        return 'read after orphan';
+      }),
+      // Throws after writing: what it sent is rolled back with it.
+      commits.run(async (trx) => {
+        await insertAuditEntry(trx, audit('aud_trail_thrown', ticketId));
+        throw new Error('refused after writing');
+      }),
+      // Reads started ahead see the writes sent before them, this unit's and the earlier units'.
+      commits.run(async (trx) => {
+        await insertAuditEntry(trx, audit('aud_trail_read', ticketId));
+        const earlier = auditById.ahead(trx, { id: 'aud_trail_kept' });
+        const own = auditById.ahead(trx, { id: 'aud_trail_read' });
+        const failed = auditById.ahead(trx, { id: 'aud_trail_before_orphan' });
+        return [(await earlier).length, (await own).length, (await failed).length];
+      }),
+    ];
+    const [kept, orphan, orphanRead, thrown, read] = await Promise.allSettled(units);
+    assert.deepEqual(kept, { status: 'fulfilled', value: 'kept' });
+    assert.equal(orphan?.status, 'rejected');
+    assert.equal((orphan as PromiseRejectedResult).reason.code, '23503', 'the trailing write failed its unit with its own error');
+    assert.equal(orphanRead?.status, 'rejected');
+    assert.equal((orphanRead as PromiseRejectedResult).reason.code, '23503', 'the write, not the reads refused after it');
+    assert.equal(thrown?.status, 'rejected');
+    assert.equal((thrown as PromiseRejectedResult).reason.message, 'refused after writing');
+    assert.deepEqual(read, { status: 'fulfilled', value: [1, 1, 0] }, "the reads saw the earlier unit's and their own writes, not the rolled-back one");
+    assert.deepEqual(commits.stats(), { commits: 1, units: 5, rerunWithSavepoints: 0 });
+    const stored = await db.selectFrom('audit_entries').select('id').where('id', 'like', 'aud_trail_%').orderBy('id').execute();
+    assert.deepEqual(
+      stored.map((r) => r.id),
+      ['aud_trail_kept', 'aud_trail_read'],
+      'nothing of the failed units was stored',
     );
   });
 });
