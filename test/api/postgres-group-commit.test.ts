@@ -19,6 +19,18 @@ import { build, testPostgresUrl } from '../helpers/app.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
 import type { Transaction } from 'kysely';
 
+/** An audit entry of `ticket` (a missing ticket's is refused by the foreign key). */
+const audit = (id: string, ticket: string) => ({
+  id,
+  ticket_id: ticket,
+  actor_type: 'system',
+  actor_id: null,
+  actor_name: 'test',
+  action: 'ticket.updated',
+  changes: '{}',
+  created_at: '2026-01-01T00:00:00.000Z',
+});
+
 const bumpChangeSequence = (trx: Transaction<Database>) => sql`update sequences set value = value + 1 where name = 'ticket_change_seq'`.execute(trx);
 
 describe('PostgreSQL group commit', {
@@ -86,16 +98,6 @@ describe('PostgreSQL group commit', {
     const app = await build(t);
     const ticketId = (await createTicket(app, (await createBrand(app)).id, { subject: 'Audited' })).id;
     const db = app.runtime.db;
-    const audit = (id: string, ticket: string) => ({
-      id,
-      ticket_id: ticket,
-      actor_type: 'system',
-      actor_id: null,
-      actor_name: 'test',
-      action: 'ticket.updated',
-      changes: '{}',
-      created_at: '2026-01-01T00:00:00.000Z',
-    });
     const countOf = async (trx: Transaction<Database>, id: string) =>
       Number((await sql<{ n: string }>`select count(*) as n from audit_entries where id = ${id}`.execute(trx)).rows[0]!.n);
     const commits = groupCommit(db, { maxBatch: 32, startBatch: takeWriteOrder });
@@ -134,16 +136,6 @@ describe('PostgreSQL group commit', {
     const app = await build(t);
     const ticketId = (await createTicket(app, (await createBrand(app)).id, { subject: 'Trailing' })).id;
     const db = app.runtime.db;
-    const audit = (id: string, ticket: string) => ({
-      id,
-      ticket_id: ticket,
-      actor_type: 'system',
-      actor_id: null,
-      actor_name: 'test',
-      action: 'ticket.updated',
-      changes: '{}',
-      created_at: '2026-01-01T00:00:00.000Z',
-    });
     const auditById = prepareQuery((qb, p: { id: string }) => qb.selectFrom('audit_entries').select('id').where('id', '=', p.id));
     const commits = groupCommit(db, { maxBatch: 32, startBatch: takeWriteOrder });
     const units = [
