@@ -224,6 +224,11 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
     return withLiterals(pieces, parameters, (value, i) => (slots[i]?.inlined ? sqliteLiteral(value) : undefined));
   }
 
+  /** One run as a query of its own, for the connection itself (a sent statement): its id is its own, as `execute` gives one. */
+  function compiledRun(entry: Compiled, params: P): CompiledQuery<R> {
+    return { ...entry.query, ...statementOf(entry, params), queryId: createQueryId() };
+  }
+
   function parametersOf(entry: Compiled, params: P): unknown[] {
     const { parameters } = entry.query;
     const out = new Array<unknown>(parameters.length);
@@ -272,7 +277,7 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
       return;
     }
     const entry = compiledFor(db);
-    sent.send({ ...entry.query, ...statementOf(entry, params), queryId: createQueryId() }, entry.record);
+    sent.send(compiledRun(entry, params), entry.record);
   }
 
   function ahead(db: DbOrTx, params: P): Promise<R[]> {
@@ -285,7 +290,7 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
       return rows;
     }
     const entry = compiledFor(db);
-    return sent.read({ ...entry.query, ...statementOf(entry, params), queryId: createQueryId() }, entry.record);
+    return sent.read(compiledRun(entry, params), entry.record);
   }
 
   return {
