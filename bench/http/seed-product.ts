@@ -40,13 +40,7 @@ import { loadSecretBox } from '../../src/shared/secret-box.js';
 import { storeRepresentations } from './store-representations.js';
 import { BRANDS, type SeedTicket, brandId, seededRandom, ticketGenerator } from './data.js';
 import { SavepointDialect } from './savepoint-dialect.js';
-
-function option(name: string, fallback?: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? process.argv[i + 1] : fallback;
-  if (value === undefined) throw new Error(`--${name} is required`);
-  return value;
-}
+import { option } from '../cli-option.js';
 
 const N = Number(option('tickets'));
 const outDir = option('out');

@@ -23,13 +23,7 @@ import { systemClock } from '../../src/shared/clock.js';
 import { loadSecretBox } from '../../src/shared/secret-box.js';
 import { ticketGenerator } from './data.js';
 import { SavepointDialect } from './savepoint-dialect.js';
-
-function option(name: string, fallback?: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? process.argv[i + 1] : fallback;
-  if (value === undefined) throw new Error(`--${name} is required`);
-  return value;
-}
+import { option } from '../cli-option.js';
 
 const dataDir = option('data-dir');
 const databaseUrl = option('database-url', '') || undefined;
