@@ -27,15 +27,17 @@ import { systemClock } from '../../src/shared/clock.js';
 import { loadSecretBox } from '../../src/shared/secret-box.js';
 import { ticketGenerator } from './data.js';
 import { option } from '../cli-option.js';
+import { type WritePath, isWritePath, serviceWrite } from './service-writes.js';
 
 const dataDir = option('data-dir');
 const databaseUrl = option('database-url');
-const kind = option('path', 'create');
+const pathOption = option('path', 'create');
+if (!isWritePath(pathOption)) throw new Error('--path is create, reply or patch');
+const path: WritePath = pathOption;
 const count = Number(option('count', '2000'));
 const CLIENTS = 24;
 /** Writes before the counted ones: the statements prepared, the pool's connections open. */
 const WARMUP = 200;
-if (!['create', 'reply', 'patch'].includes(kind)) throw new Error('--path is create, reply or patch');
 
 const seeded = fs
   .readFileSync(option('ids'), 'utf8')
@@ -52,10 +54,7 @@ const gen = ticketGenerator(0x5eed);
 /** The i-th write: a seeded ticket picked by a stride through the sample, as random as the bench's. */
 async function write(i: number): Promise<void> {
   const [id, token, brand] = seeded[(i * 7919) % seeded.length]!;
-  const principal = await services.tokens.authenticate(token);
-  if (kind === 'create') await services.tickets.create(principal, { ...gen.next(i).body, brand_id: brand });
-  else if (kind === 'reply') await services.tickets.addMessage(principal, id, { author_type: 'agent', body: gen.sentence(25) });
-  else await services.tickets.update(principal, id, { priority: (['low', 'normal', 'high', 'urgent'] as const)[i % 4] });
+  await serviceWrite(services, gen, path, i, await services.tokens.authenticate(token), id, brand);
 }
 
 async function writes(n: number, from: number): Promise<void> {
@@ -105,7 +104,7 @@ try {
   await statsPublished();
   const after = await readCounters();
   const per = (a: number, b: number) => ((b - a) / count).toFixed(1);
-  console.log(`${kind}: ${count} writes, ${(count / seconds).toFixed(0)}/s from ${CLIENTS} clients; WAL ${before.lsn} → ${after.lsn}`);
+  console.log(`${path}: ${count} writes, ${(count / seconds).toFixed(0)}/s from ${CLIENTS} clients; WAL ${before.lsn} → ${after.lsn}`);
   console.log(
     `a write: ${per(before.wal.records, after.wal.records)} WAL records, ${per(before.wal.fpi, after.wal.fpi)} full-page images, ` +
       `${per(before.wal.bytes, after.wal.bytes)} WAL bytes; blocks ${per(before.blocks.hit, after.blocks.hit)} in shared_buffers, ` +

@@ -23,6 +23,7 @@ import { systemClock } from '../../src/shared/clock.js';
 import { loadSecretBox } from '../../src/shared/secret-box.js';
 import { ticketGenerator } from './data.js';
 import { SavepointDialect } from './savepoint-dialect.js';
+import { isWritePath, serviceWrite } from './service-writes.js';
 import { option } from '../cli-option.js';
 
 const dataDir = option('data-dir');
@@ -79,10 +80,8 @@ async function one(kind: string, i: number): Promise<void> {
   else {
     sqlite!.exec('begin');
     try {
-      if (kind === 'create') await services.tickets.create(principal, { ...gen.next(i).body, brand_id: brand });
-      else if (kind === 'reply') await services.tickets.addMessage(principal, id, { author_type: 'agent', body: gen.sentence(25) });
-      else if (kind === 'patch') await services.tickets.update(principal, id, { priority: (['low', 'normal', 'high', 'urgent'] as const)[i % 4] });
-      else throw new Error(`unknown path ${kind}`);
+      if (!isWritePath(kind)) throw new Error(`unknown path ${kind}`);
+      await serviceWrite(services, gen, kind, i, principal, id, brand);
     } finally {
       sqlite!.exec('rollback');
     }
