@@ -7,10 +7,11 @@
 #
 #   npm run bench:http -- --tickets 10000 --keep          # or --seeded DIR: a seeded data set
 #   (cd <other checkout> && npm run build)                # each checkout needs its dist/
-#   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n10000 get|get-all|get-uncached|list|search|create [rounds]
+#   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n10000 get|get-all|get-uncached|list|search|create|reply|patch [rounds]
 #   AB_ENV_B="NEXUS_RATE_LIMIT_SYNC_INTERVAL=1h" bench/http/ab-cpu.sh <same checkout twice> …   # settings per side
 #   AB_SEED_B=<seed dir>/n1000000 AB_SETTLE=150 bench/http/ab-cpu.sh <same checkout twice> <seed dir>/n10000 search 20
-#                                                         # one build on two data sizes: what 10k → 1M costs, drift cancelled
+#                                                         # one build on two data sizes: what 10k → 1M costs in CPU,
+#                                                         # req/s and p99, drift cancelled
 #   bench/http/ab-cpu.sh <checkout A> <checkout B> <seed dir>/n100000 first-search 3
 #                                                         # the first search after a burst of writes (below)
 #
@@ -19,13 +20,14 @@
 # ticket in turn from a random place in the sample (as bench:http's get-uncached: more tickets than
 # the server's caches hold), `list` the first brand's open
 # tickets newest first, `search` bench:http's keyword searches (lua/search.lua), `create` bench:http's ~600-byte creates (lua/create.lua) into each side's copy
-# of the seed (CPU only: a commit's fsync wait is not CPU time). `first-search` times, with one
+# of the seed, `reply` and `patch` bench:http's replies and status/priority changes to the sampled
+# tickets (lua/reply.lua, lua/patch.lua; CPU only: a commit's fsync wait is not CPU time). `first-search` times, with one
 # client, the first searches after AB_WRITES seconds (20 unless set) of creates into the same side,
 # once its server is idle again (what the search pays for the writes before it). Prints each run and
 # the totals.
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,17p' "$0"
+  sed -n '2,18p' "$0"
   exit 2
 fi
 A=$(cd "$1" && pwd)
@@ -34,7 +36,7 @@ SEED=$(cd "$3" && pwd)
 SEED_B=$(cd "${AB_SEED_B:-$3}" && pwd)
 export AB_PATH=$4
 ROUNDS=${5:-8}
-case $AB_PATH in get | get-all | get-uncached | list | search | create | first-search) ;; *) echo "path: get, get-all, get-uncached, list, search, create or first-search" >&2; exit 2 ;; esac
+case $AB_PATH in get | get-all | get-uncached | list | search | create | reply | patch | first-search) ;; *) echo "path: get, get-all, get-uncached, list, search, create, reply, patch or first-search" >&2; exit 2 ;; esac
 
 WORK=$(mktemp -d)
 cleanup() {
@@ -87,7 +89,7 @@ script_of() { # side
   seed=$(seed_of "$1")
   export BENCH_IDS=$seed/product.ids BENCH_TOKENS=$seed/product.tokens
   case $AB_PATH in
-    create | search) SCRIPT=$BENCH_LUA_DIR/$AB_PATH.lua ;;
+    create | search | reply | patch) SCRIPT=$BENCH_LUA_DIR/$AB_PATH.lua ;;
     first-search) SCRIPT=$BENCH_LUA_DIR/create.lua ;;
     *) SCRIPT=$WORK/$1.lua ;;
   esac
@@ -157,20 +159,27 @@ if [ "$AB_PATH" = first-search ]; then
   exit 0
 fi
 
-declare -A ticks=([a]=0 [b]=0) requests=([a]=0 [b]=0)
+declare -A ticks=([a]=0 [b]=0) requests=([a]=0 [b]=0) p99s=([a]="" [b]="")
+# wrk's 99th percentile (--latency) in ms, whatever unit it printed.
+p99_ms() { awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v); print v * (u == "us" ? 0.001 : u == "s" ? 1000 : u == "m" ? 60000 : 1) }' <<< "$1"; }
 for round in $(seq 1 "$ROUNDS"); do
   for side in a b; do
     script_of $side
     before=$(cpu_ticks "${pid[$side]}")
-    out=$(taskset -c 1 wrk -t1 -c32 -d2s -s "$SCRIPT" "http://127.0.0.1:${port[$side]}")
+    out=$(taskset -c 1 wrk -t1 -c32 -d2s --latency -s "$SCRIPT" "http://127.0.0.1:${port[$side]}")
     after=$(cpu_ticks "${pid[$side]}")
     if grep -q 'Non-2xx' <<< "$out"; then echo "$side: answers other than 2xx" >&2; exit 1; fi
     n=$(awk '/requests in/ { print $1 }' <<< "$out")
     ticks[$side]=$((ticks[$side] + after - before))
     requests[$side]=$((requests[$side] + n))
-    echo "round $round $side: $(awk '/Requests\/sec/ { print $2 }' <<< "$out") req/s, $(((after - before) * 1000000 / $(getconf CLK_TCK) / n)) µs CPU/request"
+    p99=$(p99_ms "$out")
+    p99s[$side]+="$p99 "
+    echo "round $round $side: $(awk '/Requests\/sec/ { print $2 }' <<< "$out") req/s, $(((after - before) * 1000000 / $(getconf CLK_TCK) / n)) µs CPU/request, p99 $p99 ms"
   done
 done
 per() { echo $((ticks[$1] * 1000000 / $(getconf CLK_TCK) / requests[$1])); }
 echo "$AB_PATH: A $(per a) µs CPU/request, B $(per b) µs CPU/request over ${requests[a]} and ${requests[b]} requests (A: $A, B: $B)"
 echo "B ÷ A: $(awk -v a="$(per a)" -v b="$(per b)" 'BEGIN { printf "%.2f", b / a }')× the CPU per request"
+# Each side ran the same rounds of the same length, so its requests are its rate.
+median_p99() { tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+echo "B ÷ A: $(awk -v a="${requests[a]}" -v b="${requests[b]}" 'BEGIN { printf "%.2f", b / a }')× the req/s; median p99 A $(median_p99 "${p99s[a]}") ms, B $(median_p99 "${p99s[b]}") ms"
