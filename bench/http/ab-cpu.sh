@@ -18,13 +18,14 @@
 # `get` reads the first brand's tickets in turn with that brand's token, `get-all` 5,000 tickets of
 # every brand with their brands' tokens (as bench:http's get does), `get-uncached` every sampled
 # ticket in turn from a random place in the sample (as bench:http's get-uncached: more tickets than
-# the server's caches hold), `list` the first brand's open
-# tickets newest first, `search` bench:http's keyword searches (lua/search.lua), `create` bench:http's ~600-byte creates (lua/create.lua) into each side's copy
-# of the seed, `reply` and `patch` bench:http's replies and status/priority changes to the sampled
-# tickets (lua/reply.lua, lua/patch.lua; CPU only: a commit's fsync wait is not CPU time). `first-search` times, with one
+# the server's caches hold), `list` the first brand's open tickets newest first, `search`
+# bench:http's keyword searches (lua/search.lua). The writes are bench:http's: `create` its
+# ~600-byte creates (lua/create.lua) into each side's copy of the seed, `reply` and `patch` its
+# replies and status/priority changes to the sampled tickets (lua/reply.lua, lua/patch.lua). Every
+# path's figure is CPU only: a commit's fsync wait is not CPU time. `first-search` times, with one
 # client, the first searches after AB_WRITES seconds (20 unless set) of creates into the same side,
 # once its server is idle again (what the search pays for the writes before it). Prints each run and
-# the totals.
+# the totals, and per side the req/s ratio and the median of the rounds' p99 (wrk --latency).
 set -euo pipefail
 if [ $# -lt 4 ]; then
   sed -n '2,18p' "$0"
@@ -129,6 +130,9 @@ for side in a b; do
   taskset -c 1 wrk -t1 -c32 -d"${AB_WARMUP:-3}"s -s "$SCRIPT" "http://127.0.0.1:${port[$side]}" > /dev/null
 done
 
+# The median of space-separated numbers, to one decimal.
+median() { tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
 if [ "$AB_PATH" = first-search ]; then
   # One keyword search by the side's first brand, timed by curl (seconds, total).
   search_once() { # side, query
@@ -148,13 +152,13 @@ if [ "$AB_PATH" = first-search ]; then
         sleep 0.5
         [ $(($(cpu_ticks "${pid[$side]}") - before)) -le 2 ] && break
       done
-      first=$(search_once $side 'card declined')
-      second=$(search_once $side 'password reset')
+      # In ms, to curl's µs.
+      first=$(awk -v s="$(search_once $side 'card declined')" 'BEGIN { printf "%.3f", s * 1000 }')
+      second=$(awk -v s="$(search_once $side 'password reset')" 'BEGIN { printf "%.3f", s * 1000 }')
       firsts[$side]+="$first "
-      echo "round $round $side: first search $(awk -v s="$first" 'BEGIN { printf "%.1f", s * 1000 }') ms, second $(awk -v s="$second" 'BEGIN { printf "%.1f", s * 1000 }') ms"
+      echo "round $round $side: first search $(printf '%.1f' "$first") ms, second $(printf '%.1f' "$second") ms"
     done
   done
-  median() { tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) * 1000 }'; }
   echo "first-search: A median $(median "${firsts[a]}") ms, B median $(median "${firsts[b]}") ms over $ROUNDS rounds (A: $A, B: $B)"
   exit 0
 fi
@@ -181,5 +185,4 @@ per() { echo $((ticks[$1] * 1000000 / $(getconf CLK_TCK) / requests[$1])); }
 echo "$AB_PATH: A $(per a) µs CPU/request, B $(per b) µs CPU/request over ${requests[a]} and ${requests[b]} requests (A: $A, B: $B)"
 echo "B ÷ A: $(awk -v a="$(per a)" -v b="$(per b)" 'BEGIN { printf "%.2f", b / a }')× the CPU per request"
 # Each side ran the same rounds of the same length, so its requests are its rate.
-median_p99() { tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-echo "B ÷ A: $(awk -v a="${requests[a]}" -v b="${requests[b]}" 'BEGIN { printf "%.2f", b / a }')× the req/s; median p99 A $(median_p99 "${p99s[a]}") ms, B $(median_p99 "${p99s[b]}") ms"
+echo "B ÷ A: $(awk -v a="${requests[a]}" -v b="${requests[b]}" 'BEGIN { printf "%.2f", b / a }')× the req/s; median p99 A $(median "${p99s[a]}") ms, B $(median "${p99s[b]}") ms"
