@@ -15,6 +15,7 @@ import { cachingStatements, statementCache } from './sqlite-statements.js';
 import { SqliteLiteralLimits } from './sqlite-literal-limits.js';
 import { registerPipelining, registerWriteProbe } from './transactions.js';
 import { startWalCheckpoints } from './wal-checkpoints.js';
+import { WalSync, WalSyncingSqliteDialect } from './wal-sync.js';
 
 export type { Dialect };
 
@@ -47,10 +48,11 @@ export interface OpenDatabase {
 /**
  * Opens the database named by `databaseUrl`, or the embedded SQLite file in `dataDir`.
  *
- * SQLite runs in WAL mode with `synchronous=FULL`: every commit is fsynced before the HTTP
- * response goes out, so an acknowledged write survives the process being killed and a power cut.
- * The WAL is copied into the database file by a thread of its own (wal-checkpoints.ts), not by
- * the commits on the event loop.
+ * SQLite runs in WAL mode and every commit is fsynced before the HTTP response goes out, so an
+ * acknowledged write survives the process being killed and a power cut. The fsync is the one
+ * `synchronous=FULL` would make inside the COMMIT, issued instead off the event loop before the
+ * commit's statement resolves (wal-sync.ts); the WAL is copied into the database file by a thread
+ * of its own (wal-checkpoints.ts), not by the commits on the event loop.
  */
 export function openDatabase(options: { dataDir: string; databaseUrl?: string | undefined; pgPoolSize?: number }): OpenDatabase {
   const url = options.databaseUrl;
@@ -89,7 +91,10 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   if (created) {
     for (const suffix of ['-wal', '-shm']) if (fs.existsSync(file + suffix)) fs.chmodSync(file + suffix, PRIVATE_FILE_MODE);
   }
-  sqlite.pragma('synchronous = FULL');
+  // On a file, the commits' fsync is WalSync's, off the event loop (wal-sync.ts); NORMAL keeps
+  // SQLite's own syncs at checkpoints.
+  const walSync = file === ':memory:' ? undefined : new WalSync(`${file}-wal`);
+  sqlite.pragma(walSync ? 'synchronous = NORMAL' : 'synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   // Deleted and overwritten rows are zeroed, not left in free space: an erased customer
   // (src/customers/erasure.ts) must not stay readable in the file. Pages being written anyway carry
@@ -108,11 +113,12 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   // building an index) are kept in memory too: tens of MB at a million tickets.
   sqlite.pragma('temp_store = MEMORY');
   const connection = cachingStatements(sqlite);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }), plugins: [new SqliteLiteralLimits()] });
+  const dialect = walSync ? new WalSyncingSqliteDialect({ database: connection }, sqlite, walSync) : new SqliteDialect({ database: connection });
+  const db = new Kysely<Database>({ dialect, plugins: [new SqliteLiteralLimits()] });
   registerWriter(db, connection);
   const totalChanges = sqlite.prepare('select total_changes()').pluck();
   registerWriteProbe(db, { changes: () => totalChanges.get() as number, inTransaction: () => sqlite.inTransaction });
-  const reader = file === ':memory:' ? undefined : openReader(file);
+  const reader = walSync ? openReader(file, walSync) : undefined;
   if (reader) registerReader(db, reader);
   const counters = file === ':memory:' ? undefined : openCountersDatabase(file);
   if (counters) registerCountersDatabase(db, counters);
@@ -139,9 +145,10 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
  * A second connection to the file, for prepared reads outside transactions (src/db/prepared.ts).
  * In WAL mode it reads the last committed state while the writer holds its transaction open (a
  * group commit keeps one open across requests), so reads neither wait for the writer nor see what
- * it has not committed. `query_only` makes sure nothing ever writes through it.
+ * it has not committed; a read made while a commit's fsync runs waits for it (`commitsPending`), so
+ * none sees a write that is not yet durable. `query_only` makes sure nothing ever writes through it.
  */
-function openReader(file: string): SqlReader & { close(): void } {
+function openReader(file: string, walSync: WalSync): SqlReader & { close(): void } {
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma('query_only = ON');
   sqlite.pragma('busy_timeout = 5000');
@@ -152,6 +159,7 @@ function openReader(file: string): SqlReader & { close(): void } {
   return {
     all: (sql, parameters) => prepare(sql).all(parameters),
     dataVersion: () => dataVersion.get() as number,
+    commitsPending: () => walSync.pending(),
     close: () => sqlite.close(),
   };
 }

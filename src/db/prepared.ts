@@ -48,6 +48,8 @@ export interface SqlReader {
   all(sql: string, parameters: readonly unknown[]): unknown[];
   /** SQLite's `data_version` on this connection: it changes whenever any other connection (this process's writer, another process) commits. */
   dataVersion(): number;
+  /** Undefined when every commit this process made is durable; otherwise settles once they are: a read waits for it, so it never sees a write not yet on disk. */
+  commitsPending(): Promise<void> | undefined;
 }
 
 /** Runs SQL synchronously on the connection that writes: the rows of a statement that returns any, and the rows it changed. */
@@ -256,8 +258,11 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
     }
     const reader = entry.reads && !db.isTransaction ? readers.get(adapter) : undefined;
     if (reader) {
+      const pending = reader.commitsPending();
+      if (pending) await pending;
+      const readStarted = pending && record ? performance.now() : started;
       const rows = reader.all(sql, parameters) as R[];
-      record?.((performance.now() - started) / 1000);
+      record?.((performance.now() - readStarted) / 1000);
       return { rows, changes: 0 };
     }
     // A query id of its own: the compiled one's was timed once, at compile, by the timing plugin.

@@ -246,7 +246,7 @@ export interface GroupCommitOptions {
 }
 
 export interface GroupCommitStats {
-  /** Transactions committed (each one fsync with synchronous=FULL). */
+  /** Transactions committed (on SQLite, each one fsync of the WAL). */
   commits: number;
   /** Units of work run in them. */
   units: number;
@@ -260,8 +260,10 @@ export interface GroupCommitStats {
  * one that fails is rolled back alone and its caller gets its error. The whole batch is committed
  * with one fsync and only then is any of them told it succeeded: an acknowledged write is on disk.
  *
- * SQLite has one writer and `synchronous=FULL` makes every commit wait for an fsync: one
- * transaction per request would cap writes at one request per fsync.
+ * SQLite has one writer and every commit waits for an fsync of its WAL (wal-sync.ts): one
+ * transaction per request would cap writes at one request per fsync. The fsync runs off the event
+ * loop, so requests arriving meanwhile are read and queued for the next batch, but the connection
+ * stays held until it ends: the next batch starts after it.
  *
  * PostgreSQL orders every ticket write behind the same rows (the change sequence, the search
  * sequence: numbers in commit order), each lock held to its commit: with a transaction per
