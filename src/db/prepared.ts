@@ -258,9 +258,13 @@ export function prepareQuery<P extends Record<string, unknown>, R>(build: (db: K
     }
     const reader = entry.reads && !db.isTransaction ? readers.get(adapter) : undefined;
     if (reader) {
-      const pending = reader.commitsPending();
-      if (pending) await pending;
-      const readStarted = pending && record ? performance.now() : started;
+      // Again after each wait: another commit may have begun its fsync meanwhile.
+      let waited = false;
+      for (let pending = reader.commitsPending(); pending; pending = reader.commitsPending()) {
+        await pending;
+        waited = true;
+      }
+      const readStarted = waited && record ? performance.now() : started;
       const rows = reader.all(sql, parameters) as R[];
       record?.((performance.now() - readStarted) / 1000);
       return { rows, changes: 0 };

@@ -280,8 +280,8 @@ export interface GroupCommitStats {
  * aborts as a deadlock or a serialisation failure (40P01, 40001) is rolled back to its savepoint and
  * queued again for the next batch, up to `MAX_ATTEMPTS` runs.
  *
- * The batch starts on `setImmediate`, after the event loop has read every request that arrived
- * meanwhile; `maxBatch` bounds how long one batch holds the database.
+ * The batch starts two `setImmediate`s later, after the event loop has read every request that
+ * arrived meanwhile (see `schedule`); `maxBatch` bounds how long one batch holds the database.
  *
  * Savepoints cost SQLite more than their two statements: each copies every page its unit first
  * changes into a statement journal, and each makes FTS5 write its pending rows out as a segment
@@ -313,10 +313,15 @@ export function groupCommit(db: Kysely<Database>, options: GroupCommitOptions = 
   const pipelines = pipelining.has(adapter);
   let savepointsUntil = 0;
 
+  // Two turns of the event loop before a batch starts: the second one's poll reads the requests
+  // that arrived meanwhile, among them those of the clients the last batch has just answered. With
+  // the commit's fsync off the event loop, requests are read while it runs, and a batch started on
+  // the first turn held only those: measured under `wrk -c32` creates at 10k, 16 units a commit
+  // instead of 29, hence twice the commits and their WAL pages; on the second turn, 30 (docs/benchmarks.md).
   const schedule = () => {
     if (scheduled) return;
     scheduled = true;
-    setImmediate(() => void flush());
+    setImmediate(() => setImmediate(() => void flush()));
   };
 
   /** Queued again for the next batch when PostgreSQL asks for a retry and attempts remain; true if so. */

@@ -128,9 +128,27 @@ describe('group commit', () => {
   it('lets the event loop take a turn inside a long batch, and still commits the batch once, whole', async (t) => {
     const db = await freshDatabase(t);
     const tx = groupCommit(db, { yieldAfterMs: 5 });
+    // Queued by the batch's first unit: without a turn inside the batch it would run after the
+    // commit. A query on the database started then waits for the batch's connection (Kysely's
+    // mutex) and so sees all of it, never half.
+    let queueDuringBatch = () => {};
+    const duringBatch = new Promise<{ commitsAtTurn: number; read: Promise<{ commits: number; rows: number }> }>((resolve) => {
+      queueDuringBatch = () =>
+        setImmediate(() =>
+          resolve({
+            commitsAtTurn: tx.stats().commits,
+            read: db
+              .selectFrom('brands')
+              .select('id')
+              .execute()
+              .then((rows) => ({ commits: tx.stats().commits, rows: rows.length })),
+          }),
+        );
+    });
     // Each unit holds the loop 4 ms (a synchronous connection's work): 10 units are ~40 ms.
     const units = Array.from({ length: 10 }, (_, i) =>
       tx.run(async (trx) => {
+        if (i === 0) queueDuringBatch();
         await trx
           .insertInto('brands')
           .values(brand(`brand_${i}`))
@@ -138,21 +156,6 @@ describe('group commit', () => {
         holdThread(4);
         return i;
       }),
-    );
-    // Queued after the batch's own start: without a turn inside the batch it would run after the
-    // commit. A query on the database started then waits for the batch's connection (Kysely's
-    // mutex) and so sees all of it, never half.
-    const duringBatch = new Promise<{ commitsAtTurn: number; read: Promise<{ commits: number; rows: number }> }>((resolve) =>
-      setImmediate(() =>
-        resolve({
-          commitsAtTurn: tx.stats().commits,
-          read: db
-            .selectFrom('brands')
-            .select('id')
-            .execute()
-            .then((rows) => ({ commits: tx.stats().commits, rows: rows.length })),
-        }),
-      ),
     );
     const { commitsAtTurn, read } = await duringBatch;
     assert.equal(commitsAtTurn, 0, 'the loop turned before the batch committed');
