@@ -202,9 +202,10 @@ class WalSyncingDriver implements Driver {
         if (this.sqlite.inTransaction) return result;
         const now = this.mark();
         const durable = this.durable;
+        // Taken as the mark even if the fsync fails: from then on only a statement that writes fails (WalSync refuses it), reads go on.
+        this.durable = now;
         // A rollback leaves nothing to sync; the changes it undid stay counted.
         if (durable && (now.changes !== durable.changes || now.schema !== durable.schema) && !/^\s*rollback\b/i.test(query.sql)) await this.wal.sync();
-        this.durable = now;
         return result;
       },
       streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),

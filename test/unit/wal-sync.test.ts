@@ -130,5 +130,7 @@ describe('commits made durable off the event loop', () => {
       /fsync of the SQLite WAL failed/,
     );
     assert.deepEqual(await brandById.all(db, { id: 'brand_before' }), [{ id: 'brand_before' }]);
+    assert.deepEqual(await db.selectFrom('brands').select('id').where('id', '=', 'brand_before').execute(), [{ id: 'brand_before' }]);
+    await assert.rejects(db.insertInto('brands').values(brand('brand_autocommit')).execute(), /fsync of the SQLite WAL failed/);
   });
 });
