@@ -135,8 +135,13 @@ export interface SentWrites {
 
 class UnitSentWrites implements SentWrites {
   private pending: Promise<void>[] = [];
-  /** The first sent write that failed: the unit's failure, whatever its later statements then said (the transaction aborted). */
-  failure: { error: unknown } | undefined;
+  private sent = 0;
+  /**
+   * The first sent write that failed, in the order they were sent: the unit's failure, whatever its
+   * later statements then said (the transaction aborted). By order sent, not by the order their
+   * failures were reported: node-postgres may reject a later pipelined statement's promise first.
+   */
+  failure: { error: unknown; index: number } | undefined;
 
   constructor(private readonly connection: DatabaseConnection) {}
 
@@ -147,13 +152,14 @@ class UnitSentWrites implements SentWrites {
 
   read<R>(query: CompiledQuery<R>, record?: (seconds: number) => void): Promise<R[]> {
     const started = record ? performance.now() : 0;
+    const index = this.sent++;
     const rows = this.connection.executeQuery<R>(query).then(
       (result) => {
         record?.((performance.now() - started) / 1000);
         return result.rows;
       },
       (error: unknown) => {
-        this.failure ??= { error };
+        if (!this.failure || index < this.failure.index) this.failure = { error, index };
         throw error;
       },
     );
