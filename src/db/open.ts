@@ -113,11 +113,12 @@ export function openDatabase(options: { dataDir: string; databaseUrl?: string | 
   // building an index) are kept in memory too: tens of MB at a million tickets.
   sqlite.pragma('temp_store = MEMORY');
   const connection = cachingStatements(sqlite);
-  const dialect = walSync ? new WalSyncingSqliteDialect({ database: connection }, sqlite, walSync) : new SqliteDialect({ database: connection });
+  const totalChanges = sqlite.prepare('select total_changes()').pluck();
+  const writeProbe = { changes: () => totalChanges.get() as number, inTransaction: () => sqlite.inTransaction };
+  const dialect = walSync ? new WalSyncingSqliteDialect({ database: connection }, sqlite, writeProbe, walSync) : new SqliteDialect({ database: connection });
   const db = new Kysely<Database>({ dialect, plugins: [new SqliteLiteralLimits()] });
   registerWriter(db, connection);
-  const totalChanges = sqlite.prepare('select total_changes()').pluck();
-  registerWriteProbe(db, { changes: () => totalChanges.get() as number, inTransaction: () => sqlite.inTransaction });
+  registerWriteProbe(db, writeProbe);
   const reader = walSync ? openReader(file, walSync) : undefined;
   if (reader) registerReader(db, reader);
   const counters = file === ':memory:' ? undefined : openCountersDatabase(file);

@@ -10,6 +10,7 @@ import {
   type SqliteDialectConfig,
   type TransactionSettings,
 } from 'kysely';
+import type { WriteProbe } from './transactions.js';
 
 /**
  * The writer's commits made durable off the event loop.
@@ -120,29 +121,30 @@ export class WalSyncingSqliteDialect extends SqliteDialect {
   constructor(
     config: SqliteDialectConfig,
     private readonly sqlite: SqliteDatabase,
+    /** The writer's change count and transaction state, as the group commit reads them. */
+    private readonly probe: WriteProbe,
     private readonly wal: WalSync,
   ) {
     super(config);
   }
 
   override createDriver(): Driver {
-    return new WalSyncingDriver(super.createDriver(), this.sqlite, this.wal);
+    return new WalSyncingDriver(super.createDriver(), this.sqlite, this.probe, this.wal);
   }
 }
 
 class WalSyncingDriver implements Driver {
   private connection: DatabaseConnection | undefined;
-  private readonly totalChanges;
   private readonly schemaVersion;
   /** The change count and schema version at the last durable point. */
   private durable: { changes: number; schema: number } | undefined;
 
   constructor(
     private readonly inner: Driver,
-    private readonly sqlite: SqliteDatabase,
+    sqlite: SqliteDatabase,
+    private readonly probe: WriteProbe,
     private readonly wal: WalSync,
   ) {
-    this.totalChanges = sqlite.prepare('select total_changes()').pluck();
     this.schemaVersion = sqlite.prepare('pragma schema_version').pluck();
   }
 
@@ -191,7 +193,7 @@ class WalSyncingDriver implements Driver {
   }
 
   private mark(): { changes: number; schema: number } {
-    return { changes: this.totalChanges.get() as number, schema: this.schemaVersion.get() as number };
+    return { changes: this.probe.changes(), schema: this.schemaVersion.get() as number };
   }
 
   /** The connection, with each statement that ends having committed a write resolving once it is durable. */
@@ -199,7 +201,7 @@ class WalSyncingDriver implements Driver {
     return {
       executeQuery: async <R>(query: CompiledQuery): Promise<QueryResult<R>> => {
         const result = await connection.executeQuery<R>(query);
-        if (this.sqlite.inTransaction) return result;
+        if (this.probe.inTransaction()) return result;
         const now = this.mark();
         const durable = this.durable;
         // Taken as the mark even if the fsync fails: from then on only a statement that writes fails (WalSync refuses it), reads go on.

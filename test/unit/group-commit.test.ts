@@ -1,27 +1,17 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sql, type Transaction } from 'kysely';
 import type { Database, DbOrTx } from '../../src/db/schema.js';
-import { migrateToLatest, openDatabase } from '../../src/db/open.js';
 import { batchEndWrites, groupCommit } from '../../src/db/transactions.js';
 import { sqliteKeywordIndex } from '../../src/search/keyword-sqlite.js';
 import { lockTicket } from '../../src/tickets/store.js';
 import { build } from '../helpers/app.js';
 import { createBrand, createTicket } from '../helpers/factories.js';
+import { freshSqliteDatabase } from '../helpers/database.js';
 import { holdThread } from '../helpers/event-loop.js';
 
 async function freshDatabase(t: { after(fn: () => Promise<void> | void): void }) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-group-commit-'));
-  const opened = openDatabase({ dataDir });
-  await migrateToLatest(opened.db);
-  t.after(async () => {
-    await opened.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
-  return opened.db;
+  return (await freshSqliteDatabase(t, 'nexus-group-commit')).db;
 }
 
 const at = '2026-01-01T00:00:00Z';

@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
-import { migrateToLatest, openDatabase } from '../../src/db/open.js';
 import { prepareQuery } from '../../src/db/prepared.js';
 import { groupCommit } from '../../src/db/transactions.js';
+import { freshSqliteDatabase } from '../helpers/database.js';
 
 async function freshDatabase(t: { after(fn: () => Promise<void> | void): void }) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-wal-sync-'));
-  const opened = openDatabase({ dataDir });
-  await migrateToLatest(opened.db);
-  t.after(async () => {
-    await opened.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
+  const opened = await freshSqliteDatabase(t, 'nexus-wal-sync');
   return { db: opened.db, file: opened.location };
 }
 
